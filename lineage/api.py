@@ -1,0 +1,522 @@
+"""REST API for lineage: OpenLineage ingestion (Marquez-compatible), portal records and graph queries."""
+
+from __future__ import annotations
+
+import uuid
+import zlib
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from portal.accounts.permissions import CanCurate, CanIngest, CanRead
+from portal.lib.errors import FieldError
+
+from . import facets as F
+from . import graph, ids, marquez, selectors, services
+from .models import Node, NodeKind, Tag
+from .openlineage import EventError, ParsedEvent, parse_event, split_batch
+
+ERROR_SCHEMA = inline_serializer(
+    "Error",
+    {
+        "detail": serializers.CharField(),
+        "errors": serializers.ListField(child=inline_serializer(
+            "ErrorItem", {"field": serializers.CharField(allow_null=True), "message": serializers.CharField()})),
+    },
+)
+ERRORS = {400: ERROR_SCHEMA, 401: ERROR_SCHEMA, 403: ERROR_SCHEMA, 404: ERROR_SCHEMA}
+
+
+def read_body(request: Request, limit: int) -> bytes:
+    """The request body, gunzipped if ``Content-Encoding: gzip``, refusing anything over ``limit`` bytes."""
+    length = request.META.get("CONTENT_LENGTH")
+    if length and length.isdigit() and int(length) > limit:
+        raise FieldError("body", f"the body is larger than the limit of {limit} bytes")
+    try:
+        body = request.body
+    except RequestDataTooBig as exc:
+        raise FieldError("body", f"the body is larger than the limit of {limit} bytes") from exc
+    if len(body) > limit:
+        raise FieldError("body", f"the body is larger than the limit of {limit} bytes")
+    encoding = request.META.get("HTTP_CONTENT_ENCODING", "").strip().lower()
+    if encoding == "gzip":
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            body = inflater.decompress(body, limit + 1)
+        except zlib.error as exc:
+            raise FieldError("body", f"not valid gzip: {exc}") from exc
+        if len(body) > limit or inflater.unconsumed_tail:
+            raise FieldError("body", f"the decompressed body is larger than the limit of {limit} bytes")
+    elif encoding not in ("", "identity"):
+        raise FieldError("Content-Encoding", f"unsupported encoding {encoding!r}; use gzip or none")
+    if not body.strip():
+        raise FieldError("body", "the body is empty")
+    return body
+
+
+def _parse(raw: bytes) -> ParsedEvent:
+    try:
+        return parse_event(raw)
+    except EventError as exc:
+        raise FieldError(exc.field, exc.message) from exc
+
+
+class _ReadOrIngest(BasePermission):
+    """GET is a lineage read; POST is ingestion."""
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        perm = CanRead() if request.method in ("GET", "HEAD", "OPTIONS") else CanIngest()
+        self.message = perm.message
+        return perm.has_permission(request, view)
+
+
+# -- node output ---------------------------------------------------------------------------------------
+class NodeSummarySerializer(serializers.Serializer):
+    id = serializers.CharField(source="node_id")
+    kind = serializers.CharField()
+    namespace = serializers.CharField()
+    name = serializers.CharField()
+    version = serializers.CharField()
+    environment = serializers.CharField()
+    state = serializers.CharField()
+    owners = serializers.ListField(child=serializers.CharField())
+    tags = serializers.SerializerMethodField()
+    updatedAt = serializers.DateTimeField(source="updated_at")
+
+    def get_tags(self, node: Node) -> list[dict[str, str]]:
+        return [{"field": t.field, "tag": t.tag, "source": t.source} for t in node.tags.all()]
+
+
+class NodeDetailSerializer(NodeSummarySerializer):
+    facets = serializers.JSONField()
+    attrs = serializers.JSONField()
+    deidentifies = serializers.BooleanField()
+    eventTime = serializers.DateTimeField(source="event_time")
+    createdAt = serializers.DateTimeField(source="created_at")
+
+
+def _walk_response(root: Node, walk: selectors.Walk, nodes: dict[int, Node], kinds: set[str] | None) -> dict:
+    out_nodes = []
+    for pk, dist in sorted(walk.distance.items(), key=lambda kv: (kv[1], kv[0])):
+        n = nodes.get(pk)
+        if n is None or (kinds and n.kind not in kinds):
+            continue
+        out_nodes.append({**NodeSummarySerializer(n).data, "distance": dist})
+    by_pk = {pk: n.node_id for pk, n in nodes.items()}
+    edges = [{"source": by_pk[s], "target": by_pk[d], "kind": k}
+             for s, d, k in sorted(walk.edges) if s in by_pk and d in by_pk]
+    hidden = len([pk for pk in walk.distance if pk not in nodes])
+    return {"root": root.node_id, "direction": walk.direction, "depth": walk.depth,
+            "truncated": {"depth": walk.cut_by_depth, "size": walk.cut_by_size}, "hidden": hidden,
+            "nodes": out_nodes, "edges": edges}
+
+
+def _depth(request: Request, default: int | None = None) -> int:
+    raw = request.query_params.get("depth")
+    limit = settings.LINEAGE_MAX_DEPTH
+    if raw is None:
+        return default if default is not None else min(20, limit)
+    try:
+        depth = int(raw)
+    except ValueError as exc:
+        raise FieldError("depth", "must be an integer") from exc
+    if not 0 <= depth <= limit:
+        raise FieldError("depth", f"must be between 0 and {limit}")
+    return depth
+
+
+def _node_or_404(request: Request, node_id: str) -> Node:
+    node = selectors.node_get(user=request.user, node_id=node_id)
+    if node is None:
+        raise Http404
+    return node
+
+
+# -- ingestion -------------------------------------------------------------------------------------------
+class LineageApi(APIView):
+    """``POST`` one OpenLineage event (Marquez-compatible); ``GET`` the Marquez-shaped lineage graph."""
+
+    permission_classes = [_ReadOrIngest]
+
+    @extend_schema(
+        operation_id="lineage_ingest",
+        request={"application/json": OpenApiTypes.OBJECT},
+        responses={201: OpenApiTypes.OBJECT, 200: OpenApiTypes.OBJECT, **ERRORS},
+        description="One OpenLineage RunEvent, DatasetEvent or JobEvent (spec 2-0-x), optionally gzip-encoded. "
+        "201 for a new event, 200 for an exact duplicate (same run, event type, event time and job).",
+    )
+    def post(self, request: Request) -> Response:
+        event = _parse(read_body(request, settings.LINEAGE_MAX_EVENT_BYTES))
+        (outcome,) = services.events_ingest(events=[event], by=request.user)
+        code = status.HTTP_201_CREATED if outcome.status == "created" else status.HTTP_200_OK
+        return Response({"status": outcome.status, "warnings": outcome.warnings}, status=code)
+
+    @extend_schema(
+        operation_id="lineage_graph_marquez",
+        parameters=[
+            OpenApiParameter("nodeId", str, required=True,
+                             description="Marquez node id: dataset:<ns>:<name>, job:<ns>:<name>, run:<uuid>, "
+                             "or any portal node id."),
+            OpenApiParameter("depth", int, description="Job hops, as in Marquez (default 20)."),
+        ],
+        responses={200: OpenApiTypes.OBJECT, **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        node_id = request.query_params.get("nodeId")
+        if not node_id:
+            raise FieldError("nodeId", "this query parameter is required")
+        node_id = node_id.split("#", 1)[0] if node_id.startswith(("dataset:", "job:")) else node_id
+        if node_id.startswith("datasetField:"):
+            kind, ns, rest = ids.split_marquez_id(node_id)
+            node_id = ids.dataset_id(ns, rest.rsplit(":", 1)[0])
+        node = _node_or_404(request, node_id)
+        hops = _depth(request, default=20)
+        walk_depth = min(2 * hops + 1, 2 * settings.LINEAGE_MAX_DEPTH)
+        seeds = selectors.walk_seeds(node)
+        up = selectors.lineage_walk(seeds=seeds, direction="upstream", depth=walk_depth)
+        down = selectors.lineage_walk(seeds=seeds, direction="downstream", depth=walk_depth)
+        pks = set(up.distance) | set(down.distance)
+        nodes = selectors.nodes_by_pk(user=request.user, pks=list(pks))
+        parent_pks = {n.parent_id for n in nodes.values() if n.parent_id and n.parent_id not in nodes}
+        nodes.update(selectors.nodes_by_pk(user=request.user, pks=list(parent_pks)))
+        fold_nodes = {
+            pk: marquez.FoldNode(pk, n.node_id, n.kind, n.namespace, n.name, n.parent_id, n.facets, n.attrs,
+                                 tuple(sorted({t.tag for t in n.tags.all()})), n.state, n.version)
+            for pk, n in nodes.items()
+        }
+        return Response(marquez.fold(fold_nodes, up.edges + down.edges))
+
+
+class LineageBatchApi(APIView):
+    """Many OpenLineage events in one request (JSON array or NDJSON), applied in one transaction."""
+
+    permission_classes = [CanIngest]
+
+    @extend_schema(
+        operation_id="lineage_ingest_batch",
+        request={"application/json": OpenApiTypes.OBJECT, "application/x-ndjson": OpenApiTypes.STR},
+        parameters=[OpenApiParameter("atomic", bool, description="Refuse the whole batch if any event is "
+                                     "invalid (default: store the valid ones and report the rest).")],
+        responses={200: OpenApiTypes.OBJECT, **ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        body = read_body(request, settings.LINEAGE_MAX_BATCH_BYTES)
+        try:
+            items = split_batch(body)
+        except EventError as exc:
+            raise FieldError("body", exc.message) from exc
+        if len(items) > settings.LINEAGE_MAX_BATCH_EVENTS:
+            raise FieldError("body", f"{len(items)} events is over the batch limit of "
+                             f"{settings.LINEAGE_MAX_BATCH_EVENTS}")
+        results: list[dict[str, Any]] = [{} for _ in items]
+        good: list[tuple[int, ParsedEvent]] = []
+        for i, raw in enumerate(items):
+            try:
+                if len(raw) > settings.LINEAGE_MAX_EVENT_BYTES:
+                    raise EventError(None, f"the event is larger than {settings.LINEAGE_MAX_EVENT_BYTES} bytes")
+                good.append((i, parse_event(raw)))
+            except EventError as exc:
+                results[i] = {"index": i, "status": "error", "warnings": [],
+                              "error": {"field": exc.field, "message": exc.message}}
+        errors = len(items) - len(good)
+        if errors and request.query_params.get("atomic", "").lower() in ("1", "true", "yes"):
+            first = next(r for r in results if r)
+            return Response({"detail": f"{errors} of {len(items)} events are invalid; nothing was stored.",
+                             "errors": [{"field": f"[{r['index']}]" + (f".{r['error']['field']}"
+                                                                       if r["error"]["field"] else ""),
+                                         "message": r["error"]["message"]} for r in results if r],
+                             "first": first}, status=400)
+        outcomes = services.events_ingest(events=[ev for _, ev in good], by=request.user) if good else []
+        for (i, _), outcome in zip(good, outcomes, strict=True):
+            results[i] = {"index": i, "status": outcome.status, "error": None, "warnings": outcome.warnings}
+        counts = {s: sum(1 for r in results if r["status"] == s) for s in ("created", "duplicate", "error")}
+        return Response({**counts, "results": results}, status=status.HTTP_200_OK)
+
+
+# -- portal records --------------------------------------------------------------------------------------
+class _PersonSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    email = serializers.EmailField(required=False, allow_blank=True)
+
+
+class CommitCreateApi(APIView):
+    permission_classes = [CanIngest]
+
+    class InputSerializer(serializers.Serializer):
+        repo = serializers.CharField(max_length=800)
+        sha = serializers.RegexField(r"^[0-9a-fA-F]{7,64}$", error_messages={"invalid": "must be a hex git sha"})
+        author = _PersonSerializer(required=False)
+        committer = _PersonSerializer(required=False)
+        message = serializers.CharField(required=False, allow_blank=True, max_length=20000)
+        branch = serializers.CharField(required=False, allow_blank=True, max_length=500)
+        time = serializers.DateTimeField()
+
+    @extend_schema(operation_id="commit_create", request=InputSerializer,
+                   responses={201: NodeDetailSerializer, **ERRORS})
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        payload = {"repo": v["repo"], "sha": v["sha"].lower(), "message": v.get("message", ""),
+                   "branch": v.get("branch", ""), "time": v["time"].isoformat()}
+        for role in ("author", "committer"):
+            person = v.get(role) or {}
+            payload[f"{role}_name"] = person.get("name", "")
+            payload[f"{role}_email"] = (person.get("email") or "").lower()
+        node = services.portal_record_ingest(kind="commit", payload=payload, by=request.user)
+        return Response(NodeDetailSerializer(node).data, status=status.HTTP_201_CREATED)
+
+
+class _ModelSerializer(serializers.Serializer):
+    namespace = serializers.CharField(max_length=500)
+    name = serializers.CharField(max_length=500)
+    version = serializers.CharField(max_length=200)
+
+
+class ModelVersionCreateApi(APIView):
+    permission_classes = [CanIngest]
+
+    class InputSerializer(_ModelSerializer):
+        framework = serializers.CharField(required=False, allow_blank=True, max_length=100)
+        metrics = serializers.DictField(child=serializers.FloatField(), required=False)
+        parameters = serializers.DictField(required=False)
+        description = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+        run_id = serializers.UUIDField(required=False, help_text="The run that trained this version.")
+        time = serializers.DateTimeField(required=False)
+
+    @extend_schema(operation_id="model_version_create", request=InputSerializer,
+                   responses={201: NodeDetailSerializer, **ERRORS})
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = dict(data.validated_data)
+        if v.get("run_id"):
+            v["run_id"] = str(v["run_id"])
+            if not Node.objects.filter(node_id=ids.run_id(v["run_id"])).exists():
+                raise FieldError("run_id", "no run with this id has been ingested")
+        v["time"] = (v.get("time") or timezone.now()).isoformat()
+        node = services.portal_record_ingest(kind="modelVersion", payload=v, by=request.user)
+        return Response(NodeDetailSerializer(node).data, status=status.HTTP_201_CREATED)
+
+
+class DeploymentCreateApi(APIView):
+    permission_classes = [CanIngest]
+
+    class InputSerializer(serializers.Serializer):
+        model = _ModelSerializer()
+        environment = serializers.RegexField(r"^[A-Za-z0-9_.-]{1,100}$",
+                                             error_messages={"invalid": "letters, digits, . _ - only"})
+        action = serializers.ChoiceField(choices=F.DEPLOY_ACTIONS, default="deploy")
+        endpoint = serializers.CharField(required=False, allow_blank=True, max_length=1000)
+        time = serializers.DateTimeField(required=False)
+
+    @extend_schema(operation_id="deployment_create", request=InputSerializer,
+                   responses={201: NodeDetailSerializer, **ERRORS})
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = dict(data.validated_data)
+        m = v["model"]
+        if not Node.objects.filter(node_id=ids.model_version_id(m["namespace"], m["name"], m["version"])).exists():
+            raise FieldError("model", "no such model version; register it first (POST /api/v1/model-versions)")
+        v["model"] = dict(m)
+        v["time"] = (v.get("time") or timezone.now()).isoformat()
+        node = services.portal_record_ingest(kind="deployment", payload=v, by=request.user)
+        return Response(NodeDetailSerializer(node).data, status=status.HTTP_201_CREATED)
+
+
+# -- queries ---------------------------------------------------------------------------------------------
+class NodeListApi(APIView):
+    permission_classes = [CanRead]
+
+    @extend_schema(
+        operation_id="node_list",
+        parameters=[OpenApiParameter("kind", str, enum=NodeKind.values), OpenApiParameter("q", str),
+                    OpenApiParameter("tag", str, enum=Tag.values), OpenApiParameter("limit", int),
+                    OpenApiParameter("offset", int)],
+        responses={200: NodeSummarySerializer(many=True), **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        kind, tag = request.query_params.get("kind"), request.query_params.get("tag")
+        if kind and kind not in NodeKind.values:
+            raise FieldError("kind", f"unknown kind; expected one of {', '.join(NodeKind.values)}")
+        if tag and tag not in Tag.values:
+            raise FieldError("tag", f"unknown tag; expected one of {', '.join(Tag.values)}")
+        qs = selectors.node_list(user=request.user, kind=kind, q=request.query_params.get("q"), tag=tag)
+        paginator = LimitOffsetPagination()
+        page = paginator.paginate_queryset(qs.prefetch_related("tags"), request, view=self)
+        return paginator.get_paginated_response(NodeSummarySerializer(page, many=True).data)
+
+
+class NodeDetailApi(APIView):
+    permission_classes = [CanRead]
+
+    @extend_schema(operation_id="node_detail", responses={200: NodeDetailSerializer, **ERRORS})
+    def get(self, request: Request, node_id: str) -> Response:
+        node = _node_or_404(request, node_id)
+        data = dict(NodeDetailSerializer(node).data)
+        members = Node.objects.visible_to(request.user).filter(parent=node).order_by("-event_time")[:50]
+        data["members"] = NodeSummarySerializer(members.prefetch_related("tags"), many=True).data
+        if node.parent_id:
+            parent = Node.objects.visible_to(request.user).filter(pk=node.parent_id).first()
+            data["parent"] = parent.node_id if parent else None
+        data["sensitiveUpstream"] = selectors.sensitive_upstream(node=node)
+        return Response(data)
+
+
+class NodeWalkApi(APIView):
+    permission_classes = [CanRead]
+    direction = "upstream"
+
+    @extend_schema(
+        parameters=[OpenApiParameter("depth", int), OpenApiParameter(
+            "kinds", str, description="Comma-separated node kinds to return (the walk crosses every kind).")],
+        responses={200: OpenApiTypes.OBJECT, **ERRORS},
+    )
+    def get(self, request: Request, node_id: str) -> Response:
+        node = _node_or_404(request, node_id)
+        kinds = {k for k in request.query_params.get("kinds", "").split(",") if k}
+        bad = kinds - set(NodeKind.values)
+        if bad:
+            raise FieldError("kinds", f"unknown kind(s) {', '.join(sorted(bad))}")
+        walk = selectors.lineage_walk(seeds=selectors.walk_seeds(node), direction=self.direction,
+                                      depth=_depth(request))
+        nodes = selectors.nodes_by_pk(user=request.user, pks=list(walk.distance))
+        return Response(_walk_response(node, walk, nodes, kinds or None))
+
+
+class NodeUpstreamApi(NodeWalkApi):
+    direction = "upstream"
+
+
+class NodeDownstreamApi(NodeWalkApi):
+    direction = "downstream"
+
+
+class NodeTagsApi(APIView):
+    """A node's own classification tags (``GET``), set one (``POST``) or remove one (``DELETE``)."""
+
+    class InputSerializer(serializers.Serializer):
+        tag = serializers.ChoiceField(choices=Tag.values)
+        field = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+
+    def get_permissions(self) -> list[BasePermission]:
+        return [CanRead()] if self.request.method == "GET" else [CanCurate()]
+
+    @extend_schema(operation_id="node_tags", responses={200: OpenApiTypes.OBJECT, **ERRORS})
+    def get(self, request: Request, node_id: str) -> Response:
+        node = _node_or_404(request, node_id)
+        return Response(self._body(node))
+
+    def _body(self, node: Node) -> dict[str, Any]:
+        return {"id": node.node_id, "tags": [{"field": t.field, "tag": t.tag, "source": t.source}
+                                              for t in selectors.node_tags(node)],
+                "sensitiveUpstream": selectors.sensitive_upstream(node=node)}
+
+    def _input(self, request: Request, node_id: str) -> tuple[Node, dict[str, Any]]:
+        node = _node_or_404(request, node_id)
+        if node.kind != "dataset":
+            raise FieldError("id", "classification tags are set on datasets")
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return node, data.validated_data
+
+    @extend_schema(operation_id="node_tag_set", request=InputSerializer,
+                   responses={200: OpenApiTypes.OBJECT, **ERRORS})
+    def post(self, request: Request, node_id: str) -> Response:
+        node, v = self._input(request, node_id)
+        services.node_tag_set(node=node, tag=v["tag"], field=v["field"], by=request.user)
+        return Response(self._body(node))
+
+    @extend_schema(operation_id="node_tag_remove", request=InputSerializer,
+                   responses={200: OpenApiTypes.OBJECT, **ERRORS})
+    def delete(self, request: Request, node_id: str) -> Response:
+        node, v = self._input(request, node_id)
+        if not services.node_tag_remove(node=node, tag=v["tag"], field=v["field"], by=request.user):
+            raise Http404
+        return Response(self._body(node))
+
+
+class PathApi(APIView):
+    permission_classes = [CanRead]
+
+    @extend_schema(
+        operation_id="lineage_path",
+        parameters=[OpenApiParameter("from", str, required=True), OpenApiParameter("to", str, required=True),
+                    OpenApiParameter("depth", int)],
+        responses={200: OpenApiTypes.OBJECT, **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        ends = []
+        for param in ("from", "to"):
+            value = request.query_params.get(param)
+            if not value:
+                raise FieldError(param, "this query parameter is required")
+            ends.append(_node_or_404(request, value))
+        source, target = ends
+        depth = _depth(request)
+        walk = selectors.lineage_walk(seeds=selectors.walk_seeds(source), direction="downstream", depth=depth)
+        g = graph.build_graph(walk.distance, walk.edges)
+        seeds = selectors.walk_seeds(source)
+        targets = [target.pk, *[pk for pk in selectors.walk_seeds(target) if pk in g]]
+        best: list[int] | None = None
+        for s in seeds:
+            for t in targets:
+                p = graph.shortest_path(g, s, t)
+                if p and (best is None or len(p) < len(best)):
+                    best = p
+        if best is None:
+            return Response({"from": source.node_id, "to": target.node_id, "found": False, "nodes": [],
+                             "edges": [], "truncated": {"depth": walk.cut_by_depth, "size": walk.cut_by_size}})
+        nodes = selectors.nodes_by_pk(user=request.user, pks=best)
+        if len(nodes) != len(best):
+            raise Http404  # the only path crosses something this user may not see
+        kinds = {(s, d): k for s, d, k in walk.edges}
+        return Response({
+            "from": source.node_id, "to": target.node_id, "found": True,
+            "nodes": [NodeSummarySerializer(nodes[pk]).data for pk in best],
+            "edges": [{"source": nodes[a].node_id, "target": nodes[b].node_id, "kind": kinds[(a, b)]}
+                      for a, b in zip(best, best[1:], strict=False)],
+            "truncated": {"depth": walk.cut_by_depth, "size": walk.cut_by_size},
+        })
+
+
+class RunDetailApi(APIView):
+    permission_classes = [CanRead]
+
+    @extend_schema(operation_id="run_detail", responses={200: OpenApiTypes.OBJECT, **ERRORS})
+    def get(self, request: Request, run_uuid: str) -> Response:
+        try:
+            run_uuid = str(uuid.UUID(run_uuid))
+        except ValueError as exc:
+            raise Http404 from exc
+        run = _node_or_404(request, ids.run_id(run_uuid))
+        edges = list(run.in_edges.select_related("src").all()) + list(run.out_edges.select_related("dst").all())
+        inputs = [e.src.node_id for e in edges if e.kind == "reads" and e.dst_id == run.pk]
+        outputs = [e.dst.node_id for e in edges if e.kind == "writes" and e.src_id == run.pk]
+        commits = [e.src.node_id for e in edges if e.kind == "built_from" and e.dst_id == run.pk]
+        models = [e.dst.node_id for e in edges if e.kind == "produces" and e.src_id == run.pk]
+        parents = [e.src.node_id for e in edges if e.kind == "parent_of" and e.dst_id == run.pk]
+        history = [{"eventType": e.event_type, "eventTime": e.event_time, "receivedAt": e.received_at,
+                    "warnings": e.warnings}
+                   for e in selectors.run_events(run_uuid=run_uuid).only("event_type", "event_time", "received_at",
+                                                                          "warnings")]
+        return Response({
+            "runId": run_uuid, "id": run.node_id, "state": run.state or "NEW",
+            "job": run.attrs.get("job"), "startedAt": run.attrs.get("started_at"),
+            "endedAt": run.attrs.get("ended_at"), "launchedBy": run.attrs.get("launched_by"),
+            "deidentifies": run.deidentifies, "inputs": sorted(inputs), "outputs": sorted(outputs),
+            "commit": commits[0] if commits else None, "commits": sorted(commits), "modelVersions": sorted(models),
+            "parentRun": parents[0] if parents else None, "facets": run.facets, "stateHistory": history,
+        })

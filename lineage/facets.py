@@ -1,0 +1,203 @@
+"""Reading meaning out of facets: the standard ones the portal uses and the portal's own.
+
+The portal defines four facets (JSON Schemas in ``lineage/facets/schemas/``, documented in
+``docs/facets.md``):
+
+- ``portalModelVersion`` (dataset facet on an output): the output is a model version.
+- ``portalDeployment`` (run facet): the run deployed, rolled back or retired a model version.
+- ``portalRun`` (run facet): who launched the run, and whether it de-identifies its inputs.
+- ``portalClassification`` (dataset facet): classification tags on the dataset and its columns.
+
+Pure functions: each returns plain values and appends to ``warnings`` when a facet is unusable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+TAGS = ("PII", "PHI", "SPECIAL_CAT", "PCI", "FINANCIAL", "DEIDENTIFIED")
+_FALSY = {"false", "no", "0", "none", ""}
+
+MODEL_FACET = "portalModelVersion"
+DEPLOYMENT_FACET = "portalDeployment"
+RUN_FACET = "portalRun"
+CLASSIFICATION_FACET = "portalClassification"
+DEPLOY_ACTIONS = ("deploy", "rollback", "retire")
+
+
+def _obj(facets: dict[str, Any], name: str) -> dict[str, Any] | None:
+    value = facets.get(name)
+    return value if isinstance(value, dict) else None
+
+
+def _tag_of(key: Any, value: Any) -> str | None:
+    k = str(key or "").strip().upper()
+    v = str(value or "").strip()
+    if v.upper() in TAGS:
+        return v.upper()
+    if k in TAGS and v.lower() not in _FALSY - {""}:
+        return k
+    return None
+
+
+def _schema_field_tags(fields: Any, prefix: str, out: set[tuple[str, str]]) -> None:
+    if not isinstance(fields, list):
+        return
+    for f in fields:
+        if not isinstance(f, dict) or not isinstance(f.get("name"), str):
+            continue
+        name = prefix + f["name"]
+        for t in f.get("tags") or []:
+            if isinstance(t, dict):
+                tag = _tag_of(t.get("key"), t.get("value"))
+                if tag:
+                    out.add((name, tag))
+        _schema_field_tags(f.get("fields"), name + ".", out)
+
+
+def dataset_tags(facets: dict[str, Any]) -> set[tuple[str, str]]:
+    """Classification tags as (column or "", tag) from the schema, tags and portalClassification facets."""
+    out: set[tuple[str, str]] = set()
+    schema = _obj(facets, "schema")
+    if schema:
+        _schema_field_tags(schema.get("fields"), "", out)
+    tags = _obj(facets, "tags")
+    if tags:
+        for t in tags.get("tags") or []:
+            if isinstance(t, dict):
+                tag = _tag_of(t.get("key"), t.get("value"))
+                if tag:
+                    out.add(("", tag))
+    cls = _obj(facets, CLASSIFICATION_FACET)
+    if cls:
+        for t in cls.get("tags") or []:
+            if isinstance(t, str) and t.upper() in TAGS:
+                out.add(("", t.upper()))
+        columns = cls.get("columns") or {}
+        if isinstance(columns, dict):
+            for col, col_tags in columns.items():
+                for t in col_tags if isinstance(col_tags, list) else []:
+                    if isinstance(t, str) and t.upper() in TAGS:
+                        out.add((str(col), t.upper()))
+    return out
+
+
+def owners(facets: dict[str, Any]) -> list[str]:
+    own = _obj(facets, "ownership")
+    if not own:
+        return []
+    return [o["name"] for o in own.get("owners") or [] if isinstance(o, dict) and isinstance(o.get("name"), str)]
+
+
+@dataclass(frozen=True, slots=True)
+class CommitRef:
+    repo: str
+    sha: str
+    branch: str
+    path: str
+    url: str
+
+
+def source_commit(job_facets: dict[str, Any], warnings: list[str]) -> CommitRef | None:
+    scl = _obj(job_facets, "sourceCodeLocation")
+    if not scl:
+        return None
+    sha = scl.get("version")
+    repo = scl.get("repoUrl") or scl.get("url")
+    if not isinstance(sha, str) or not sha.strip() or not isinstance(repo, str) or not repo.strip():
+        warnings.append("job.facets.sourceCodeLocation has no repoUrl/url and version: no commit linked")
+        return None
+    return CommitRef(repo=repo.strip(), sha=sha.strip(), branch=str(scl.get("branch") or ""),
+                     path=str(scl.get("path") or ""), url=str(scl.get("url") or ""))
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRef:
+    namespace: str
+    name: str
+    version: str
+    framework: str
+    metrics: dict[str, Any]
+    parameters: dict[str, Any]
+
+
+def _model(obj: dict[str, Any], default_ns: str, where: str, warnings: list[str]) -> ModelRef | None:
+    name, version = obj.get("name"), obj.get("version")
+    if not isinstance(name, str) or not name.strip() or version is None or str(version).strip() == "":
+        warnings.append(f"{where} needs a model name and version: ignored")
+        return None
+    metrics = obj.get("metrics") if isinstance(obj.get("metrics"), dict) else {}
+    params = obj.get("parameters") if isinstance(obj.get("parameters"), dict) else {}
+    ns = obj.get("namespace") if isinstance(obj.get("namespace"), str) and obj.get("namespace") else default_ns
+    return ModelRef(ns, name.strip(), str(version).strip(), str(obj.get("framework") or ""), metrics, params)
+
+
+def model_version(facets: dict[str, Any], default_ns: str, where: str, warnings: list[str]) -> ModelRef | None:
+    obj = _obj(facets, MODEL_FACET)
+    return _model(obj, default_ns, f"{where}.{MODEL_FACET}", warnings) if obj else None
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentRef:
+    model: ModelRef
+    environment: str
+    action: str
+    endpoint: str
+
+
+def deployment(run_facets: dict[str, Any], default_ns: str, warnings: list[str]) -> DeploymentRef | None:
+    obj = _obj(run_facets, DEPLOYMENT_FACET)
+    if not obj:
+        return None
+    where = f"run.facets.{DEPLOYMENT_FACET}"
+    env, action = obj.get("environment"), obj.get("action") or "deploy"
+    model_obj = obj.get("model")
+    if not isinstance(env, str) or not env.strip() or action not in DEPLOY_ACTIONS or not isinstance(model_obj, dict):
+        warnings.append(f"{where} needs environment, model and an action in {DEPLOY_ACTIONS}: ignored")
+        return None
+    model = _model(model_obj, default_ns, f"{where}.model", warnings)
+    if model is None:
+        return None
+    return DeploymentRef(model, env.strip(), action, str(obj.get("endpoint") or ""))
+
+
+def launcher(run_facets: dict[str, Any]) -> str | None:
+    """Who launched the run: ``portalRun.launchedBy``, else the first owner in a run ``ownership`` facet."""
+    run = _obj(run_facets, RUN_FACET)
+    if run and isinstance(run.get("launchedBy"), str) and run["launchedBy"].strip():
+        return run["launchedBy"].strip()
+    names = owners(run_facets)
+    return names[0] if names else None
+
+
+def deidentifies(run_facets: dict[str, Any], job_facets: dict[str, Any]) -> bool:
+    run = _obj(run_facets, RUN_FACET)
+    if run and run.get("deidentifies") is True:
+        return True
+    tags = _obj(job_facets, "tags")
+    if tags:
+        return any(isinstance(t, dict) and _tag_of(t.get("key"), t.get("value")) == "DEIDENTIFIED"
+                   for t in tags.get("tags") or [])
+    return False
+
+
+def dataset_version(facets: dict[str, Any]) -> str | None:
+    v = _obj(facets, "version")
+    if v and isinstance(v.get("datasetVersion"), str) and v["datasetVersion"].strip():
+        return v["datasetVersion"].strip()
+    return None
+
+
+def parent_run(run_facets: dict[str, Any]) -> tuple[str, str, str] | None:
+    """(run uuid, job namespace, job name) of the parent run, if the ``parent`` facet names one."""
+    p = _obj(run_facets, "parent")
+    if not p:
+        return None
+    run, job = p.get("run"), p.get("job")
+    if not isinstance(run, dict) or not isinstance(job, dict):
+        return None
+    rid, ns, name = run.get("runId"), job.get("namespace"), job.get("name")
+    if all(isinstance(x, str) and x for x in (rid, ns, name)):
+        return rid, ns, name
+    return None

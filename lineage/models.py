@@ -1,0 +1,151 @@
+"""The lineage graph: one node table, one edge table, tags, and the raw events it is built from.
+
+All kinds share one node table so that upstream/downstream walks are a single recursive query over
+one edge table, whatever kinds they cross. Kind-specific values live in ``attrs``.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
+from django.db import models
+
+from portal.accounts.selectors import namespace_visibility_q
+
+
+class NodeKind(models.TextChoices):
+    DATASET = "dataset", "Dataset"
+    DATASET_VERSION = "datasetVersion", "Dataset version"
+    JOB = "job", "Job"
+    RUN = "run", "Run"
+    COMMIT = "commit", "Code commit"
+    MODEL_VERSION = "modelVersion", "Model version"
+    DEPLOYMENT = "deployment", "Deployment"
+
+
+class EdgeKind(models.TextChoices):
+    """Edges point the way data and code flow: upstream is against the arrow."""
+
+    READS = "reads", "dataset version is read by run"
+    WRITES = "writes", "run writes dataset version"
+    EXECUTES = "executes", "job is executed by run"
+    BUILT_FROM = "built_from", "commit builds job or run"
+    PARENT_OF = "parent_of", "parent run of child run"
+    PRODUCES = "produces", "run produces model version"
+    DEPLOYS = "deploys", "model version is deployed by deployment"
+
+
+class Tag(models.TextChoices):
+    PII = "PII", "Personal data"
+    PHI = "PHI", "Protected health information"
+    SPECIAL_CAT = "SPECIAL_CAT", "GDPR special category"
+    PCI = "PCI", "Payment card data"
+    FINANCIAL = "FINANCIAL", "Financial records"
+    DEIDENTIFIED = "DEIDENTIFIED", "De-identified"
+
+
+SENSITIVE_TAGS = frozenset({Tag.PII, Tag.PHI, Tag.SPECIAL_CAT, Tag.PCI, Tag.FINANCIAL})
+
+
+class NodeQuerySet(models.QuerySet["Node"]):
+    def visible_to(self, user: settings.AUTH_USER_MODEL | AnonymousUser) -> NodeQuerySet:
+        return self.filter(namespace_visibility_q(user))
+
+
+class Node(models.Model):
+    """A dataset, dataset version, job, run, commit, model version or deployment.
+
+    ``node_id`` is the stable id string: ``kind:namespace:name`` (runs ``run:<uuid>``; versions append
+    ``#<version>``; deployments ``deployment:<ns>:<model>#<version>@<environment>``). ``parent`` folds a
+    dataset version into its dataset and a run into its job.
+    """
+
+    node_id = models.CharField(max_length=2000, unique=True)
+    kind = models.CharField(max_length=20, choices=NodeKind.choices)
+    namespace = models.CharField(max_length=1000)
+    name = models.CharField(max_length=1000)
+    version = models.CharField(max_length=200, blank=True)
+    environment = models.CharField(max_length=100, blank=True)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="members")
+    state = models.CharField(max_length=20, blank=True, help_text="Run state or deployment status.")
+    owners = models.JSONField(default=list, blank=True)
+    facets = models.JSONField(default=dict, blank=True)
+    attrs = models.JSONField(default=dict, blank=True)
+    deidentifies = models.BooleanField(default=False, help_text="A run that de-identifies its inputs.")
+    event_time = models.DateTimeField(null=True, blank=True, help_text="Newest event time seen for the node.")
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    objects = NodeQuerySet.as_manager()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["kind", "namespace", "name"], name="node_kind_ns_name"),
+            models.Index(fields=["kind", "environment", "state"], name="node_kind_env_state"),
+        ]
+
+    def __str__(self) -> str:
+        return self.node_id
+
+
+class Edge(models.Model):
+    """A directed edge ``src -> dst`` in the direction data and code flow."""
+
+    src = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="out_edges")
+    dst = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="in_edges")
+    kind = models.CharField(max_length=20, choices=EdgeKind.choices)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["src", "dst", "kind"], name="edge_unique_src_dst_kind")]
+        indexes = [models.Index(fields=["dst", "src"], name="edge_dst_src")]
+
+    def __str__(self) -> str:
+        return f"{self.src_id} -{self.kind}-> {self.dst_id}"
+
+
+class NodeTag(models.Model):
+    """A classification tag on a dataset (``field`` empty) or one of its columns."""
+
+    class Source(models.TextChoices):
+        FACET = "facet", "From an OpenLineage facet"
+        API = "api", "Set through the API"
+        INFERRED = "inferred", "Inferred by the portal"
+
+    node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="tags")
+    field = models.CharField(max_length=500, blank=True, default="")
+    tag = models.CharField(max_length=20, choices=Tag.choices)
+    source = models.CharField(max_length=10, choices=Source.choices)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["node", "field", "tag"], name="nodetag_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.node_id}:{self.field}:{self.tag}"
+
+
+class RawEvent(models.Model):
+    """An OpenLineage event exactly as received, kept so the graph can be rebuilt from it."""
+
+    dedupe_key = models.CharField(max_length=64, unique=True)
+    kind = models.CharField(max_length=10)
+    event_type = models.CharField(max_length=10, blank=True)
+    event_time = models.DateTimeField()
+    run_id = models.CharField(max_length=36, blank=True, db_index=True)
+    job_namespace = models.CharField(max_length=1000, blank=True)
+    job_name = models.CharField(max_length=1000, blank=True)
+    producer = models.CharField(max_length=2000, blank=True)
+    payload = models.JSONField()
+    body_sha256 = models.CharField(max_length=64)
+    warnings = models.JSONField(default=list, blank=True)
+    received_at = models.DateTimeField()
+    received_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["event_time", "id"], name="rawevent_time")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.event_type} {self.run_id or self.job_name} @ {self.event_time}"

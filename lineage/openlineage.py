@@ -1,0 +1,238 @@
+"""OpenLineage event JSON -> plain dataclasses. No ORM, no Django.
+
+Validation is a typed decode (msgspec), which keeps the ingest hot path fast. Real producers bend
+the spec; this parser accepts an event whose meaning is clear and records what was wrong in
+``warnings``, and refuses it (``EventError``) when it is not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+
+EVENT_TYPES = frozenset({"START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER"})
+
+
+class EventError(Exception):
+    """The event cannot be understood. ``field`` is the dotted path of the offending field."""
+
+    def __init__(self, field: str | None, message: str) -> None:
+        super().__init__(f"{field}: {message}" if field else message)
+        self.field = field
+        self.message = message
+
+
+class _Job(msgspec.Struct):
+    namespace: str
+    name: str
+    facets: dict[str, Any] = {}
+
+
+class _Run(msgspec.Struct):
+    runId: str
+    facets: dict[str, Any] = {}
+
+
+class _Dataset(msgspec.Struct):
+    namespace: str
+    name: str
+    facets: dict[str, Any] = {}
+    inputFacets: dict[str, Any] = {}
+    outputFacets: dict[str, Any] = {}
+
+
+class _Event(msgspec.Struct):
+    eventTime: str
+    producer: str | None = None
+    schemaURL: str | None = None
+    eventType: str | None = None
+    run: _Run | None = None
+    job: _Job | None = None
+    dataset: _Dataset | None = None
+    inputs: list[_Dataset] = []
+    outputs: list[_Dataset] = []
+
+
+_decoder = msgspec.json.Decoder(_Event)
+_batch_decoder = msgspec.json.Decoder(list[msgspec.Raw])
+_AT = re.compile(r"^(?P<msg>.*?) - at `\$(?P<path>[^`]*)`$")
+_FRACTION = re.compile(r"(\.\d{6})\d+")
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetRef:
+    namespace: str
+    name: str
+    facets: dict[str, Any]
+    input_facets: dict[str, Any]
+    output_facets: dict[str, Any]
+
+
+@dataclass(slots=True)
+class ParsedEvent:
+    """One event, understood. ``raw`` is the body exactly as received; ``sha256`` is of those bytes."""
+
+    kind: str  # "run" | "dataset" | "job"
+    event_type: str | None
+    event_time: datetime
+    producer: str
+    schema_url: str
+    run_id: str | None
+    run_facets: dict[str, Any]
+    job_namespace: str | None
+    job_name: str | None
+    job_facets: dict[str, Any]
+    dataset: DatasetRef | None
+    inputs: list[DatasetRef]
+    outputs: list[DatasetRef]
+    raw: bytes
+    sha256: str
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def dedupe_key(self) -> str:
+        """Two events with the same key are the same event (same run, type, time and job) and stored once."""
+        if self.kind == "dataset":
+            assert self.dataset is not None
+            ident = f"dataset|{self.dataset.namespace}|{self.dataset.name}"
+        else:
+            ident = f"{self.kind}|{self.run_id or ''}|{self.event_type or ''}|{self.job_namespace}|{self.job_name}"
+        stamp = self.event_time.astimezone(UTC).isoformat()
+        return hashlib.sha256(f"{ident}|{stamp}".encode()).hexdigest()
+
+
+def _path(loc: str) -> str | None:
+    loc = loc.lstrip(".")
+    return loc or None
+
+
+def _decode_error(exc: msgspec.ValidationError | msgspec.DecodeError, prefix: str = "") -> EventError:
+    text = str(exc)
+    m = _AT.match(text)
+    if m:
+        msg, loc = m.group("msg"), m.group("path")
+    else:
+        msg, loc = text, ""
+    missing = re.match(r"Object missing required field `([^`]+)`", msg)
+    if missing:
+        loc = f"{loc}.{missing.group(1)}"
+        msg = "this field is required"
+    if isinstance(exc, msgspec.DecodeError) and not m:
+        return EventError(prefix.rstrip(".") or None, f"malformed JSON: {text}")
+    path = _path(loc)
+    if prefix:
+        path = prefix + (path or "") if path and path.startswith("[") else f"{prefix.rstrip('.')}" + (
+            f".{path}" if path else ""
+        )
+    return EventError(path, msg)
+
+
+def parse_time(value: str, warnings: list[str], field_name: str = "eventTime") -> datetime:
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    text = _FRACTION.sub(r"\1", text)  # nanosecond producers: keep microseconds
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise EventError(field_name, f"not an ISO 8601 date-time: {value!r}") from exc
+    if parsed.tzinfo is None:
+        warnings.append(f"{field_name} has no timezone; read as UTC")
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed
+
+
+def _dataset(d: _Dataset) -> DatasetRef:
+    return DatasetRef(d.namespace, d.name, d.facets, d.inputFacets, d.outputFacets)
+
+
+def _check_facets(where: str, facets: dict[str, Any], warnings: list[str]) -> None:
+    for name, facet in facets.items():
+        if not isinstance(facet, dict):
+            warnings.append(f"{where}.{name} is not an object; kept as given")
+        elif "_producer" not in facet or "_schemaURL" not in facet:
+            warnings.append(f"{where}.{name} lacks _producer or _schemaURL")
+
+
+def parse_event(raw: bytes) -> ParsedEvent:
+    """Parse one OpenLineage event (RunEvent, DatasetEvent or JobEvent) from its JSON bytes."""
+    try:
+        ev = _decoder.decode(raw)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise _decode_error(exc) from exc
+    warnings: list[str] = []
+    event_time = parse_time(ev.eventTime, warnings)
+    if not ev.producer:
+        warnings.append("producer is missing")
+    if not ev.schemaURL:
+        warnings.append("schemaURL is missing")
+    if ev.eventType is not None and ev.eventType not in EVENT_TYPES:
+        raise EventError("eventType", f"unknown event type {ev.eventType!r}; expected one of "
+                         + ", ".join(sorted(EVENT_TYPES)))
+
+    if ev.run is not None:
+        kind = "run"
+        if ev.job is None:
+            raise EventError("job", "this field is required for a RunEvent")
+        try:
+            run_id = str(uuid.UUID(ev.run.runId))
+        except ValueError as exc:
+            raise EventError("run.runId", f"not a UUID: {ev.run.runId!r}") from exc
+    elif ev.job is not None:
+        kind, run_id = "job", None
+    elif ev.dataset is not None:
+        kind, run_id = "dataset", None
+    else:
+        raise EventError("run", "the event has neither run, job nor dataset")
+
+    if ev.job is not None:
+        if not ev.job.name.strip():
+            raise EventError("job.name", "must not be empty")
+        if not ev.job.namespace.strip():
+            raise EventError("job.namespace", "must not be empty")
+    datasets = [("inputs", d) for d in ev.inputs] + [("outputs", d) for d in ev.outputs]
+    for i, (where, d) in enumerate(datasets):
+        idx = i if where == "inputs" else i - len(ev.inputs)
+        if not d.name.strip() or not d.namespace.strip():
+            raise EventError(f"{where}[{idx}].name", "dataset namespace and name must not be empty")
+        _check_facets(f"{where}[{idx}].facets", d.facets, warnings)
+    if ev.run is not None:
+        _check_facets("run.facets", ev.run.facets, warnings)
+    if ev.job is not None:
+        _check_facets("job.facets", ev.job.facets, warnings)
+
+    return ParsedEvent(
+        kind=kind,
+        event_type=ev.eventType if kind == "run" else None,
+        event_time=event_time,
+        producer=ev.producer or "",
+        schema_url=ev.schemaURL or "",
+        run_id=run_id,
+        run_facets=ev.run.facets if ev.run else {},
+        job_namespace=ev.job.namespace if ev.job else None,
+        job_name=ev.job.name if ev.job else None,
+        job_facets=ev.job.facets if ev.job else {},
+        dataset=_dataset(ev.dataset) if ev.dataset else None,
+        inputs=[_dataset(d) for d in ev.inputs],
+        outputs=[_dataset(d) for d in ev.outputs],
+        raw=bytes(raw),
+        sha256=hashlib.sha256(raw).hexdigest(),
+        warnings=warnings,
+    )
+
+
+def split_batch(body: bytes) -> list[bytes]:
+    """A batch body is a JSON array of events or NDJSON (one event per line). Each item keeps its bytes."""
+    stripped = body.lstrip()
+    if stripped.startswith(b"["):
+        try:
+            return [bytes(item) for item in _batch_decoder.decode(stripped)]
+        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            raise EventError(None, f"malformed JSON array: {exc}") from exc
+    return [line.strip() for line in body.splitlines() if line.strip()]

@@ -1,0 +1,339 @@
+"""Turn parsed OpenLineage events into a graph delta: nodes to upsert, edges and tags to add.
+
+Pure: no ORM. ``services.py`` applies a delta to the database; ``merge_node`` is the one rule for
+combining what a node already holds with what a new event says, used both within a batch and
+against stored rows, so ingest order within and across batches gives the same graph.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from . import facets as F
+from . import ids
+from .openlineage import DatasetRef, ParsedEvent
+
+# OpenLineage event type -> run state (Marquez's names).
+RUN_STATES = {
+    "START": "RUNNING",
+    "RUNNING": "RUNNING",
+    "COMPLETE": "COMPLETED",
+    "FAIL": "FAILED",
+    "ABORT": "ABORTED",
+}
+TERMINAL_STATES = frozenset({"COMPLETED", "FAILED", "ABORTED"})
+PARENT_KINDS = ("datasetVersion", "run")  # kinds whose row points at a parent node
+INITIAL_VERSION = "initial"
+
+
+@dataclass(slots=True)
+class NodeDelta:
+    """What one or more events say about one node."""
+
+    node_id: str
+    kind: str
+    namespace: str
+    name: str
+    version: str = ""
+    environment: str = ""
+    parent_node_id: str | None = None
+    facets: dict[str, Any] = field(default_factory=dict)
+    deleted_facets: set[str] = field(default_factory=set)
+    attrs: dict[str, Any] = field(default_factory=dict)
+    owners: list[str] = field(default_factory=list)
+    state: str = ""
+    state_time: datetime | None = None
+    deidentifies: bool = False
+    event_time: datetime | None = None
+
+
+@dataclass(slots=True)
+class NodeRow:
+    """The mutable columns of a stored node."""
+
+    facets: dict[str, Any]
+    attrs: dict[str, Any]
+    owners: list[str]
+    state: str
+    deidentifies: bool
+    event_time: datetime | None
+
+
+@dataclass(slots=True)
+class Supersede:
+    """A deploy makes other active deployments of the same model in the same environment superseded."""
+
+    namespace: str
+    name: str
+    environment: str
+    keep_node_id: str
+    event_time: datetime
+
+
+@dataclass(slots=True)
+class GraphDelta:
+    nodes: dict[str, NodeDelta] = field(default_factory=dict)
+    edges: set[tuple[str, str, str]] = field(default_factory=set)
+    tags: set[tuple[str, str, str]] = field(default_factory=set)  # node_id, field, tag
+    supersede: list[Supersede] = field(default_factory=list)
+
+    def add(self, delta: NodeDelta) -> None:
+        cur = self.nodes.get(delta.node_id)
+        if cur is None:
+            self.nodes[delta.node_id] = delta
+            return
+        row = merge_node(_as_row(cur), delta)
+        cur.facets, cur.attrs, cur.owners = row.facets, row.attrs, row.owners
+        cur.state, cur.deidentifies, cur.event_time = row.state, row.deidentifies, row.event_time
+        cur.state_time = _later(cur.state_time, delta.state_time) if row.state == delta.state else cur.state_time
+        cur.deleted_facets -= set(delta.facets)
+        cur.deleted_facets |= delta.deleted_facets
+        cur.parent_node_id = cur.parent_node_id or delta.parent_node_id
+
+
+def _later(a: datetime | None, b: datetime | None) -> datetime | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return max(a, b)
+
+
+def _as_row(d: NodeDelta) -> NodeRow:
+    return NodeRow(dict(d.facets), dict(d.attrs), list(d.owners), d.state, d.deidentifies, d.event_time)
+
+
+def run_state_merge(cur: str, cur_time: datetime | None, new: str, new_time: datetime | None) -> str:
+    """The run's state is the latest by event time, except that nothing reopens a finished run."""
+    if not new:
+        return cur
+    if not cur:
+        return new
+    if cur in TERMINAL_STATES and new not in TERMINAL_STATES:
+        return cur
+    if new in TERMINAL_STATES and cur not in TERMINAL_STATES:
+        return new
+    if cur_time is None or (new_time is not None and new_time >= cur_time):
+        return new
+    return cur
+
+
+def merge_node(cur: NodeRow, delta: NodeDelta) -> NodeRow:
+    """Combine a stored node with a delta. Newer event time wins facet by facet; older fills gaps."""
+    newer = cur.event_time is None or (delta.event_time is not None and delta.event_time >= cur.event_time)
+    if newer:
+        facets = {**cur.facets, **delta.facets}
+        for name in delta.deleted_facets:
+            facets.pop(name, None)
+        attrs = {**cur.attrs, **delta.attrs}
+        owners = delta.owners or cur.owners
+    else:
+        facets = {**delta.facets, **cur.facets}
+        attrs = {**delta.attrs, **cur.attrs}
+        owners = cur.owners or delta.owners
+    if delta.kind == "run":
+        state = run_state_merge(cur.state, cur.event_time, delta.state, delta.event_time)
+    else:
+        state = (delta.state or cur.state) if newer else (cur.state or delta.state)
+    return NodeRow(
+        facets=facets,
+        attrs=attrs,
+        owners=owners,
+        state=state,
+        deidentifies=cur.deidentifies or delta.deidentifies,
+        event_time=_later(cur.event_time, delta.event_time),
+    )
+
+
+def _split_deleted(facets: dict[str, Any]) -> tuple[dict[str, Any], set[str]]:
+    kept: dict[str, Any] = {}
+    deleted: set[str] = set()
+    for name, value in facets.items():
+        if isinstance(value, dict) and value.get("_deleted") is True:
+            deleted.add(name)
+        else:
+            kept[name] = value
+    return kept, deleted
+
+
+class Planner:
+    """Builds one GraphDelta from many events.
+
+    ``current_versions`` maps a dataset node id to its current version, as stored; it is updated as
+    the planner sees writes, so a read later in the same batch sees an earlier write.
+    """
+
+    def __init__(self, current_versions: dict[str, str] | None = None) -> None:
+        self.delta = GraphDelta()
+        self.current_versions = dict(current_versions or {})
+
+    def add_events(self, events: list[ParsedEvent]) -> GraphDelta:
+        for ev in sorted(events, key=lambda e: e.event_time):
+            self.add_event(ev)
+        return self.delta
+
+    # -- nodes -----------------------------------------------------------------------------------------
+    def _dataset(self, d: DatasetRef, t: datetime) -> str:
+        nid = ids.dataset_id(d.namespace, d.name)
+        facets, deleted = _split_deleted(d.facets)
+        self.delta.add(NodeDelta(nid, "dataset", d.namespace, d.name, facets=facets, deleted_facets=deleted,
+                                 owners=F.owners(facets), event_time=t))
+        for column, tag in F.dataset_tags(facets):
+            self.delta.tags.add((nid, column, tag))
+        return nid
+
+    def _dataset_version(self, d: DatasetRef, version: str, t: datetime, attrs: dict[str, Any]) -> str:
+        vid = ids.dataset_version_id(d.namespace, d.name, version)
+        facets, _ = _split_deleted({**d.facets, **d.input_facets, **d.output_facets})
+        self.delta.add(NodeDelta(vid, "datasetVersion", d.namespace, d.name, version=version,
+                                 parent_node_id=ids.dataset_id(d.namespace, d.name), facets=facets,
+                                 attrs=attrs, event_time=t))
+        return vid
+
+    def _job(self, ns: str, name: str, facets: dict[str, Any], t: datetime, attrs: dict[str, Any]) -> str:
+        nid = ids.job_id(ns, name)
+        kept, deleted = _split_deleted(facets)
+        self.delta.add(NodeDelta(nid, "job", ns, name, facets=kept, deleted_facets=deleted,
+                                 owners=F.owners(kept), attrs=attrs, event_time=t))
+        return nid
+
+    def _run(self, run_uuid: str, job_ns: str, job_name: str, t: datetime, **kw: Any) -> str:
+        nid = ids.run_id(run_uuid)
+        self.delta.add(NodeDelta(nid, "run", job_ns, run_uuid, parent_node_id=ids.job_id(job_ns, job_name),
+                                 event_time=t, **kw))
+        return nid
+
+    def _model_version(self, m: F.ModelRef, t: datetime, attrs: dict[str, Any] | None = None) -> str:
+        nid = ids.model_version_id(m.namespace, m.name, m.version)
+        a: dict[str, Any] = dict(attrs or {})
+        if m.framework:
+            a["framework"] = m.framework
+        if m.metrics:
+            a["metrics"] = m.metrics
+        if m.parameters:
+            a["parameters"] = m.parameters
+        self.delta.add(NodeDelta(nid, "modelVersion", m.namespace, m.name, version=m.version, attrs=a,
+                                 event_time=t))
+        return nid
+
+    # -- events ----------------------------------------------------------------------------------------
+    def add_event(self, ev: ParsedEvent) -> None:
+        t = ev.event_time
+        if ev.kind == "dataset":
+            assert ev.dataset is not None
+            self._dataset(ev.dataset, t)
+            return
+        assert ev.job_namespace is not None and ev.job_name is not None
+        job_ns, job_name = ev.job_namespace, ev.job_name
+        io = {"inputs": [[d.namespace, d.name] for d in ev.inputs],
+              "outputs": [[d.namespace, d.name] for d in ev.outputs]}
+        job_attrs = {k: v for k, v in io.items() if v}
+        job = self._job(job_ns, job_name, ev.job_facets, t, job_attrs)
+        commit = F.source_commit(ev.job_facets, ev.warnings)
+        commit_nid = None
+        if commit is not None:
+            commit_nid = ids.commit_id(commit.repo, commit.sha)
+            self.delta.add(NodeDelta(commit_nid, "commit", commit.repo, commit.sha,
+                                     attrs={k: v for k, v in (("branch", commit.branch), ("path", commit.path),
+                                                              ("url", commit.url)) if v}, event_time=t))
+            self.delta.edges.add((commit_nid, job, "built_from"))
+        if ev.kind == "job":
+            for d in ev.inputs + ev.outputs:
+                self._dataset(d, t)
+            return
+
+        assert ev.run_id is not None
+        state = RUN_STATES.get(ev.event_type or "", "")
+        attrs: dict[str, Any] = {"job": job}
+        if ev.event_type == "START":
+            attrs["started_at"] = t.isoformat()
+        elif state in TERMINAL_STATES:
+            attrs["ended_at"] = t.isoformat()
+        who = F.launcher(ev.run_facets)
+        if who:
+            attrs["launched_by"] = who
+        kept, deleted = _split_deleted(ev.run_facets)
+        deid = F.deidentifies(ev.run_facets, ev.job_facets)
+        run = self._run(ev.run_id, job_ns, job_name, t, facets=kept, deleted_facets=deleted, attrs=attrs,
+                        state=state, state_time=t if state else None, deidentifies=deid)
+        self.delta.edges.add((job, run, "executes"))
+        if commit_nid:
+            self.delta.edges.add((commit_nid, run, "built_from"))
+        parent = F.parent_run(ev.run_facets)
+        if parent is not None:
+            p_uuid, p_ns, p_name = parent
+            try:
+                p_uuid = str(uuid.UUID(p_uuid))
+            except ValueError:
+                ev.warnings.append("run.facets.parent.run.runId is not a UUID: parent not linked")
+            else:
+                p_job = self._job(p_ns, p_name, {}, t, {})
+                p_run = self._run(p_uuid, p_ns, p_name, t, attrs={"job": p_job})
+                self.delta.edges.add((p_job, p_run, "executes"))
+                self.delta.edges.add((p_run, run, "parent_of"))
+
+        for d in ev.inputs:
+            ds = self._dataset(d, t)
+            version = F.dataset_version(d.facets) or self.current_versions.get(ds) or INITIAL_VERSION
+            self.current_versions.setdefault(ds, version)
+            dsv = self._dataset_version(d, version, t, {})
+            self.delta.edges.add((dsv, run, "reads"))
+        for i, d in enumerate(ev.outputs):
+            ds = self._dataset(d, t)
+            version = F.dataset_version(d.facets) or ev.run_id
+            dsv = self._dataset_version(d, version, t, {"run": run})
+            self.delta.edges.add((run, dsv, "writes"))
+            self.current_versions[ds] = version
+            self.delta.add(NodeDelta(ds, "dataset", d.namespace, d.name,
+                                     attrs={"current_version": version}, event_time=t))
+            if deid:
+                self.delta.tags.add((ds, "", "DEIDENTIFIED"))
+            model = F.model_version(d.facets, job_ns, f"outputs[{i}].facets", ev.warnings)
+            if model is not None:
+                mv = self._model_version(model, t, {"artifact": dsv, "run": run})
+                self.delta.edges.add((run, mv, "produces"))
+
+        dep = F.deployment(ev.run_facets, job_ns, ev.warnings)
+        if dep is not None and state in ("COMPLETED", ""):  # a deploy counts once it has succeeded
+            self._deployment(dep, run, t)
+
+    def _deployment(self, dep: F.DeploymentRef, run: str | None, t: datetime) -> str:
+        m = dep.model
+        mv = self._model_version(m, t)
+        nid = ids.deployment_id(m.namespace, m.name, m.version, dep.environment)
+        status = "retired" if dep.action == "retire" else "active"
+        attrs: dict[str, Any] = {"action": dep.action, "model_version": mv}
+        if dep.endpoint:
+            attrs["endpoint"] = dep.endpoint
+        if run:
+            attrs["run"] = run
+        self.delta.add(NodeDelta(nid, "deployment", m.namespace, m.name, version=m.version,
+                                 environment=dep.environment, attrs=attrs, state=status, state_time=t,
+                                 event_time=t))
+        self.delta.edges.add((mv, nid, "deploys"))
+        if status == "active":
+            self.delta.supersede.append(Supersede(m.namespace, m.name, dep.environment, nid, t))
+        return nid
+
+    def add_deployment(self, dep: F.DeploymentRef, t: datetime) -> str:
+        """A deployment reported through the REST API rather than an OpenLineage run."""
+        return self._deployment(dep, None, t)
+
+    def add_commit(self, *, repo: str, sha: str, t: datetime, attrs: dict[str, Any]) -> str:
+        """A commit reported by CI through the REST API."""
+        nid = ids.commit_id(repo, sha)
+        self.delta.add(NodeDelta(nid, "commit", repo, sha, attrs=attrs, event_time=t))
+        return nid
+
+    def add_model_version(self, m: F.ModelRef, t: datetime, *, run_uuid: str | None,
+                          attrs: dict[str, Any]) -> str:
+        """A model version registered through the REST API, optionally linked to the run that trained it."""
+        mv = self._model_version(m, t, attrs)
+        if run_uuid:
+            run = ids.run_id(run_uuid)
+            self.delta.add(NodeDelta(run, "run", m.namespace, run_uuid, event_time=None))
+            self.delta.edges.add((run, mv, "produces"))
+        return mv

@@ -1,0 +1,148 @@
+"""Reads over the lineage graph.
+
+Walks are one bounded recursive query (PostgreSQL and SQLite alike): depth-limited, and capped in the
+number of nodes returned, so a request never loads more than its bound. networkx only ever sees the
+bounded subgraph (``graph.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Q, QuerySet
+
+from portal.accounts.models import User
+from portal.lib.sql import select_in
+
+from .models import SENSITIVE_TAGS, Node, NodeTag, RawEvent
+
+# Kinds that stand for a group of members: a walk from them starts from their members too.
+AGGREGATE_KINDS = ("dataset", "job")
+
+
+@dataclass(slots=True)
+class Walk:
+    """A bounded walk: node pks with their distance, the edges between them, and whether a bound cut it."""
+
+    direction: str
+    depth: int
+    distance: dict[int, int] = field(default_factory=dict)
+    edges: list[tuple[int, int, str]] = field(default_factory=list)
+    cut_by_depth: bool = False
+    cut_by_size: bool = False
+
+
+_WALK_SQL = """
+WITH RECURSIVE walk(id, depth) AS (
+    SELECT id, 0 FROM lineage_node WHERE id IN ({seeds})
+    UNION
+    SELECT e.{next_col}, w.depth + 1
+    FROM walk w
+    JOIN lineage_edge e ON e.{this_col} = w.id
+    {stop_join}
+    WHERE w.depth < %s {stop_where}
+)
+SELECT id, MIN(depth) AS d FROM walk GROUP BY id ORDER BY d, id LIMIT %s
+"""
+
+
+def lineage_walk(
+    *, seeds: list[int], direction: str, depth: int, max_nodes: int | None = None, stop_at_deidentifying: bool = False
+) -> Walk:
+    """Walk ``upstream`` (against the arrows) or ``downstream`` from ``seeds`` for at most ``depth`` edges.
+
+    With ``stop_at_deidentifying`` the walk does not pass through a run that de-identifies its inputs.
+    """
+    max_nodes = max_nodes or settings.LINEAGE_MAX_NODES
+    this_col, next_col = ("dst_id", "src_id") if direction == "upstream" else ("src_id", "dst_id")
+    stop_join = stop_where = ""
+    if stop_at_deidentifying:
+        stop_join = "JOIN lineage_node n ON n.id = w.id"
+        stop_where = "AND (n.deidentifies = %s OR w.depth = 0)"
+    sql = _WALK_SQL.format(seeds=", ".join(["%s"] * len(seeds)), this_col=this_col, next_col=next_col,
+                           stop_join=stop_join, stop_where=stop_where)
+    params: list[Any] = [*seeds, depth]
+    if stop_at_deidentifying:
+        params.append(False)
+    params.append(max_nodes + 1)
+    walk = Walk(direction=direction, depth=depth)
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        rows = cur.fetchall()
+    if len(rows) > max_nodes:
+        walk.cut_by_size = True
+        rows = rows[:max_nodes]
+    walk.distance = {pk: d for pk, d in rows}
+    if not walk.distance:
+        return walk
+    ids = list(walk.distance)
+    edge_rows = select_in(f"SELECT src_id, dst_id, kind FROM lineage_edge WHERE {this_col}", ids)  # noqa: S608
+    inside = walk.distance
+    walk.edges = [(s, d, k) for s, d, k in edge_rows if s in inside and d in inside]
+    frontier = [pk for pk, d in walk.distance.items() if d == depth]
+    if frontier:
+        walk.cut_by_depth = bool(select_in(f"SELECT 1 FROM lineage_edge WHERE {this_col}", frontier,  # noqa: S608
+                                           suffix="LIMIT 1"))
+    return walk
+
+
+def walk_seeds(node: Node) -> list[int]:
+    """A dataset's walk starts from its versions too; a job's from its runs."""
+    seeds = [node.pk]
+    if node.kind in AGGREGATE_KINDS:
+        seeds.extend(Node.objects.filter(parent=node).values_list("pk", flat=True)[: settings.LINEAGE_MAX_NODES])
+    return seeds
+
+
+def node_get(*, user: User, node_id: str) -> Node | None:
+    return Node.objects.visible_to(user).filter(node_id=node_id).first()
+
+
+def node_list(*, user: User, kind: str | None = None, q: str | None = None, tag: str | None = None) -> QuerySet[Node]:
+    qs = Node.objects.visible_to(user)
+    if kind:
+        qs = qs.filter(kind=kind)
+    if q:
+        qs = qs.filter(Q(name__icontains=q) | Q(namespace__icontains=q) | Q(node_id=q))
+    if tag:
+        qs = qs.filter(tags__tag=tag).distinct()
+    return qs.order_by("kind", "namespace", "name", "version")
+
+
+def nodes_by_pk(*, user: User, pks: list[int]) -> dict[int, Node]:
+    """Visible nodes among ``pks``; those the user may not see are left out."""
+    out: dict[int, Node] = {}
+    for i in range(0, len(pks), 5000):
+        for n in Node.objects.visible_to(user).filter(pk__in=pks[i : i + 5000]).prefetch_related("tags"):
+            out[n.pk] = n
+    return out
+
+
+def sensitive_upstream(*, node: Node, depth: int | None = None) -> dict[str, list[str]]:
+    """Which sensitive tags reach ``node`` from upstream, stopping at de-identifying runs.
+
+    Returns ``{tag: [dataset node ids that carry it]}``. A dataset version carries its dataset's tags.
+    """
+    walk = lineage_walk(seeds=walk_seeds(node), direction="upstream", depth=depth or settings.LINEAGE_MAX_DEPTH,
+                        stop_at_deidentifying=True)
+    pks = list(walk.distance)
+    parents = dict(select_in("SELECT id, parent_id FROM lineage_node WHERE id", pks))
+    holders = set(pks) | {p for p in parents.values() if p}
+    found: dict[str, set[str]] = {}
+    rows = select_in("SELECT t.tag, n.node_id FROM lineage_nodetag t JOIN lineage_node n ON n.id = t.node_id "
+                     "WHERE t.node_id", list(holders))
+    for tag, node_id in rows:
+        if tag in SENSITIVE_TAGS:
+            found.setdefault(tag, set()).add(node_id)
+    return {tag: sorted(v) for tag, v in sorted(found.items())}
+
+
+def run_events(*, run_uuid: str) -> QuerySet[RawEvent]:
+    return RawEvent.objects.filter(run_id=run_uuid).order_by("event_time", "id")
+
+
+def node_tags(node: Node) -> list[NodeTag]:
+    return list(node.tags.all().order_by("field", "tag"))

@@ -1,0 +1,285 @@
+"""Writes to the lineage graph. Every public function runs in one transaction.
+
+Ingestion is set-based: a batch of events becomes one GraphDelta (``plan.py``), applied with a handful
+of multi-row statements whatever the batch size. Raw events are inserted first with
+``ON CONFLICT DO NOTHING`` so an exact duplicate is stored once and changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from portal.accounts.models import User
+from portal.lib.sql import chunks, insert_ignore
+
+from . import facets as F
+from . import ids
+from .models import Node, NodeTag, RawEvent
+from .openlineage import ParsedEvent, parse_event, parse_time
+from .plan import PARENT_KINDS, GraphDelta, NodeDelta, NodeRow, Planner, merge_node
+
+NODE_COLUMNS = ("node_id", "kind", "namespace", "name", "version", "environment", "parent_id", "state",
+                "owners", "facets", "attrs", "deidentifies", "event_time", "created_at", "updated_at")
+RAW_COLUMNS = ("dedupe_key", "kind", "event_type", "event_time", "run_id", "job_namespace", "job_name",
+               "producer", "payload", "body_sha256", "warnings", "received_at", "received_by_id")
+
+
+@dataclass(slots=True)
+class IngestOutcome:
+    status: str  # "created" | "duplicate"
+    warnings: list[str] = field(default_factory=list)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def _dt(value: datetime | None) -> Any:
+    return connection.ops.adapt_datetimefield_value(value) if value is not None else None
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is not None and timezone.is_naive(value):
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+# -- applying a delta -----------------------------------------------------------------------------------
+def _node_row(d: NodeDelta, parent_id: int | None, now: Any) -> tuple[Any, ...]:
+    return (d.node_id, d.kind, d.namespace, d.name, d.version, d.environment, parent_id, d.state,
+            _dumps(d.owners), _dumps(d.facets), _dumps(d.attrs), d.deidentifies, _dt(d.event_time), now, now)
+
+
+def _lock_existing(node_ids: list[str]) -> dict[str, tuple[int, int | None, NodeRow]]:
+    out: dict[str, tuple[int, int | None, NodeRow]] = {}
+    for part in chunks(sorted(node_ids), 5000):
+        qs = Node.objects.filter(node_id__in=part).order_by("node_id")
+        if connection.features.has_select_for_update:
+            qs = qs.select_for_update()
+        for nid, pk, parent_id, facets, attrs, owners, state, deid, et in qs.values_list(
+            "node_id", "id", "parent_id", "facets", "attrs", "owners", "state", "deidentifies", "event_time"
+        ):
+            out[nid] = (pk, parent_id, NodeRow(facets, attrs, owners, state, deid, et))
+    return out
+
+
+def _apply_nodes(delta: GraphDelta, now: datetime) -> dict[str, int]:
+    """Insert new nodes whole; merge the delta into existing ones under a row lock. Returns node ids -> pks."""
+    id_map: dict[str, int] = {}
+    db_now = _dt(now)
+    for children in (False, True):
+        deltas = sorted((d for d in delta.nodes.values() if (d.kind in PARENT_KINDS) == children),
+                        key=lambda d: d.node_id)
+        if not deltas:
+            continue
+        if children:
+            missing = {d.parent_node_id for d in deltas if d.parent_node_id and d.parent_node_id not in id_map}
+            if missing:
+                id_map.update(Node.objects.filter(node_id__in=missing).values_list("node_id", "id"))
+        rows = [_node_row(d, id_map.get(d.parent_node_id or ""), db_now) for d in deltas]
+        inserted = dict(insert_ignore("lineage_node", NODE_COLUMNS, rows, conflict=("node_id",),
+                                      returning=("node_id", "id")))
+        id_map.update(inserted)
+        existing = [d for d in deltas if d.node_id not in inserted]
+        if not existing:
+            continue
+        stored = _lock_existing([d.node_id for d in existing])
+        updates = []
+        for d in existing:
+            pk, parent_id, row = stored[d.node_id]
+            id_map[d.node_id] = pk
+            row.event_time = _aware(row.event_time)
+            merged = merge_node(row, d)
+            new_parent = parent_id or id_map.get(d.parent_node_id or "")
+            if merged != row or new_parent != parent_id:
+                updates.append((new_parent, merged.state, _dumps(merged.owners), _dumps(merged.facets),
+                                _dumps(merged.attrs), merged.deidentifies, _dt(merged.event_time), db_now, pk))
+        if updates:
+            with connection.cursor() as cur:
+                cur.executemany(
+                    "UPDATE lineage_node SET parent_id = %s, state = %s, owners = %s, facets = %s, attrs = %s, "
+                    "deidentifies = %s, event_time = %s, updated_at = %s WHERE id = %s",
+                    updates,
+                )
+    return id_map
+
+
+def _apply(delta: GraphDelta, now: datetime) -> None:
+    id_map = _apply_nodes(delta, now)
+    db_now = _dt(now)
+    edges = sorted((id_map[s], id_map[d], k, db_now) for s, d, k in delta.edges)
+    insert_ignore("lineage_edge", ("src_id", "dst_id", "kind", "created_at"), edges,
+                  conflict=("src_id", "dst_id", "kind"))
+    tags = sorted((id_map[n], f, t, NodeTag.Source.FACET, db_now) for n, f, t in delta.tags)
+    insert_ignore("lineage_nodetag", ("node_id", "field", "tag", "source", "created_at"), tags,
+                  conflict=("node_id", "field", "tag"))
+    for s in delta.supersede:
+        Node.objects.filter(
+            kind="deployment", namespace=s.namespace, name=s.name, environment=s.environment, state="active",
+            event_time__lte=s.event_time,
+        ).exclude(node_id=s.keep_node_id).update(state="superseded", updated_at=now)
+
+
+def _current_versions(events: Iterable[ParsedEvent]) -> dict[str, str]:
+    wanted = {ids.dataset_id(d.namespace, d.name) for ev in events for d in ev.inputs}
+    out: dict[str, str] = {}
+    for part in chunks(sorted(wanted), 5000):
+        for nid, attrs in Node.objects.filter(node_id__in=part).values_list("node_id", "attrs"):
+            if attrs.get("current_version"):
+                out[nid] = attrs["current_version"]
+    return out
+
+
+def _raw_row(ev: ParsedEvent, by: User | None, now: Any) -> tuple[Any, ...]:
+    return (ev.dedupe_key, ev.kind, ev.event_type or "", _dt(ev.event_time), ev.run_id or "",
+            ev.job_namespace or "", ev.job_name or "", ev.producer[:2000], ev.raw.decode("utf-8"),
+            ev.sha256, _dumps(ev.warnings), now, by.pk if by else None)
+
+
+# -- OpenLineage -----------------------------------------------------------------------------------------
+@transaction.atomic
+def events_ingest(*, events: list[ParsedEvent], by: User | None) -> list[IngestOutcome]:
+    """Store and apply OpenLineage events in one transaction. Exact duplicates are stored once.
+
+    The outcome list is parallel to ``events``: "created" for a new event, "duplicate" for one already
+    stored (or repeated earlier in the same batch).
+    """
+    now = timezone.now()
+    first: dict[str, int] = {}
+    for i, ev in enumerate(events):
+        first.setdefault(ev.dedupe_key, i)
+    unique = [events[i] for i in sorted(first.values())]
+    planner = Planner(_current_versions(unique))
+    delta = planner.add_events(unique)
+    inserted = {k for (k,) in insert_ignore("lineage_rawevent", RAW_COLUMNS,
+                                            [_raw_row(ev, by, _dt(now)) for ev in unique],
+                                            conflict=("dedupe_key",), returning=("dedupe_key",))}
+    if len(inserted) != len(unique):
+        # Some were stored before: plan again from the new ones only, so duplicates change nothing.
+        fresh = [ev for ev in unique if ev.dedupe_key in inserted]
+        delta = Planner(_current_versions(fresh)).add_events(fresh)
+    _apply(delta, now)
+    return [
+        IngestOutcome("created" if ev.dedupe_key in inserted and first[ev.dedupe_key] == i else "duplicate",
+                      ev.warnings)
+        for i, ev in enumerate(events)
+    ]
+
+
+# -- portal records (REST) ---------------------------------------------------------------------------------
+def _portal_record(kind: str, identity: str, payload: dict[str, Any], t: datetime, by: User | None) -> bool:
+    """Keep a REST submission in the raw log beside OpenLineage events, so a rebuild replays it too."""
+    body = _dumps(payload)
+    key = hashlib.sha256(f"{kind}|{identity}|{t.astimezone(UTC).isoformat()}|{body}".encode()).hexdigest()
+    row = (key, kind, "", _dt(t), "", "", "", "portal-api", body, hashlib.sha256(body.encode()).hexdigest(),
+           "[]", _dt(timezone.now()), by.pk if by else None)
+    return bool(insert_ignore("lineage_rawevent", RAW_COLUMNS, [row], conflict=("dedupe_key",),
+                              returning=("id",)))
+
+
+def _commit_delta(planner: Planner, p: dict[str, Any]) -> str:
+    attrs = {k: p[k] for k in ("author_name", "author_email", "committer_name", "committer_email", "message",
+                               "branch") if p.get(k)}
+    attrs["committed_at"] = p["time"]
+    return planner.add_commit(repo=p["repo"], sha=p["sha"], t=parse_time(p["time"], []), attrs=attrs)
+
+
+def _model_ref(p: dict[str, Any]) -> F.ModelRef:
+    return F.ModelRef(p["namespace"], p["name"], str(p["version"]), p.get("framework", ""),
+                      p.get("metrics") or {}, p.get("parameters") or {})
+
+
+def _model_delta(planner: Planner, p: dict[str, Any]) -> str:
+    attrs = {"description": p["description"]} if p.get("description") else {}
+    return planner.add_model_version(_model_ref(p), parse_time(p["time"], []), run_uuid=p.get("run_id"),
+                                     attrs=attrs)
+
+
+def _deployment_delta(planner: Planner, p: dict[str, Any]) -> str:
+    dep = F.DeploymentRef(_model_ref(p["model"]), p["environment"], p["action"], p.get("endpoint", ""))
+    return planner.add_deployment(dep, parse_time(p["time"], []))
+
+
+_PORTAL_KINDS = {"commit": _commit_delta, "modelVersion": _model_delta, "deployment": _deployment_delta}
+
+
+@transaction.atomic
+def portal_record_ingest(*, kind: str, payload: dict[str, Any], by: User | None) -> Node:
+    """Record a commit, model version or deployment sent through the REST API and apply it to the graph.
+
+    ``payload`` is validated input with a ``time`` (ISO 8601 string). Returns the node.
+    """
+    planner = Planner()
+    node_id = _PORTAL_KINDS[kind](planner, payload)
+    _portal_record(kind, node_id, payload, parse_time(payload["time"], []), by)
+    _apply(planner.delta, timezone.now())
+    return Node.objects.get(node_id=node_id)
+
+
+# -- tags ------------------------------------------------------------------------------------------------
+@transaction.atomic
+def node_tag_set(*, node: Node, tag: str, field: str = "", by: User | None) -> NodeTag:
+    obj, _ = NodeTag.objects.get_or_create(node=node, field=field, tag=tag,
+                                           defaults={"source": NodeTag.Source.API, "created_at": timezone.now()})
+    return obj
+
+
+@transaction.atomic
+def node_tag_remove(*, node: Node, tag: str, field: str = "", by: User | None) -> int:
+    deleted, _ = NodeTag.objects.filter(node=node, field=field, tag=tag).delete()
+    return deleted
+
+
+# -- rebuild ---------------------------------------------------------------------------------------------
+@transaction.atomic
+def lineage_rebuild(*, batch_size: int = 2000) -> int:
+    """Rebuild the whole graph from the raw event log, in the order it was received.
+
+    Tags set through the API are kept. Returns the number of events replayed.
+    """
+    api_tags = list(NodeTag.objects.filter(source=NodeTag.Source.API).values_list("node__node_id", "field", "tag"))
+    Node.objects.all().delete()
+    count = 0
+    batch: list[ParsedEvent] = []
+    planner_versions: dict[str, str] = {}
+
+    def flush() -> None:
+        nonlocal planner_versions
+        if batch:
+            planner = Planner(planner_versions)
+            for ev in batch:
+                planner.add_event(ev)
+            _apply(planner.delta, timezone.now())
+            planner_versions = planner.current_versions
+            batch.clear()
+
+    for kind, payload in RawEvent.objects.order_by("id").values_list("kind", "payload").iterator(
+        chunk_size=batch_size
+    ):
+        count += 1
+        if kind in _PORTAL_KINDS:
+            flush()
+            planner = Planner()
+            _PORTAL_KINDS[kind](planner, payload)
+            _apply(planner.delta, timezone.now())
+            continue
+        batch.append(parse_event(_dumps(payload).encode()))
+        if len(batch) >= batch_size:
+            flush()
+    flush()
+    nodes = dict(Node.objects.filter(node_id__in={n for n, _, _ in api_tags}).values_list("node_id", "id"))
+    NodeTag.objects.bulk_create(
+        [NodeTag(node_id=nodes[n], field=f, tag=t, source=NodeTag.Source.API, created_at=timezone.now())
+         for n, f, t in api_tags if n in nodes],
+        ignore_conflicts=True,
+    )
+    return count
+

@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from django.urls import path, re_path
+
+from . import api
+
+app_name = "lineage"
+
+urlpatterns = [
+    path("lineage", api.LineageApi.as_view(), name="lineage"),
+    path("lineage/batch", api.LineageBatchApi.as_view(), name="lineage-batch"),
+    path("commits", api.CommitCreateApi.as_view(), name="commit-create"),
+    path("model-versions", api.ModelVersionCreateApi.as_view(), name="model-version-create"),
+    path("deployments", api.DeploymentCreateApi.as_view(), name="deployment-create"),
+    path("nodes", api.NodeListApi.as_view(), name="node-list"),
+    # Node ids contain colons and slashes: match greedily and let the suffix decide the operation.
+    re_path(r"^nodes/(?P<node_id>.+)/upstream$", api.NodeUpstreamApi.as_view(), name="node-upstream"),
+    re_path(r"^nodes/(?P<node_id>.+)/downstream$", api.NodeDownstreamApi.as_view(), name="node-downstream"),
+    re_path(r"^nodes/(?P<node_id>.+)/tags$", api.NodeTagsApi.as_view(), name="node-tags"),
+    re_path(r"^nodes/(?P<node_id>.+)$", api.NodeDetailApi.as_view(), name="node-detail"),
+    path("paths", api.PathApi.as_view(), name="path"),
+    path("runs/<str:run_uuid>", api.RunDetailApi.as_view(), name="run-detail"),
+]

@@ -1,0 +1,39 @@
+"""Capabilities by role, as DRF permission classes (a refusal is a 403)."""
+
+from __future__ import annotations
+
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from .models import Role
+
+INGEST_ROLES = {Role.INGESTOR, Role.ADMIN}
+READ_ROLES = {Role.VIEWER, Role.APPROVER, Role.COMPLIANCE_OFFICER, Role.AUDITOR, Role.ADMIN}
+CURATE_ROLES = {Role.COMPLIANCE_OFFICER, Role.ADMIN}
+
+
+def _has_role(request: Request, roles: set[str]) -> bool:
+    user = request.user
+    return bool(user and user.is_authenticated and (user.is_superuser or user.role in roles))
+
+
+class CanIngest(BasePermission):
+    message = "This token may not ingest lineage (role 'ingestor' or 'admin' needed)."
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        return _has_role(request, INGEST_ROLES)
+
+
+class CanRead(BasePermission):
+    message = "Service accounts with the 'ingestor' role may not read lineage."
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        return _has_role(request, READ_ROLES)
+
+
+class CanCurate(BasePermission):
+    message = "Only compliance officers and admins may change classification tags."
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        return _has_role(request, CURATE_ROLES)

@@ -1,0 +1,94 @@
+"""One error shape for the whole API, and the mapping of domain errors to HTTP.
+
+Every 4xx/5xx body is::
+
+    {"detail": "<summary>", "errors": [{"field": "<dotted path or null>", "message": "<problem>"}]}
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.db import DatabaseError, InterfaceError, OperationalError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+logger = logging.getLogger(__name__)
+
+
+class FieldError(Exception):
+    """A problem with one field of the caller's input."""
+
+    def __init__(self, field: str | None, message: str) -> None:
+        super().__init__(f"{field}: {message}" if field else message)
+        self.field = field
+        self.message = message
+
+
+class DomainError(Exception):
+    """A business rule refused the request. `status_code` says how the API answers."""
+
+    status_code = 400
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+def error_body(detail: str, errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {"detail": detail, "errors": errors or []}
+
+
+def _flatten(data: Any, prefix: str = "") -> list[dict[str, Any]]:
+    """DRF's nested ValidationError detail as a flat list of {field, message}."""
+    out: list[dict[str, Any]] = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            name = "" if key == "non_field_errors" else str(key)
+            out.extend(_flatten(value, f"{prefix}.{name}" if prefix and name else (name or prefix)))
+    elif isinstance(data, list):
+        if all(not isinstance(v, dict | list) for v in data):
+            out.extend({"field": prefix or None, "message": str(v)} for v in data)
+        else:
+            for i, value in enumerate(data):
+                out.extend(_flatten(value, f"{prefix}[{i}]"))
+    else:
+        out.append({"field": prefix or None, "message": str(data)})
+    return out
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, FieldError):
+        return Response(error_body(str(exc), [{"field": exc.field, "message": exc.message}]), status=400)
+    if isinstance(exc, DomainError):
+        return Response(
+            error_body(exc.message, [{"field": exc.field, "message": exc.message}]), status=exc.status_code
+        )
+    if isinstance(exc, OperationalError | InterfaceError):
+        # The database is unreachable: a temporary condition; clients such as openlineage-python retry 503.
+        logger.warning("database unavailable: %s", exc)
+        resp = Response(error_body("The database is temporarily unavailable; retry later."), status=503)
+        resp["Retry-After"] = "5"
+        return resp
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied(str(exc) or None)
+    if isinstance(exc, exceptions.ValidationError):
+        errors = _flatten(exc.detail)
+        summary = "; ".join(f"{e['field']}: {e['message']}" if e["field"] else e["message"] for e in errors)
+        return Response(error_body(summary or "Invalid input.", errors), status=400)
+    response = exception_handler(exc, context)
+    if response is not None:
+        detail = response.data.get("detail", "") if isinstance(response.data, dict) else str(response.data)
+        response.data = error_body(str(detail))
+        return response
+    if isinstance(exc, DatabaseError):
+        logger.exception("database error")
+        return Response(error_body("Internal database error."), status=status.HTTP_500_INTERNAL_SERVER_ERROR)
+    return None

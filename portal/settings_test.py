@@ -1,0 +1,13 @@
+"""Test settings: the real settings with a fast password hasher."""
+
+from __future__ import annotations
+
+from .settings import *  # noqa: F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+STATIC_ROOT = None
+ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]

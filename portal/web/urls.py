@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from django.contrib.auth import views as auth_views
+from django.urls import path, re_path
+
+from . import views
+
+app_name = "web"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("login/", auth_views.LoginView.as_view(template_name="accounts/login.html"), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("settings/tokens/", views.token_list, name="tokens"),
+    path("settings/tokens/new", views.token_create, name="token-create"),
+    path("settings/tokens/<int:pk>/revoke", views.token_revoke, name="token-revoke"),
+    re_path(r"^lineage/node/(?P<node_id>.+)$", views.node_detail, name="node-detail"),
+]
