@@ -123,7 +123,7 @@ def _decode_error(exc: msgspec.ValidationError | msgspec.DecodeError, prefix: st
     if missing:
         loc = f"{loc}.{missing.group(1)}"
         msg = "this field is required"
-    if isinstance(exc, msgspec.DecodeError) and not m:
+    if not isinstance(exc, msgspec.ValidationError) and not m:  # ValidationError subclasses DecodeError
         return EventError(prefix.rstrip(".") or None, f"malformed JSON: {text}")
     path = _path(loc)
     if prefix:

@@ -1,0 +1,211 @@
+"""Helpers shared by the benchmark scripts: a throwaway database, tokens, gunicorn, RSS, percentiles.
+
+Everything here talks to 127.0.0.1 only. Nothing is imported from the project at module level, so the
+scripts can set ``DATABASE_URL`` before Django is loaded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = str(ROOT / ".venv" / "bin" / "python")
+GUNICORN = str(ROOT / ".venv" / "bin" / "gunicorn")
+PG_HOST, PG_PORT, PG_USER = "127.0.0.1", 5432, "postgres"
+
+
+def dsn(db: str) -> str:
+    return f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{db}"
+
+
+def database_url(db: str) -> str:
+    return f"postgres://{PG_USER}@{PG_HOST}:{PG_PORT}/{db}"
+
+
+def log(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def portal_env(db: str, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({
+        "DATABASE_URL": database_url(db),
+        "DJANGO_SETTINGS_MODULE": "portal.settings",
+        "PORTAL_ALLOWED_HOSTS": "127.0.0.1",
+        "PORTAL_DEBUG": "0",  # DEBUG keeps every query in memory: never benchmark with it
+        "CELERY_BROKER_URL": "",
+    })
+    env.update(extra)
+    return env
+
+
+def recreate_database(db: str) -> None:
+    """Drop ``db`` if it exists (disconnecting its sessions) and create it empty."""
+    with psycopg.connect(dsn("postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(db)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db)))
+
+
+def drop_database(db: str) -> None:
+    with psycopg.connect(dsn("postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(db)))
+
+
+def manage(db: str, *args: str, timeout: float = 300) -> str:
+    """Run ``manage.py <args>`` against ``db``; return its stdout."""
+    out = subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=portal_env(db), capture_output=True,
+                         text=True, timeout=timeout, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"manage.py {' '.join(args)} failed ({out.returncode}):\n{out.stderr[-3000:]}")
+    return out.stdout
+
+
+def migrate(db: str) -> float:
+    t0 = time.perf_counter()
+    manage(db, "migrate", "--noinput", "-v", "0")
+    return time.perf_counter() - t0
+
+
+def issue_token(db: str, username: str, role: str) -> str:
+    token = manage(db, "issue_token", username, "--role", role, timeout=120).strip().splitlines()[-1].strip()
+    if not token or " " in token:
+        raise RuntimeError(f"issue_token printed something unexpected: {token!r}")
+    return token
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Gunicorn:
+    """``gunicorn portal.wsgi -w N -b 127.0.0.1:<port>`` in its own process group, stopped on exit."""
+
+    def __init__(self, db: str, *, workers: int = 2, port: int | None = None, worker_class: str = "sync",
+                 threads: int = 1, timeout: int = 120, log_path: Path | None = None) -> None:
+        self.db, self.workers, self.port = db, workers, port or free_port()
+        self.worker_class, self.threads, self.timeout = worker_class, threads, timeout
+        self.log_path = log_path or Path(f"/tmp/bench-gunicorn-{self.port}.log")
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def cmdline(self) -> list[str]:
+        cmd = [GUNICORN, "portal.wsgi", "-w", str(self.workers), "-b", f"127.0.0.1:{self.port}",
+               "--timeout", str(self.timeout), "--worker-class", self.worker_class]
+        if self.threads > 1:
+            cmd += ["--threads", str(self.threads)]
+        return cmd
+
+    def start(self, wait: float = 60) -> Gunicorn:
+        logf = self.log_path.open("wb")
+        self.proc = subprocess.Popen(self.cmdline, cwd=ROOT, env=portal_env(self.db), stdout=logf,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"gunicorn exited early; see {self.log_path}:\n{self.log_path.read_text()[-2000:]}")
+            if len(self.worker_pids()) >= self.workers:
+                with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return self
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"gunicorn did not come up within {wait}s; see {self.log_path}")
+
+    def worker_pids(self) -> list[int]:
+        if self.proc is None:
+            return []
+        return children(self.proc.pid)
+
+    def rss_kb(self) -> dict[int, int]:
+        return {pid: rss for pid in self.worker_pids() if (rss := vm_rss_kb(pid)) is not None}
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        # Only the process group we started: the master and its workers.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def __enter__(self) -> Gunicorn:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def children(pid: int) -> list[int]:
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(OSError):
+            out.extend(int(x) for x in task.read_text().split())
+    return sorted(out)
+
+
+def vm_rss_kb(pid: int) -> int | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    """Nearest-rank percentile (p in 0..100) of a non-empty sequence."""
+    s = sorted(values)
+    k = max(0, min(len(s) - 1, int(round(p / 100 * len(s) + 0.5)) - 1))
+    return s[k]
+
+
+def summary_ms(values: Sequence[float]) -> str:
+    ms = [v * 1000 for v in values]
+    return (f"n={len(ms)} median={statistics.median(ms):.1f} ms p95={percentile(ms, 95):.1f} ms "
+            f"p99={percentile(ms, 99):.1f} ms max={max(ms):.1f} ms mean={statistics.fmean(ms):.1f} ms")
+
+
+@contextlib.contextmanager
+def deadline(seconds: float) -> Iterator[None]:
+    """Raise TimeoutError in the main thread if the block runs longer than ``seconds`` (0: no limit)."""
+    if seconds <= 0:
+        yield
+        return
+
+    def _alarm(signum: int, frame: object) -> None:
+        raise TimeoutError(f"benchmark exceeded its overall time limit of {seconds:.0f}s")
+
+    old = signal.signal(signal.SIGALRM, _alarm)
+    signal.alarm(int(seconds))
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def machine_line() -> str:
+    try:
+        with psycopg.connect(dsn("postgres")) as conn:
+            pg = conn.execute("SHOW server_version").fetchone()[0]
+    except psycopg.Error:
+        pg = "?"
+    return f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, PostgreSQL {pg} at {PG_HOST}:{PG_PORT}"
