@@ -129,7 +129,7 @@ class RawEvent(models.Model):
     """An OpenLineage event exactly as received, kept so the graph can be rebuilt from it."""
 
     dedupe_key = models.CharField(max_length=64, unique=True)
-    kind = models.CharField(max_length=10)
+    kind = models.CharField(max_length=20)
     event_type = models.CharField(max_length=10, blank=True)
     event_time = models.DateTimeField()
     run_id = models.CharField(max_length=36, blank=True, db_index=True)
