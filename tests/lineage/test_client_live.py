@@ -41,8 +41,8 @@ def test_the_openlineage_python_client_ingests_into_the_live_server(live_server,
 
 def test_the_client_sees_a_wrong_token_as_an_error(live_server, ingestor) -> None:
     client = _client(live_server.url, "lp_wrong")
-    event = RunEvent(eventType=RunState.START, eventTime=datetime.now(UTC).isoformat(), run=Run(runId=str(uuid.uuid4())),
-                     job=Job(namespace="airflow", name="x"), producer="https://example.com/test")
+    event = RunEvent(eventType=RunState.START, eventTime=datetime.now(UTC).isoformat(),
+                     run=Run(runId=str(uuid.uuid4())), job=Job(namespace="airflow", name="x"), producer="https://example.com/test")
     with pytest.raises(Exception):  # noqa: B017 - the client raises its own HTTP error type
         client.emit(event)
     assert RawEvent.objects.count() == 0

@@ -77,7 +77,8 @@ def test_sensitive_tags_flow_downstream_until_a_deidentifying_run() -> None:
     ingest(run_event(job="deidentify", run_facets={"portalRun": {"deidentifies": True}},
                      inputs=[dataset("ehr", "admissions", tags={"patient_name": ["PHI"]})],
                      outputs=[dataset("ehr", "admissions_deid")], time="2026-01-10T09:00:00Z"))
-    ingest(run_event(job="train", inputs=[dataset("ehr", "admissions_deid"), dataset("bank", "cust", tags={"ssn": ["PII"]})],
+    pii = dataset("bank", "cust", tags={"ssn": ["PII"]})
+    ingest(run_event(job="train", inputs=[dataset("ehr", "admissions_deid"), pii],
                      outputs=[model_output("readmission", "1")], time="2026-01-10T10:00:00Z"))
     mv = Node.objects.get(node_id="modelVersion:ml-pipelines:readmission#1")
     found = selectors.sensitive_upstream(node=mv)
