@@ -36,3 +36,8 @@ def test_home_and_node_pages_escape_user_data(client, alice, hostile) -> None:
 def test_charlie_gets_404_on_another_teams_node_page(client, charlie, hostile, credit_ns_owned) -> None:
     client.force_login(charlie)
     assert client.get("/lineage/node/" + quote(hostile, safe="")).status_code == 404
+
+
+def test_healthz_answers_without_login(client) -> None:
+    r = client.get("/healthz")
+    assert r.status_code == 200 and r.json() == {"status": "ok", "database": True}
