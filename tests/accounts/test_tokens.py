@@ -68,3 +68,12 @@ def test_pages_need_a_login(client) -> None:
     assert client.get("/settings/tokens/").status_code == 302
     assert client.get("/").status_code == 302
     assert client.get("/settings/tokens/new").status_code in (302, 405)
+
+
+def test_assign_namespace_hides_it_from_other_teams(alice, charlie) -> None:
+    from portal.accounts.selectors import namespace_visible
+
+    assert namespace_visible(charlie, "s3://lake")
+    call_command("assign_namespace", "s3://lake", "credit-risk", stdout=StringIO())
+    assert namespace_visible(alice, "s3://lake")
+    assert not namespace_visible(charlie, "s3://lake")
