@@ -68,7 +68,8 @@ def dataset_tags(facets: dict[str, Any]) -> set[tuple[str, str]]:
             if isinstance(t, dict):
                 tag = _tag_of(t.get("key"), t.get("value"))
                 if tag:
-                    out.add(("", tag))
+                    column = t.get("field")
+                    out.add((column if isinstance(column, str) else "", tag))
     cls = _obj(facets, CLASSIFICATION_FACET)
     if cls:
         for t in cls.get("tags") or []:
@@ -108,7 +109,7 @@ def source_commit(job_facets: dict[str, Any], warnings: list[str]) -> CommitRef 
     if not isinstance(sha, str) or not sha.strip() or not isinstance(repo, str) or not repo.strip():
         warnings.append("job.facets.sourceCodeLocation has no repoUrl/url and version: no commit linked")
         return None
-    return CommitRef(repo=repo.strip(), sha=sha.strip(), branch=str(scl.get("branch") or ""),
+    return CommitRef(repo=repo.strip(), sha=sha.strip().lower(), branch=str(scl.get("branch") or ""),
                      path=str(scl.get("path") or ""), url=str(scl.get("url") or ""))
 
 

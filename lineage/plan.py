@@ -283,12 +283,16 @@ class Planner:
             self.delta.edges.add((dsv, run, "reads"))
         for i, d in enumerate(ev.outputs):
             ds = self._dataset(d, t)
+            if state in ("FAILED", "ABORTED"):
+                continue  # a failed run's outputs are not a new version of the data
             version = F.dataset_version(d.facets) or ev.run_id
             dsv = self._dataset_version(d, version, t, {"run": run})
             self.delta.edges.add((run, dsv, "writes"))
-            self.current_versions[ds] = version
-            self.delta.add(NodeDelta(ds, "dataset", d.namespace, d.name,
-                                     attrs={"current_version": version}, event_time=t))
+            if state in ("COMPLETED", ""):
+                # Only a finished write becomes what later readers read (Spark lists outputs on START).
+                self.current_versions[ds] = version
+                self.delta.add(NodeDelta(ds, "dataset", d.namespace, d.name,
+                                         attrs={"current_version": version}, event_time=t))
             if deid:
                 self.delta.tags.add((ds, "", "DEIDENTIFIED"))
             model = F.model_version(d.facets, job_ns, f"outputs[{i}].facets", ev.warnings)

@@ -219,8 +219,8 @@ def portal_record_ingest(*, kind: str, payload: dict[str, Any], by: User | None)
     """
     planner = Planner()
     node_id = _PORTAL_KINDS[kind](planner, payload)
-    _portal_record(kind, node_id, payload, parse_time(payload["time"], []), by)
-    _apply(planner.delta, timezone.now())
+    if _portal_record(kind, node_id, payload, parse_time(payload["time"], []), by):
+        _apply(planner.delta, timezone.now())  # an exact repeat is stored once and changes nothing
     return Node.objects.get(node_id=node_id)
 
 

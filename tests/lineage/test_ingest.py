@@ -130,3 +130,34 @@ def test_a_rest_commit_enriches_the_commit_node_from_the_job_facet() -> None:
         "message": "tune", "time": "2026-01-09T09:00:00+00:00"})
     assert node.attrs["author_email"] == "ann@example.com"
     assert Edge.objects.filter(src=node, kind="built_from").count() == 2  # job and run
+
+
+def test_a_failed_run_does_not_make_a_new_version_for_readers() -> None:
+    good, bad = str(uuid.uuid4()), str(uuid.uuid4())
+    ingest(run_event(job="etl", run_id=good, outputs=[dataset("db", "t")], time="2026-01-01T00:00:00Z"))
+    ingest(run_event(job="etl", run_id=bad, event_type="START", outputs=[dataset("db", "t")],
+                     time="2026-01-02T00:00:00Z"))
+    ingest(run_event(job="etl", run_id=bad, event_type="FAIL", outputs=[dataset("db", "t")],
+                     time="2026-01-02T01:00:00Z"))
+    reader = str(uuid.uuid4())
+    ingest(run_event(job="read", run_id=reader, inputs=[dataset("db", "t")], time="2026-01-03T00:00:00Z"))
+    read = Edge.objects.get(kind="reads", dst__node_id=f"run:{reader}")
+    assert read.src.node_id == f"datasetVersion:db:t#{good}"
+
+
+def test_column_tags_in_the_tags_facet_stay_on_their_column() -> None:
+    ds = dataset("db", "t", tags={"name": ["PII"]})
+    ds["facets"]["tags"] = {"tags": [{"key": "classification", "value": "PHI", "field": "diagnosis"},
+                                     {"key": "FINANCIAL", "value": "true"}]}
+    ingest(run_event(inputs=[ds]))
+    assert sorted(NodeTag.objects.values_list("field", "tag")) == [("", "FINANCIAL"), ("diagnosis", "PHI"),
+                                                                  ("name", "PII")]
+
+
+def test_commit_shas_match_whatever_their_case() -> None:
+    sha = "ABCDEF1234" * 4
+    ingest(run_event(sha=sha))
+    node = portal_record_ingest(kind="commit", by=None, payload={
+        "repo": "https://git.example.com/ml/credit.git", "sha": sha.lower(), "time": "2026-01-09T09:00:00+00:00"})
+    assert Node.objects.filter(kind="commit").count() == 1
+    assert node.name == sha.lower()
