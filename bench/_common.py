@@ -7,6 +7,7 @@ scripts can set ``DATABASE_URL`` before Django is loaded.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import signal
 import socket
@@ -173,7 +174,7 @@ def vm_rss_kb(pid: int) -> int | None:
 def percentile(values: Sequence[float], p: float) -> float:
     """Nearest-rank percentile (p in 0..100) of a non-empty sequence."""
     s = sorted(values)
-    k = max(0, min(len(s) - 1, int(round(p / 100 * len(s) + 0.5)) - 1))
+    k = max(0, min(len(s) - 1, math.ceil(p / 100 * len(s)) - 1))
     return s[k]
 
 
