@@ -1,0 +1,131 @@
+"""Where ingestion time goes: the batch and single-event endpoints in-process under cProfile.
+
+Runs the same events as ``bench/ingest.py`` through Django's test client (the full view, DRF, authentication
+and services, without gunicorn and HTTP), counts SQL statements and their time with an execute wrapper, and
+prints the top functions.
+
+    .venv/bin/python bench/profile_ingest.py                  # 20 batches of 500 and 1,000 single events
+    .venv/bin/python bench/profile_ingest.py --batches 40 --top 40
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import os
+import pstats
+import sys
+import time
+from collections import defaultdict
+from typing import Any
+
+from _common import ROOT, database_url, drop_database, issue_token, log, migrate, recreate_database
+from ingest import EventStream, Pool
+
+
+class SqlTally:
+    """A Django execute wrapper that counts statements and their wall time, grouped by their first words."""
+
+    def __init__(self) -> None:
+        self.count: dict[str, int] = defaultdict(int)
+        self.seconds: dict[str, float] = defaultdict(float)
+
+    def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        key = " ".join(sql.split()[:4])[:60] + (" [many]" if many else "")
+        t0 = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            self.count[key] += 1
+            self.seconds[key] += time.perf_counter() - t0
+
+    def report(self, wall: float) -> None:
+        total = sum(self.seconds.values())
+        log(f"  SQL: {sum(self.count.values()):,} statements, {total:.2f}s of {wall:.2f}s wall "
+            f"({100 * total / wall:.0f}%; includes the server's work and the round trip)")
+        for key in sorted(self.seconds, key=self.seconds.get, reverse=True)[:10]:
+            log(f"    {self.seconds[key]:7.3f}s {self.count[key]:7,}x  {key}")
+
+
+def profile(label: str, fn: Any, top: int) -> None:
+    from django.db import connection
+
+    tally = SqlTally()
+    prof = cProfile.Profile()
+    with connection.execute_wrapper(tally):
+        t0 = time.perf_counter()
+        prof.enable()
+        n = fn()
+        prof.disable()
+        wall = time.perf_counter() - t0
+    log(f"\n== {label}: {n:,} events in {wall:.2f}s in-process = {n / wall:,.0f} events/s (one core, under cProfile, "
+        "which slows Python code ~1.5-2x) ==")
+    tally.report(wall)
+    for sort in ("cumulative", "tottime"):
+        out = io.StringIO()
+        pstats.Stats(prof, stream=out).strip_dirs().sort_stats(sort).print_stats(top)
+        log(f"  -- top {top} by {sort} --")
+        log("\n".join(line for line in out.getvalue().splitlines() if line.strip()))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--batches", type=int, default=20)
+    p.add_argument("--batch-size", type=int, default=500)
+    p.add_argument("--single-events", type=int, default=1000)
+    p.add_argument("--top", type=int, default=25)
+    p.add_argument("--db", default="lineage_bench_profile")
+    p.add_argument("--keep-db", action="store_true")
+    args = p.parse_args()
+
+    recreate_database(args.db)
+    try:
+        migrate(args.db)
+        token = issue_token(args.db, "benchsvc", "ingestor")
+        os.environ.update({"DATABASE_URL": database_url(args.db), "DJANGO_SETTINGS_MODULE": "portal.settings",
+                           "PORTAL_ALLOWED_HOSTS": "127.0.0.1", "PORTAL_DEBUG": "0"})
+        sys.path.insert(0, str(ROOT))
+        import django
+
+        django.setup()
+        from django.test import Client
+
+        client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Bearer {token}")
+        pool = Pool(datasets=3000, sources=200)
+        stream = EventStream(pool, seed=4242)
+
+        def post_batch(n: int) -> None:
+            body = b"[" + b",".join(stream.take(n)) + b"]"
+            resp = client.post("/api/v1/lineage/batch", body, content_type="application/json")
+            if resp.status_code != 200:
+                raise RuntimeError(f"HTTP {resp.status_code}: {resp.content[:500]!r}")
+
+        for _ in range(4):  # warm-up: imports, connection, a graph to merge into
+            post_batch(args.batch_size)
+
+        def batches() -> int:
+            for _ in range(args.batches):
+                post_batch(args.batch_size)
+            return args.batches * args.batch_size
+
+        def singles() -> int:
+            for body in stream.take(args.single_events):
+                resp = client.post("/api/v1/lineage", body, content_type="application/json")
+                if resp.status_code not in (200, 201):
+                    raise RuntimeError(f"HTTP {resp.status_code}: {resp.content[:500]!r}")
+            return args.single_events
+
+        profile(f"POST /api/v1/lineage/batch x {args.batches} (batches of {args.batch_size})", batches, args.top)
+        profile("POST /api/v1/lineage (one event per request)", singles, args.top)
+    finally:
+        if "django.db" in sys.modules:
+            from django.db import connections
+
+            connections.close_all()
+        if not args.keep_db:
+            drop_database(args.db)
+
+
+if __name__ == "__main__":
+    main()
