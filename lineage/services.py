@@ -18,6 +18,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from portal.accounts.models import User
+from portal.audit.services import Change, audit_record, audit_record_many
 from portal.lib.sql import chunks, insert_ignore
 
 from . import facets as F
@@ -145,6 +146,19 @@ def _raw_row(ev: ParsedEvent, by: User | None, now: Any) -> tuple[Any, ...]:
 
 
 # -- OpenLineage -----------------------------------------------------------------------------------------
+def _ingest_change(ev: ParsedEvent) -> Change:
+    if ev.kind == "run":
+        target = ("run", ids.run_id(ev.run_id or ""))
+    elif ev.kind == "job":
+        target = ("job", ids.job_id(ev.job_namespace or "", ev.job_name or ""))
+    else:
+        assert ev.dataset is not None
+        target = ("dataset", ids.dataset_id(ev.dataset.namespace, ev.dataset.name))
+    return Change("lineage.event_ingested", target[0], target[1],
+                  {"sha256": ev.sha256, "eventType": ev.event_type, "eventTime": ev.event_time.isoformat(),
+                   "warnings": ev.warnings})
+
+
 @transaction.atomic
 def events_ingest(*, events: list[ParsedEvent], by: User | None) -> list[IngestOutcome]:
     """Store and apply OpenLineage events in one transaction. Exact duplicates are stored once.
@@ -167,6 +181,7 @@ def events_ingest(*, events: list[ParsedEvent], by: User | None) -> list[IngestO
         fresh = [ev for ev in unique if ev.dedupe_key in inserted]
         delta = Planner(_current_versions(fresh)).add_events(fresh)
     _apply(delta, now)
+    audit_record_many(actor=by, changes=[_ingest_change(ev) for ev in unique if ev.dedupe_key in inserted])
     return [
         IngestOutcome("created" if ev.dedupe_key in inserted and first[ev.dedupe_key] == i else "duplicate",
                       ev.warnings)
@@ -221,26 +236,34 @@ def portal_record_ingest(*, kind: str, payload: dict[str, Any], by: User | None)
     node_id = _PORTAL_KINDS[kind](planner, payload)
     if _portal_record(kind, node_id, payload, parse_time(payload["time"], []), by):
         _apply(planner.delta, timezone.now())  # an exact repeat is stored once and changes nothing
+        audit_record(actor=by, action=f"lineage.{kind}_recorded", target_kind=kind, target_id=node_id,
+                     payload=payload)
     return Node.objects.get(node_id=node_id)
 
 
 # -- tags ------------------------------------------------------------------------------------------------
 @transaction.atomic
 def node_tag_set(*, node: Node, tag: str, field: str = "", by: User | None) -> NodeTag:
-    obj, _ = NodeTag.objects.get_or_create(node=node, field=field, tag=tag,
-                                           defaults={"source": NodeTag.Source.API, "created_at": timezone.now()})
+    obj, created = NodeTag.objects.get_or_create(node=node, field=field, tag=tag,
+                                                 defaults={"source": NodeTag.Source.API, "created_at": timezone.now()})
+    if created:
+        audit_record(actor=by, action="lineage.tag_added", target_kind=node.kind, target_id=node.node_id,
+                     payload={"field": field, "tag": tag, "before": None, "after": tag})
     return obj
 
 
 @transaction.atomic
 def node_tag_remove(*, node: Node, tag: str, field: str = "", by: User | None) -> int:
     deleted, _ = NodeTag.objects.filter(node=node, field=field, tag=tag).delete()
+    if deleted:
+        audit_record(actor=by, action="lineage.tag_removed", target_kind=node.kind, target_id=node.node_id,
+                     payload={"field": field, "tag": tag, "before": tag, "after": None})
     return deleted
 
 
 # -- rebuild ---------------------------------------------------------------------------------------------
 @transaction.atomic
-def lineage_rebuild(*, batch_size: int = 2000) -> int:
+def lineage_rebuild(*, batch_size: int = 2000, by: User | None = None) -> int:
     """Rebuild the whole graph from the raw event log, in the order it was received.
 
     Tags set through the API are kept. Returns the number of events replayed.
@@ -281,5 +304,6 @@ def lineage_rebuild(*, batch_size: int = 2000) -> int:
          for n, f, t in api_tags if n in nodes],
         ignore_conflicts=True,
     )
+    audit_record(actor=by, action="lineage.rebuilt", payload={"events": count, "nodes": Node.objects.count()})
     return count
 

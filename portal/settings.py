@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "portal.accounts",
+    "portal.audit",
     "portal.web",
     "lineage",
 ]
@@ -53,6 +54,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "portal.audit.context.RequestContextMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -162,6 +164,18 @@ LINEAGE_MAX_DEPTH = env_int("PORTAL_MAX_DEPTH", 50)
 LINEAGE_MAX_NODES = env_int("PORTAL_MAX_NODES", 5000)
 # Roles that see every namespace regardless of team ownership.
 PORTAL_ORG_WIDE_ROLES = ("admin", "auditor", "compliance_officer")
+
+# Audit trail: checkpoints are signed with an Ed25519 key and also appended to a file outside the database.
+PORTAL_AUDIT_KEY = os.environ.get("PORTAL_AUDIT_KEY", str(VAR_DIR / "audit_ed25519.pem"))
+PORTAL_AUDIT_AUTOGENERATE_KEY = env_bool("PORTAL_AUDIT_AUTOGENERATE_KEY", True)
+PORTAL_AUDIT_CHECKPOINT_DIR = os.environ.get("PORTAL_AUDIT_CHECKPOINT_DIR", str(VAR_DIR / "checkpoints"))
+PORTAL_AUDIT_CHECKPOINT_EVERY = env_int("PORTAL_AUDIT_CHECKPOINT_EVERY", 1000)
+PORTAL_AUDIT_CHECKPOINT_MINUTES = env_int("PORTAL_AUDIT_CHECKPOINT_MINUTES", 10)
+PORTAL_TRUST_X_FORWARDED_FOR = env_bool("PORTAL_TRUST_X_FORWARDED_FOR", False)
+CELERY_BEAT_SCHEDULE = {
+    # The task itself decides whether N entries or M minutes have passed since the last checkpoint.
+    "audit-checkpoint": {"task": "audit.checkpoint_if_due", "schedule": 60.0},
+}
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False

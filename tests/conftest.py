@@ -18,6 +18,31 @@ EVENTS_DIR = SHARED / "openlineage" / "events"
 REQUIRE_SERVICES = os.environ.get("PORTAL_REQUIRE_SERVICES") == "1"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _audit_flush_in_maintenance() -> Any:
+    """Transactional tests flush every table between tests; the audit tables refuse that outside maintenance."""
+    from django.db.backends.base.operations import BaseDatabaseOperations
+
+    from portal.audit.db import maintenance
+
+    original = BaseDatabaseOperations.execute_sql_flush
+
+    def flush(self: BaseDatabaseOperations, sql_list: list[str]) -> None:
+        with maintenance(self.connection):
+            original(self, sql_list)
+
+    BaseDatabaseOperations.execute_sql_flush = flush  # type: ignore[method-assign]
+    yield
+    BaseDatabaseOperations.execute_sql_flush = original  # type: ignore[method-assign]
+
+
+@pytest.fixture(autouse=True)
+def _audit_files(tmp_path: Path, settings: Any) -> None:
+    """Each test signs with its own key and writes checkpoints outside the database into its own folder."""
+    settings.PORTAL_AUDIT_KEY = str(tmp_path / "audit_ed25519.pem")
+    settings.PORTAL_AUDIT_CHECKPOINT_DIR = str(tmp_path / "checkpoints")
+
+
 def need_service(name: str, reason: str) -> None:
     """Skip (by hand) or fail (in CI, PORTAL_REQUIRE_SERVICES=1) when a real service is missing."""
     if REQUIRE_SERVICES:

@@ -11,6 +11,7 @@ from .models import Role
 INGEST_ROLES = {Role.INGESTOR, Role.ADMIN}
 READ_ROLES = {Role.VIEWER, Role.APPROVER, Role.COMPLIANCE_OFFICER, Role.AUDITOR, Role.ADMIN}
 CURATE_ROLES = {Role.COMPLIANCE_OFFICER, Role.ADMIN}
+AUDIT_ROLES = {Role.AUDITOR, Role.ADMIN}
 
 
 def _has_role(request: Request, roles: set[str]) -> bool:
@@ -37,3 +38,10 @@ class CanCurate(BasePermission):
 
     def has_permission(self, request: Request, view: APIView) -> bool:
         return _has_role(request, CURATE_ROLES)
+
+
+class CanAudit(BasePermission):
+    message = "Only auditors and admins may read and verify the audit trail."
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        return _has_role(request, AUDIT_ROLES)

@@ -63,7 +63,7 @@ def token_list(request: HttpRequest) -> HttpResponse:
 @require_POST
 def token_create(request: HttpRequest) -> HttpResponse:
     name = request.POST.get("name", "").strip()[:100]
-    token, raw = account_services.token_issue(user=request.user, name=name)
+    token, raw = account_services.token_issue(user=request.user, name=name, by=request.user)
     tokens = ApiToken.objects.filter(user=request.user)
     # The raw token is rendered once, in this response, and never stored.
     return render(request, "accounts/tokens.html", {"tokens": tokens, "new_token": raw, "new_name": token.name})
@@ -73,6 +73,6 @@ def token_create(request: HttpRequest) -> HttpResponse:
 @require_POST
 def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     token = get_object_or_404(ApiToken, pk=pk, user=request.user)
-    account_services.token_revoke(token=token)
+    account_services.token_revoke(token=token, by=request.user)
     messages.success(request, f"Token {token.prefix}… revoked.")
     return redirect("web:tokens")

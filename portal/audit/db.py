@@ -1,0 +1,81 @@
+"""Database-level guards for the audit tables.
+
+PostgreSQL: triggers (migration 0002) refuse UPDATE, DELETE and TRUNCATE. Only a superuser can switch
+``session_replication_role`` to ``replica``, which disables ordinary triggers; ``maintenance()`` does that
+for restores and for the test suite's table flushes, and nothing else in the portal uses it.
+
+SQLite: triggers call ``audit_guard()``, a function the portal registers on each connection. It answers 1
+(refuse) unless ``maintenance()`` is active in this process. A connection without the function (the sqlite3
+shell) fails the trigger too, so it cannot modify the tables either.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.db.backends.signals import connection_created
+
+AUDIT_TABLES = ("audit_auditentry", "audit_auditcheckpoint")
+_maintenance = threading.local()
+
+
+def _guard() -> int:
+    return 0 if getattr(_maintenance, "active", False) else 1
+
+
+def _on_connect(sender: Any, connection: Any, **kwargs: Any) -> None:
+    if connection.vendor == "sqlite":
+        connection.connection.create_function("audit_guard", 0, _guard)
+
+
+def install_sqlite_guard() -> None:
+    connection_created.connect(_on_connect, dispatch_uid="audit_sqlite_guard")
+
+
+@contextmanager
+def maintenance(connection: Any) -> Iterator[None]:
+    """Let this connection delete audit rows (superuser-only on PostgreSQL). For restores and test flushes."""
+    _maintenance.active = True
+    try:
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cur:
+                cur.execute("SET session_replication_role = replica")
+        yield
+    finally:
+        _maintenance.active = False
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cur:
+                cur.execute("SET session_replication_role = DEFAULT")
+
+
+POSTGRES_INSTALL = """
+CREATE OR REPLACE FUNCTION audit_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'the audit trail is append-only: % on % refused', TG_OP, TG_TABLE_NAME
+        USING ERRCODE = 'insufficient_privilege';
+END $$;
+""" + "".join(
+    f"""
+CREATE TRIGGER {t}_no_update_delete BEFORE UPDATE OR DELETE ON {t}
+    FOR EACH ROW EXECUTE FUNCTION audit_refuse_change();
+CREATE TRIGGER {t}_no_truncate BEFORE TRUNCATE ON {t}
+    FOR EACH STATEMENT EXECUTE FUNCTION audit_refuse_change();
+"""
+    for t in AUDIT_TABLES
+)
+
+POSTGRES_REMOVE = "".join(
+    f"DROP TRIGGER IF EXISTS {t}_no_update_delete ON {t}; DROP TRIGGER IF EXISTS {t}_no_truncate ON {t};"
+    for t in AUDIT_TABLES
+) + "DROP FUNCTION IF EXISTS audit_refuse_change();"
+
+SQLITE_INSTALL = [
+    f"""CREATE TRIGGER {t}_no_{op.lower()} BEFORE {op} ON {t} WHEN audit_guard() = 1
+        BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only: {op} on {t} refused'); END"""
+    for t in AUDIT_TABLES
+    for op in ("UPDATE", "DELETE")
+]
+SQLITE_REMOVE = [f"DROP TRIGGER IF EXISTS {t}_no_{op.lower()}" for t in AUDIT_TABLES for op in ("UPDATE", "DELETE")]

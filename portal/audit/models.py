@@ -1,0 +1,72 @@
+"""The audit trail: an append-only, hash-chained log and signed Merkle checkpoints over it."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class AuditEntry(models.Model):
+    """One change of state. The database refuses UPDATE, DELETE and TRUNCATE on this table (migration 0002).
+
+    ``payload`` is stored as its canonical JSON text, so what is hashed is exactly what is kept.
+    """
+
+    seq = models.BigIntegerField(unique=True)
+    time = models.DateTimeField()
+    actor_id = models.BigIntegerField(null=True, blank=True)
+    actor_name = models.CharField(max_length=300, blank=True)
+    actor_token = models.CharField(max_length=20, blank=True, help_text="Prefix of the API token used, if any.")
+    action = models.CharField(max_length=100, db_index=True)
+    target_kind = models.CharField(max_length=50, blank=True)
+    target_id = models.CharField(max_length=2000, blank=True)
+    payload = models.TextField(default="{}")
+    request_id = models.CharField(max_length=64, blank=True)
+    client = models.CharField(max_length=64, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    entry_hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["seq"]
+        indexes = [
+            models.Index(fields=["target_kind", "target_id"], name="audit_target"),
+            models.Index(fields=["actor_id", "seq"], name="audit_actor"),
+            models.Index(fields=["time"], name="audit_time"),
+        ]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.action} {self.target_kind}:{self.target_id}"
+
+
+class AuditCheckpoint(models.Model):
+    """A signed statement of the tree size and Merkle root at a time. Append-only too."""
+
+    tree_size = models.BigIntegerField()
+    root = models.CharField(max_length=64)
+    time = models.DateTimeField()
+    time_text = models.CharField(max_length=32, help_text="The exact signed time string.")
+    signature = models.CharField(max_length=200)
+    key_id = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["tree_size", "id"]
+
+    def __str__(self) -> str:
+        return f"checkpoint {self.tree_size} {self.root[:12]}"
+
+    def as_dict(self) -> dict[str, object]:
+        return {"tree_size": self.tree_size, "root": self.root, "time": self.time_text,
+                "signature": self.signature, "key_id": self.key_id}
+
+
+class AuditBlock(models.Model):
+    """Cache of the Merkle root of each complete block of leaves, so proofs stay fast at millions of entries.
+
+    Derived data: never trusted by verification, and a wrong value only makes a proof fail to verify.
+    """
+
+    index = models.BigIntegerField(unique=True)
+    root = models.BinaryField(max_length=32)
+
+    def __str__(self) -> str:
+        return f"block {self.index}"

@@ -1,0 +1,263 @@
+#!/usr/bin/env python3
+"""Standalone verifier for a Lineage Portal audit export.
+
+    python verify.py DIR        exits 0 when the export verifies, 1 (saying where) when it does not
+
+Needs only the Python standard library and the ``cryptography`` package: no Django, no portal code.
+The portal itself uses this same module, so the rules below are the rules it writes by.
+
+Hashing rules
+-------------
+1. Canonical JSON of a value: ``json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+   allow_nan=False)`` encoded as UTF-8.
+2. An entry is the object ``{"seq", "time", "actor": {"id", "name", "token"}, "action",
+   "target": {"kind", "id"}, "payload", "request_id", "client"}``. ``seq`` counts from 1 without gaps;
+   ``time`` is UTC as ``YYYY-MM-DDTHH:MM:SS.ffffffZ``.
+3. ``entry_hash = hex(SHA-256(prev_hash || canonical(entry)))`` where ``prev_hash`` is the previous entry's
+   ``entry_hash`` as 64 lowercase ASCII hex characters (64 ``0`` for the first entry).
+4. The Merkle tree is RFC 6962 over the entries in ``seq`` order, each leaf being the 32 raw bytes of its
+   ``entry_hash``: ``leaf = SHA-256(0x00 || leaf_bytes)``, ``node = SHA-256(0x01 || left || right)``,
+   the empty tree ``SHA-256("")``.
+5. A checkpoint signs ``canonical({"tree_size", "root", "time"})`` with Ed25519 (``root`` hex,
+   ``signature`` base64). Its ``key_id`` is the hex SHA-256 of the raw 32-byte public key.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+GENESIS = "0" * 64
+ENTRY_FIELDS = ("seq", "time", "actor", "action", "target", "payload", "request_id", "client")
+
+
+def canonical(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+
+
+def entry_hash(prev_hash: str, entry: dict[str, Any]) -> str:
+    body = {k: entry[k] for k in ENTRY_FIELDS}
+    return hashlib.sha256(prev_hash.encode("ascii") + canonical(body)).hexdigest()
+
+
+# -- RFC 6962 Merkle trees -----------------------------------------------------------------------------
+def leaf_hash(leaf: bytes) -> bytes:
+    return hashlib.sha256(b"\x00" + leaf).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+EMPTY_ROOT = hashlib.sha256(b"").digest()
+
+
+class TreeBuilder:
+    """Streams leaves and gives the RFC 6962 root of every prefix without holding the leaves."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self._stack: list[tuple[int, bytes]] = []  # perfect subtrees, sizes strictly decreasing
+
+    def append(self, leaf: bytes) -> None:
+        size, h = 1, leaf_hash(leaf)
+        while self._stack and self._stack[-1][0] == size:
+            left_size, left = self._stack.pop()
+            size, h = size + left_size, node_hash(left, h)
+        self._stack.append((size, h))
+        self.size += 1
+
+    def root(self) -> bytes:
+        if not self._stack:
+            return EMPTY_ROOT
+        h = self._stack[-1][1]
+        for _, left in reversed(self._stack[:-1]):
+            h = node_hash(left, h)
+        return h
+
+
+def merkle_root(leaves: Iterable[bytes]) -> bytes:
+    tb = TreeBuilder()
+    for leaf in leaves:
+        tb.append(leaf)
+    return tb.root()
+
+
+def verify_inclusion(index: int, size: int, leaf: bytes, proof: list[bytes], root: bytes) -> bool:
+    """RFC 9162 section 2.1.3.2: is ``leaf`` (raw leaf bytes) at ``index`` of the tree of ``size``?"""
+    if index >= size:
+        return False
+    fn, sn, r = index, size - 1, leaf_hash(leaf)
+    for p in proof:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            r = node_hash(p, r)
+            if not fn & 1:
+                while not (fn & 1) and fn != 0:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            r = node_hash(r, p)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and r == root
+
+
+def verify_consistency(size1: int, size2: int, root1: bytes, root2: bytes, proof: list[bytes]) -> bool:
+    """RFC 9162 section 2.1.4.2: is the tree of ``size2`` an append-only extension of the one of ``size1``?"""
+    if size1 > size2:
+        return False
+    if size1 == size2:
+        return not proof and root1 == root2
+    if size1 == 0:
+        return not proof
+    if not proof:
+        return False
+    path = list(proof)
+    if size1 & (size1 - 1) == 0:
+        path.insert(0, root1)
+    fn, sn = size1 - 1, size2 - 1
+    while fn & 1:
+        fn >>= 1
+        sn >>= 1
+    fr = sr = path[0]
+    for c in path[1:]:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            fr, sr = node_hash(c, fr), node_hash(c, sr)
+            if not fn & 1:
+                while not (fn & 1) and fn != 0:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            sr = node_hash(sr, c)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and fr == root1 and sr == root2
+
+
+# -- checkpoints ----------------------------------------------------------------------------------------
+def checkpoint_message(cp: dict[str, Any]) -> bytes:
+    return canonical({"tree_size": cp["tree_size"], "root": cp["root"], "time": cp["time"]})
+
+
+def key_id(public_key_raw: bytes) -> str:
+    return hashlib.sha256(public_key_raw).hexdigest()
+
+
+def verify_signature(public_key_pem: bytes, cp: dict[str, Any]) -> bool:
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    key = load_pem_public_key(public_key_pem)
+    if not isinstance(key, Ed25519PublicKey):
+        return False
+    try:
+        key.verify(base64.b64decode(cp["signature"], validate=True), checkpoint_message(cp))
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+# -- the chain ------------------------------------------------------------------------------------------
+class VerifyError(Exception):
+    def __init__(self, seq: int | None, message: str) -> None:
+        super().__init__(f"entry {seq}: {message}" if seq is not None else message)
+        self.seq = seq
+        self.message = message
+
+
+def verify_stream(
+    entries: Iterable[dict[str, Any]], checkpoints: list[dict[str, Any]], public_key_pem: bytes | None
+) -> tuple[int, str]:
+    """Walk the chain once: hashes, sequence, and every checkpoint's root and signature.
+
+    Returns ``(entry count, head hash)`` or raises ``VerifyError`` naming the first bad place.
+    """
+    by_size: dict[int, list[dict[str, Any]]] = {}
+    for cp in checkpoints:
+        by_size.setdefault(int(cp["tree_size"]), []).append(cp)
+    tree = TreeBuilder()
+    head, count = GENESIS, 0
+
+    def check_checkpoints_at(size: int) -> None:
+        for cp in by_size.pop(size, []):
+            if tree.root().hex() != cp["root"]:
+                raise VerifyError(None, f"checkpoint at tree size {size} ({cp['time']}): Merkle root does not match "
+                                        "the entries")
+            if public_key_pem is not None and not verify_signature(public_key_pem, cp):
+                raise VerifyError(None, f"checkpoint at tree size {size} ({cp['time']}): bad signature")
+
+    check_checkpoints_at(0)
+    for entry in entries:
+        expected = count + 1
+        seq = entry.get("seq")
+        if seq != expected:
+            raise VerifyError(expected, f"expected sequence number {expected}, found {seq!r} (entry missing, "
+                                        "reordered or inserted)")
+        if entry.get("prev_hash") != head:
+            raise VerifyError(seq, "prev_hash does not match the previous entry's hash (chain broken)")
+        try:
+            recomputed = entry_hash(head, entry)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise VerifyError(seq, f"malformed entry: {exc}") from exc
+        if recomputed != entry.get("entry_hash"):
+            raise VerifyError(seq, "entry_hash does not match its contents (entry altered)")
+        head, count = recomputed, count + 1
+        tree.append(bytes.fromhex(head))
+        check_checkpoints_at(count)
+    if by_size:
+        size = min(by_size)
+        raise VerifyError(None, f"checkpoint at tree size {size} but only {count} entries: entries are missing "
+                                "(truncated tail or deleted rows)")
+    return count, head
+
+
+def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    with path.open("rb") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise VerifyError(None, f"{path.name} line {lineno}: not valid JSON ({exc.msg}): truncated or "
+                                        "altered") from exc
+
+
+def verify_export(directory: Path) -> tuple[int, str]:
+    entries_path, checkpoints_path = directory / "entries.jsonl", directory / "checkpoints.jsonl"
+    key_path = directory / "public_key.pem"
+    for p in (entries_path, checkpoints_path, key_path):
+        if not p.exists():
+            raise VerifyError(None, f"{p.name} is missing from the export")
+    checkpoints = list(_read_jsonl(checkpoints_path))
+    if not checkpoints:
+        raise VerifyError(None, "the export has no checkpoint: nothing signed to verify against")
+    key_pem = key_path.read_bytes()
+    return verify_stream(_read_jsonl(entries_path), checkpoints, key_pem)
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        print("usage: python verify.py EXPORT_DIR", file=sys.stderr)
+        return 2
+    try:
+        count, head = verify_export(Path(argv[1]))
+    except VerifyError as exc:
+        print(f"FAIL {exc}")
+        return 1
+    print(f"OK {count} entries, head {head}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

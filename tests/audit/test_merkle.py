@@ -1,0 +1,52 @@
+"""RFC 6962 trees and proofs: the pure verifier functions, and the database-backed prover against them."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from django.db import transaction
+
+from portal.audit.merkle import ChainTree
+from portal.audit.models import AuditEntry
+from portal.audit.services import Change, audit_record_many
+from portal.audit.verifier import leaf_hash, merkle_root, node_hash, verify_consistency, verify_inclusion
+
+
+def test_small_trees_match_the_rfc_definition() -> None:
+    a, b, c = b"a", b"b", b"c"
+    assert merkle_root([]) == hashlib.sha256(b"").digest()
+    assert merkle_root([a]) == leaf_hash(a)
+    assert merkle_root([a, b, c]) == node_hash(node_hash(leaf_hash(a), leaf_hash(b)), leaf_hash(c))
+
+
+@pytest.fixture
+def chain(db) -> list[bytes]:
+    with transaction.atomic():
+        audit_record_many(actor=None, changes=[Change("test.entry", "x", str(i)) for i in range(37)])
+    return [bytes.fromhex(h) for h in AuditEntry.objects.order_by("seq").values_list("entry_hash", flat=True)]
+
+
+@pytest.mark.parametrize("block", [4, 1024])
+def test_every_inclusion_and_consistency_proof_verifies(chain, block) -> None:
+    for size in range(1, len(chain) + 1):
+        tree = ChainTree(size, block=block)
+        root = tree.root()
+        assert root == merkle_root(chain[:size])
+        for i in range(size):
+            assert verify_inclusion(i, size, chain[i], tree.inclusion_proof(i), root)
+        for old in range(1, size + 1):
+            proof = tree.consistency_proof(old)
+            assert verify_consistency(old, size, merkle_root(chain[:old]), root, proof)
+
+
+def test_wrong_proofs_do_not_verify(chain) -> None:
+    tree = ChainTree(20, block=4)
+    root = tree.root()
+    proof = tree.inclusion_proof(5)
+    assert not verify_inclusion(5, 20, chain[6], proof, root)
+    assert not verify_inclusion(6, 20, chain[5], proof, root)
+    assert not verify_inclusion(5, 20, chain[5], proof[:-1], root)
+    cons = tree.consistency_proof(7)
+    assert not verify_consistency(7, 20, merkle_root(chain[:8]), root, cons)
+    assert not verify_consistency(7, 20, merkle_root(chain[:7]), merkle_root(chain[:19]), cons)
