@@ -181,7 +181,11 @@ def audit_verify() -> Verdict:
         if pem == b"":
             raise VerifyError(None, "checkpoints exist but the signing key is missing")
         with transaction.atomic():
-            count, head = verify_stream(entries_iter(), cps, pem)
+            stream = entries_iter()
+            try:
+                count, head = verify_stream(stream, cps, pem)
+            finally:
+                stream.close()  # release the server-side cursor inside its transaction
     except VerifyError as exc:
         return Verdict(False, 0, "", str(exc), exc.seq, len(cps))
     return Verdict(True, count, head, f"OK {count} entries, head {head}", None, len(cps))
