@@ -175,6 +175,7 @@ PORTAL_TRUST_X_FORWARDED_FOR = env_bool("PORTAL_TRUST_X_FORWARDED_FOR", False)
 CELERY_BEAT_SCHEDULE = {
     # The task itself decides whether N entries or M minutes have passed since the last checkpoint.
     "audit-checkpoint": {"task": "audit.checkpoint_if_due", "schedule": 60.0},
+    "audit-verify": {"task": "audit.verify", "schedule": env_int("PORTAL_AUDIT_VERIFY_SECONDS", 3600)},
 }
 
 SESSION_COOKIE_HTTPONLY = True

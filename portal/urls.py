@@ -10,5 +10,6 @@ urlpatterns = [
     path("api/v1/", include("lineage.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("audit/", include("portal.audit.page_urls")),
     path("", include("portal.web.urls")),
 ]

@@ -94,3 +94,12 @@ def namespace_assign(*, namespace: str, team: str, by: User | None = None) -> Na
         audit_record(actor=by, action="account.namespace_assigned", target_kind="namespace", target_id=namespace,
                      payload={"before": before, "after": team})
     return owner
+
+
+@transaction.atomic
+def login_record(*, username: str, user: User | None) -> None:
+    """Record a sign-in attempt: success with the user, failure with the name that was tried."""
+    if user is not None:
+        audit_record(actor=user, action="account.login_succeeded", target_kind="user", target_id=user.username)
+    else:
+        audit_record(actor=None, action="account.login_failed", target_kind="user", target_id=username[:150])

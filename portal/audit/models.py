@@ -70,3 +70,20 @@ class AuditBlock(models.Model):
 
     def __str__(self) -> str:
         return f"block {self.index}"
+
+
+class AuditVerification(models.Model):
+    """The outcome of a full verification run, for the chain status shown on every audit page."""
+
+    ok = models.BooleanField()
+    entries = models.BigIntegerField()
+    head = models.CharField(max_length=64, blank=True)
+    message = models.TextField()
+    first_bad_seq = models.BigIntegerField(null=True, blank=True)
+    time = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-time"]
+
+    def __str__(self) -> str:
+        return self.message[:80]

@@ -23,7 +23,7 @@ from portal.lib.sql import insert_ignore
 
 from . import context, keys
 from .merkle import ChainTree
-from .models import AuditCheckpoint, AuditEntry
+from .models import AuditCheckpoint, AuditEntry, AuditVerification
 from .verifier import GENESIS, VerifyError, canonical, checkpoint_message, entry_hash, verify_stream
 
 LOCK_KEY = 0x6175646974  # "audit"
@@ -189,3 +189,10 @@ def audit_verify() -> Verdict:
     except VerifyError as exc:
         return Verdict(False, 0, "", str(exc), exc.seq, len(cps))
     return Verdict(True, count, head, f"OK {count} entries, head {head}", None, len(cps))
+
+
+def audit_verify_and_store() -> AuditVerification:
+    """Verify and keep the outcome, so pages can show the chain status without re-walking it."""
+    v = audit_verify()
+    return AuditVerification.objects.create(ok=v.ok, entries=v.entries, head=v.head, message=v.message,
+                                            first_bad_seq=v.first_bad_seq, time=timezone.now())

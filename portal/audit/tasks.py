@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from .services import checkpoint_create, checkpoint_due
+from .services import audit_verify_and_store, checkpoint_create, checkpoint_due
 
 
 @shared_task(name="audit.checkpoint_if_due")
@@ -13,3 +13,8 @@ def audit_checkpoint_if_due() -> int | None:
         return None
     cp = checkpoint_create()
     return cp.tree_size if cp else None
+
+
+@shared_task(name="audit.verify")
+def audit_verify_task() -> bool:
+    return audit_verify_and_store().ok

@@ -4,7 +4,7 @@ from django.urls import path
 
 from . import api
 
-app_name = "audit"
+app_name = "audit-api"
 
 urlpatterns = [
     path("entries", api.AuditEntryListApi.as_view(), name="entries"),

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm
 from django.db import DatabaseError, connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -13,6 +15,21 @@ from lineage import selectors
 from lineage.models import NodeKind
 from portal.accounts import services as account_services
 from portal.accounts.models import ApiToken
+
+
+class PortalLoginView(auth_views.LoginView):
+    """Django's sign-in, with every success and failure written to the audit trail."""
+
+    template_name = "accounts/login.html"
+
+    def form_valid(self, form: AuthenticationForm) -> HttpResponse:
+        response = super().form_valid(form)
+        account_services.login_record(username=form.get_user().username, user=form.get_user())
+        return response
+
+    def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
+        account_services.login_record(username=form.data.get("username", ""), user=None)
+        return super().form_invalid(form)
 
 
 def healthz(request: HttpRequest) -> JsonResponse:

@@ -1,0 +1,86 @@
+"""Audit log pages for auditors and admins: filters, entry detail, chain status, export download."""
+
+from __future__ import annotations
+
+import io
+import tempfile
+import zipfile
+from pathlib import Path
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from portal.accounts.permissions import AUDIT_ROLES
+from portal.lib.errors import FieldError
+
+from .api import entry_filter
+from .export import audit_export
+from .models import AuditCheckpoint, AuditEntry, AuditVerification
+from .services import entry_dict
+from .tasks import audit_verify_task
+
+
+def _require_auditor(request: HttpRequest) -> None:
+    if not (request.user.is_superuser or request.user.role in AUDIT_ROLES):
+        raise PermissionDenied("Only auditors and admins may read the audit trail.")
+
+
+def chain_status() -> dict[str, object]:
+    return {"verification": AuditVerification.objects.first(),
+            "checkpoint": AuditCheckpoint.objects.order_by("-tree_size", "-id").first(),
+            "head": AuditEntry.objects.order_by("-seq").only("seq", "entry_hash", "time").first()}
+
+
+@login_required
+def audit_log(request: HttpRequest) -> HttpResponse:
+    _require_auditor(request)
+    error = None
+    qs = AuditEntry.objects.order_by("-seq")
+    try:
+        qs = entry_filter(qs, request.GET)
+    except FieldError as exc:
+        error = f"{exc.field}: {exc.message}"
+    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    params = request.GET.copy()
+    params.pop("page", None)
+    return render(request, "audit/log.html", {"page": page, "filters": request.GET, "error": error,
+                                              "query": params.urlencode(), **chain_status()})
+
+
+@login_required
+def audit_entry(request: HttpRequest, seq: int) -> HttpResponse:
+    _require_auditor(request)
+    entry = get_object_or_404(AuditEntry, seq=seq)
+    return render(request, "audit/entry.html", {"entry": entry, "data": entry_dict(entry), **chain_status()})
+
+
+@login_required
+@require_POST
+def audit_verify_now(request: HttpRequest) -> HttpResponse:
+    _require_auditor(request)
+    audit_verify_task.delay()
+    messages.info(request, "Verification started; the chain status updates when it finishes.")
+    return redirect("audit:log")
+
+
+@login_required
+@require_POST
+def audit_export_download(request: HttpRequest) -> HttpResponse:
+    _require_auditor(request)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "audit-export"
+        audit_export(out=out, by=request.user)
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+            for path in sorted(out.iterdir()):
+                zf.write(path, f"audit-export/{path.name}")
+    stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
+    response = HttpResponse(buf.getvalue(), content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="audit-export-{stamp}.zip"'
+    return response
