@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import ProtectedError
 from django.utils import timezone
 
 from portal.accounts.models import User
@@ -23,7 +24,7 @@ from portal.lib.sql import chunks, insert_ignore
 
 from . import facets as F
 from . import ids
-from .models import Node, NodeTag, RawEvent
+from .models import Edge, Node, NodeTag, RawEvent
 from .openlineage import ParsedEvent, parse_event, parse_time
 from .plan import PARENT_KINDS, GraphDelta, NodeDelta, NodeRow, Planner, merge_node
 
@@ -31,6 +32,11 @@ NODE_COLUMNS = ("node_id", "kind", "namespace", "name", "version", "environment"
                 "owners", "facets", "attrs", "deidentifies", "event_time", "created_at", "updated_at")
 RAW_COLUMNS = ("dedupe_key", "kind", "event_type", "event_time", "run_id", "job_namespace", "job_name",
                "producer", "payload", "body_sha256", "warnings", "received_at", "received_by_id")
+
+
+# Called with the node ids of active deployments just written, inside the ingest transaction. The approvals
+# app registers its violation check here, so lineage does not depend on approvals.
+deployment_observers: list[Callable[[list[str]], None]] = []
 
 
 @dataclass(slots=True)
@@ -127,6 +133,10 @@ def _apply(delta: GraphDelta, now: datetime) -> None:
             kind="deployment", namespace=s.namespace, name=s.name, environment=s.environment, state="active",
             event_time__lte=s.event_time,
         ).exclude(node_id=s.keep_node_id).update(state="superseded", updated_at=now)
+    deployed = [d.node_id for d in delta.nodes.values() if d.kind == "deployment" and d.state == "active"]
+    if deployed:
+        for observe in deployment_observers:
+            observe(deployed)
 
 
 def _current_versions(events: Iterable[ParsedEvent]) -> dict[str, str]:
@@ -266,22 +276,30 @@ def node_tag_remove(*, node: Node, tag: str, field: str = "", by: User | None) -
 def lineage_rebuild(*, batch_size: int = 2000, by: User | None = None) -> int:
     """Rebuild the whole graph from the raw event log, in the order it was received.
 
-    Tags set through the API are kept. Returns the number of events replayed.
+    Nodes keep their identity (releases and violations point at them): their content is reset and replayed,
+    edges and facet tags are rebuilt, tags set through the API are kept, and nodes no event mentions any more
+    are removed unless something else still refers to them. Returns the number of events replayed.
     """
-    api_tags = list(NodeTag.objects.filter(source=NodeTag.Source.API).values_list("node__node_id", "field", "tag"))
-    Node.objects.all().delete()
+    Edge.objects.all().delete()
+    NodeTag.objects.exclude(source=NodeTag.Source.API).delete()
+    Node.objects.update(facets={}, attrs={}, owners=[], state="", deidentifies=False, event_time=None, parent=None)
     count = 0
     batch: list[ParsedEvent] = []
-    planner_versions: dict[str, str] = {}
+    versions: dict[str, str] = {}
+    touched: set[str] = set()
+
+    def apply(planner: Planner) -> None:
+        touched.update(planner.delta.nodes)
+        _apply(planner.delta, timezone.now())
 
     def flush() -> None:
-        nonlocal planner_versions
+        nonlocal versions
         if batch:
-            planner = Planner(planner_versions)
+            planner = Planner(versions)
             for ev in batch:
                 planner.add_event(ev)
-            _apply(planner.delta, timezone.now())
-            planner_versions = planner.current_versions
+            apply(planner)
+            versions = planner.current_versions
             batch.clear()
 
     for kind, payload in RawEvent.objects.order_by("id").values_list("kind", "payload").iterator(
@@ -292,18 +310,23 @@ def lineage_rebuild(*, batch_size: int = 2000, by: User | None = None) -> int:
             flush()
             planner = Planner()
             _PORTAL_KINDS[kind](planner, payload)
-            _apply(planner.delta, timezone.now())
+            apply(planner)
             continue
         batch.append(parse_event(_dumps(payload).encode()))
         if len(batch) >= batch_size:
             flush()
     flush()
-    nodes = dict(Node.objects.filter(node_id__in={n for n, _, _ in api_tags}).values_list("node_id", "id"))
-    NodeTag.objects.bulk_create(
-        [NodeTag(node_id=nodes[n], field=f, tag=t, source=NodeTag.Source.API, created_at=timezone.now())
-         for n, f, t in api_tags if n in nodes],
-        ignore_conflicts=True,
-    )
-    audit_record(actor=by, action="lineage.rebuilt", payload={"events": count, "nodes": Node.objects.count()})
+    removed = 0
+    stale = [pk for pk, nid in Node.objects.values_list("pk", "node_id").iterator() if nid not in touched]
+    for pk in stale:
+        node = Node(pk=pk)
+        try:
+            with transaction.atomic():
+                node.delete()
+                removed += 1
+        except ProtectedError:
+            pass  # still referenced (a release, a violation): kept, empty
+    audit_record(actor=by, action="lineage.rebuilt",
+                 payload={"events": count, "nodes": Node.objects.count(), "removed": removed})
     return count
 

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "portal.accounts",
     "portal.audit",
+    "portal.approvals",
     "portal.web",
     "lineage",
 ]

@@ -1,0 +1,256 @@
+"""Approvals API: releases, signatures, policies and the deploy gate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import Http404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from lineage.models import Tag
+from portal.accounts.models import Role
+from portal.accounts.permissions import CanRead
+from portal.lib.errors import FieldError
+
+from . import services
+from .models import Policy, Release, Signature
+
+
+class SignatureSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Signature
+        fields = ["id", "printed_name", "meaning", "reason", "signed_at", "subject_digest", "counted_for",
+                  "binding", "voided_at", "void_reason"]
+
+
+class PolicySerializer(serializers.ModelSerializer):
+    groups = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Policy
+        fields = ["id", "key", "environment", "namespace", "model_name", "sensitive_tag", "version", "effective_from",
+                  "approval_expiry_days", "min_wait_hours", "required_evidence", "retrospective_days", "reason",
+                  "created_at", "groups"]
+
+    def get_groups(self, p: Policy) -> list[dict[str, Any]]:
+        return [{"team": g.team.name, "min_approvals": g.min_approvals} for g in p.groups.select_related("team")]
+
+
+class ReleaseSerializer(serializers.ModelSerializer):
+    model_version = serializers.CharField(source="model_version.node_id")
+    requester = serializers.CharField(source="requester.printed_name")
+    policy = PolicySerializer()
+    signatures = SignatureSerializer(many=True)
+
+    class Meta:
+        model = Release
+        fields = ["id", "model_version", "environment", "requester", "justification", "state", "state_reason",
+                  "subject_digest", "break_glass", "break_glass_reason", "retrospective_of", "retrospective_due",
+                  "created_at", "approved_at", "policy", "signatures"]
+
+
+def _release_or_404(request: Request, pk: int) -> Release:
+    release = Release.objects.visible_to(request.user).filter(pk=pk).first()
+    if release is None:
+        raise Http404
+    return release
+
+
+def _detail(release: Release, request: Request) -> dict[str, Any]:
+    release.refresh_from_db()
+    data = dict(ReleaseSerializer(release).data)
+    data["subject"] = release.subject
+    data["my_ineligibility"] = services.ineligibility(release=release, user=request.user)
+    met, _, missing = services._quorum(release)
+    data["quorum"] = {"met": met, "missing": missing}
+    return data
+
+
+class ReleaseListCreateApi(APIView):
+    permission_classes = [CanRead]
+
+    class InputSerializer(serializers.Serializer):
+        model = serializers.CharField(max_length=500)
+        version = serializers.CharField(max_length=200)
+        namespace = serializers.CharField(max_length=500, required=False)
+        environment = serializers.CharField(max_length=100)
+        justification = serializers.CharField(max_length=10000)
+
+    @extend_schema(operation_id="release_list", parameters=[
+        OpenApiParameter("state", str, enum=Release.State.values), OpenApiParameter("environment", str),
+        OpenApiParameter("model", str), OpenApiParameter("waiting_for_me", bool)],
+        responses={200: ReleaseSerializer(many=True)})
+    def get(self, request: Request) -> Response:
+        qs: QuerySet[Release] = Release.objects.visible_to(request.user).select_related(
+            "model_version", "requester", "policy")
+        p = request.query_params
+        if p.get("state"):
+            if p["state"] not in Release.State.values:
+                raise FieldError("state", f"unknown state; expected one of {', '.join(Release.State.values)}")
+            qs = qs.filter(state=p["state"])
+        if p.get("environment"):
+            qs = qs.filter(environment=p["environment"])
+        if p.get("model"):
+            qs = qs.filter(model_version__name=p["model"])
+        if p.get("waiting_for_me", "").lower() in ("1", "true", "yes"):
+            qs = qs.filter(state=Release.State.PENDING).exclude(signatures__signer=request.user,
+                                                                 signatures__voided_at__isnull=True)
+            qs = [r for r in qs if not services.ineligibility(release=r, user=request.user)]  # type: ignore[assignment]
+        paginator = LimitOffsetPagination()
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response(ReleaseSerializer(page, many=True).data)
+
+    @extend_schema(operation_id="release_request", request=InputSerializer, responses={201: ReleaseSerializer})
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        release = services.release_request(by=request.user, **data.validated_data)
+        return Response({"id": release.pk, "state": release.state, "subject_digest": release.subject_digest,
+                         **_detail(release, request)}, status=status.HTTP_201_CREATED)
+
+
+class ReleaseDetailApi(APIView):
+    permission_classes = [CanRead]
+
+    @extend_schema(operation_id="release_detail", responses={200: ReleaseSerializer})
+    def get(self, request: Request, pk: int) -> Response:
+        release = _release_or_404(request, pk)
+        release = services.release_refresh(release=release, by=request.user)
+        return Response(_detail(release, request))
+
+
+class _SignInput(serializers.Serializer):
+    password = serializers.CharField(max_length=500, trim_whitespace=False)
+    reason = serializers.CharField(max_length=5000)
+
+
+class ReleaseApproveApi(APIView):
+    permission_classes = [CanRead]
+
+    class InputSerializer(_SignInput):
+        meaning = serializers.ChoiceField(choices=[Signature.Meaning.APPROVAL, Signature.Meaning.REVIEW,
+                                                   Signature.Meaning.RESPONSIBILITY], default="approval")
+
+    @extend_schema(operation_id="release_approve", request=InputSerializer, responses={200: ReleaseSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        release = _release_or_404(request, pk)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        release = services.release_sign(release=release, by=request.user, **data.validated_data)
+        return Response(_detail(release, request))
+
+
+class ReleaseRejectApi(APIView):
+    permission_classes = [CanRead]
+
+    @extend_schema(operation_id="release_reject", request=_SignInput, responses={200: ReleaseSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        release = _release_or_404(request, pk)
+        data = _SignInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        release = services.release_reject(release=release, by=request.user, **data.validated_data)
+        return Response(_detail(release, request))
+
+
+class ReleaseWithdrawApi(APIView):
+    permission_classes = [CanRead]
+
+    class InputSerializer(serializers.Serializer):
+        reason = serializers.CharField(max_length=5000)
+
+    @extend_schema(operation_id="release_withdraw", request=InputSerializer, responses={200: ReleaseSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        release = _release_or_404(request, pk)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        release = services.release_withdraw(release=release, by=request.user, **data.validated_data)
+        return Response(_detail(release, request))
+
+
+class ReleaseBreakGlassApi(APIView):
+    permission_classes = [CanRead]
+
+    @extend_schema(operation_id="release_break_glass", request=_SignInput, responses={200: ReleaseSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        release = _release_or_404(request, pk)
+        data = _SignInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        release = services.release_break_glass(release=release, by=request.user, **data.validated_data)
+        return Response(_detail(release, request))
+
+
+class _AdminWrites(BasePermission):
+    message = "Only admins may change approval policies."
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        user = request.user
+        if not (user and user.is_authenticated):
+            return False
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            return user.is_superuser or user.role != Role.INGESTOR
+        return user.is_superuser or user.role == Role.ADMIN
+
+
+class PolicyListCreateApi(APIView):
+    permission_classes = [_AdminWrites]
+
+    class InputSerializer(serializers.Serializer):
+        environment = serializers.RegexField(r"^[A-Za-z0-9_.-]{1,100}$")
+        namespace = serializers.CharField(max_length=500, required=False, default="", allow_blank=True)
+        model_name = serializers.CharField(max_length=500, required=False, default="", allow_blank=True)
+        sensitive_tag = serializers.ChoiceField(choices=[""] + list(Tag.values), required=False, default="")
+        groups = serializers.ListField(child=serializers.DictField(), min_length=1)
+        approval_expiry_days = serializers.IntegerField(min_value=1, max_value=3650, default=30)
+        min_wait_hours = serializers.IntegerField(min_value=0, max_value=24 * 90, default=0)
+        required_evidence = serializers.ListField(child=serializers.CharField(max_length=100), default=list)
+        retrospective_days = serializers.IntegerField(min_value=1, max_value=365, default=5)
+        effective_from = serializers.DateTimeField(required=False)
+        reason = serializers.CharField(max_length=5000)
+
+        def validate_groups(self, value: list[dict[str, Any]]) -> list[tuple[str, int]]:
+            out = []
+            for i, g in enumerate(value):
+                team, n = g.get("team"), g.get("min_approvals", 1)
+                if not isinstance(team, str) or not team or not isinstance(n, int) or n < 1:
+                    raise serializers.ValidationError(f"[{i}]: needs a team name and min_approvals >= 1")
+                out.append((team, n))
+            return out
+
+    @extend_schema(operation_id="policy_list", responses={200: PolicySerializer(many=True)})
+    def get(self, request: Request) -> Response:
+        qs = Policy.objects.all().order_by("environment", "key", "-version")
+        paginator = LimitOffsetPagination()
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response(PolicySerializer(page, many=True).data)
+
+    @extend_schema(operation_id="policy_create", request=InputSerializer, responses={201: PolicySerializer})
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        policy = services.policy_create(by=request.user, **data.validated_data)
+        return Response(PolicySerializer(policy).data, status=status.HTTP_201_CREATED)
+
+
+class GateApi(APIView):
+    """CI/CD asks before deploying. Any authenticated caller, service tokens included."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(operation_id="gate", parameters=[
+        OpenApiParameter("model", str, required=True), OpenApiParameter("version", str, required=True),
+        OpenApiParameter("environment", str, required=True), OpenApiParameter("namespace", str)])
+    def get(self, request: Request) -> Response:
+        p = request.query_params
+        for name in ("model", "version", "environment"):
+            if not p.get(name):
+                raise FieldError(name, "this query parameter is required")
+        result = services.gate_check(user=request.user, model=p["model"], version=p["version"],
+                                     environment=p["environment"], namespace=p.get("namespace") or None)
+        return Response(result)

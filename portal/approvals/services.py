@@ -1,0 +1,408 @@
+"""Release lifecycle: request, sign, reject, withdraw, refresh, break-glass; policies; the deploy gate.
+
+Rules live here, not in views. Each public write runs in one transaction and writes its audit entry in it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from datetime import timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from lineage import selectors
+from lineage.models import Node
+from portal.accounts.models import Role, Team, User
+from portal.audit import keys
+from portal.audit.services import audit_record, time_text
+from portal.audit.verifier import canonical
+from portal.lib.errors import DomainError
+
+from .models import Policy, PolicyGroup, Release, Signature, Violation
+from .quorum import quorum_assign
+from .subject import subject_build, subject_digest
+
+VOTING_ROLES = {Role.APPROVER, Role.COMPLIANCE_OFFICER, Role.ADMIN}
+OPEN_STATES = {Release.State.PENDING, Release.State.DRAFT}
+
+
+class ApprovalError(DomainError):
+    status_code = 400
+
+
+class NotAllowed(DomainError):
+    status_code = 403
+
+
+# -- policies --------------------------------------------------------------------------------------------
+def policy_key(environment: str, namespace: str = "", model_name: str = "", sensitive_tag: str = "") -> str:
+    return "|".join((environment, namespace, model_name, sensitive_tag))
+
+
+@transaction.atomic
+def policy_create(*, by: User, environment: str, groups: list[tuple[str, int]], reason: str,
+                  namespace: str = "", model_name: str = "", sensitive_tag: str = "",
+                  approval_expiry_days: int = 30, min_wait_hours: int = 0, required_evidence: list[str] | None = None,
+                  retrospective_days: int = 5, effective_from: Any = None) -> Policy:
+    """Add a new version of the policy identified by environment and scope. Admins only; ``reason`` required."""
+    if not (by.is_superuser or by.role == Role.ADMIN):
+        raise NotAllowed("Only admins may change approval policies.")
+    if not reason.strip():
+        raise ApprovalError("A policy change needs a reason.", field="reason")
+    if not groups or any(n < 1 for _, n in groups):
+        raise ApprovalError("A policy needs at least one approver group with at least one approval.", field="groups")
+    key = policy_key(environment, namespace, model_name, sensitive_tag)
+    previous = Policy.objects.select_for_update().filter(key=key).order_by("-version").first()
+    policy = Policy.objects.create(
+        key=key, environment=environment, namespace=namespace, model_name=model_name, sensitive_tag=sensitive_tag,
+        version=(previous.version + 1) if previous else 1, effective_from=effective_from or timezone.now(),
+        approval_expiry_days=approval_expiry_days, min_wait_hours=min_wait_hours,
+        required_evidence=required_evidence or [], retrospective_days=retrospective_days, created_by=by,
+        reason=reason,
+    )
+    for team_name, n in groups:
+        team = Team.objects.filter(name=team_name).first()
+        if team is None:
+            raise ApprovalError(f"No team named {team_name!r}.", field="groups")
+        PolicyGroup.objects.create(policy=policy, team=team, min_approvals=n)
+    audit_record(actor=by, action="approval.policy_changed", target_kind="policy", target_id=key,
+                 payload={"before": previous.version if previous else None, "after": policy.version,
+                          "groups": groups, "reason": reason, "expiry_days": approval_expiry_days,
+                          "wait_hours": min_wait_hours, "required_evidence": required_evidence or []})
+    return policy
+
+
+def policy_in_force(*, model_version: Node, environment: str, at: Any = None) -> Policy | None:
+    """The most specific policy for this model version and environment, latest version effective at ``at``.
+
+    Specificity: model name > namespace > sensitive tag > the environment's default. A tag policy applies
+    when that tag reaches the model from upstream (``sensitive_upstream``).
+    """
+    at = at or timezone.now()
+    candidates = Policy.objects.filter(environment=environment, effective_from__lte=at).order_by("key", "-version")
+    latest: dict[str, Policy] = {}
+    for p in candidates:
+        latest.setdefault(p.key, p)
+    if not latest:
+        return None
+    tags = set(selectors.sensitive_upstream(node=model_version))
+
+    def score(p: Policy) -> int | None:
+        if p.model_name and p.model_name != model_version.name:
+            return None
+        if p.namespace and p.namespace != model_version.namespace:
+            return None
+        if p.sensitive_tag and p.sensitive_tag not in tags:
+            return None
+        return (8 if p.model_name else 0) + (4 if p.namespace else 0) + (2 if p.sensitive_tag else 0)
+
+    scored = [(s, p) for p in latest.values() if (s := score(p)) is not None]
+    return max(scored, key=lambda sp: (sp[0], sp[1].pk))[1] if scored else None
+
+
+# -- who may vote ------------------------------------------------------------------------------------------
+def user_emails(user: User) -> set[str]:
+    emails = {user.email.lower()} if user.email else set()
+    emails |= {e.lower() for e in user.extra_emails.values_list("email", flat=True)}
+    return emails
+
+
+def ineligibility(*, release: Release, user: User) -> list[str]:
+    """Why ``user`` may not approve ``release`` (empty when they may). Each reason names the node."""
+    reasons = []
+    if not (user.is_superuser or user.role in VOTING_ROLES):
+        reasons.append("you do not have an approver role")
+    if release.requester_id == user.pk:
+        reasons.append("you requested this release")
+    emails = user_emails(user)
+    names = emails | {user.username.lower()}
+    for c in release.subject.get("commits", []):
+        if c.get("author_email", "").lower() in emails:
+            reasons.append(f"you authored {c['id']}, which is upstream of this model")
+        elif c.get("committer_email", "").lower() in emails:
+            reasons.append(f"you committed {c['id']}, which is upstream of this model")
+    for r in release.subject.get("runs", []):
+        if (r.get("launched_by") or "").lower() in names:
+            reasons.append(f"you launched {r['id']}, which is upstream of this model")
+    teams = set(user.teams.values_list("pk", flat=True))
+    if not any(g.team_id in teams for g in release.policy.groups.all()):
+        reasons.append("you are in none of the policy's approver groups")
+    return reasons
+
+
+def _quorum(release: Release) -> tuple[bool, dict[str, str], dict[str, int]]:
+    needs = {g.team.name: g.min_approvals for g in release.policy.groups.select_related("team")}
+    voters: dict[str, set[str]] = {}
+    for s in release.signatures.filter(voided_at__isnull=True, meaning=Signature.Meaning.APPROVAL).select_related(
+        "signer"
+    ):
+        voters[s.signer.username] = set(s.signer.teams.filter(name__in=needs).values_list("name", flat=True))
+    return quorum_assign(needs, voters)
+
+
+# -- lifecycle ---------------------------------------------------------------------------------------------
+def _find_model_version(namespace: str | None, name: str, version: str, user: User) -> Node:
+    qs = Node.objects.visible_to(user).filter(kind="modelVersion", name=name, version=version)
+    if namespace:
+        qs = qs.filter(namespace=namespace)
+    found = list(qs[:2])
+    if not found:
+        raise ApprovalError(f"No model version {name} {version} is known.", field="version")
+    if len(found) > 1:
+        raise ApprovalError("Several namespaces have this model version; give the namespace.", field="namespace")
+    return found[0]
+
+
+@transaction.atomic
+def release_request(*, by: User, model: str, version: str, environment: str, justification: str,
+                    namespace: str | None = None) -> Release:
+    mv = _find_model_version(namespace, model, version, by)
+    policy = policy_in_force(model_version=mv, environment=environment)
+    if policy is None:
+        raise ApprovalError(f"No approval policy governs environment {environment!r}.", field="environment")
+    if not justification.strip():
+        raise ApprovalError("A release needs a justification.", field="justification")
+    subject = subject_build(model_version=mv, policy=policy)
+    release = Release.objects.create(model_version=mv, environment=environment, requester=by,
+                                     justification=justification, policy=policy, subject=subject,
+                                     subject_digest=subject_digest(subject))
+    audit_record(actor=by, action="approval.release_requested", target_kind="release", target_id=str(release.pk),
+                 payload={"model_version": mv.node_id, "environment": environment, "policy": policy.key,
+                          "policy_version": policy.version, "subject_digest": release.subject_digest})
+    return release
+
+
+def _void_votes(release: Release, reason: str, by: User | None) -> int:
+    now = timezone.now()
+    voided = release.signatures.filter(voided_at__isnull=True).update(voided_at=now, void_reason=reason)
+    if voided:
+        audit_record(actor=by, action="approval.votes_voided", target_kind="release", target_id=str(release.pk),
+                     payload={"votes": voided, "reason": reason})
+    return voided
+
+
+def _refresh_locked(release: Release, by: User | None) -> Release:
+    """Bring a locked release up to date: a changed subject voids votes; old approvals expire."""
+    if release.state in OPEN_STATES | {Release.State.APPROVED} and not release.break_glass:
+        policy = policy_in_force(model_version=release.model_version, environment=release.environment)
+        if policy is not None:
+            subject = subject_build(model_version=release.model_version, policy=policy)
+            digest = subject_digest(subject)
+            if digest != release.subject_digest:
+                changes = [k for k in subject if subject.get(k) != release.subject.get(k)]
+                reason = f"the subject changed ({', '.join(changes)}); votes cast on the old digest are void"
+                before = release.subject_digest
+                release.subject, release.subject_digest, release.policy = subject, digest, policy
+                release.state, release.state_reason, release.approved_at = Release.State.PENDING, reason, None
+                release.save()
+                _void_votes(release, reason, by)
+                audit_record(actor=by, action="approval.subject_changed", target_kind="release",
+                             target_id=str(release.pk),
+                             payload={"before": before, "after": digest, "changed": changes})
+    expired = release.approved_at is not None and (
+        timezone.now() > release.approved_at + timedelta(days=release.policy.approval_expiry_days))
+    if release.state == Release.State.APPROVED and expired and not release.break_glass:
+        release.state, release.state_reason = Release.State.EXPIRED, "the approvals expired"
+        release.save()
+        audit_record(actor=by, action="approval.release_expired", target_kind="release", target_id=str(release.pk))
+    if release.state == Release.State.PENDING:
+        _maybe_approve(release, by)
+    return release
+
+
+def _maybe_approve(release: Release, by: User | None) -> None:
+    met, assigned, missing = _quorum(release)
+    if not met:
+        return
+    wait_until = release.created_at + timedelta(hours=release.policy.min_wait_hours)
+    if timezone.now() < wait_until:
+        release.state_reason = f"quorum met; waiting until {time_text(wait_until)} under the policy's wait time"
+        release.save(update_fields=["state_reason", "updated_at"])
+        return
+    for username, group in assigned.items():
+        release.signatures.filter(signer__username=username, voided_at__isnull=True).update(counted_for=group)
+    release.state, release.state_reason, release.approved_at = Release.State.APPROVED, "quorum met", timezone.now()
+    release.save()
+    audit_record(actor=by, action="approval.release_approved", target_kind="release", target_id=str(release.pk),
+                 payload={"counted": assigned, "subject_digest": release.subject_digest})
+    Release.objects.filter(model_version__name=release.model_version.name,
+                           model_version__namespace=release.model_version.namespace,
+                           environment=release.environment, state=Release.State.APPROVED).exclude(
+        pk=release.pk).exclude(model_version=release.model_version).update(
+        state=Release.State.SUPERSEDED, state_reason=f"superseded by release {release.pk}")
+
+
+def _locked(release: Release) -> Release:
+    return Release.objects.select_for_update().select_related("policy", "model_version").get(pk=release.pk)
+
+
+@transaction.atomic
+def release_refresh(*, release: Release, by: User | None = None) -> Release:
+    return _refresh_locked(_locked(release), by)
+
+
+def _binding(release_id: int, signer: User, digest: str, meaning: str, reason: str, stamp: str) -> str:
+    return hashlib.sha256(canonical({"release": release_id, "signer": signer.pk, "printed_name": signer.printed_name,
+                                     "subject_digest": digest, "meaning": meaning, "reason": reason,
+                                     "time": stamp})).hexdigest()
+
+
+def _reauthenticate(user: User, password: str, release: Release) -> None:
+    """A signature needs the signer's password now, not their session. A refusal is recorded and kept."""
+    if user.check_password(password):
+        return
+    with transaction.atomic():
+        audit_record(actor=user, action="approval.signature_refused", target_kind="release",
+                     target_id=str(release.pk), payload={"reason": "wrong password"})
+    raise ApprovalError("The password is wrong; nothing was signed.", field="password")
+
+
+def release_sign(*, release: Release, by: User, password: str, meaning: str, reason: str) -> Release:
+    """Cast an electronic signature: approval, review, responsibility or rejection."""
+    if meaning not in Signature.Meaning.values:
+        raise ApprovalError(f"Unknown meaning {meaning!r}.", field="meaning")
+    if not reason.strip():
+        raise ApprovalError("A signature needs a reason.", field="reason")
+    _reauthenticate(by, password, release)
+    return _release_sign(release=release, by=by, meaning=meaning, reason=reason)
+
+
+@transaction.atomic
+def _release_sign(*, release: Release, by: User, meaning: str, reason: str) -> Release:
+    release = _locked(release)
+    _refresh_locked(release, by)
+    if release.state not in OPEN_STATES:
+        raise ApprovalError(f"Release {release.pk} is {release.state}; it can no longer be signed.", field="state")
+    problems = ineligibility(release=release, user=by)
+    if problems:
+        raise NotAllowed("You may not sign this release: " + "; ".join(problems) + ".")
+    if release.signatures.filter(signer=by, voided_at__isnull=True).exists():
+        raise ApprovalError("You have already signed this release.", field="signer")
+    now = timezone.now()
+    stamp = time_text(now)
+    sig = Signature.objects.create(release=release, signer=by, printed_name=by.printed_name, meaning=meaning,
+                                   reason=reason, signed_at=now, subject_digest=release.subject_digest,
+                                   binding=_binding(release.pk, by, release.subject_digest, meaning, reason, stamp))
+    audit_record(actor=by, action="approval.signed", target_kind="release", target_id=str(release.pk),
+                 payload={"signature": sig.pk, "printed_name": sig.printed_name, "meaning": meaning, "reason": reason,
+                          "time": stamp, "subject_digest": sig.subject_digest, "binding": sig.binding})
+    if meaning == Signature.Meaning.REJECTION:
+        release.state, release.state_reason = Release.State.REJECTED, f"rejected by {by.printed_name}: {reason}"
+        release.save()
+        audit_record(actor=by, action="approval.release_rejected", target_kind="release",
+                     target_id=str(release.pk), payload={"reason": reason})
+    elif meaning == Signature.Meaning.APPROVAL:
+        _maybe_approve(release, by)
+    return release
+
+
+def release_reject(*, release: Release, by: User, password: str, reason: str) -> Release:
+    return release_sign(release=release, by=by, password=password, meaning=Signature.Meaning.REJECTION, reason=reason)
+
+
+@transaction.atomic
+def release_withdraw(*, release: Release, by: User, reason: str) -> Release:
+    release = _locked(release)
+    if release.requester_id != by.pk and not (by.is_superuser or by.role == Role.ADMIN):
+        raise NotAllowed("Only the requester or an admin may withdraw a release.")
+    if not reason.strip():
+        raise ApprovalError("Withdrawing needs a reason.", field="reason")
+    if release.state not in OPEN_STATES | {Release.State.APPROVED}:
+        raise ApprovalError(f"Release {release.pk} is {release.state}; it cannot be withdrawn.", field="state")
+    before = release.state
+    release.state, release.state_reason = Release.State.WITHDRAWN, reason
+    release.save()
+    audit_record(actor=by, action="approval.release_withdrawn", target_kind="release", target_id=str(release.pk),
+                 payload={"before": before, "reason": reason})
+    return release
+
+
+def release_break_glass(*, release: Release, by: User, password: str, reason: str) -> Release:
+    """An admin authorises an emergency deploy. It is flagged everywhere and opens a retrospective review."""
+    if not (by.is_superuser or by.role == Role.ADMIN):
+        raise NotAllowed("Only admins may use break-glass.")
+    if not reason.strip():
+        raise ApprovalError("Break-glass needs a reason.", field="reason")
+    _reauthenticate(by, password, release)
+    with transaction.atomic():
+        release = _locked(release)
+        if release.state not in OPEN_STATES:
+            raise ApprovalError(f"Release {release.pk} is {release.state}; break-glass is for pending releases.",
+                                field="state")
+        now = timezone.now()
+        release.state, release.break_glass, release.break_glass_reason = Release.State.APPROVED, True, reason
+        release.state_reason, release.approved_at = f"break-glass by {by.printed_name}: {reason}", now
+        release.save()
+        retro = Release.objects.create(
+            model_version=release.model_version, environment=release.environment, requester=release.requester,
+            justification=f"Retrospective review of break-glass release {release.pk}: {reason}",
+            policy=release.policy, subject=release.subject, subject_digest=release.subject_digest,
+            retrospective_of=release, retrospective_due=now + timedelta(days=release.policy.retrospective_days))
+        audit_record(actor=by, action="approval.break_glass", target_kind="release", target_id=str(release.pk),
+                     payload={"reason": reason, "retrospective": retro.pk,
+                              "retrospective_due": time_text(retro.retrospective_due)})
+    return release
+
+
+# -- the gate ----------------------------------------------------------------------------------------------
+def _attest(body: dict[str, Any]) -> dict[str, Any]:
+    signature = base64.b64encode(keys.private_key().sign(canonical(body))).decode()
+    return {"algorithm": "Ed25519", "key_id": keys.public_key_id(), "signed": body, "signature": signature}
+
+
+@transaction.atomic
+def gate_check(*, user: User, model: str, version: str, environment: str, namespace: str | None = None
+               ) -> dict[str, Any]:
+    """May this model version be deployed to this environment now? With a signed attestation to keep."""
+    mv = _find_model_version(namespace, model, version, user)
+    reasons: list[str] = []
+    release = None
+    candidates = Release.objects.select_for_update().filter(
+        model_version=mv, environment=environment, state__in=[*OPEN_STATES, Release.State.APPROVED]
+    ).order_by("-approved_at", "-created_at")
+    for r in candidates:
+        r = _refresh_locked(r, user)
+        if r.state == Release.State.APPROVED:
+            release = r
+            break
+    if release is None:
+        reasons.append(f"no approved release of {mv.node_id} for {environment}")
+        pending = Release.objects.filter(model_version=mv, environment=environment, state=Release.State.PENDING)
+        for p in pending[:3]:
+            _, _, missing = _quorum(p)
+            reasons.append(f"release {p.pk} is pending: " + (", ".join(f"{n} more from {g}" for g, n in
+                                                                        missing.items()) or p.state_reason))
+    else:
+        reasons.append(f"release {release.pk} approved at {time_text(release.approved_at)}")
+        if release.break_glass:
+            reasons.append(f"EXCEPTION: break-glass release ({release.break_glass_reason})")
+    body = {"allowed": release is not None, "release": release.pk if release else None,
+            "model_version": mv.node_id, "environment": environment,
+            "subject_digest": release.subject_digest if release else None,
+            "break_glass": bool(release and release.break_glass), "reasons": reasons,
+            "time": time_text(timezone.now())}
+    return {"allowed": body["allowed"], "release": body["release"], "reasons": reasons,
+            "break_glass": body["break_glass"], "attestation": _attest(body)}
+
+
+# -- violations --------------------------------------------------------------------------------------------
+def deployments_observe(node_ids: list[str]) -> None:
+    """Called by lineage ingestion, in its transaction, for each active deployment it wrote."""
+    deployments = Node.objects.filter(node_id__in=node_ids, kind="deployment", state="active")
+    for dep in deployments:
+        mv = Node.objects.filter(node_id=dep.attrs.get("model_version")).first()
+        if mv is None:
+            continue
+        approved = Release.objects.filter(model_version=mv, environment=dep.environment).filter(
+            Q(state=Release.State.APPROVED)).exists()
+        if approved or Violation.objects.filter(deployment=dep).exists():
+            continue
+        v = Violation.objects.create(deployment=dep, model_version=mv, environment=dep.environment,
+                                     reason=f"deployed to {dep.environment} without an approved release",
+                                     detected_at=timezone.now())
+        audit_record(actor=None, action="approval.violation_recorded", target_kind="deployment",
+                     target_id=dep.node_id, payload={"violation": v.pk, "model_version": mv.node_id})
