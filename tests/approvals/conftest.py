@@ -58,7 +58,8 @@ def people(db: Any) -> dict[str, User]:
 def model(people: dict[str, User]) -> Node:
     train()
     portal_record_ingest(kind="commit", by=None, payload={
-        "repo": "https://git.example.com/ml/credit.git", "sha": SHA, "author_name": "Dan", "author_email": "dan@example.com",
+        "repo": "https://git.example.com/ml/credit.git", "sha": SHA, "author_name": "Dan",
+        "author_email": "dan@example.com",
         "committer_name": "Dan", "committer_email": "dan@example.com", "time": "2026-01-01T00:00:00+00:00"})
     return Node.objects.get(node_id="modelVersion:ml-pipelines:credit#7")
 
