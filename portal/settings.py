@@ -179,6 +179,15 @@ CELERY_BEAT_SCHEDULE = {
     "audit-verify": {"task": "audit.verify", "schedule": env_int("PORTAL_AUDIT_VERIFY_SECONDS", 3600)},
 }
 
+# Notifications: email through Django's backend (console unless configured), and an HMAC-signed webhook.
+EMAIL_BACKEND = os.environ.get("PORTAL_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = os.environ.get("PORTAL_EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("PORTAL_EMAIL_PORT", 25)
+DEFAULT_FROM_EMAIL = os.environ.get("PORTAL_FROM_EMAIL", "lineage-portal@localhost")
+PORTAL_WEBHOOK_URL = os.environ.get("PORTAL_WEBHOOK_URL", "")
+PORTAL_WEBHOOK_SECRET = os.environ.get("PORTAL_WEBHOOK_SECRET", "")
+CELERY_BEAT_SCHEDULE["approvals-refresh"] = {"task": "approvals.refresh_open", "schedule": 300.0}
+
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 SECURE_CONTENT_TYPE_NOSNIFF = True

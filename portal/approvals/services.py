@@ -145,6 +145,12 @@ def _quorum(release: Release) -> tuple[bool, dict[str, str], dict[str, int]]:
 
 
 # -- lifecycle ---------------------------------------------------------------------------------------------
+def _notify(release: Release, event: str) -> None:
+    from .tasks import release_notify_task
+
+    transaction.on_commit(lambda: release_notify_task.delay(release.pk, event))
+
+
 def _find_model_version(namespace: str | None, name: str, version: str, user: User) -> Node:
     qs = Node.objects.visible_to(user).filter(kind="modelVersion", name=name, version=version)
     if namespace:
@@ -173,6 +179,7 @@ def release_request(*, by: User, model: str, version: str, environment: str, jus
     audit_record(actor=by, action="approval.release_requested", target_kind="release", target_id=str(release.pk),
                  payload={"model_version": mv.node_id, "environment": environment, "policy": policy.key,
                           "policy_version": policy.version, "subject_digest": release.subject_digest})
+    _notify(release, "waiting")
     return release
 
 
@@ -229,6 +236,7 @@ def _maybe_approve(release: Release, by: User | None) -> None:
     release.save()
     audit_record(actor=by, action="approval.release_approved", target_kind="release", target_id=str(release.pk),
                  payload={"counted": assigned, "subject_digest": release.subject_digest})
+    _notify(release, "decided")
     Release.objects.filter(model_version__name=release.model_version.name,
                            model_version__namespace=release.model_version.namespace,
                            environment=release.environment, state=Release.State.APPROVED).exclude(
@@ -295,6 +303,7 @@ def _release_sign(*, release: Release, by: User, meaning: str, reason: str) -> R
         release.save()
         audit_record(actor=by, action="approval.release_rejected", target_kind="release",
                      target_id=str(release.pk), payload={"reason": reason})
+        _notify(release, "decided")
     elif meaning == Signature.Meaning.APPROVAL:
         _maybe_approve(release, by)
     return release
