@@ -406,8 +406,9 @@ def deployments_observe(node_ids: list[str]) -> None:
         mv = Node.objects.filter(node_id=dep.attrs.get("model_version")).first()
         if mv is None:
             continue
+        # A superseded release was approved when it was current: replayed or late deploy events still count.
         approved = Release.objects.filter(model_version=mv, environment=dep.environment).filter(
-            Q(state=Release.State.APPROVED)).exists()
+            Q(state=Release.State.APPROVED) | Q(state=Release.State.SUPERSEDED, approved_at__isnull=False)).exists()
         if approved or Violation.objects.filter(deployment=dep).exists():
             continue
         v = Violation.objects.create(deployment=dep, model_version=mv, environment=dep.environment,

@@ -18,6 +18,7 @@ from lineage.openlineage import parse_event
 from lineage.services import events_ingest, portal_record_ingest
 from portal.accounts.models import Team, User
 from portal.accounts.services import namespace_assign, token_issue, user_ensure
+from portal.approvals import demo as demo_approvals
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +72,12 @@ def _load() -> Loaded:
     for payload in demo.commits():
         portal_record_ingest(kind="commit", payload=payload, by=ingestor)
     parsed = [parse_event(demo.event_bytes(e)) for e in demo.events()]
-    outcomes = events_ingest(events=parsed, by=ingestor)
+    # Pipelines first, then the approvals, then the deploys CI made once the releases were approved.
+    deploys = [ev for ev in parsed if "portalDeployment" in ev.run_facets]
+    others = [ev for ev in parsed if "portalDeployment" not in ev.run_facets]
+    outcomes = events_ingest(events=others, by=ingestor)
+    demo_approvals.load(users)
+    outcomes += events_ingest(events=deploys, by=ingestor)
     warnings = [f"{ev.job_name} {ev.event_type}: {w}" for ev in parsed for w in ev.warnings]
     return Loaded(events_new=sum(o.status == "created" for o in outcomes), events_total=len(parsed),
                   commits=len(demo.COMMITS), warnings=warnings, token=token)
