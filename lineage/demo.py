@@ -105,9 +105,10 @@ INGESTOR = DemoUser("svc-lineage", "ingestor", "Lineage", "Ingest", "Service acc
 PRIYA = DemoUser("priya.raman", "viewer", "Priya", "Raman", "Data scientist, credit risk and churn",
                  ("credit-risk", "customer-analytics"))
 TOMAS = DemoUser("tomas.weber", "viewer", "Tomas", "Weber", "Clinical data scientist", ("clinical-ai",), "2")
-MARCUS = DemoUser("marcus.chen", "approver", "Marcus", "Chen", "Model risk approver", ALL_TEAMS)
-ELENA = DemoUser("elena.garcia", "approver", "Elena", "Garcia", "Compliance approver", ALL_TEAMS, "2")
-SAM = DemoUser("sam.okafor", "compliance_officer", "Sam", "Okafor", "Data protection officer")
+MARCUS = DemoUser("marcus.chen", "approver", "Marcus", "Chen", "Model risk approver", (*ALL_TEAMS, "model-risk"))
+ELENA = DemoUser("elena.garcia", "approver", "Elena", "Garcia", "Compliance approver",
+                 (*ALL_TEAMS, "model-risk", "compliance"), "2")
+SAM = DemoUser("sam.okafor", "compliance_officer", "Sam", "Okafor", "Data protection officer", ("compliance",))
 INGRID = DemoUser("ingrid.larsen", "auditor", "Ingrid", "Larsen", "Internal auditor")
 ALEX = DemoUser("alex.morgan", "admin", "Alex", "Morgan", "ML platform lead (deploys models)")
 USERS: tuple[DemoUser, ...] = (INGESTOR, PRIYA, TOMAS, MARCUS, ELENA, SAM, INGRID, ALEX)

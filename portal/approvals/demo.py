@@ -1,17 +1,17 @@
-"""Demo approvals for `load_demo`: policies, approved releases for what the demo deploys, one release waiting
-for a compliance signature, and one deployment that never had a release (a violation to look at)."""
+"""Demo approvals for `load_demo`.
+
+Policies for the approver teams model-risk and compliance, approved releases for what the demo deploys, one
+release waiting for a compliance signature, and one deployment that never had a release (a violation).
+"""
 
 from __future__ import annotations
 
 from lineage import demo
 from lineage.models import Node
 from portal.accounts.models import User
-from portal.accounts.services import user_ensure
 
 from . import services
 from .models import Policy, Release
-
-APPROVER_TEAMS = {"model-risk": (demo.MARCUS, demo.ELENA), "compliance": (demo.ELENA, demo.SAM)}
 
 
 def _signers(model: str) -> tuple[demo.DemoUser, demo.DemoUser]:
@@ -53,9 +53,6 @@ def _release(users: dict[str, User], model: str, version: str, env: str, request
 
 def load(users: dict[str, User]) -> int:
     """Create what is missing; return how many releases were created."""
-    for team, members in APPROVER_TEAMS.items():
-        for member in members:
-            user_ensure(username=member.username, team=team)
     _policies(users[demo.ALEX.username])
     created = 0
     for model, version, env, requester in APPROVED:
