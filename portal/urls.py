@@ -12,5 +12,6 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("audit/", include("portal.audit.page_urls")),
+    path("approvals/", include("portal.approvals.page_urls")),
     path("", include("portal.web.urls")),
 ]

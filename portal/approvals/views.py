@@ -1,0 +1,117 @@
+"""Approval pages: the approver's inbox, the release page with the sign form, and the policy editor."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from lineage.models import Node, Tag
+from portal.accounts.models import Role, Team, User
+from portal.lib.errors import DomainError
+
+from . import services
+from .models import Policy, Release, Signature, Violation
+
+
+def _visible(request: HttpRequest, pk: int) -> Release:
+    release = Release.objects.visible_to(request.user).select_related("model_version", "policy", "requester").filter(
+        pk=pk).first()
+    if release is None:
+        raise Http404
+    return release
+
+
+@login_required
+def inbox(request: HttpRequest) -> HttpResponse:
+    pending = Release.objects.visible_to(request.user).filter(state=Release.State.PENDING).select_related(
+        "model_version", "requester", "policy")
+    waiting, blocked = [], []
+    for r in pending:
+        if r.signatures.filter(signer=request.user, voided_at__isnull=True).exists():
+            continue
+        problems = services.ineligibility(release=r, user=request.user)
+        (blocked if problems else waiting).append((r, problems))
+    mine = Release.objects.filter(requester=request.user).select_related("model_version")[:20]
+    recent = Release.objects.visible_to(request.user).exclude(state=Release.State.PENDING).select_related(
+        "model_version")[:20]
+    violations = Violation.objects.filter(model_version__in=Node.objects.visible_to(request.user)).select_related(
+        "deployment", "model_version")[:20]
+    return render(request, "approvals/inbox.html", {"waiting": waiting, "blocked": blocked, "mine": mine,
+                                                    "recent": recent, "violations": violations})
+
+
+@login_required
+def release_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    release = services.release_refresh(release=_visible(request, pk), by=request.user)
+    met, _, missing = services._quorum(release)
+    team_ids = list(release.policy.groups.values_list("team_id", flat=True))
+    approvers = User.objects.filter(teams__in=team_ids, role__in=services.VOTING_ROLES).distinct().order_by("username")
+    eligibility = [(u, services.ineligibility(release=release, user=u)) for u in approvers]
+    return render(request, "approvals/release.html", {
+        "release": release, "subject": release.subject, "quorum_met": met, "missing": missing,
+        "signatures": release.signatures.select_related("signer"), "eligibility": eligibility,
+        "my_problems": services.ineligibility(release=release, user=request.user),
+        "meanings": [m for m in Signature.Meaning.choices if m[0] != Signature.Meaning.REJECTION],
+        "is_admin": request.user.is_superuser or request.user.role == Role.ADMIN,
+    })
+
+
+@login_required
+@require_POST
+def release_sign(request: HttpRequest, pk: int) -> HttpResponse:
+    release = _visible(request, pk)
+    action = request.POST.get("action", "approve")
+    password, reason = request.POST.get("password", ""), request.POST.get("reason", "")
+    try:
+        if action == "reject":
+            services.release_reject(release=release, by=request.user, password=password, reason=reason)
+        elif action == "withdraw":
+            services.release_withdraw(release=release, by=request.user, reason=reason)
+        elif action == "break-glass":
+            services.release_break_glass(release=release, by=request.user, password=password, reason=reason)
+        else:
+            services.release_sign(release=release, by=request.user, password=password,
+                                  meaning=request.POST.get("meaning", "approval"), reason=reason)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Recorded.")
+    return redirect("approvals:release", pk=release.pk)
+
+
+@login_required
+def policy_list(request: HttpRequest) -> HttpResponse:
+    if request.user.role == Role.INGESTOR:
+        raise Http404
+    is_admin = request.user.is_superuser or request.user.role == Role.ADMIN
+    if request.method == "POST":
+        if not is_admin:
+            messages.error(request, "Only admins may change approval policies.")
+            return redirect("approvals:policies")
+        try:
+            groups = []
+            for team, n in zip(request.POST.getlist("team"), request.POST.getlist("min_approvals"), strict=False):
+                if team:
+                    groups.append((team, int(n or 1)))
+            services.policy_create(
+                by=request.user, environment=request.POST.get("environment", "").strip(), groups=groups,
+                namespace=request.POST.get("namespace", "").strip(),
+                model_name=request.POST.get("model_name", "").strip(),
+                sensitive_tag=request.POST.get("sensitive_tag", ""),
+                approval_expiry_days=int(request.POST.get("approval_expiry_days") or 30),
+                min_wait_hours=int(request.POST.get("min_wait_hours") or 0),
+                required_evidence=[e.strip() for e in request.POST.get("required_evidence", "").split(",")
+                                   if e.strip()],
+                reason=request.POST.get("reason", ""))
+        except (DomainError, ValueError) as exc:
+            messages.error(request, getattr(exc, "message", str(exc)))
+        else:
+            messages.success(request, "Policy saved as a new version.")
+        return redirect("approvals:policies")
+    return render(request, "approvals/policies.html", {
+        "policies": Policy.objects.prefetch_related("groups__team").select_related("created_by"),
+        "is_admin": is_admin, "teams": Team.objects.order_by("name"), "tags": Tag.values,
+    })
