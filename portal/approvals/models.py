@@ -35,7 +35,14 @@ class Policy(models.Model):
         ordering = ["environment", "key", "-version"]
 
     def __str__(self) -> str:
-        return f"{self.key} v{self.version}"
+        return f"{self.scope_label} v{self.version}"
+
+    @property
+    def scope_label(self) -> str:
+        parts = [f"model {self.model_name}" if self.model_name else "", f"namespace {self.namespace}"
+                 if self.namespace else "", f"derived from {self.sensitive_tag}" if self.sensitive_tag else ""]
+        scope = ", ".join(p for p in parts if p) or "default"
+        return f"{self.environment} ({scope})"
 
 
 class PolicyGroup(models.Model):

@@ -54,7 +54,8 @@ def release_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "release": release, "subject": release.subject, "quorum_met": met, "missing": missing,
         "signatures": release.signatures.select_related("signer"), "eligibility": eligibility,
         "my_problems": services.ineligibility(release=release, user=request.user),
-        "meanings": [m for m in Signature.Meaning.choices if m[0] != Signature.Meaning.REJECTION],
+        "meanings": [(m, m.label) for m in (Signature.Meaning.APPROVAL, Signature.Meaning.REVIEW,
+                                            Signature.Meaning.RESPONSIBILITY)],
         "is_admin": request.user.is_superuser or request.user.role == Role.ADMIN,
     })
 

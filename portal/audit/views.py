@@ -25,6 +25,8 @@ from .models import AuditCheckpoint, AuditEntry, AuditVerification
 from .services import entry_dict
 from .tasks import audit_verify_task
 
+NODE_KINDS = ("dataset", "datasetVersion", "job", "run", "commit", "modelVersion", "deployment")
+
 
 def _require_auditor(request: HttpRequest) -> None:
     if not (request.user.is_superuser or request.user.role in AUDIT_ROLES):
@@ -50,6 +52,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     params = request.GET.copy()
     params.pop("page", None)
     return render(request, "audit/log.html", {"page": page, "filters": request.GET, "error": error,
+                                              "node_kinds": NODE_KINDS,
                                               "query": params.urlencode(), **chain_status()})
 
 

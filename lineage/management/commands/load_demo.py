@@ -19,6 +19,7 @@ from lineage.services import events_ingest, portal_record_ingest
 from portal.accounts.models import Team, User
 from portal.accounts.services import namespace_assign, token_issue, user_ensure
 from portal.approvals import demo as demo_approvals
+from portal.audit.services import audit_verify_and_store, checkpoint_create
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +97,8 @@ class Command(BaseCommand):
         with transaction.atomic():
             loaded = _load()
         after = Counts.now()
+        checkpoint_create()
+        verdict = audit_verify_and_store()
 
         for w in loaded.warnings:
             self.stderr.write(f"warning: {w}")
@@ -117,3 +120,4 @@ class Command(BaseCommand):
             f"({after.edges - before.edges:+d}), {after.raw_events} raw events "
             f"({after.raw_events - before.raw_events:+d}), {after.tags} tags ({after.tags - before.tags:+d})"
         )
+        self.stdout.write(f"Audit trail: {verdict.message}")
