@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.pagination import LimitOffsetPagination
@@ -205,7 +206,7 @@ class PolicyListCreateApi(APIView):
         environment = serializers.RegexField(r"^[A-Za-z0-9_.-]{1,100}$")
         namespace = serializers.CharField(max_length=500, required=False, default="", allow_blank=True)
         model_name = serializers.CharField(max_length=500, required=False, default="", allow_blank=True)
-        sensitive_tag = serializers.ChoiceField(choices=[""] + list(Tag.values), required=False, default="")
+        sensitive_tag = serializers.ChoiceField(choices=Tag.choices, required=False, allow_blank=True, default="")
         groups = serializers.ListField(child=serializers.DictField(), min_length=1)
         approval_expiry_days = serializers.IntegerField(min_value=1, max_value=3650, default=30)
         min_wait_hours = serializers.IntegerField(min_value=0, max_value=24 * 90, default=0)
@@ -243,7 +244,7 @@ class GateApi(APIView):
 
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(operation_id="gate", parameters=[
+    @extend_schema(operation_id="gate", responses={200: OpenApiTypes.OBJECT}, parameters=[
         OpenApiParameter("model", str, required=True), OpenApiParameter("version", str, required=True),
         OpenApiParameter("environment", str, required=True), OpenApiParameter("namespace", str)])
     def get(self, request: Request) -> Response:

@@ -280,3 +280,13 @@ def test_the_openapi_schema_and_docs_are_served(client, alice_client) -> None:
     assert b"/api/v1/lineage/batch" in r.content
     client.force_login(Node._meta.apps.get_model("accounts", "User").objects.get(username="alice"))
     assert client.get("/api/docs/").status_code == 200
+
+
+def test_the_openapi_schema_generates_without_warnings() -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    err = StringIO()
+    call_command("spectacular", "--file", "/dev/null", "--fail-on-warn", stderr=err)
+    assert "Warning" not in err.getvalue() and "Error" not in err.getvalue().replace("Errors:   0", "")
