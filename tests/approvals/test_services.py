@@ -212,3 +212,14 @@ def test_signatures_are_bound_to_their_release(release, people) -> None:
                                             sig.reason, sig.signed_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
     assert sig.binding != services._binding(release.pk + 1, people["risk"], sig.subject_digest, sig.meaning,
                                              sig.reason, sig.signed_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+
+
+def test_the_periodic_refresh_expires_old_approvals(release, people) -> None:
+    from portal.approvals.tasks import releases_refresh_task
+
+    sign(release, people["risk"])
+    sign(release, people["compliance"])
+    Release.objects.filter(pk=release.pk).update(approved_at=timezone.now() - timedelta(days=400))
+    assert releases_refresh_task.delay().get() == 1
+    release.refresh_from_db()
+    assert release.state == Release.State.EXPIRED

@@ -135,3 +135,14 @@ def test_a_checkpoint_is_due_after_n_entries(alice, settings) -> None:
     token_issue(user=alice)
     assert checkpoint_due()
     assert AuditCheckpoint.objects.count() == 1
+
+
+def test_the_beat_task_signs_only_when_due(alice, settings) -> None:
+    from portal.audit.tasks import audit_checkpoint_if_due
+
+    settings.PORTAL_AUDIT_CHECKPOINT_EVERY = 2
+    assert audit_checkpoint_if_due.delay().get() == AuditEntry.objects.count()
+    assert audit_checkpoint_if_due.delay().get() is None
+    token_issue(user=alice)
+    token_issue(user=alice)
+    assert audit_checkpoint_if_due.delay().get() == AuditEntry.objects.count()
