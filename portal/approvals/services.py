@@ -389,6 +389,11 @@ def gate_check(*, user: User, model: str, version: str, environment: str, namesp
         reasons.append(f"release {release.pk} approved at {time_text(release.approved_at)}")
         if release.break_glass:
             reasons.append(f"EXCEPTION: break-glass release ({release.break_glass_reason})")
+            overdue = release.retrospectives.filter(retrospective_due__lt=timezone.now()).exclude(
+                state=Release.State.APPROVED)
+            for retro in overdue:
+                reasons.append(f"EXCEPTION: retrospective review {retro.pk} overdue since "
+                               f"{time_text(retro.retrospective_due)}")
     body = {"allowed": release is not None, "release": release.pk if release else None,
             "model_version": mv.node_id, "environment": environment,
             "subject_digest": release.subject_digest if release else None,

@@ -223,3 +223,10 @@ def test_the_periodic_refresh_expires_old_approvals(release, people) -> None:
     assert releases_refresh_task.delay().get() == 1
     release.refresh_from_db()
     assert release.state == Release.State.EXPIRED
+
+
+def test_an_overdue_retrospective_is_named_by_the_gate(release, people) -> None:
+    services.release_break_glass(release=release, by=people["admin"], password=PASSWORD, reason="fraud spike")
+    Release.objects.filter(retrospective_of=release).update(retrospective_due=timezone.now() - timedelta(days=1))
+    gate = services.gate_check(user=people["risk"], model="credit", version="7", environment="production")
+    assert any("overdue" in r for r in gate["reasons"])
