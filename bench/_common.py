@@ -209,4 +209,93 @@ def machine_line() -> str:
             pg = conn.execute("SHOW server_version").fetchone()[0]
     except psycopg.Error:
         pg = "?"
-    return f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, PostgreSQL {pg} at {PG_HOST}:{PG_PORT}"
+    return (f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, PostgreSQL {pg} at {PG_HOST}:{PG_PORT}; "
+            f"code {git_state()}")
+
+
+def git_state() -> str:
+    """The commit the figures belong to, and whether the portal's code differs from it."""
+    try:
+        head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, timeout=10, check=False).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--", "lineage", "portal"],
+                               capture_output=True, text=True, timeout=10, check=False).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return f"{head or 'unknown'}{' + uncommitted changes in lineage/ or portal/' if dirty else ''}"
+
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def cpu_seconds(pid: int, *, reaped_children: bool = False) -> float | None:
+    """User plus system CPU seconds of one process (``/proc/<pid>/stat``), None if it is gone.
+
+    With ``reaped_children``, the CPU of its children that have exited and been waited for, instead.
+    """
+    fields = _stat(pid)
+    if fields is None:
+        return None
+    first = 13 if reaped_children else 11
+    return (int(fields[first]) + int(fields[first + 1])) / CLK_TCK
+
+
+def postgres_pids() -> list[int]:
+    out = []
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        with contextlib.suppress(OSError):
+            if comm.read_text().strip() == "postgres":
+                out.append(int(comm.parent.name))
+    return out
+
+
+class CpuMeter:
+    """CPU seconds used by gunicorn (master and workers), PostgreSQL and this process over a span.
+
+    A group's figure is the CPU of its live processes plus what its parent has reaped from exited children
+    (the postmaster reaps backends, which Django closes every ``CONN_MAX_AGE`` seconds), so processes that
+    start or exit during the span count too. PostgreSQL means every postgres process on the machine,
+    including any other activity on the server during the span.
+    """
+
+    def __init__(self, server: Gunicorn | None) -> None:
+        self.server = server
+
+    def _group(self, pids: list[int], parent: int | None) -> float:
+        total = sum(c for pid in pids if (c := cpu_seconds(pid)) is not None)
+        if parent is not None:
+            total += cpu_seconds(parent, reaped_children=True) or 0.0
+        return total
+
+    def _snap(self) -> dict[str, float]:
+        pg = postgres_pids()
+        pg_set = set(pg)
+        postmaster = next((pid for pid in pg if (f := _stat(pid)) is not None and int(f[1]) not in pg_set), None)
+        master = self.server.proc.pid if self.server and self.server.proc else None
+        workers = self.server.worker_pids() if self.server else []
+        return {
+            "gunicorn": self._group(workers + ([master] if master else []), master),
+            "postgres": self._group(pg, postmaster),
+            "bench client": cpu_seconds(os.getpid()) or 0.0,
+        }
+
+    def __enter__(self) -> CpuMeter:
+        self.t0, self.before = time.perf_counter(), self._snap()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall, after = time.perf_counter() - self.t0, self._snap()
+        self.used = {name: after[name] - self.before[name] for name in after}
+
+    def line(self) -> str:
+        cores = os.cpu_count() or 1
+        parts = ", ".join(f"{name} {sec:.1f}s" for name, sec in self.used.items())
+        busy = sum(self.used.values()) / (self.wall * cores) * 100
+        return f"CPU over {self.wall:.1f}s wall: {parts} ({busy:.0f}% of {cores} cores)"

@@ -57,8 +57,6 @@ def _writer(db: str, n: int, start: mp.Event, out: mp.Queue) -> None:  # type: i
 
 def _raw_writer(db: str, n: int, start: mp.Event, out: mp.Queue) -> None:  # type: ignore[type-arg]
     with psycopg.connect(dsn(db)) as conn:
-        conn.execute("CREATE TABLE IF NOT EXISTS bench_raw (id bigserial, payload text, h text)")
-        conn.commit()
         start.wait()
         t0 = time.perf_counter()
         for i in range(n):
@@ -130,6 +128,8 @@ def main() -> None:
     recreate_database(DB)
     try:
         migrate(DB)
+        with psycopg.connect(dsn(DB), autocommit=True) as conn:
+            conn.execute("CREATE TABLE bench_raw (id bigserial, payload text, h text)")
         log(f"== concurrent audited writes: {args.writers} writer processes x {args.per_writer}")
         raw = concurrent(_raw_writer, args.writers, args.per_writer)
         audited = concurrent(_writer, args.writers, args.per_writer)

@@ -7,13 +7,13 @@ Every figure is printed beside a baseline measured in the same run on the same m
 inserted straight into PostgreSQL (COPY of the JSON; the equivalent raw-event, node and edge rows set-based,
 with executemany, and one transaction per event).
 
-Quick run (about 1-2 minutes)::
+Quick run (about 3 minutes at today's speed; under 2 once the endpoints meet their targets)::
 
     .venv/bin/python bench/ingest.py
 
-Full memory run::
+Full memory run (about 35 minutes at today's speed)::
 
-    .venv/bin/python bench/ingest.py --events 1000000
+    .venv/bin/python bench/ingest.py --events 1000000 --skip baseline --skip single
 
 The database (default ``lineage_bench_ingest``) is dropped and re-created at the start and dropped at the
 end unless ``--keep-db``. Only 127.0.0.1 is contacted.
@@ -39,6 +39,7 @@ from typing import Any
 
 import psycopg
 from _common import (
+    CpuMeter,
     Gunicorn,
     deadline,
     drop_database,
@@ -382,11 +383,13 @@ def run_baselines(args: argparse.Namespace, pool: Pool) -> dict[str, float]:
         for name, fn in (("set", baseline_set_based), ("executemany", baseline_executemany)):
             conn.execute("TRUNCATE baseline.rawevent, baseline.edge, baseline.node")
             conn.commit()
-            dt = fn(conn, batches)
+            with CpuMeter(None) as cpu:
+                dt = fn(conn, batches)
             out[name] = n / dt
             label = ("COPY + INSERT..SELECT nodes/edges" if name == "set" else "executemany raw/nodes/edges")
             log(f"  batch {args.batch_size}, {label + ':':38} {n / dt:10,.0f} events/s "
-                f"{n * rows_per_event / dt:10,.0f} rows/s  [{dt:.2f}s]")
+                f"{n * rows_per_event / dt:10,.0f} rows/s  [{dt:.2f}s; CPU per event: postgres "
+                f"{cpu.used['postgres'] / n * 1000:.2f} ms, client {cpu.used['bench client'] / n * 1000:.2f} ms]")
         conn.execute("TRUNCATE baseline.rawevent, baseline.edge, baseline.node")
         conn.commit()
     m = min(n, args.baseline_single_events)
@@ -446,6 +449,12 @@ def _rss_line(label: str, done: int, rss: dict[int, int]) -> str:
     return f"    {label:<24} events={done:>9,}  {parts}  total {sum(rss.values()) / 1024:6.1f} MB"
 
 
+def _per_event(cpu: CpuMeter, events: int) -> str:
+    if not events:
+        return ""
+    return "CPU per event: " + ", ".join(f"{name} {sec / events * 1000:.2f} ms" for name, sec in cpu.used.items())
+
+
 def batch_phase(args: argparse.Namespace, pool: Pool, server: Gunicorn, token: str) -> dict[str, Any]:
     total, size = args.events, args.batch_size
     n_batches = (total + size - 1) // size
@@ -485,20 +494,38 @@ def batch_phase(args: argparse.Namespace, pool: Pool, server: Gunicorn, token: s
 
     def sampler() -> None:
         t0 = time.monotonic()
+        step = total // 10 if total >= 200_000 else 0  # long runs print progress every 10%
+        next_report = step
         while not sampling.wait(args.rss_interval):
             with prog.lock:
                 done = prog.done
-            samples.append((time.monotonic() - t0, done, server.rss_kb()))
+            rss = server.rss_kb()
+            samples.append((time.monotonic() - t0, done, rss))
+            if step and done >= next_report:
+                next_report += step
+                log(f"    progress: {done:,} events in {time.monotonic() - t0:.0f}s "
+                    f"({done / (time.monotonic() - t0):,.0f} events/s so far), worker RSS total "
+                    f"{sum(rss.values()) / 1024:.1f} MB")
 
-    # Warm-up: one batch per worker, outside the timing, so imports and connections are in place.
+    # Warm-up outside the timing: concurrent clients, so every worker has imported everything and connected.
     before = server.rss_kb()
-    warm = EventStream(pool, seed=99)
-    wc = Client(server.port, token)
-    for _ in range(args.workers * 2):
-        code, data = wc.post("/api/v1/lineage/batch", b"[" + b",".join(warm.take(size)) + b"]")
-        if code != 200:
-            raise RuntimeError(f"warm-up batch refused: HTTP {code} {data[:500]!r}")
-    wc.close()
+    warm_errors: list[str] = []
+
+    def warm_up(idx: int) -> None:
+        stream, wc = EventStream(pool, seed=90 + idx), Client(server.port, token)
+        for _ in range(2):
+            code, data = wc.post("/api/v1/lineage/batch", b"[" + b",".join(stream.take(size)) + b"]")
+            if code != 200:
+                warm_errors.append(f"warm-up batch refused: HTTP {code} {data[:500]!r}")
+        wc.close()
+
+    warmers = [threading.Thread(target=warm_up, args=(i,)) for i in range(args.workers)]
+    for t in warmers:
+        t.start()
+    for t in warmers:
+        t.join()
+    if warm_errors:
+        raise RuntimeError(warm_errors[0])
     after_warm = server.rss_kb()
 
     log(f"\n== Batch endpoint: POST /api/v1/lineage/batch, {total:,} events in batches of {size}, "
@@ -506,11 +533,12 @@ def batch_phase(args: argparse.Namespace, pool: Pool, server: Gunicorn, token: s
     threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(args.batch_clients)]
     samp = threading.Thread(target=sampler, daemon=True)
     t0 = time.perf_counter()
-    samp.start()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    with CpuMeter(server) as cpu:
+        samp.start()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
     elapsed = time.perf_counter() - t0
     sampling.set()
     samp.join()
@@ -521,6 +549,8 @@ def batch_phase(args: argparse.Namespace, pool: Pool, server: Gunicorn, token: s
         f"[target >= 2,000 events/s: {'MET' if rate >= 2000 else 'NOT MET'}]")
     log(f"  HTTP statuses {dict(prog.statuses)}; outcomes {dict(prog.outcomes)}; "
         f"request latency {summary_ms(prog.latencies) if prog.latencies else '-'}")
+    log(f"  {cpu.line()}")
+    log(f"  {_per_event(cpu, prog.done)}")
     for e in prog.errors:
         log(f"  error: {e}")
     log("  gunicorn worker RSS (VmRSS of the master's children):")
@@ -534,8 +564,10 @@ def batch_phase(args: argparse.Namespace, pool: Pool, server: Gunicorn, token: s
     log(_rss_line("end", prog.done, end))
     if samples:
         peak = max(sum(r.values()) for _, _, r in samples)
+        tenth = next((r for _, done, r in samples if done >= total // 10), samples[0][2])
         log(f"    peak total over {len(samples)} samples every {args.rss_interval:g}s: {peak / 1024:.1f} MB; "
-            f"growth after warm-up -> end: {(sum(end.values()) - sum(after_warm.values())) / 1024:+.1f} MB")
+            f"growth after warm-up -> end: {(sum(end.values()) - sum(after_warm.values())) / 1024:+.1f} MB; "
+            f"from 10% of the events -> end: {(sum(end.values()) - sum(tenth.values())) / 1024:+.1f} MB")
         if args.rss_csv:
             with open(args.rss_csv, "w") as f:
                 f.write("seconds,events," + ",".join(f"rss_kb_{p}" for p in sorted(end)) + "\n")
@@ -579,10 +611,11 @@ def single_phase(args: argparse.Namespace, pool: Pool, server: Gunicorn, token: 
         f"(http.client, keep-alive requested), gunicorn -w {args.workers} ({args.worker_class}) ==")
     threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(k)]
     t0 = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    with CpuMeter(server) as cpu:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
     elapsed = time.perf_counter() - t0
     rate = prog.done / elapsed if elapsed else 0.0
     cut = " (STOPPED by --single-seconds)" if prog.done < total else ""
@@ -592,6 +625,8 @@ def single_phase(args: argparse.Namespace, pool: Pool, server: Gunicorn, token: 
         f"server-closed connections (reconnects) {prog.reconnects:,}")
     if prog.latencies:
         log(f"  request latency {summary_ms(prog.latencies)}")
+    log(f"  {cpu.line()}")
+    log(f"  {_per_event(cpu, prog.done)}")
     for e in prog.errors:
         log(f"  error: {e}")
     log(_rss_line("RSS before", 0, before))
@@ -614,13 +649,13 @@ def main() -> None:
                    "memory run; default %(default)s)")
     p.add_argument("--batch-size", type=int, default=500, help="events per batch request (default %(default)s)")
     p.add_argument("--batch-clients", type=int, default=2, help="concurrent batch clients (default %(default)s)")
-    p.add_argument("--single-events", type=int, default=6_000, help="events for the single-event run "
+    p.add_argument("--single-events", type=int, default=3_000, help="events for the single-event run "
                    "(default %(default)s)")
     p.add_argument("--single-clients", type=int, default=8, help="concurrent single-event client threads "
                    "(default %(default)s)")
     p.add_argument("--baseline-events", type=int, default=20_000, help="events for the raw PostgreSQL baselines "
                    "(default %(default)s)")
-    p.add_argument("--baseline-single-events", type=int, default=6_000,
+    p.add_argument("--baseline-single-events", type=int, default=3_000,
                    help="events for the one-transaction-per-event baseline (default %(default)s)")
     p.add_argument("--datasets", type=int, default=3_000, help="dataset pool size (default %(default)s)")
     p.add_argument("--sources", type=int, default=200, help="source datasets in the pool (default %(default)s)")
@@ -628,7 +663,7 @@ def main() -> None:
     p.add_argument("--worker-class", default="sync", help="gunicorn worker class (default %(default)s; "
                    "sync workers close the connection after every response)")
     p.add_argument("--threads", type=int, default=1, help="gunicorn --threads (gthread; default %(default)s)")
-    p.add_argument("--batch-seconds", type=float, default=1800, help="stop the batch run after this long "
+    p.add_argument("--batch-seconds", type=float, default=3600, help="stop the batch run after this long "
                    "(default %(default)s)")
     p.add_argument("--single-seconds", type=float, default=120, help="stop the single-event run after this "
                    "long (default %(default)s)")
@@ -678,14 +713,17 @@ def main() -> None:
         if not args.keep_db:
             drop_database(args.db)
     log("\n== Summary ==")
-    base = results.get("baseline", {})
+    base = results.get("baseline")
+
+    def raw(key: str) -> str:
+        return f"{base[key]:,.0f}/s" if base else "skipped"
+
     if "batch" in results:
         log(f"  batch endpoint   {results['batch']['rate']:8,.0f} events/s  (target 2,000) | raw PG same rows: "
-            f"set-based {base.get('set', 0):,.0f}/s, executemany {base.get('executemany', 0):,.0f}/s, "
-            f"COPY JSON {base.get('copy', 0):,.0f}/s")
+            f"COPY+INSERT..SELECT {raw('set')}, executemany {raw('executemany')}, COPY JSON only {raw('copy')}")
     if "single" in results:
         log(f"  single endpoint  {results['single']['rate']:8,.0f} events/s  (target 300)   | raw PG one "
-            f"transaction per event: {base.get('single', 0):,.0f}/s")
+            f"transaction per event: {raw('single')}")
 
 
 if __name__ == "__main__":

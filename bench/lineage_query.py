@@ -230,6 +230,15 @@ WITH RECURSIVE walk(id, depth) AS (
 )
 SELECT id, min(depth) AS d FROM walk GROUP BY id
 """
+NO_JOBS_CTE = """
+WITH RECURSIVE walk(id, depth) AS (
+    SELECT %(seed)s::bigint, 0
+    UNION
+    SELECT e.src_id, w.depth + 1 FROM walk w JOIN lineage_edge e ON e.dst_id = w.id
+    WHERE w.depth < %(depth)s AND e.kind <> 'executes'
+)
+SELECT id, min(depth) AS d FROM walk GROUP BY id
+"""
 FULL_SQL = """
 WITH RECURSIVE walk(id, depth) AS (
     SELECT %(seed)s::bigint, 0
@@ -247,13 +256,39 @@ SELECT json_build_object(
 """
 
 
-def timed(fn: Any, items: list[Any]) -> tuple[list[float], list[Any]]:
+def timed(fn: Any, items: list[Any], cap: float = 0) -> tuple[list[float], list[Any]]:
+    """Call ``fn`` on each item, timing each call; stop early once ``cap`` seconds have passed (0: no cap)."""
     times, results = [], []
+    start = time.perf_counter()
     for it in items:
         t0 = time.perf_counter()
         results.append(fn(it))
         times.append(time.perf_counter() - t0)
+        if cap and t0 - start > cap:
+            break
     return times, results
+
+
+def capped(times: list[float], wanted: int) -> str:
+    return f"  (stopped at {len(times)} of {wanted}: --series-seconds reached)" if len(times) < wanted else ""
+
+
+class SqlTimer:
+    """A Django execute wrapper: wall time of each statement (client-side query building, round trip and the
+    server's work), keyed by the statement's first words and its parameter count."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, float]] = []
+        self.params: list[int] = []
+
+    def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            n = len(params) if isinstance(params, list | tuple) else 0
+            self.calls.append((" ".join(sql.split()[:6])[:60], time.perf_counter() - t0))
+            self.params.append(n)
 
 
 def verdict(times: list[float]) -> str:
@@ -287,22 +322,36 @@ def breakdown(picks: list[tuple[int, str]], depth: int) -> None:
     """Time the steps of GET .../upstream one by one (same calls as lineage/api.py's NodeWalkApi), per request,
     and two alternatives for the slow steps (measured here only; the portal's code is not changed)."""
     from django.contrib.auth import get_user_model
+    from django.db import connection
     from rest_framework.renderers import JSONRenderer
 
     from lineage import api, selectors
 
     user = get_user_model().objects.get(username="benchadmin")
+    timer = SqlTimer()
+    walk_sql: dict[str, list[float]] = {}
+    walk_params: dict[str, list[int]] = {}
     steps: dict[str, list[float]] = {k: [] for k in (
         "node_get", "lineage_walk", "nodes_by_pk", "_walk_response (DRF serializers)", "JSON render", "total")}
     alt: dict[str, list[float]] = {k: [] for k in (
         "nodes_by_pk objects -> NodeSummarySerializer(many=True)",
-        "2 plain SQL (= ANY(array)) + dicts by hand")}
+        "2 plain SQL (= ANY(array)) + dicts by hand",
+        "lineage_walk's edge fetch as one = ANY(array) parameter")}
     for _, node_id in picks:
         t = [time.perf_counter()]
         node = selectors.node_get(user=user, node_id=node_id)
         t.append(time.perf_counter())
-        walk = selectors.lineage_walk(seeds=selectors.walk_seeds(node), direction="upstream", depth=depth)
+        with connection.execute_wrapper(timer):
+            walk = selectors.lineage_walk(seeds=selectors.walk_seeds(node), direction="upstream", depth=depth)
         t.append(time.perf_counter())
+        per_sql: dict[str, float] = {}
+        for (label, sec), n in zip(timer.calls, timer.params, strict=True):
+            per_sql[label] = per_sql.get(label, 0.0) + sec
+            walk_params.setdefault(label, []).append(n)
+        for label, sec in per_sql.items():
+            walk_sql.setdefault(label, []).append(sec)
+        timer.calls.clear()
+        timer.params.clear()
         nodes = selectors.nodes_by_pk(user=user, pks=list(walk.distance))
         t.append(time.perf_counter())
         data = api._walk_response(node, walk, nodes, None)
@@ -317,13 +366,22 @@ def breakdown(picks: list[tuple[int, str]], depth: int) -> None:
         a1 = time.perf_counter()
         _plain_nodes(list(walk.distance), walk.distance)
         a2 = time.perf_counter()
+        with connection.cursor() as cur:
+            cur.execute("SELECT src_id, dst_id, kind FROM lineage_edge WHERE dst_id = ANY(%s)", [list(walk.distance)])
+            cur.fetchall()
+        a3 = time.perf_counter()
         alt["nodes_by_pk objects -> NodeSummarySerializer(many=True)"].append(a1 - a0)
         alt["2 plain SQL (= ANY(array)) + dicts by hand"].append(a2 - a1)
+        alt["lineage_walk's edge fetch as one = ANY(array) parameter"].append(a3 - a2)
     log(f"  where the API's time goes ({len(picks)} requests, in-process, median and p99 per request):")
     for name, series in steps.items():
         log(f"    {name:<34} median {statistics.median(series) * 1000:8.1f} ms   "
             f"p99 {percentile(series, 99) * 1000:8.1f} ms")
-    log("  alternatives for nodes_by_pk + serialisation, same nodes (measured here, not in the portal):")
+    log("  SQL statements inside lineage_walk (wall time incl. psycopg's client-side query building):")
+    for label, series in walk_sql.items():
+        log(f"    {label:<60} median {statistics.median(series) * 1000:7.1f} ms per request "
+            f"(median {statistics.median(walk_params[label]):,.0f} bound parameters)")
+    log("  alternatives for the slow steps, same nodes (measured here, not in the portal):")
     for name, series in alt.items():
         log(f"    {name:<56} median {statistics.median(series) * 1000:8.1f} ms   "
             f"p99 {percentile(series, 99) * 1000:8.1f} ms")
@@ -359,8 +417,13 @@ def main() -> None:
                    "(default %(default)s)")
     p.add_argument("--commits-per-job", type=int, default=10)
     p.add_argument("--seed", type=float, default=0.42, help="PostgreSQL setseed() and Python seed")
+    p.add_argument("--api-queries", type=int, default=200, help="API requests per HTTP series (default "
+                   "%(default)s)")
+    p.add_argument("--series-seconds", type=float, default=30, help="stop an HTTP series after this long "
+                   "(default %(default)s)")
     p.add_argument("--no-gunicorn", action="store_true", help="skip the HTTP run against gunicorn")
-    p.add_argument("--no-breakdown", action="store_true", help="skip timing the API's steps one by one")
+    p.add_argument("--breakdown", type=int, default=10, metavar="N", help="time the API's steps one by one "
+                   "for N requests (0: skip; default %(default)s)")
     p.add_argument("--profile", type=int, default=0, metavar="N",
                    help="cProfile N API requests in-process and print the top functions")
     p.add_argument("--workers", type=int, default=2, help="gunicorn workers (default %(default)s)")
@@ -396,7 +459,7 @@ def main() -> None:
 
             # Baseline: raw SQL through psycopg, same seeds, same run.
             log(f"\n== {len(picks)} upstream walks at depth {args.depth} from random deployments "
-                "(warm cache: each series runs once untimed first) ==")
+                "(warm cache: the bare CTE runs over all seeds untimed first; each other series warms up on a few) ==")
             with psycopg.connect(dsn(args.db), autocommit=True) as conn:
                 def bare(pk: int) -> int:
                     return len(conn.execute(BARE_CTE, {"seed": pk, "depth": args.depth}).fetchall())
@@ -406,13 +469,25 @@ def main() -> None:
 
                 timed(bare, pks)
                 bare_t, sizes = timed(bare, pks)
-                timed(full, pks[:20])
-                full_t, full_bytes = timed(full, pks)
+                def no_jobs(pk: int) -> int:
+                    return len(conn.execute(NO_JOBS_CTE, {"seed": pk, "depth": args.depth}).fetchall())
+
+                nojob_t, nojob_sizes = timed(no_jobs, pks)
+                timed(full, pks[:5])
+                full_t, full_bytes = timed(full, pks, args.series_seconds)
             log(f"  closure size (nodes within depth {args.depth}): median {statistics.median(sizes):,.0f}, "
                 f"p99 {percentile(sizes, 99):,.0f}, max {max(sizes):,}")
+            with psycopg.connect(dsn(args.db)) as conn:
+                by_kind = conn.execute(
+                    f"SELECT n.kind, count(*) FROM ({BARE_CTE}) c JOIN lineage_node n ON n.id = c.id "
+                    "GROUP BY n.kind ORDER BY 2 DESC", {"seed": pks[0], "depth": args.depth}).fetchall()
+            log(f"    by kind, first seed: {', '.join(f'{k} {c:,}' for k, c in by_kind)}")
             log(f"  baseline, bare recursive CTE (psycopg):          {summary_ms(bare_t)}")
+            log(f"  what-if, bare CTE not entering jobs (skips job -[executes]-> run, so no job and none of its "
+                f"commits): {summary_ms(nojob_t)}; closure median {statistics.median(nojob_sizes):,.0f}, "
+                f"max {max(nojob_sizes):,}")
             log(f"  baseline, CTE + node rows + edges as JSON (1 SQL): {summary_ms(full_t)}  "
-                f"(median {statistics.median(full_bytes) / 1024:,.0f} KB)")
+                f"(median {statistics.median(full_bytes) / 1024:,.0f} KB){capped(full_t, len(pks))}")
 
             # lineage_walk in-process.
             os.environ.update({"DATABASE_URL": database_url(args.db), "DJANGO_SETTINGS_MODULE": "portal.settings",
@@ -430,7 +505,7 @@ def main() -> None:
                 w = lineage_walk(seeds=[pk], direction="upstream", depth=args.depth)
                 return len(w.distance), w.cut_by_size
 
-            timed(walk, pks)
+            timed(walk, pks[:5])
             walk_t, walk_res = timed(walk, pks)
             cut = sum(1 for _, c in walk_res if c)
             log(f"  lineage_walk() in-process:                        {summary_ms(walk_t)}  {verdict(walk_t)}")
@@ -446,13 +521,14 @@ def main() -> None:
                     raise RuntimeError(f"GET {path}: HTTP {resp.status_code} {resp.content[:300]!r}")
                 return len(resp.content)
 
-            timed(api, paths[:20])
-            api_t, api_bytes = timed(api, paths)
-            log(f"  GET .../upstream, Django test client in-process:  {summary_ms(api_t)}  {verdict(api_t)}")
+            timed(api, paths[:3])
+            api_t, api_bytes = timed(api, paths[: args.api_queries], args.series_seconds)
+            log(f"  GET .../upstream, Django test client in-process:  {summary_ms(api_t)}  {verdict(api_t)}"
+                f"{capped(api_t, min(args.api_queries, len(paths)))}")
             log(f"    response size median {statistics.median(api_bytes) / 1024:,.0f} KB")
 
-            if not args.no_breakdown:
-                breakdown(picks[:50], args.depth)
+            if args.breakdown:
+                breakdown(picks[: args.breakdown], args.depth)
             if args.profile:
                 profile_api(client, paths[: args.profile])
 
@@ -470,11 +546,11 @@ def main() -> None:
                         raise RuntimeError(f"GET {path}: HTTP {resp.status} {body[:300]!r}")
                     return len(body)
 
-                timed(http_get, paths[:20])
-                http_t, _ = timed(http_get, paths)
+                timed(http_get, paths[:3])
+                http_t, _ = timed(http_get, paths[: args.api_queries], args.series_seconds)
                 conn_h.close()
                 log(f"  GET .../upstream over HTTP, gunicorn -w {args.workers}:  {summary_ms(http_t)}  "
-                    f"{verdict(http_t)}")
+                    f"{verdict(http_t)}{capped(http_t, min(args.api_queries, len(paths)))}")
     finally:
         if server is not None:
             server.stop()
