@@ -107,12 +107,10 @@ class NodeDetailSerializer(NodeSummarySerializer):
 
 
 def _walk_response(root: Node, walk: selectors.Walk, nodes: dict[int, Node], kinds: set[str] | None) -> dict:
-    out_nodes = []
-    for pk, dist in sorted(walk.distance.items(), key=lambda kv: (kv[1], kv[0])):
-        n = nodes.get(pk)
-        if n is None or (kinds and n.kind not in kinds):
-            continue
-        out_nodes.append({**NodeSummarySerializer(n).data, "distance": dist})
+    ordered = [(nodes[pk], dist) for pk, dist in sorted(walk.distance.items(), key=lambda kv: (kv[1], kv[0]))
+               if pk in nodes and (not kinds or nodes[pk].kind in kinds)]
+    data = NodeSummarySerializer([n for n, _ in ordered], many=True).data
+    out_nodes = [{**d, "distance": dist} for d, (_, dist) in zip(data, ordered, strict=True)]
     by_pk = {pk: n.node_id for pk, n in nodes.items()}
     edges = [{"source": by_pk[s], "target": by_pk[d], "kind": k}
              for s, d, k in sorted(walk.edges) if s in by_pk and d in by_pk]
@@ -392,7 +390,7 @@ class NodeWalkApi(APIView):
             raise FieldError("kinds", f"unknown kind(s) {', '.join(sorted(bad))}")
         walk = selectors.lineage_walk(seeds=selectors.walk_seeds(node), direction=self.direction,
                                       depth=_depth(request))
-        nodes = selectors.nodes_by_pk(user=request.user, pks=list(walk.distance))
+        nodes = selectors.nodes_by_pk(user=request.user, pks=list(walk.distance), summary=True)
         return Response(_walk_response(node, walk, nodes, kinds or None))
 
 

@@ -58,13 +58,15 @@ def lineage_walk(
     """
     max_nodes = max_nodes or settings.LINEAGE_MAX_NODES
     this_col, next_col = ("dst_id", "src_id") if direction == "upstream" else ("src_id", "dst_id")
-    stop_join = stop_where = ""
+    # A walk passes through runs, not through jobs: a job joins every run it ever had and every commit that
+    # ever built it, which would flood the closure with unrelated history. Runs link their own commit.
+    stop_join = "JOIN lineage_node n ON n.id = w.id"
+    stop_where = "AND (n.kind <> %s OR w.depth = 0)"
     if stop_at_deidentifying:
-        stop_join = "JOIN lineage_node n ON n.id = w.id"
-        stop_where = "AND (n.deidentifies = %s OR w.depth = 0)"
+        stop_where += " AND (n.deidentifies = %s OR w.depth = 0)"
     sql = _WALK_SQL.format(seeds=", ".join(["%s"] * len(seeds)), this_col=this_col, next_col=next_col,
                            stop_join=stop_join, stop_where=stop_where)
-    params: list[Any] = [*seeds, depth]
+    params: list[Any] = [*seeds, depth, "job"]
     if stop_at_deidentifying:
         params.append(False)
     params.append(max_nodes + 1)
@@ -112,11 +114,18 @@ def node_list(*, user: User, kind: str | None = None, q: str | None = None, tag:
     return qs.order_by("kind", "namespace", "name", "version")
 
 
-def nodes_by_pk(*, user: User, pks: list[int]) -> dict[int, Node]:
-    """Visible nodes among ``pks``; those the user may not see are left out."""
+SUMMARY_FIELDS = ("node_id", "kind", "namespace", "name", "version", "environment", "state", "owners",
+                  "updated_at", "parent_id")
+
+
+def nodes_by_pk(*, user: User, pks: list[int], summary: bool = False) -> dict[int, Node]:
+    """Visible nodes among ``pks``; those the user may not see are left out. ``summary`` skips facets and attrs."""
     out: dict[int, Node] = {}
     for i in range(0, len(pks), 5000):
-        for n in Node.objects.visible_to(user).filter(pk__in=pks[i : i + 5000]).prefetch_related("tags"):
+        qs = Node.objects.visible_to(user).filter(pk__in=pks[i : i + 5000]).prefetch_related("tags")
+        if summary:
+            qs = qs.only(*SUMMARY_FIELDS)
+        for n in qs:
             out[n.pk] = n
     return out
 

@@ -50,6 +50,10 @@ def select_in(
     """Run ``<sql_prefix> IN (...) <suffix>`` over ``values`` in chunks and concatenate the rows."""
     out: list[tuple[Any, ...]] = []
     with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            # One array parameter: parsed once, instead of thousands of placeholders.
+            cur.execute(f"{sql_prefix} = ANY(%s) {suffix}", [*extra, list(values)])
+            return cur.fetchall()
         for part in chunks(list(values), MAX_PARAMS - len(extra)):
             marks = ", ".join(["%s"] * len(part))
             cur.execute(f"{sql_prefix} IN ({marks}) {suffix}", [*extra, *part])

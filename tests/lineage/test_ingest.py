@@ -161,3 +161,16 @@ def test_commit_shas_match_whatever_their_case() -> None:
         "repo": "https://git.example.com/ml/credit.git", "sha": sha.lower(), "time": "2026-01-09T09:00:00+00:00"})
     assert Node.objects.filter(kind="commit").count() == 1
     assert node.name == sha.lower()
+
+
+def test_a_walk_does_not_pass_through_a_job_into_its_other_runs() -> None:
+    old, new = str(uuid.uuid4()), str(uuid.uuid4())
+    ingest(run_event(run_id=old, sha="a" * 40, inputs=[dataset("db", "old_input")], time="2026-01-01T00:00:00Z"))
+    ingest(run_event(run_id=new, sha="b" * 40, inputs=[dataset("db", "new_input")], outputs=[model_output("m", "2")],
+                     time="2026-01-02T00:00:00Z"))
+    mv = Node.objects.get(node_id="modelVersion:ml-pipelines:m#2")
+    walk = selectors.lineage_walk(seeds=[mv.pk], direction="upstream", depth=20)
+    ids = set(Node.objects.filter(pk__in=walk.distance).values_list("node_id", flat=True))
+    assert f"commit:https://git.example.com/ml/credit.git:{'b' * 40}" in ids
+    assert f"commit:https://git.example.com/ml/credit.git:{'a' * 40}" not in ids
+    assert "datasetVersion:db:old_input#initial" not in ids and f"run:{old}" not in ids
