@@ -106,14 +106,12 @@ class NodeDetailSerializer(NodeSummarySerializer):
     createdAt = serializers.DateTimeField(source="created_at")
 
 
-def _walk_response(root: Node, walk: selectors.Walk, nodes: dict[int, Node], kinds: set[str] | None) -> dict:
-    ordered = [(nodes[pk], dist) for pk, dist in sorted(walk.distance.items(), key=lambda kv: (kv[1], kv[0]))
-               if pk in nodes and (not kinds or nodes[pk].kind in kinds)]
-    data = NodeSummarySerializer([n for n, _ in ordered], many=True).data
-    out_nodes = [{**d, "distance": dist} for d, (_, dist) in zip(data, ordered, strict=True)]
-    by_pk = {pk: n.node_id for pk, n in nodes.items()}
-    edges = [{"source": by_pk[s], "target": by_pk[d], "kind": k}
-             for s, d, k in sorted(walk.edges) if s in by_pk and d in by_pk]
+def _walk_response(root: Node, walk: selectors.Walk, nodes: dict[int, dict], kinds: set[str] | None) -> dict:
+    out_nodes = [{**nodes[pk], "distance": dist}
+                 for pk, dist in sorted(walk.distance.items(), key=lambda kv: (kv[1], kv[0]))
+                 if pk in nodes and (not kinds or nodes[pk]["kind"] in kinds)]
+    edges = [{"source": nodes[s]["id"], "target": nodes[d]["id"], "kind": k}
+             for s, d, k in sorted(walk.edges) if s in nodes and d in nodes]
     hidden = len([pk for pk in walk.distance if pk not in nodes])
     return {"root": root.node_id, "direction": walk.direction, "depth": walk.depth,
             "truncated": {"depth": walk.cut_by_depth, "size": walk.cut_by_size}, "hidden": hidden,
@@ -390,7 +388,7 @@ class NodeWalkApi(APIView):
             raise FieldError("kinds", f"unknown kind(s) {', '.join(sorted(bad))}")
         walk = selectors.lineage_walk(seeds=selectors.walk_seeds(node), direction=self.direction,
                                       depth=_depth(request))
-        nodes = selectors.nodes_by_pk(user=request.user, pks=list(walk.distance), summary=True)
+        nodes = selectors.node_summaries(user=request.user, pks=list(walk.distance))
         return Response(_walk_response(node, walk, nodes, kinds or None))
 
 

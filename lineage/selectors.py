@@ -155,3 +155,22 @@ def run_events(*, run_uuid: str) -> QuerySet[RawEvent]:
 
 def node_tags(node: Node) -> list[NodeTag]:
     return list(node.tags.all().order_by("field", "tag"))
+
+
+def node_summaries(*, user: User, pks: list[int]) -> dict[int, dict[str, Any]]:
+    """Visible nodes among ``pks`` as the API's summary dicts: two queries, no model instances."""
+    out: dict[int, dict[str, Any]] = {}
+    fields = ("pk", "node_id", "kind", "namespace", "name", "version", "environment", "state", "owners", "updated_at")
+    for i in range(0, len(pks), 5000):
+        part = pks[i : i + 5000]
+        for row in Node.objects.visible_to(user).filter(pk__in=part).values(*fields):
+            pk = row.pop("pk")
+            out[pk] = {"id": row.pop("node_id"), **row, "tags": []}
+        for node_pk, field, tag, source in NodeTag.objects.filter(node_id__in=part).values_list(
+            "node_id", "field", "tag", "source"
+        ):
+            if node_pk in out:
+                out[node_pk]["tags"].append({"field": field, "tag": tag, "source": source})
+    for d in out.values():
+        d["updatedAt"] = d.pop("updated_at").isoformat().replace("+00:00", "Z")
+    return out
