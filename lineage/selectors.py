@@ -166,11 +166,11 @@ def node_summaries(*, user: User, pks: list[int]) -> dict[int, dict[str, Any]]:
         for row in Node.objects.visible_to(user).filter(pk__in=part).values(*fields):
             pk = row.pop("pk")
             out[pk] = {"id": row.pop("node_id"), **row, "tags": []}
-        for node_pk, field, tag, source in NodeTag.objects.filter(node_id__in=part).values_list(
+        for node_pk, column, tag, source in NodeTag.objects.filter(node_id__in=part).values_list(
             "node_id", "field", "tag", "source"
         ):
             if node_pk in out:
-                out[node_pk]["tags"].append({"field": field, "tag": tag, "source": source})
+                out[node_pk]["tags"].append({"field": column, "tag": tag, "source": source})
     for d in out.values():
         d["updatedAt"] = d.pop("updated_at").isoformat().replace("+00:00", "Z")
     return out
