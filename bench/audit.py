@@ -126,6 +126,12 @@ def main() -> None:
     args = ap.parse_args()
 
     recreate_database(DB)
+    # A fresh key and outside-checkpoint folder: checkpoints of an earlier run's chain would (rightly) fail it.
+    import shutil
+
+    shutil.rmtree(f"/tmp/{DB}-checkpoints", ignore_errors=True)
+    if os.path.exists(f"/tmp/{DB}-key.pem"):
+        os.remove(f"/tmp/{DB}-key.pem")
     try:
         migrate(DB)
         with psycopg.connect(dsn(DB), autocommit=True) as conn:
@@ -154,7 +160,7 @@ def main() -> None:
         t0 = time.perf_counter()
         verdict = audit_verify()
         verify_s = time.perf_counter() - t0
-        log(f"verify_audit over {verdict.entries:,} entries: {verify_s:.1f} s ({verdict.message[:40]}...)")
+        log(f"verify_audit over {verdict.entries:,} entries: {verify_s:.1f} s ({verdict.message[:90]})")
 
         from django.test import Client
 
