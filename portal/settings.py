@@ -137,6 +137,7 @@ SPECTACULAR_SETTINGS = {
     "and deployments.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "COMPONENT_SPLIT_REQUEST": True,
     # Served by the portal itself: no CDN at run time.
     "SWAGGER_UI_DIST": "SIDECAR",
