@@ -174,7 +174,10 @@ class LineageApi(APIView):
             raise FieldError("nodeId", "this query parameter is required")
         node_id = node_id.split("#", 1)[0] if node_id.startswith(("dataset:", "job:")) else node_id
         if node_id.startswith("datasetField:"):
-            kind, ns, rest = ids.split_marquez_id(node_id)
+            try:
+                _, ns, rest = ids.split_marquez_id(node_id)
+            except ValueError as exc:
+                raise FieldError("nodeId", str(exc)) from exc
             node_id = ids.dataset_id(ns, rest.rsplit(":", 1)[0])
         node = _node_or_404(request, node_id)
         hops = _depth(request, default=20)

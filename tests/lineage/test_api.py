@@ -291,3 +291,8 @@ def test_the_openapi_schema_generates_without_warnings() -> None:
     err = StringIO()
     call_command("spectacular", "--file", "/dev/null", "--fail-on-warn", stderr=err)
     assert "Warning" not in err.getvalue() and "Error" not in err.getvalue().replace("Errors:   0", "")
+
+
+def test_a_malformed_marquez_field_id_is_400(alice_client) -> None:
+    r = alice_client.get("/api/v1/lineage", {"nodeId": "datasetField:nothing-here"})
+    assert r.status_code == 400 and r.json()["errors"][0]["field"] == "nodeId"
