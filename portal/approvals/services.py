@@ -18,7 +18,7 @@ from lineage import selectors
 from lineage.models import Node
 from portal.accounts.models import Role, Team, User
 from portal.audit import keys
-from portal.audit.services import audit_record, time_text
+from portal.audit.services import Change, audit_record, audit_record_many, time_text
 from portal.audit.verifier import canonical
 from portal.lib.errors import DomainError
 
@@ -237,11 +237,18 @@ def _maybe_approve(release: Release, by: User | None) -> None:
     audit_record(actor=by, action="approval.release_approved", target_kind="release", target_id=str(release.pk),
                  payload={"counted": assigned, "subject_digest": release.subject_digest})
     _notify(release, "decided")
-    Release.objects.filter(model_version__name=release.model_version.name,
-                           model_version__namespace=release.model_version.namespace,
-                           environment=release.environment, state=Release.State.APPROVED).exclude(
-        pk=release.pk).exclude(model_version=release.model_version).update(
-        state=Release.State.SUPERSEDED, state_reason=f"superseded by release {release.pk}")
+    older = list(Release.objects.filter(
+        model_version__name=release.model_version.name, model_version__namespace=release.model_version.namespace,
+        environment=release.environment, state=Release.State.APPROVED,
+    ).exclude(pk=release.pk).exclude(model_version=release.model_version).values_list("pk", flat=True))
+    if older:
+        Release.objects.filter(pk__in=older).update(state=Release.State.SUPERSEDED,
+                                                    state_reason=f"superseded by release {release.pk}")
+        audit_record_many(actor=by, changes=[
+            Change("approval.release_superseded", "release", str(pk), {"before": Release.State.APPROVED,
+                                                                       "after": Release.State.SUPERSEDED,
+                                                                       "by_release": release.pk})
+            for pk in older])
 
 
 def _locked(release: Release) -> Release:

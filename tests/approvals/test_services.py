@@ -230,3 +230,17 @@ def test_an_overdue_retrospective_is_named_by_the_gate(release, people) -> None:
     Release.objects.filter(retrospective_of=release).update(retrospective_due=timezone.now() - timedelta(days=1))
     gate = services.gate_check(user=people["risk"], model="credit", version="7", environment="production")
     assert any("overdue" in r for r in gate["reasons"])
+
+
+def test_approving_a_newer_version_supersedes_the_older_release_and_records_it(release, people) -> None:
+    sign(release, people["risk"])
+    sign(release, people["compliance"])
+    train(version="8", time="2026-01-05T00:00:00Z")
+    newer = services.release_request(by=people["requester"], model="credit", version="8", environment="production",
+                                     justification="next")
+    sign(newer, people["risk"])
+    sign(newer, people["compliance"])
+    release.refresh_from_db()
+    assert release.state == Release.State.SUPERSEDED
+    e = AuditEntry.objects.get(action="approval.release_superseded")
+    assert e.target_id == str(release.pk)
