@@ -114,18 +114,11 @@ def node_list(*, user: User, kind: str | None = None, q: str | None = None, tag:
     return qs.order_by("kind", "namespace", "name", "version")
 
 
-SUMMARY_FIELDS = ("node_id", "kind", "namespace", "name", "version", "environment", "state", "owners",
-                  "updated_at", "parent_id")
-
-
-def nodes_by_pk(*, user: User, pks: list[int], summary: bool = False) -> dict[int, Node]:
-    """Visible nodes among ``pks``; those the user may not see are left out. ``summary`` skips facets and attrs."""
+def nodes_by_pk(*, user: User, pks: list[int]) -> dict[int, Node]:
+    """Visible nodes among ``pks``; those the user may not see are left out."""
     out: dict[int, Node] = {}
     for i in range(0, len(pks), 5000):
-        qs = Node.objects.visible_to(user).filter(pk__in=pks[i : i + 5000]).prefetch_related("tags")
-        if summary:
-            qs = qs.only(*SUMMARY_FIELDS)
-        for n in qs:
+        for n in Node.objects.visible_to(user).filter(pk__in=pks[i : i + 5000]).prefetch_related("tags"):
             out[n.pk] = n
     return out
 

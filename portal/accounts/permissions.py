@@ -14,9 +14,14 @@ CURATE_ROLES = {Role.COMPLIANCE_OFFICER, Role.ADMIN}
 AUDIT_ROLES = {Role.AUDITOR, Role.ADMIN}
 
 
+def has_role(user: object, roles: set[str]) -> bool:
+    """The one rule for role checks, shared by the API's permission classes and the pages."""
+    return bool(user and getattr(user, "is_authenticated", False)
+                and (user.is_superuser or user.role in roles))  # type: ignore[attr-defined]
+
+
 def _has_role(request: Request, roles: set[str]) -> bool:
-    user = request.user
-    return bool(user and user.is_authenticated and (user.is_superuser or user.role in roles))
+    return has_role(request.user, roles)
 
 
 class CanIngest(BasePermission):

@@ -69,7 +69,7 @@ def _detail(release: Release, request: Request) -> dict[str, Any]:
     data = dict(ReleaseSerializer(release).data)
     data["subject"] = release.subject
     data["my_ineligibility"] = services.ineligibility(release=release, user=request.user)
-    met, _, missing = services._quorum(release)
+    met, _, missing = services.release_quorum(release)
     data["quorum"] = {"met": met, "missing": missing}
     return data
 

@@ -134,7 +134,7 @@ def ineligibility(*, release: Release, user: User) -> list[str]:
     return reasons
 
 
-def _quorum(release: Release) -> tuple[bool, dict[str, str], dict[str, int]]:
+def release_quorum(release: Release) -> tuple[bool, dict[str, str], dict[str, int]]:
     needs = {g.team.name: g.min_approvals for g in release.policy.groups.select_related("team")}
     voters: dict[str, set[str]] = {}
     for s in release.signatures.filter(voided_at__isnull=True, meaning=Signature.Meaning.APPROVAL).select_related(
@@ -222,7 +222,7 @@ def _refresh_locked(release: Release, by: User | None) -> Release:
 
 
 def _maybe_approve(release: Release, by: User | None) -> None:
-    met, assigned, missing = _quorum(release)
+    met, assigned, missing = release_quorum(release)
     if not met:
         return
     wait_until = release.created_at + timedelta(hours=release.policy.min_wait_hours)
@@ -389,7 +389,7 @@ def gate_check(*, user: User, model: str, version: str, environment: str, namesp
         reasons.append(f"no approved release of {mv.node_id} for {environment}")
         pending = Release.objects.filter(model_version=mv, environment=environment, state=Release.State.PENDING)
         for p in pending[:3]:
-            _, _, missing = _quorum(p)
+            _, _, missing = release_quorum(p)
             reasons.append(f"release {p.pk} is pending: " + (", ".join(f"{n} more from {g}" for g, n in
                                                                         missing.items()) or p.state_reason))
     else:

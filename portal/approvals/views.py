@@ -46,7 +46,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
 @login_required
 def release_detail(request: HttpRequest, pk: int) -> HttpResponse:
     release = services.release_refresh(release=_visible(request, pk), by=request.user)
-    met, _, missing = services._quorum(release)
+    met, _, missing = services.release_quorum(release)
     team_ids = list(release.policy.groups.values_list("team_id", flat=True))
     approvers = User.objects.filter(teams__in=team_ids, role__in=services.VOTING_ROLES).distinct().order_by("username")
     eligibility = [(u, services.ineligibility(release=release, user=u)) for u in approvers]

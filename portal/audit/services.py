@@ -92,28 +92,26 @@ def audit_record(*, actor: Any | None, action: str, target_kind: str = "", targe
     audit_record_many(actor=actor, changes=[Change(action, target_kind, target_id, payload)])
 
 
-def entry_dict(e: AuditEntry) -> dict[str, Any]:
-    """The entry as exported and hashed (plus its two hashes)."""
-    return {
-        "seq": e.seq, "time": time_text(e.time),
-        "actor": {"id": e.actor_id, "name": e.actor_name, "token": e.actor_token},
-        "action": e.action, "target": {"kind": e.target_kind, "id": e.target_id},
-        "payload": json.loads(e.payload), "request_id": e.request_id, "client": e.client,
-        "prev_hash": e.prev_hash, "entry_hash": e.entry_hash,
-    }
-
-
 _ROW = ("seq", "time", "actor_id", "actor_name", "actor_token", "action", "target_kind", "target_id", "payload",
         "request_id", "client", "prev_hash", "entry_hash")
 
 
+def _row_dict(row: tuple[Any, ...]) -> dict[str, Any]:
+    """An entry as exported and hashed (plus its two hashes), from a row of ``_ROW`` columns."""
+    seq, t, actor_id, actor_name, token, action, kind, target, payload, rid, client, prev, h = row
+    return {"seq": seq, "time": time_text(t), "actor": {"id": actor_id, "name": actor_name, "token": token},
+            "action": action, "target": {"kind": kind, "id": target}, "payload": json.loads(payload),
+            "request_id": rid, "client": client, "prev_hash": prev, "entry_hash": h}
+
+
+def entry_dict(e: AuditEntry) -> dict[str, Any]:
+    return _row_dict(tuple(getattr(e, f) for f in _ROW))
+
+
 def entries_iter(chunk: int = 5000) -> Iterator[dict[str, Any]]:
     """Every entry in order, read as plain tuples with a server-side cursor on PostgreSQL."""
-    rows = AuditEntry.objects.order_by("seq").values_list(*_ROW).iterator(chunk_size=chunk)
-    for seq, t, actor_id, actor_name, token, action, kind, target, payload, rid, client, prev, h in rows:
-        yield {"seq": seq, "time": time_text(t), "actor": {"id": actor_id, "name": actor_name, "token": token},
-               "action": action, "target": {"kind": kind, "id": target}, "payload": json.loads(payload),
-               "request_id": rid, "client": client, "prev_hash": prev, "entry_hash": h}
+    for row in AuditEntry.objects.order_by("seq").values_list(*_ROW).iterator(chunk_size=chunk):
+        yield _row_dict(row)
 
 
 # -- checkpoints -----------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from portal.accounts.permissions import AUDIT_ROLES
+from portal.accounts.permissions import AUDIT_ROLES, has_role
 from portal.lib.errors import FieldError
 
 from .api import entry_filter
@@ -29,7 +29,7 @@ NODE_KINDS = ("dataset", "datasetVersion", "job", "run", "commit", "modelVersion
 
 
 def _require_auditor(request: HttpRequest) -> None:
-    if not (request.user.is_superuser or request.user.role in AUDIT_ROLES):
+    if not has_role(request.user, AUDIT_ROLES):
         raise PermissionDenied("Only auditors and admins may read the audit trail.")
 
 
