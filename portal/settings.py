@@ -48,6 +48,8 @@ INSTALLED_APPS = [
     "portal.accounts",
     "portal.audit",
     "portal.approvals",
+    "portal.governance",
+    "portal.evidence",
     "portal.web",
     "lineage",
 ]
