@@ -120,3 +120,12 @@ def test_h10_production_with_phi_needs_a_fresh_risk_analysis():
     assert "older than 12 months" in hipaa.risk_analysis(g.facts).failing[0].why
     g.doc("risk_analysis", on=[mv], approved=ago(30))
     assert hipaa.risk_analysis(g.facts).status == PASS
+
+
+def test_retention_from_a_leap_day_does_not_crash():
+    from datetime import UTC, datetime
+
+    g = Graph()
+    d = g.doc("policy", retention_until=date(2030, 1, 1))
+    d.created_at = datetime(2024, 2, 29, tzinfo=UTC)
+    assert "must be at least 2030-02-28" in hipaa.retention(g.facts).failing[0].why

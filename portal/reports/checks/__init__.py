@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
 
 from ..catalog import Control, Framework
@@ -49,6 +50,15 @@ def check(control_id: str) -> Callable[[CheckFn], CheckFn]:
         return fn
 
     return register
+
+
+def years_later(t: datetime, years: int) -> date:
+    """The calendar date ``years`` after ``t`` (29 February falls back to the 28th)."""
+    d = t.date()
+    try:
+        return d.replace(year=d.year + years)
+    except ValueError:
+        return d.replace(year=d.year + years, day=28)
 
 
 def failing(n: NodeFact, why: str) -> Failing:

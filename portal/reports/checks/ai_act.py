@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from ..facts import Facts, NodeFact
-from . import Failing, Result, check, failing, verdict
+from . import Failing, Result, check, failing, verdict, years_later
 
 ANNEX_IV_POINTS = tuple(str(i) for i in range(1, 10))
 INSTRUCTION_SECTIONS = ("purpose", "accuracy", "limitations", "oversight", "logging")
@@ -142,7 +142,7 @@ def documentation_keeping(f: Facts) -> Result:
     docs = [x for x in f.documents if x.doc_type in TECHNICAL_DOCS]
     for x in docs:
         start = x.effective_from
-        needed = start.date().replace(year=start.year + years)
+        needed = years_later(start, years)
         if x.retention_until < needed:
             fails.append(Failing(f"document:{x.id}", "document", x.title,
                                  f"locked until {x.retention_until}; {years} years require {needed}"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from ..facts import Facts
-from . import NOT_EVALUATED, Failing, Result, check, failing, verdict
+from . import NOT_EVALUATED, Failing, Result, check, failing, verdict, years_later
 
 RECORD_TYPES = ("policy", "risk_analysis", "dpia", "validation_report", "monitoring_plan", "qms_procedure")
 
@@ -99,7 +99,7 @@ def retention(f: Facts) -> Result:
     docs = [d for d in f.documents if d.doc_type in RECORD_TYPES]
     for d in docs:
         start = max(d.created_at, d.effective_until or d.created_at)
-        needed = start.date().replace(year=start.year + years)
+        needed = years_later(start, years)
         rows.append([d.title, d.doc_type, str(d.retention_until), str(needed)])
         if d.retention_until < needed:
             fails.append(Failing(f"document:{d.id}", "document", d.title,
