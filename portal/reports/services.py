@@ -78,8 +78,10 @@ def _clean_scope(scope: dict[str, Any] | None) -> dict[str, list[str]]:
 @transaction.atomic
 def report_request(*, by: User, kind: str, framework: str = "", scope: dict[str, Any] | None = None,
                    period_start: datetime | None = None, period_end: datetime | None = None, model: str = "",
-                   annex_iv: bool = False, dataset: str = "", subject_key: str = "", title: str = "") -> Report:
-    """Create a queued report and enqueue its generation once this transaction commits."""
+                   annex_iv: bool = False, dataset: str = "", subject_key: str = "", title: str = "",
+                   enqueue: bool = True) -> Report:
+    """Create a queued report and enqueue its generation once this transaction commits (unless the caller
+    generates it itself, as ``audit_report`` does)."""
     if not has_role(by, REPORT_ROLES):
         raise ReportForbidden("Only compliance officers, auditors and admins may generate reports.")
     now = timezone.now()
@@ -115,9 +117,10 @@ def report_request(*, by: User, kind: str, framework: str = "", scope: dict[str,
     audit_record(actor=by, action="report.requested", target_kind="report", target_id=str(report.pk),
                  payload={"kind": kind, "framework": report.framework, "scope": report.scope,
                           "subject": report.subject, "subject_key_hash": report.subject_key_hash})
-    from .tasks import generate_report
+    if enqueue:
+        from .tasks import generate_report
 
-    transaction.on_commit(lambda: generate_report.delay(str(report.pk)))
+        transaction.on_commit(lambda: generate_report.delay(str(report.pk)))
     return report
 
 
