@@ -17,6 +17,7 @@ from django.utils import timezone
 from lineage import selectors
 from lineage.models import Node
 from portal.accounts.models import Role, Team, User
+from portal.accounts.services import password_confirm
 from portal.audit import keys
 from portal.audit.services import Change, audit_record, audit_record_many, time_text
 from portal.audit.verifier import canonical
@@ -268,12 +269,9 @@ def _binding(release_id: int, signer: User, digest: str, meaning: str, reason: s
 
 def _reauthenticate(user: User, password: str, release: Release) -> None:
     """A signature needs the signer's password now, not their session. A refusal is recorded and kept."""
-    if user.check_password(password):
-        return
-    with transaction.atomic():
-        audit_record(actor=user, action="approval.signature_refused", target_kind="release",
-                     target_id=str(release.pk), payload={"reason": "wrong password"})
-    raise ApprovalError("The password is wrong; nothing was signed.", field="password")
+    if not password_confirm(user=user, password=password, refused_action="approval.signature_refused",
+                            target_kind="release", target_id=str(release.pk)):
+        raise ApprovalError("The password is wrong; nothing was signed.", field="password")
 
 
 def release_sign(*, release: Release, by: User, password: str, meaning: str, reason: str) -> Release:
