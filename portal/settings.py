@@ -174,6 +174,16 @@ PORTAL_VERSION = "0.2.0"
 # A running report whose worker stops sending progress for this long is taken over by another worker.
 PORTAL_REPORT_STALE_SECONDS = env_int("PORTAL_REPORT_STALE_SECONDS", 120)
 PORTAL_REPORT_MAX_ATTEMPTS = env_int("PORTAL_REPORT_MAX_ATTEMPTS", 3)
+# Evidence documents (DPIAs, validation reports…): upload limit, and default retention in years by document type.
+# A retention date given on upload can lengthen the default, never shorten it.
+PORTAL_EVIDENCE_MAX_BYTES = env_int("PORTAL_EVIDENCE_MAX_BYTES", 25 * 1024 * 1024)
+PORTAL_EVIDENCE_RETENTION_DEFAULT_YEARS = env_int("PORTAL_EVIDENCE_RETENTION_DEFAULT_YEARS", 6)
+PORTAL_EVIDENCE_RETENTION_YEARS = {
+    # HIPAA 45 CFR 164.316(b)(2)(i): six years from creation or from the date last in effect, whichever is later.
+    "policy": 6, "risk_analysis": 6, "deid_determination": 6, "oversight_training": 6,
+    # EU AI Act Art. 18(1): technical documentation and QMS documentation, ten years after placing on the market.
+    "annex_iv": 10, "qms_procedure": 10, "instructions_for_use": 10,
+}
 # Roles that see every namespace regardless of team ownership.
 PORTAL_ORG_WIDE_ROLES = ("admin", "auditor", "compliance_officer")
 
