@@ -146,7 +146,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "ENUM_NAME_OVERRIDES": {"ClassificationTagEnum": "lineage.models.Tag"},
+    "ENUM_NAME_OVERRIDES": {"ClassificationTagEnum": "lineage.models.Tag",
+                            "DocumentTypeEnum": "portal.evidence.models.DocumentType"},
 }
 
 # Celery: without a broker, tasks run in-process so the embedded setup needs no Redis.
