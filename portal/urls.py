@@ -16,5 +16,6 @@ urlpatterns = [
     path("audit/", include("portal.audit.page_urls")),
     path("approvals/", include("portal.approvals.page_urls")),
     path("reports/", include("portal.reports.page_urls")),
+    path("evidence/", include("portal.evidence.page_urls")),
     path("", include("portal.web.urls")),
 ]

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 
 from lineage.models import Node, Tag
 from portal.accounts.models import Role, Team, User
+from portal.evidence import selectors as evidence_selectors
 from portal.lib.errors import DomainError
 
 from . import services
@@ -57,6 +58,8 @@ def release_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "meanings": [(m, m.label) for m in (Signature.Meaning.APPROVAL, Signature.Meaning.REVIEW,
                                             Signature.Meaning.RESPONSIBILITY)],
         "is_admin": request.user.is_superuser or request.user.role == Role.ADMIN,
+        "missing_evidence": evidence_selectors.evidence_missing(release=release),
+        "release_documents": evidence_selectors.release_documents(user=request.user, release=release),
     })
 
 
