@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 from lineage.models import Node, Tag
 from portal.accounts.models import Role, Team, User
 from portal.evidence import selectors as evidence_selectors
+from portal.evidence.models import DocumentType
 from portal.lib.errors import DomainError
 
 from . import services
@@ -118,4 +119,5 @@ def policy_list(request: HttpRequest) -> HttpResponse:
     return render(request, "approvals/policies.html", {
         "policies": Policy.objects.prefetch_related("groups__team").select_related("created_by"),
         "is_admin": is_admin, "teams": Team.objects.order_by("name"), "tags": Tag.values,
+        "document_types": DocumentType.values,
     })
