@@ -51,8 +51,7 @@ class DocumentSerializer(serializers.ModelSerializer):
         return selectors.node_ids_visible(user=self.context["user"], document=d)
 
     def get_releases(self, d: Document) -> list[int]:
-        return list(d.releases.filter(pk__in=Release.objects.visible_to(self.context["user"]).values("pk"))
-                    .order_by("pk").values_list("pk", flat=True))
+        return selectors.release_ids_visible(user=self.context["user"], document=d)
 
     def get_content_url(self, d: Document) -> str:
         return f"/api/v1/documents/{d.pk}/content"
@@ -67,6 +66,8 @@ def _document_or_404(request: Request, pk: Any) -> Document:
 
 
 def _out(doc: Document, request: Request) -> dict[str, Any]:
+    doc = selectors.with_attachments(Document.objects.defer("content").select_related("author", "approved_by"),
+                                     user=request.user).get(pk=doc.pk)
     return dict(DocumentSerializer(doc, context={"user": request.user}).data)
 
 

@@ -146,7 +146,8 @@ def content_check(*, file_name: str, content: bytes, content_type: str) -> str:
         raise FieldError("file", f"Files of type {resolved!r} are not accepted; upload PDF, DOCX, XLSX, CSV, "
                                  "text, Markdown, JSON, PNG or JPEG.")
     if not _matches(resolved, content):
-        raise FieldError("file", f"The file's content is not {resolved}.")
+        hint = " (text must be UTF-8)" if resolved in TEXT_TYPES | {"application/json"} else ""
+        raise FieldError("file", f"The file's content is not {resolved}{hint}.")
     return resolved
 
 

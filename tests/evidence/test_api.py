@@ -170,3 +170,12 @@ def test_the_schema_shows_the_multipart_upload(people) -> None:
     assert "multipart/form-data" in paths["/api/v1/documents"]["post"]["requestBody"]["content"]
     assert {"/api/v1/documents/{id}", "/api/v1/documents/{id}/content", "/api/v1/documents/{id}/approve",
             "/api/v1/documents/{id}/attachments"} <= set(paths)
+
+
+def test_listing_costs_the_same_queries_for_many_documents(model, people, release,
+                                                           django_assert_max_num_queries) -> None:
+    for i in range(8):
+        upload(people["requester"], content=PDF + str(i).encode(), release_ids=[release.pk])
+    client = api_client(people["requester"])
+    with django_assert_max_num_queries(12):
+        assert len(client.get(URL).json()["results"]) == 8
