@@ -220,6 +220,25 @@ class _Heading(Paragraph):
         self.outline = shorten(title, OUTLINE_LIMIT)
 
 
+class _LaterPasses(Flowable):
+    """Draws ``inner`` only from the second pass on. The first pass of ``multiBuild`` is always thrown away
+    (the footer's page count is not known yet) and needs only sizes; lineage diagrams are the costliest
+    thing to draw, so this saves most of a pass's drawing."""
+
+    def __init__(self, inner: Flowable, doc: _Doc) -> None:
+        super().__init__()
+        self.inner, self.doc = inner, doc
+        self.hAlign = getattr(inner, "hAlign", "LEFT")
+
+    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
+        self.width, self.height = self.inner.wrap(availWidth, availHeight)
+        return self.width, self.height
+
+    def draw(self) -> None:
+        if self.doc.passes >= 2:
+            self.inner.drawOn(self.canv, 0, 0)
+
+
 class _PageCount(Flowable):
     """Indexing flowable: another pass is needed until the page count used by the footer is the real one."""
 
@@ -710,7 +729,7 @@ class _Story:
         else:
             if len(nodes) > pdf_draw.LABEL_LIMIT:
                 self.p("Labels omitted at this size; zoom in or read the nodes in the JSON bundle.", "note")
-            self.out.append(drawing)
+            self.out.append(_LaterPasses(drawing, self.doc))
         upper = {t.upper() for t in sensitive}
         tagged = [n for n in nodes if any(clean(t).upper() in upper for t in _list(n.get("tags")))]
         if tagged:
