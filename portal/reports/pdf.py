@@ -20,6 +20,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from reportlab import rl_config
@@ -101,7 +102,8 @@ def render(bundle: dict, *, progress: Progress | None = None) -> bytes:
     report = _dict(bundle.get("report"))
     report_id = clean(report.get("id") or "unknown")
     buf = io.BytesIO()
-    doc = _Doc(buf, report_id=report_id, fonts=fonts, ticker=ticker, title=_title(report))
+    doc = _Doc(buf, report_id=report_id, fonts=fonts, ticker=ticker, title=_title(report),
+               created=_pdf_date(report.get("generated_at")))
     story = _Story(bundle, doc=doc, fonts=fonts, ticker=ticker).build()
     ticker.report(5, "layout")
     doc.multiBuild(story)
@@ -271,13 +273,14 @@ class _PageCount(Flowable):
 
 
 class _Doc(BaseDocTemplate):
-    def __init__(self, buf: io.BytesIO, *, report_id: str, fonts: Fonts, ticker: _Ticker, title: str) -> None:
+    def __init__(self, buf: io.BytesIO, *, report_id: str, fonts: Fonts, ticker: _Ticker, title: str,
+                 created: str | None) -> None:
         super().__init__(
             buf, pagesize=A4, leftMargin=MARGIN, rightMargin=MARGIN, topMargin=MARGIN, bottomMargin=MARGIN + 10,
             title=title, author="Lineage Portal", subject=f"report {report_id}", creator="Lineage Portal",
             keywords=["Lineage Portal", "report", report_id], invariant=1,
         )
-        self.report_id, self.fonts, self.ticker = report_id, fonts, ticker
+        self.report_id, self.fonts, self.ticker, self.created = report_id, fonts, ticker, created
         self.total_pages: int | None = None
         self.pages_seen = 0
         self.passes = 0
@@ -285,6 +288,12 @@ class _Doc(BaseDocTemplate):
                       leftPadding=0, rightPadding=0, topPadding=0, bottomPadding=0)
         self.addPageTemplates([PageTemplate(id="page", frames=[frame], onPage=self._footer)])
         self.setProgressCallBack(self._on_progress)
+
+    def beforeDocument(self) -> None:
+        # The PDF's creation date is the report's, not the clock's (invariant=1 would say 2000-01-01).
+        if self.created:
+            created = self.created
+            self.canv.setDateFormatter(lambda *_: created)
 
     def _on_progress(self, kind: str, value: int) -> None:
         if kind == "PASS":
@@ -327,6 +336,19 @@ def _dict(value: Any) -> dict:
 
 def _list(value: Any) -> list:
     return value if isinstance(value, list) else []
+
+
+def _pdf_date(value: Any) -> str | None:
+    """An ISO 8601 time as a PDF date string in UTC, or None when it does not parse."""
+    if not isinstance(value, str):
+        return None
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if when.tzinfo is not None:
+        when = when.astimezone(UTC)
+    return when.strftime("D:%Y%m%d%H%M%S+00'00'")
 
 
 def _title(report: dict) -> str:

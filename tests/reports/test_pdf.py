@@ -224,3 +224,35 @@ def test_clean_and_para_keep_text_literal() -> None:
     assert clean(None) == "\u2014"
     assert para("<b>&amp;</b>") == "&lt;b&gt;&amp;amp;&lt;/b&gt;"
     assert clean("\ud800ok") == "ok"
+
+
+def test_the_pdf_is_dated_by_the_report_not_the_clock(framework_pdf: bytes) -> None:
+    meta = _read(framework_pdf).metadata
+    assert meta["/CreationDate"].startswith("D:20261124020000")
+
+
+def _grid_diagram(n: int) -> dict:
+    nodes = [{"id": f"d:{i}", "kind": "dataset", "name": f"t{i}", "tags": ["PII"] if i % 10 == 0 else [],
+              "x": (i // 50) * 220.0, "y": (i % 50) * 60.0} for i in range(n)]
+    edges = [{"src": f"d:{i}", "dst": f"d:{i + 50}", "kind": "reads"} for i in range(n - 50)]
+    return {"title": "big", "root": "d:0", "truncated": False, "nodes": nodes, "edges": edges}
+
+
+def test_a_big_diagram_is_scaled_to_the_frame_and_drawn_without_labels() -> None:
+    from portal.reports import pdf_draw
+
+    d = pdf_draw.lineage_drawing(_grid_diagram(pdf_draw.LABEL_LIMIT + 100), width=500, max_height=650,
+                                 font="Helvetica", bold="Helvetica-Bold")
+    assert d is not None and d.width <= 500 and d.height <= 650
+    small = pdf_draw.lineage_drawing(_grid_diagram(100), width=500, max_height=650, font="Helvetica",
+                                     bold="Helvetica-Bold")
+    assert small is not None and small.width <= 500 and small.height <= 650
+
+
+def test_a_diagram_too_big_for_a_page_is_described_not_drawn() -> None:
+    from portal.reports import pdf_draw
+
+    b = bundles.framework()
+    b["lineage"] = [_grid_diagram(pdf_draw.DIAGRAM_MAX_NODES + 1)]
+    text = "\n".join(_pages(pdf.render(b)))
+    assert f"Not drawn: {pdf_draw.DIAGRAM_MAX_NODES + 1:,} nodes exceed" in text
