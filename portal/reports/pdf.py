@@ -264,6 +264,8 @@ class _PageCount(Flowable):
     def afterBuild(self) -> None:
         self.ok = self.doc.total_pages == self.doc.pages_seen
         self.doc.total_pages = self.doc.pages_seen
+        if self.ok:  # multiBuild saves next: say so, writing a big PDF takes a second or more
+            self.doc.ticker.report(96, "writing the PDF")
 
     def isSatisfied(self) -> bool:
         return self.ok
