@@ -256,3 +256,24 @@ def test_a_diagram_too_big_for_a_page_is_described_not_drawn() -> None:
     b["lineage"] = [_grid_diagram(pdf_draw.DIAGRAM_MAX_NODES + 1)]
     text = "\n".join(_pages(pdf.render(b)))
     assert f"Not drawn: {pdf_draw.DIAGRAM_MAX_NODES + 1:,} nodes exceed" in text
+
+
+def _replace_strings(value: object, new: object, keep: frozenset[str] = frozenset({"kind", "status"})) -> object:
+    """Every string in ``value`` (at any depth, except under the keys in ``keep``) replaced by ``new``."""
+    if isinstance(value, dict):
+        return {k: v if k in keep and isinstance(v, str) else _replace_strings(v, new, keep)
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [_replace_strings(v, new, keep) for v in value]
+    return new if isinstance(value, str) else value
+
+
+@pytest.mark.parametrize("make", [bundles.framework, lambda: bundles.dossier(annex_iv=True), bundles.erasure],
+                         ids=["framework", "dossier", "erasure"])
+@pytest.mark.parametrize("new", ["<b>x</b> & <para>", "x\x00y\x1b[31m", "\u202eevil\u202c", bundles.LONG_NAME, None],
+                         ids=["markup", "controls", "rtl", "long", "none"])
+def test_every_user_string_may_be_hostile(make: object, new: object) -> None:
+    bundle = _replace_strings(make(), new)  # type: ignore[operator]
+    text = "\n".join(_pages(pdf.render(bundle)))  # type: ignore[arg-type]
+    if new == "<b>x</b> & <para>":
+        assert "<b>x</b> & <para>" in text
