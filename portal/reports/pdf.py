@@ -29,6 +29,7 @@ from reportlab.lib.enums import TA_CENTER
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import (
     BaseDocTemplate,
@@ -55,6 +56,7 @@ LIST_CAP = 50  # items of a list printed inline (scope models, sensitive nodes)
 MARGIN = 48.0
 HEADING_LIMIT = 200  # characters of a title printed in a heading; a longer title follows in full
 OUTLINE_LIMIT = 120  # characters of a title in the table of contents and the PDF outline
+WORD_MAX = 96.0  # points: a column is widened to fit its longest word up to this
 HEARTBEAT = 1.0  # seconds: progress is reported at least this often while building
 
 STATUS = {
@@ -512,14 +514,28 @@ class _Story:
 
     def _widths(self, header: list[str], rows: Sequence[Sequence[Any]], ncols: int,
                 weights: Sequence[float] | None) -> list[float]:
+        """Column widths filling the frame: in proportion to ``weights`` (default: the mean length of the
+        first 100 values), but each column at least as wide as its longest word (up to ``WORD_MAX``) so
+        that dates, kinds and short ids are not cut mid-word while a wider column has room to give."""
+        sample = rows[:100]
+        cells = [[clean(r[c]) if c < len(r) else "" for r in sample] for c in range(ncols)]
         if weights is None or len(weights) != ncols:
-            sample = rows[:100]
-            weights = []
-            for c in range(ncols):
-                lens = [len(clean(r[c])) for r in sample if c < len(r)] or [1]
-                weights.append(min(max(sum(lens) / len(lens), len(header[c]) * 0.8, 4.0), 40.0))
+            weights = [min(max(sum(map(len, col)) / max(len(col), 1), len(header[c]) * 0.8, 4.0), 40.0)
+                       for c, col in enumerate(cells)]
         total = float(sum(weights)) or 1.0
-        widths = [max(self.width * w / total, 28.0) for w in weights]
+        widths = [self.width * w / total for w in weights]
+        need = []
+        for c, col in enumerate(cells):
+            words = [w for v in [header[c], *col] for w in v.split()]
+            longest = max(words, key=len, default="")
+            font = self.f.bold if longest in header[c].split() else self.f.regular
+            need.append(min(stringWidth(longest, font, 7.2) + 7, WORD_MAX))
+        if sum(need) <= self.width:  # raise the narrow columns, taking the room from those above their need
+            short = sum(max(n - w, 0) for n, w in zip(need, widths, strict=True))
+            spare = sum(max(w - n, 0) for n, w in zip(need, widths, strict=True))
+            if short > 0 and spare > 0:
+                widths = [n if w < n else w - (w - n) * short / spare for n, w in zip(need, widths, strict=True)]
+        widths = [max(w, 24.0) for w in widths]
         squeeze = self.width / sum(widths)
         return [w * squeeze for w in widths]
 
