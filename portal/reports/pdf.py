@@ -224,23 +224,25 @@ class _Heading(Paragraph):
         self.outline = shorten(title, OUTLINE_LIMIT)
 
 
-class _LaterPasses(Flowable):
-    """Draws ``inner`` only from the second pass on. The first pass of ``multiBuild`` is always thrown away
-    (the footer's page count is not known yet) and needs only sizes; lineage diagrams are the costliest
-    thing to draw, so this saves most of a pass's drawing."""
+class _Diagram(Flowable):
+    """A lineage diagram that knows its size from its plan and builds its shapes only when drawn, from the
+    second pass on. The first pass of ``multiBuild`` is always thrown away (the footer's page count is not
+    known yet) and needs only sizes; building the shapes of 500 diagrams once, late, and dropping them once
+    drawn saves most of a pass and keeps their hundreds of thousands of shape objects out of memory."""
 
-    def __init__(self, inner: Flowable, doc: _Doc) -> None:
+    def __init__(self, diagram: dict, planned: pdf_draw.Plan, doc: _Doc, **drawing: Any) -> None:
         super().__init__()
-        self.inner, self.doc = inner, doc
-        self.hAlign = getattr(inner, "hAlign", "LEFT")
+        self.diagram, self.planned, self.doc, self.drawing = diagram, planned, doc, drawing
+        self.width, self.height = planned.size
 
     def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
-        self.width, self.height = self.inner.wrap(availWidth, availHeight)
         return self.width, self.height
 
     def draw(self) -> None:
         if self.doc.passes >= 2:
-            self.inner.drawOn(self.canv, 0, 0)
+            d = pdf_draw.lineage_drawing(self.diagram, planned=self.planned, **self.drawing)
+            if d is not None:
+                d.drawOn(self.canv, 0, 0)
 
 
 class _PageCount(Flowable):
@@ -756,20 +758,22 @@ class _Story:
             self.p("Graph cut by the depth bound: nodes beyond the bound are not shown.", "warn")
         sensitive = [clean(t) for t in _list(d.get("sensitive_tags"))] or pdf_draw.SENSITIVE_TAGS
         try:
-            drawing = pdf_draw.lineage_drawing(d, width=self.width, max_height=self.doc.height - 90,
-                                               font=self.f.regular, bold=self.f.bold, sensitive=sensitive)
+            planned = pdf_draw.plan(d, width=self.width, max_height=self.doc.height - 90)
         except (TypeError, ValueError) as e:  # malformed positions: say so rather than fail the report
-            drawing = None
+            planned = None
             self.p(f"The diagram could not be drawn: {e}", "warn")
-        if drawing is None and nodes:
+        if planned is None and nodes:
             self.p(f"Not drawn: {len(nodes):,} nodes exceed the {pdf_draw.DIAGRAM_MAX_NODES:,} a page can show; "
                    "the nodes and edges are in the JSON bundle.", "note")
-        elif drawing is None:
+        elif planned is None:
             self.p("Empty graph.", "note")
         else:
             if len(nodes) > pdf_draw.LABEL_LIMIT:
                 self.p("Labels omitted at this size; zoom in or read the nodes in the JSON bundle.", "note")
-            self.out.append(_LaterPasses(drawing, self.doc))
+            elif planned.scale < 0.5:
+                self.p(f"Drawn at {planned.scale:.0%} of its size: zoom in to read the labels.", "note")
+            self.out.append(_Diagram(d, planned, self.doc, width=self.width, max_height=self.doc.height - 90,
+                                     font=self.f.regular, bold=self.f.bold, sensitive=sensitive))
         upper = {t.upper() for t in sensitive}
         tagged = [n for n in nodes if any(clean(t).upper() in upper for t in _list(n.get("tags")))]
         if tagged:

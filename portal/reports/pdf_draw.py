@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from reportlab.graphics.charts.barcharts import VerticalBarChart
@@ -110,6 +111,39 @@ def positions_of(diagram: dict) -> dict[str, tuple[float, float]]:
     return {k: (p.x, p.y) for k, p in placed.positions.items()}
 
 
+@dataclass(frozen=True)
+class Plan:
+    """Where a diagram's nodes go and how much it is scaled: enough to know its size without drawing it."""
+
+    pos: dict[str, tuple[float, float]]
+    min_x: float
+    min_y: float
+    total_w: float
+    total_h: float
+    scale: float
+
+    @property
+    def size(self) -> tuple[float, float]:
+        return self.total_w * self.scale, self.total_h * self.scale
+
+
+def plan(diagram: dict, *, width: float, max_height: float) -> Plan | None:
+    """The diagram's plan scaled to fit ``width`` x ``max_height``; ``None`` when it has no nodes or more
+    than ``DIAGRAM_MAX_NODES`` (it is not drawn then)."""
+    nodes = [n for n in diagram.get("nodes") or [] if isinstance(n, dict)]
+    if not nodes or len(nodes) > DIAGRAM_MAX_NODES:
+        return None
+    pos = positions_of(diagram)
+    if not pos:
+        return None
+    xs = [p[0] for p in pos.values()]
+    ys = [p[1] for p in pos.values()]
+    min_x, min_y = min(xs), min(ys)
+    total_w = max(xs) - min_x + BOX_W + 2 * PAD
+    total_h = max(ys) - min_y + BOX_H + 2 * PAD
+    return Plan(pos, min_x, min_y, total_w, total_h, min(1.0, width / total_w, max_height / total_h))
+
+
 def lineage_drawing(
     diagram: dict,
     *,
@@ -118,28 +152,21 @@ def lineage_drawing(
     font: str,
     bold: str,
     sensitive: Iterable[str] = SENSITIVE_TAGS,
+    planned: Plan | None = None,
 ) -> Drawing | None:
-    """The diagram as vectors scaled to fit ``width`` x ``max_height``; ``None`` when it has no nodes
-    or more than ``DIAGRAM_MAX_NODES``.
+    """The diagram as vectors scaled to fit ``width`` x ``max_height``; ``None`` when ``plan`` says so.
 
     Nodes are rounded boxes coloured by kind (kind above, name below); edges are curves from the right
     side of the source to the left side of the target with an arrow head; nodes carrying a sensitive tag
     get a red badge naming it. Edges are one path and arrow heads another, so a 300-node diagram is a
     few hundred shapes, not thousands.
     """
+    pl = planned or plan(diagram, width=width, max_height=max_height)
+    if pl is None:
+        return None
     nodes = [n for n in diagram.get("nodes") or [] if isinstance(n, dict)]
-    if not nodes or len(nodes) > DIAGRAM_MAX_NODES:
-        return None
-    pos = positions_of(diagram)
-    if not pos:
-        return None
     sensitive_set = {clean(t).upper() for t in sensitive}
-    xs = [p[0] for p in pos.values()]
-    ys = [p[1] for p in pos.values()]
-    min_x, min_y = min(xs), min(ys)
-    total_w = max(xs) - min_x + BOX_W + 2 * PAD
-    total_h = max(ys) - min_y + BOX_H + 2 * PAD
-    scale = min(1.0, width / total_w, max_height / total_h)
+    pos, min_x, min_y, total_w, total_h, scale = pl.pos, pl.min_x, pl.min_y, pl.total_w, pl.total_h, pl.scale
 
     drawing = Drawing(total_w * scale, total_h * scale)
     group = Group()
