@@ -277,3 +277,9 @@ def test_every_user_string_may_be_hostile(make: object, new: object) -> None:
     text = "\n".join(_pages(pdf.render(bundle)))  # type: ignore[arg-type]
     if new == "<b>x</b> & <para>":
         assert "<b>x</b> & <para>" in text
+
+
+def test_every_page_is_compressed(framework_pdf: bytes) -> None:
+    for page in _read(framework_pdf).pages:
+        contents = page["/Contents"].get_object()
+        assert contents["/Filter"] in ("/FlateDecode", ["/FlateDecode"])
