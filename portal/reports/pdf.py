@@ -311,7 +311,7 @@ class _Doc(BaseDocTemplate):
                  created: str | None) -> None:
         super().__init__(
             buf, pagesize=A4, leftMargin=MARGIN, rightMargin=MARGIN, topMargin=MARGIN, bottomMargin=MARGIN + 10,
-            title=title, author="Lineage Portal", subject=f"report {report_id}", creator="Lineage Portal",
+            title=title, author="Lineage Portal", subject=report_id, creator="Lineage Portal",
             keywords=["Lineage Portal", "report", report_id], invariant=1,
         )
         self.report_id, self.fonts, self.ticker, self.created = report_id, fonts, ticker, created

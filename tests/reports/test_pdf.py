@@ -89,7 +89,7 @@ def test_it_names_the_report_in_the_pdf_metadata(framework_pdf: bytes) -> None:
     meta = _read(framework_pdf).metadata
     assert meta.title == "HIPAA compliance report"
     assert meta.author == "Lineage Portal"
-    assert bundles.REPORT_ID in meta.subject
+    assert meta.subject == bundles.REPORT_ID
     assert bundles.REPORT_ID in meta["/Keywords"]
 
 
