@@ -103,6 +103,7 @@ def render(bundle: dict, *, progress: Progress | None = None) -> bytes:
     """The PDF for ``bundle``; calls ``progress(percent, step)`` as it goes, non-decreasing, ending at 100."""
     ticker = _Ticker(progress)
     ticker.report(0, "preparing")
+    bundle = bundle if isinstance(bundle, dict) else {}
     fonts = _fonts()
     report = _dict(bundle.get("report"))
     report_id = clean(report.get("id") or "unknown")
@@ -382,11 +383,11 @@ def _pdf_date(value: Any) -> str | None:
         return None
     try:
         when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        if when.tzinfo is not None:
+            when = when.astimezone(UTC)
+    except (ValueError, OverflowError):
         return None
-    if when.tzinfo is not None:
-        when = when.astimezone(UTC)
-    return when.strftime("D:%Y%m%d%H%M%S+00'00'")
+    return f"D:{when.year:04d}{when:%m%d%H%M%S}+00'00'"
 
 
 def _title(report: dict) -> str:

@@ -283,3 +283,26 @@ def test_every_page_is_compressed(framework_pdf: bytes) -> None:
     for page in _read(framework_pdf).pages:
         contents = page["/Contents"].get_object()
         assert contents["/Filter"] in ("/FlateDecode", ["/FlateDecode"])
+
+
+def test_progress_is_repeated_while_one_step_takes_long(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [100.0]
+    monkeypatch.setattr(pdf.time, "monotonic", lambda: now[0])
+    calls: list[tuple[int, str]] = []
+    ticker = pdf._Ticker(lambda pct, step: calls.append((pct, step)))
+    ticker.report(40, "control H1")
+    ticker.tick()
+    now[0] += pdf.HEARTBEAT * 0.5
+    ticker.tick()
+    assert calls == [(40, "control H1")]  # not more often than the heartbeat
+    now[0] += pdf.HEARTBEAT
+    ticker.tick()
+    ticker.report(30, "control H1")  # never backwards
+    assert calls == [(40, "control H1"), (40, "control H1")]
+
+
+@pytest.mark.parametrize("when", ["2026-11-24 02:00:00", "not a date", "0001-01-01T00:00:00+14:00", None])
+def test_an_odd_generation_time_does_not_stop_the_report(when: object) -> None:
+    b = bundles.erasure()
+    b["report"]["generated_at"] = when
+    assert _read(pdf.render(b)).metadata.author == "Lineage Portal"
