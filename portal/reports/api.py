@@ -18,7 +18,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from portal.accounts.permissions import CanReport
-from portal.audit.services import audit_record
 from portal.lib.errors import DomainError, FieldError
 
 from . import services
@@ -108,8 +107,7 @@ class ReportDetailApi(APIView):
 
 
 def _download(request: Request, report: Report, fmt: str) -> None:
-    audit_record(actor=request.user, action="report.downloaded", target_kind="report", target_id=str(report.pk),
-                 payload={"format": fmt, "sha256": report.pdf_sha256})
+    services.report_downloaded(report=report, by=request.user, fmt=fmt)
 
 
 class ReportPdfApi(APIView):

@@ -366,3 +366,10 @@ def report_verify(*, content: bytes) -> PdfVerdict:
                           report)
     return PdfVerdict(True, digest, f"Unaltered: {report.title}, generated {report.finished_at:%Y-%m-%d %H:%M} "
                                     f"UTC (audit entry #{entry.seq}).", report, entry.seq)
+
+
+@transaction.atomic
+def report_downloaded(*, report: Report, by: User, fmt: str) -> None:
+    """An export of evidence is itself recorded (HIPAA §164.312(b): exports of PHI-related records)."""
+    audit_record(actor=by, action="report.downloaded", target_kind="report", target_id=str(report.pk),
+                 payload={"format": fmt, "sha256": report.pdf_sha256})

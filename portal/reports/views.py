@@ -13,7 +13,6 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from portal.accounts.permissions import REPORT_ROLES, has_role
-from portal.audit.services import audit_record
 from portal.lib.errors import DomainError, FieldError
 
 from . import services
@@ -118,8 +117,7 @@ def report_pdf(request: HttpRequest, pk: Any) -> HttpResponse:
     report = _report(request, pk)
     if report.state != Report.State.DONE:
         raise Http404("The report is not ready.")
-    audit_record(actor=request.user, action="report.downloaded", target_kind="report", target_id=str(report.pk),
-                 payload={"format": "pdf", "sha256": report.pdf_sha256})
+    services.report_downloaded(report=report, by=request.user, fmt="pdf")
     response = HttpResponse(bytes(report.pdf), content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="report-{report.pk}.pdf"'
     return response
@@ -130,8 +128,7 @@ def report_csv(request: HttpRequest, pk: Any) -> HttpResponse:
     report = _report(request, pk)
     if report.state != Report.State.DONE or report.kind != Report.Kind.ERASURE:
         raise Http404
-    audit_record(actor=request.user, action="report.downloaded", target_kind="report", target_id=str(report.pk),
-                 payload={"format": "csv"})
+    services.report_downloaded(report=report, by=request.user, fmt="csv")
     response = HttpResponse(erasure_csv(report.bundle["erasure"]), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="erasure-{report.pk}.csv"'
     return response

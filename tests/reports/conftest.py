@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from lineage.models import Node
 from lineage.openlineage import parse_event
@@ -20,16 +22,21 @@ def ingest(*events: dict[str, Any]) -> None:
     events_ingest(events=[parse_event(json.dumps(e).encode()) for e in events], by=None)
 
 
+def recent(minutes: int) -> str:
+    """Events sent as they happen: a few minutes ago (HIPAA H1 wants the audit entry within 5 minutes)."""
+    return (timezone.now() - timedelta(minutes=minutes)).isoformat().replace("+00:00", "Z")
+
+
 @pytest.fixture
 def small_graph(db: Any) -> dict[str, Node]:
     ingest(
         run_event(job="train_readmission", inputs=[dataset("postgres://ehr:5432", "clinical.admissions",
                                                            tags={"diagnosis": ["PHI"]})],
-                  outputs=[model_output("readmission", "3")], time="2026-03-01T10:00:00Z"),
+                  outputs=[model_output("readmission", "3")], time=recent(3)),
         run_event(job="deploy", run_facets=deploy_facets("readmission", "3", "production"),
-                  time="2026-03-02T10:00:00Z"),
+                  time=recent(2)),
         run_event(job="train_churn", inputs=[dataset("s3://lake", "customers", tags={"email": ["PII"]})],
-                  outputs=[model_output("churn", "1")], time="2026-03-03T10:00:00Z"),
+                  outputs=[model_output("churn", "1")], time=recent(1)),
     )
     checkpoint_create(force=True)
     audit_verify_and_store()

@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -77,7 +76,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         report = services.report_generate(report_id=str(report.pk), task_id=f"cli-{report.pk}",
                                           on_progress=self._bar)
-        sys.stderr.write("\n")
+        self.stderr.write("")
         if report is None or report.state != Report.State.DONE:
             raise CommandError(f"report failed: {report.error if report else 'taken by another worker'}")
         Path(opts["out"]).write_bytes(bytes(report.pdf))
@@ -89,8 +88,8 @@ class Command(BaseCommand):
 
     def _bar(self, percent: int, step: str) -> None:
         filled = percent * 30 // 100
-        sys.stderr.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {percent:3d}% {step[:50]:<50}")
-        sys.stderr.flush()
+        self.stderr.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {percent:3d}% {step[:50]:<50}", ending="")
+        self.stderr.flush()
 
     def _user(self, username: str | None) -> User:
         if username:
