@@ -86,7 +86,8 @@ def build(models: int) -> dict[str, int]:
             if ref is not None:
                 n.parent_id = pk[ref.node_id]
         Node.objects.bulk_update([n for n in nodes if n.parent_id], ["parent_id"], batch_size=5000)
-        Edge.objects.bulk_create([Edge(src_id=pk[s], dst_id=pk[d], kind=k) for s, d, k in plan], batch_size=5000)
+        Edge.objects.bulk_create([Edge(src_id=pk[s], dst_id=pk[d], kind=k, created_at=t0) for s, d, k in plan],
+                                 batch_size=5000)
         NodeTag.objects.bulk_create([NodeTag(node_id=pk[n], tag=t, source="api", created_at=t0) for n, t in tags])
         DatasetGovernance.objects.bulk_create([
             DatasetGovernance(node_id=pk[n], lawful_basis="b" if i % 3 else "", purposes=["scoring"],
