@@ -306,3 +306,11 @@ def test_an_odd_generation_time_does_not_stop_the_report(when: object) -> None:
     b = bundles.erasure()
     b["report"]["generated_at"] = when
     assert _read(pdf.render(b)).metadata.author == "Lineage Portal"
+
+
+def test_a_wide_evidence_table_is_squeezed_into_the_page_not_cut() -> None:
+    b = bundles.framework()
+    b["controls"][0]["evidence"] = {"columns": [f"Column {i}" for i in range(25)],
+                                    "rows": [[f"v{r}-{c}" * 3 for c in range(25)] for r in range(30)]}
+    text = "\n".join(_pages(pdf.render(b)))
+    assert "v29-24" in _flat(text)
