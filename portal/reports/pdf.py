@@ -60,7 +60,7 @@ MARGIN = 48.0
 HEADING_LIMIT = 200  # characters of a title printed in a heading; a longer title follows in full
 OUTLINE_LIMIT = 120  # characters of a title in the table of contents and the PDF outline
 WORD_MAX = 96.0  # points: a column is widened to fit its longest word up to this
-HEARTBEAT = 1.0  # seconds: progress is reported at least this often while building
+HEARTBEAT = 0.5  # seconds: progress is reported at least this often while building (callers may throttle)
 
 STATUS = {
     "pass": ("PASS", "#15803d", "#dcfce7"),
