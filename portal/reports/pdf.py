@@ -60,7 +60,7 @@ MARGIN = 48.0
 HEADING_LIMIT = 200  # characters of a title printed in a heading; a longer title follows in full
 OUTLINE_LIMIT = 120  # characters of a title in the table of contents and the PDF outline
 WORD_MAX = 96.0  # points: a column is widened to fit its longest word up to this
-HEARTBEAT = 1.0  # seconds: progress is reported at least this often while building
+HEARTBEAT = 0.5  # seconds: progress is reported at least this often while building (callers may throttle)
 
 STATUS = {
     "pass": ("PASS", "#15803d", "#dcfce7"),
@@ -403,6 +403,26 @@ def _status(value: Any) -> tuple[str, colors.Color, colors.Color]:
     return clean(value).upper() or MISSING, colors.HexColor(UNKNOWN_STATUS[0]), colors.HexColor(UNKNOWN_STATUS[1])
 
 
+def _model_label(model: dict) -> str:
+    name, version = clean(model.get("name")), model.get("version")
+    label = f"{name} v{clean(version)}" if version not in (None, "") else name
+    return f"{label} ({clean(model.get('node_id'))})" if model.get("node_id") else label
+
+
+def _flatten(values: dict, prefix: str = "", depth: int = 0) -> list[list[str]]:
+    """Nested metrics or parameters as (dotted key, value) rows, in the bundle's order."""
+    rows: list[list[str]] = []
+    for k, v in values.items():
+        key = f"{prefix}{clean(k)}"
+        if isinstance(v, dict) and v and depth < 4:
+            rows += _flatten(v, f"{key}.", depth + 1)
+        elif isinstance(v, list):
+            rows.append([key, ", ".join(clean(x) for x in v[:LIST_CAP]) + (" \u2026" if len(v) > LIST_CAP else "")])
+        else:
+            rows.append([key, clean(v)])
+    return rows
+
+
 def _join(items: Iterable[Any], cap: int = LIST_CAP) -> str:
     items = list(items)
     shown = ", ".join(clean(i) for i in items[:cap])
@@ -591,6 +611,7 @@ class _Story:
             self.annex_iv()
         elif self.kind == "dossier":
             self.dossier_summary()
+            self.model(0)
             self.lineage(0)
             self.data(0)
             self.approvals(0)
@@ -653,7 +674,13 @@ class _Story:
             if values:
                 text += "\n" + "; ".join(f"{clean(k)} = {clean(v)}" for k, v in list(values.items())[:LIST_CAP])
             pairs.append(("Policy version", text))
+        model = _dict(self.report.get("model"))
+        if model:
+            pairs.insert(2, ("Model version", _model_label(model)))
         pairs.append(("Bundle schema", self.b.get("schema")))
+        portal = _dict(self.b.get("portal"))
+        if portal.get("version") is not None:
+            pairs.append(("Portal version", portal.get("version")))
         self.kv(pairs, mono=("Report id",))
         self.p("Drawn from the report's evidence bundle (JSON), which holds every row; long tables in this "
                "document are cut where they say so.", "note")
@@ -694,6 +721,9 @@ class _Story:
         chain = _dict(_dict(self.b.get("audit")).get("chain"))
         if chain:
             ok = chain.get("ok") is True
+            if chain.get("ok") is None:
+                self.p("Audit chain: no verification on record.", "warn")
+                return
             self.p(f"Audit chain: {'VERIFIED' if ok else 'NOT VERIFIED'}, {clean(chain.get('entries'))} entries, "
                    f"verified at {clean(chain.get('verified_at'))}.", "body" if ok else "warn")
 
@@ -720,6 +750,8 @@ class _Story:
         deployments = [d for d in _list(self.b.get("deployments")) if isinstance(d, dict)]
         models = _list(_dict(self.report.get("scope")).get("models"))
         model = models[0] if models else (lineage[0].get("title") if lineage else None)
+        if _dict(self.report.get("model")):
+            model = _model_label(_dict(self.report.get("model")))
         self.kv([
             ("Model version", model),
             ("Lineage diagrams", len(lineage)),
@@ -732,6 +764,32 @@ class _Story:
         if _list(self.b.get("controls")):
             self._chart()
         self._chain_line()
+
+    def model(self, level: int, *, parts: Sequence[str] = ("identity", "metrics", "parameters"),
+              title: str = "Model version") -> None:
+        """The model version itself (``report.model``, dossiers): identity and inventory, metrics, parameters."""
+        model = _dict(self.report.get("model"))
+        if not model:
+            return
+        self.mark("model")
+        self.heading(title, level)
+        if "identity" in parts:
+            inv = _dict(model.get("inventory"))
+            pairs: list[tuple[str, Any]] = [("Name", model.get("name")), ("Version", model.get("version")),
+                                            ("Node id", model.get("node_id"))]
+            if inv:
+                pairs += [("Owner", inv.get("owner")), ("Intended use", inv.get("intended_use")),
+                          ("Risk tier", inv.get("tier")), ("High-risk (Annex III)", inv.get("high_risk_annex")),
+                          ("Limitations", inv.get("limitations")), ("Inventory status", inv.get("status"))]
+            else:
+                pairs.append(("Inventory", "no model-inventory entry for this model version"))
+            self.kv(pairs)
+        for part, title in (("metrics", "Metrics"), ("parameters", "Parameters")):
+            values = model.get(part)
+            if part in parts and isinstance(values, dict):
+                self.label(f"{title} ({len(values):,})")
+                self.table([title[:-1], "Value"], _flatten(values), weights=[2, 3],
+                           where=f"report.model.{part}", empty=f"No {title.lower()} recorded.")
 
     def controls(self, level: int) -> None:
         controls = [c for c in _list(self.b.get("controls")) if isinstance(c, dict)]
@@ -817,6 +875,20 @@ class _Story:
     def data(self, level: int) -> None:
         self.mark("data")
         self.heading("Data", level)
+        datasets = [d for d in _list(self.b.get("datasets")) if isinstance(d, dict)]
+        if datasets:
+            self.table(
+                ["Dataset", "Tags", "Versions used", "Lawful basis and purposes", "Special category condition",
+                 "Retention"],
+                [[f"{clean(d.get('name'))}\n{clean(d.get('node_id'))}\n{clean(d.get('namespace'))}",
+                  ", ".join(clean(t) for t in _list(d.get("tags"))),
+                  _join(_list(d.get("versions")), 20),
+                  f"{clean(d.get('lawful_basis') or None)}\n{_join(_list(d.get('purposes')), 20)}",
+                  d.get("special_category_condition") or None,
+                  f"until {clean(d.get('retention_until'))}"
+                  + ("\nLEGAL HOLD" if d.get("legal_hold") is True else "")] for d in datasets],
+                weights=[3, 1.4, 1.6, 2.4, 1.8, 1.6], where="datasets")
+            return
         seen: dict[str, list] = {}
         for d in _list(self.b.get("lineage")):
             for n in _list(_dict(d).get("nodes")):
@@ -836,9 +908,15 @@ class _Story:
             self.mark("approvals")
             self.heading(f"Release {clean(a.get('release'))} \u00b7 {clean(a.get('model'))} \u2192 "
                          f"{clean(a.get('environment'))}", level + 1)
-            self.kv([("Model", a.get("model")), ("Environment", a.get("environment")), ("State", a.get("state")),
+            pairs = [("Model", a.get("model")), ("Environment", a.get("environment")), ("State", a.get("state")),
                      ("Policy", a.get("policy")), ("Subject digest", a.get("subject_digest")),
-                     ("Decided at", a.get("decided_at"))], mono=("Subject digest",))
+                     ("Decided at", a.get("decided_at"))]
+            if "break_glass" in a:
+                pairs.append(("Break glass", "YES" if a.get("break_glass") is True else "no"))
+            self.kv(pairs, mono=("Subject digest",))
+            if a.get("break_glass") is True:
+                self.p("Break-glass release: deployed under the emergency procedure, outside the normal approval "
+                       "quorum.", "warn")
             sigs = [s for s in _list(a.get("signatures")) if isinstance(s, dict)]
             self.table(["Printed name", "Username", "Signed at", "Meaning", "Reason", "Voided", "Audit seq"],
                        [[s.get("printed_name"), s.get("username"), s.get("signed_at"), s.get("meaning"),
@@ -896,11 +974,15 @@ class _Story:
             if point == 1:
                 self.p("The model version, its scope and the report parameters are on the cover and in the "
                        "summary above.", "note")
+                self.model(1, parts=("identity",), title="Model version and intended use")
             elif point == 2:
+                self.model(1, parts=("parameters",), title="Design: parameters")
                 self.lineage(1)
                 self.data(1)
             elif point == 3:
                 self.approvals(1)
+            elif point == 4:
+                self.model(1, parts=("metrics",), title="Performance metrics")
             elif point == 5 and _list(self.b.get("controls")):
                 self.controls(1)
             elif point == 6:
@@ -950,7 +1032,13 @@ class _Story:
         self.heading("Audit chain", 1)
         chain = _dict(audit.get("chain"))
         ok = chain.get("ok") is True
-        self.kv([("Status", "VERIFIED" if ok else ("NOT VERIFIED" if chain else "not in the bundle")),
+        if not chain:
+            state = "not in the bundle"
+        elif chain.get("ok") is None:
+            state = "NOT VERIFIED (no verification on record)"
+        else:
+            state = "VERIFIED" if ok else "NOT VERIFIED"
+        self.kv([("Status", state),
                  ("Entries", chain.get("entries")), ("Head", chain.get("head")),
                  ("Verified at", chain.get("verified_at"))], mono=("Head",))
         for problem in _list(chain.get("problems"))[:LIST_CAP]:
@@ -959,7 +1047,8 @@ class _Story:
         cp = _dict(audit.get("checkpoint"))
         self.p("The signed checkpoint of the audit log this report was made against.", "note")
         self.kv([("Tree size", cp.get("size")), ("Root", cp.get("root")), ("Key id", cp.get("key_id")),
-                 ("Signature", cp.get("signature")), ("Created at", cp.get("created_at"))],
+                 ("Signature", cp.get("signature")), ("Created at", cp.get("created_at"))]
+                + ([("Signed time", cp.get("signed_time"))] if "signed_time" in cp else []),
                 mono=("Root", "Key id", "Signature"))
         self.heading("Inclusion proofs", 1)
         proofs = [x for x in _list(audit.get("proofs")) if isinstance(x, dict)]

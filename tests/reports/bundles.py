@@ -135,8 +135,21 @@ def framework(*, evidence_rows: int = 3) -> dict:
 def dossier(*, annex_iv: bool) -> dict:
     b = framework()
     b["report"] = _report("dossier", annex_iv=annex_iv)
+    b["report"]["model"] = {
+        "node_id": "modelVersion:3", "name": "credit-scoring", "version": "7",
+        "metrics": {"auc": 0.91, "fairness": {"dp_gap": 0.03}}, "parameters": {"max_depth": 6, "features": ["a", "b"]},
+        "inventory": {"owner": "risk-team", "intended_use": "consumer credit limits", "tier": "high",
+                      "limitations": "not for mortgages", "status": "in production", "high_risk_annex": "5(b)"},
+    }
     b["controls"] = []
     b["summary"] = {"pass": 0, "fail": 0, "not_evaluated": 0, "evidence": 0, "total": 0}
+    b["datasets"] = [{"node_id": "dataset:1", "name": "patients_raw", "namespace": "clinical", "tags": ["PHI"],
+                      "versions": ["v1", "v2"], "lawful_basis": "Art. 6(1)(b) contract", "purposes": ["credit"],
+                      "special_category_condition": "Art. 9(2)(h)", "retention_until": "2030-01-01",
+                      "legal_hold": True}]
+    b["approvals"][0]["break_glass"] = True
+    b["audit"]["checkpoint"]["signed_time"] = "2026-11-24T01:00:00.123Z"
+    b["portal"] = {"version": "0.1.0+test"}
     return b
 
 

@@ -306,3 +306,36 @@ def test_an_odd_generation_time_does_not_stop_the_report(when: object) -> None:
     b = bundles.erasure()
     b["report"]["generated_at"] = when
     assert _read(pdf.render(b)).metadata.author == "Lineage Portal"
+
+
+def test_a_wide_evidence_table_is_squeezed_into_the_page_not_cut() -> None:
+    b = bundles.framework()
+    b["controls"][0]["evidence"] = {"columns": [f"Column {i}" for i in range(25)],
+                                    "rows": [[f"v{r}-{c}" * 3 for c in range(25)] for r in range(30)]}
+    text = "\n".join(_pages(pdf.render(b)))
+    assert "v29-24" in _flat(text)
+
+
+@pytest.mark.parametrize("annex_iv", [False, True])
+def test_a_dossier_shows_the_model_its_data_and_break_glass_releases(annex_iv: bool) -> None:
+    text = "\n".join(_pages(pdf.render(bundles.dossier(annex_iv=annex_iv))))
+    assert "credit-scoring v7 (modelVersion:3)" in text
+    assert "consumer credit limits" in text and "not for mortgages" in text and "risk-team" in text
+    assert "auc" in text and "0.91" in text and "fairness.dp_gap" in text and "max_depth" in text
+    assert "Art. 6(1)(b) contract" in text and "Art. 9(2)(h)" in text and "LEGAL HOLD" in text
+    assert "Break-glass release" in text
+    assert "2026-11-24T01:00:00.123Z" in text  # the checkpoint's signed time
+    assert "0.1.0+test" in text  # the portal version on the cover
+
+
+def test_an_annex_iv_dossier_puts_metrics_under_point_4() -> None:
+    text = "\n".join(_pages(pdf.render(bundles.dossier(annex_iv=True))))
+    p4, p5 = text.rindex("Annex IV point 4: "), text.rindex("Annex IV point 5: ")
+    assert p4 < text.index("fairness.dp_gap", p4) < p5
+
+
+def test_a_chain_never_verified_says_so() -> None:
+    b = bundles.framework()
+    b["audit"]["chain"]["ok"] = None
+    text = "\n".join(_pages(pdf.render(b)))
+    assert "no verification on record" in text and "Audit chain: VERIFIED" not in text
