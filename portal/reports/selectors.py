@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -199,17 +199,21 @@ def _audit(facts: Facts) -> None:
 
 
 def facts_load(*, scope: dict[str, list[str]], period: tuple[datetime, datetime], now: datetime,
-               params: dict[str, Any]) -> Facts:
+               params: dict[str, Any], progress: Callable[[str], None] | None = None) -> Facts:
+    step = progress or (lambda _: None)
     pks, cut = scope_pks(scope)
+    step("loading nodes")
     nodes = _nodes(pks)
+    step(f"loading tags and edges of {len(nodes)} nodes")
     edges = _tags_and_edges(nodes)
     facts = Facts(now=now, period_start=period[0], period_end=period[1], params=params, nodes=nodes, edges=edges,
                   in_scope=set(nodes), truncated=cut)
-    _governance(facts)
-    _documents(facts)
-    _releases(facts)
-    _people(facts)
-    _audit(facts)
+    for name, load in (("governance records", _governance), ("documents", _documents), ("releases", _releases),
+                       ("people", _people), ("audit entries", _audit)):
+        step(f"loading {name}")
+        load(facts)
+    step("propagating sensitive tags")
+    _ = facts.sensitive
     facts.reports = [ReportFact(kind=r.kind, subject=r.subject, annex_iv=r.annex_iv, finished_at=r.finished_at)
                      for r in Report.objects.filter(state=Report.State.DONE, kind=Report.Kind.DOSSIER)]
     return facts

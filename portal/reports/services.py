@@ -242,7 +242,9 @@ def _build(report: Report, progress: Progress) -> dict[str, Any]:
         scope = {"models": [Node.objects.get(node_id=report.subject).name]}
     else:
         scope = report.scope
-    facts = facts_load(scope=scope, period=period, now=report.period_end, params=params[1])
+    loading = iter(range(3, 20))
+    facts = facts_load(scope=scope, period=period, now=report.period_end, params=params[1],
+                       progress=lambda step: progress(next(loading, 19), step, force=True))
     if report.kind == Report.Kind.DOSSIER:
         return _build_dossier(report, facts, params, progress)
     framework = framework_get(report.framework)

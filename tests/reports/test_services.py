@@ -131,3 +131,21 @@ def test_a_report_redelivered_after_its_worker_died_is_taken_over(small_graph, o
     assert done.state == Report.State.DONE and done.attempts == 2
     assert AuditEntry.objects.filter(action="report.retried", target_id=str(report.pk)).exists()
     assert services.report_generate(report_id=str(report.pk), task_id="task-1") is None  # finished: no rework
+
+
+@pytest.mark.django_db(transaction=True)
+def test_hostile_names_print_literally_in_the_pdf(officer):
+    from tests.factories import dataset, deploy_facets, model_output, run_event
+    from tests.reports.conftest import ingest, recent
+
+    hostile = '<script>alert(1)</script> <para>&amp; <b>x</b>'
+    ingest(run_event(job="train", inputs=[dataset("s3://lake", hostile, tags={"email": ["PII"]})],
+                     outputs=[model_output("evil<i>", "1")], time=recent(2)),
+           run_event(job="deploy", run_facets=deploy_facets("evil<i>", "1", "production"), time=recent(1)))
+    report = services.report_request(by=officer, kind="framework", framework="gdpr")
+    report.refresh_from_db()
+    assert report.state == Report.State.DONE, report.error
+    text = pdf_text(bytes(report.pdf)).replace("\n", " ")
+    assert "<script>alert(1)</script>" in text
+    assert "<para>&amp;" in text and "<b>x</b>" in text
+    assert "evil<i> v1" in text
