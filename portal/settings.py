@@ -214,6 +214,15 @@ PORTAL_WEBHOOK_URL = os.environ.get("PORTAL_WEBHOOK_URL", "")
 PORTAL_WEBHOOK_SECRET = os.environ.get("PORTAL_WEBHOOK_SECRET", "")
 CELERY_BEAT_SCHEDULE["approvals-refresh"] = {"task": "approvals.refresh_open", "schedule": 300.0}
 
+# Sign-in lockout: this many failed password checks within the window, for one username or from one client
+# address, refuse further attempts (even with the right password) until the window has passed.
+PORTAL_LOGIN_MAX_FAILURES = env_int("PORTAL_LOGIN_MAX_FAILURES", 5)
+PORTAL_LOGIN_MAX_FAILURES_PER_CLIENT = env_int("PORTAL_LOGIN_MAX_FAILURES_PER_CLIENT", 20)
+PORTAL_LOGIN_WINDOW_SECONDS = env_int("PORTAL_LOGIN_WINDOW_SECONDS", 15 * 60)
+# Invalid API tokens: this many from one client address within the window answer 429 with Retry-After.
+PORTAL_TOKEN_MAX_FAILURES = env_int("PORTAL_TOKEN_MAX_FAILURES", 20)
+PORTAL_TOKEN_WINDOW_SECONDS = env_int("PORTAL_TOKEN_WINDOW_SECONDS", 5 * 60)
+
 # Browser-side protections; docs: README "Security". The CSP allows no inline script or style anywhere.
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False

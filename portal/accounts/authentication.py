@@ -11,13 +11,16 @@ from rest_framework.request import Request
 from portal.audit.context import set_token
 
 from .models import ApiToken, User
-from .services import token_digest
+from .services import token_digest, token_failure_record, token_lockout
 
 # Touch last_used_at at most this often, so ingestion does not write a row per request.
 LAST_USED_RESOLUTION = timedelta(minutes=5)
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):
+    """``Authorization: Bearer <token>``. Too many unknown tokens from one client address answer 429 with
+    Retry-After, the right token included, so guessing learns nothing while the throttle lasts."""
+
     keyword = "Bearer"
 
     def authenticate(self, request: Request) -> tuple[User, ApiToken] | None:
@@ -26,14 +29,18 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             return None
         if len(header) != 2:
             raise exceptions.AuthenticationFailed("Invalid Authorization header: expected 'Bearer <token>'.")
+        wait = token_lockout()
+        if wait:
+            raise exceptions.Throttled(wait, "Too many invalid API tokens from this address.")
         try:
             raw = header[1].decode("ascii")
-        except UnicodeDecodeError as exc:
-            raise exceptions.AuthenticationFailed("Invalid token.") from exc
+        except UnicodeDecodeError:
+            raw = ""
         token = (
-            ApiToken.objects.active().select_related("user").filter(digest=token_digest(raw)).first()
+            ApiToken.objects.active().select_related("user").filter(digest=token_digest(raw)).first() if raw else None
         )
         if token is None or not token.user.is_active:
+            token_failure_record(prefix=raw[:10])
             raise exceptions.AuthenticationFailed("Invalid or revoked token.")
         set_token(token.prefix)
         now = timezone.now()

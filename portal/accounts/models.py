@@ -87,3 +87,35 @@ class NamespaceOwner(models.Model):
 
     def __str__(self) -> str:
         return f"{self.namespace} → {self.team}"
+
+
+class LoginAttempt(models.Model):
+    """One credential check: a sign-in, a re-authentication to sign, or an unknown API token.
+
+    Failures drive lockout and token throttling. They are kept in the database, not a per-process cache,
+    so every gunicorn worker sees the same count.
+    """
+
+    class Kind(models.TextChoices):
+        PASSWORD = "password", "Password"
+        TOKEN = "token", "API token"
+
+    class Outcome(models.TextChoices):
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Wrong username or password"
+        REFUSED = "refused", "Refused while locked out"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.PASSWORD)
+    username = models.CharField(max_length=150, blank=True, help_text="As typed, lower-cased.")
+    client = models.CharField(max_length=64, blank=True)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    time = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["username", "time"], name="loginattempt_user_time"),
+            models.Index(fields=["kind", "client", "time"], name="loginattempt_client_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.username} {self.outcome} @ {self.time}"

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from portal.audit import context
 from portal.audit.services import audit_record
+from portal.lib.errors import DomainError
 
-from .models import ApiToken, NamespaceOwner, Role, Team, User
+from .models import ApiToken, LoginAttempt, NamespaceOwner, Role, Team, User
 
 TOKEN_PREFIX = "lp_"  # noqa: S105 - a marker, not a secret
 
@@ -96,13 +101,112 @@ def namespace_assign(*, namespace: str, team: str, by: User | None = None) -> Na
     return owner
 
 
+# -- sign-in lockout and token throttling ----------------------------------------------------------------
+def _login_key(username: str) -> str:
+    return username.replace("\x00", "\ufffd").strip().lower()[:150]
+
+
+def _client(client: str | None) -> str:
+    return (context.current().client if client is None else client)[:64]
+
+
+def _wait(times: list[datetime], limit: int, window: timedelta, now: datetime) -> int:
+    """Seconds until fewer than ``limit`` of ``times`` (newest first) fall inside the window; 0 if already."""
+    if limit <= 0 or len(times) < limit:
+        return 0
+    return max(1, math.ceil((times[limit - 1] + window - now).total_seconds()))
+
+
+def login_lockout(*, username: str, client: str | None = None) -> int:
+    """Seconds before another password check for this username, or from this client address, may run (0: now).
+
+    A username is locked after ``PORTAL_LOGIN_MAX_FAILURES`` failures within the window since its last success;
+    a client address after ``PORTAL_LOGIN_MAX_FAILURES_PER_CLIENT`` failures within the window, whatever the
+    usernames. Attempts refused while locked do not extend the lock.
+    """
+    now = timezone.now()
+    window = timedelta(seconds=settings.PORTAL_LOGIN_WINDOW_SECONDS)
+    key, addr = _login_key(username), _client(client)
+    recent = LoginAttempt.objects.filter(kind=LoginAttempt.Kind.PASSWORD, time__gt=now - window)
+    mine = recent.filter(username=key)
+    last_ok = mine.filter(outcome=LoginAttempt.Outcome.SUCCEEDED).order_by("-time").values_list("time", flat=True)
+    failures = mine.filter(outcome=LoginAttempt.Outcome.FAILED)
+    if last_ok.first():
+        failures = failures.filter(time__gt=last_ok.first())
+    limit = settings.PORTAL_LOGIN_MAX_FAILURES
+    by_user = _wait(list(failures.order_by("-time").values_list("time", flat=True)[:limit]), limit, window, now)
+    by_client = 0
+    if addr:
+        climit = settings.PORTAL_LOGIN_MAX_FAILURES_PER_CLIENT
+        times = recent.filter(client=addr, outcome=LoginAttempt.Outcome.FAILED).order_by("-time")
+        by_client = _wait(list(times.values_list("time", flat=True)[:climit]), climit, window, now)
+    return max(by_user, by_client)
+
+
 @transaction.atomic
-def login_record(*, username: str, user: User | None) -> None:
-    """Record a sign-in attempt: success with the user, failure with the name that was tried."""
+def login_record(*, username: str, user: User | None, client: str | None = None, refused: bool = False) -> int:
+    """Record a password check: success with the user, failure with the name that was tried, or a refusal
+    because of a lockout. Returns the lockout now in force, in seconds (0: none).
+
+    A failure that starts a lockout is recorded as ``account.login_locked`` as well.
+    """
+    key, addr = _login_key(username), _client(client)
+    outcome = (LoginAttempt.Outcome.REFUSED if refused else
+               LoginAttempt.Outcome.SUCCEEDED if user is not None else LoginAttempt.Outcome.FAILED)
+    LoginAttempt.objects.create(kind=LoginAttempt.Kind.PASSWORD, username=key, client=addr, outcome=outcome,
+                                time=timezone.now())
     if user is not None:
         audit_record(actor=user, action="account.login_succeeded", target_kind="user", target_id=user.username)
-    else:
-        audit_record(actor=None, action="account.login_failed", target_kind="user", target_id=username[:150])
+        return 0
+    wait = login_lockout(username=username, client=addr)
+    if refused:
+        audit_record(actor=None, action="account.login_refused", target_kind="user", target_id=key,
+                     payload={"reason": "locked out", "retry_after": wait})
+        return wait
+    audit_record(actor=None, action="account.login_failed", target_kind="user", target_id=key)
+    if wait:
+        audit_record(actor=None, action="account.login_locked", target_kind="user", target_id=key,
+                     payload={"client": addr, "seconds": wait})
+    return wait
+
+
+def token_lockout(*, client: str | None = None) -> int:
+    """Seconds before this client address may present an API token again after too many unknown ones (0: now)."""
+    addr = _client(client)
+    if not addr:
+        return 0
+    now = timezone.now()
+    window = timedelta(seconds=settings.PORTAL_TOKEN_WINDOW_SECONDS)
+    limit = settings.PORTAL_TOKEN_MAX_FAILURES
+    times = (LoginAttempt.objects.filter(kind=LoginAttempt.Kind.TOKEN, client=addr, time__gt=now - window)
+             .order_by("-time").values_list("time", flat=True)[:limit])
+    return _wait(list(times), limit, window, now)
+
+
+@transaction.atomic
+def token_failure_record(*, prefix: str, client: str | None = None) -> int:
+    """Record an unknown or revoked token from a client address. Returns the throttle now in force, in seconds.
+
+    The failure that starts the throttle is written to the audit trail once; later ones are not, so a flood
+    of guesses does not flood the trail.
+    """
+    addr = _client(client)
+    LoginAttempt.objects.create(kind=LoginAttempt.Kind.TOKEN, username=prefix[:10], client=addr,
+                                outcome=LoginAttempt.Outcome.FAILED, time=timezone.now())
+    wait = token_lockout(client=addr)
+    window = timedelta(seconds=settings.PORTAL_TOKEN_WINDOW_SECONDS)
+    recent = LoginAttempt.objects.filter(kind=LoginAttempt.Kind.TOKEN, client=addr,
+                                         time__gt=timezone.now() - window).count()
+    if wait and recent == settings.PORTAL_TOKEN_MAX_FAILURES:
+        audit_record(actor=None, action="account.token_throttled", target_kind="client", target_id=addr,
+                     payload={"failures": recent, "seconds": wait})
+    return wait
+
+
+class LockedOut(DomainError):
+    """Too many wrong passwords: password checks for this user or address are refused for a while."""
+
+    status_code = 429
 
 
 def password_confirm(*, user: User, password: str, refused_action: str, target_kind: str, target_id: str) -> bool:
@@ -110,10 +214,20 @@ def password_confirm(*, user: User, password: str, refused_action: str, target_k
 
     A refusal is recorded under ``refused_action`` in its own transaction, so call this before opening the
     transaction of the change it guards: the record is kept when the caller then raises and rolls back.
+    Wrong passwords count toward the sign-in lockout; while it lasts even the right password is refused
+    (``LockedOut``).
     """
+    if login_lockout(username=user.username):
+        with transaction.atomic():
+            wait = login_record(username=user.username, user=None, refused=True)
+            audit_record(actor=user, action=refused_action, target_kind=target_kind, target_id=target_id,
+                         payload={"reason": "locked out"})
+        raise LockedOut(f"Too many wrong passwords: password checks are locked for {math.ceil(wait / 60)} more "
+                        "minute(s); nothing was done.", field="password")
     if user.check_password(password):
         return True
     with transaction.atomic():
+        login_record(username=user.username, user=None)
         audit_record(actor=user, action=refused_action, target_kind=target_kind, target_id=target_id,
                      payload={"reason": "wrong password"})
     return False

@@ -15,7 +15,6 @@ from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
-from rest_framework.views import exception_handler
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +82,9 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         errors = _flatten(exc.detail)
         summary = "; ".join(f"{e['field']}: {e['message']}" if e["field"] else e["message"] for e in errors)
         return Response(error_body(summary or "Invalid input.", errors), status=400)
+    # Imported here: rest_framework.views loads the authentication classes, whose services raise errors from here.
+    from rest_framework.views import exception_handler
+
     response = exception_handler(exc, context)
     if response is not None:
         detail = response.data.get("detail", "") if isinstance(response.data, dict) else str(response.data)

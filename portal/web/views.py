@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -15,21 +18,45 @@ from lineage import selectors
 from lineage.models import NodeKind
 from portal.accounts import services as account_services
 from portal.accounts.models import ApiToken
+from portal.audit.context import client_address
 from portal.evidence import selectors as evidence_selectors
 
 
 class PortalLoginView(auth_views.LoginView):
-    """Django's sign-in, with every success and failure written to the audit trail."""
+    """Django's sign-in, with every success and failure written to the audit trail, and lockout.
+
+    While a username or client address is locked out the password is not even checked: the right one is
+    refused too, so guessing learns nothing.
+    """
 
     template_name = "accounts/login.html"
 
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        username = request.POST.get("username", "")
+        client = client_address(request)
+        if account_services.login_lockout(username=username, client=client):
+            wait = account_services.login_record(username=username, user=None, client=client, refused=True)
+            return self._locked(wait)
+        return super().post(request, *args, **kwargs)
+
+    def _locked(self, wait: int) -> HttpResponse:
+        form = self.get_form_class()(self.request)  # unbound: nothing is authenticated
+        context = self.get_context_data(form=form, locked_minutes=max(1, math.ceil(wait / 60)))
+        response = self.render_to_response(context, status=429)
+        response["Retry-After"] = str(wait)
+        return response
+
     def form_valid(self, form: AuthenticationForm) -> HttpResponse:
         response = super().form_valid(form)
-        account_services.login_record(username=form.get_user().username, user=form.get_user())
+        account_services.login_record(username=form.get_user().username, user=form.get_user(),
+                                      client=client_address(self.request))
         return response
 
     def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
-        account_services.login_record(username=form.data.get("username", ""), user=None)
+        wait = account_services.login_record(username=form.data.get("username", ""), user=None,
+                                             client=client_address(self.request))
+        if wait:
+            return self._locked(wait)
         return super().form_invalid(form)
 
 

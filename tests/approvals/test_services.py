@@ -10,6 +10,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from django.utils import timezone
 
 from lineage.models import Node
+from portal.accounts.services import LockedOut
 from portal.approvals import services
 from portal.approvals.models import Release, Signature, Violation
 from portal.audit import keys
@@ -244,3 +245,14 @@ def test_approving_a_newer_version_supersedes_the_older_release_and_records_it(r
     assert release.state == Release.State.SUPERSEDED
     e = AuditEntry.objects.get(action="approval.release_superseded")
     assert e.target_id == str(release.pk)
+
+
+def test_wrong_passwords_when_signing_lock_out_the_signer_even_with_the_right_one(release, people, settings) -> None:
+    settings.PORTAL_LOGIN_MAX_FAILURES = 3
+    for _ in range(3):
+        with pytest.raises(services.ApprovalError, match="password is wrong"):
+            sign(release, people["risk"], password="guess")
+    with pytest.raises(LockedOut, match="locked"):
+        sign(release, people["risk"])
+    assert not release.signatures.exists()
+    assert AuditEntry.objects.filter(action="account.login_locked", target_id="mo").exists()
