@@ -25,7 +25,16 @@ from portal.lib.errors import FieldError
 from . import facets as F
 from . import graph, ids, marquez, selectors, services
 from .models import Node, NodeKind, Tag
-from .openlineage import EventError, ParsedEvent, parse_event, split_batch
+from .openlineage import (
+    MAX_NAME_BYTES,
+    MAX_NAMESPACE_BYTES,
+    MAX_VERSION_BYTES,
+    EventError,
+    ParsedEvent,
+    name_problem,
+    parse_event,
+    split_batch,
+)
 
 ERROR_SCHEMA = inline_serializer(
     "Error",
@@ -63,6 +72,15 @@ def read_body(request: Request, limit: int) -> bytes:
     if not body.strip():
         raise FieldError("body", "the body is empty")
     return body
+
+
+def _fits(limit: int) -> Any:
+    """A serializer validator: the value can be stored as part of a node id (see openlineage.name_problem)."""
+    def check(value: str) -> None:
+        problem = name_problem(value, limit)
+        if problem:
+            raise serializers.ValidationError(problem)
+    return check
 
 
 def _parse(raw: bytes) -> ParsedEvent:
@@ -253,7 +271,7 @@ class CommitCreateApi(APIView):
     permission_classes = [CanIngest]
 
     class InputSerializer(serializers.Serializer):
-        repo = serializers.CharField(max_length=800)
+        repo = serializers.CharField(max_length=MAX_NAMESPACE_BYTES, validators=[_fits(MAX_NAMESPACE_BYTES)])
         sha = serializers.RegexField(r"^[0-9a-fA-F]{7,64}$", error_messages={"invalid": "must be a hex git sha"})
         author = _PersonSerializer(required=False)
         committer = _PersonSerializer(required=False)
@@ -278,9 +296,9 @@ class CommitCreateApi(APIView):
 
 
 class _ModelSerializer(serializers.Serializer):
-    namespace = serializers.CharField(max_length=500)
-    name = serializers.CharField(max_length=500)
-    version = serializers.CharField(max_length=200)
+    namespace = serializers.CharField(max_length=MAX_NAMESPACE_BYTES, validators=[_fits(MAX_NAMESPACE_BYTES)])
+    name = serializers.CharField(max_length=500, validators=[_fits(MAX_NAME_BYTES)])
+    version = serializers.CharField(max_length=MAX_VERSION_BYTES, validators=[_fits(MAX_VERSION_BYTES)])
 
 
 class ModelVersionCreateApi(APIView):

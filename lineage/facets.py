@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .openlineage import MAX_NAME_BYTES, MAX_NAMESPACE_BYTES, MAX_VERSION_BYTES, name_problem
+
 TAGS = ("PII", "PHI", "SPECIAL_CAT", "PCI", "FINANCIAL", "DEIDENTIFIED")
 _FALSY = {"false", "no", "0", "none", ""}
 
@@ -24,6 +26,16 @@ DEPLOYMENT_FACET = "portalDeployment"
 RUN_FACET = "portalRun"
 CLASSIFICATION_FACET = "portalClassification"
 DEPLOY_ACTIONS = ("deploy", "rollback", "retire")
+MAX_COLUMN_BYTES = 500  # NodeTag.field
+MAX_ENVIRONMENT_BYTES = 100  # Node.environment
+
+
+def _usable(value: str, limit: int, where: str, warnings: list[str] | None) -> bool:
+    """A name read from a facet becomes part of a node id: one that cannot be stored makes the facet unusable."""
+    problem = name_problem(value, limit)
+    if problem and warnings is not None:
+        warnings.append(f"{where} {problem}: ignored")
+    return problem is None
 
 
 def _obj(facets: dict[str, Any], name: str) -> dict[str, Any] | None:
@@ -41,6 +53,11 @@ def _tag_of(key: Any, value: Any) -> str | None:
     return None
 
 
+def _column(name: str, warnings: list[str] | None) -> str:
+    # A column name that cannot be stored keeps its tag on the whole dataset: classification is never dropped.
+    return name if _usable(name, MAX_COLUMN_BYTES, f"column {name[:40]!r}", warnings) else ""
+
+
 def _schema_field_tags(fields: Any, prefix: str, out: set[tuple[str, str]]) -> None:
     if not isinstance(fields, list):
         return
@@ -56,9 +73,10 @@ def _schema_field_tags(fields: Any, prefix: str, out: set[tuple[str, str]]) -> N
         _schema_field_tags(f.get("fields"), name + ".", out)
 
 
-def dataset_tags(facets: dict[str, Any]) -> set[tuple[str, str]]:
+def dataset_tags(facets: dict[str, Any], warnings: list[str] | None = None) -> set[tuple[str, str]]:
     """Classification tags as (column or "", tag) from the schema, tags and portalClassification facets."""
-    out: set[tuple[str, str]] = set()
+    found: set[tuple[str, str]] = set()
+    out = found
     schema = _obj(facets, "schema")
     if schema:
         _schema_field_tags(schema.get("fields"), "", out)
@@ -81,7 +99,7 @@ def dataset_tags(facets: dict[str, Any]) -> set[tuple[str, str]]:
                 for t in col_tags if isinstance(col_tags, list) else []:
                     if isinstance(t, str) and t.upper() in TAGS:
                         out.add((str(col), t.upper()))
-    return out
+    return {(_column(col, warnings) if col else "", tag) for col, tag in found}
 
 
 def owners(facets: dict[str, Any]) -> list[str]:
@@ -109,6 +127,9 @@ def source_commit(job_facets: dict[str, Any], warnings: list[str]) -> CommitRef 
     if not isinstance(sha, str) or not sha.strip() or not isinstance(repo, str) or not repo.strip():
         warnings.append("job.facets.sourceCodeLocation has no repoUrl/url and version: no commit linked")
         return None
+    if not (_usable(repo.strip(), MAX_NAMESPACE_BYTES, "job.facets.sourceCodeLocation.repoUrl", warnings)
+            and _usable(sha.strip(), MAX_VERSION_BYTES, "job.facets.sourceCodeLocation.version", warnings)):
+        return None
     return CommitRef(repo=repo.strip(), sha=sha.strip().lower(), branch=str(scl.get("branch") or ""),
                      path=str(scl.get("path") or ""), url=str(scl.get("url") or ""))
 
@@ -131,7 +152,12 @@ def _model(obj: dict[str, Any], default_ns: str, where: str, warnings: list[str]
     metrics = obj.get("metrics") if isinstance(obj.get("metrics"), dict) else {}
     params = obj.get("parameters") if isinstance(obj.get("parameters"), dict) else {}
     ns = obj.get("namespace") if isinstance(obj.get("namespace"), str) and obj.get("namespace") else default_ns
-    return ModelRef(ns, name.strip(), str(version).strip(), str(obj.get("framework") or ""), metrics, params)
+    version = str(version).strip()
+    if not (_usable(ns, MAX_NAMESPACE_BYTES, f"{where}.namespace", warnings)
+            and _usable(name.strip(), MAX_NAME_BYTES, f"{where}.name", warnings)
+            and _usable(version, MAX_VERSION_BYTES, f"{where}.version", warnings)):
+        return None
+    return ModelRef(ns, name.strip(), version, str(obj.get("framework") or ""), metrics, params)
 
 
 def model_version(facets: dict[str, Any], default_ns: str, where: str, warnings: list[str]) -> ModelRef | None:
@@ -156,6 +182,8 @@ def deployment(run_facets: dict[str, Any], default_ns: str, warnings: list[str])
     model_obj = obj.get("model")
     if not isinstance(env, str) or not env.strip() or action not in DEPLOY_ACTIONS or not isinstance(model_obj, dict):
         warnings.append(f"{where} needs environment, model and an action in {DEPLOY_ACTIONS}: ignored")
+        return None
+    if not _usable(env.strip(), MAX_ENVIRONMENT_BYTES, f"{where}.environment", warnings):
         return None
     model = _model(model_obj, default_ns, f"{where}.model", warnings)
     if model is None:
@@ -183,10 +211,11 @@ def deidentifies(run_facets: dict[str, Any], job_facets: dict[str, Any]) -> bool
     return False
 
 
-def dataset_version(facets: dict[str, Any]) -> str | None:
+def dataset_version(facets: dict[str, Any], warnings: list[str] | None = None) -> str | None:
     v = _obj(facets, "version")
     if v and isinstance(v.get("datasetVersion"), str) and v["datasetVersion"].strip():
-        return v["datasetVersion"].strip()
+        version = v["datasetVersion"].strip()
+        return version if _usable(version, MAX_VERSION_BYTES, "facets.version.datasetVersion", warnings) else None
     return None
 
 
@@ -199,6 +228,8 @@ def parent_run(run_facets: dict[str, Any]) -> tuple[str, str, str] | None:
     if not isinstance(run, dict) or not isinstance(job, dict):
         return None
     rid, ns, name = run.get("runId"), job.get("namespace"), job.get("name")
-    if all(isinstance(x, str) and x for x in (rid, ns, name)):
+    if not all(isinstance(x, str) and x.strip() for x in (rid, ns, name)):
+        return None
+    if name_problem(ns, MAX_NAMESPACE_BYTES) is None and name_problem(name, MAX_NAME_BYTES) is None:
         return rid, ns, name
     return None

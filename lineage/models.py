@@ -126,7 +126,12 @@ class NodeTag(models.Model):
 
 
 class RawEvent(models.Model):
-    """An OpenLineage event exactly as received, kept so the graph can be rebuilt from it."""
+    """An OpenLineage event exactly as received, kept so the graph can be rebuilt from it.
+
+    ``body`` holds the bytes exactly as received (``body_sha256`` is of them); ``payload`` is a queryable JSON
+    copy. PostgreSQL's jsonb cannot hold U+0000, so in ``payload`` (and in node facets) every U+0000 is
+    replaced by U+FFFD on every database; ``body`` keeps it. Rows stored before ``body`` existed have it null.
+    """
 
     dedupe_key = models.CharField(max_length=64, unique=True)
     kind = models.CharField(max_length=20)
@@ -137,6 +142,7 @@ class RawEvent(models.Model):
     job_name = models.CharField(max_length=1000, blank=True)
     producer = models.CharField(max_length=2000, blank=True)
     payload = models.JSONField()
+    body = models.BinaryField(null=True, blank=True, editable=False)
     body_sha256 = models.CharField(max_length=64)
     warnings = models.JSONField(default=list, blank=True)
     received_at = models.DateTimeField()

@@ -18,6 +18,15 @@ import msgspec
 
 EVENT_TYPES = frozenset({"START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER"})
 
+# Limits on names, in UTF-8 bytes, so every node id fits its column (2000) and every index entry stays under
+# PostgreSQL's b-tree limit (2704 bytes) whatever the script. A namespace is capped at 500 because that is
+# what a team can own (NamespaceOwner.namespace).
+MAX_NAMESPACE_BYTES = 500
+MAX_NAME_BYTES = 1000
+MAX_VERSION_BYTES = 200
+# Deeper nesting than any real facet; far deeper would exhaust the recursion of every JSON library on the way.
+MAX_NESTING = 100
+
 
 class EventError(Exception):
     """The event cannot be understood. ``field`` is the dotted path of the offending field."""
@@ -141,11 +150,49 @@ def parse_time(value: str, warnings: list[str], field_name: str = "eventTime") -
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError as exc:
-        raise EventError(field_name, f"not an ISO 8601 date-time: {value!r}") from exc
+        raise EventError(field_name, f"not an ISO 8601 date-time: {value[:100]!r}") from exc
     if parsed.tzinfo is None:
         warnings.append(f"{field_name} has no timezone; read as UTC")
         parsed = parsed.replace(tzinfo=UTC)
+    try:
+        parsed.astimezone(UTC)
+    except OverflowError as exc:  # 0001-01-01T00:00+01:00 is before the first representable instant
+        raise EventError(field_name, f"out of range: {value[:100]!r}") from exc
     return parsed
+
+
+def name_problem(value: str, limit: int) -> str | None:
+    """Why ``value`` cannot be a name stored in the graph, or None. Shared with facet readers."""
+    if "\x00" in value:
+        return "must not contain NUL (U+0000)"
+    size = len(value.encode("utf-8", "surrogatepass"))
+    if size > limit:
+        return f"is {size} bytes long; the limit is {limit} bytes (UTF-8)"
+    return None
+
+
+def _check_name(path: str, value: str, limit: int) -> None:
+    if not value.strip():
+        raise EventError(path, "must not be empty")
+    problem = name_problem(value, limit)
+    if problem:
+        raise EventError(path, problem)
+
+
+def _too_deep(raw: bytes, value: Any) -> bool:
+    # Counting brackets is cheap and bounds the depth from above: most events are never walked.
+    if raw.count(b"{") + raw.count(b"[") <= MAX_NESTING:
+        return False
+    stack = [(value, 2)]  # the facets objects sit two levels below the event itself
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_NESTING:
+            return True
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return False
 
 
 def _dataset(d: _Dataset) -> DatasetRef:
@@ -166,6 +213,15 @@ def parse_event(raw: bytes) -> ParsedEvent:
         ev = _decoder.decode(raw)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         raise _decode_error(exc) from exc
+    except UnicodeDecodeError as exc:
+        raise EventError(None, f"the body is not valid UTF-8: {exc.reason} at byte {exc.start}") from exc
+    except RecursionError as exc:
+        raise EventError(None, f"the JSON is nested more than {MAX_NESTING} levels deep") from exc
+    facet_sets = [ev.run.facets if ev.run else {}, ev.job.facets if ev.job else {}]
+    for d in [*ev.inputs, *ev.outputs, *([ev.dataset] if ev.dataset else [])]:
+        facet_sets += [d.facets, d.inputFacets, d.outputFacets]
+    if _too_deep(raw, facet_sets):
+        raise EventError(None, f"the JSON is nested more than {MAX_NESTING} levels deep")
     warnings: list[str] = []
     event_time = parse_time(ev.eventTime, warnings)
     if not ev.producer:
@@ -192,15 +248,18 @@ def parse_event(raw: bytes) -> ParsedEvent:
         raise EventError("run", "the event has neither run, job nor dataset")
 
     if ev.job is not None:
-        if not ev.job.name.strip():
-            raise EventError("job.name", "must not be empty")
-        if not ev.job.namespace.strip():
-            raise EventError("job.namespace", "must not be empty")
+        _check_name("job.name", ev.job.name, MAX_NAME_BYTES)
+        _check_name("job.namespace", ev.job.namespace, MAX_NAMESPACE_BYTES)
+    if ev.dataset is not None and kind == "dataset":
+        _check_name("dataset.name", ev.dataset.name, MAX_NAME_BYTES)
+        _check_name("dataset.namespace", ev.dataset.namespace, MAX_NAMESPACE_BYTES)
     datasets = [("inputs", d) for d in ev.inputs] + [("outputs", d) for d in ev.outputs]
     for i, (where, d) in enumerate(datasets):
         idx = i if where == "inputs" else i - len(ev.inputs)
         if not d.name.strip() or not d.namespace.strip():
             raise EventError(f"{where}[{idx}].name", "dataset namespace and name must not be empty")
+        _check_name(f"{where}[{idx}].name", d.name, MAX_NAME_BYTES)
+        _check_name(f"{where}[{idx}].namespace", d.namespace, MAX_NAMESPACE_BYTES)
         _check_facets(f"{where}[{idx}].facets", d.facets, warnings)
     if ev.run is not None:
         _check_facets("run.facets", ev.run.facets, warnings)
@@ -211,7 +270,7 @@ def parse_event(raw: bytes) -> ParsedEvent:
         kind=kind,
         event_type=ev.eventType if kind == "run" else None,
         event_time=event_time,
-        producer=ev.producer or "",
+        producer=(ev.producer or "").replace("\x00", "\ufffd"),
         schema_url=ev.schemaURL or "",
         run_id=run_id,
         run_facets=ev.run.facets if ev.run else {},

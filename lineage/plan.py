@@ -176,12 +176,12 @@ class Planner:
         return self.delta
 
     # -- nodes -----------------------------------------------------------------------------------------
-    def _dataset(self, d: DatasetRef, t: datetime) -> str:
+    def _dataset(self, d: DatasetRef, t: datetime, warnings: list[str] | None = None) -> str:
         nid = ids.dataset_id(d.namespace, d.name)
         facets, deleted = _split_deleted(d.facets)
         self.delta.add(NodeDelta(nid, "dataset", d.namespace, d.name, facets=facets, deleted_facets=deleted,
                                  owners=F.owners(facets), event_time=t))
-        for column, tag in F.dataset_tags(facets):
+        for column, tag in F.dataset_tags(facets, warnings):
             self.delta.tags.add((nid, column, tag))
         return nid
 
@@ -224,7 +224,7 @@ class Planner:
         t = ev.event_time
         if ev.kind == "dataset":
             assert ev.dataset is not None
-            self._dataset(ev.dataset, t)
+            self._dataset(ev.dataset, t, ev.warnings)
             return
         assert ev.job_namespace is not None and ev.job_name is not None
         job_ns, job_name = ev.job_namespace, ev.job_name
@@ -242,7 +242,7 @@ class Planner:
             self.delta.edges.add((commit_nid, job, "built_from"))
         if ev.kind == "job":
             for d in ev.inputs + ev.outputs:
-                self._dataset(d, t)
+                self._dataset(d, t, ev.warnings)
             return
 
         assert ev.run_id is not None
@@ -276,16 +276,16 @@ class Planner:
                 self.delta.edges.add((p_run, run, "parent_of"))
 
         for d in ev.inputs:
-            ds = self._dataset(d, t)
-            version = F.dataset_version(d.facets) or self.current_versions.get(ds) or INITIAL_VERSION
+            ds = self._dataset(d, t, ev.warnings)
+            version = F.dataset_version(d.facets, ev.warnings) or self.current_versions.get(ds) or INITIAL_VERSION
             self.current_versions.setdefault(ds, version)
             dsv = self._dataset_version(d, version, t, {})
             self.delta.edges.add((dsv, run, "reads"))
         for i, d in enumerate(ev.outputs):
-            ds = self._dataset(d, t)
+            ds = self._dataset(d, t, ev.warnings)
             if state in ("FAILED", "ABORTED"):
                 continue  # a failed run's outputs are not a new version of the data
-            version = F.dataset_version(d.facets) or ev.run_id
+            version = F.dataset_version(d.facets, ev.warnings) or ev.run_id
             dsv = self._dataset_version(d, version, t, {"run": run})
             self.delta.edges.add((run, dsv, "writes"))
             if state in ("COMPLETED", ""):

@@ -31,7 +31,7 @@ from .plan import PARENT_KINDS, GraphDelta, NodeDelta, NodeRow, Planner, merge_n
 NODE_COLUMNS = ("node_id", "kind", "namespace", "name", "version", "environment", "parent_id", "state",
                 "owners", "facets", "attrs", "deidentifies", "event_time", "created_at", "updated_at")
 RAW_COLUMNS = ("dedupe_key", "kind", "event_type", "event_time", "run_id", "job_namespace", "job_name",
-               "producer", "payload", "body_sha256", "warnings", "received_at", "received_by_id")
+               "producer", "payload", "body", "body_sha256", "warnings", "received_at", "received_by_id")
 
 
 # Called with the node ids of active deployments just written, inside the ingest transaction. The approvals
@@ -45,8 +45,30 @@ class IngestOutcome:
     warnings: list[str] = field(default_factory=list)
 
 
+def _no_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_no_nul(k): _no_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_no_nul(v) for v in value]
+    return value
+
+
 def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+    """JSON text for a JSON column. U+0000 becomes U+FFFD: PostgreSQL's jsonb refuses it (see RawEvent)."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+    if "\\u0000" in text:  # rare: only then walk the value
+        text = json.dumps(_no_nul(value), separators=(",", ":"), ensure_ascii=False, default=str)
+    return text
+
+
+def _payload_text(raw: bytes) -> str:
+    """The event's JSON text for ``RawEvent.payload``: as received unless it holds a U+0000 escape."""
+    text = raw.decode("utf-8")
+    if "\\u0000" in text:
+        return _dumps(json.loads(text))
+    return text
 
 
 def _dt(value: datetime | None) -> Any:
@@ -151,8 +173,9 @@ def _current_versions(events: Iterable[ParsedEvent]) -> dict[str, str]:
 
 def _raw_row(ev: ParsedEvent, by: User | None, now: Any) -> tuple[Any, ...]:
     return (ev.dedupe_key, ev.kind, ev.event_type or "", _dt(ev.event_time), ev.run_id or "",
-            ev.job_namespace or "", ev.job_name or "", ev.producer[:2000], ev.raw.decode("utf-8"),
-            ev.sha256, _dumps(ev.warnings), now, by.pk if by else None)
+            ev.job_namespace or "", ev.job_name or "", ev.producer[:2000], _payload_text(ev.raw),
+            ev.raw, ev.sha256, _dumps(ev.warnings), now, by.pk if by else None)
+
 
 
 # -- OpenLineage -----------------------------------------------------------------------------------------
@@ -183,6 +206,8 @@ def events_ingest(*, events: list[ParsedEvent], by: User | None) -> list[IngestO
     unique = [events[i] for i in sorted(first.values())]
     planner = Planner(_current_versions(unique))
     delta = planner.add_events(unique)
+    for ev in unique:  # planning may note the same problem more than once
+        ev.warnings[:] = list(dict.fromkeys(ev.warnings))
     inserted = {k for (k,) in insert_ignore("lineage_rawevent", RAW_COLUMNS,
                                             [_raw_row(ev, by, _dt(now)) for ev in unique],
                                             conflict=("dedupe_key",), returning=("dedupe_key",))}
@@ -204,8 +229,8 @@ def _portal_record(kind: str, identity: str, payload: dict[str, Any], t: datetim
     """Keep a REST submission in the raw log beside OpenLineage events, so a rebuild replays it too."""
     body = _dumps(payload)
     key = hashlib.sha256(f"{kind}|{identity}|{t.astimezone(UTC).isoformat()}|{body}".encode()).hexdigest()
-    row = (key, kind, "", _dt(t), "", "", "", "portal-api", body, hashlib.sha256(body.encode()).hexdigest(),
-           "[]", _dt(timezone.now()), by.pk if by else None)
+    row = (key, kind, "", _dt(t), "", "", "", "portal-api", body, body.encode(),
+           hashlib.sha256(body.encode()).hexdigest(), "[]", _dt(timezone.now()), by.pk if by else None)
     return bool(insert_ignore("lineage_rawevent", RAW_COLUMNS, [row], conflict=("dedupe_key",),
                               returning=("id",)))
 
@@ -302,7 +327,7 @@ def lineage_rebuild(*, batch_size: int = 2000, by: User | None = None) -> int:
             versions = planner.current_versions
             batch.clear()
 
-    for kind, payload in RawEvent.objects.order_by("id").values_list("kind", "payload").iterator(
+    for kind, payload, body in RawEvent.objects.order_by("id").values_list("kind", "payload", "body").iterator(
         chunk_size=batch_size
     ):
         count += 1
@@ -312,7 +337,7 @@ def lineage_rebuild(*, batch_size: int = 2000, by: User | None = None) -> int:
             _PORTAL_KINDS[kind](planner, payload)
             apply(planner)
             continue
-        batch.append(parse_event(_dumps(payload).encode()))
+        batch.append(parse_event(bytes(body) if body is not None else _dumps(payload).encode()))
         if len(batch) >= batch_size:
             flush()
     flush()

@@ -14,10 +14,10 @@ urlpatterns = [
     path("deployments", api.DeploymentCreateApi.as_view(), name="deployment-create"),
     path("nodes", api.NodeListApi.as_view(), name="node-list"),
     # Node ids contain colons and slashes: match greedily and let the suffix decide the operation.
-    re_path(r"^nodes/(?P<node_id>.+)/upstream$", api.NodeUpstreamApi.as_view(), name="node-upstream"),
-    re_path(r"^nodes/(?P<node_id>.+)/downstream$", api.NodeDownstreamApi.as_view(), name="node-downstream"),
-    re_path(r"^nodes/(?P<node_id>.+)/tags$", api.NodeTagsApi.as_view(), name="node-tags"),
-    re_path(r"^nodes/(?P<node_id>.+)$", api.NodeDetailApi.as_view(), name="node-detail"),
+    re_path(r"^nodes/(?P<node_id>[\s\S]+)/upstream$", api.NodeUpstreamApi.as_view(), name="node-upstream"),
+    re_path(r"^nodes/(?P<node_id>[\s\S]+)/downstream$", api.NodeDownstreamApi.as_view(), name="node-downstream"),
+    re_path(r"^nodes/(?P<node_id>[\s\S]+)/tags$", api.NodeTagsApi.as_view(), name="node-tags"),
+    re_path(r"^nodes/(?P<node_id>[\s\S]+)$", api.NodeDetailApi.as_view(), name="node-detail"),
     path("paths", api.PathApi.as_view(), name="path"),
     path("runs/<str:run_uuid>", api.RunDetailApi.as_view(), name="run-detail"),
 ]

@@ -15,5 +15,5 @@ urlpatterns = [
     path("settings/tokens/", views.token_list, name="tokens"),
     path("settings/tokens/new", views.token_create, name="token-create"),
     path("settings/tokens/<int:pk>/revoke", views.token_revoke, name="token-revoke"),
-    re_path(r"^lineage/node/(?P<node_id>.+)$", views.node_detail, name="node-detail"),
+    re_path(r"^lineage/node/(?P<node_id>[\s\S]+)$", views.node_detail, name="node-detail"),
 ]
