@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse, QueryDict
 
 from portal.lib.errors import error_body
 
@@ -34,22 +34,28 @@ class SecurityHeadersMiddleware:
         return response
 
 
-class RefuseNulMiddleware:
-    """A NUL character in the path or query string is a 400 before any view runs.
+def _has_nul(data: QueryDict) -> bool:
+    return any("\x00" in k or any("\x00" in v for v in values) for k, values in data.lists())
 
-    PostgreSQL text cannot hold U+0000, so a lookup by such a value would fail inside the database driver
-    (a 500). Nothing legitimate puts one in a URL.
+
+class RefuseNulMiddleware:
+    """A NUL character in the path, the query string or a page's form fields is a 400 before any view runs.
+
+    PostgreSQL text cannot hold U+0000, so a lookup or a write with such a value would fail inside the database
+    driver (a 500). Nothing legitimate puts one in a URL or a form. API bodies are JSON: their serializers
+    refuse NUL field by field.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if "\x00" in request.path or any(
-            "\x00" in k or any("\x00" in v for v in values) for k, values in request.GET.lists()
-        ):
-            message = "The URL contains a NUL character (U+0000)."
-            if request.path.startswith("/api/"):
+        api = request.path.startswith("/api/")
+        form = request.method == "POST" and not api and request.content_type in (
+            "application/x-www-form-urlencoded", "multipart/form-data")
+        if "\x00" in request.path or _has_nul(request.GET) or (form and _has_nul(request.POST)):
+            message = "The request contains a NUL character (U+0000)."
+            if api:
                 return JsonResponse(error_body(message, [{"field": "url", "message": message}]), status=400)
             return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
         return self.get_response(request)

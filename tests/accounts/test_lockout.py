@@ -80,8 +80,11 @@ def test_usernames_that_do_not_exist_lock_the_same_way(client, limits) -> None:
     assert _login(client, "NOBODY", "wrong").status_code == 429  # case does not give fresh attempts
 
 
-def test_a_nul_in_the_username_is_recorded_not_a_500(client, limits) -> None:
-    assert _login(client, "ev\x00il<script>", "wrong").status_code == 200
+def test_a_nul_in_the_username_is_a_400_and_the_service_records_it_safely(client, limits) -> None:
+    from portal.accounts.services import login_record
+
+    assert _login(client, "ev\x00il<script>", "wrong").status_code == 400
+    login_record(username="ev\x00il<script>", user=None, client="10.0.0.1")
     assert AuditEntry.objects.get(action="account.login_failed").target_id == "ev\ufffdil<script>"
 
 

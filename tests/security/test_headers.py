@@ -104,3 +104,10 @@ def test_a_nul_in_an_api_url_is_a_400_with_the_error_shape(alice_client, url) ->
     r = alice_client.get(url)
     assert r.status_code == 400
     assert r.json()["errors"][0]["field"] == "url"
+
+
+def test_a_nul_in_a_page_form_is_a_400(client, alice) -> None:
+    client.force_login(alice)
+    r = client.post("/settings/tokens/new", {"name": "bad\x00name"})
+    assert r.status_code == 400
+    assert not alice.api_tokens.exists()
