@@ -8,6 +8,7 @@ the spec; this parser accepts an event whose meaning is clear and records what w
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -72,6 +73,7 @@ _decoder = msgspec.json.Decoder(_Event)
 _batch_decoder = msgspec.json.Decoder(list[msgspec.Raw])
 _AT = re.compile(r"^(?P<msg>.*?) - at `\$(?P<path>[^`]*)`$")
 _FRACTION = re.compile(r"(\.\d{6})\d+")
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +181,18 @@ def _check_name(path: str, value: str, limit: int) -> None:
         raise EventError(path, problem)
 
 
+def _lone_surrogate(raw: bytes) -> bool:
+    """Whether a string or key anywhere (even one the parser ignores) is a lone surrogate, which no database
+    column can store. Only called when the body has a surrogate escape at all (escaped emoji do)."""
+    try:
+        json.dumps(json.loads(raw), ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    except (ValueError, RecursionError):
+        return False  # the decoder has already judged the body
+    return False
+
+
 def _too_deep(raw: bytes, value: Any) -> bool:
     # Counting brackets is cheap and bounds the depth from above: most events are never walked.
     if raw.count(b"{") + raw.count(b"[") <= MAX_NESTING:
@@ -210,13 +224,18 @@ def _check_facets(where: str, facets: dict[str, Any], warnings: list[str]) -> No
 def parse_event(raw: bytes) -> ParsedEvent:
     """Parse one OpenLineage event (RunEvent, DatasetEvent or JobEvent) from its JSON bytes."""
     try:
+        # msgspec skips keys it does not know without decoding them: check the whole body here.
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise EventError(None, f"the body is not valid UTF-8: {exc.reason} at byte {exc.start}") from exc
+    try:
         ev = _decoder.decode(raw)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         raise _decode_error(exc) from exc
-    except UnicodeDecodeError as exc:
-        raise EventError(None, f"the body is not valid UTF-8: {exc.reason} at byte {exc.start}") from exc
     except RecursionError as exc:
         raise EventError(None, f"the JSON is nested more than {MAX_NESTING} levels deep") from exc
+    if _SURROGATE_ESCAPE.search(raw) and _lone_surrogate(raw):
+        raise EventError(None, "the JSON holds a lone UTF-16 surrogate escape (\\ud800-\\udfff): not a character")
     facet_sets = [ev.run.facets if ev.run else {}, ev.job.facets if ev.job else {}]
     for d in [*ev.inputs, *ev.outputs, *([ev.dataset] if ev.dataset else [])]:
         facet_sets += [d.facets, d.inputFacets, d.outputFacets]

@@ -120,6 +120,9 @@ def test_names_that_cannot_be_stored_are_a_400_naming_the_field(where, event, fi
 @pytest.mark.parametrize(("where", "body"), [
     ("invalid utf-8", b'{"eventTime": "2026-01-01T00:00:00Z", "producer": "\xff\xfe"}'),
     ("lone surrogate", b'{"eventTime": "2026-01-01T00:00:00Z", "producer": "\\ud800"}'),
+    ("invalid utf-8 in an unknown key", b'{"\xff": 1, ' + json.dumps(run_event()).encode()[1:]),
+    ("lone surrogate in an unknown key", b'{"\\udc00": 1, ' + json.dumps(run_event()).encode()[1:]),
+    ("lone surrogate in a facet", json.dumps(run_event(run_facets={"x": facet(v="\ud800")})).encode()),
     ("deep nesting", json.dumps(run_event(run_facets={"x": facet(v=json.loads("[" * 150 + "]" * 150))})).encode()),
     ("deeper nesting", json.dumps(run_event()).encode()[:-1] + b', "x": ' + b"[" * 5000 + b"]" * 5000 + b"}"),
 ])
