@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from portal.accounts.permissions import CanCurate, CanIngest, CanRead
-from portal.lib.errors import FieldError
+from portal.lib.errors import FieldError, TooLarge
 
 from . import facets as F
 from . import graph, ids, marquez, selectors, services
@@ -45,19 +45,21 @@ ERROR_SCHEMA = inline_serializer(
     },
 )
 ERRORS = {400: ERROR_SCHEMA, 401: ERROR_SCHEMA, 403: ERROR_SCHEMA, 404: ERROR_SCHEMA}
+INGEST_ERRORS = {**ERRORS, 413: ERROR_SCHEMA}
 
 
 def read_body(request: Request, limit: int) -> bytes:
-    """The request body, gunzipped if ``Content-Encoding: gzip``, refusing anything over ``limit`` bytes."""
+    """The request body, gunzipped if ``Content-Encoding: gzip``, refusing anything over ``limit`` bytes (413)."""
+    too_big = f"the body is larger than the limit of {limit} bytes"
     length = request.META.get("CONTENT_LENGTH")
     if length and length.isdigit() and int(length) > limit:
-        raise FieldError("body", f"the body is larger than the limit of {limit} bytes")
+        raise TooLarge(too_big, field="body")
     try:
         body = request.body
     except RequestDataTooBig as exc:
-        raise FieldError("body", f"the body is larger than the limit of {limit} bytes") from exc
+        raise TooLarge(too_big, field="body") from exc
     if len(body) > limit:
-        raise FieldError("body", f"the body is larger than the limit of {limit} bytes")
+        raise TooLarge(too_big, field="body")
     encoding = request.META.get("HTTP_CONTENT_ENCODING", "").strip().lower()
     if encoding == "gzip":
         inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
@@ -66,7 +68,7 @@ def read_body(request: Request, limit: int) -> bytes:
         except zlib.error as exc:
             raise FieldError("body", f"not valid gzip: {exc}") from exc
         if len(body) > limit or inflater.unconsumed_tail:
-            raise FieldError("body", f"the decompressed body is larger than the limit of {limit} bytes")
+            raise TooLarge(f"the decompressed body is larger than the limit of {limit} bytes", field="body")
     elif encoding not in ("", "identity"):
         raise FieldError("Content-Encoding", f"unsupported encoding {encoding!r}; use gzip or none")
     if not body.strip():
@@ -166,7 +168,7 @@ class LineageApi(APIView):
     @extend_schema(
         operation_id="lineage_ingest",
         request={"application/json": OpenApiTypes.OBJECT},
-        responses={201: OpenApiTypes.OBJECT, 200: OpenApiTypes.OBJECT, **ERRORS},
+        responses={201: OpenApiTypes.OBJECT, 200: OpenApiTypes.OBJECT, **INGEST_ERRORS},
         description="One OpenLineage RunEvent, DatasetEvent or JobEvent (spec 2-0-x), optionally gzip-encoded. "
         "201 for a new event, 200 for an exact duplicate (same run, event type, event time and job).",
     )
@@ -225,7 +227,7 @@ class LineageBatchApi(APIView):
         request={"application/json": OpenApiTypes.OBJECT, "application/x-ndjson": OpenApiTypes.STR},
         parameters=[OpenApiParameter("atomic", bool, description="Refuse the whole batch if any event is "
                                      "invalid (default: store the valid ones and report the rest).")],
-        responses={200: OpenApiTypes.OBJECT, **ERRORS},
+        responses={200: OpenApiTypes.OBJECT, **INGEST_ERRORS},
     )
     def post(self, request: Request) -> Response:
         body = read_body(request, settings.LINEAGE_MAX_BATCH_BYTES)

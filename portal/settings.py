@@ -58,6 +58,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "portal.lib.security.SecurityHeadersMiddleware",
+    "portal.lib.security.BodySizeLimitMiddleware",
     "portal.lib.security.RefuseNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "portal.audit.context.RequestContextMiddleware",
@@ -163,7 +164,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 
-# Ingestion limits: a body over the size limit or a batch over the count limit is a 400.
+# Ingestion limits: a body over the size limit is a 413, a batch over the count limit a 400. No request body
+# of any kind may exceed DATA_UPLOAD_MAX_MEMORY_SIZE (413 before any view runs).
 LINEAGE_MAX_EVENT_BYTES = env_int("PORTAL_MAX_EVENT_BYTES", 2 * 1024 * 1024)
 LINEAGE_MAX_BATCH_BYTES = env_int("PORTAL_MAX_BATCH_BYTES", 32 * 1024 * 1024)
 LINEAGE_MAX_BATCH_EVENTS = env_int("PORTAL_MAX_BATCH_EVENTS", 5000)

@@ -39,6 +39,12 @@ class DomainError(Exception):
         self.field = field
 
 
+class TooLarge(DomainError):
+    """The request is over a size limit: 413, naming what was too large."""
+
+    status_code = 413
+
+
 def error_body(detail: str, errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     return {"detail": detail, "errors": errors or []}
 

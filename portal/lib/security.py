@@ -38,6 +38,24 @@ def _has_nul(data: QueryDict) -> bool:
     return any("\x00" in k or any("\x00" in v for v in values) for k, values in data.lists())
 
 
+class BodySizeLimitMiddleware:
+    """A request whose Content-Length is over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` is a 413 before any view runs.
+
+    Django enforces that limit only where it reads the body itself; DRF's parsers read the stream directly.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        length = request.META.get("CONTENT_LENGTH") or ""
+        if limit is not None and length.isdigit() and int(length) > limit:
+            message = f"the body is larger than the limit of {limit} bytes"
+            return JsonResponse(error_body(message, [{"field": "body", "message": message}]), status=413)
+        return self.get_response(request)
+
+
 class RefuseNulMiddleware:
     """A NUL character in the path, the query string or a page's form fields is a 400 before any view runs.
 

@@ -62,13 +62,14 @@ def test_malformed_json_and_an_empty_body_are_400(ingest_client) -> None:
 
 
 @override_settings(LINEAGE_MAX_EVENT_BYTES=2000)
-def test_a_body_over_the_limit_is_400(ingest_client) -> None:
+def test_a_body_over_the_limit_is_413(ingest_client) -> None:
     ev = run_event(run_facets={"big": {"x": "y" * 5000}})
     r = post_event(ingest_client, ev)
-    assert r.status_code == 400 and r.json()["errors"][0]["field"] == "body"
+    assert r.status_code == 413 and r.json()["errors"][0]["field"] == "body"
+    assert "limit of 2000 bytes" in r.json()["detail"]
     body = gzip.compress(json.dumps(ev).encode())  # small on the wire, too big once inflated
     r = ingest_client.post("/api/v1/lineage", data=body, content_type="application/json", HTTP_CONTENT_ENCODING="gzip")
-    assert r.status_code == 400
+    assert r.status_code == 413
     assert RawEvent.objects.count() == 0
 
 
