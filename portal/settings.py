@@ -215,6 +215,8 @@ DEFAULT_FROM_EMAIL = os.environ.get("PORTAL_FROM_EMAIL", "lineage-portal@localho
 PORTAL_WEBHOOK_URL = os.environ.get("PORTAL_WEBHOOK_URL", "")
 PORTAL_WEBHOOK_SECRET = os.environ.get("PORTAL_WEBHOOK_SECRET", "")
 CELERY_BEAT_SCHEDULE["approvals-refresh"] = {"task": "approvals.refresh_open", "schedule": 300.0}
+CELERY_BEAT_SCHEDULE["accounts-prune-login-attempts"] = {"task": "accounts.prune_login_attempts",
+                                                         "schedule": 3600.0}
 
 # Sign-in lockout: this many failed password checks within the window, for one username or from one client
 # address, refuse further attempts (even with the right password) until the window has passed.

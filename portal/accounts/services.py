@@ -203,6 +203,14 @@ def token_failure_record(*, prefix: str, client: str | None = None) -> int:
     return wait
 
 
+def login_attempts_prune(*, older_than: timedelta = timedelta(days=1)) -> int:
+    """Forget credential checks older than every lockout window. The audit trail keeps what happened."""
+    longest = max(settings.PORTAL_LOGIN_WINDOW_SECONDS, settings.PORTAL_TOKEN_WINDOW_SECONDS)
+    cutoff = timezone.now() - max(older_than, timedelta(seconds=longest))
+    deleted, _ = LoginAttempt.objects.filter(time__lt=cutoff).delete()
+    return deleted
+
+
 class LockedOut(DomainError):
     """Too many wrong passwords: password checks for this user or address are refused for a while."""
 

@@ -104,3 +104,14 @@ def test_token_guessing_gets_429_and_never_authenticates(client, dora, limits) -
     assert client.get("/api/v1/nodes", HTTP_AUTHORIZATION=right, REMOTE_ADDR="10.9.9.9").status_code == 429
     assert client.get("/api/v1/nodes", HTTP_AUTHORIZATION=right, REMOTE_ADDR="10.1.1.1").status_code == 200
     assert AuditEntry.objects.filter(action="account.token_throttled", target_id="10.9.9.9").count() == 1
+
+
+def test_old_attempts_are_pruned_but_recent_ones_kept(client, limits) -> None:
+    from portal.accounts.tasks import login_attempts_prune_task
+
+    for _ in range(2):
+        _login(client, "dora", "wrong")
+    LoginAttempt.objects.filter(pk=LoginAttempt.objects.order_by("pk").first().pk).update(
+        time=timezone.now() - timedelta(days=2))
+    assert login_attempts_prune_task.delay().get() == 1
+    assert LoginAttempt.objects.count() == 1

@@ -1,0 +1,12 @@
+"""Celery beat housekeeping for accounts; the task takes no arguments and calls the service."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from .services import login_attempts_prune
+
+
+@shared_task(name="accounts.prune_login_attempts")
+def login_attempts_prune_task() -> int:
+    return login_attempts_prune()
