@@ -167,6 +167,8 @@ def name_problem(value: str, limit: int) -> str | None:
     """Why ``value`` cannot be a name stored in the graph, or None. Shared with facet readers."""
     if "\x00" in value:
         return "must not contain NUL (U+0000)"
+    if len(value) * 4 <= limit:  # no UTF-8 character is longer than 4 bytes: most names stop here
+        return None
     size = len(value.encode("utf-8", "surrogatepass"))
     if size > limit:
         return f"is {size} bytes long; the limit is {limit} bytes (UTF-8)"
@@ -202,10 +204,8 @@ def _too_deep(raw: bytes, value: Any) -> bool:
         item, depth = stack.pop()
         if depth > MAX_NESTING:
             return True
-        if isinstance(item, dict):
-            stack.extend((v, depth + 1) for v in item.values())
-        elif isinstance(item, list):
-            stack.extend((v, depth + 1) for v in item)
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((v, depth + 1) for v in children if isinstance(v, dict | list))
     return False
 
 
@@ -234,7 +234,7 @@ def parse_event(raw: bytes) -> ParsedEvent:
         raise _decode_error(exc) from exc
     except RecursionError as exc:
         raise EventError(None, f"the JSON is nested more than {MAX_NESTING} levels deep") from exc
-    if _SURROGATE_ESCAPE.search(raw) and _lone_surrogate(raw):
+    if (b"\\ud" in raw or b"\\uD" in raw) and _SURROGATE_ESCAPE.search(raw) and _lone_surrogate(raw):
         raise EventError(None, "the JSON holds a lone UTF-16 surrogate escape (\\ud800-\\udfff): not a character")
     facet_sets = [ev.run.facets if ev.run else {}, ev.job.facets if ev.job else {}]
     for d in [*ev.inputs, *ev.outputs, *([ev.dataset] if ev.dataset else [])]:
