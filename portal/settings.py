@@ -199,6 +199,8 @@ PORTAL_AUDIT_CHECKPOINT_DIR = os.environ.get("PORTAL_AUDIT_CHECKPOINT_DIR", str(
 PORTAL_AUDIT_CHECKPOINT_EVERY = env_int("PORTAL_AUDIT_CHECKPOINT_EVERY", 1000)
 PORTAL_AUDIT_CHECKPOINT_MINUTES = env_int("PORTAL_AUDIT_CHECKPOINT_MINUTES", 10)
 PORTAL_TRUST_X_FORWARDED_FOR = env_bool("PORTAL_TRUST_X_FORWARDED_FOR", False)
+# How many proxies in front of the portal append to X-Forwarded-For; the client is that many hops from the end.
+PORTAL_TRUSTED_PROXIES = env_int("PORTAL_TRUSTED_PROXIES", 1)
 CELERY_BEAT_SCHEDULE = {
     # The task itself decides whether N entries or M minutes have passed since the last checkpoint.
     "audit-checkpoint": {"task": "audit.checkpoint_if_due", "schedule": 60.0},

@@ -34,11 +34,16 @@ def set_token(prefix: str) -> None:
 
 
 def client_address(request: HttpRequest) -> str:
-    """REMOTE_ADDR, or the first X-Forwarded-For hop when the portal sits behind a trusted proxy."""
+    """REMOTE_ADDR, or, behind a trusted proxy, the X-Forwarded-For hop that proxy appended.
+
+    The last hop, not the first: a client can send X-Forwarded-For itself, and the proxy appends to it, so only
+    the entries the proxies added are true. Lockout and token throttling key on this address.
+    """
     if getattr(settings, "PORTAL_TRUST_X_FORWARDED_FOR", False):
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        if forwarded:
-            return forwarded.split(",")[0].strip()[:64]
+        hops = [h.strip() for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if h.strip()]
+        depth = max(1, getattr(settings, "PORTAL_TRUSTED_PROXIES", 1))
+        if hops:
+            return hops[-min(depth, len(hops))][:64]
     return (request.META.get("REMOTE_ADDR") or "")[:64]
 
 

@@ -115,3 +115,15 @@ def test_old_attempts_are_pruned_but_recent_ones_kept(client, limits) -> None:
         time=timezone.now() - timedelta(days=2))
     assert login_attempts_prune_task.delay().get() == 1
     assert LoginAttempt.objects.count() == 1
+
+
+def test_a_client_cannot_escape_the_address_lockout_by_sending_x_forwarded_for(client, dora, settings,
+                                                                                limits) -> None:
+    settings.PORTAL_TRUST_X_FORWARDED_FOR = True
+    for i in range(5):  # the proxy (REMOTE_ADDR 10.0.0.254) appends the real address, 203.0.113.7
+        client.post("/login/", {"username": f"user{i}", "password": "wrong"}, REMOTE_ADDR="10.0.0.254",
+                    HTTP_X_FORWARDED_FOR=f"198.51.100.{i}, 203.0.113.7")
+    r = client.post("/login/", {"username": "dora", "password": PASSWORD}, REMOTE_ADDR="10.0.0.254",
+                    HTTP_X_FORWARDED_FOR="192.0.2.99, 203.0.113.7")
+    assert r.status_code == 429
+    assert set(LoginAttempt.objects.values_list("client", flat=True)) == {"203.0.113.7"}
