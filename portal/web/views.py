@@ -12,6 +12,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.db import DatabaseError, connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from lineage import selectors
@@ -99,12 +100,14 @@ def node_detail(request: HttpRequest, node_id: str) -> HttpResponse:
     return render(request, "lineage/node_detail.html", context)
 
 
+@never_cache
 @login_required
 def token_list(request: HttpRequest) -> HttpResponse:
     tokens = ApiToken.objects.filter(user=request.user)
     return render(request, "accounts/tokens.html", {"tokens": tokens})
 
 
+@never_cache
 @login_required
 @require_POST
 def token_create(request: HttpRequest) -> HttpResponse:

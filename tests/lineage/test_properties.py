@@ -145,6 +145,15 @@ def test_generated_valid_events_always_ingest(ingest_client, ev: dict[str, Any])
         assert Node.objects.filter(node_id=f"run:{ev['run']['runId']}").exists()
         for d in ev["inputs"] + ev["outputs"]:
             assert Node.objects.filter(kind="dataset", namespace=d["namespace"], name=d["name"]).exists()
+    _assert_graph_whole()
+
+
+def _assert_graph_whole() -> None:
+    """Nothing half-written: every run hangs off its job, every dataset version off its dataset."""
+    assert not Node.objects.filter(kind__in=("run", "datasetVersion"), parent__isnull=True).exclude(
+        kind="run", attrs__job__isnull=True).exists()
+    orphans = Node.objects.filter(kind="run").exclude(in_edges__kind="executes")
+    assert not orphans.exists(), list(orphans.values_list("node_id", flat=True)[:5])
 
 
 def _real() -> list[dict[str, Any]]:
@@ -215,6 +224,7 @@ def test_mutated_real_events_are_a_2xx_or_a_400_and_a_400_writes_nothing(ingest_
         assert _counts() == before
     elif r.status_code == 201:
         assert RawEvent.objects.count() == before[2] + 1
+    _assert_graph_whole()
 
 
 @pytest.mark.django_db

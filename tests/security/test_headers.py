@@ -111,3 +111,10 @@ def test_a_nul_in_a_page_form_is_a_400(client, alice) -> None:
     r = client.post("/settings/tokens/new", {"name": "bad\x00name"})
     assert r.status_code == 400
     assert not alice.api_tokens.exists()
+
+
+def test_the_page_showing_a_new_token_is_never_cached(client, alice) -> None:
+    client.force_login(alice)
+    r = client.post("/settings/tokens/new", {"name": "ci"})
+    assert r.status_code == 200 and b"lp_" in r.content
+    assert "no-store" in r["Cache-Control"]
