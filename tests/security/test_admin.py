@@ -11,7 +11,7 @@ from portal.accounts.models import ApiToken, NamespaceOwner, User
 from portal.accounts.services import namespace_assign, token_issue, user_ensure
 
 pytestmark = pytest.mark.django_db
-PORTAL_APPS = ("accounts", "audit", "approvals", "lineage", "web")
+PORTAL_APPS = ("accounts", "audit", "approvals", "lineage", "web", "governance", "evidence", "reports")
 
 
 @pytest.fixture

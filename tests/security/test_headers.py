@@ -39,9 +39,10 @@ def test_a_page_an_api_answer_and_a_404_carry_the_security_headers(client, alice
     _assert_secure_headers(client.get("/login/"))
 
 
-def test_pages_have_no_inline_script_or_style(client, alice) -> None:
-    client.force_login(alice)
-    for url in ("/", "/login/", "/settings/tokens/", "/approvals/", "/api/docs/"):
+def test_pages_have_no_inline_script_or_style(client, admin_user) -> None:
+    client.force_login(admin_user)
+    for url in ("/", "/login/", "/settings/tokens/", "/approvals/", "/approvals/policies", "/audit/", "/reports/",
+                "/evidence/", "/evidence/upload", "/api/docs/", "/admin/"):
         r = client.get(url)
         assert r.status_code == 200, url
         html = r.content.decode()
