@@ -9,6 +9,7 @@ urlpatterns = [
     path("api/v1/audit/", include("portal.audit.urls")),
     path("api/v1/", include("portal.approvals.urls")),
     path("api/v1/", include("lineage.urls")),
+    path("api/v1/", include("portal.governance.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("audit/", include("portal.audit.page_urls")),

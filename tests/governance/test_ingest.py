@@ -1,5 +1,5 @@
-"""Governance attributes sent with lineage: the portalGovernance facet, and the inventory and profile fields
-of the model-version and deployment facets."""
+"""Governance attributes sent with lineage: the portalGovernance facet, the inventory and profile fields of
+the model-version and deployment facets, and the REST records."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from rest_framework.test import APIClient
 
 from lineage import ids
 from lineage.models import Node
@@ -129,4 +130,27 @@ def test_a_rebuild_does_not_replay_attributes_over_later_portal_edits(dpo: User)
     services.dataset_governance_set(node=gov().node, by=dpo, lawful_basis="f")
     lineage_rebuild()
     assert gov().lawful_basis == "f"
+
+
+def test_rest_records_carry_inventory_and_profile_fields(ingest_client: APIClient, bob: User) -> None:
+    r = ingest_client.post("/api/v1/model-versions", {"namespace": ML, "name": "credit", "version": "8",
+                                                      "owner": "bob", "tier": 2, "intended_use": "PD",
+                                                      "credit_decisioning": True}, format="json")
+    assert r.status_code == 201, r.json()
+    inv = ModelInventory.objects.get()
+    assert (inv.owner, inv.tier, inv.intended_use, inv.credit_decisioning) == (bob, 2, "PD", True)
+    r = ingest_client.post("/api/v1/deployments", {"model": {"namespace": ML, "name": "credit", "version": "8"},
+                                                   "environment": "production", "sox_in_scope": True,
+                                                   "change_record": "CHG-1"}, format="json")
+    assert r.status_code == 201, r.json()
+    assert DeploymentProfile.objects.get().sox_in_scope
+
+
+def test_rest_records_refuse_bad_inventory_fields(ingest_client: APIClient) -> None:
+    for body, field in (({"owner": "ghost"}, "owner"), ({"tier": 0}, "tier"), ({"high_risk_annex": "x"},
+                                                                                  "high_risk_annex")):
+        r = ingest_client.post("/api/v1/model-versions", {"namespace": ML, "name": "credit", "version": "8",
+                                                          **body}, format="json")
+        assert r.status_code == 400 and r.json()["errors"][0]["field"] == field
+    assert not Node.objects.filter(kind="modelVersion").exists()
 
