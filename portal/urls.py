@@ -14,5 +14,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("audit/", include("portal.audit.page_urls")),
     path("approvals/", include("portal.approvals.page_urls")),
+    path("governance/", include("portal.governance.page_urls")),
     path("", include("portal.web.urls")),
 ]
