@@ -20,6 +20,7 @@ from portal.accounts.models import Team, User
 from portal.accounts.services import namespace_assign, token_issue, user_ensure
 from portal.approvals import demo as demo_approvals
 from portal.audit.services import audit_verify_and_store, checkpoint_create
+from portal.governance import demo as demo_governance
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +80,7 @@ def _load() -> Loaded:
     outcomes = events_ingest(events=others, by=ingestor)
     demo_approvals.load(users)
     outcomes += events_ingest(events=deploys, by=ingestor)
+    demo_governance.load(users)
     warnings = [f"{ev.job_name} {ev.event_type}: {w}" for ev in parsed for w in ev.warnings]
     return Loaded(events_new=sum(o.status == "created" for o in outcomes), events_total=len(parsed),
                   commits=len(demo.COMMITS), warnings=warnings, token=token)
