@@ -41,6 +41,8 @@ def _text(limit: int) -> Cleaner:
         if not isinstance(value, str):
             raise Invalid(name, "must be a string")
         value = value.strip()
+        if "\x00" in value:
+            raise Invalid(name, "must not contain NUL characters")
         if not value and not blank:
             raise Invalid(name, "must not be empty")
         if len(value) > limit:
@@ -73,6 +75,8 @@ def _strings(name: str, value: Any, blank: bool) -> list[str]:
     for item in value:
         if not isinstance(item, str) or not item.strip():
             raise Invalid(name, "every item must be a non-empty string")
+        if "\x00" in item:
+            raise Invalid(name, "items must not contain NUL characters")
         if len(item.strip()) > 200:
             raise Invalid(name, "every item must be at most 200 characters")
         if item.strip() not in out:

@@ -34,6 +34,8 @@ def test_it_normalises_values() -> None:
     ({"retention_until": "31/01/2030"}, "retention_until"),
     ({"legal_hold": "yes"}, "legal_hold"),
     ({"nonsense": 1}, "nonsense"),
+    ({"consent_reference": "CMP\x00-1"}, "consent_reference"),
+    ({"purposes": ["bill\x00ing"]}, "purposes"),
 ])
 def test_it_names_the_field_it_refuses(fields: dict, field: str) -> None:
     with pytest.raises(G.Invalid) as exc:
