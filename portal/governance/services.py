@@ -20,8 +20,9 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Model, Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from lineage.models import Node
@@ -104,16 +105,21 @@ def users_by_name(names: Iterable[str]) -> dict[str, User]:
     if not wanted:
         return {}
     out: dict[str, User] = {}
-    for u in User.objects.filter(Q(username__in=wanted) | Q(email__in=wanted)):
+    users = User.objects.annotate(lname=Lower("username"), lemail=Lower("email"))
+    for u in users.filter(Q(lname__in=wanted) | Q(lemail__in=wanted)):
         for key in (u.username.lower(), u.email.lower()):
             if key in wanted:
                 out[key] = u
-    for e in UserEmail.objects.filter(email__in=wanted - set(out)).select_related("user"):
+    extra = UserEmail.objects.annotate(lemail=Lower("email")).filter(lemail__in=wanted - set(out))
+    for e in extra.select_related("user"):
         out[e.email.lower()] = e.user
     return out
 
 
 def _locked(model: type[Model], node: Node) -> Any:
+    """The node's record (new if none), with the node row locked as ingestion locks it, so an edit here and
+    an ingest batch touching the same node take turns instead of one overwriting the other."""
+    list(Node.objects.select_for_update().filter(pk=node.pk).values_list("pk"))
     obj = model.objects.select_for_update().filter(node=node).first()  # type: ignore[attr-defined]
     return obj if obj is not None else model(node=node)
 
@@ -362,8 +368,13 @@ def parameters_publish(*, by: User, values: dict[str, Any], effective_from: date
     base = {**P.DEFAULTS, **(latest.values if latest else {})}
     merged = {**base, **P.normalise(values)}
     merged = {k: merged[k] for k in P.SCHEMA}  # drop parameters the code no longer knows
-    ps = ParameterSet.objects.create(version=(latest.version + 1) if latest else 1, effective_from=effective_from,
-                                     values=merged, reason=reason.strip(), created_by=by)
+    try:
+        with transaction.atomic():
+            ps = ParameterSet.objects.create(version=(latest.version + 1) if latest else 1,
+                                             effective_from=effective_from, values=merged, reason=reason.strip(),
+                                             created_by=by)
+    except IntegrityError as exc:  # two first versions at once: nothing to lock before the first row exists
+        raise DomainError("Another version was published at the same time; reload and try again.") from exc
     changed = {k: {"before": base.get(k), "after": merged[k]} for k in merged if base.get(k) != merged[k]}
     audit_record(actor=by, action="governance.parameters_published", target_kind="parameters",
                  target_id=str(ps.version),

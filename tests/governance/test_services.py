@@ -129,7 +129,7 @@ def test_subject_keys_need_keys(graph: dict[str, Node], dpo: User) -> None:
 
 # -- model inventory and deployment profile -------------------------------------------------------------
 def test_the_models_approvers_set_its_inventory(graph: dict[str, Node], bob: User, alice: User) -> None:
-    inv = services.model_inventory_set(node=graph["model"], by=bob, owner="alice@example.com", tier=1,
+    inv = services.model_inventory_set(node=graph["model"], by=bob, owner="Alice@Example.com", tier=1,
                                        intended_use="Probability of default", high_risk_annex="5(b)",
                                        credit_decisioning=True)
     assert inv.owner == alice and inv.tier == 1 and inv.status == ModelInventory.Status.DEVELOPMENT
