@@ -8,6 +8,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/audit/", include("portal.audit.urls")),
     path("api/v1/", include("portal.approvals.urls")),
+    path("api/v1/", include("portal.reports.urls")),
+    path("api/v1/", include("portal.evidence.urls")),
     path("api/v1/", include("lineage.urls")),
     path("api/v1/", include("portal.governance.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -15,5 +17,7 @@ urlpatterns = [
     path("audit/", include("portal.audit.page_urls")),
     path("approvals/", include("portal.approvals.page_urls")),
     path("governance/", include("portal.governance.page_urls")),
+    path("reports/", include("portal.reports.page_urls")),
+    path("evidence/", include("portal.evidence.page_urls")),
     path("", include("portal.web.urls")),
 ]

@@ -39,6 +39,19 @@ class DocumentType(models.TextChoices):
 
 
 class DocumentQuerySet(models.QuerySet["Document"]):
+    def visible_to(self, user: object) -> DocumentQuerySet:
+        """Org-wide roles see every document; others see what they wrote and what is attached to a node they
+        may see, directly or through a release of a model version they may see."""
+        if not getattr(user, "is_authenticated", False):
+            return self.none()
+        if user.sees_all_namespaces:  # type: ignore[attr-defined]
+            return self.all()
+        nodes = Node.objects.visible_to(user)  # type: ignore[arg-type]
+        on_nodes = self.model.nodes.through.objects.filter(node__in=nodes).values("document_id")
+        on_releases = self.model.releases.through.objects.filter(release__model_version__in=nodes).values(
+            "document_id")
+        return self.filter(Q(pk__in=on_nodes) | Q(pk__in=on_releases) | Q(author=user))
+
     def approved(self) -> DocumentQuerySet:
         return self.filter(approved_at__isnull=False)
 
@@ -48,6 +61,9 @@ class DocumentQuerySet(models.QuerySet["Document"]):
 
 
 class Document(models.Model):
+    """One evidence file and its metadata. The bytes, size and SHA-256 never change after upload (the database
+    refuses it, see ``portal/evidence/db.py``); approval, attachments and the end of the effective period do."""
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     doc_type = models.CharField(max_length=30, choices=DocumentType.choices)
     title = models.CharField(max_length=500)
@@ -62,6 +78,7 @@ class Document(models.Model):
     approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                                     related_name="approved_documents")
     approved_at = models.DateTimeField(null=True, blank=True)
+    approval_reason = models.TextField(blank=True)
     effective_from = models.DateTimeField()
     effective_until = models.DateTimeField(null=True, blank=True)
     retention_until = models.DateField(help_text="The document cannot be deleted before this date.")
@@ -79,3 +96,7 @@ class Document(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_doc_type_display()}: {self.title} v{self.version}"
+
+    def in_effect_at(self, at: object = None) -> bool:
+        at = at or timezone.now()
+        return self.effective_from <= at and (self.effective_until is None or self.effective_until > at)  # type: ignore[operator]

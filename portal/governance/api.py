@@ -299,9 +299,10 @@ class ParametersApi(APIView):
                 at = serializers.DateTimeField().to_internal_value(raw)
             except serializers.ValidationError as exc:
                 raise FieldError("at", "must be an ISO 8601 date and time") from exc
-        version, values, effective_from = selectors.parameters_in_force(at)
+        pset, values = P.parameters_in_force(at)
         return Response({
-            "in_force": {"version": version, "effective_from": effective_from, "values": values},
+            "in_force": {"version": pset.version if pset else None,
+                         "effective_from": pset.effective_from if pset else None, "values": values},
             "versions": ParameterSetSerializer(selectors.parameter_versions(), many=True).data,
             "schema": [{"name": p.name, "default": p.default, "type": p.kind, "controls": p.controls,
                         "description": p.description, "minimum": p.minimum, "law": p.law} for p in P.PARAMS],

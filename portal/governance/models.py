@@ -113,6 +113,12 @@ class DeploymentProfile(models.Model):
     overseers = models.JSONField(default=list, blank=True, help_text="Usernames of the people overseeing it.")
     change_record = models.CharField(max_length=300, blank=True)
     emergency = models.BooleanField(default=False)
+    log_location = models.CharField(max_length=500, blank=True, help_text="Where its inference logs are kept.")
+    log_retention_days = models.PositiveIntegerField(null=True, blank=True)
+    log_max_gap_minutes = models.PositiveIntegerField(null=True, blank=True,
+                                                      help_text="Longest gap in its logs while active, as measured.")
+    stop_control_tested_at = models.DateTimeField(null=True, blank=True,
+                                                  help_text="When the stop/override control was last tested.")
     updated_at = models.DateTimeField(auto_now=True)
     updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
 

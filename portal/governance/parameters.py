@@ -1,8 +1,10 @@
 """The organisation's policy parameters: every ``{brace}`` of the control catalog
 (``/work/shared/compliance/controls.md``), with its default, type and the controls that read it.
 
-Pure: no ORM. ``services.parameters_publish`` validates against ``SCHEMA``; ``parameters_in_force`` merges a
-stored version over ``DEFAULTS`` (so a parameter added to the code later has a value in older versions too).
+``services.parameters_publish`` validates against ``SCHEMA``; ``parameters_in_force`` merges the version in
+force over ``DEFAULTS`` (so a parameter added to the code later has a value in older versions too). A report
+records the ParameterSet version it used; with no version published, the defaults apply and the report says
+"defaults".
 
 Values marked ``law`` come from the cited text: a version may raise them (keep records longer than the law
 asks) but never lower them. Keys of ``monitoring_max_days`` are tier numbers as strings, because the values
@@ -12,7 +14,12 @@ are stored as JSON.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+
+from django.utils import timezone
+
+from .models import ParameterSet
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +34,8 @@ class Param:
 
 
 PARAMS: tuple[Param, ...] = (
+    Param("production_environment", "production", "str", "F7 and all prod(D)", "The environment that is "
+          "production."),
     Param("audit_latency_minutes", 5, "int", "H1", "An ePHI access or run has its audit entry within this.", 1),
     Param("log_review_max_window_days", 30, "int", "H2", "Longest window one activity review may cover.", 1),
     Param("anomaly_disposition_days", 14, "int", "H2", "An anomaly found in a review is disposed of within this.", 1),
@@ -45,12 +54,14 @@ PARAMS: tuple[Param, ...] = (
           "more is large-scale (a DPIA trigger).", 1),
     Param("model_retired_lookback_months", 12, "int", "F1", "Model versions retired this recently still need an "
           "inventory record.", 0),
-    Param("validation_min_tier", 2, "int", "F3 F5", "Validation and outcomes analysis apply to models of this "
-          "materiality tier (1 = highest) and more material ones.", 1),
-    Param("validation_unit", "model-risk", "str", "F3", "The team whose members validate models."),
+    Param("validation_min_tier", 2, "int", "F3 F5", "Validation and outcomes analysis apply from this "
+          "materiality tier.", 1),
+    Param("validation_team", "model-risk", "str", "F3", "The validation unit: the team whose members validate "
+          "models."),
     Param("monitoring_max_days", {"1": 30, "2": 90, "3": 365}, "tiers", "F4", "Most days between two monitoring "
-          "results, by tier."),
+          "results, by tier (tier 1 = most material, as the inventory's tier)."),
     Param("breach_issue_days", 5, "int", "F4", "A threshold breach opens an issue within this.", 1),
+    Param("outcomes_max_months", 12, "int", "F5", "Outcomes analysis and periodic review are at most this old.", 1),
     Param("approvers_min", 2, "int", "F7", "Distinct approvers an in-scope production deployment needs.", 1),
     Param("role_review_max_days", 92, "int", "F8", "Holders of deploy, approve and admin roles are reviewed "
           "this often (a quarter).", 1),
@@ -58,15 +69,15 @@ PARAMS: tuple[Param, ...] = (
           "old.", 1),
     Param("emergency_approval_business_days", 5, "int", "F10", "An emergency deployment is approved after the "
           "fact within this.", 1),
-    Param("inference_log_max_gap_minutes", 60, "int", "A4", "Longest gap in a high-risk deployment's logs while "
-          "it is active.", 1),
+    Param("log_max_gap_minutes", 60, "int", "A4", "Longest gap in a high-risk deployment's logs while it is "
+          "active.", 1),
+    Param("log_retention_days_min", 183, "int", "A4", "High-risk deployment logs are kept at least this long "
+          "(six months).", 183, law=True),
     Param("overseer_training_max_months", 12, "int", "A6", "An overseer's training is at most this old.", 1),
-    Param("oversight_test_max_months", 12, "int", "A6", "The stop/override control was tested at most this "
+    Param("stop_control_test_max_months", 12, "int", "A6", "The stop/override control was tested at most this "
           "long ago.", 1),
     Param("hipaa_retention_years", 6, "int", "H7", "HIPAA documentation is kept this long.", 6, law=True),
     Param("ai_act_retention_years", 10, "int", "A9", "AI Act technical documentation is kept this long.", 10,
-          law=True),
-    Param("ai_act_log_retention_months", 6, "int", "A4", "High-risk deployment logs are kept this long.", 6,
           law=True),
 )
 SCHEMA: dict[str, Param] = {p.name: p for p in PARAMS}
@@ -116,3 +127,11 @@ def normalise(values: dict[str, Any]) -> dict[str, Any]:
         else:
             out[key] = value
     return out
+
+
+def parameters_in_force(at: datetime | None = None) -> tuple[ParameterSet | None, dict[str, Any]]:
+    """The parameter set in force at ``at`` (None when only the defaults apply) and the merged values."""
+    at = at or timezone.now()
+    current = ParameterSet.objects.filter(effective_from__lte=at).order_by("-effective_from", "-version").first()
+    values = {**DEFAULTS, **(current.values if current else {})}
+    return current, values

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
-
-from django.utils import timezone
 
 from lineage.models import Node, NodeTag
 
 from . import fields as G
-from . import parameters as P
 from .models import DatasetGovernance, DeploymentProfile, ModelInventory, ParameterSet, SubjectKey
 
 
@@ -50,19 +46,6 @@ def subject_key_datasets(key: str, *, user: Any = None) -> list[Node]:
     if user is not None:
         qs = qs.filter(pk__in=Node.objects.visible_to(user).values("pk"))
     return list(qs.order_by("node_id"))
-
-
-def parameters_in_force(at: datetime | None = None) -> tuple[int | None, dict[str, Any], datetime | None]:
-    """(version, values, effective_from) of the parameters in force at ``at`` (default: now).
-
-    Values are the version's merged over ``parameters.DEFAULTS``; with no version in force yet, the defaults
-    and ``(None, ..., None)``.
-    """
-    at = at or timezone.now()
-    ps = ParameterSet.objects.filter(effective_from__lte=at).order_by("-effective_from", "-version").first()
-    if ps is None:
-        return None, dict(P.DEFAULTS), None
-    return ps.version, {**P.DEFAULTS, **ps.values}, ps.effective_from
 
 
 def parameter_versions() -> list[ParameterSet]:

@@ -19,6 +19,7 @@ from portal.lib.errors import DomainError, FieldError
 
 from . import fields as G
 from . import forms as gforms
+from . import parameters as P
 from . import selectors, services
 from .models import DatasetGovernance, DeploymentProfile, ModelInventory
 
@@ -132,7 +133,7 @@ def parameters(request: HttpRequest) -> HttpResponse:
     if not has_role(request.user, READ_ROLES):
         raise Http404
     is_admin = services.may_publish_parameters(request.user)
-    version, values, effective_from = selectors.parameters_in_force()
+    pset, values = P.parameters_in_force()
     latest = selectors.parameter_versions()[:1]
     current = {**values, **(latest[0].values if latest else {})}
     form = None
@@ -151,8 +152,8 @@ def parameters(request: HttpRequest) -> HttpResponse:
                 return redirect("governance:parameters")
     elif request.method == "POST":
         raise PermissionDenied
-    rows = [(p, values.get(p.name)) for p in gforms.P.PARAMS]
+    rows = [(p, values.get(p.name)) for p in P.PARAMS]
     return render(request, "governance/parameters.html", {
-        "version": version, "effective_from": effective_from, "rows": rows, "form": form,
+        "pset": pset, "rows": rows, "form": form,
         "versions": selectors.parameter_versions(), "is_admin": is_admin,
     }, status=400 if form is not None and form.errors else 200)

@@ -15,6 +15,7 @@ from lineage import selectors
 from lineage.models import NodeKind
 from portal.accounts import services as account_services
 from portal.accounts.models import ApiToken
+from portal.evidence import selectors as evidence_selectors
 
 
 class PortalLoginView(auth_views.LoginView):
@@ -66,6 +67,7 @@ def node_detail(request: HttpRequest, node_id: str) -> HttpResponse:
         "upstream": [near[pk] for pk, d in sorted(up.distance.items(), key=lambda kv: kv[1]) if d and pk in near],
         "downstream": [near[pk] for pk, d in sorted(down.distance.items(), key=lambda kv: kv[1])
                        if d and pk in near],
+        "node_documents": evidence_selectors.document_list(user=request.user, node=node),
     }
     return render(request, "lineage/node_detail.html", context)
 

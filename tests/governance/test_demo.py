@@ -12,6 +12,7 @@ from portal.audit.models import AuditEntry
 from portal.governance import demo as gdemo
 from portal.governance import selectors
 from portal.governance.models import DatasetGovernance, DeploymentProfile, ModelInventory, ParameterSet, SubjectKey
+from portal.governance.parameters import parameters_in_force
 from tests.lineage.test_demo import load
 
 pytestmark = pytest.mark.django_db
@@ -42,7 +43,7 @@ def test_the_demo_tells_the_governance_story() -> None:
         demo.CLINICAL_NS, demo.READMISSION_MODEL, "2"))
     assert readmission.high_risk_annex == "5(c)" and readmission.owner.username == demo.TOMAS.username
     assert ParameterSet.objects.get().effective_from == gdemo.PARAMETERS_FROM
-    assert selectors.parameters_in_force(demo.at(30))[0] == 1
+    assert parameters_in_force(demo.at(30))[0].version == 1
 
 
 def test_loading_it_twice_changes_nothing() -> None:

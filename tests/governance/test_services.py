@@ -179,19 +179,19 @@ def test_deployment_profile(graph: dict[str, Node], dpo: User) -> None:
 # -- parameters ------------------------------------------------------------------------------------------
 def test_parameters_are_versioned_and_in_force_by_date(admin_user: User) -> None:
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
-    assert selectors.parameters_in_force(t0) == (None, P.DEFAULTS, None)
+    assert P.parameters_in_force(t0) == (None, P.DEFAULTS)
     v1 = services.parameters_publish(by=admin_user, values={}, effective_from=t0, reason="initial")
     v2 = services.parameters_publish(by=admin_user, values={"approvers_min": 3}, effective_from=t0 + timedelta(days=30),
                                      reason="stricter")
     v3 = services.parameters_publish(by=admin_user, values={"monitoring_max_days": {1: 14}},
                                      effective_from=t0 + timedelta(days=60), reason="tier 1 monthly -> fortnightly")
     assert (v1.version, v2.version, v3.version) == (1, 2, 3)
-    assert selectors.parameters_in_force(t0 - timedelta(seconds=1))[0] is None
-    assert selectors.parameters_in_force(t0 + timedelta(days=1))[:1] == (1,)
-    version, values, since = selectors.parameters_in_force(t0 + timedelta(days=45))
-    assert (version, values["approvers_min"], since) == (2, 3, t0 + timedelta(days=30))
-    version, values, _ = selectors.parameters_in_force(t0 + timedelta(days=90))
-    assert version == 3 and values["approvers_min"] == 3 and values["monitoring_max_days"] == {"1": 14}
+    assert P.parameters_in_force(t0 - timedelta(seconds=1))[0] is None
+    assert P.parameters_in_force(t0 + timedelta(days=1))[0] == v1
+    pset, values = P.parameters_in_force(t0 + timedelta(days=45))
+    assert (pset, values["approvers_min"], pset.effective_from) == (v2, 3, t0 + timedelta(days=30))
+    pset, values = P.parameters_in_force(t0 + timedelta(days=90))
+    assert pset == v3 and values["approvers_min"] == 3 and values["monitoring_max_days"] == {"1": 14}
     assert set(v3.values) == set(P.DEFAULTS)  # stored whole
     entry = entries("governance.parameters_published")[1]
     assert entry.payload["changed"] == {"approvers_min": {"before": 2, "after": 3}}
