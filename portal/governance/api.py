@@ -240,6 +240,15 @@ class DeploymentProfileApi(APIView):
                                           max_length=G.MAX_LIST, help_text="Usernames of the overseers.")
         change_record = serializers.CharField(allow_blank=True, required=False, max_length=300)
         emergency = serializers.BooleanField(required=False)
+        log_location = serializers.CharField(allow_blank=True, required=False, max_length=500,
+                                             help_text="Where its inference logs are kept (EU AI Act A4).")
+        log_retention_days = serializers.IntegerField(min_value=0, allow_null=True, required=False)
+        log_max_gap_minutes = serializers.IntegerField(min_value=0, allow_null=True, required=False,
+                                                       help_text="Longest gap in its logs while active, as "
+                                                       "measured.")
+        stop_control_tested_at = serializers.DateTimeField(allow_null=True, required=False,
+                                                           help_text="When the stop/override control was last "
+                                                           "tested (A6).")
 
     class OutputSerializer(_RecordOutput):
         sox_in_scope = serializers.BooleanField()
@@ -248,6 +257,10 @@ class DeploymentProfileApi(APIView):
         overseers = serializers.ListField(child=serializers.CharField())
         change_record = serializers.CharField()
         emergency = serializers.BooleanField()
+        log_location = serializers.CharField()
+        log_retention_days = serializers.IntegerField(allow_null=True)
+        log_max_gap_minutes = serializers.IntegerField(allow_null=True)
+        stop_control_tested_at = serializers.DateTimeField(allow_null=True)
 
     @staticmethod
     def body(node: Node, user: Any) -> dict[str, Any]:

@@ -85,18 +85,24 @@ INVENTORY: list[tuple[demo.Model, dict[str, Any]]] = [
     (D.CHURN_MODELS["3"], {"owner": D.PRIYA.username, "intended_use": _CHURN_USE, "tier": 3,
                            "limitations": _CHURN_LIMITS, "status": "production"}),
 ]
+def _logs(bucket: str, gap_minutes: int, tested_day: int) -> dict[str, Any]:
+    """Where a high-risk deployment's inference logs go, and when its stop/override control was tested."""
+    return {"log_location": f"s3://{bucket}/inference-logs/", "log_retention_days": 400,
+            "log_max_gap_minutes": gap_minutes, "stop_control_tested_at": D.at(tested_day, 11)}
+
+
 READMISSION_OVERSEERS = [D.TOMAS.username, D.ELENA.username]
 # (model version, environment) -> profile
 PROFILES: list[tuple[demo.Model, str, dict[str, Any]]] = [
     (D.CREDIT_MODELS["5"], "production", {"sox_in_scope": True, "change_record": "CHG0031102",
                                           "overseers": [D.MARCUS.username]}),
     (D.CREDIT_MODELS["6"], "production", {"sox_in_scope": True, "change_record": "CHG0031845",
-                                          "overseers": [D.MARCUS.username]}),
+                                          "overseers": [D.MARCUS.username], **_logs("credit-risk-ml", 9, 19)}),
     (D.CREDIT_MODELS["7"], "staging", {"change_record": "CHG0032077"}),
     (D.READMISSION_MODELS["1"], "production", {"hipaa_scope": True, "change_record": "CHG0031377",
                                                "overseers": READMISSION_OVERSEERS}),
     (D.READMISSION_MODELS["2"], "production", {"hipaa_scope": True, "change_record": "CHG0032410",
-                                               "overseers": READMISSION_OVERSEERS}),
+                                               "overseers": READMISSION_OVERSEERS, **_logs("clinical-ai-ml", 14, 41)}),
     (D.CHURN_MODELS["3"], "production", {"human_in_loop": False}),
 ]
 PARAMETERS_FROM = datetime(2025, 8, 1, tzinfo=UTC)

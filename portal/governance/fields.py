@@ -122,6 +122,14 @@ def _tier(name: str, value: Any, blank: bool) -> int | None:
     return value
 
 
+def _count(name: str, value: Any, blank: bool) -> int | None:
+    if value is None and blank:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise Invalid(name, "must be a whole number, 0 or more")
+    return value
+
+
 def _annex(name: str, value: Any, blank: bool) -> str:
     value = _text(20)(name, value, blank)
     if value and not ANNEX_POINT.match(value):
@@ -174,6 +182,10 @@ PROFILE: dict[str, tuple[str, Cleaner]] = {
     "overseers": ("overseers", _strings),
     "change_record": ("changeRecord", _text(300)),
     "emergency": ("emergency", _bool),
+    "log_location": ("logLocation", _text(500)),
+    "log_retention_days": ("logRetentionDays", _count),
+    "log_max_gap_minutes": ("logMaxGapMinutes", _count),
+    "stop_control_tested_at": ("stopControlTestedAt", _datetime),
 }
 # What a pipeline may set in a facet (status and retirement are decided in the portal).
 FACET_INVENTORY = ("owner", "intended_use", "tier", "limitations", "high_risk_annex", "credit_decisioning")

@@ -54,6 +54,12 @@ class DeploymentProfileForm(forms.Form):
     overseers = forms.CharField(required=False, help_text="Usernames, comma-separated.")
     change_record = forms.CharField(max_length=300, required=False)
     emergency = forms.BooleanField(required=False, label="Emergency change")
+    log_location = forms.CharField(max_length=500, required=False, help_text="Where its inference logs are kept.")
+    log_retention_days = forms.IntegerField(min_value=0, required=False)
+    log_max_gap_minutes = forms.IntegerField(min_value=0, required=False, help_text="Longest gap in its logs "
+                                             "while active, as measured.")
+    stop_control_tested_at = forms.DateTimeField(required=False, label="Stop/override control last tested",
+                                                 help_text="YYYY-MM-DD HH:MM, UTC.")
 
     def values(self) -> dict[str, Any]:
         v = dict(self.cleaned_data)

@@ -38,6 +38,10 @@ class ProfileFields(serializers.Serializer):
                                       max_length=G.MAX_LIST)
     change_record = serializers.CharField(required=False, max_length=300)
     emergency = serializers.BooleanField(required=False)
+    log_location = serializers.CharField(required=False, max_length=500)
+    log_retention_days = serializers.IntegerField(required=False, min_value=0)
+    log_max_gap_minutes = serializers.IntegerField(required=False, min_value=0)
+    stop_control_tested_at = serializers.DateTimeField(required=False)
 
 
 def record_fields_split(v: dict[str, Any], kind: str) -> None:

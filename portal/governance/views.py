@@ -36,7 +36,7 @@ def _initial(obj: Any, table: dict[str, Any]) -> dict[str, Any]:
     for name in ("purposes", "overseers"):
         if name in out:
             out[name] = ("\n" if name == "purposes" else ", ").join(out[name])
-    for name in ("retention_until",):
+    for name in ("retention_until", "stop_control_tested_at"):
         if name in out:
             out[name] = getattr(obj, name)
     return out

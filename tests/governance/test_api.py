@@ -101,6 +101,14 @@ def test_the_models_approver_patches_inventory_and_profile(graph: dict[str, Node
     r = bob_client.patch(url(graph["deployment"], "profile"), {"sox_in_scope": True, "overseers": ["bob"]},
                          format="json")
     assert r.status_code == 200 and r.json()["sox_in_scope"] and r.json()["overseers"] == ["bob"]
+    r = bob_client.patch(url(graph["deployment"], "profile"), {"log_location": "s3://logs/credit",
+                                                               "log_retention_days": 200, "log_max_gap_minutes": 12,
+                                                               "stop_control_tested_at": "2026-01-05T09:00:00Z"},
+                         format="json")
+    assert r.status_code == 200 and r.json()["log_max_gap_minutes"] == 12 and r.json()["sox_in_scope"]
+    assert r.json()["stop_control_tested_at"].startswith("2026-01-05T09:00:00")
+    r = bob_client.patch(url(graph["deployment"], "profile"), {"log_retention_days": -1}, format="json")
+    assert r.status_code == 400 and r.json()["errors"][0]["field"] == "log_retention_days"
 
 
 def test_subject_keys_are_added_and_resolved_without_storing_the_key(graph: dict[str, Node], dpo_client: APIClient,

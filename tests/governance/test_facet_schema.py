@@ -36,7 +36,8 @@ def test_what_we_document_validates_and_is_read() -> None:
     validator(F.MODEL_FACET).validate(out)
     dep = deploy_facets("credit", "7", "production")[F.DEPLOYMENT_FACET]
     dep.update(soxInScope=True, hipaaScope=False, humanInLoop=True, overseers=["ann"], changeRecord="CHG-1",
-               emergency=False)
+               emergency=False, logLocation="s3://logs", logRetentionDays=200, logMaxGapMinutes=5,
+               stopControlTestedAt="2026-01-02T00:00:00Z")
     validator(F.DEPLOYMENT_FACET).validate(dep)
 
 

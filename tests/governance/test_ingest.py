@@ -97,13 +97,15 @@ def test_model_and_deployment_facets_carry_inventory_and_profile(bob: User) -> N
                                                highRiskAnnex="5(b)", creditDecisioning=True)
     ingest(run_event(outputs=[out]))
     dep = deploy_facets("credit", "7", "production")
-    dep["portalDeployment"].update(soxInScope=True, overseers=["bob"], changeRecord="CHG-9", humanInLoop=False)
+    dep["portalDeployment"].update(soxInScope=True, overseers=["bob"], changeRecord="CHG-9", humanInLoop=False,
+                                   logMaxGapMinutes=7, stopControlTestedAt="2026-01-02T00:00:00Z")
     ingest(run_event(job="deploy", run_facets=dep, time="2026-01-11T10:00:00Z"))
     inv = ModelInventory.objects.get()
     assert (inv.owner, inv.tier, inv.high_risk_annex, inv.credit_decisioning) == (bob, 1, "5(b)", True)
     p = DeploymentProfile.objects.get()
     assert p.node.node_id == ids.deployment_id(ML, "credit", "7", "production")
     assert (p.sox_in_scope, p.overseers, p.change_record, p.human_in_loop) == (True, ["bob"], "CHG-9", False)
+    assert p.log_max_gap_minutes == 7 and p.stop_control_tested_at.isoformat().startswith("2026-01-02T00:00")
 
 
 def test_a_bad_inventory_field_keeps_the_model_version() -> None:

@@ -63,7 +63,10 @@ def node_governance(node: Node, user: Any) -> dict[str, Any] | None:
         rows = [] if p is None else [
             ("SOX in scope", _yes(p.sox_in_scope)), ("HIPAA scope", _yes(p.hipaa_scope)),
             ("Human in the loop", _yes(p.human_in_loop)), ("Overseers", ", ".join(p.overseers)),
-            ("Change record", p.change_record), ("Emergency change", _yes(p.emergency))]
+            ("Change record", p.change_record), ("Emergency change", _yes(p.emergency)),
+            ("Inference logs", p.log_location), ("Log retention (days)", str(p.log_retention_days or "")),
+            ("Longest log gap (minutes)", "" if p.log_max_gap_minutes is None else str(p.log_max_gap_minutes)),
+            ("Stop control tested", f"{p.stop_control_tested_at:%Y-%m-%d}" if p.stop_control_tested_at else "")]
         return {"title": "Deployment profile", "rows": rows, "target": None,
                 "warnings": [] if p else ["No profile recorded."],
                 "edit_url": reverse("governance:node", args=[node.node_id])
