@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from portal.accounts.permissions import CanCurate, CanIngest, CanRead
+from portal.governance.serializers import InventoryFields, ProfileFields, record_fields_split
 from portal.lib.errors import FieldError, TooLarge
 
 from . import facets as F
@@ -306,7 +307,7 @@ class _ModelSerializer(serializers.Serializer):
 class ModelVersionCreateApi(APIView):
     permission_classes = [CanIngest]
 
-    class InputSerializer(_ModelSerializer):
+    class InputSerializer(_ModelSerializer, InventoryFields):
         framework = serializers.CharField(required=False, allow_blank=True, max_length=100)
         metrics = serializers.DictField(child=serializers.FloatField(), required=False)
         parameters = serializers.DictField(required=False)
@@ -325,6 +326,7 @@ class ModelVersionCreateApi(APIView):
             if not Node.objects.filter(node_id=ids.run_id(v["run_id"])).exists():
                 raise FieldError("run_id", "no run with this id has been ingested")
         v["time"] = (v.get("time") or timezone.now()).isoformat()
+        record_fields_split(v, "inventory")
         node = services.portal_record_ingest(kind="modelVersion", payload=v, by=request.user)
         return Response(NodeDetailSerializer(node).data, status=status.HTTP_201_CREATED)
 
@@ -332,7 +334,7 @@ class ModelVersionCreateApi(APIView):
 class DeploymentCreateApi(APIView):
     permission_classes = [CanIngest]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(ProfileFields):
         model = _ModelSerializer()
         environment = serializers.RegexField(r"^[A-Za-z0-9_.-]{1,100}$",
                                              error_messages={"invalid": "letters, digits, . _ - only"})
@@ -351,6 +353,7 @@ class DeploymentCreateApi(APIView):
             raise FieldError("model", "no such model version; register it first (POST /api/v1/model-versions)")
         v["model"] = dict(m)
         v["time"] = (v.get("time") or timezone.now()).isoformat()
+        record_fields_split(v, "profile")
         node = services.portal_record_ingest(kind="deployment", payload=v, by=request.user)
         return Response(NodeDetailSerializer(node).data, status=status.HTTP_201_CREATED)
 

@@ -1,12 +1,15 @@
 """Reading meaning out of facets: the standard ones the portal uses and the portal's own.
 
-The portal defines four facets (JSON Schemas in ``lineage/facets/schemas/``, documented in
+The portal defines five facets (JSON Schemas in ``lineage/facets/schemas/``, documented in
 ``docs/facets.md``):
 
 - ``portalModelVersion`` (dataset facet on an output): the output is a model version.
 - ``portalDeployment`` (run facet): the run deployed, rolled back or retired a model version.
 - ``portalRun`` (run facet): who launched the run, and whether it de-identifies its inputs.
 - ``portalClassification`` (dataset facet): classification tags on the dataset and its columns.
+- ``portalGovernance`` (dataset facet): GDPR/HIPAA attributes (lawful basis, purposes, retention, legal hold,
+  hashed subject keys). ``portalModelVersion`` and ``portalDeployment`` also carry optional inventory and
+  profile fields.
 
 Pure functions: each returns plain values and appends to ``warnings`` when a facet is unusable.
 """
@@ -15,6 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+from portal.governance import fields as G
 
 from .openlineage import MAX_NAME_BYTES, MAX_NAMESPACE_BYTES, MAX_VERSION_BYTES, name_problem
 
@@ -233,3 +238,68 @@ def parent_run(run_facets: dict[str, Any]) -> tuple[str, str, str] | None:
     if name_problem(ns, MAX_NAMESPACE_BYTES) is None and name_problem(name, MAX_NAME_BYTES) is None:
         return rid, ns, name
     return None
+
+
+# -- governance attributes (portal/governance/fields.py holds the rules) ---------------------------------
+GOVERNANCE_FACET = "portalGovernance"
+
+
+def _warn(warnings: list[str], message: str) -> None:
+    if message not in warnings:  # a batch with duplicates is planned twice
+        warnings.append(message)
+
+
+def _governance(table: dict[str, Any], obj: dict[str, Any], where: str, warnings: list[str],
+                allowed: tuple[str, ...] | None = None) -> dict[str, Any] | None:
+    """The model fields ``obj`` sets, or None (and a warning) when a value is unusable."""
+    try:
+        return G.from_facet(table, obj, allowed)
+    except G.Invalid as exc:
+        _warn(warnings, f"{where}.{table[exc.field][0]} {exc.message}: governance attributes ignored")
+        return None
+
+
+def dataset_governance(facets: dict[str, Any], where: str, warnings: list[str]) -> dict[str, Any] | None:
+    """Governance attributes from ``portalGovernance`` as model field names, or None.
+
+    Values may not be blank (a pipeline sets attributes; clearing one is done in the portal), ``legalHold:
+    false`` is ignored (a hold is released in the portal), and the facet is ignored as a whole, with a
+    warning, when any value is unusable.
+    """
+    obj = _obj(facets, GOVERNANCE_FACET)
+    if not obj:
+        return None
+    where = f"{where}.{GOVERNANCE_FACET}"
+    fields = _governance(G.DATASET, obj, where, warnings)
+    if fields is None:
+        return None
+    if "subjectKeyHashes" in obj:
+        try:
+            fields["subject_key_hashes"] = G.key_hashes("subject_key_hashes", obj["subjectKeyHashes"], False)
+        except G.Invalid as exc:
+            _warn(warnings, f"{where}.subjectKeyHashes {exc.message}: governance attributes ignored")
+            return None
+    problems = G.dataset_problems(fields)
+    if problems:
+        _warn(warnings, f"{where}.{G.DATASET[problems[0].field][0]}: {problems[0].message}; "
+                        "governance attributes ignored")
+        return None
+    if fields.get("legal_hold") is False:
+        del fields["legal_hold"]
+    return fields or None
+
+
+def model_inventory(facets: dict[str, Any], where: str, warnings: list[str]) -> dict[str, Any] | None:
+    """Inventory fields carried by ``portalModelVersion`` (owner, intendedUse, tier, ...), or None."""
+    obj = _obj(facets, MODEL_FACET)
+    if not obj:
+        return None
+    return _governance(G.INVENTORY, obj, f"{where}.{MODEL_FACET}", warnings, G.FACET_INVENTORY) or None
+
+
+def deployment_profile(run_facets: dict[str, Any], warnings: list[str]) -> dict[str, Any] | None:
+    """Profile fields carried by ``portalDeployment`` (soxInScope, overseers, ...), or None."""
+    obj = _obj(run_facets, DEPLOYMENT_FACET)
+    if not obj:
+        return None
+    return _governance(G.PROFILE, obj, f"run.facets.{DEPLOYMENT_FACET}", warnings) or None

@@ -79,6 +79,8 @@ class GraphDelta:
     edges: set[tuple[str, str, str]] = field(default_factory=set)
     tags: set[tuple[str, str, str]] = field(default_factory=set)  # node_id, field, tag
     supersede: list[Supersede] = field(default_factory=list)
+    # node_id -> governance attributes (model field names, see portal/governance/fields.py); later events win.
+    governance: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def add(self, delta: NodeDelta) -> None:
         cur = self.nodes.get(delta.node_id)
@@ -92,6 +94,15 @@ class GraphDelta:
         cur.deleted_facets -= set(delta.facets)
         cur.deleted_facets |= delta.deleted_facets
         cur.parent_node_id = cur.parent_node_id or delta.parent_node_id
+
+    def add_governance(self, node_id: str, fields: dict[str, Any] | None) -> None:
+        if not fields:
+            return
+        cur = self.governance.setdefault(node_id, {})
+        hashes = set(cur.get("subject_key_hashes", ())) | set(fields.get("subject_key_hashes", ()))
+        cur.update(fields)
+        if hashes:
+            cur["subject_key_hashes"] = sorted(hashes)
 
 
 def _later(a: datetime | None, b: datetime | None) -> datetime | None:
@@ -183,6 +194,8 @@ class Planner:
                                  owners=F.owners(facets), event_time=t))
         for column, tag in F.dataset_tags(facets, warnings):
             self.delta.tags.add((nid, column, tag))
+        if warnings is not None:
+            self.delta.add_governance(nid, F.dataset_governance(facets, f"dataset {d.namespace}:{d.name}", warnings))
         return nid
 
     def _dataset_version(self, d: DatasetRef, version: str, t: datetime, attrs: dict[str, Any]) -> str:
@@ -299,10 +312,12 @@ class Planner:
             if model is not None:
                 mv = self._model_version(model, t, {"artifact": dsv, "run": run})
                 self.delta.edges.add((run, mv, "produces"))
+                self.delta.add_governance(mv, F.model_inventory(d.facets, f"outputs[{i}].facets", ev.warnings))
 
         dep = F.deployment(ev.run_facets, job_ns, ev.warnings)
         if dep is not None and state in ("COMPLETED", ""):  # a deploy counts once it has succeeded
-            self._deployment(dep, run, t)
+            nid = self._deployment(dep, run, t)
+            self.delta.add_governance(nid, F.deployment_profile(ev.run_facets, ev.warnings))
 
     def _deployment(self, dep: F.DeploymentRef, run: str | None, t: datetime) -> str:
         m = dep.model

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from portal.accounts.models import User
 from portal.audit.services import Change, audit_record, audit_record_many
+from portal.governance.services import lineage_governance_apply
 from portal.lib.sql import chunks, insert_ignore
 
 from . import facets as F
@@ -216,6 +217,7 @@ def events_ingest(*, events: list[ParsedEvent], by: User | None) -> list[IngestO
         fresh = [ev for ev in unique if ev.dedupe_key in inserted]
         delta = Planner(_current_versions(fresh)).add_events(fresh)
     _apply(delta, now)
+    lineage_governance_apply(records=delta.governance, by=by)
     audit_record_many(actor=by, changes=[_ingest_change(ev) for ev in unique if ev.dedupe_key in inserted])
     return [
         IngestOutcome("created" if ev.dedupe_key in inserted and first[ev.dedupe_key] == i else "duplicate",
@@ -249,13 +251,17 @@ def _model_ref(p: dict[str, Any]) -> F.ModelRef:
 
 def _model_delta(planner: Planner, p: dict[str, Any]) -> str:
     attrs = {"description": p["description"]} if p.get("description") else {}
-    return planner.add_model_version(_model_ref(p), parse_time(p["time"], []), run_uuid=p.get("run_id"),
-                                     attrs=attrs)
+    mv = planner.add_model_version(_model_ref(p), parse_time(p["time"], []), run_uuid=p.get("run_id"),
+                                   attrs=attrs)
+    planner.delta.add_governance(mv, p.get("inventory"))
+    return mv
 
 
 def _deployment_delta(planner: Planner, p: dict[str, Any]) -> str:
     dep = F.DeploymentRef(_model_ref(p["model"]), p["environment"], p["action"], p.get("endpoint", ""))
-    return planner.add_deployment(dep, parse_time(p["time"], []))
+    nid = planner.add_deployment(dep, parse_time(p["time"], []))
+    planner.delta.add_governance(nid, p.get("profile"))
+    return nid
 
 
 _PORTAL_KINDS = {"commit": _commit_delta, "modelVersion": _model_delta, "deployment": _deployment_delta}
@@ -271,6 +277,7 @@ def portal_record_ingest(*, kind: str, payload: dict[str, Any], by: User | None)
     node_id = _PORTAL_KINDS[kind](planner, payload)
     if _portal_record(kind, node_id, payload, parse_time(payload["time"], []), by):
         _apply(planner.delta, timezone.now())  # an exact repeat is stored once and changes nothing
+        lineage_governance_apply(records=planner.delta.governance, by=by)
         audit_record(actor=by, action=f"lineage.{kind}_recorded", target_kind=kind, target_id=node_id,
                      payload=payload)
     return Node.objects.get(node_id=node_id)

@@ -1,11 +1,19 @@
-"""The organisation's policy parameters (the ``{braces}`` of the control catalog) and their defaults.
+"""The organisation's policy parameters: every ``{brace}`` of the control catalog
+(``/work/shared/compliance/controls.md``), with its default, type and the controls that read it.
 
-A report records the ParameterSet version it used; with no version published, the defaults apply and
-the report says "defaults".
+``services.parameters_publish`` validates against ``SCHEMA``; ``parameters_in_force`` merges the version in
+force over ``DEFAULTS`` (so a parameter added to the code later has a value in older versions too). A report
+records the ParameterSet version it used; with no version published, the defaults apply and the report says
+"defaults".
+
+Values marked ``law`` come from the cited text: a version may raise them (keep records longer than the law
+asks) but never lower them. Keys of ``monitoring_max_days`` are tier numbers as strings, because the values
+are stored as JSON.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -13,25 +21,112 @@ from django.utils import timezone
 
 from .models import ParameterSet
 
-DEFAULTS: dict[str, Any] = {
-    "production_environment": "production",
-    "audit_latency_minutes": 5,  # H1: an audit entry within this long of the event
-    "hipaa_retention_years": 6,  # H7 (law)
-    "risk_analysis_max_months": 12,  # H10
-    "approvers_min": 2,  # F7
-    "validation_min_tier": 2,  # F3: validation required from this materiality tier (higher = more material)
-    "validation_team": "model-risk",  # F3: the validation unit
-    "monitoring_max_days": {"1": 365, "2": 90, "3": 30},  # F4: per tier
-    "outcomes_max_months": 12,  # F5
-    "model_retired_lookback_months": 12,  # F1
-    "overseer_training_max_months": 12,  # A6
-    "stop_control_test_max_months": 12,  # A6
-    "log_max_gap_minutes": 60,  # A4
-    "log_retention_days_min": 183,  # A4 (law: at least six months)
-    "ai_act_retention_years": 10,  # A9 (law)
-    "dpia_large_scale_subjects": 10000,  # G12
-    "erasure_disposition_days": 90,  # G7
-}
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    name: str
+    default: Any
+    kind: str  # "int" | "str" | "tiers" (tier number -> int)
+    controls: str
+    description: str
+    minimum: int = 0
+    law: bool = False
+
+
+PARAMS: tuple[Param, ...] = (
+    Param("production_environment", "production", "str", "F7 and all prod(D)", "The environment that is "
+          "production."),
+    Param("audit_latency_minutes", 5, "int", "H1", "An ePHI access or run has its audit entry within this.", 1),
+    Param("log_review_max_window_days", 30, "int", "H2", "Longest window one activity review may cover.", 1),
+    Param("anomaly_disposition_days", 14, "int", "H2", "An anomaly found in a review is disposed of within this.", 1),
+    Param("access_review_max_days", 365, "int", "H4", "A PHI dataset's access review is at most this old.", 1),
+    Param("deprovision_revoke_hours", 24, "int", "H4 F8", "Grants and roles are removed within this of "
+          "deprovisioning.", 1),
+    Param("required_auth", "SSO+MFA", "str", "H5", "Authentication method required for PHI access, approvals "
+          "and deploys."),
+    Param("risk_analysis_max_months", 12, "int", "H10", "A HIPAA risk analysis covering a deployment is at most "
+          "this old.", 1),
+    Param("erasure_disposition_days", 90, "int", "G7", "Each model version affected by an erasure has a "
+          "disposition within this.", 1),
+    Param("security_test_max_months", 12, "int", "G11", "A system holding personal data has a security test at "
+          "most this old.", 1),
+    Param("dpia_large_scale_subjects", 10000, "int", "G12", "Special-category data about this many subjects or "
+          "more is large-scale (a DPIA trigger).", 1),
+    Param("model_retired_lookback_months", 12, "int", "F1", "Model versions retired this recently still need an "
+          "inventory record.", 0),
+    Param("validation_min_tier", 2, "int", "F3 F5", "Validation and outcomes analysis apply from this "
+          "materiality tier.", 1),
+    Param("validation_team", "model-risk", "str", "F3", "The validation unit: the team whose members validate "
+          "models."),
+    Param("monitoring_max_days", {"1": 30, "2": 90, "3": 365}, "tiers", "F4", "Most days between two monitoring "
+          "results, by tier (tier 1 = most material, as the inventory's tier)."),
+    Param("breach_issue_days", 5, "int", "F4", "A threshold breach opens an issue within this.", 1),
+    Param("outcomes_max_months", 12, "int", "F5", "Outcomes analysis and periodic review are at most this old.", 1),
+    Param("approvers_min", 2, "int", "F7", "Distinct approvers an in-scope production deployment needs.", 1),
+    Param("role_review_max_days", 92, "int", "F8", "Holders of deploy, approve and admin roles are reviewed "
+          "this often (a quarter).", 1),
+    Param("backtest_max_months", 12, "int", "F9", "A credit-decisioning model's back-test is at most this "
+          "old.", 1),
+    Param("emergency_approval_business_days", 5, "int", "F10", "An emergency deployment is approved after the "
+          "fact within this.", 1),
+    Param("log_max_gap_minutes", 60, "int", "A4", "Longest gap in a high-risk deployment's logs while it is "
+          "active.", 1),
+    Param("log_retention_days_min", 183, "int", "A4", "High-risk deployment logs are kept at least this long "
+          "(six months).", 183, law=True),
+    Param("overseer_training_max_months", 12, "int", "A6", "An overseer's training is at most this old.", 1),
+    Param("stop_control_test_max_months", 12, "int", "A6", "The stop/override control was tested at most this "
+          "long ago.", 1),
+    Param("hipaa_retention_years", 6, "int", "H7", "HIPAA documentation is kept this long.", 6, law=True),
+    Param("ai_act_retention_years", 10, "int", "A9", "AI Act technical documentation is kept this long.", 10,
+          law=True),
+)
+SCHEMA: dict[str, Param] = {p.name: p for p in PARAMS}
+DEFAULTS: dict[str, Any] = {p.name: p.default for p in PARAMS}
+
+
+def validate(values: Any) -> list[tuple[str, str]]:
+    """Problems with ``values`` as (key, message); empty when every key is known and well-typed."""
+    if not isinstance(values, dict):
+        return [("values", "must be an object of parameter names to values")]
+    problems: list[tuple[str, str]] = []
+    for key, value in values.items():
+        p = SCHEMA.get(key)
+        if p is None:
+            problems.append((f"values.{key}", "unknown parameter"))
+            continue
+        where = f"values.{key}"
+        if p.kind == "int":
+            if isinstance(value, bool) or not isinstance(value, int):
+                problems.append((where, "must be an integer"))
+            elif value < p.minimum:
+                problems.append((where, f"must be at least {p.minimum}" + (" (law)" if p.law else "")))
+        elif p.kind == "str":
+            if not isinstance(value, str) or not value.strip():
+                problems.append((where, "must be a non-empty string"))
+        elif p.kind == "tiers":
+            if not isinstance(value, dict) or not value:
+                problems.append((where, "must be an object of tier number to days, e.g. {\"1\": 30}"))
+                continue
+            for tier, days in value.items():
+                if not str(tier).isdigit() or int(tier) < 1:
+                    problems.append((f"{where}.{tier}", "tier must be a positive integer"))
+                elif isinstance(days, bool) or not isinstance(days, int) or days < 1:
+                    problems.append((f"{where}.{tier}", "days must be a positive integer"))
+    return problems
+
+
+def normalise(values: dict[str, Any]) -> dict[str, Any]:
+    """Validated values in their stored form (strings stripped, tier keys as strings)."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        kind = SCHEMA[key].kind
+        if kind == "str":
+            out[key] = value.strip()
+        elif kind == "tiers":
+            out[key] = {str(int(t)): d for t, d in sorted(value.items(), key=lambda td: int(td[0]))}
+        else:
+            out[key] = value
+    return out
 
 
 def parameters_in_force(at: datetime | None = None) -> tuple[ParameterSet | None, dict[str, Any]]:

@@ -21,6 +21,7 @@ from portal.accounts.services import namespace_assign, token_issue, user_ensure
 from portal.approvals import demo as demo_approvals
 from portal.audit.services import audit_verify_and_store, checkpoint_create
 from portal.evidence import demo as demo_evidence
+from portal.governance import demo as demo_governance
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +83,7 @@ def _load() -> Loaded:
     demo_approvals.load(users)
     documents_new = demo_evidence.load(users)  # before the deploys: production releases wait for validation
     outcomes += events_ingest(events=deploys, by=ingestor)
+    demo_governance.load(users)
     warnings = [f"{ev.job_name} {ev.event_type}: {w}" for ev in parsed for w in ev.warnings]
     return Loaded(events_new=sum(o.status == "created" for o in outcomes), events_total=len(parsed),
                   commits=len(demo.COMMITS), warnings=warnings, token=token, documents_new=documents_new)
