@@ -54,8 +54,8 @@ PARAMS: tuple[Param, ...] = (
           "more is large-scale (a DPIA trigger).", 1),
     Param("model_retired_lookback_months", 12, "int", "F1", "Model versions retired this recently still need an "
           "inventory record.", 0),
-    Param("validation_min_tier", 2, "int", "F3 F5", "Validation and outcomes analysis apply from this "
-          "materiality tier.", 1),
+    Param("validation_max_tier", 2, "int", "F3 F5", "Validation and outcomes analysis apply to models of this "
+          "materiality tier or a more material one (tier 1 = most material).", 1),
     Param("validation_team", "model-risk", "str", "F3", "The validation unit: the team whose members validate "
           "models."),
     Param("monitoring_max_days", {"1": 30, "2": 90, "3": 365}, "tiers", "F4", "Most days between two monitoring "

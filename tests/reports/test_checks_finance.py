@@ -62,8 +62,10 @@ def test_f3_open_high_findings_need_conditions_of_use_and_low_tiers_are_exempt()
     assert "without approved conditions of use" in finance.independent_validation(g.facts).failing[0].why
     report.attributes["conditions_of_use"] = "manual review above 50k"
     assert finance.independent_validation(g.facts).status == PASS
+    report.attributes = {"findings": 2}  # a bare count, as some reports record it: no crash, nothing to hold
+    assert finance.independent_validation(g.facts).status == PASS
     g2 = Graph()
-    _model(g2, tier=1)
+    _model(g2, tier=3)  # tier 1 is the most material; tier 3 is below the validation threshold
     assert finance.independent_validation(g2.facts).reason.startswith("Nothing to check")
 
 

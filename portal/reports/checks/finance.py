@@ -85,8 +85,10 @@ def _validator_problems(f: Facts, mv: NodeFact, deployed_at, report) -> list[str
     user = f.users.get(validator)
     if team and (user is None or team not in user.teams):
         problems.append(f"validator {validator} is not in the validation unit ({team})")
-    open_high = [x for x in report.attributes.get("findings", [])
-                 if x.get("severity") == "high" and x.get("status", "open") == "open"]
+    findings = report.attributes.get("findings")
+    # Findings itemised as {"severity", "status"}; a bare count says nothing about severity.
+    open_high = [x for x in findings if isinstance(x, dict) and x.get("severity") == "high"
+                 and x.get("status", "open") == "open"] if isinstance(findings, list) else []
     if open_high and not report.attributes.get("conditions_of_use"):
         problems.append(f"{len(open_high)} open high-severity finding(s) without approved conditions of use")
     return problems
@@ -94,12 +96,12 @@ def _validator_problems(f: Facts, mv: NodeFact, deployed_at, report) -> list[str
 
 @check("F3")
 def independent_validation(f: Facts) -> Result:
-    min_tier = f.params["validation_min_tier"]
+    max_tier = f.params["validation_max_tier"]
     fails, subjects, rows = [], [], []
     for d in f.production():
         mv = f.model_of(d)
         inv = f.inventory.get(mv.pk) if mv else None
-        if mv is None or inv is None or inv.tier is None or inv.tier < min_tier:
+        if mv is None or inv is None or inv.tier is None or inv.tier > max_tier:
             continue
         subjects.append(d)
         reports = f.documents_for(mv.pk, "validation_report")
@@ -115,8 +117,8 @@ def independent_validation(f: Facts) -> Result:
         rows.append([d.label, reports[-1].title, reports[-1].author, "; ".join(problems) or "independent"])
         for p in problems:
             fails.append(failing(d, p))
-    return verdict(subjects, fails, what=f"production deployments of tier ≥ {min_tier} models",
-                   none=f"no production deployment of a tier ≥ {min_tier} model",
+    return verdict(subjects, fails, what=f"production deployments of tier 1-{max_tier} models",
+                   none=f"no production deployment of a tier 1-{max_tier} model",
                    columns=["Deployment", "Validation report", "Validator", "Independence"], rows=rows)
 
 
@@ -147,20 +149,20 @@ def ongoing_monitoring(f: Facts) -> Result:
 
 @check("F5")
 def outcomes_analysis(f: Facts) -> Result:
-    min_tier = f.params["validation_min_tier"]
+    max_tier = f.params["validation_max_tier"]
     since = f.now - _months(f.params["outcomes_max_months"])
     fails, subjects = [], []
     for d in f.production():
         mv = f.model_of(d)
         inv = f.inventory.get(mv.pk) if mv else None
-        if mv is None or inv is None or inv.tier is None or inv.tier < min_tier:
+        if mv is None or inv is None or inv.tier is None or inv.tier > max_tier:
             continue
         subjects.append(mv)
         fresh = [x for x in f.documents_for(mv.pk, "outcomes_analysis") if x.approved_at >= since]
         if not fresh:
             fails.append(failing(mv, "no approved outcomes analysis in the last 12 months"))
-    return verdict(subjects, fails, what=f"production model versions of tier ≥ {min_tier}",
-                   none=f"no production model version of tier ≥ {min_tier}")
+    return verdict(subjects, fails, what=f"production model versions of tier 1-{max_tier}",
+                   none=f"no production model version of tier 1-{max_tier}")
 
 
 def _change_record(f: Facts, d: NodeFact, mv: NodeFact) -> ReleaseFact | None:
