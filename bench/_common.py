@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -47,13 +48,17 @@ def portal_env(db: str, **extra: str) -> dict[str, str]:
         "PORTAL_ALLOWED_HOSTS": "127.0.0.1",
         "PORTAL_DEBUG": "0",  # DEBUG keeps every query in memory: never benchmark with it
         "CELERY_BROKER_URL": "",
+        # Keep the signing key and the checkpoint file of a benchmark database out of the project's var/.
+        "PORTAL_AUDIT_KEY": f"/tmp/{db}-audit-key.pem",
+        "PORTAL_AUDIT_CHECKPOINT_DIR": f"/tmp/{db}-checkpoints",
     })
     env.update(extra)
     return env
 
 
 def recreate_database(db: str) -> None:
-    """Drop ``db`` if it exists (disconnecting its sessions) and create it empty."""
+    """Drop ``db`` if it exists (disconnecting its sessions) and create it empty, with no old checkpoints."""
+    shutil.rmtree(f"/tmp/{db}-checkpoints", ignore_errors=True)
     with psycopg.connect(dsn("postgres"), autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(db)))
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db)))

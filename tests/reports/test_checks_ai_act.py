@@ -41,7 +41,7 @@ def test_a3_annex_iv_documentation_newer_than_the_lineage():
     assert ai_act.technical_documentation(g.facts).failing[0].node_id == f"release:{release.id}"
     g.doc("annex_iv", releases=[release.id], approved=ago(90), sections=[str(i) for i in range(1, 10)])
     assert ai_act.technical_documentation(g.facts).status == PASS
-    mv.updated_at = ago(1)  # the lineage changed after the documentation
+    mv.event_time = ago(1)  # the pipeline changed the model after the documentation
     assert ai_act.technical_documentation(g.facts).status == FAIL
 
 

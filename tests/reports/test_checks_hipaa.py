@@ -20,7 +20,7 @@ def test_h1_passes_when_every_phi_run_is_audited_promptly_and_the_chain_verifies
     g.facts.audit.target_times[run.node_id] = [run.event_time + (ago(0) - ago(0.001))]
     result = hipaa.audit_controls(g.facts)
     assert result.status == PASS, result.reason
-    assert "1 runs with PHI inputs" in result.reason
+    assert result.reason == "All 2 runs with PHI inputs and the audit chain pass."
 
 
 def test_h1_fails_an_unaudited_phi_run_and_a_broken_chain():

@@ -70,7 +70,8 @@ def verdict(subjects: Iterable[Any], fails: list[Failing], *, what: str, none: s
     """Pass or fail over ``subjects``, saying how many were checked (and that none were, when none were)."""
     count = len(list(subjects))
     if fails:
-        reason = f"{len(fails)} of {count} {what} fail."
+        failed = len({f.node_id for f in fails})
+        reason = f"{failed} of {count} {what} fail." if failed <= count else f"{failed} failing: {what}."
         return Result(FAIL, reason, fails, columns or [], rows or [])
     reason = f"All {count} {what} pass." if count else f"Nothing to check: {none}."
     return Result(PASS, reason, [], columns or [], rows or [])

@@ -26,7 +26,8 @@ def high_risk_production(f: Facts) -> list[NodeFact]:
 
 
 def _last_change(f: Facts, mv: NodeFact) -> datetime:
-    return max([mv.updated_at, *(f.nodes[u].updated_at for u in f.up(mv.pk))])
+    """When the pipelines last changed the model version or anything upstream (event time, not load time)."""
+    return max((n.event_time or n.created_at) for n in (mv, *(f.nodes[u] for u in f.up(mv.pk))))
 
 
 @check("A1")

@@ -39,10 +39,11 @@ def audit_controls(f: Facts) -> Result:
         if run.event_time and first - run.event_time > late and run.event_time >= f.period_start:
             fails.append(failing(run, f"first audit entry {first - run.event_time} after the run's event "
                                       f"(limit {late})"))
+    subjects = [*runs, "audit chain"]
     if not f.audit.chain_ok:
         fails.insert(0, Failing("audit-chain", "audit", "audit chain",
                                 "the hash chain does not verify: " + "; ".join(f.audit.chain_problems[:3])))
-    return verdict(runs, fails, what="runs with PHI inputs", none="no run read PHI in the period",
+    return verdict(subjects, fails, what="runs with PHI inputs and the audit chain", none="",
                    columns=["Run", "First audit entry", "Entries"], rows=rows)
 
 
