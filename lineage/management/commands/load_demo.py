@@ -22,6 +22,7 @@ from portal.approvals import demo as demo_approvals
 from portal.audit.services import audit_verify_and_store, checkpoint_create
 from portal.evidence import demo as demo_evidence
 from portal.governance import demo as demo_governance
+from portal.reports.services import posture_evaluate
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +105,7 @@ class Command(BaseCommand):
         after = Counts.now()
         checkpoint_create()
         verdict = audit_verify_and_store()
+        posture = posture_evaluate()
 
         for w in loaded.warnings:
             self.stderr.write(f"warning: {w}")
@@ -127,3 +129,5 @@ class Command(BaseCommand):
         )
         self.stdout.write(f"Evidence: {loaded.documents_new}/{len(demo_evidence.DOCUMENTS)} documents new")
         self.stdout.write(f"Audit trail: {verdict.message}")
+        self.stdout.write("Compliance posture (pass/fail/not evaluated): " + ", ".join(
+            f"{s.framework} {s.passed}/{s.failed}/{s.not_evaluated}" for s in posture))
