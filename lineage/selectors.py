@@ -220,14 +220,14 @@ def lineage_graph(
     for pk, job_name in select_in("SELECT n.id, j.name FROM lineage_node n JOIN lineage_node j ON j.id = n.parent_id "
                                   "WHERE n.kind = 'run' AND n.id", order):
         nodes[pk]["label"] = job_name
-    sensitive, incomplete = _sensitive_reaching(order)
+    sensitive, incomplete = sensitive_reaching(order)
     return Subgraph(root=node.pk, nodes=nodes, edges=edges, distance={pk: distance[pk] for pk in order},
                     side={pk: side.get(pk, "root") for pk in order}, sensitive=sensitive,
                     cut_by_depth=cut_depth, cut_by_size=cut_size, sensitive_incomplete=incomplete,
                     hidden=len(kept) - len(order))
 
 
-def _sensitive_reaching(pks: list[int]) -> tuple[dict[int, list[str]], bool]:
+def sensitive_reaching(pks: list[int]) -> tuple[dict[int, list[str]], bool]:
     """Sensitive tags reaching each of ``pks`` (as ``sensitive_upstream`` would say for each, in one walk of
     their shared upstream closure instead of one walk per node). The flag says the closure hit its size cap."""
     if not pks:
