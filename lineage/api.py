@@ -409,6 +409,7 @@ class NodeWalkApi(APIView):
         return Response(_walk_response(node, walk, nodes, kinds or None))
 
 
+GRAPH_DEFAULT_DEPTH = 5
 GRAPH_DEFAULT_NODES = 300
 GRAPH_MAX_NODES = 1000
 GRAPH_MAX_EXPAND = 20
@@ -422,7 +423,7 @@ class NodeGraphApi(APIView):
     @extend_schema(
         operation_id="node_graph",
         parameters=[
-            OpenApiParameter("depth", int, description=f"Edges from the node (default 3, at most "
+            OpenApiParameter("depth", int, description=f"Edges from the node (default {GRAPH_DEFAULT_DEPTH}, at most "
                              f"{settings.LINEAGE_MAX_DEPTH})."),
             OpenApiParameter("direction", str, enum=["both", "upstream", "downstream"]),
             OpenApiParameter("expand", str, many=True, description="Node ids to expand in place: their "
@@ -456,7 +457,7 @@ class NodeGraphApi(APIView):
         expand = list(Node.objects.visible_to(request.user).filter(node_id__in=expand_ids)) if expand_ids else []
         if len(expand) != len(expand_ids):
             raise FieldError("expand", "no such node")
-        depth = _depth(request, default=3)
+        depth = _depth(request, default=GRAPH_DEFAULT_DEPTH)
         directions = ("upstream", "downstream") if direction == "both" else (direction,)
         sub = selectors.lineage_graph(user=request.user, node=node, depth=depth, directions=directions,
                                       max_nodes=limit, expand=expand)

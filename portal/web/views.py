@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from lineage import selectors
-from lineage.api import GRAPH_MAX_EXPAND
+from lineage.api import GRAPH_DEFAULT_DEPTH, GRAPH_MAX_EXPAND
 from lineage.models import NodeKind
 from portal.accounts import services as account_services
 from portal.accounts.models import ApiToken, Role, User
@@ -97,9 +97,9 @@ def explore(request: HttpRequest) -> HttpResponse:
     config = None
     if node is not None:
         try:
-            depth = min(max(int(request.GET.get("depth", 3)), 1), settings.LINEAGE_MAX_DEPTH)
+            depth = min(max(int(request.GET.get("depth", GRAPH_DEFAULT_DEPTH)), 1), settings.LINEAGE_MAX_DEPTH)
         except ValueError:
-            depth = 3
+            depth = GRAPH_DEFAULT_DEPTH
         direction = request.GET.get("direction", "both")
         config = {
             "node": node.node_id, "depth": depth,

@@ -341,7 +341,7 @@
     });
     if (!Object.keys(sens).length) { sensNode.textContent = "none"; }
     fact(dl, "Sensitive data upstream", sensNode);
-    if (d.parent) { fact(dl, d.kind === "run" ? "Job" : "Of", link(exploreUrl(d.parent), d.parent)); }
+    if (d.parent) { fact(dl, d.kind === "run" ? "Job" : "Dataset", link(exploreUrl(d.parent), d.parent)); }
     fact(dl, "Updated", d.updatedAt);
     panelBody.appendChild(dl);
 
@@ -401,6 +401,7 @@
     }
     var from = state.pathFrom, to = id;
     state.pathFrom = null;
+    if (state.selected) { select(state.selected); }
     var q = function (a, b) { return cfg.pathApi + "?from=" + encodeURIComponent(a) + "&to=" + encodeURIComponent(b); };
     getJSON(q(from, to)).then(function (r) { return r.found ? r : getJSON(q(to, from)); }).then(function (r) {
       if (!r.found) {
