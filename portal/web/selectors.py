@@ -118,14 +118,14 @@ def _edges_in(user: User, node_pks: list[int], kinds: tuple[str, ...] = ()) -> l
     qs = Edge.objects.filter(dst_id__in=node_pks, src__in=Node.objects.visible_to(user))
     if kinds:
         qs = qs.filter(kind__in=kinds)
-    return list(qs.select_related("src__parent").order_by("-src__event_time", "src_id")[:EDGE_LIMIT])
+    return list(qs.select_related("src__parent", "dst").order_by("-src__event_time", "src_id")[:EDGE_LIMIT])
 
 
 def _edges_out(user: User, node_pks: list[int], kinds: tuple[str, ...] = ()) -> list[Edge]:
     qs = Edge.objects.filter(src_id__in=node_pks, dst__in=Node.objects.visible_to(user))
     if kinds:
         qs = qs.filter(kind__in=kinds)
-    return list(qs.select_related("dst__parent").order_by("-dst__event_time", "dst_id")[:EDGE_LIMIT])
+    return list(qs.select_related("dst__parent", "src").order_by("-dst__event_time", "dst_id")[:EDGE_LIMIT])
 
 
 def _columns(node: Node, tags: list[NodeTag]) -> list[dict[str, Any]]:
