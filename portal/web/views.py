@@ -65,7 +65,8 @@ def home(request: HttpRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()
     kind = request.GET.get("kind", "")
     kind = kind if kind in NodeKind.values else ""
-    nodes = selectors.node_list(user=request.user, kind=kind or None, q=q or None).prefetch_related("tags")[:100]
+    nodes = (selectors.node_list(user=request.user, kind=kind or None, q=q or None)
+             .select_related("parent").prefetch_related("tags")[:100])
     return render(request, "lineage/home.html", {"nodes": nodes, "q": q, "kind": kind, "kinds": NodeKind.choices})
 
 

@@ -24,3 +24,9 @@ def node_label(node: Node) -> str:
     if node.kind == "datasetVersion":
         return f"{node.name} #{node.version[:12]}"
     return node.name
+
+
+@register.filter
+def tag_names(node: Node) -> list[str]:
+    """The distinct tags on a node or any of its columns (load with ``prefetch_related("tags")``)."""
+    return sorted({t.tag for t in node.tags.all()})
