@@ -124,22 +124,71 @@ def nodes_by_pk(*, user: User, pks: list[int]) -> dict[int, Node]:
     return out
 
 
+@dataclass(slots=True)
+class Closure:
+    """What lies upstream of some seeds, for sensitive-tag questions: each node's kind, de-identification flag
+    and parent, the edges between them, and whether the size bound cut it."""
+
+    info: dict[int, tuple[str, bool, int | None]]
+    edges: list[tuple[int, int, str]]
+    cut: bool = False
+
+
+def upstream_closure(*, seeds: list[int], max_nodes: int | None = None, depth: int | None = None,
+                     stop_at_deidentifying: bool = True) -> Closure:
+    """Breadth-first upstream of ``seeds``, one query per level, each node visited once, not passing through
+    jobs nor (unless asked) de-identifying runs. Seeds are always passed through.
+
+    The recursive CTE of ``lineage_walk`` keeps one row per (node, depth) pair, which multiplies on wide graphs
+    when walks are deep or start from many seeds; visiting by node keeps this linear in the nodes returned.
+    """
+    max_nodes = max_nodes or settings.LINEAGE_MAX_NODES
+    depth = settings.LINEAGE_MAX_DEPTH if depth is None else depth
+    info: dict[int, tuple[str, bool, int | None]] = {
+        pk: (kind, bool(deid), parent) for pk, kind, deid, parent in
+        select_in("SELECT id, kind, deidentifies, parent_id FROM lineage_node WHERE id", seeds)}
+    closure = Closure(info=info, edges=[])
+    frontier = list(info)
+    for _ in range(depth):
+        if not frontier:
+            break
+        rows = select_in("SELECT e.src_id, e.dst_id, e.kind, n.kind, n.deidentifies, n.parent_id FROM lineage_edge e "
+                         "JOIN lineage_node n ON n.id = e.src_id WHERE e.dst_id", frontier)
+        nxt = []
+        for src, dst, edge_kind, kind, deid, parent in rows:
+            if src not in info:
+                if len(info) >= max_nodes:
+                    closure.cut = True
+                    continue
+                info[src] = (kind, bool(deid), parent)
+                if kind != "job" and not (deid and stop_at_deidentifying):
+                    nxt.append(src)
+            closure.edges.append((src, dst, edge_kind))
+        frontier = nxt
+    return closure
+
+
+def _sensitive_tags_of(pks: set[int]) -> dict[int, set[str]]:
+    out: dict[int, set[str]] = {}
+    for pk, tag in select_in("SELECT node_id, tag FROM lineage_nodetag WHERE node_id", list(pks)):
+        if tag in SENSITIVE_TAGS:
+            out.setdefault(pk, set()).add(tag)
+    return out
+
+
 def sensitive_upstream(*, node: Node, depth: int | None = None) -> dict[str, list[str]]:
     """Which sensitive tags reach ``node`` from upstream, stopping at de-identifying runs.
 
     Returns ``{tag: [dataset node ids that carry it]}``. A dataset version carries its dataset's tags.
     """
-    walk = lineage_walk(seeds=walk_seeds(node), direction="upstream", depth=depth or settings.LINEAGE_MAX_DEPTH,
-                        stop_at_deidentifying=True)
-    pks = list(walk.distance)
-    parents = dict(select_in("SELECT id, parent_id FROM lineage_node WHERE id", pks))
-    holders = set(pks) | {p for p in parents.values() if p}
+    closure = upstream_closure(seeds=walk_seeds(node), depth=depth)
+    holders = set(closure.info) | {p for _, _, p in closure.info.values() if p}
+    tags = _sensitive_tags_of(holders)
+    names = dict(select_in("SELECT id, node_id FROM lineage_node WHERE id", list(tags))) if tags else {}
     found: dict[str, set[str]] = {}
-    rows = select_in("SELECT t.tag, n.node_id FROM lineage_nodetag t JOIN lineage_node n ON n.id = t.node_id "
-                     "WHERE t.node_id", list(holders))
-    for tag, node_id in rows:
-        if tag in SENSITIVE_TAGS:
-            found.setdefault(tag, set()).add(node_id)
+    for pk, pk_tags in tags.items():
+        for tag in pk_tags:
+            found.setdefault(tag, set()).add(names[pk])
     return {tag: sorted(v) for tag, v in sorted(found.items())}
 
 
@@ -237,18 +286,11 @@ def sensitive_reaching(pks: list[int]) -> tuple[dict[int, list[str]], bool]:
     for parent, pk in member_rows:
         members.setdefault(parent, []).append(pk)
     seeds = list(dict.fromkeys([*pks, *(pk for _, pk in member_rows)]))
-    walk = lineage_walk(seeds=seeds, direction="upstream", depth=settings.LINEAGE_MAX_DEPTH,
-                        max_nodes=max(settings.LINEAGE_MAX_NODES, len(seeds)), stop_at_deidentifying=True)
-    closure = list(walk.distance)
-    info = {pk: (kind, deid, parent) for pk, kind, deid, parent in select_in(
-        "SELECT id, kind, deidentifies, parent_id FROM lineage_node WHERE id", closure)}
-    holders = set(closure) | {p for _, _, p in info.values() if p}
-    tags: dict[int, set[str]] = {}
-    for pk, tag in select_in("SELECT node_id, tag FROM lineage_nodetag WHERE node_id", list(holders)):
-        if tag in SENSITIVE_TAGS:
-            tags.setdefault(pk, set()).add(tag)
-    own = {pk: frozenset(tags.get(pk, set()) | tags.get(parent, set()) if parent else tags.get(pk, set()))
+    closure = upstream_closure(seeds=seeds, max_nodes=max(settings.LINEAGE_MAX_NODES, len(seeds)))
+    info = closure.info
+    tags = _sensitive_tags_of(set(info) | {p for _, _, p in info.values() if p})
+    own = {pk: frozenset(tags.get(pk, set()) | (tags.get(parent, set()) if parent else set()))
            for pk, (_, _, parent) in info.items()}
     stops = {pk for pk, (kind, deid, _) in info.items() if kind == "job" or deid}
-    reach = graph.tags_reaching(own, walk.edges, stops=stops, members=members)
-    return {pk: sorted(reach.get(pk, ())) for pk in pks}, walk.cut_by_size
+    reach = graph.tags_reaching(own, closure.edges, stops=stops, members=members)
+    return {pk: sorted(reach.get(pk, ())) for pk in pks}, closure.cut

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.conf import settings
 from django.db.models import Count, Exists, OuterRef, Q, Subquery
 from django.db.models.fields.json import KT
 from django.db.models.functions import TruncWeek
@@ -185,13 +184,12 @@ def node_page(*, user: User, node: Node) -> dict[str, Any]:
         ctx["deployments"] = [e.dst for e in ctx["outgoing"] if e.kind == "deploys"]
         ctx["releases"] = list(Release.objects.visible_to(user).filter(model_version=node)
                                .select_related("requester").order_by("-created_at")[:50])
-        walk = lineage_selectors.lineage_walk(seeds=[node.pk], direction="upstream",
-                                              depth=settings.LINEAGE_MAX_DEPTH, max_nodes=2000)
-        versions = list(Node.objects.visible_to(user).filter(pk__in=list(walk.distance), kind="datasetVersion")
+        closure = lineage_selectors.upstream_closure(seeds=[node.pk], max_nodes=2000, stop_at_deidentifying=False)
+        versions = list(Node.objects.visible_to(user).filter(pk__in=list(closure.info), kind="datasetVersion")
                         .select_related("parent").order_by("namespace", "name")[:EDGE_LIMIT])
         reach, _ = lineage_selectors.sensitive_reaching([v.pk for v in versions])
         ctx["upstream_data"] = [(v, reach.get(v.pk, [])) for v in versions]
-        ctx["upstream_cut"] = walk.cut_by_size
+        ctx["upstream_cut"] = closure.cut
     elif kind == "deployment":
         ctx["models"] = [e.src for e in ctx["incoming"] if e.kind == "deploys"]
         ctx["release"] = approving_release(deployment=node)

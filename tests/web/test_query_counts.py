@@ -30,11 +30,12 @@ CUSTOMERS = f"dataset:{demo.BANK_DB}:core.customers"
 MODEL = "modelVersion:clinical-ai:readmission#2"
 
 # Budgets: the count measured on the demo, plus a little room. The release page pays for each approver's
-# eligibility (three approvers in the demo); every other page is a fixed number of queries.
+# eligibility (three approvers in the demo). Sensitive-tag questions walk upstream one query per level, so
+# they cost more on deeper lineage (at most PORTAL_MAX_DEPTH levels), never more per row.
 BUDGETS = {
-    "home": 6, "search": 6, "dashboard": 13, "inbox": 11, "release": 42, "audit log": 9, "audit entry": 8,
-    "explorer": 5, "explorer search": 6, "graph api": 18, "dataset": 20, "datasetVersion": 13, "run": 15,
-    "job": 14, "modelVersion": 21, "deployment": 14, "commit": 12,
+    "home": 6, "search": 6, "dashboard": 13, "inbox": 11, "release": 46, "audit log": 9, "audit entry": 8,
+    "explorer": 5, "explorer search": 6, "graph api": 18, "dataset": 16, "datasetVersion": 13, "run": 20,
+    "job": 14, "modelVersion": 26, "deployment": 16, "commit": 11,
 }
 NODE_KINDS = ("dataset", "datasetVersion", "run", "job", "modelVersion", "deployment", "commit")
 
