@@ -12,7 +12,7 @@ from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
 from lineage import selectors as lineage_selectors
-from lineage.models import Edge, Node, NodeTag
+from lineage.models import SENSITIVE_TAGS, Edge, Node, NodeTag
 from portal.accounts.models import User
 from portal.accounts.permissions import AUDIT_ROLES, has_role
 from portal.approvals.models import Release, Violation
@@ -187,8 +187,13 @@ def node_page(*, user: User, node: Node) -> dict[str, Any]:
         closure = lineage_selectors.upstream_closure(seeds=[node.pk], max_nodes=2000, stop_at_deidentifying=False)
         versions = list(Node.objects.visible_to(user).filter(pk__in=list(closure.info), kind="datasetVersion")
                         .select_related("parent").order_by("namespace", "name")[:EDGE_LIMIT])
-        reach, _ = lineage_selectors.sensitive_reaching([v.pk for v in versions])
-        ctx["upstream_data"] = [(v, reach.get(v.pk, [])) for v in versions]
+        # Each upstream dataset with its own classification (a version carries its dataset's tags).
+        holders = {v.pk for v in versions} | {v.parent_id for v in versions if v.parent_id}
+        own: dict[int, set[str]] = {}
+        rows = NodeTag.objects.filter(node_id__in=holders, tag__in=SENSITIVE_TAGS).values_list("node_id", "tag")
+        for pk, tag in rows:
+            own.setdefault(pk, set()).add(tag)
+        ctx["upstream_data"] = [(v, sorted(own.get(v.pk, set()) | own.get(v.parent_id, set()))) for v in versions]
         ctx["upstream_cut"] = closure.cut
     elif kind == "deployment":
         ctx["models"] = [e.src for e in ctx["incoming"] if e.kind == "deploys"]
