@@ -443,7 +443,8 @@ class NodeGraphApi(APIView):
         }), **ERRORS},
         description="Nodes carry their summary, ``distance`` from the node, ``side`` (root, upstream or "
         "downstream), ``sensitive`` (the sensitive tags that reach them from anywhere upstream, stopping at "
-        "de-identifying runs) and ``x``/``y``/``layer`` from the layered layout.",
+        "de-identifying runs) and ``x``/``y``/``layer`` from the layered layout. Edges of kind ``version`` join a "
+        "dataset to its versions when both are drawn; the others are lineage edges.",
     )
     def get(self, request: Request, node_id: str) -> Response:
         node = _node_or_404(request, node_id)

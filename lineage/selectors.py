@@ -266,9 +266,15 @@ def lineage_graph(
     order = [pk for pk in kept if pk in nodes]
     edge_rows = select_in("SELECT src_id, dst_id, kind FROM lineage_edge WHERE src_id", order) if order else []
     edges = sorted({(s, d, k) for s, d, k in edge_rows if d in nodes})
-    for pk, job_name in select_in("SELECT n.id, j.name FROM lineage_node n JOIN lineage_node j ON j.id = n.parent_id "
-                                  "WHERE n.kind = 'run' AND n.id", order):
-        nodes[pk]["label"] = job_name
+    # Runs are named after their job; a dataset drawn with its versions is linked to them ("version" edges,
+    # which the layout uses to put the dataset left of its versions: they are not lineage edges).
+    for pk, kind, parent, parent_name in select_in(
+            "SELECT n.id, n.kind, n.parent_id, p.name FROM lineage_node n JOIN lineage_node p ON p.id = n.parent_id "
+            "WHERE n.id", order):
+        if kind == "run":
+            nodes[pk]["label"] = parent_name
+        elif kind == "datasetVersion" and parent in nodes:
+            edges.append((parent, pk, "version"))
     sensitive, incomplete = sensitive_reaching(order)
     return Subgraph(root=node.pk, nodes=nodes, edges=edges, distance={pk: distance[pk] for pk in order},
                     side={pk: side.get(pk, "root") for pk in order}, sensitive=sensitive,

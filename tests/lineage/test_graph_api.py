@@ -111,3 +111,11 @@ def test_charlie_gets_404_and_hidden_nodes_are_left_out(alice_client, charlie_cl
     assert body["hidden"] >= 1
     assert not any(n["namespace"] == "postgres://bank-db:5432" for n in body["nodes"])
     assert alice_client.get(graph_url("dataset:postgres://bank-db:5432:admissions")).status_code == 200
+
+
+def test_a_dataset_is_drawn_left_of_its_versions(alice_client, pipeline) -> None:
+    body = alice_client.get(graph_url("dataset:bank:cust")).json()
+    nodes = {n["id"]: n for n in body["nodes"]}
+    versions = [e for e in body["edges"] if e["kind"] == "version"]
+    assert versions and all(e["source"] == "dataset:bank:cust" for e in versions)
+    assert all(nodes[e["source"]]["x"] < nodes[e["target"]]["x"] for e in versions)

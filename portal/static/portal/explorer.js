@@ -131,7 +131,7 @@
       var x1 = s.x + W, y1 = s.y + H / 2, x2 = t.x, y2 = t.y + H / 2;
       var dx = Math.max(30, (x2 - x1) / 2);
       if (x2 <= x1) { x1 = s.x + W / 2; x2 = t.x + W / 2; y1 = s.y + H; dx = 0; }
-      var path = el("path", { "class": "gedge", d: "M" + x1 + "," + y1 + " C" + (x1 + dx) + "," + y1 + " " +
+      var path = el("path", { "class": "gedge k-" + e.kind, d: "M" + x1 + "," + y1 + " C" + (x1 + dx) + "," + y1 + " " +
         (x2 - dx) + "," + y2 + " " + x2 + "," + y2, "marker-end": "url(#arrow)" });
       var title = el("title", {}, path);
       title.textContent = e.kind;
