@@ -36,7 +36,10 @@ def chromium() -> Iterator[Any]:
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            except Exception as exc:  # noqa: BLE001 - any launch failure means no browser to test with
+                need_service("chromium", f"{CHROMIUM} did not start: {exc}")
             yield browser
             browser.close()
     finally:
