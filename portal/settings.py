@@ -48,6 +48,9 @@ INSTALLED_APPS = [
     "portal.accounts",
     "portal.audit",
     "portal.approvals",
+    "portal.governance",
+    "portal.evidence",
+    "portal.reports",
     "portal.web",
     "lineage",
 ]
@@ -143,7 +146,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "ENUM_NAME_OVERRIDES": {"ClassificationTagEnum": "lineage.models.Tag"},
+    "ENUM_NAME_OVERRIDES": {"ClassificationTagEnum": "lineage.models.Tag",
+                            "DocumentTypeEnum": "portal.evidence.models.DocumentType"},
 }
 
 # Celery: without a broker, tasks run in-process so the embedded setup needs no Redis.
@@ -165,6 +169,22 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = LINEAGE_MAX_BATCH_BYTES
 # Graph queries: depth and result bounds per request.
 LINEAGE_MAX_DEPTH = env_int("PORTAL_MAX_DEPTH", 50)
 LINEAGE_MAX_NODES = env_int("PORTAL_MAX_NODES", 5000)
+# A report's scope may cover far more than one interactive walk.
+PORTAL_REPORT_MAX_NODES = env_int("PORTAL_REPORT_MAX_NODES", 250_000)
+PORTAL_VERSION = "0.2.0"
+# A running report whose worker stops sending progress for this long is taken over by another worker.
+PORTAL_REPORT_STALE_SECONDS = env_int("PORTAL_REPORT_STALE_SECONDS", 120)
+PORTAL_REPORT_MAX_ATTEMPTS = env_int("PORTAL_REPORT_MAX_ATTEMPTS", 3)
+# Evidence documents (DPIAs, validation reports…): upload limit, and default retention in years by document type.
+# A retention date given on upload can lengthen the default, never shorten it.
+PORTAL_EVIDENCE_MAX_BYTES = env_int("PORTAL_EVIDENCE_MAX_BYTES", 25 * 1024 * 1024)
+PORTAL_EVIDENCE_RETENTION_DEFAULT_YEARS = env_int("PORTAL_EVIDENCE_RETENTION_DEFAULT_YEARS", 6)
+PORTAL_EVIDENCE_RETENTION_YEARS = {
+    # HIPAA 45 CFR 164.316(b)(2)(i): six years from creation or from the date last in effect, whichever is later.
+    "policy": 6, "risk_analysis": 6, "deid_determination": 6, "oversight_training": 6,
+    # EU AI Act Art. 18(1): technical documentation and QMS documentation, ten years after placing on the market.
+    "annex_iv": 10, "qms_procedure": 10, "instructions_for_use": 10,
+}
 # Roles that see every namespace regardless of team ownership.
 PORTAL_ORG_WIDE_ROLES = ("admin", "auditor", "compliance_officer")
 
@@ -179,6 +199,8 @@ CELERY_BEAT_SCHEDULE = {
     # The task itself decides whether N entries or M minutes have passed since the last checkpoint.
     "audit-checkpoint": {"task": "audit.checkpoint_if_due", "schedule": 60.0},
     "audit-verify": {"task": "audit.verify", "schedule": env_int("PORTAL_AUDIT_VERIFY_SECONDS", 3600)},
+    "reports-sweep-stale": {"task": "reports.sweep_stale", "schedule": 60.0},
+    "reports-posture": {"task": "reports.posture", "schedule": env_int("PORTAL_POSTURE_SECONDS", 3600)},
 }
 
 # Notifications: email through Django's backend (console unless configured), and an HMAC-signed webhook.

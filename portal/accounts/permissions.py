@@ -12,6 +12,7 @@ INGEST_ROLES = {Role.INGESTOR, Role.ADMIN}
 READ_ROLES = {Role.VIEWER, Role.APPROVER, Role.COMPLIANCE_OFFICER, Role.AUDITOR, Role.ADMIN}
 CURATE_ROLES = {Role.COMPLIANCE_OFFICER, Role.ADMIN}
 AUDIT_ROLES = {Role.AUDITOR, Role.ADMIN}
+REPORT_ROLES = {Role.COMPLIANCE_OFFICER, Role.AUDITOR, Role.ADMIN}
 
 
 def has_role(user: object, roles: set[str]) -> bool:
@@ -50,3 +51,10 @@ class CanAudit(BasePermission):
 
     def has_permission(self, request: Request, view: APIView) -> bool:
         return _has_role(request, AUDIT_ROLES)
+
+
+class CanReport(BasePermission):
+    message = "Only compliance officers, auditors and admins may generate and read compliance reports."
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        return _has_role(request, REPORT_ROLES)

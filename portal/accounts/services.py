@@ -103,3 +103,17 @@ def login_record(*, username: str, user: User | None) -> None:
         audit_record(actor=user, action="account.login_succeeded", target_kind="user", target_id=user.username)
     else:
         audit_record(actor=None, action="account.login_failed", target_kind="user", target_id=username[:150])
+
+
+def password_confirm(*, user: User, password: str, refused_action: str, target_kind: str, target_id: str) -> bool:
+    """Re-authentication for electronic signatures: the user's password now, not their session.
+
+    A refusal is recorded under ``refused_action`` in its own transaction, so call this before opening the
+    transaction of the change it guards: the record is kept when the caller then raises and rolls back.
+    """
+    if user.check_password(password):
+        return True
+    with transaction.atomic():
+        audit_record(actor=user, action=refused_action, target_kind=target_kind, target_id=target_id,
+                     payload={"reason": "wrong password"})
+    return False

@@ -18,6 +18,8 @@ from rest_framework.views import APIView
 from lineage.models import Tag
 from portal.accounts.models import Role
 from portal.accounts.permissions import CanRead
+from portal.evidence.models import DocumentType
+from portal.evidence.selectors import evidence_missing
 from portal.lib.errors import FieldError
 
 from . import services
@@ -71,6 +73,7 @@ def _detail(release: Release, request: Request) -> dict[str, Any]:
     data["my_ineligibility"] = services.ineligibility(release=release, user=request.user)
     met, _, missing = services.release_quorum(release)
     data["quorum"] = {"met": met, "missing": missing}
+    data["missing_evidence"] = evidence_missing(release=release)
     return data
 
 
@@ -210,7 +213,8 @@ class PolicyListCreateApi(APIView):
         groups = serializers.ListField(child=serializers.DictField(), min_length=1)
         approval_expiry_days = serializers.IntegerField(min_value=1, max_value=3650, default=30)
         min_wait_hours = serializers.IntegerField(min_value=0, max_value=24 * 90, default=0)
-        required_evidence = serializers.ListField(child=serializers.CharField(max_length=100), default=list)
+        required_evidence = serializers.ListField(child=serializers.ChoiceField(choices=DocumentType.choices),
+                                                  default=list)
         retrospective_days = serializers.IntegerField(min_value=1, max_value=365, default=5)
         effective_from = serializers.DateTimeField(required=False)
         reason = serializers.CharField(max_length=5000)

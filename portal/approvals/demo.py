@@ -2,6 +2,7 @@
 
 Policies for the approver teams model-risk and compliance, approved releases for what the demo deploys, one
 release waiting for a compliance signature, and one deployment that never had a release (a violation).
+Production releases also wait for an approved validation report: ``portal/evidence/demo.py`` supplies them.
 """
 
 from __future__ import annotations
@@ -37,9 +38,11 @@ def _policies(admin: User) -> None:
     services.policy_create(by=admin, environment="staging", groups=[("model-risk", 1)], approval_expiry_days=365,
                            reason="Staging needs one independent model-risk review.")
     services.policy_create(by=admin, environment="production", groups=[("model-risk", 1), ("compliance", 1)],
-                           approval_expiry_days=365, reason="SR 11-7: independent validation and compliance sign-off.")
+                           approval_expiry_days=365, required_evidence=["validation_report"],
+                           reason="SR 11-7: an approved independent validation report and compliance sign-off.")
     services.policy_create(by=admin, environment="production", sensitive_tag="PHI", approval_expiry_days=180,
-                           groups=[("model-risk", 1), ("compliance", 1)], required_evidence=["dpia"],
+                           groups=[("model-risk", 1), ("compliance", 1)],
+                           required_evidence=["dpia", "validation_report"],
                            reason="HIPAA: models derived from PHI need a DPIA and a shorter approval life.")
 
 

@@ -17,9 +17,12 @@ from django.utils import timezone
 from lineage import selectors
 from lineage.models import Node
 from portal.accounts.models import Role, Team, User
+from portal.accounts.services import password_confirm
 from portal.audit import keys
 from portal.audit.services import Change, audit_record, audit_record_many, time_text
 from portal.audit.verifier import canonical
+from portal.evidence.models import DocumentType
+from portal.evidence.selectors import evidence_missing
 from portal.lib.errors import DomainError
 
 from .models import Policy, PolicyGroup, Release, Signature, Violation
@@ -55,6 +58,10 @@ def policy_create(*, by: User, environment: str, groups: list[tuple[str, int]], 
         raise ApprovalError("A policy change needs a reason.", field="reason")
     if not groups or any(n < 1 for _, n in groups):
         raise ApprovalError("A policy needs at least one approver group with at least one approval.", field="groups")
+    unknown = [e for e in required_evidence or [] if e not in DocumentType.values]
+    if unknown:
+        raise ApprovalError(f"Unknown document types {', '.join(map(repr, unknown))}; expected some of "
+                            f"{', '.join(DocumentType.values)}.", field="required_evidence")
     key = policy_key(environment, namespace, model_name, sensitive_tag)
     previous = Policy.objects.select_for_update().filter(key=key).order_by("-version").first()
     policy = Policy.objects.create(
@@ -222,8 +229,16 @@ def _refresh_locked(release: Release, by: User | None) -> Release:
 
 
 def _maybe_approve(release: Release, by: User | None) -> None:
+    """Approve when the quorum is met, the policy's required evidence is attached and the wait is over."""
     met, assigned, missing = release_quorum(release)
     if not met:
+        return
+    lacking = evidence_missing(release=release)
+    if lacking:
+        reason = f"quorum met; missing evidence: {', '.join(lacking)}"
+        if release.state_reason != reason:
+            release.state_reason = reason
+            release.save(update_fields=["state_reason", "updated_at"])
         return
     wait_until = release.created_at + timedelta(hours=release.policy.min_wait_hours)
     if timezone.now() < wait_until:
@@ -268,12 +283,9 @@ def _binding(release_id: int, signer: User, digest: str, meaning: str, reason: s
 
 def _reauthenticate(user: User, password: str, release: Release) -> None:
     """A signature needs the signer's password now, not their session. A refusal is recorded and kept."""
-    if user.check_password(password):
-        return
-    with transaction.atomic():
-        audit_record(actor=user, action="approval.signature_refused", target_kind="release",
-                     target_id=str(release.pk), payload={"reason": "wrong password"})
-    raise ApprovalError("The password is wrong; nothing was signed.", field="password")
+    if not password_confirm(user=user, password=password, refused_action="approval.signature_refused",
+                            target_kind="release", target_id=str(release.pk)):
+        raise ApprovalError("The password is wrong; nothing was signed.", field="password")
 
 
 def release_sign(*, release: Release, by: User, password: str, meaning: str, reason: str) -> Release:
@@ -377,6 +389,7 @@ def gate_check(*, user: User, model: str, version: str, environment: str, namesp
     mv = _find_model_version(namespace, model, version, user)
     reasons: list[str] = []
     release = None
+    allowed = True
     candidates = Release.objects.select_for_update().filter(
         model_version=mv, environment=environment, state__in=[*OPEN_STATES, Release.State.APPROVED]
     ).order_by("-approved_at", "-created_at")
@@ -390,10 +403,19 @@ def gate_check(*, user: User, model: str, version: str, environment: str, namesp
         pending = Release.objects.filter(model_version=mv, environment=environment, state=Release.State.PENDING)
         for p in pending[:3]:
             _, _, missing = release_quorum(p)
-            reasons.append(f"release {p.pk} is pending: " + (", ".join(f"{n} more from {g}" for g, n in
-                                                                        missing.items()) or p.state_reason))
+            waits = [f"{n} more from {g}" for g, n in missing.items()]
+            if lacking := evidence_missing(release=p):
+                waits.append(f"missing evidence: {', '.join(lacking)}")
+            reasons.append(f"release {p.pk} is pending: " + (", ".join(waits) or p.state_reason))
     else:
         reasons.append(f"release {release.pk} approved at {time_text(release.approved_at)}")
+        lacking = evidence_missing(release=release)
+        if lacking and release.break_glass:
+            reasons.append(f"EXCEPTION: missing evidence: {', '.join(lacking)}")
+        elif lacking:
+            # Evidence can lapse after approval (superseded, expired, detached): the gate looks again each time.
+            reasons.append(f"missing evidence: {', '.join(lacking)}")
+            allowed = False
         if release.break_glass:
             reasons.append(f"EXCEPTION: break-glass release ({release.break_glass_reason})")
             overdue = release.retrospectives.filter(retrospective_due__lt=timezone.now()).exclude(
@@ -401,7 +423,7 @@ def gate_check(*, user: User, model: str, version: str, environment: str, namesp
             for retro in overdue:
                 reasons.append(f"EXCEPTION: retrospective review {retro.pk} overdue since "
                                f"{time_text(retro.retrospective_due)}")
-    body = {"allowed": release is not None, "release": release.pk if release else None,
+    body = {"allowed": release is not None and allowed, "release": release.pk if release else None,
             "model_version": mv.node_id, "environment": environment,
             "subject_digest": release.subject_digest if release else None,
             "break_glass": bool(release and release.break_glass), "reasons": reasons,

@@ -10,6 +10,8 @@ from django.views.decorators.http import require_POST
 
 from lineage.models import Node, Tag
 from portal.accounts.models import Role, Team, User
+from portal.evidence import selectors as evidence_selectors
+from portal.evidence.models import DocumentType
 from portal.lib.errors import DomainError
 
 from . import services
@@ -57,6 +59,8 @@ def release_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "meanings": [(m, m.label) for m in (Signature.Meaning.APPROVAL, Signature.Meaning.REVIEW,
                                             Signature.Meaning.RESPONSIBILITY)],
         "is_admin": request.user.is_superuser or request.user.role == Role.ADMIN,
+        "missing_evidence": evidence_selectors.evidence_missing(release=release),
+        "release_documents": evidence_selectors.release_documents(user=request.user, release=release),
     })
 
 
@@ -115,4 +119,5 @@ def policy_list(request: HttpRequest) -> HttpResponse:
     return render(request, "approvals/policies.html", {
         "policies": Policy.objects.prefetch_related("groups__team").select_related("created_by"),
         "is_admin": is_admin, "teams": Team.objects.order_by("name"), "tags": Tag.values,
+        "document_types": DocumentType.values,
     })

@@ -19,6 +19,7 @@ from lineage.models import NodeKind
 from portal.accounts import services as account_services
 from portal.accounts.models import ApiToken, Role, User
 from portal.accounts.permissions import AUDIT_ROLES, has_role
+from portal.evidence import selectors as evidence_selectors
 
 from . import selectors as web_selectors
 
@@ -118,7 +119,9 @@ def node_detail(request: HttpRequest, node_id: str) -> HttpResponse:
     node = selectors.node_get(user=request.user, node_id=node_id)
     if node is None:
         raise Http404
-    return render(request, "lineage/node_detail.html", web_selectors.node_page(user=request.user, node=node))
+    context = web_selectors.node_page(user=request.user, node=node)
+    context["node_documents"] = evidence_selectors.document_list(user=request.user, node=node)
+    return render(request, "lineage/node_detail.html", context)
 
 
 @login_required

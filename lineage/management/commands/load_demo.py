@@ -20,6 +20,7 @@ from portal.accounts.models import Team, User
 from portal.accounts.services import namespace_assign, token_issue, user_ensure
 from portal.approvals import demo as demo_approvals
 from portal.audit.services import audit_verify_and_store, checkpoint_create
+from portal.evidence import demo as demo_evidence
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,7 @@ class Loaded:
     commits: int
     warnings: list[str]
     token: str | None
+    documents_new: int
 
 
 def _ensure_teams() -> None:
@@ -78,10 +80,11 @@ def _load() -> Loaded:
     others = [ev for ev in parsed if "portalDeployment" not in ev.run_facets]
     outcomes = events_ingest(events=others, by=ingestor)
     demo_approvals.load(users)
+    documents_new = demo_evidence.load(users)  # before the deploys: production releases wait for validation
     outcomes += events_ingest(events=deploys, by=ingestor)
     warnings = [f"{ev.job_name} {ev.event_type}: {w}" for ev in parsed for w in ev.warnings]
     return Loaded(events_new=sum(o.status == "created" for o in outcomes), events_total=len(parsed),
-                  commits=len(demo.COMMITS), warnings=warnings, token=token)
+                  commits=len(demo.COMMITS), warnings=warnings, token=token, documents_new=documents_new)
 
 
 def _table(rows: list[tuple[str, ...]]) -> list[str]:
@@ -120,4 +123,5 @@ class Command(BaseCommand):
             f"({after.edges - before.edges:+d}), {after.raw_events} raw events "
             f"({after.raw_events - before.raw_events:+d}), {after.tags} tags ({after.tags - before.tags:+d})"
         )
+        self.stdout.write(f"Evidence: {loaded.documents_new}/{len(demo_evidence.DOCUMENTS)} documents new")
         self.stdout.write(f"Audit trail: {verdict.message}")

@@ -1,0 +1,77 @@
+"""Reads of evidence documents: lists with filters, a node's or a release's documents, missing evidence."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Prefetch, Q, QuerySet
+
+from lineage.models import Node
+from portal.approvals.models import Release
+
+from .models import Document, DocumentQuerySet
+
+LIST_FIELDS_DEFERRED = ("content",)
+
+
+def document_list(*, user: Any, node: Node | None = None, release: Any = None, doc_type: str | None = None,
+                  q: str | None = None, approved: bool | None = None) -> QuerySet[Document]:
+    """Documents the user may see, newest first, without their bytes."""
+    qs: DocumentQuerySet = Document.objects.visible_to(user)
+    if node is not None:
+        qs = qs.filter(pk__in=Document.nodes.through.objects.filter(node=node).values("document_id"))
+    if release is not None:
+        qs = qs.filter(pk__in=Document.releases.through.objects.filter(release=release).values("document_id"))
+    if doc_type:
+        qs = qs.filter(doc_type=doc_type)
+    if q:
+        qs = qs.filter(Q(title__icontains=q) | Q(sha256=q.lower()) | Q(filename__icontains=q))
+    if approved is not None:
+        qs = qs.filter(approved_at__isnull=not approved)
+    return with_attachments(qs.defer(*LIST_FIELDS_DEFERRED).select_related("author", "approved_by"), user=user
+                            ).order_by("-created_at")
+
+
+def with_attachments(qs: QuerySet[Document], *, user: Any) -> QuerySet[Document]:
+    """Prefetch the nodes and releases the user may see as ``visible_nodes`` and ``visible_releases``: ids of
+    other teams' nodes are not disclosed, and a page of documents costs two queries, not two per document."""
+    return qs.prefetch_related(
+        Prefetch("nodes", queryset=Node.objects.visible_to(user).only("pk", "node_id").order_by("node_id"),
+                 to_attr="visible_nodes"),
+        Prefetch("releases", queryset=Release.objects.visible_to(user).only("pk").order_by("pk"),
+                 to_attr="visible_releases"))
+
+
+def release_documents(*, user: Any, release: Any) -> QuerySet[Document]:
+    """What a release's reviewers look at: documents attached to the release or to its model version."""
+    on_release = Document.releases.through.objects.filter(release=release).values("document_id")
+    on_model = Document.nodes.through.objects.filter(node_id=release.model_version_id).values("document_id")
+    return (Document.objects.visible_to(user).filter(Q(pk__in=on_release) | Q(pk__in=on_model))
+            .defer(*LIST_FIELDS_DEFERRED).select_related("author", "approved_by").order_by("doc_type", "-created_at"))
+
+
+def evidence_missing(*, release: Any, at: Any = None) -> list[str]:
+    """The policy's required document types with no approved document in effect attached to the release or to
+    its model version, in the policy's order. Empty when nothing is missing."""
+    required = list(dict.fromkeys(release.policy.required_evidence or []))
+    if not required:
+        return []
+    on_release = Document.releases.through.objects.filter(release=release).values("document_id")
+    on_model = Document.nodes.through.objects.filter(node_id=release.model_version_id).values("document_id")
+    present = set(Document.objects.approved().in_effect(at).filter(doc_type__in=required).filter(
+        Q(pk__in=on_release) | Q(pk__in=on_model)).values_list("doc_type", flat=True))
+    return [t for t in required if t not in present]
+
+
+def node_ids_visible(*, user: Any, document: Document) -> list[str]:
+    if hasattr(document, "visible_nodes"):
+        return [n.node_id for n in document.visible_nodes]
+    return list(document.nodes.filter(pk__in=Node.objects.visible_to(user).values("pk"))
+                .order_by("node_id").values_list("node_id", flat=True))
+
+
+def release_ids_visible(*, user: Any, document: Document) -> list[int]:
+    if hasattr(document, "visible_releases"):
+        return [r.pk for r in document.visible_releases]
+    return list(document.releases.filter(pk__in=Release.objects.visible_to(user).values("pk"))
+                .order_by("pk").values_list("pk", flat=True))

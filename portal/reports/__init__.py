@@ -1,0 +1,1 @@
+"""Compliance reports: control evaluation, the evidence bundle and its PDF rendering."""

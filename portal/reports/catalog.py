@@ -1,0 +1,140 @@
+"""The control catalog as data: one entry per control of ``../shared/compliance/controls.md``.
+
+A control is evaluated by the check registered for its id in ``checks/`` (one small function over the
+``Facts`` of a scope). A control without a check is reported "not evaluated" with the data it needs:
+never a silent pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Control:
+    id: str
+    citation: str
+    title: str
+    evidence_shown: str
+    type: str  # P (pass/fail), E (evidence listing), P+E
+    needs: str = ""  # for controls without a check: the data the portal would need
+
+
+@dataclass(frozen=True, slots=True)
+class Framework:
+    id: str
+    name: str
+    controls: tuple[Control, ...]
+
+
+C = Control
+
+HIPAA = Framework("hipaa", "HIPAA Security Rule (45 CFR 164)", (
+    C("H1", "§164.312(b) Audit controls", "Record ePHI activity",
+      "Runs with PHI inputs and their audit entries; status of the log's hash chain", "P"),
+    C("H2", "§164.308(a)(1)(ii)(D) Information system activity review", "Regular log review",
+      "Review records: reviewer, window, anomalies, dispositions", "P",
+      needs="activity-review records (reviewer, window, anomalies, dispositions)"),
+    C("H3", "§164.312(a)(1); (a)(2)(i)", "Access control; unique user IDs",
+      "Each run reading PHI matched to an individual or registered service account and a namespace grant", "P"),
+    C("H4", "§164.308(a)(4)(ii)(B)-(C); (a)(3)(ii)(C)", "Access authorisation, review and termination",
+      "Grant history, access reviews, deprovision dates", "P",
+      needs="access reviews and grant history with deprovision dates"),
+    C("H5", "§164.312(d) Person or entity authentication", "Verified identity",
+      "Authentication method per session for PHI access, approvals and deploys", "P",
+      needs="the authentication method (SSO+MFA) of each session; the portal records password sign-ins only"),
+    C("H6", "§164.312(c)(1); (c)(2) Integrity", "No undetected change",
+      "Content hash at registration vs at read; versions written more than once", "P"),
+    C("H7", "§164.316(b)(1), (b)(2)(i)", "6-year documentation retention",
+      "Retention ledger: policies, risk analyses, reviews, approvals, reports", "P"),
+    C("H8", "§164.502(b); §164.514(d) Minimum necessary", "Use only the PHI needed",
+      "Columns each run read vs the approved data-use request", "P",
+      needs="approved data-use requests listing the PHI columns per purpose and role"),
+    C("H9", "§164.514(a)-(b) De-identification", "Back de-identification claims",
+      "Method and determination document per de-identified dataset", "P"),
+    C("H10", "§164.308(a)(1)(ii)(A) Risk analysis", "Risk-assess systems that use ePHI",
+      "Each risk analysis and the production deployments it covers", "P"),
+))
+
+GDPR = Framework("gdpr", "GDPR (Regulation (EU) 2016/679)", (
+    C("G1", "Art. 5(1)(b); 6(4)", "Purpose limitation", "Purposes per dataset and per run; compatibility assessments",
+      "P", needs="the purpose of each run (data-use request reference)"),
+    C("G2", "Art. 5(1)(c)", "Data minimisation", "Personal-data columns read vs the approved feature spec", "P",
+      needs="approved feature specifications listing the columns needed and why"),
+    C("G3", "Art. 5(1)(e)", "Storage limitation", "Retention dates, expired datasets, legal holds", "P"),
+    C("G4", "Art. 5(2)", "Accountability",
+      "A pack per processing activity: lineage, lawful bases, DPIA, ROPA entry, approvals", "E"),
+    C("G5", "Art. 6(1)", "Lawful basis", "Basis per personal-data dataset; consent references; balancing assessments",
+      "P"),
+    C("G6", "Art. 9(1)-(2)", "Special-category condition", "The Art. 9(2) condition of each special-category dataset",
+      "P"),
+    C("G7", "Art. 17(1), (3); 12(3)", "Erasure: impact and completion",
+      "Datasets holding a subject index and everything derived from them; erasure requests and dispositions", "E+P"),
+    C("G8", "Art. 22", "Solely automated decisions",
+      "Deployments with legal or similarly significant effect and no human in the loop", "P",
+      needs="the decision effect of each deployment and its Art. 22(2) ground"),
+    C("G9", "Art. 25(1)-(2)", "By design and by default", "Pseudonymisation status; default grants", "P",
+      needs="pseudonymisation status of training datasets and grant history"),
+    C("G10", "Art. 30(1)", "Records of processing (ROPA)", "A ROPA entry per production deployment with personal data",
+      "P+E"),
+    C("G11", "Art. 32(1)", "Security of processing", "Encryption and storage location; security tests", "P",
+      needs="encryption-at-rest and storage-location attributes and security test records"),
+    C("G12", "Art. 35(1), (3), (7), (11)", "DPIA", "DPIA status for each triggering production deployment", "P"),
+))
+
+MODEL_RISK = Framework("model-risk", "Model risk management (SR 11-7, superseded by SR 26-2)", (
+    C("F1", "SR 11-7 §VI (model inventory); SR 26-2 inventory", "Complete model inventory",
+      "The inventory reconciled against the deployments in the graph", "P"),
+    C("F2", "SR 11-7 §IV; SR 26-2 development", "Documented development",
+      "Model documentation tied to the training run; data-quality results", "P"),
+    C("F3", "SR 11-7 §V (validation, independence); SR 26-2 effective challenge",
+      "Independent validation before use, including changes", "Validation reports; the validator vs authors(MV)", "P"),
+    C("F4", "SR 11-7 §V (ongoing monitoring); SR 26-2", "Ongoing monitoring",
+      "Monitoring plans with thresholds; monitoring results; breaches", "P"),
+    C("F5", "SR 11-7 §V (outcomes analysis), §VI; SR 26-2", "Outcomes analysis and periodic review",
+      "Back-tests; review sign-offs", "P"),
+    C("F9", "EBA/GL/2020/06 §4.3.4", "Automated credit-decision models",
+      "Bias tests, data-quality checks, traceability, back-tests, overrides", "P",
+      needs="bias-test and override records for credit-decisioning deployments"),
+))
+
+SOX = Framework("sox", "SOX §404 IT general controls (COSO 2013 P11; PCAOB AS 2201 ¶.36)", (
+    C("F6", "SOX §404; Exchange Act Rule 13a-15(c); COSO 2013 Principle 11; PCAOB AS 2201 ¶.36",
+      "ITGC: change management", "Each change record (release) matched to its deployment", "P"),
+    C("F7", "As F6; DORA RTS (EU) 2024/1774 Art. 17(1)(b)", "Segregation of duties",
+      "Approvers vs authors vs deployer", "P"),
+    C("F8", "COSO Principle 11; AS 2201 ¶.36", "ITGC: logical access",
+      "Who holds which roles; access reviews; terminations", "P",
+      needs="quarterly access reviews and deprovisioning times of role holders"),
+    C("F10", "DORA Art. 9(4)(e); RTS 2024/1774 Art. 17(1)(d)-(e)", "Emergency changes",
+      "Emergency deployments (break-glass) and their retrospective approvals", "P"),
+))
+
+AI_ACT = Framework("eu-ai-act", "EU AI Act (Regulation (EU) 2024/1689), high-risk systems", (
+    C("A1", "Art. 9", "Risk management", "A risk-register version for each high-risk model version", "P"),
+    C("A2", "Art. 10(2)-(5)", "Data governance", "A datasheet for each train/val/test dataset", "P",
+      needs="datasheets: origin, collection process, bias examination and known gaps per input dataset"),
+    C("A3", "Art. 11; Annex IV", "Technical documentation", "An Annex IV bundle for each release", "P+E"),
+    C("A4", "Art. 12(1)-(2); 19(1); 26(6)", "Automatic logging", "Log coverage and retention per high-risk deployment",
+      "P"),
+    C("A5", "Art. 13; 15(3)", "Instructions for use", "Instructions written for the exact deployed model version", "P"),
+    C("A6", "Art. 14", "Human oversight", "Overseers and their training; stop and override control tests", "P"),
+    C("A7", "Art. 15(1), (3)-(5)", "Accuracy, robustness, cybersecurity", "Evaluation results vs declared levels", "P",
+      needs="test-set record-id overlap results, declared accuracy levels and robustness/security test records"),
+    C("A8", "Art. 17", "Quality management system (QMS)", "The QMS procedure in force; gates passed per release", "P",
+      needs="the QMS procedure's list of required gates per release"),
+    C("A9", "Art. 18(1)", "10-year documentation keeping", "Retention ledger of technical documentation", "P"),
+    C("A10", "Art. 72 (with Art. 73)", "Post-market monitoring", "Post-market monitoring plans; incidents", "P",
+      needs="collected post-market data and serious-incident records"),
+    C("A11", "Art. 26(5); 27", "Deployer monitoring; FRIA", "Deployer monitoring records; FRIA", "P",
+      needs="whether the organisation is a public body or deploys Annex III 5(b)/5(c) as a deployer; FRIA records"),
+))
+
+FRAMEWORKS: dict[str, Framework] = {f.id: f for f in (HIPAA, GDPR, MODEL_RISK, SOX, AI_ACT)}
+
+
+def framework_get(framework_id: str) -> Framework:
+    try:
+        return FRAMEWORKS[framework_id]
+    except KeyError:
+        raise KeyError(f"unknown framework {framework_id!r}; one of {', '.join(FRAMEWORKS)}") from None

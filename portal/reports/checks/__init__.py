@@ -1,0 +1,97 @@
+"""Control checks: one small function per control id, over ``Facts``. Pure: no ORM.
+
+A check returns a ``Result``: pass, fail (with the failing entities and why), not evaluated (with the
+data that is missing) or, for evidence-only controls, evidence. When nothing in scope is subject to a
+rule the check says so in its reason ("no production deployment with PHI upstream"); that is a pass
+with zero subjects, stated, not a silent one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from ..catalog import Control, Framework
+from ..facts import Facts, NodeFact
+
+PASS, FAIL, NOT_EVALUATED, EVIDENCE = "pass", "fail", "not_evaluated", "evidence"
+
+
+@dataclass(slots=True)
+class Failing:
+    node_id: str
+    kind: str
+    name: str
+    why: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"node_id": self.node_id, "kind": self.kind, "name": self.name, "why": self.why}
+
+
+@dataclass(slots=True)
+class Result:
+    status: str
+    reason: str
+    failing: list[Failing] = field(default_factory=list)
+    columns: list[str] = field(default_factory=list)
+    rows: list[list[Any]] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+
+CheckFn = Callable[[Facts], Result]
+CHECKS: dict[str, CheckFn] = {}
+
+
+def check(control_id: str) -> Callable[[CheckFn], CheckFn]:
+    def register(fn: CheckFn) -> CheckFn:
+        CHECKS[control_id] = fn
+        return fn
+
+    return register
+
+
+def years_later(t: datetime, years: int) -> date:
+    """The calendar date ``years`` after ``t`` (29 February falls back to the 28th)."""
+    d = t.date()
+    try:
+        return d.replace(year=d.year + years)
+    except ValueError:
+        return d.replace(year=d.year + years, day=28)
+
+
+def failing(n: NodeFact, why: str) -> Failing:
+    return Failing(n.node_id, n.kind, n.label, why)
+
+
+def verdict(subjects: Iterable[Any], fails: list[Failing], *, what: str, none: str, columns: list[str] | None = None,
+            rows: list[list[Any]] | None = None) -> Result:
+    """Pass or fail over ``subjects``, saying how many were checked (and that none were, when none were)."""
+    count = len(list(subjects))
+    if fails:
+        reason = f"{len(fails)} of {count} {what} fail."
+        return Result(FAIL, reason, fails, columns or [], rows or [])
+    reason = f"All {count} {what} pass." if count else f"Nothing to check: {none}."
+    return Result(PASS, reason, [], columns or [], rows or [])
+
+
+def evaluate(framework: Framework, facts: Facts,
+             progress: Callable[[Control], None] | None = None) -> list[tuple[Control, Result]]:
+    _load_checks()
+    out = []
+    for control in framework.controls:
+        fn = CHECKS.get(control.id)
+        if fn is None:
+            result = Result(NOT_EVALUATED, "The portal does not hold the data this control needs.",
+                            missing=[control.needs or "data not modelled"])
+        else:
+            result = fn(facts)
+        out.append((control, result))
+        if progress:
+            progress(control)
+    return out
+
+
+def _load_checks() -> None:
+    from . import ai_act, finance, gdpr, hipaa  # noqa: F401 - registers the checks

@@ -1,0 +1,243 @@
+"""Model risk (SR 11-7 / SR 26-2) and SOX IT general controls."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from ..facts import Facts, NodeFact, ReleaseFact
+from . import Failing, Result, check, failing, verdict
+
+MODEL_DOC_SECTIONS = ("purpose", "method", "limitations", "testing")
+
+
+def _months(n: int) -> timedelta:
+    return timedelta(days=round(30.44 * n))
+
+
+def _deployed_mvs(f: Facts) -> list[NodeFact]:
+    out = {}
+    for d in f.of_kind("deployment"):
+        mv = f.model_of(d)
+        if mv is not None:
+            out[mv.pk] = mv
+    return list(out.values())
+
+
+@check("F1")
+def inventory(f: Facts) -> Result:
+    lookback = f.now - _months(f.params["model_retired_lookback_months"])
+    subjects: dict[int, NodeFact] = {mv.pk: mv for mv in _deployed_mvs(f)}
+    for mv in f.of_kind("modelVersion"):
+        inv = f.inventory.get(mv.pk)
+        if inv is None or inv.status != "retired" or (inv.retired_at and inv.retired_at >= lookback):
+            subjects[mv.pk] = mv
+    fails, rows = [], []
+    for mv in subjects.values():
+        inv = f.inventory.get(mv.pk)
+        if inv is None:
+            fails.append(failing(mv, "no inventory record"))
+            continue
+        gaps = [name for name, value in (("owner", inv.owner), ("intended use", inv.intended_use),
+                                         ("tier", inv.tier), ("limitations", inv.limitations)) if not value]
+        validated = bool(f.documents_for(mv.pk, "validation_report"))
+        rows.append([mv.label, inv.owner or "-", inv.tier or "-", inv.status, "yes" if validated else "no"])
+        if gaps:
+            fails.append(failing(mv, f"inventory record lacks {', '.join(gaps)}"))
+        active = [d for d in f.succs(mv.pk, "deployment") if d.state == "active"]
+        if active and inv.status in ("retired",):
+            fails.append(failing(mv, f"inventory says retired but {active[0].label} is active"))
+    return verdict(subjects.values(), fails, what="model versions deployed, in development or recently retired",
+                   none="no model version in scope",
+                   columns=["Model version", "Owner", "Tier", "Status", "Validated"], rows=rows)
+
+
+@check("F2")
+def development_documented(f: Facts) -> Result:
+    fails, subjects = [], []
+    for d in f.production():
+        mv = f.model_of(d)
+        if mv is None or mv.pk in {s.pk for s in subjects}:
+            continue
+        subjects.append(mv)
+        docs = f.documents_for(mv.pk, "model_documentation")
+        if not docs:
+            fails.append(failing(mv, "no approved model documentation"))
+            continue
+        missing = [s for s in MODEL_DOC_SECTIONS if s not in docs[0].sections]
+        if missing:
+            fails.append(failing(mv, f"model documentation lacks {', '.join(missing)}"))
+        if not f.preds(mv.pk, "run"):
+            fails.append(failing(mv, "no training run recorded in the lineage"))
+    return verdict(subjects, fails, what="production model versions", none="no production model version")
+
+
+def _validator_problems(f: Facts, mv: NodeFact, deployed_at, report) -> list[str]:  # noqa: ANN001
+    problems = []
+    if report.approved_at and deployed_at and report.approved_at > deployed_at:
+        problems.append(f"validated {report.approved_at:%Y-%m-%d}, after deployment {deployed_at:%Y-%m-%d}")
+    validator = report.author
+    if validator in f.authors(mv.pk):
+        problems.append(f"validator {validator} is an author of the model's lineage")
+    inv = f.inventory.get(mv.pk)
+    if inv and inv.owner and validator == inv.owner:
+        problems.append(f"validator {validator} owns the model")
+    team = f.params["validation_team"]
+    user = f.users.get(validator)
+    if team and (user is None or team not in user.teams):
+        problems.append(f"validator {validator} is not in the validation unit ({team})")
+    open_high = [x for x in report.attributes.get("findings", [])
+                 if x.get("severity") == "high" and x.get("status", "open") == "open"]
+    if open_high and not report.attributes.get("conditions_of_use"):
+        problems.append(f"{len(open_high)} open high-severity finding(s) without approved conditions of use")
+    return problems
+
+
+@check("F3")
+def independent_validation(f: Facts) -> Result:
+    min_tier = f.params["validation_min_tier"]
+    fails, subjects, rows = [], [], []
+    for d in f.production():
+        mv = f.model_of(d)
+        inv = f.inventory.get(mv.pk) if mv else None
+        if mv is None or inv is None or inv.tier is None or inv.tier < min_tier:
+            continue
+        subjects.append(d)
+        reports = f.documents_for(mv.pk, "validation_report")
+        # A "non-material change" finding stands for a validation only if the ancestor it names was validated.
+        for r in [r for r in reports if r.attributes.get("non_material_change_of")]:
+            ancestor = f.by_node_id.get(r.attributes["non_material_change_of"])
+            if ancestor is None or not f.documents_for(ancestor.pk, "validation_report"):
+                reports.remove(r)
+        if not reports:
+            fails.append(failing(d, f"tier {inv.tier} model {mv.label} has no approved validation report"))
+            continue
+        problems = _validator_problems(f, mv, d.created_at, reports[-1])
+        rows.append([d.label, reports[-1].title, reports[-1].author, "; ".join(problems) or "independent"])
+        for p in problems:
+            fails.append(failing(d, p))
+    return verdict(subjects, fails, what=f"production deployments of tier ≥ {min_tier} models",
+                   none=f"no production deployment of a tier ≥ {min_tier} model",
+                   columns=["Deployment", "Validation report", "Validator", "Independence"], rows=rows)
+
+
+@check("F4")
+def ongoing_monitoring(f: Facts) -> Result:
+    limits = f.params["monitoring_max_days"]
+    fails, subjects = [], []
+    for d in f.production():
+        subjects.append(d)
+        mv = f.model_of(d)
+        targets = {d.pk} | ({mv.pk} if mv else set())
+        plans = [x for t in targets for x in f.documents_for(t, "monitoring_plan") if x.in_effect(f.now)]
+        if not plans or not plans[0].attributes.get("thresholds"):
+            fails.append(failing(d, "no monitoring plan with thresholds in effect"))
+            continue
+        inv = f.inventory.get(mv.pk) if mv else None
+        days = int(limits.get(str(inv.tier if inv and inv.tier else 1), max(limits.values())))
+        results = [x for t in targets for x in f.documents_for(t, "monitoring_result", approved=False)]
+        latest = max((x.effective_from for x in results), default=None)
+        if latest is None or f.now - latest > timedelta(days=days):
+            fails.append(failing(d, f"no monitoring result in the last {days} days"))
+        for x in results:
+            for breach in x.attributes.get("breaches", []):
+                if not breach.get("issue"):
+                    fails.append(failing(d, f"threshold breach {breach.get('metric', '?')} has no issue opened"))
+    return verdict(subjects, fails, what="production deployments", none="no production deployment")
+
+
+@check("F5")
+def outcomes_analysis(f: Facts) -> Result:
+    min_tier = f.params["validation_min_tier"]
+    since = f.now - _months(f.params["outcomes_max_months"])
+    fails, subjects = [], []
+    for d in f.production():
+        mv = f.model_of(d)
+        inv = f.inventory.get(mv.pk) if mv else None
+        if mv is None or inv is None or inv.tier is None or inv.tier < min_tier:
+            continue
+        subjects.append(mv)
+        fresh = [x for x in f.documents_for(mv.pk, "outcomes_analysis") if x.approved_at >= since]
+        if not fresh:
+            fails.append(failing(mv, "no approved outcomes analysis in the last 12 months"))
+    return verdict(subjects, fails, what=f"production model versions of tier ≥ {min_tier}",
+                   none=f"no production model version of tier ≥ {min_tier}")
+
+
+def _change_record(f: Facts, d: NodeFact, mv: NodeFact) -> ReleaseFact | None:
+    """The approved release (change record) in force when ``d`` was deployed."""
+    approved = [r for r in f.releases_for(mv.pk, d.environment) if r.approved_at is not None]
+    before = [r for r in approved if r.approved_at <= d.created_at]
+    return max(before, key=lambda r: r.approved_at) if before else None
+
+
+def _sox_deployments(f: Facts) -> list[NodeFact]:
+    return [d for d in f.of_kind("deployment")
+            if f.profiles.get(d.pk) and f.profiles[d.pk].sox_in_scope and d.state == "active"]
+
+
+@check("F6")
+def change_management(f: Facts) -> Result:
+    fails, rows = [], []
+    deployments = _sox_deployments(f)
+    for d in deployments:
+        mv = f.model_of(d)
+        release = _change_record(f, d, mv) if mv else None
+        if release is None:
+            fails.append(failing(d, "no change record (release) approved before the deploy"))
+            continue
+        rows.append([d.label, f"#{release.id}", release.approved_at.isoformat(), release.subject_digest[:16]])
+        if release.model_version != mv.pk:
+            fails.append(failing(d, f"release #{release.id} approved another model version"))
+        training = f.preds(mv.pk, "run")
+        if any(r.state not in ("COMPLETE", "COMPLETED", "") for r in training):
+            fails.append(failing(d, "the training run did not complete (tests not passing)"))
+    return verdict(deployments, fails, what="SOX in-scope deployments", none="no deployment is SOX in scope",
+                   columns=["Deployment", "Change record", "Approved", "Subject digest"], rows=rows)
+
+
+@check("F7")
+def segregation_of_duties(f: Facts) -> Result:
+    need = f.params["approvers_min"]
+    fails, rows = [], []
+    deployments = [d for d in _sox_deployments(f) if d.environment == f.params["production_environment"]]
+    for d in deployments:
+        mv = f.model_of(d)
+        release = _change_record(f, d, mv) if mv else None
+        if release is None:
+            fails.append(failing(d, "no approved release to check"))
+            continue
+        approvers = release.approvers()
+        authors = f.authors(mv.pk)
+        deployer = f.deployer(d)
+        rows.append([d.label, ", ".join(approvers) or "-", ", ".join(sorted(authors)) or "-", deployer or "-"])
+        if len(approvers) < need:
+            fails.append(failing(d, f"{len(approvers)} distinct approver(s), {need} required"))
+        for a in approvers:
+            if a in authors:
+                fails.append(failing(d, f"approver {a} is an author of the model's lineage"))
+            if deployer and a == deployer:
+                fails.append(failing(d, f"approver {a} also deployed it"))
+        if deployer and deployer in authors and not release.break_glass:
+            fails.append(failing(d, f"deployer {deployer} is an author, with no compensating approval"))
+    return verdict(deployments, fails, what="SOX in-scope production deployments",
+                   none="no production deployment is SOX in scope",
+                   columns=["Deployment", "Approvers", "Authors", "Deployer"], rows=rows)
+
+
+@check("F10")
+def emergency_changes(f: Facts) -> Result:
+    fails, subjects = [], []
+    for r in f.releases:
+        if not r.break_glass:
+            continue
+        subjects.append(r)
+        retro = [x for x in f.releases if x.retrospective_of == r.id]
+        mv = f.nodes.get(r.model_version)
+        done = [x for x in retro if x.state == "approved" and (r.retrospective_due is None
+                                                              or x.approved_at <= r.retrospective_due)]
+        if not done:
+            due = r.retrospective_due.isoformat() if r.retrospective_due else "?"
+            why = f"break-glass release #{r.id} has no retrospective approval by {due}"
+            fails.append(failing(mv, why) if mv else Failing(f"release:{r.id}", "release", f"#{r.id}", why))
+    return verdict(subjects, fails, what="emergency (break-glass) releases",
+                   none="no emergency release in scope")

@@ -1,0 +1,78 @@
+"""Generated reports and the compliance posture over time."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class Report(models.Model):
+    """One generated report: its request, progress, the evidence bundle and the PDF drawn from it."""
+
+    class Kind(models.TextChoices):
+        FRAMEWORK = "framework", "Framework report"
+        DOSSIER = "dossier", "Model dossier"
+        ERASURE = "erasure", "Erasure impact"
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    framework = models.CharField(max_length=20, blank=True)
+    title = models.CharField(max_length=300)
+    scope = models.JSONField(default=dict, blank=True, help_text="namespaces, models and tags; empty = everything.")
+    subject = models.CharField(max_length=2000, blank=True, help_text="Dossier: the model version; erasure: dataset.")
+    subject_key_hash = models.CharField(max_length=64, blank=True, help_text="Erasure by data-subject key (hashed).")
+    annex_iv = models.BooleanField(default=False)
+    period_start = models.DateTimeField(null=True, blank=True)
+    period_end = models.DateTimeField(null=True, blank=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reports")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0)
+    step = models.CharField(max_length=200, blank=True)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    task_id = models.CharField(max_length=100, blank=True, help_text="The Celery task generating it.")
+    parameters_version = models.PositiveIntegerField(null=True, blank=True)
+    summary = models.JSONField(default=dict, blank=True)
+    bundle = models.JSONField(null=True, blank=True)
+    pdf = models.BinaryField(null=True, blank=True)
+    pdf_sha256 = models.CharField(max_length=64, blank=True, db_index=True)
+    pdf_size = models.PositiveBigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.state})"
+
+
+class PostureSnapshot(models.Model):
+    """Pass/fail counts of one framework over the whole organisation at a time (the dashboard's trend)."""
+
+    framework = models.CharField(max_length=20)
+    evaluated_at = models.DateTimeField()
+    passed = models.PositiveIntegerField()
+    failed = models.PositiveIntegerField()
+    not_evaluated = models.PositiveIntegerField()
+    evidence = models.PositiveIntegerField()
+    parameters_version = models.PositiveIntegerField(null=True, blank=True)
+    controls = models.JSONField(default=dict, help_text="status by control id")
+    report = models.ForeignKey(Report, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["-evaluated_at"]
+        indexes = [models.Index(fields=["framework", "-evaluated_at"], name="posture_latest")]
+
+    def __str__(self) -> str:
+        return f"{self.framework} {self.evaluated_at:%Y-%m-%d %H:%M}"

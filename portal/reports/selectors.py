@@ -1,0 +1,219 @@
+"""Load the ``Facts`` of a report scope in bulk: one query per table, chunked, no per-node queries."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Count
+
+from lineage.models import Node, NodeTag
+from lineage.selectors import lineage_walk
+from portal.accounts.models import NamespaceOwner, User, UserEmail
+from portal.approvals.models import Release, Signature
+from portal.audit.models import AuditEntry, AuditVerification
+from portal.evidence.models import Document
+from portal.governance.models import DatasetGovernance, DeploymentProfile, ModelInventory, SubjectKey
+from portal.lib.sql import select_in
+
+from .facts import (
+    AuditFacts,
+    DatasetGov,
+    DocumentFact,
+    Facts,
+    Inventory,
+    NodeFact,
+    Profile,
+    ReleaseFact,
+    ReportFact,
+    SignatureFact,
+    UserFact,
+)
+from .models import Report
+
+CHUNK = 5000
+NODE_FIELDS = ("pk", "node_id", "kind", "namespace", "name", "version", "environment", "state", "attrs", "facets",
+               "event_time", "created_at", "updated_at", "parent_id", "deidentifies")
+
+
+def _chunks(items: list[Any]) -> Iterable[list[Any]]:
+    for i in range(0, len(items), CHUNK):
+        yield items[i : i + CHUNK]
+
+
+def scope_pks(scope: dict[str, list[str]], *, max_nodes: int | None = None) -> tuple[set[int] | None, bool]:
+    """The node pks a scope covers (None: the whole organisation) and whether a bound cut the closure.
+
+    A scope names namespaces, model names and tags. It covers those nodes, everything upstream of its model
+    versions and deployments, and everything downstream of its datasets, so a model's upstream PHI is in
+    scope of a report on that model.
+    """
+    namespaces, models, tags = scope.get("namespaces") or [], scope.get("models") or [], scope.get("tags") or []
+    if not (namespaces or models or tags):
+        return None, False
+    base: set[int] = set()
+    qs = Node.objects.exclude(kind="job")
+    if namespaces:
+        base |= set(qs.filter(namespace__in=namespaces).values_list("pk", flat=True))
+    if models:
+        base |= set(qs.filter(kind__in=("modelVersion", "deployment"), name__in=models).values_list("pk", flat=True))
+    if tags:
+        tagged = set(NodeTag.objects.filter(tag__in=tags).values_list("node_id", flat=True))
+        base |= tagged | set(Node.objects.filter(parent_id__in=tagged).values_list("pk", flat=True))
+    kinds = dict(qs.filter(pk__in=base).values_list("pk", "kind")) if len(base) < 50_000 else {
+        pk: k for part in _chunks(list(base)) for pk, k in qs.filter(pk__in=part).values_list("pk", "kind")}
+    up_seeds = [pk for pk, k in kinds.items() if k in ("modelVersion", "deployment")]
+    down_seeds = [pk for pk, k in kinds.items() if k in ("dataset", "datasetVersion")]
+    max_nodes = max_nodes or settings.PORTAL_REPORT_MAX_NODES
+    cut = False
+    closure = set(kinds)
+    for seeds, direction in ((up_seeds, "upstream"), (down_seeds, "downstream")):
+        for part in _chunks(seeds):
+            walk = lineage_walk(seeds=part, direction=direction, depth=settings.LINEAGE_MAX_DEPTH,
+                                max_nodes=max_nodes)
+            closure |= set(walk.distance)
+            cut = cut or walk.cut_by_size or walk.cut_by_depth
+    return closure, cut
+
+
+def _nodes(pks: set[int] | None) -> dict[int, NodeFact]:
+    qs = Node.objects.exclude(kind="job")
+    rows: Iterable[dict[str, Any]]
+    if pks is None:
+        rows = qs.values(*NODE_FIELDS).iterator(chunk_size=CHUNK)
+    else:
+        rows = (r for part in _chunks(sorted(pks)) for r in qs.filter(pk__in=part).values(*NODE_FIELDS))
+    out = {}
+    for r in rows:
+        out[r["pk"]] = NodeFact(pk=r["pk"], node_id=r["node_id"], kind=r["kind"], namespace=r["namespace"],
+                                name=r["name"], version=r["version"], environment=r["environment"],
+                                state=r["state"], attrs=r["attrs"] or {}, facets=r["facets"] or {},
+                                event_time=r["event_time"], created_at=r["created_at"], updated_at=r["updated_at"],
+                                parent=r["parent_id"], deidentifies=r["deidentifies"])
+    return out
+
+
+def _in(model: Any, field: str, pks: list[int]) -> Iterable[Any]:
+    for part in _chunks(pks):
+        yield from model.objects.filter(**{f"{field}__in": part})
+
+
+def _tags_and_edges(nodes: dict[int, NodeFact]) -> list[tuple[int, int, str]]:
+    pks = list(nodes)
+    for node_pk, tag in select_in("SELECT node_id, tag FROM lineage_nodetag WHERE node_id", pks):
+        nodes[node_pk].tags.add(tag)
+    for n in nodes.values():  # a version carries its dataset's tags
+        if n.kind == "datasetVersion" and n.parent in nodes:
+            n.tags |= nodes[n.parent].tags
+    return [(s, d, k) for s, d, k in select_in("SELECT src_id, dst_id, kind FROM lineage_edge WHERE src_id", pks)
+            if d in nodes]
+
+
+def _governance(facts: Facts) -> None:
+    pks = list(facts.nodes)
+    keys = dict(SubjectKey.objects.values("dataset_id").annotate(n=Count("id")).values_list("dataset_id", "n"))
+    for g in _in(DatasetGovernance, "node_id", pks):
+        facts.governance[g.node_id] = DatasetGov(
+            lawful_basis=g.lawful_basis, purposes=list(g.purposes or []), consent_reference=g.consent_reference,
+            special_category_condition=g.special_category_condition, retention_until=g.retention_until,
+            legal_hold=g.legal_hold, disposition=g.disposition, disposed_at=g.disposed_at,
+            subject_keys=keys.get(g.node_id, 0))
+    for pk, n in keys.items():
+        if pk in facts.nodes and pk not in facts.governance:
+            facts.governance[pk] = DatasetGov("", [], "", "", None, False, "", None, subject_keys=n)
+    for part in _chunks(pks):
+        for m in ModelInventory.objects.filter(node_id__in=part).select_related("owner"):
+            facts.inventory[m.node_id] = Inventory(
+                owner=m.owner.username if m.owner else "", intended_use=m.intended_use, tier=m.tier,
+                limitations=m.limitations, status=m.status, retired_at=m.retired_at,
+                high_risk_annex=m.high_risk_annex, credit_decisioning=m.credit_decisioning)
+    for p in _in(DeploymentProfile, "node_id", pks):
+        facts.profiles[p.node_id] = Profile(
+            sox_in_scope=p.sox_in_scope, hipaa_scope=p.hipaa_scope, human_in_loop=p.human_in_loop,
+            overseers=list(p.overseers or []), change_record=p.change_record, emergency=p.emergency,
+            log_location=p.log_location, log_retention_days=p.log_retention_days,
+            log_max_gap_minutes=p.log_max_gap_minutes, stop_control_tested_at=p.stop_control_tested_at)
+
+
+def _documents(facts: Facts) -> None:
+    links: dict[Any, set[int]] = {}
+    for doc_id, node_pk in Document.nodes.through.objects.values_list("document_id", "node_id"):
+        links.setdefault(doc_id, set()).add(node_pk)
+    releases: dict[Any, set[int]] = {}
+    for doc_id, release_id in Document.releases.through.objects.values_list("document_id", "release_id"):
+        releases.setdefault(doc_id, set()).add(release_id)
+    for d in Document.objects.defer("content").select_related("author", "approved_by"):
+        facts.documents.append(DocumentFact(
+            id=str(d.id), doc_type=d.doc_type, title=d.title, version=d.version, author=d.author.username,
+            approved_by=d.approved_by.username if d.approved_by else "", approved_at=d.approved_at,
+            effective_from=d.effective_from, effective_until=d.effective_until, retention_until=d.retention_until,
+            created_at=d.created_at, sections=list(d.sections or []), attributes=dict(d.attributes or {}),
+            sha256=d.sha256, nodes=links.get(d.id, set()), releases=releases.get(d.id, set())))
+
+
+def _releases(facts: Facts) -> None:
+    by_release: dict[int, list[SignatureFact]] = {}
+    for s in Signature.objects.select_related("signer").order_by("signed_at", "pk"):
+        by_release.setdefault(s.release_id, []).append(SignatureFact(
+            username=s.signer.username, printed_name=s.printed_name, meaning=s.meaning, reason=s.reason,
+            signed_at=s.signed_at, voided=s.voided_at is not None, subject_digest=s.subject_digest))
+    for r in Release.objects.select_related("requester", "policy").order_by("pk"):
+        facts.releases.append(ReleaseFact(
+            id=r.pk, model_version=r.model_version_id, environment=r.environment, state=r.state,
+            requester=r.requester.username, policy=f"{r.policy.key} v{r.policy.version}",
+            subject_digest=r.subject_digest, approved_at=r.approved_at, created_at=r.created_at,
+            break_glass=r.break_glass, retrospective_of=r.retrospective_of_id, retrospective_due=r.retrospective_due,
+            signatures=by_release.get(r.pk, [])))
+
+
+def _people(facts: Facts) -> None:
+    extra: dict[int, set[str]] = {}
+    for user_id, email in UserEmail.objects.values_list("user_id", "email"):
+        extra.setdefault(user_id, set()).add(email.lower())
+    teams: dict[int, set[str]] = {}
+    for user_id, team in User.teams.through.objects.values_list("user_id", "team__name"):
+        teams.setdefault(user_id, set()).add(team)
+    for u in User.objects.all():
+        emails = ({u.email.lower()} if u.email else set()) | extra.get(u.pk, set())
+        facts.users[u.username] = UserFact(username=u.username, name=u.get_full_name() or u.username, role=u.role,
+                                           is_active=u.is_active, emails=emails, teams=teams.get(u.pk, set()))
+    facts.namespace_teams = dict(NamespaceOwner.objects.values_list("namespace", "team__name"))
+
+
+def _audit(facts: Facts) -> None:
+    latest = AuditVerification.objects.order_by("-time").first()
+    audit = AuditFacts(chain_ok=latest.ok if latest else None, chain_checked_at=latest.time if latest else None,
+                       chain_entries=latest.entries if latest else 0,
+                       chain_problems=[latest.message] if latest and not latest.ok else [])
+    targets = [n.node_id for n in facts.nodes.values() if n.kind in ("run", "deployment")]
+    for part in _chunks(targets):
+        rows = AuditEntry.objects.filter(target_kind__in=("run", "deployment"), target_id__in=part).values_list(
+            "target_id", "time", "actor_name")
+        for target, time, actor in rows:
+            audit.target_times.setdefault(target, []).append(time)
+            if actor:
+                audit.target_actors.setdefault(target, []).append(actor)
+    facts.audit = audit
+
+
+def facts_load(*, scope: dict[str, list[str]], period: tuple[datetime, datetime], now: datetime,
+               params: dict[str, Any], progress: Callable[[str], None] | None = None) -> Facts:
+    step = progress or (lambda _: None)
+    pks, cut = scope_pks(scope)
+    step("loading nodes")
+    nodes = _nodes(pks)
+    step(f"loading tags and edges of {len(nodes)} nodes")
+    edges = _tags_and_edges(nodes)
+    facts = Facts(now=now, period_start=period[0], period_end=period[1], params=params, nodes=nodes, edges=edges,
+                  in_scope=set(nodes), truncated=cut)
+    for name, load in (("governance records", _governance), ("documents", _documents), ("releases", _releases),
+                       ("people", _people), ("audit entries", _audit)):
+        step(f"loading {name}")
+        load(facts)
+    step("propagating sensitive tags")
+    _ = facts.sensitive
+    facts.reports = [ReportFact(kind=r.kind, subject=r.subject, annex_iv=r.annex_iv, finished_at=r.finished_at)
+                     for r in Report.objects.filter(state=Report.State.DONE, kind=Report.Kind.DOSSIER)]
+    return facts

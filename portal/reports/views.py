@@ -1,0 +1,157 @@
+"""Report pages: list and start reports, watch progress, download, verify a PDF, the erasure tool."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from portal.accounts.permissions import REPORT_ROLES, has_role
+from portal.lib.errors import DomainError, FieldError
+
+from . import services
+from .catalog import FRAMEWORKS
+from .erasure import erasure_csv
+from .models import Report
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.replace("\n", ",").split(",") if part.strip()]
+
+
+class FrameworkForm(forms.Form):
+    framework = forms.ChoiceField(choices=[(f.id, f.name) for f in FRAMEWORKS.values()])
+    namespaces = forms.CharField(required=False, help_text="Comma-separated; empty = every namespace.")
+    models = forms.CharField(required=False, help_text="Model names, comma-separated.")
+    tags = forms.CharField(required=False, help_text="e.g. PHI, PII")
+    period_start = forms.DateTimeField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    period_end = forms.DateTimeField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class DossierForm(forms.Form):
+    model = forms.CharField(help_text="The model version's node id, e.g. modelVersion:ns:credit-scoring#7")
+    annex_iv = forms.BooleanField(required=False, label="Lay out as EU AI Act Annex IV")
+
+
+class ErasureForm(forms.Form):
+    dataset = forms.CharField(required=False, help_text="A dataset node id")
+    subject_key = forms.CharField(required=False, help_text="Or a data subject's key (only its hash is kept)")
+
+
+def _guard(request: HttpRequest) -> None:
+    if not has_role(request.user, REPORT_ROLES):
+        raise PermissionDenied("Only compliance officers, auditors and admins may use reports.")
+
+
+def _report(request: HttpRequest, pk: Any) -> Report:
+    _guard(request)
+    report = Report.objects.select_related("requested_by").filter(pk=pk).first()
+    if report is None:
+        raise Http404
+    return report
+
+
+@login_required
+def report_list(request: HttpRequest) -> HttpResponse:
+    _guard(request)
+    reports = Report.objects.select_related("requested_by").defer("bundle", "pdf")[:100]
+    return render(request, "reports/list.html", {
+        "reports": reports, "framework_form": FrameworkForm(), "dossier_form": DossierForm(),
+        "posture": _posture_rows()})
+
+
+def _posture_rows() -> list[tuple[Any, Any]]:
+    latest = services.posture_latest()
+    return [(f, latest.get(f.id)) for f in FRAMEWORKS.values()]
+
+
+def _start(request: HttpRequest, **fields: Any) -> HttpResponse:
+    try:
+        report = services.report_request(by=request.user, **fields)
+    except (FieldError, DomainError) as exc:
+        field = getattr(exc, "field", None)
+        messages.error(request, f"{field}: {exc.message}" if field else exc.message)
+        return redirect(request.META.get("HTTP_REFERER") or "reports:list")
+    return redirect("reports:detail", pk=report.pk)
+
+
+@login_required
+@require_POST
+def report_start(request: HttpRequest) -> HttpResponse:
+    _guard(request)
+    kind = request.POST.get("kind", "framework")
+    if kind == Report.Kind.DOSSIER:
+        form = DossierForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, f"Check the form: {form.errors.as_text()}")
+            return redirect("reports:list")
+        return _start(request, kind=kind, model=form.cleaned_data["model"].strip(),
+                      annex_iv=form.cleaned_data["annex_iv"])
+    form = FrameworkForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, f"Check the form: {form.errors.as_text()}")
+        return redirect("reports:list")
+    d = form.cleaned_data
+    scope = {"namespaces": _split(d["namespaces"]), "models": _split(d["models"]), "tags": _split(d["tags"])}
+    return _start(request, kind=Report.Kind.FRAMEWORK, framework=d["framework"], scope=scope,
+                  period_start=d["period_start"], period_end=d["period_end"])
+
+
+@login_required
+def report_detail(request: HttpRequest, pk: Any) -> HttpResponse:
+    report = _report(request, pk)
+    bundle = report.bundle or {}
+    return render(request, "reports/detail.html", {
+        "report": report, "controls": bundle.get("controls", []), "erasure": bundle.get("erasure"),
+        "summary": bundle.get("summary")})
+
+
+@login_required
+def report_pdf(request: HttpRequest, pk: Any) -> HttpResponse:
+    report = _report(request, pk)
+    if report.state != Report.State.DONE:
+        raise Http404("The report is not ready.")
+    services.report_downloaded(report=report, by=request.user, fmt="pdf")
+    response = HttpResponse(bytes(report.pdf), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="report-{report.pk}.pdf"'
+    return response
+
+
+@login_required
+def report_csv(request: HttpRequest, pk: Any) -> HttpResponse:
+    report = _report(request, pk)
+    if report.state != Report.State.DONE or report.kind != Report.Kind.ERASURE:
+        raise Http404
+    services.report_downloaded(report=report, by=request.user, fmt="csv")
+    response = HttpResponse(erasure_csv(report.bundle["erasure"]), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="erasure-{report.pk}.csv"'
+    return response
+
+
+@login_required
+def report_verify(request: HttpRequest) -> HttpResponse:
+    verdict = None
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        if upload is None:
+            messages.error(request, "Choose a PDF file to verify.")
+        else:
+            verdict = services.report_verify(content=upload.read())
+    return render(request, "reports/verify.html", {"verdict": verdict})
+
+
+@login_required
+def erasure_tool(request: HttpRequest) -> HttpResponse:
+    _guard(request)
+    form = ErasureForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        return _start(request, kind=Report.Kind.ERASURE, dataset=form.cleaned_data["dataset"].strip(),
+                      subject_key=form.cleaned_data["subject_key"])
+    recent = Report.objects.filter(kind=Report.Kind.ERASURE).select_related("requested_by").defer("pdf")[:20]
+    return render(request, "reports/erasure.html", {"form": form, "recent": recent})

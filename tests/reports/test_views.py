@@ -1,0 +1,76 @@
+"""Report pages and the audit_report / verify_report commands."""
+
+from __future__ import annotations
+
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.test import Client
+
+from portal.reports.models import Report
+
+
+def _client(user) -> Client:
+    c = Client()
+    c.force_login(user)
+    return c
+
+
+def test_pages_need_a_reporting_role(small_graph, alice):
+    assert Client().get("/reports/").status_code == 302  # to sign in
+    viewer = _client(alice)
+    assert viewer.get("/reports/").status_code == 403
+    assert viewer.post("/reports/new", {"kind": "framework", "framework": "gdpr"}).status_code == 403
+    assert viewer.get("/reports/erasure").status_code == 403
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_officer_starts_a_report_and_sees_its_controls(small_graph, officer):
+    c = _client(officer)
+    page = c.get("/reports/")
+    assert page.status_code == 200 and b"New framework report" in page.content
+    r = c.post("/reports/new", {"kind": "framework", "framework": "eu-ai-act", "tags": "PHI"})
+    report = Report.objects.get()
+    assert r.status_code == 302 and r["Location"] == f"/reports/{report.pk}/"
+    detail = c.get(r["Location"]).content.decode()
+    assert "A1 Risk management" in detail and "Download PDF" in detail
+    assert c.get(f"/reports/{report.pk}/pdf").content.startswith(b"%PDF")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bad_form_says_why_and_creates_nothing(small_graph, officer):
+    c = _client(officer)
+    r = c.post("/reports/new", {"kind": "dossier", "model": "modelVersion:none#1"}, follow=True)
+    assert b"no visible node" in r.content
+    assert Report.objects.count() == 0
+
+
+def test_a_running_report_shows_a_progress_bar(small_graph, officer):
+    report = Report.objects.create(kind="framework", framework="gdpr", title="<b>t</b>", requested_by=officer,
+                                   state="running", progress=42, step="evaluating G5")
+    html = _client(officer).get(f"/reports/{report.pk}/").content.decode()
+    assert '<progress id="report-progress-bar" max="100" value="42">' in html
+    assert "evaluating G5" in html and "portal/reports.js" in html
+    assert "&lt;b&gt;t&lt;/b&gt;" in html and "<b>t</b>" not in html
+
+
+@pytest.mark.django_db(transaction=True)
+def test_commands_generate_and_verify(small_graph, officer, tmp_path: Path):
+    out, err = StringIO(), StringIO()
+    pdf = tmp_path / "gdpr.pdf"
+    call_command("audit_report", "--framework", "gdpr", "--scope", "tag:PII", "--user", "olivia", "--out", str(pdf),
+                 stdout=out, stderr=err)
+    assert pdf.read_bytes().startswith(b"%PDF")
+    assert "100%" in err.getvalue() and "sha256" in out.getvalue()
+    ok = StringIO()
+    call_command("verify_report", str(pdf), stdout=ok)
+    assert ok.getvalue().startswith("OK: Unaltered")
+    pdf.write_bytes(pdf.read_bytes() + b"%tampered")
+    with pytest.raises(SystemExit) as exit_:
+        call_command("verify_report", str(pdf), stdout=StringIO())
+    assert exit_.value.code == 1
+    with pytest.raises(CommandError, match="--scope"):
+        call_command("audit_report", "--framework", "gdpr", "--scope", "team:x", "--user", "olivia",
+                     "--out", str(pdf))
