@@ -71,6 +71,16 @@ def test_a_compliance_officer_finds_the_upstream_phi_dataset_in_the_explorer(new
     page.mouse.up()
     page.wait_for_timeout(200)
     screenshot(page, "explorer")
+    # the path from the PHI dataset to the model lights up
+    panel.get_by_role("button", name="Path from here").click()
+    page.locator(".gnode.root").focus()  # the keyboard way: focus brings the node into view, Enter selects it
+    page.keyboard.press("Enter")
+    panel.get_by_role("button", name="to here").click()
+    page.wait_for_selector(".gnode.on-path")
+    on_path = page.locator(".gnode.on-path")
+    assert on_path.count() >= 4 and page.locator(".gedge.on-path").count() == on_path.count() - 1
+    assert "clinical.patients" in " ".join(on_path.nth(i).get_attribute("aria-label") for i in range(on_path.count()))
+    page.get_by_role("button", name="Clear path").click()
     # the depth bound is told, and keyboard users reach nodes and open them with Enter
     page.fill("#depth", "1")
     page.dispatch_event("#depth", "change")
@@ -79,6 +89,12 @@ def test_a_compliance_officer_finds_the_upstream_phi_dataset_in_the_explorer(new
     page.locator(".gnode.root").focus()
     page.keyboard.press("Enter")
     panel.get_by_text(MODEL).wait_for()
+    # E expands a node in place: its neighbours join the drawing and the URL keeps the expansion
+    before = page.locator(".gnode").count()
+    page.locator(".gnode.k-run").first.focus()
+    page.keyboard.press("e")
+    page.wait_for_function(f"document.querySelectorAll('.gnode').length > {before}")
+    assert "expand=" in page.url
 
 
 def test_an_outsider_is_refused(new_page) -> None:
