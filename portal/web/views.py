@@ -107,7 +107,10 @@ def explore(request: HttpRequest) -> HttpResponse:
             "node": node.node_id, "depth": depth,
             "direction": direction if direction in ("both", "upstream", "downstream") else "both",
             "expand": request.GET.getlist("expand")[:GRAPH_MAX_EXPAND], "maxExpand": GRAPH_MAX_EXPAND,
-            "nodeApi": "/api/v1/nodes/", "pathApi": reverse("lineage:path"), "nodePage": "/lineage/node/",
+            # Prefixes reversed from the URLconf, so the portal also works under a sub-path.
+            "nodeApi": reverse("lineage:node-detail", kwargs={"node_id": "_"})[:-1],
+            "pathApi": reverse("lineage:path"),
+            "nodePage": reverse("web:node-detail", kwargs={"node_id": "_"})[:-1],
             "explorePage": reverse("web:explore"), "kinds": dict(NodeKind.choices),
         }
     return render(request, "lineage/explore.html", {"q": q, "results": results, "node": node, "config": config,
