@@ -25,6 +25,7 @@ from portal.lib.errors import FieldError, TooLarge
 
 from . import facets as F
 from . import graph, ids, marquez, selectors, services
+from .layout import layout
 from .models import Node, NodeKind, Tag
 from .openlineage import (
     MAX_NAME_BYTES,
@@ -151,6 +152,19 @@ def _depth(request: Request, default: int | None = None) -> int:
     if not 0 <= depth <= limit:
         raise FieldError("depth", f"must be between 0 and {limit}")
     return depth
+
+
+def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise FieldError(name, "must be an integer") from exc
+    if not low <= value <= high:
+        raise FieldError(name, f"must be between {low} and {high}")
+    return value
 
 
 def _node_or_404(request: Request, node_id: str) -> Node:
@@ -416,6 +430,71 @@ class NodeWalkApi(APIView):
                                       depth=_depth(request))
         nodes = selectors.node_summaries(user=request.user, pks=list(walk.distance))
         return Response(_walk_response(node, walk, nodes, kinds or None))
+
+
+GRAPH_DEFAULT_DEPTH = 5
+GRAPH_DEFAULT_NODES = 300
+GRAPH_MAX_NODES = 1000
+GRAPH_MAX_EXPAND = 20
+
+
+class NodeGraphApi(APIView):
+    """A node's neighbourhood laid out for drawing: the explorer draws the server's positions, as the PDF does."""
+
+    permission_classes = [CanRead]
+
+    @extend_schema(
+        operation_id="node_graph",
+        parameters=[
+            OpenApiParameter("depth", int, description=f"Edges from the node (default {GRAPH_DEFAULT_DEPTH}, at most "
+                             f"{settings.LINEAGE_MAX_DEPTH})."),
+            OpenApiParameter("direction", str, enum=["both", "upstream", "downstream"]),
+            OpenApiParameter("expand", str, many=True, description="Node ids to expand in place: their "
+                             f"neighbours one edge away are added (at most {GRAPH_MAX_EXPAND})."),
+            OpenApiParameter("limit", int, description=f"Most nodes returned (default {GRAPH_DEFAULT_NODES}, "
+                             f"at most {GRAPH_MAX_NODES}); the nearest to the node are kept."),
+        ],
+        responses={200: inline_serializer("NodeGraph", {
+            "root": serializers.CharField(), "direction": serializers.CharField(),
+            "depth": serializers.IntegerField(),
+            "truncated": inline_serializer("GraphTruncated", {"depth": serializers.BooleanField(),
+                                                              "size": serializers.BooleanField()}),
+            "sensitiveIncomplete": serializers.BooleanField(), "hidden": serializers.IntegerField(),
+            "width": serializers.FloatField(), "height": serializers.FloatField(),
+            "nodes": serializers.ListField(child=serializers.DictField()),
+            "edges": serializers.ListField(child=serializers.DictField()),
+        }), **ERRORS},
+        description="Nodes carry their summary, ``distance`` from the node, ``side`` (root, upstream or "
+        "downstream), ``sensitive`` (the sensitive tags that reach them from anywhere upstream, stopping at "
+        "de-identifying runs) and ``x``/``y``/``layer`` from the layered layout. Edges of kind ``version`` join a "
+        "dataset to its versions when both are drawn; the others are lineage edges.",
+    )
+    def get(self, request: Request, node_id: str) -> Response:
+        node = _node_or_404(request, node_id)
+        direction = request.query_params.get("direction", "both")
+        if direction not in ("both", "upstream", "downstream"):
+            raise FieldError("direction", "must be both, upstream or downstream")
+        limit = _int_param(request, "limit", GRAPH_DEFAULT_NODES, 1, GRAPH_MAX_NODES)
+        expand_ids = list(dict.fromkeys(request.query_params.getlist("expand")))
+        if len(expand_ids) > GRAPH_MAX_EXPAND:
+            raise FieldError("expand", f"at most {GRAPH_MAX_EXPAND} nodes may be expanded")
+        expand = list(Node.objects.visible_to(request.user).filter(node_id__in=expand_ids)) if expand_ids else []
+        if len(expand) != len(expand_ids):
+            raise FieldError("expand", "no such node")
+        depth = _depth(request, default=GRAPH_DEFAULT_DEPTH)
+        directions = ("upstream", "downstream") if direction == "both" else (direction,)
+        sub = selectors.lineage_graph(user=request.user, node=node, depth=depth, directions=directions,
+                                      max_nodes=limit, expand=expand)
+        placed = layout([pk for pk in sub.nodes], [(s, d) for s, d, _ in sub.edges])
+        nodes = [{**sub.nodes[pk], "distance": sub.distance[pk], "side": sub.side[pk],
+                  "sensitive": sub.sensitive.get(pk, []), "layer": placed.positions[pk].layer,
+                  "x": placed.positions[pk].x, "y": placed.positions[pk].y} for pk in sub.nodes]
+        nodes.sort(key=lambda n: (n["distance"], n["id"]))
+        edges = [{"source": sub.nodes[s]["id"], "target": sub.nodes[d]["id"], "kind": k} for s, d, k in sub.edges]
+        return Response({"root": node.node_id, "direction": direction, "depth": depth,
+                         "truncated": {"depth": sub.cut_by_depth, "size": sub.cut_by_size},
+                         "sensitiveIncomplete": sub.sensitive_incomplete, "hidden": sub.hidden,
+                         "width": placed.width, "height": placed.height, "nodes": nodes, "edges": edges})
 
 
 class NodeUpstreamApi(NodeWalkApi):

@@ -37,3 +37,38 @@ def layers(g: nx.DiGraph) -> dict[int, int]:
         preds = list(dag.predecessors(n))
         layer[n] = 1 + max((layer[p] for p in preds), default=-1)
     return layer
+
+
+def tags_reaching(
+    own: dict[int, frozenset[str]],
+    edges: Iterable[tuple[int, int, str]],
+    *,
+    stops: set[int],
+    members: dict[int, list[int]] | None = None,
+) -> dict[int, frozenset[str]]:
+    """Tags that reach each node along the arrows: its own, and those of everything upstream of it.
+
+    The same rule as an upstream walk from each node: tags flow out of a node unless it is in ``stops``
+    (a de-identifying run, or a job, which a walk does not pass through), but always into it. A node in
+    ``members`` (a dataset or a job) also holds what reaches its members. Cycles are handled by
+    iterating to a fixed point over the strongly connected components' order.
+    """
+    g = build_graph(own, edges)
+    reach: dict[int, set[str]] = {n: set(own.get(n, ())) for n in g}
+    cond = nx.condensation(g)
+    for comp in nx.topological_sort(cond):
+        group = cond.nodes[comp]["members"]
+        changed = True
+        while changed:
+            changed = False
+            for n in group:
+                before = len(reach[n])
+                for p in g.predecessors(n):
+                    if p not in stops:
+                        reach[n] |= reach[p]
+                changed = changed or len(reach[n]) != before
+    for agg, parts in (members or {}).items():
+        if agg in reach:
+            for m in parts:
+                reach[agg] |= reach.get(m, set())
+    return {n: frozenset(t) for n, t in reach.items()}

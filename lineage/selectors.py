@@ -17,6 +17,7 @@ from django.db.models import Q, QuerySet
 from portal.accounts.models import User
 from portal.lib.sql import select_in
 
+from . import graph
 from .models import SENSITIVE_TAGS, Node, NodeTag, RawEvent
 
 # Kinds that stand for a group of members: a walk from them starts from their members too.
@@ -123,22 +124,71 @@ def nodes_by_pk(*, user: User, pks: list[int]) -> dict[int, Node]:
     return out
 
 
+@dataclass(slots=True)
+class Closure:
+    """What lies upstream of some seeds, for sensitive-tag questions: each node's kind, de-identification flag
+    and parent, the edges between them, and whether the size bound cut it."""
+
+    info: dict[int, tuple[str, bool, int | None]]
+    edges: list[tuple[int, int, str]]
+    cut: bool = False
+
+
+def upstream_closure(*, seeds: list[int], max_nodes: int | None = None, depth: int | None = None,
+                     stop_at_deidentifying: bool = True) -> Closure:
+    """Breadth-first upstream of ``seeds``, one query per level, each node visited once, not passing through
+    jobs nor (unless asked) de-identifying runs. Seeds are always passed through.
+
+    The recursive CTE of ``lineage_walk`` keeps one row per (node, depth) pair, which multiplies on wide graphs
+    when walks are deep or start from many seeds; visiting by node keeps this linear in the nodes returned.
+    """
+    max_nodes = max_nodes or settings.LINEAGE_MAX_NODES
+    depth = settings.LINEAGE_MAX_DEPTH if depth is None else depth
+    info: dict[int, tuple[str, bool, int | None]] = {
+        pk: (kind, bool(deid), parent) for pk, kind, deid, parent in
+        select_in("SELECT id, kind, deidentifies, parent_id FROM lineage_node WHERE id", seeds)}
+    closure = Closure(info=info, edges=[])
+    frontier = list(info)
+    for _ in range(depth):
+        if not frontier:
+            break
+        rows = select_in("SELECT e.src_id, e.dst_id, e.kind, n.kind, n.deidentifies, n.parent_id FROM lineage_edge e "
+                         "JOIN lineage_node n ON n.id = e.src_id WHERE e.dst_id", frontier)
+        nxt = []
+        for src, dst, edge_kind, kind, deid, parent in rows:
+            if src not in info:
+                if len(info) >= max_nodes:
+                    closure.cut = True
+                    continue
+                info[src] = (kind, bool(deid), parent)
+                if kind != "job" and not (deid and stop_at_deidentifying):
+                    nxt.append(src)
+            closure.edges.append((src, dst, edge_kind))
+        frontier = nxt
+    return closure
+
+
+def _sensitive_tags_of(pks: set[int]) -> dict[int, set[str]]:
+    out: dict[int, set[str]] = {}
+    for pk, tag in select_in("SELECT node_id, tag FROM lineage_nodetag WHERE node_id", list(pks)):
+        if tag in SENSITIVE_TAGS:
+            out.setdefault(pk, set()).add(tag)
+    return out
+
+
 def sensitive_upstream(*, node: Node, depth: int | None = None) -> dict[str, list[str]]:
     """Which sensitive tags reach ``node`` from upstream, stopping at de-identifying runs.
 
     Returns ``{tag: [dataset node ids that carry it]}``. A dataset version carries its dataset's tags.
     """
-    walk = lineage_walk(seeds=walk_seeds(node), direction="upstream", depth=depth or settings.LINEAGE_MAX_DEPTH,
-                        stop_at_deidentifying=True)
-    pks = list(walk.distance)
-    parents = dict(select_in("SELECT id, parent_id FROM lineage_node WHERE id", pks))
-    holders = set(pks) | {p for p in parents.values() if p}
+    closure = upstream_closure(seeds=walk_seeds(node), depth=depth)
+    holders = set(closure.info) | {p for _, _, p in closure.info.values() if p}
+    tags = _sensitive_tags_of(holders)
+    names = dict(select_in("SELECT id, node_id FROM lineage_node WHERE id", list(tags))) if tags else {}
     found: dict[str, set[str]] = {}
-    rows = select_in("SELECT t.tag, n.node_id FROM lineage_nodetag t JOIN lineage_node n ON n.id = t.node_id "
-                     "WHERE t.node_id", list(holders))
-    for tag, node_id in rows:
-        if tag in SENSITIVE_TAGS:
-            found.setdefault(tag, set()).add(node_id)
+    for pk, pk_tags in tags.items():
+        for tag in pk_tags:
+            found.setdefault(tag, set()).add(names[pk])
     return {tag: sorted(v) for tag, v in sorted(found.items())}
 
 
@@ -167,3 +217,86 @@ def node_summaries(*, user: User, pks: list[int]) -> dict[int, dict[str, Any]]:
     for d in out.values():
         d["updatedAt"] = d.pop("updated_at").isoformat().replace("+00:00", "Z")
     return out
+
+
+@dataclass(slots=True)
+class Subgraph:
+    """A bounded neighbourhood for drawing: visible node summaries, the edges between them, the sensitive tags
+    that reach each node (from anywhere upstream, not only from what is drawn) and which bounds cut it."""
+
+    root: int
+    nodes: dict[int, dict[str, Any]]
+    edges: list[tuple[int, int, str]]
+    distance: dict[int, int]
+    side: dict[int, str]
+    sensitive: dict[int, list[str]]
+    cut_by_depth: bool = False
+    cut_by_size: bool = False
+    sensitive_incomplete: bool = False
+    hidden: int = 0
+
+
+def lineage_graph(
+    *, user: User, node: Node, depth: int, directions: tuple[str, ...], max_nodes: int,
+    expand: list[Node] | None = None, expand_depth: int = 1,
+) -> Subgraph:
+    """The neighbourhood of ``node`` up to ``depth`` edges in ``directions``, plus ``expand_depth`` edges around
+    each node of ``expand`` (expanded in place by the explorer), capped at ``max_nodes`` nearest the root."""
+    distance: dict[int, int] = {}
+    side: dict[int, str] = {node.pk: "root"}
+    cut_depth = cut_size = False
+    starts = [(node, depth, 0)] + [(n, expand_depth, 1) for n in expand or []]
+    for start, d, bias in starts:
+        for direction in directions:
+            walk = lineage_walk(seeds=walk_seeds(start), direction=direction, depth=d, max_nodes=max_nodes)
+            # An expansion's frontier is not the graph's frontier: only the root walk's bound is reported.
+            cut_depth = cut_depth or (walk.cut_by_depth and bias == 0)
+            cut_size = cut_size or walk.cut_by_size
+            base = 0 if bias == 0 else distance.get(start.pk, depth)
+            for pk, dist in walk.distance.items():
+                if pk not in distance or base + dist < distance[pk]:
+                    distance[pk] = base + dist
+                side.setdefault(pk, direction)
+    distance[node.pk] = 0
+    kept = sorted(distance, key=lambda pk: (distance[pk], pk))
+    if len(kept) > max_nodes:
+        cut_size = True
+        kept = kept[:max_nodes]
+    nodes = node_summaries(user=user, pks=kept)
+    order = [pk for pk in kept if pk in nodes]
+    edge_rows = select_in("SELECT src_id, dst_id, kind FROM lineage_edge WHERE src_id", order) if order else []
+    edges = sorted({(s, d, k) for s, d, k in edge_rows if d in nodes})
+    # Runs are named after their job; a dataset drawn with its versions is linked to them ("version" edges,
+    # which the layout uses to put the dataset left of its versions: they are not lineage edges).
+    for pk, kind, parent, parent_name in select_in(
+            "SELECT n.id, n.kind, n.parent_id, p.name FROM lineage_node n JOIN lineage_node p ON p.id = n.parent_id "
+            "WHERE n.id", order):
+        if kind == "run":
+            nodes[pk]["label"] = parent_name
+        elif kind == "datasetVersion" and parent in nodes:
+            edges.append((parent, pk, "version"))
+    sensitive, incomplete = sensitive_reaching(order)
+    return Subgraph(root=node.pk, nodes=nodes, edges=edges, distance={pk: distance[pk] for pk in order},
+                    side={pk: side.get(pk, "root") for pk in order}, sensitive=sensitive,
+                    cut_by_depth=cut_depth, cut_by_size=cut_size, sensitive_incomplete=incomplete,
+                    hidden=len(kept) - len(order))
+
+
+def sensitive_reaching(pks: list[int]) -> tuple[dict[int, list[str]], bool]:
+    """Sensitive tags reaching each of ``pks`` (as ``sensitive_upstream`` would say for each, in one walk of
+    their shared upstream closure instead of one walk per node). The flag says the closure hit its size cap."""
+    if not pks:
+        return {}, False
+    member_rows = select_in("SELECT parent_id, id FROM lineage_node WHERE parent_id", pks)
+    members: dict[int, list[int]] = {}
+    for parent, pk in member_rows:
+        members.setdefault(parent, []).append(pk)
+    seeds = list(dict.fromkeys([*pks, *(pk for _, pk in member_rows)]))
+    closure = upstream_closure(seeds=seeds, max_nodes=max(settings.LINEAGE_MAX_NODES, len(seeds)))
+    info = closure.info
+    tags = _sensitive_tags_of(set(info) | {p for _, _, p in info.values() if p})
+    own = {pk: frozenset(tags.get(pk, set()) | (tags.get(parent, set()) if parent else set()))
+           for pk, (_, _, parent) in info.items()}
+    stops = {pk for pk, (kind, deid, _) in info.items() if kind == "job" or deid}
+    reach = graph.tags_reaching(own, closure.edges, stops=stops, members=members)
+    return {pk: sorted(reach.get(pk, ())) for pk in pks}, closure.cut

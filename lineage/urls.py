@@ -16,6 +16,7 @@ urlpatterns = [
     # Node ids contain colons and slashes: match greedily and let the suffix decide the operation.
     re_path(r"^nodes/(?P<node_id>[\s\S]+)/upstream$", api.NodeUpstreamApi.as_view(), name="node-upstream"),
     re_path(r"^nodes/(?P<node_id>[\s\S]+)/downstream$", api.NodeDownstreamApi.as_view(), name="node-downstream"),
+    re_path(r"^nodes/(?P<node_id>[\s\S]+)/graph$", api.NodeGraphApi.as_view(), name="node-graph"),
     re_path(r"^nodes/(?P<node_id>[\s\S]+)/tags$", api.NodeTagsApi.as_view(), name="node-tags"),
     re_path(r"^nodes/(?P<node_id>[\s\S]+)$", api.NodeDetailApi.as_view(), name="node-detail"),
     path("paths", api.PathApi.as_view(), name="path"),

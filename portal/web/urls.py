@@ -9,6 +9,8 @@ app_name = "web"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("dashboard/", views.dashboard, name="dashboard"),
+    path("lineage/explore/", views.explore, name="explore"),
     path("healthz", views.healthz, name="healthz"),
     path("login/", views.PortalLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -12,15 +13,28 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.db import DatabaseError, connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from lineage import selectors
+from lineage.api import GRAPH_DEFAULT_DEPTH, GRAPH_MAX_EXPAND
 from lineage.models import NodeKind
 from portal.accounts import services as account_services
-from portal.accounts.models import ApiToken
+from portal.accounts.models import ApiToken, Role, User
+from portal.accounts.permissions import AUDIT_ROLES, has_role
 from portal.audit.context import client_address
 from portal.evidence import selectors as evidence_selectors
+
+from . import selectors as web_selectors
+
+# Where each role starts after signing in: the page of their daily work.
+LANDING = {Role.APPROVER: "approvals:inbox", Role.AUDITOR: "audit:log", Role.COMPLIANCE_OFFICER: "web:dashboard",
+           Role.ADMIN: "web:dashboard", Role.VIEWER: "web:home", Role.INGESTOR: "web:tokens"}
+
+
+def landing_url(user: User) -> str:
+    return reverse("web:dashboard" if user.is_superuser else LANDING.get(user.role, "web:home"))
 
 
 class PortalLoginView(auth_views.LoginView):
@@ -46,6 +60,10 @@ class PortalLoginView(auth_views.LoginView):
         response = self.render_to_response(context, status=429)
         response["Retry-After"] = str(wait)
         return response
+
+    def get_default_redirect_url(self) -> str:
+        # Called after the user is signed in, when no safe ``next`` was given.
+        return landing_url(self.request.user)
 
     def form_valid(self, form: AuthenticationForm) -> HttpResponse:
         response = super().form_valid(form)
@@ -76,8 +94,55 @@ def home(request: HttpRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()
     kind = request.GET.get("kind", "")
     kind = kind if kind in NodeKind.values else ""
-    nodes = selectors.node_list(user=request.user, kind=kind or None, q=q or None).prefetch_related("tags")[:100]
+    nodes = (selectors.node_list(user=request.user, kind=kind or None, q=q or None)
+             .select_related("parent").prefetch_related("tags")[:100])
     return render(request, "lineage/home.html", {"nodes": nodes, "q": q, "kind": kind, "kinds": NodeKind.choices})
+
+
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    deployments = web_selectors.production_deployments(user=user)
+    return render(request, "web/dashboard.html", {
+        "deployments": deployments,
+        "unapproved": sum(1 for d in deployments if not d.release_pk),
+        "violations": web_selectors.violations_open(user=user),
+        "waiting": web_selectors.releases_waiting(user=user),
+        "violation_weeks": web_selectors.violations_per_week(user=user),
+        "pending_weeks": web_selectors.releases_pending_per_week(user=user),
+        "is_auditor": has_role(user, AUDIT_ROLES),
+        **web_selectors.recent_activity(user=user),
+        **web_selectors.chain_summary(),
+    })
+
+
+@login_required
+def explore(request: HttpRequest) -> HttpResponse:
+    q = request.GET.get("q", "").strip()
+    node_id = request.GET.get("node", "")
+    node = selectors.node_get(user=request.user, node_id=node_id) if node_id else None
+    if node_id and node is None:
+        raise Http404
+    results = selectors.node_list(user=request.user, q=q).prefetch_related("tags")[:50] if q else []
+    config = None
+    if node is not None:
+        try:
+            depth = min(max(int(request.GET.get("depth", GRAPH_DEFAULT_DEPTH)), 1), settings.LINEAGE_MAX_DEPTH)
+        except ValueError:
+            depth = GRAPH_DEFAULT_DEPTH
+        direction = request.GET.get("direction", "both")
+        config = {
+            "node": node.node_id, "depth": depth,
+            "direction": direction if direction in ("both", "upstream", "downstream") else "both",
+            "expand": request.GET.getlist("expand")[:GRAPH_MAX_EXPAND], "maxExpand": GRAPH_MAX_EXPAND,
+            # Prefixes reversed from the URLconf, so the portal also works under a sub-path.
+            "nodeApi": reverse("lineage:node-detail", kwargs={"node_id": "_"})[:-1],
+            "pathApi": reverse("lineage:path"),
+            "nodePage": reverse("web:node-detail", kwargs={"node_id": "_"})[:-1],
+            "explorePage": reverse("web:explore"), "kinds": dict(NodeKind.choices),
+        }
+    return render(request, "lineage/explore.html", {"q": q, "results": results, "node": node, "config": config,
+                                                    "max_depth": min(settings.LINEAGE_MAX_DEPTH, 12)})
 
 
 @login_required
@@ -85,18 +150,8 @@ def node_detail(request: HttpRequest, node_id: str) -> HttpResponse:
     node = selectors.node_get(user=request.user, node_id=node_id)
     if node is None:
         raise Http404
-    up = selectors.lineage_walk(seeds=selectors.walk_seeds(node), direction="upstream", depth=3, max_nodes=200)
-    down = selectors.lineage_walk(seeds=selectors.walk_seeds(node), direction="downstream", depth=3, max_nodes=200)
-    near = selectors.nodes_by_pk(user=request.user, pks=[*up.distance, *down.distance])
-    context = {
-        "node": node,
-        "tags": selectors.node_tags(node),
-        "sensitive": selectors.sensitive_upstream(node=node),
-        "upstream": [near[pk] for pk, d in sorted(up.distance.items(), key=lambda kv: kv[1]) if d and pk in near],
-        "downstream": [near[pk] for pk, d in sorted(down.distance.items(), key=lambda kv: kv[1])
-                       if d and pk in near],
-        "node_documents": evidence_selectors.document_list(user=request.user, node=node),
-    }
+    context = web_selectors.node_page(user=request.user, node=node)
+    context["node_documents"] = evidence_selectors.document_list(user=request.user, node=node)
     return render(request, "lineage/node_detail.html", context)
 
 

@@ -41,3 +41,61 @@ def test_charlie_gets_404_on_another_teams_node_page(client, charlie, hostile, c
 def test_healthz_answers_without_login(client) -> None:
     r = client.get("/healthz")
     assert r.status_code == 200 and r.json() == {"status": "ok", "database": True}
+
+
+@pytest.mark.parametrize(("role", "landing"), [("approver", "/approvals/"), ("auditor", "/audit/"),
+                                               ("compliance_officer", "/dashboard/"), ("admin", "/dashboard/"),
+                                               ("viewer", "/")])
+def test_each_role_lands_on_its_page_after_sign_in(client, role, landing) -> None:
+    from portal.accounts.services import user_ensure
+
+    user_ensure(username=f"u-{role}", role=role, password="landing-pass-1")
+    r = client.post("/login/", {"username": f"u-{role}", "password": "landing-pass-1"})
+    assert r.status_code == 302 and r["Location"] == landing
+
+
+def test_sign_in_respects_a_safe_next(client) -> None:
+    from portal.accounts.services import user_ensure
+
+    user_ensure(username="ann", role="approver", password="landing-pass-1")
+    r = client.post("/login/", {"username": "ann", "password": "landing-pass-1", "next": "/lineage/explore/"})
+    assert r["Location"] == "/lineage/explore/"
+    client.logout()
+    r = client.post("/login/", {"username": "ann", "password": "landing-pass-1", "next": "https://evil.example/"})
+    assert r["Location"] == "/approvals/"
+
+
+def test_the_explorer_searches_and_escapes(client, alice, hostile) -> None:
+    client.force_login(alice)
+    r = client.get("/lineage/explore/", {"q": "script"})
+    assert r.status_code == 200 and b"&lt;script&gt;alert(1)" in r.content and b"<script>alert(1)" not in r.content
+    r = client.get("/lineage/explore/", {"node": hostile})
+    assert r.status_code == 200 and b'id="explorer-config"' in r.content
+    assert b"<script>alert(1)" not in r.content
+
+
+def test_charlie_gets_404_in_the_explorer(client, charlie, hostile, credit_ns_owned) -> None:
+    client.force_login(charlie)
+    assert client.get("/lineage/explore/", {"node": hostile}).status_code == 404
+    assert b"alert" not in client.get("/lineage/explore/", {"q": "script"}).content
+
+
+def test_the_dashboard_shows_an_empty_organisation(client, alice) -> None:
+    client.force_login(alice)
+    r = client.get("/dashboard/")
+    assert r.status_code == 200
+    assert b"Nothing is deployed to production." in r.content and b"Audit log, verification" not in r.content
+
+
+def test_templates_have_no_inline_script_style_or_handlers() -> None:
+    """The Content-Security-Policy forbids inline code: scripts come from static files, data from json_script."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "templates"
+    bad = []
+    for path in root.rglob("*.html"):
+        text = path.read_text()
+        for pattern in (r"<script(?![^>]*\bsrc=)[^>]*>", r"\sstyle=", r"\son[a-z]+\s*=", r"<style"):
+            bad += [f"{path.relative_to(root)}: {m.group(0)}" for m in re.finditer(pattern, text)]
+    assert not bad, bad

@@ -1,0 +1,204 @@
+"""Reads for the dashboard: each panel is one or two queries, whatever the size of the graph or the trail."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.db.models import Count, Exists, OuterRef, Q, Subquery
+from django.db.models.fields.json import KT
+from django.db.models.functions import TruncWeek
+from django.utils import timezone
+
+from lineage import selectors as lineage_selectors
+from lineage.models import SENSITIVE_TAGS, Edge, Node, NodeTag
+from portal.accounts.models import User
+from portal.accounts.permissions import AUDIT_ROLES, has_role
+from portal.approvals.models import Release, Violation
+from portal.audit.models import AuditCheckpoint, AuditEntry, AuditVerification
+
+WEEKS = 12
+
+
+@dataclass(frozen=True, slots=True)
+class Week:
+    start: datetime
+    value: int
+
+
+def _week_start(t: datetime) -> datetime:
+    day = t.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return day - timedelta(days=day.weekday())
+
+
+def _weeks(now: datetime) -> list[datetime]:
+    this = _week_start(now)
+    return [this - timedelta(weeks=i) for i in range(WEEKS - 1, -1, -1)]
+
+
+def production_deployments(*, user: User, environment: str = "production") -> list[Node]:
+    """Active deployments in ``environment``, each annotated with the approved release that covers it (if any)
+    and whether a violation was recorded for it."""
+    approved = Release.objects.filter(
+        model_version__node_id=OuterRef("mv_id"), environment=OuterRef("environment")).filter(
+        Q(state=Release.State.APPROVED) | Q(state=Release.State.SUPERSEDED, approved_at__isnull=False)
+    ).order_by("-approved_at")
+    return list(
+        Node.objects.visible_to(user).filter(kind="deployment", environment=environment, state="active")
+        .annotate(mv_id=KT("attrs__model_version"))
+        .annotate(release_pk=Subquery(approved.values("pk")[:1]),
+                  violated=Exists(Violation.objects.filter(deployment=OuterRef("pk"))))
+        .order_by("namespace", "name", "version")[:100]
+    )
+
+
+def violations_open(*, user: User, limit: int = 10) -> list[Violation]:
+    return list(Violation.objects.filter(model_version__in=Node.objects.visible_to(user))
+                .select_related("deployment", "model_version")[:limit])
+
+
+def releases_waiting(*, user: User, limit: int = 10) -> list[Release]:
+    return list(Release.objects.visible_to(user).filter(state=Release.State.PENDING)
+                .select_related("model_version", "requester").order_by("created_at")[:limit])
+
+
+def violations_per_week(*, user: User, now: datetime | None = None) -> list[Week]:
+    weeks = _weeks(now or timezone.now())
+    rows = (Violation.objects.filter(model_version__in=Node.objects.visible_to(user), detected_at__gte=weeks[0])
+            .annotate(week=TruncWeek("detected_at")).values("week").annotate(n=Count("id")))
+    counts = {_week_start(r["week"]): r["n"] for r in rows}
+    return [Week(w, counts.get(w, 0)) for w in weeks]
+
+
+def releases_pending_per_week(*, user: User, now: datetime | None = None) -> list[Week]:
+    """Releases waiting for approval at the end of each week. A decided release stopped waiting when it was
+    approved (``approved_at``) or otherwise last changed (``updated_at``)."""
+    now = now or timezone.now()
+    weeks = _weeks(now)
+    rows = (Release.objects.visible_to(user)
+            .filter(created_at__lt=now)
+            .filter(Q(state__in=[Release.State.PENDING, Release.State.DRAFT]) | Q(updated_at__gte=weeks[0]))
+            .values_list("created_at", "state", "approved_at", "updated_at"))
+    out = []
+    for w in weeks:
+        end = min(w + timedelta(weeks=1), now)
+        n = 0
+        for created, st, approved_at, updated in rows:
+            if created >= end:
+                continue
+            open_now = st in (Release.State.PENDING, Release.State.DRAFT)
+            closed_at = None if open_now else (approved_at or updated)
+            if closed_at is None or closed_at >= end:
+                n += 1
+        out.append(Week(w, n))
+    return out
+
+
+def recent_activity(*, user: User, limit: int = 8) -> dict[str, Any]:
+    """The audit trail's newest entries for those who may read it; otherwise the newest release decisions."""
+    if has_role(user, AUDIT_ROLES):
+        return {"audit": list(AuditEntry.objects.order_by("-seq")[:limit]), "releases": []}
+    return {"audit": [], "releases": list(Release.objects.visible_to(user).select_related("model_version")
+                                          .order_by("-updated_at")[:limit])}
+
+
+def chain_summary() -> dict[str, Any]:
+    return {"verification": AuditVerification.objects.first(),
+            "checkpoint": AuditCheckpoint.objects.order_by("-tree_size", "-id").first(),
+            "head": AuditEntry.objects.order_by("-seq").only("seq", "time").first()}
+
+
+# -- node pages ------------------------------------------------------------------------------------------
+EDGE_LIMIT = 200
+
+
+def _edges_in(user: User, node_pks: list[int], kinds: tuple[str, ...] = ()) -> list[Edge]:
+    qs = Edge.objects.filter(dst_id__in=node_pks, src__in=Node.objects.visible_to(user))
+    if kinds:
+        qs = qs.filter(kind__in=kinds)
+    return list(qs.select_related("src__parent", "dst").order_by("-src__event_time", "src_id")[:EDGE_LIMIT])
+
+
+def _edges_out(user: User, node_pks: list[int], kinds: tuple[str, ...] = ()) -> list[Edge]:
+    qs = Edge.objects.filter(src_id__in=node_pks, dst__in=Node.objects.visible_to(user))
+    if kinds:
+        qs = qs.filter(kind__in=kinds)
+    return list(qs.select_related("dst__parent", "src").order_by("-dst__event_time", "dst_id")[:EDGE_LIMIT])
+
+
+def _columns(node: Node, tags: list[NodeTag]) -> list[dict[str, Any]]:
+    """The schema facet's columns, each with the classification tags set on it."""
+    by_field: dict[str, list[str]] = {}
+    for t in tags:
+        if t.field:
+            by_field.setdefault(t.field, []).append(t.tag)
+    fields = ((node.facets or {}).get("schema") or {}).get("fields") or []
+    out = [{"name": f.get("name", ""), "type": f.get("type", ""), "description": f.get("description", ""),
+            "tags": sorted(by_field.pop(f.get("name", ""), []))} for f in fields if isinstance(f, dict)]
+    out += [{"name": name, "type": "", "description": "", "tags": sorted(t)} for name, t in sorted(by_field.items())]
+    return out
+
+
+def approving_release(*, deployment: Node) -> Release | None:
+    """The approved release that covers ``deployment``: the same rule as the deploy gate's violation check."""
+    return (Release.objects.filter(model_version__node_id=deployment.attrs.get("model_version"),
+                                   environment=deployment.environment)
+            .filter(Q(state=Release.State.APPROVED) | Q(state=Release.State.SUPERSEDED, approved_at__isnull=False))
+            .order_by("-approved_at").first())
+
+
+def node_page(*, user: User, node: Node) -> dict[str, Any]:
+    """Everything a node page shows, by kind. A bounded number of queries whatever the node's degree."""
+    tags = list(node.tags.order_by("field", "tag"))
+    ctx: dict[str, Any] = {
+        "node": node, "tags": [t for t in tags if not t.field] if node.kind == "dataset" else tags,
+        "sensitive": lineage_selectors.sensitive_upstream(node=node),
+        "parent": Node.objects.visible_to(user).filter(pk=node.parent_id).first() if node.parent_id else None,
+        "incoming": _edges_in(user, [node.pk]), "outgoing": _edges_out(user, [node.pk]),
+    }
+    kind = node.kind
+    if kind in ("dataset", "job"):
+        members = list(Node.objects.visible_to(user).filter(parent=node).order_by("-event_time", "-pk")[:EDGE_LIMIT])
+        ctx["members"] = members
+        pks = [m.pk for m in members]
+        if kind == "dataset":
+            ctx["columns"] = _columns(node, tags)
+            ctx["readers"] = _edges_out(user, pks, ("reads",))
+            ctx["writers"] = _edges_in(user, pks, ("writes",))
+    elif kind == "datasetVersion":
+        ctx["columns"] = _columns(node, tags)
+        ctx["readers"] = [e for e in ctx["outgoing"] if e.kind == "reads"]
+        ctx["writers"] = [e for e in ctx["incoming"] if e.kind == "writes"]
+    elif kind == "run":
+        ctx["history"] = list(lineage_selectors.run_events(run_uuid=node.name)
+                              .only("event_type", "event_time", "received_at", "warnings"))
+        ctx["inputs"] = [e.src for e in ctx["incoming"] if e.kind == "reads"]
+        ctx["outputs"] = [e.dst for e in ctx["outgoing"] if e.kind == "writes"]
+        ctx["commits"] = [e.src for e in ctx["incoming"] if e.kind == "built_from"]
+        ctx["parent_runs"] = [e.src for e in ctx["incoming"] if e.kind == "parent_of"]
+        ctx["child_runs"] = [e.dst for e in ctx["outgoing"] if e.kind == "parent_of"]
+        ctx["models"] = [e.dst for e in ctx["outgoing"] if e.kind == "produces"]
+    elif kind == "modelVersion":
+        ctx["training_runs"] = [e.src for e in ctx["incoming"] if e.kind == "produces"]
+        ctx["deployments"] = [e.dst for e in ctx["outgoing"] if e.kind == "deploys"]
+        ctx["releases"] = list(Release.objects.visible_to(user).filter(model_version=node)
+                               .select_related("requester").order_by("-created_at")[:50])
+        closure = lineage_selectors.upstream_closure(seeds=[node.pk], max_nodes=2000, stop_at_deidentifying=False)
+        versions = list(Node.objects.visible_to(user).filter(pk__in=list(closure.info), kind="datasetVersion")
+                        .select_related("parent").order_by("namespace", "name")[:EDGE_LIMIT])
+        # Each upstream dataset with its own classification (a version carries its dataset's tags).
+        holders = {v.pk for v in versions} | {v.parent_id for v in versions if v.parent_id}
+        own: dict[int, set[str]] = {}
+        rows = NodeTag.objects.filter(node_id__in=holders, tag__in=SENSITIVE_TAGS).values_list("node_id", "tag")
+        for pk, tag in rows:
+            own.setdefault(pk, set()).add(tag)
+        ctx["upstream_data"] = [(v, sorted(own.get(v.pk, set()) | own.get(v.parent_id, set()))) for v in versions]
+        ctx["upstream_cut"] = closure.cut
+    elif kind == "deployment":
+        ctx["models"] = [e.src for e in ctx["incoming"] if e.kind == "deploys"]
+        ctx["release"] = approving_release(deployment=node)
+        ctx["violation"] = Violation.objects.filter(deployment=node).first()
+    elif kind == "commit":
+        ctx["built"] = [e.dst for e in ctx["outgoing"] if e.kind == "built_from"]
+    return ctx
