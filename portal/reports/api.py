@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 from portal.accounts.permissions import CanReport
 from portal.lib.errors import DomainError, FieldError
 
-from . import services
+from . import selectors, services
 from .catalog import FRAMEWORKS
 from .checks import CHECKS, _load_checks
 from .erasure import erasure_csv
@@ -196,7 +196,7 @@ class PostureApi(APIView):
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request) -> Response:
-        latest = services.posture_latest()
+        latest = selectors.posture_latest()
         return Response([{"framework": fid, "name": f.name, **({
             "evaluated_at": s.evaluated_at, "pass": s.passed, "fail": s.failed, "not_evaluated": s.not_evaluated,
             "evidence": s.evidence, "parameters_version": s.parameters_version, "controls": s.controls,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +19,7 @@ from portal.evidence.models import Document
 from portal.governance.models import DatasetGovernance, DeploymentProfile, ModelInventory, SubjectKey
 from portal.lib.sql import select_in
 
+from .catalog import FRAMEWORKS
 from .facts import (
     AuditFacts,
     DatasetGov,
@@ -31,7 +33,7 @@ from .facts import (
     SignatureFact,
     UserFact,
 )
-from .models import Report
+from .models import PostureSnapshot, Report
 
 CHUNK = 5000
 NODE_FIELDS = ("pk", "node_id", "kind", "namespace", "name", "version", "environment", "state", "attrs", "facets",
@@ -217,3 +219,35 @@ def facts_load(*, scope: dict[str, list[str]], period: tuple[datetime, datetime]
     facts.reports = [ReportFact(kind=r.kind, subject=r.subject, annex_iv=r.annex_iv, finished_at=r.finished_at)
                      for r in Report.objects.filter(state=Report.State.DONE, kind=Report.Kind.DOSSIER)]
     return facts
+
+
+@dataclass(frozen=True, slots=True)
+class PosturePoint:
+    start: datetime
+    value: int
+
+
+def posture_latest() -> dict[str, PostureSnapshot]:
+    """The newest snapshot of each framework."""
+    latest: dict[str, PostureSnapshot] = {}
+    for framework in FRAMEWORKS:
+        snap = PostureSnapshot.objects.filter(framework=framework).order_by("-evaluated_at").first()
+        if snap is not None:
+            latest[framework] = snap
+    return latest
+
+
+def posture_overview(*, history: int = 12) -> list[dict[str, Any]]:
+    """Per framework: the latest counts and the failing-control counts of its last ``history`` evaluations."""
+    recent: dict[str, list[PostureSnapshot]] = {}
+    # One query: the newest evaluations of all frameworks (they are evaluated together by the beat task).
+    for snap in PostureSnapshot.objects.order_by("-evaluated_at")[: history * len(FRAMEWORKS) * 2]:
+        recent.setdefault(snap.framework, []).append(snap)
+    rows = []
+    for fid, framework in FRAMEWORKS.items():
+        snaps = recent.get(fid, [])[:history]
+        latest = snaps[0] if snaps else None
+        total = (latest.passed + latest.failed + latest.not_evaluated + latest.evidence) if latest else 0
+        rows.append({"id": fid, "name": framework.name, "latest": latest, "total": total,
+                     "trend": [PosturePoint(s.evaluated_at, s.failed) for s in reversed(snaps)]})
+    return rows

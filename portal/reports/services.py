@@ -330,13 +330,6 @@ def posture_evaluate(*, at: datetime | None = None) -> list[PostureSnapshot]:
     return out
 
 
-def posture_latest() -> dict[str, PostureSnapshot]:
-    latest: dict[str, PostureSnapshot] = {}
-    for snap in PostureSnapshot.objects.order_by("framework", "-evaluated_at"):
-        latest.setdefault(snap.framework, snap)
-    return latest
-
-
 def reports_stale() -> list[str]:
     """Reports whose worker stopped reporting progress: to be taken over."""
     stale = timezone.now() - timedelta(seconds=settings.PORTAL_REPORT_STALE_SECONDS)

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 from portal.accounts.permissions import REPORT_ROLES, has_role
 from portal.lib.errors import DomainError, FieldError
 
-from . import services
+from . import selectors, services
 from .catalog import FRAMEWORKS
 from .erasure import erasure_csv
 from .models import Report
@@ -67,7 +67,7 @@ def report_list(request: HttpRequest) -> HttpResponse:
 
 
 def _posture_rows() -> list[tuple[Any, Any]]:
-    latest = services.posture_latest()
+    latest = selectors.posture_latest()
     return [(f, latest.get(f.id)) for f in FRAMEWORKS.values()]
 
 

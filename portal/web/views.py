@@ -22,9 +22,10 @@ from lineage.api import GRAPH_DEFAULT_DEPTH, GRAPH_MAX_EXPAND
 from lineage.models import NodeKind
 from portal.accounts import services as account_services
 from portal.accounts.models import ApiToken, Role, User
-from portal.accounts.permissions import AUDIT_ROLES, has_role
+from portal.accounts.permissions import AUDIT_ROLES, REPORT_ROLES, has_role
 from portal.audit.context import client_address
 from portal.evidence import selectors as evidence_selectors
+from portal.reports.selectors import posture_overview
 
 from . import selectors as web_selectors
 
@@ -111,6 +112,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "violation_weeks": web_selectors.violations_per_week(user=user),
         "pending_weeks": web_selectors.releases_pending_per_week(user=user),
         "is_auditor": has_role(user, AUDIT_ROLES),
+        "posture": posture_overview() if has_role(user, REPORT_ROLES) else None,
         **web_selectors.recent_activity(user=user),
         **web_selectors.chain_summary(),
     })

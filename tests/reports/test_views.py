@@ -74,3 +74,16 @@ def test_commands_generate_and_verify(small_graph, officer, tmp_path: Path):
     with pytest.raises(CommandError, match="--scope"):
         call_command("audit_report", "--framework", "gdpr", "--scope", "team:x", "--user", "olivia",
                      "--out", str(pdf))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_dashboard_shows_the_posture_to_reporting_roles_only(small_graph, officer, alice):
+    from portal.reports.services import posture_evaluate
+
+    posture_evaluate()
+    posture_evaluate()
+    html = _client(officer).get("/dashboard/").content.decode()
+    assert "Compliance posture" in html and "HIPAA Security Rule" in html
+    assert html.count("<svg") >= 5 + 2  # a trend per framework, beside the two weekly charts
+    assert "Compliance posture" not in _client(alice).get("/dashboard/").content.decode()
+    assert 'href="/reports/"' in html and 'href="/reports/"' not in _client(alice).get("/dashboard/").content.decode()

@@ -34,9 +34,10 @@ MODEL = "modelVersion:clinical-ai:readmission#2"
 # they cost more on deeper lineage (at most PORTAL_MAX_DEPTH levels), never more per row. Dataset pages also
 # show the dataset's governance record (the record, its subject-key count, its tags for warnings).
 BUDGETS = {
-    "home": 6, "search": 6, "dashboard": 13, "inbox": 11, "release": 46, "audit log": 9, "audit entry": 8,
+    "home": 6, "search": 6, "dashboard": 14, "inbox": 11, "release": 46, "audit log": 9, "audit entry": 8,
     "explorer": 5, "explorer search": 6, "graph api": 18, "dataset": 19, "datasetVersion": 17, "run": 20,
     "job": 14, "modelVersion": 26, "deployment": 16, "commit": 11,
+    "reports": 8, "erasure tool": 6,
 }
 NODE_KINDS = ("dataset", "datasetVersion", "run", "job", "modelVersion", "deployment", "commit")
 
@@ -57,7 +58,8 @@ def pages() -> dict[str, str]:
            "release": f"/approvals/releases/{Release.objects.filter(state='pending').first().pk}",
            "audit log": "/audit/", "audit entry": f"/audit/entries/{AuditEntry.objects.last().seq}",
            "explorer": f"/lineage/explore/?node={_q(MODEL)}", "explorer search": "/lineage/explore/?q=credit",
-           "graph api": f"/api/v1/nodes/{_q(MODEL)}/graph?depth=10"}
+           "graph api": f"/api/v1/nodes/{_q(MODEL)}/graph?depth=10", "reports": "/reports/",
+           "erasure tool": "/reports/erasure"}
     for kind in NODE_KINDS:
         assert ids[kind], kind
         out[kind] = f"/lineage/node/{_q(ids[kind])}"
