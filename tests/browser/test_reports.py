@@ -1,0 +1,77 @@
+"""An auditor generates a report in the browser, watches its progress bar to the end and downloads the PDF.
+
+Generation runs on a real Celery worker consuming from Redis (a worker thread in this process), so the page
+shows a report that is queued and running, not one finished inline.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+from celery import Celery, current_app
+from celery.contrib.testing.worker import start_worker
+from pypdf import PdfReader
+
+from lineage import demo
+from portal.reports.models import Report
+from tests.browser.conftest import screenshot
+from tests.conftest import need_service
+
+BROKER = os.environ.get("CELERY_TEST_BROKER_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture
+def report_worker(settings: Any) -> Iterator[None]:
+    try:
+        redis.Redis.from_url(BROKER, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        need_service("Redis", str(exc))
+    app = Celery("portal-browser-test", set_as_current=False)
+    app.config_from_object("django.conf:settings", namespace="CELERY")
+    app.conf.update(broker_url=BROKER, task_always_eager=False, result_backend=None)
+    app.autodiscover_tasks(["portal.reports"], force=True)
+    previous = current_app._get_current_object()
+    app.set_current()
+    try:
+        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=15):
+            yield
+    finally:
+        previous.set_current()
+
+
+def test_an_auditor_generates_watches_and_downloads_a_report(new_page, report_worker) -> None:
+    page = new_page(demo.INGRID.username, demo.INGRID.password)
+    page.click("nav >> text=Reports")
+    page.select_option("#id_framework", "model-risk")
+    page.click("text=Generate report")
+    page.wait_for_url("**/reports/*/")
+    report = Report.objects.get()
+    seen: list[int] = []
+    deadline = time.monotonic() + 90
+    while not page.locator("#download-pdf").count():
+        assert time.monotonic() < deadline, f"report still {Report.objects.get().state}; bar showed {seen}"
+        bar = page.locator("#report-progress-bar")
+        if bar.count():
+            value = bar.get_attribute("value")
+            if value is not None and (not seen or int(value) != seen[-1]):
+                seen.append(int(value))
+                if len(seen) == 1:
+                    screenshot(page, "report-progress")
+        page.wait_for_timeout(100)
+    assert seen, "the page never showed a progress bar"
+    assert seen == sorted(seen), seen
+    screenshot(page, "report-done")
+    assert "F1 Complete model inventory" in page.content()
+    with page.expect_download() as info:
+        page.click("#download-pdf")
+    data = open(info.value.path(), "rb").read()
+    report.refresh_from_db()
+    assert report.state == Report.State.DONE and data == bytes(report.pdf)
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(data)).pages)
+    assert str(report.pk) in text and "Ingrid Larsen" in text
