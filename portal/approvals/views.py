@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import prefetch_related_objects
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -29,12 +30,16 @@ def _visible(request: HttpRequest, pk: int) -> Release:
 @login_required
 def inbox(request: HttpRequest) -> HttpResponse:
     pending = Release.objects.visible_to(request.user).filter(state=Release.State.PENDING).select_related(
-        "model_version", "requester", "policy")
+        "model_version", "requester", "policy").prefetch_related("policy__groups")
+    # Eligibility for every pending release from one profile of the user: no queries per release.
+    me = User.objects.prefetch_related("teams", "extra_emails").get(pk=request.user.pk)
+    signed = set(Signature.objects.filter(signer=me, voided_at__isnull=True, release__in=pending)
+                 .values_list("release_id", flat=True))
     waiting, blocked = [], []
     for r in pending:
-        if r.signatures.filter(signer=request.user, voided_at__isnull=True).exists():
+        if r.pk in signed:
             continue
-        problems = services.ineligibility(release=r, user=request.user)
+        problems = services.ineligibility(release=r, user=me)
         (blocked if problems else waiting).append((r, problems))
     mine = Release.objects.filter(requester=request.user).select_related("model_version")[:20]
     recent = Release.objects.visible_to(request.user).exclude(state=Release.State.PENDING).select_related(
@@ -48,9 +53,11 @@ def inbox(request: HttpRequest) -> HttpResponse:
 @login_required
 def release_detail(request: HttpRequest, pk: int) -> HttpResponse:
     release = services.release_refresh(release=_visible(request, pk), by=request.user)
+    prefetch_related_objects([release], "policy__groups__team")  # read once, by every eligibility check below
     met, _, missing = services.release_quorum(release)
-    team_ids = list(release.policy.groups.values_list("team_id", flat=True))
-    approvers = User.objects.filter(teams__in=team_ids, role__in=services.VOTING_ROLES).distinct().order_by("username")
+    team_ids = [g.team_id for g in release.policy.groups.all()]
+    approvers = (User.objects.filter(teams__in=team_ids, role__in=services.VOTING_ROLES).distinct()
+                 .order_by("username").prefetch_related("teams", "extra_emails"))
     eligibility = [(u, services.ineligibility(release=release, user=u)) for u in approvers]
     return render(request, "approvals/release.html", {
         "release": release, "subject": release.subject, "quorum_met": met, "missing": missing,

@@ -10,6 +10,7 @@ import io
 import os
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -70,7 +71,7 @@ def test_an_auditor_generates_watches_and_downloads_a_report(new_page, report_wo
     assert "F1 Complete model inventory" in page.content()
     with page.expect_download() as info:
         page.click("#download-pdf")
-    data = open(info.value.path(), "rb").read()
+    data = Path(info.value.path()).read_bytes()
     report.refresh_from_db()
     assert report.state == Report.State.DONE and data == bytes(report.pdf)
     text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(data)).pages)

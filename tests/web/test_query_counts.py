@@ -34,7 +34,7 @@ MODEL = "modelVersion:clinical-ai:readmission#2"
 # they cost more on deeper lineage (at most PORTAL_MAX_DEPTH levels), never more per row. Dataset pages also
 # show the dataset's governance record (the record, its subject-key count, its tags for warnings).
 BUDGETS = {
-    "home": 6, "search": 6, "dashboard": 14, "inbox": 11, "release": 46, "audit log": 9, "audit entry": 8,
+    "home": 6, "search": 6, "dashboard": 14, "inbox": 11, "release": 38, "audit log": 9, "audit entry": 8,
     "explorer": 5, "explorer search": 6, "graph api": 18, "dataset": 19, "datasetVersion": 17, "run": 20,
     "job": 14, "modelVersion": 26, "deployment": 16, "commit": 11,
     "reports": 8, "erasure tool": 6,
@@ -102,3 +102,18 @@ def test_pages_do_not_query_more_when_the_graph_grows(admin_client) -> None:
     after = counts(admin_client, urls)
     grew = {name: (before[name], after[name]) for name in urls if after[name] > before[name]}
     assert not grew, f"query count grew with the data (before, after): {grew}"
+
+
+def test_approval_pages_do_not_query_per_approver_or_vote(admin_client) -> None:
+    """The inbox and the release page check every approver's eligibility from prefetched profiles."""
+    from portal.accounts.services import user_ensure
+    from portal.approvals.models import PolicyGroup
+
+    urls = {k: v for k, v in pages().items() if k in ("release", "inbox")}
+    before = counts(admin_client, urls)
+    release = Release.objects.filter(state="pending").first()
+    team = PolicyGroup.objects.filter(policy=release.policy).select_related("team").first().team.name
+    for i in range(4):
+        user_ensure(username=f"extra-approver-{i}", role="approver", email=f"x{i}@example.com", team=team)
+    after = counts(admin_client, urls)
+    assert after == before, f"(before, after): {before} {after}"
