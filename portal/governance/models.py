@@ -141,3 +141,53 @@ class ParameterSet(models.Model):
 
     def __str__(self) -> str:
         return f"parameters v{self.version}"
+
+
+class ErasureRequest(models.Model):
+    """A GDPR Art. 17 request: the datasets and models it touches, a disposition for each, and the response.
+
+    The data subject is identified only by the SHA-256 of their normalised key, like the subject index.
+    """
+
+    subject_key_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    dataset = models.ForeignKey(Node, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                                help_text="When the request names a dataset rather than a subject key.")
+    received_at = models.DateTimeField()
+    extended = models.BooleanField(default=False, help_text="Art. 12(3): extended by two further months.")
+    extension_reason = models.TextField(blank=True)
+    responded_at = models.DateTimeField(null=True, blank=True)
+    response = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return f"erasure request {self.pk} received {self.received_at:%Y-%m-%d}"
+
+
+class ErasureDisposition(models.Model):
+    """What was done, for one request, with one affected dataset or model version."""
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending", "Pending"
+        ERASED = "erased", "Erased"
+        ANONYMISED = "anonymised", "Anonymised"
+        EXEMPT = "exempt", "Exempt under Art. 17(3)"
+        RETRAINED = "retrained", "Model retrained without the data"
+        NO_PERSONAL_DATA = "no_personal_data", "Assessed: the model holds no personal data"
+
+    request = models.ForeignKey(ErasureRequest, on_delete=models.CASCADE, related_name="dispositions")
+    node = models.ForeignKey(Node, on_delete=models.PROTECT, related_name="+")
+    outcome = models.CharField(max_length=20, choices=Outcome.choices, default=Outcome.PENDING)
+    reason = models.TextField(blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["request", "node"], name="erasure_disposition_once")]
+
+    def __str__(self) -> str:
+        return f"{self.node_id}: {self.outcome}"

@@ -69,7 +69,7 @@ GDPR = Framework("gdpr", "GDPR (Regulation (EU) 2016/679)", (
     C("G6", "Art. 9(1)-(2)", "Special-category condition", "The Art. 9(2) condition of each special-category dataset",
       "P"),
     C("G7", "Art. 17(1), (3); 12(3)", "Erasure: impact and completion",
-      "Datasets holding a subject index and everything derived from them; erasure requests and dispositions", "E+P"),
+      "Erasure requests and dispositions; what each personal-data dataset feeds", "E+P"),
     C("G8", "Art. 22", "Solely automated decisions",
       "Deployments with legal or similarly significant effect and no human in the loop", "P",
       needs="the decision effect of each deployment and its Art. 22(2) ground"),

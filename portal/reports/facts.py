@@ -169,6 +169,17 @@ class AuditFacts:
 
 
 @dataclass(slots=True)
+class ErasureFact:
+    """A GDPR Art. 17 request and what was decided for each dataset and model version it touches."""
+
+    id: int
+    received_at: datetime
+    due_at: datetime
+    responded_at: datetime | None
+    dispositions: list[tuple[str, str, str, datetime | None]]  # node_id, kind, outcome, decided_at
+
+
+@dataclass(slots=True)
 class ReportFact:
     """An earlier generated report (EU AI Act A3: a dossier per model version)."""
 
@@ -196,6 +207,7 @@ class Facts:
     namespace_teams: dict[str, str] = field(default_factory=dict)
     audit: AuditFacts = field(default_factory=lambda: AuditFacts(None, None, 0, []))
     reports: list[ReportFact] = field(default_factory=list)
+    erasure_requests: list[ErasureFact] = field(default_factory=list)
     truncated: bool = False
 
     # -- graph ------------------------------------------------------------------------------------

@@ -16,7 +16,14 @@ from portal.accounts.models import NamespaceOwner, User, UserEmail
 from portal.approvals.models import Release, Signature
 from portal.audit.models import AuditEntry, AuditVerification
 from portal.evidence.models import Document
-from portal.governance.models import DatasetGovernance, DeploymentProfile, ModelInventory, SubjectKey
+from portal.governance.erasure import due_at as erasure_due_at
+from portal.governance.models import (
+    DatasetGovernance,
+    DeploymentProfile,
+    ErasureRequest,
+    ModelInventory,
+    SubjectKey,
+)
 from portal.lib.sql import select_in
 
 from .catalog import FRAMEWORKS
@@ -24,6 +31,7 @@ from .facts import (
     AuditFacts,
     DatasetGov,
     DocumentFact,
+    ErasureFact,
     Facts,
     Inventory,
     NodeFact,
@@ -200,6 +208,16 @@ def _audit(facts: Facts) -> None:
     facts.audit = audit
 
 
+def _erasures(facts: Facts) -> None:
+    requests = ErasureRequest.objects.filter(received_at__lte=facts.period_end).prefetch_related("dispositions__node")
+    for r in requests:
+        if r.responded_at and r.responded_at < facts.period_start:
+            continue
+        facts.erasure_requests.append(ErasureFact(
+            id=r.pk, received_at=r.received_at, due_at=erasure_due_at(r), responded_at=r.responded_at,
+            dispositions=[(d.node.node_id, d.node.kind, d.outcome, d.decided_at) for d in r.dispositions.all()]))
+
+
 def facts_load(*, scope: dict[str, list[str]], period: tuple[datetime, datetime], now: datetime,
                params: dict[str, Any], progress: Callable[[str], None] | None = None) -> Facts:
     step = progress or (lambda _: None)
@@ -216,6 +234,7 @@ def facts_load(*, scope: dict[str, list[str]], period: tuple[datetime, datetime]
         load(facts)
     step("propagating sensitive tags")
     _ = facts.sensitive
+    _erasures(facts)
     facts.reports = [ReportFact(kind=r.kind, subject=r.subject, annex_iv=r.annex_iv, finished_at=r.finished_at)
                      for r in Report.objects.filter(state=Report.State.DONE, kind=Report.Kind.DOSSIER)]
     return facts

@@ -17,6 +17,7 @@ from portal.accounts.services import namespace_assign, user_ensure
 from portal.audit.models import AuditEntry
 from tests.conftest import api_client
 from tests.factories import dataset, deploy_facets, facet, model_output, run_event
+from tests.reports.conftest import officer, small_graph  # noqa: F401 - shared fixtures for erasure requests
 
 BANK = "postgres://bank-db:5432"
 ML = "ml-pipelines"

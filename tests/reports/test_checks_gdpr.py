@@ -73,9 +73,30 @@ def test_g7_lists_what_each_personal_dataset_feeds():
     mv = g.model("churn", by_run=g.run(reads=[g.version(ds)]))
     g.deploy(mv)
     result = gdpr.erasure(g.facts)
-    assert result.status == EVIDENCE
+    assert result.status == PASS and result.reason.startswith("Nothing to check: no erasure request")
     assert result.rows == [["customers", 3, 1, 1]]
-    assert result.missing  # the P part needs erasure requests
+
+
+def test_g7_requests_answered_in_time_with_every_dataset_and_model_decided():
+
+    from portal.reports.facts import ErasureFact
+
+    g = Graph()
+    ok = ErasureFact(1, ago(40), ago(10), ago(20), [("dataset:ns:customers", "dataset", "erased", ago(25)),
+                                                     ("modelVersion:ns:churn#1", "modelVersion", "retrained", ago(21))])
+    g.facts.erasure_requests = [ok]
+    assert gdpr.erasure(g.facts).status == PASS
+    late = ErasureFact(2, ago(50), ago(20), None, [("dataset:ns:leads", "dataset", "pending", None)])
+    undecided = ErasureFact(3, ago(120), ago(90), ago(95), [
+        ("dataset:ns:crm", "dataset", "pending", None), ("modelVersion:ns:score#2", "modelVersion", "pending", None)])
+    g.facts.erasure_requests += [late, undecided]
+    result = gdpr.erasure(g.facts)
+    whys = {f.node_id: f.why for f in result.failing}
+    assert result.status == FAIL
+    assert whys["erasure_request:2"].startswith("not answered; due")
+    assert "answered with the dataset undecided" in whys["dataset:ns:crm"]
+    assert "no disposition within 90 days" in whys["modelVersion:ns:score#2"]
+    assert "erasure_request:1" not in whys
 
 
 def test_g10_production_with_personal_data_needs_a_complete_ropa_entry():

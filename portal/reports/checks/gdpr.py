@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from ..facts import PERSONAL_TAGS, Facts, NodeFact
-from . import EVIDENCE, Result, check, failing, verdict
+from . import EVIDENCE, Failing, Result, check, failing, verdict
 
 ROPA_ITEMS = ("30(1)(a)", "30(1)(b)", "30(1)(c)", "30(1)(d)", "30(1)(e)")
 ROPA_OPTIONAL = ("30(1)(f)", "30(1)(g)")
@@ -103,22 +105,42 @@ def special_category(f: Facts) -> Result:
     return verdict(datasets, fails, what="special-category datasets", none="no special-category dataset in scope")
 
 
-@check("G7")
-def erasure(f: Facts) -> Result:
+def _erasure_rows(f: Facts) -> list[list]:
     rows = []
     for ds in personal_datasets(f):
         gov = f.governance.get(ds.pk)
-        keys = gov.subject_keys if gov else 0
         seeds = [ds.pk, *f.members.get(ds.pk, [])]
         below = set().union(*(f.down(s) for s in seeds)) if seeds else set()
         models = [f.nodes[p] for p in below if f.nodes[p].kind == "modelVersion"]
         live = [f.nodes[p] for p in below if f.nodes[p].kind == "deployment" and f.nodes[p].state == "active"]
-        rows.append([ds.label, keys, len(models), len(live)])
-    reason = (f"Erasure impact of {len(rows)} personal-data datasets: the models and active deployments "
-              "derived from each. The erasure tool lists every path for one dataset or subject key.")
-    return Result(EVIDENCE, reason, columns=["Dataset", "Subject keys indexed", "Model versions derived",
-                                             "Active deployments derived"], rows=rows,
-                  missing=["erasure requests with per-node dispositions (the P part of G7)"])
+        rows.append([ds.label, gov.subject_keys if gov else 0, len(models), len(live)])
+    return rows
+
+
+@check("G7")
+def erasure(f: Facts) -> Result:
+    """E: what each personal-data dataset feeds. P: each request answered within one month (three if extended),
+    each affected dataset erased, anonymised or exempt, each affected model decided within the parameter."""
+    model_days = timedelta(days=f.params["erasure_disposition_days"])
+    fails = []
+    for r in f.erasure_requests:
+        name = f"erasure request #{r.id}"
+        late = (r.responded_at or f.now) > r.due_at
+        if late:
+            when = f"answered {r.responded_at:%Y-%m-%d}" if r.responded_at else "not answered"
+            fails.append(Failing(f"erasure_request:{r.id}", "erasure_request", name,
+                                 f"{when}; due {r.due_at:%Y-%m-%d} (Art. 12(3))"))
+        for node_id, kind, outcome, decided_at in r.dispositions:
+            if kind == "dataset" and r.responded_at and outcome == "pending":
+                fails.append(Failing(node_id, kind, node_id, f"{name} answered with the dataset undecided"))
+            if kind == "modelVersion" and (outcome == "pending" or decided_at is None) \
+                    and f.now > r.received_at + model_days:
+                fails.append(Failing(node_id, kind, node_id,
+                                     f"{name}: no disposition within {model_days.days} days"))
+    result = verdict(f.erasure_requests, fails, what="erasure requests", none="no erasure request in the period",
+                     columns=["Dataset", "Subject keys indexed", "Model versions derived",
+                              "Active deployments derived"], rows=_erasure_rows(f))
+    return result
 
 
 @check("G10")
