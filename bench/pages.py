@@ -75,6 +75,9 @@ INBOX_SQL = """
 SELECT r.id, n.node_id, r.environment, r.state FROM approvals_release r JOIN lineage_node n ON n.id = r.model_version_id
 ORDER BY r.created_at DESC LIMIT 40
 """
+REPORTS_SQL = ("SELECT id, title, state, progress, summary FROM reports_report ORDER BY created_at DESC LIMIT 100")
+EVIDENCE_SQL = ("SELECT id, doc_type, title, sha256, approved_at FROM evidence_document ORDER BY created_at DESC "
+                "LIMIT 100")
 AUDIT_SQL = ("SELECT seq, time, actor_name, action, target_kind, target_id FROM audit_auditentry "
              "ORDER BY seq DESC LIMIT 50")
 
@@ -93,6 +96,10 @@ def pages_for(ids: dict[str, str], release: int | None) -> list[tuple[str, str, 
         ("explorer page", "/lineage/explore/?node=" + q(ids["modelVersion"]), (NODE_SQL, (ids["modelVersion"],))),
         ("explorer graph API (depth 5)", f"/api/v1/nodes/{q(ids['modelVersion'])}/graph?depth=5",
          (GRAPH_SQL, {"id": ids["modelVersion"], "depth": 5})),
+        ("reports", "/reports/", (REPORTS_SQL, None)),
+        ("erasure tool", "/reports/erasure", (REPORTS_SQL, None)),
+        ("evidence documents", "/evidence/", (EVIDENCE_SQL, None)),
+        ("policy parameters", "/governance/parameters", (REPORTS_SQL, None)),
     ]
     if release:
         out.append(("release page", f"/approvals/releases/{release}", (INBOX_SQL, None)))
