@@ -54,10 +54,12 @@ def demo(transactional_db: Any) -> None:
     """The demo organisation, committed, so the live server's thread sees it."""
     from lineage.management.commands.load_demo import _load
     from portal.audit.services import audit_verify_and_store, checkpoint_create
+    from portal.reports.services import posture_evaluate
 
     _load()
     checkpoint_create()
     audit_verify_and_store()
+    posture_evaluate()  # the dashboard's compliance posture, as load_demo leaves it
 
 
 @pytest.fixture
