@@ -8,6 +8,7 @@ CELERY_BROKER_URL at Redis.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -195,7 +196,10 @@ PORTAL_ORG_WIDE_ROLES = ("admin", "auditor", "compliance_officer")
 # Audit trail: checkpoints are signed with an Ed25519 key and also appended to a file outside the database.
 PORTAL_AUDIT_KEY = os.environ.get("PORTAL_AUDIT_KEY", str(VAR_DIR / "audit_ed25519.pem"))
 PORTAL_AUDIT_AUTOGENERATE_KEY = env_bool("PORTAL_AUDIT_AUTOGENERATE_KEY", True)
-PORTAL_AUDIT_CHECKPOINT_DIR = os.environ.get("PORTAL_AUDIT_CHECKPOINT_DIR", str(VAR_DIR / "checkpoints"))
+# By default one folder per database, so a developer switching DATABASE_URL does not check one database's
+# chain against another's checkpoints. Production sets it to storage the database host cannot rewrite.
+_DB_SLUG = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(str(DATABASES["default"]["NAME"])).name) or "default"
+PORTAL_AUDIT_CHECKPOINT_DIR = os.environ.get("PORTAL_AUDIT_CHECKPOINT_DIR", str(VAR_DIR / "checkpoints" / _DB_SLUG))
 PORTAL_AUDIT_CHECKPOINT_EVERY = env_int("PORTAL_AUDIT_CHECKPOINT_EVERY", 1000)
 PORTAL_AUDIT_CHECKPOINT_MINUTES = env_int("PORTAL_AUDIT_CHECKPOINT_MINUTES", 10)
 PORTAL_TRUST_X_FORWARDED_FOR = env_bool("PORTAL_TRUST_X_FORWARDED_FOR", False)
