@@ -103,6 +103,25 @@ def test_a_deploy_supersedes_the_previous_version_in_that_environment() -> None:
     assert Edge.objects.filter(src__node_id="modelVersion:ml-pipelines:credit#7", dst=dep, kind="deploys").exists()
 
 
+def test_a_deploy_that_arrives_after_a_newer_one_is_superseded_at_once() -> None:
+    ingest(run_event(outputs=[model_output("credit", "6")], time="2026-01-01T00:00:00Z"),
+           run_event(outputs=[model_output("credit", "7")], time="2026-01-02T00:00:00Z"))
+    ingest(run_event(job="deploy", run_facets=deploy_facets("credit", "7", "production"), time="2026-01-04T00:00:00Z"))
+    ingest(run_event(job="deploy", run_facets=deploy_facets("credit", "6", "production"), time="2026-01-03T00:00:00Z"))
+    states = dict(Node.objects.filter(kind="deployment").values_list("version", "state"))
+    assert states == {"6": "superseded", "7": "active"}
+
+
+def test_a_redeploy_of_the_older_version_makes_it_active_again() -> None:
+    deploy = [run_event(job="deploy", run_facets=deploy_facets("credit", v, "production"), time=t)
+              for v, t in (("6", "2026-01-03T00:00:00Z"), ("7", "2026-01-04T00:00:00Z"), ("6", "2026-01-05T00:00:00Z"))]
+    ingest(deploy[2])
+    ingest(deploy[1])
+    ingest(deploy[0])
+    states = dict(Node.objects.filter(kind="deployment").values_list("version", "state"))
+    assert states == {"6": "active", "7": "superseded"}
+
+
 def test_a_failed_deploy_run_deploys_nothing() -> None:
     ingest(run_event(job="deploy", event_type="FAIL", run_facets=deploy_facets("credit", "6", "production")))
     assert not Node.objects.filter(kind="deployment").exists()
