@@ -208,8 +208,11 @@ def events_ingest(*, events: list[ParsedEvent], by: User | None) -> list[IngestO
     unique = [events[i] for i in sorted(first.values())]
     planner = Planner(_current_versions(unique))
     delta = planner.add_events(unique)
+    # Rows in key order: two batches sharing events then take the unique-index locks in the same order
+    # and cannot deadlock (in opposite orders they did, and the loser answered 503).
     inserted = {k for (k,) in insert_ignore("lineage_rawevent", RAW_COLUMNS,
-                                            [_raw_row(ev, by, _dt(now)) for ev in unique],
+                                            [_raw_row(ev, by, _dt(now))
+                                             for ev in sorted(unique, key=lambda e: e.dedupe_key)],
                                             conflict=("dedupe_key",), returning=("dedupe_key",))}
     if len(inserted) != len(unique):
         # Some were stored before: plan again from the new ones only, so duplicates change nothing.
@@ -321,8 +324,9 @@ def lineage_rebuild(*, batch_size: int = 2000, by: User | None = None) -> int:
         nonlocal versions
         if batch:
             planner = Planner(versions)
-            for ev in batch:
-                planner.add_event(ev)
+            # By event time within a chunk, as ingestion plans a batch: the ids of one batch's raw events
+            # follow their dedupe keys, not the order they were sent in.
+            planner.add_events(batch)
             apply(planner)
             versions = planner.current_versions
             batch.clear()
