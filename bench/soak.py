@@ -429,6 +429,8 @@ class Shared:
     errors: list[str] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
     ingest_done: threading.Event = field(default_factory=threading.Event)
+    pg_down: threading.Event = field(default_factory=threading.Event)
+    releases_requested: threading.Event = field(default_factory=threading.Event)
     outcomes: Counter[str] = field(default_factory=Counter)
 
     def add(self, n: int, outcomes: dict[str, int] | None = None) -> None:
@@ -505,14 +507,17 @@ def approvals(base: str, tokens: dict[str, str], password: str, candidates: list
               votes: Votes, release_ids: list[int], total: int) -> None:
     """Request a release per candidate, then sign each with racing approvers over HTTP, spread over the load."""
     req = Http(base, tokens["requester"], sh.stats)
-    for i, version in enumerate(candidates):
-        body = json.dumps({"model": f"model-{i % MODELS}", "version": version, "environment": "staging",
-                           "justification": f"Soak release of model-{i % MODELS} {version}."}).encode()
-        code, data, _ = req.call("POST", "/api/v1/releases", "POST /api/v1/releases", body)
-        if code != 201:
-            sh.errors.append(f"release request refused: {code} {str(data)[:300]}")
-            continue
-        release_ids.append(data["id"])
+    try:
+        for i, version in enumerate(candidates):
+            body = json.dumps({"model": f"model-{i % MODELS}", "version": version, "environment": "staging",
+                               "justification": f"Soak release of model-{i % MODELS} {version}."}).encode()
+            code, data, _ = req.call("POST", "/api/v1/releases", "POST /api/v1/releases", body)
+            if code != 201:
+                sh.errors.append(f"release request refused: {code} {str(data)[:300]}")
+                continue
+            release_ids.append(data["id"])
+    finally:
+        sh.releases_requested.set()
 
     def sign(rid: int, who: str) -> None:
         http = Http(base, tokens[who], sh.stats)
@@ -533,8 +538,12 @@ def approvals(base: str, tokens: dict[str, str], password: str, candidates: list
                 detail = data.get("detail", "") if isinstance(data, dict) else str(data)
                 votes.refused[f"{code}: {re.sub(r'Release [0-9]+', 'Release N', detail)[:70]}"] += 1
 
+    in_outage = len(release_ids) // 3
     for round_no, rid in enumerate(release_ids):
-        # Spread the rounds over the first 90% of the events, so some fall in the restart window.
+        if round_no == in_outage:
+            # This round signs while PostgreSQL is down: the approvers get 503 and retry until it is back.
+            sh.pg_down.wait(timeout=1800)
+        # Spread the other rounds over the first 90% of the events.
         while sh.sent < total * 0.9 * round_no / len(release_ids) and not sh.ingest_done.is_set():
             time.sleep(0.2)
         if sh.stop.is_set():
@@ -560,6 +569,7 @@ def main() -> None:  # noqa: C901, PLR0915 - one script, read top to bottom
     ap.add_argument("--pg-restart-at", type=float, default=0.35)
     ap.add_argument("--pg-down", type=float, default=5.0)
     ap.add_argument("--report-at", type=float, default=0.55)
+    ap.add_argument("--report-timeout", type=float, default=600.0, help="stop waiting for the report after this")
     ap.add_argument("--latency-bound", type=float, default=30.0)
     ap.add_argument("--workers", type=int, default=3)
     ap.add_argument("--pg-port", type=int, default=55432)
@@ -723,16 +733,22 @@ def run(args: argparse.Namespace, root: Path, pg: PgInstance, redis_srv: Redis) 
     progress_mark = 0.1
     report_done_at = None
     report: dict[str, Any] = {}
+    report_asked_at = 0.0
     while any(th.is_alive() for th in threads) or (report_id and report_done_at is None):
         time.sleep(0.2)
+        if report_id and not any(th.is_alive() for th in threads) and \
+                time.monotonic() - report_asked_at > args.report_timeout:
+            log(f"  report not finished {args.report_timeout:.0f}s after it was requested: not waiting any longer")
+            break
         done = sh.sent / total
         if done >= progress_mark:
             log(f"  {done:4.0%} sent, {time.monotonic() - t_load:6.1f}s, errors so far {dict(stats.kinds)}")
             progress_mark += 0.1
-        if pg_stopped_at is None and done >= args.pg_restart_at:
+        if pg_stopped_at is None and done >= args.pg_restart_at and sh.releases_requested.is_set():
             log(f"  fault: stopping PostgreSQL at {sh.sent:,} events sent")
             pg_stopped_at = time.monotonic()
             pg.stop("fast")
+            sh.pg_down.set()
             time.sleep(args.pg_down)
             pg.start()
             pg_started_at = time.monotonic()
@@ -743,6 +759,7 @@ def run(args: argparse.Namespace, root: Path, pg: PgInstance, redis_srv: Redis) 
             if code != 202:
                 raise RuntimeError(f"report request refused: {code} {data}")
             report_id = data["id"]
+            report_asked_at = time.monotonic()
             log(f"  report {report_id} requested at {sh.sent:,} events sent")
         if report_id and report_done_at is None:
             _, report, _ = officer.call("GET", f"/api/v1/reports/{report_id}", "GET /api/v1/reports/<id>")
@@ -823,6 +840,8 @@ def run(args: argparse.Namespace, root: Path, pg: PgInstance, redis_srv: Redis) 
                     f"({len(votes.confirmed_on_retry)} confirmed on retry), {len(sigs)} signatures; refused "
                     f"{dict(votes.refused)}; mismatched {wrong[:5]}"))
 
+    results.append(("PostgreSQL was restarted and the worker killed mid-load", bool(pg_started_at and kill_pids),
+                    f"restart {'done' if pg_started_at else 'NOT done'}, pool processes killed {kill_pids}"))
     results.append(("one release per request answered 201 (a retried request creates no second release)",
                     sorted(release_ids) == releases_stored,
                     f"{len(release_ids)} answered 201, {len(releases_stored)} stored"))
