@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import F as Col
 from django.db.models import ProtectedError
 from django.utils import timezone
 
@@ -142,7 +143,35 @@ def _apply_nodes(delta: GraphDelta, now: datetime) -> dict[str, int]:
     return id_map
 
 
+def _deployment_keys(delta: GraphDelta) -> list[tuple[str, str, str]]:
+    """(namespace, model, environment) of every active deploy in the delta, locked in a fixed order.
+
+    A transaction-scoped advisory lock per key orders concurrent deploys of the same model; it is taken
+    before any node row is locked, so it cannot close a cycle with the row locks.
+    """
+    keys = sorted({(s.namespace, s.name, s.environment) for s in delta.supersede})
+    if keys and connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            for ns, name, env in keys:
+                cur.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 7))", [f"deployment|{ns}|{name}|{env}"])
+    return keys
+
+
+def _supersede(keys: list[tuple[str, str, str]], now: datetime) -> None:
+    """Leave one active deployment per model and environment: the latest by event time, whatever arrived first.
+
+    A deploy that arrives after a newer one (out of order, or from a slower client) is superseded at once.
+    """
+    for ns, name, env in keys:
+        active = list(Node.objects.filter(kind="deployment", namespace=ns, name=name, environment=env,
+                                          state="active")
+                      .order_by(Col("event_time").desc(nulls_last=True), "-node_id").values_list("pk", flat=True))
+        if len(active) > 1:
+            Node.objects.filter(pk__in=active[1:]).update(state="superseded", updated_at=now)
+
+
 def _apply(delta: GraphDelta, now: datetime) -> None:
+    deploy_keys = _deployment_keys(delta)
     id_map = _apply_nodes(delta, now)
     db_now = _dt(now)
     edges = sorted((id_map[s], id_map[d], k, db_now) for s, d, k in delta.edges)
@@ -151,11 +180,7 @@ def _apply(delta: GraphDelta, now: datetime) -> None:
     tags = sorted((id_map[n], f, t, NodeTag.Source.FACET, db_now) for n, f, t in delta.tags)
     insert_ignore("lineage_nodetag", ("node_id", "field", "tag", "source", "created_at"), tags,
                   conflict=("node_id", "field", "tag"))
-    for s in delta.supersede:
-        Node.objects.filter(
-            kind="deployment", namespace=s.namespace, name=s.name, environment=s.environment, state="active",
-            event_time__lte=s.event_time,
-        ).exclude(node_id=s.keep_node_id).update(state="superseded", updated_at=now)
+    _supersede(deploy_keys, now)
     deployed = [d.node_id for d in delta.nodes.values() if d.kind == "deployment" and d.state == "active"]
     if deployed:
         for observe in deployment_observers:
@@ -209,8 +234,11 @@ def events_ingest(*, events: list[ParsedEvent], by: User | None) -> list[IngestO
     delta = planner.add_events(unique)
     for ev in unique:  # planning may note the same problem more than once
         ev.warnings[:] = list(dict.fromkeys(ev.warnings))
+    # Rows in key order: two batches sharing events then take the unique-index locks in the same order
+    # and cannot deadlock (in opposite orders they did, and the loser answered 503).
     inserted = {k for (k,) in insert_ignore("lineage_rawevent", RAW_COLUMNS,
-                                            [_raw_row(ev, by, _dt(now)) for ev in unique],
+                                            [_raw_row(ev, by, _dt(now))
+                                             for ev in sorted(unique, key=lambda e: e.dedupe_key)],
                                             conflict=("dedupe_key",), returning=("dedupe_key",))}
     if len(inserted) != len(unique):
         # Some were stored before: plan again from the new ones only, so duplicates change nothing.
@@ -328,8 +356,9 @@ def lineage_rebuild(*, batch_size: int = 2000, by: User | None = None) -> int:
         nonlocal versions
         if batch:
             planner = Planner(versions)
-            for ev in batch:
-                planner.add_event(ev)
+            # By event time within a chunk, as ingestion plans a batch: the ids of one batch's raw events
+            # follow their dedupe keys, not the order they were sent in.
+            planner.add_events(batch)
             apply(planner)
             versions = planner.current_versions
             batch.clear()

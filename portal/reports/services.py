@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -193,6 +193,10 @@ def report_generate(*, report_id: str, task_id: str = "inline",
         from .pdf import render
 
         pdf = render(body, progress=progress.span(85, 99))
+    except (OperationalError, InterfaceError):
+        # The database went away (a restart, a failover): the row cannot be marked anyway, and this is not the
+        # report's fault. The report stays running under this task id; the task retries and takes it over.
+        raise
     except Exception as exc:
         logger.exception("report %s failed", report.pk)
         with transaction.atomic():

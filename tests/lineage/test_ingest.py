@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 
 import pytest
+from django.db import connection
 
 from lineage import selectors
 from lineage.models import Edge, Node, NodeTag, RawEvent
@@ -103,6 +105,25 @@ def test_a_deploy_supersedes_the_previous_version_in_that_environment() -> None:
     assert Edge.objects.filter(src__node_id="modelVersion:ml-pipelines:credit#7", dst=dep, kind="deploys").exists()
 
 
+def test_a_deploy_that_arrives_after_a_newer_one_is_superseded_at_once() -> None:
+    ingest(run_event(outputs=[model_output("credit", "6")], time="2026-01-01T00:00:00Z"),
+           run_event(outputs=[model_output("credit", "7")], time="2026-01-02T00:00:00Z"))
+    ingest(run_event(job="deploy", run_facets=deploy_facets("credit", "7", "production"), time="2026-01-04T00:00:00Z"))
+    ingest(run_event(job="deploy", run_facets=deploy_facets("credit", "6", "production"), time="2026-01-03T00:00:00Z"))
+    states = dict(Node.objects.filter(kind="deployment").values_list("version", "state"))
+    assert states == {"6": "superseded", "7": "active"}
+
+
+def test_a_redeploy_of_the_older_version_makes_it_active_again() -> None:
+    deploy = [run_event(job="deploy", run_facets=deploy_facets("credit", v, "production"), time=t)
+              for v, t in (("6", "2026-01-03T00:00:00Z"), ("7", "2026-01-04T00:00:00Z"), ("6", "2026-01-05T00:00:00Z"))]
+    ingest(deploy[2])
+    ingest(deploy[1])
+    ingest(deploy[0])
+    states = dict(Node.objects.filter(kind="deployment").values_list("version", "state"))
+    assert states == {"6": "active", "7": "superseded"}
+
+
 def test_a_failed_deploy_run_deploys_nothing() -> None:
     ingest(run_event(job="deploy", event_type="FAIL", run_facets=deploy_facets("credit", "6", "production")))
     assert not Node.objects.filter(kind="deployment").exists()
@@ -174,3 +195,34 @@ def test_a_walk_does_not_pass_through_a_job_into_its_other_runs() -> None:
     assert f"commit:https://git.example.com/ml/credit.git:{'b' * 40}" in ids
     assert f"commit:https://git.example.com/ml/credit.git:{'a' * 40}" not in ids
     assert "datasetVersion:db:old_input#initial" not in ids and f"run:{old}" not in ids
+
+
+@pytest.mark.django_db(transaction=True)
+def test_batches_sharing_events_in_opposite_orders_do_not_deadlock() -> None:
+    def events(round_no: int) -> list:
+        return [parse_event(json.dumps(run_event(
+            run_id=str(uuid.UUID(int=round_no * 10_000 + i + 1)), job=f"job_{i % 7}",
+            time=f"2026-01-{10 + round_no:02d}T{i // 3600:02d}:{i // 60 % 60:02d}:{i % 60:02d}Z")).encode())
+            for i in range(4000)]
+
+    errors: list[BaseException] = []
+
+    def send(batch: list, barrier: threading.Barrier) -> None:
+        try:
+            barrier.wait(timeout=10)
+            events_ingest(events=batch, by=None)
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    for round_no in range(2):
+        batch = events(round_no)
+        barrier = threading.Barrier(2)
+        threads = [threading.Thread(target=send, args=(b, barrier)) for b in (batch, batch[::-1])]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+    assert errors == []
+    assert RawEvent.objects.count() == 2 * 4000
