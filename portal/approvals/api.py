@@ -145,6 +145,7 @@ class ReleaseApproveApi(APIView):
     @extend_schema(operation_id="release_approve", request=InputSerializer, responses={200: ReleaseSerializer})
     def post(self, request: Request, pk: int) -> Response:
         release = _release_or_404(request, pk)
+        services.release_sign_check(release=release, by=request.user)  # before the body
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         release = services.release_sign(release=release, by=request.user, **data.validated_data)
@@ -157,6 +158,7 @@ class ReleaseRejectApi(APIView):
     @extend_schema(operation_id="release_reject", request=_SignInput, responses={200: ReleaseSerializer})
     def post(self, request: Request, pk: int) -> Response:
         release = _release_or_404(request, pk)
+        services.release_sign_check(release=release, by=request.user)  # before the body
         data = _SignInput(data=request.data)
         data.is_valid(raise_exception=True)
         release = services.release_reject(release=release, by=request.user, **data.validated_data)
@@ -172,6 +174,7 @@ class ReleaseWithdrawApi(APIView):
     @extend_schema(operation_id="release_withdraw", request=InputSerializer, responses={200: ReleaseSerializer})
     def post(self, request: Request, pk: int) -> Response:
         release = _release_or_404(request, pk)
+        services.release_withdraw_check(release=release, by=request.user)  # before the body
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         release = services.release_withdraw(release=release, by=request.user, **data.validated_data)
@@ -184,6 +187,7 @@ class ReleaseBreakGlassApi(APIView):
     @extend_schema(operation_id="release_break_glass", request=_SignInput, responses={200: ReleaseSerializer})
     def post(self, request: Request, pk: int) -> Response:
         release = _release_or_404(request, pk)
+        services.release_break_glass_check(by=request.user)  # before the body
         data = _SignInput(data=request.data)
         data.is_valid(raise_exception=True)
         release = services.release_break_glass(release=release, by=request.user, **data.validated_data)
