@@ -21,6 +21,7 @@ from portal.accounts.permissions import CanRead
 from portal.evidence.models import DocumentType
 from portal.evidence.selectors import evidence_missing
 from portal.lib.errors import FieldError
+from portal.lib.schema import paginated
 
 from . import services
 from .models import Policy, Release, Signature
@@ -90,7 +91,7 @@ class ReleaseListCreateApi(APIView):
     @extend_schema(operation_id="release_list", parameters=[
         OpenApiParameter("state", str, enum=Release.State.values), OpenApiParameter("environment", str),
         OpenApiParameter("model", str), OpenApiParameter("waiting_for_me", bool)],
-        responses={200: ReleaseSerializer(many=True)})
+        responses={200: paginated(ReleaseSerializer)})
     def get(self, request: Request) -> Response:
         qs: QuerySet[Release] = Release.objects.visible_to(request.user).select_related(
             "model_version", "requester", "policy")
@@ -232,7 +233,7 @@ class PolicyListCreateApi(APIView):
                 out.append((team, n))
             return out
 
-    @extend_schema(operation_id="policy_list", responses={200: PolicySerializer(many=True)})
+    @extend_schema(operation_id="policy_list", responses={200: paginated(PolicySerializer)})
     def get(self, request: Request) -> Response:
         qs = Policy.objects.all().order_by("environment", "key", "-version")
         paginator = LimitOffsetPagination()

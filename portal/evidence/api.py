@@ -23,6 +23,7 @@ from lineage.models import Node
 from portal.accounts.permissions import CanRead, has_role
 from portal.approvals.models import Release
 from portal.lib.errors import FieldError
+from portal.lib.schema import paginated
 
 from . import selectors, services
 from .models import Document, DocumentType
@@ -124,7 +125,7 @@ class DocumentListCreateApi(APIView):
         OpenApiParameter("release", int, description="A release id: documents attached to it."),
         OpenApiParameter("type", str, enum=DocumentType.values), OpenApiParameter("approved", bool),
         OpenApiParameter("q", str, description="Title, file name or SHA-256.")],
-        responses={200: DocumentSerializer(many=True)})
+        responses={200: paginated(DocumentSerializer)})
     def get(self, request: Request) -> Response:
         p = request.query_params
         node = release = None
@@ -203,9 +204,10 @@ class DocumentContentApi(APIView):
     permission_classes = [CanRead]
 
     @extend_schema(operation_id="document_content",
-                   responses={(200, "application/octet-stream"): OpenApiResponse(
-                       OpenApiTypes.BINARY, description="The file, as an attachment. Header X-Content-SHA256 is its "
-                                                        "SHA-256 in hex; Repr-Digest the same per RFC 9530.")})
+                   responses={(200, "*/*"): OpenApiResponse(
+                       OpenApiTypes.BINARY, description="The file, as an attachment, with the content type it was "
+                                                        "uploaded with. Header X-Content-SHA256 is its SHA-256 in "
+                                                        "hex; Repr-Digest the same per RFC 9530.")})
     def get(self, request: Request, pk: Any) -> HttpResponse:
         doc = _document_or_404(request, pk)
         return content_response(Document.objects.get(pk=doc.pk))
