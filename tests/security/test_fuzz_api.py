@@ -32,7 +32,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from portal.audit.services import checkpoint_create
-from tests.security.test_authz_matrix import World, build_world
+from tests.security.world import World, build_world
 
 EXAMPLES = int(os.environ.get("PORTAL_FUZZ_EXAMPLES", "5"))
 ROLES = ("admin", "viewer", "ingestor", "auditor", "compliance_officer")
