@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 from portal.accounts.permissions import CanCurate, CanIngest, CanRead
 from portal.governance.serializers import InventoryFields, ProfileFields, record_fields_split
 from portal.lib.errors import FieldError, TooLarge
+from portal.lib.schema import ErrorSerializer, paginated
 
 from . import facets as F
 from . import graph, ids, marquez, selectors, services
@@ -38,14 +39,7 @@ from .openlineage import (
     split_batch,
 )
 
-ERROR_SCHEMA = inline_serializer(
-    "Error",
-    {
-        "detail": serializers.CharField(),
-        "errors": serializers.ListField(child=inline_serializer(
-            "ErrorItem", {"field": serializers.CharField(allow_null=True), "message": serializers.CharField()})),
-    },
-)
+ERROR_SCHEMA = ErrorSerializer
 ERRORS = {400: ERROR_SCHEMA, 401: ERROR_SCHEMA, 403: ERROR_SCHEMA, 404: ERROR_SCHEMA}
 INGEST_ERRORS = {**ERRORS, 413: ERROR_SCHEMA}
 
@@ -381,7 +375,7 @@ class NodeListApi(APIView):
         parameters=[OpenApiParameter("kind", str, enum=NodeKind.values), OpenApiParameter("q", str),
                     OpenApiParameter("tag", str, enum=Tag.values), OpenApiParameter("limit", int),
                     OpenApiParameter("offset", int)],
-        responses={200: NodeSummarySerializer(many=True), **ERRORS},
+        responses={200: paginated(NodeSummarySerializer), **ERRORS},
     )
     def get(self, request: Request) -> Response:
         kind, tag = request.query_params.get("kind"), request.query_params.get("tag")

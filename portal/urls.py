@@ -23,3 +23,6 @@ urlpatterns = [
     path("evidence/", include("portal.evidence.page_urls")),
     path("", include("portal.web.urls")),
 ]
+
+handler404 = "portal.lib.errors.not_found"
+handler500 = "portal.lib.errors.server_error"

@@ -21,6 +21,7 @@ from portal.accounts.permissions import CanRead
 from portal.evidence.models import DocumentType
 from portal.evidence.selectors import evidence_missing
 from portal.lib.errors import FieldError
+from portal.lib.schema import paginated
 
 from . import services
 from .models import Policy, Release, Signature
@@ -90,7 +91,7 @@ class ReleaseListCreateApi(APIView):
     @extend_schema(operation_id="release_list", parameters=[
         OpenApiParameter("state", str, enum=Release.State.values), OpenApiParameter("environment", str),
         OpenApiParameter("model", str), OpenApiParameter("waiting_for_me", bool)],
-        responses={200: ReleaseSerializer(many=True)})
+        responses={200: paginated(ReleaseSerializer)})
     def get(self, request: Request) -> Response:
         qs: QuerySet[Release] = Release.objects.visible_to(request.user).select_related(
             "model_version", "requester", "policy")
@@ -145,6 +146,7 @@ class ReleaseApproveApi(APIView):
     @extend_schema(operation_id="release_approve", request=InputSerializer, responses={200: ReleaseSerializer})
     def post(self, request: Request, pk: int) -> Response:
         release = _release_or_404(request, pk)
+        services.release_sign_check(release=release, by=request.user)  # before the body
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         release = services.release_sign(release=release, by=request.user, **data.validated_data)
@@ -157,6 +159,7 @@ class ReleaseRejectApi(APIView):
     @extend_schema(operation_id="release_reject", request=_SignInput, responses={200: ReleaseSerializer})
     def post(self, request: Request, pk: int) -> Response:
         release = _release_or_404(request, pk)
+        services.release_sign_check(release=release, by=request.user)  # before the body
         data = _SignInput(data=request.data)
         data.is_valid(raise_exception=True)
         release = services.release_reject(release=release, by=request.user, **data.validated_data)
@@ -172,6 +175,7 @@ class ReleaseWithdrawApi(APIView):
     @extend_schema(operation_id="release_withdraw", request=InputSerializer, responses={200: ReleaseSerializer})
     def post(self, request: Request, pk: int) -> Response:
         release = _release_or_404(request, pk)
+        services.release_withdraw_check(release=release, by=request.user)  # before the body
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         release = services.release_withdraw(release=release, by=request.user, **data.validated_data)
@@ -184,6 +188,7 @@ class ReleaseBreakGlassApi(APIView):
     @extend_schema(operation_id="release_break_glass", request=_SignInput, responses={200: ReleaseSerializer})
     def post(self, request: Request, pk: int) -> Response:
         release = _release_or_404(request, pk)
+        services.release_break_glass_check(by=request.user)  # before the body
         data = _SignInput(data=request.data)
         data.is_valid(raise_exception=True)
         release = services.release_break_glass(release=release, by=request.user, **data.validated_data)
@@ -228,7 +233,7 @@ class PolicyListCreateApi(APIView):
                 out.append((team, n))
             return out
 
-    @extend_schema(operation_id="policy_list", responses={200: PolicySerializer(many=True)})
+    @extend_schema(operation_id="policy_list", responses={200: paginated(PolicySerializer)})
     def get(self, request: Request) -> Response:
         qs = Policy.objects.all().order_by("environment", "key", "-version")
         paginator = LimitOffsetPagination()

@@ -288,8 +288,17 @@ def _reauthenticate(user: User, password: str, release: Release) -> None:
         raise ApprovalError("The password is wrong; nothing was signed.", field="password")
 
 
+def release_sign_check(*, release: Release, by: User) -> None:
+    """Refuse (403, naming every reason) a user who may not sign. Asked before the request body is read and
+    before the password, so a refusal never depends on what was sent; asked again under the lock."""
+    problems = ineligibility(release=release, user=by)
+    if problems:
+        raise NotAllowed("You may not sign this release: " + "; ".join(problems) + ".")
+
+
 def release_sign(*, release: Release, by: User, password: str, meaning: str, reason: str) -> Release:
     """Cast an electronic signature: approval, review, responsibility or rejection."""
+    release_sign_check(release=release, by=by)
     if meaning not in Signature.Meaning.values:
         raise ApprovalError(f"Unknown meaning {meaning!r}.", field="meaning")
     if not reason.strip():
@@ -304,9 +313,7 @@ def _release_sign(*, release: Release, by: User, meaning: str, reason: str) -> R
     _refresh_locked(release, by)
     if release.state not in OPEN_STATES:
         raise ApprovalError(f"Release {release.pk} is {release.state}; it can no longer be signed.", field="state")
-    problems = ineligibility(release=release, user=by)
-    if problems:
-        raise NotAllowed("You may not sign this release: " + "; ".join(problems) + ".")
+    release_sign_check(release=release, by=by)
     if release.signatures.filter(signer=by, voided_at__isnull=True).exists():
         raise ApprovalError("You have already signed this release.", field="signer")
     now = timezone.now()
@@ -332,11 +339,16 @@ def release_reject(*, release: Release, by: User, password: str, reason: str) ->
     return release_sign(release=release, by=by, password=password, meaning=Signature.Meaning.REJECTION, reason=reason)
 
 
+def release_withdraw_check(*, release: Release, by: User) -> None:
+    """Only the requester or an admin may withdraw: the API asks before it reads the body, the service again."""
+    if release.requester_id != by.pk and not (by.is_superuser or by.role == Role.ADMIN):
+        raise NotAllowed("Only the requester or an admin may withdraw a release.")
+
+
 @transaction.atomic
 def release_withdraw(*, release: Release, by: User, reason: str) -> Release:
     release = _locked(release)
-    if release.requester_id != by.pk and not (by.is_superuser or by.role == Role.ADMIN):
-        raise NotAllowed("Only the requester or an admin may withdraw a release.")
+    release_withdraw_check(release=release, by=by)
     if not reason.strip():
         raise ApprovalError("Withdrawing needs a reason.", field="reason")
     if release.state not in OPEN_STATES | {Release.State.APPROVED}:
@@ -349,10 +361,14 @@ def release_withdraw(*, release: Release, by: User, reason: str) -> Release:
     return release
 
 
-def release_break_glass(*, release: Release, by: User, password: str, reason: str) -> Release:
-    """An admin authorises an emergency deploy. It is flagged everywhere and opens a retrospective review."""
+def release_break_glass_check(*, by: User) -> None:
     if not (by.is_superuser or by.role == Role.ADMIN):
         raise NotAllowed("Only admins may use break-glass.")
+
+
+def release_break_glass(*, release: Release, by: User, password: str, reason: str) -> Release:
+    """An admin authorises an emergency deploy. It is flagged everywhere and opens a retrospective review."""
+    release_break_glass_check(by=by)
     if not reason.strip():
         raise ApprovalError("Break-glass needs a reason.", field="reason")
     _reauthenticate(by, password, release)

@@ -14,14 +14,16 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import serializers, status
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from lineage.models import Node
-from portal.accounts.permissions import CanRead
+from portal.accounts.permissions import CanRead, has_role
 from portal.approvals.models import Release
 from portal.lib.errors import FieldError
+from portal.lib.schema import paginated
 
 from . import selectors, services
 from .models import Document, DocumentType
@@ -57,6 +59,19 @@ class DocumentSerializer(serializers.ModelSerializer):
         return f"/api/v1/documents/{d.pk}/content"
 
 
+def _writes_need(roles: set[str], message: str) -> type[BasePermission]:
+    """A role needed for the view's writes, checked before the body is read (the service checks it again), so a
+    caller without the role gets 403 whatever the body. Views of one document check after the lookup instead,
+    so a document the caller may not see stays a 404."""
+
+    class WritesNeed(BasePermission):
+        def has_permission(self, request: Request, view: APIView) -> bool:
+            self.message = message
+            return request.method in ("GET", "HEAD", "OPTIONS") or has_role(request.user, roles)
+
+    return WritesNeed
+
+
 def _document_or_404(request: Request, pk: Any) -> Document:
     doc = Document.objects.visible_to(request.user).defer("content").select_related(
         "author", "approved_by").filter(pk=pk).first()
@@ -85,7 +100,7 @@ def content_response(doc: Document) -> HttpResponse:
 
 
 class DocumentListCreateApi(APIView):
-    permission_classes = [CanRead]
+    permission_classes = [CanRead, _writes_need(services.UPLOAD_ROLES, services.UPLOAD_REFUSED)]
     parser_classes = [MultiPartParser, FormParser]
 
     class InputSerializer(serializers.Serializer):
@@ -110,7 +125,7 @@ class DocumentListCreateApi(APIView):
         OpenApiParameter("release", int, description="A release id: documents attached to it."),
         OpenApiParameter("type", str, enum=DocumentType.values), OpenApiParameter("approved", bool),
         OpenApiParameter("q", str, description="Title, file name or SHA-256.")],
-        responses={200: DocumentSerializer(many=True)})
+        responses={200: paginated(DocumentSerializer)})
     def get(self, request: Request) -> Response:
         p = request.query_params
         node = release = None
@@ -178,6 +193,7 @@ class DocumentDetailApi(APIView):
                    responses={204: None, 409: OpenApiResponse(description="Under a retention lock.")})
     def delete(self, request: Request, pk: Any) -> Response:
         doc = _document_or_404(request, pk)
+        services.require_role(request.user, services.DELETE_ROLES, services.DELETE_REFUSED)
         data = self.DeleteInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         services.document_delete(document=doc, by=request.user, **data.validated_data)
@@ -188,9 +204,10 @@ class DocumentContentApi(APIView):
     permission_classes = [CanRead]
 
     @extend_schema(operation_id="document_content",
-                   responses={(200, "application/octet-stream"): OpenApiResponse(
-                       OpenApiTypes.BINARY, description="The file, as an attachment. Header X-Content-SHA256 is its "
-                                                        "SHA-256 in hex; Repr-Digest the same per RFC 9530.")})
+                   responses={(200, "*/*"): OpenApiResponse(
+                       OpenApiTypes.BINARY, description="The file, as an attachment, with the content type it was "
+                                                        "uploaded with. Header X-Content-SHA256 is its SHA-256 in "
+                                                        "hex; Repr-Digest the same per RFC 9530.")})
     def get(self, request: Request, pk: Any) -> HttpResponse:
         doc = _document_or_404(request, pk)
         return content_response(Document.objects.get(pk=doc.pk))
@@ -206,6 +223,7 @@ class DocumentApproveApi(APIView):
     @extend_schema(operation_id="document_approve", request=InputSerializer, responses={200: DocumentSerializer})
     def post(self, request: Request, pk: Any) -> Response:
         doc = _document_or_404(request, pk)
+        services.require_role(request.user, services.APPROVE_ROLES, services.APPROVE_REFUSED)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         doc = services.document_approve(document=doc, by=request.user, **data.validated_data)

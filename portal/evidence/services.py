@@ -41,6 +41,9 @@ UPLOAD_ROLES = {Role.VIEWER, Role.APPROVER, Role.COMPLIANCE_OFFICER, Role.ADMIN}
 APPROVE_ROLES = {Role.APPROVER, Role.COMPLIANCE_OFFICER, Role.ADMIN}
 ATTACH_ROLES = APPROVE_ROLES
 DELETE_ROLES = {Role.COMPLIANCE_OFFICER, Role.ADMIN}
+UPLOAD_REFUSED = "Only people with the viewer, approver, compliance officer or admin role may upload evidence."
+APPROVE_REFUSED = "Only approvers, compliance officers and admins may approve evidence."
+DELETE_REFUSED = "Only compliance officers and admins may delete evidence."
 
 PDF = "application/pdf"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -70,7 +73,7 @@ class RetentionLocked(DomainError):
 
 
 # -- checks ------------------------------------------------------------------------------------------------
-def _require(user: User, roles: set[str], message: str) -> None:
+def require_role(user: User, roles: set[str], message: str) -> None:
     if not has_role(user, roles):
         raise NotAllowed(message)
 
@@ -209,8 +212,7 @@ def document_upload(
     the old document's effective period when the new one's begins, and extends the old one's retention to run
     from that day.
     """
-    _require(by, UPLOAD_ROLES, "Only people with the viewer, approver, compliance officer or admin role may "
-                               "upload evidence.")
+    require_role(by, UPLOAD_ROLES, UPLOAD_REFUSED)
     if doc_type not in DocumentType.values:
         raise FieldError("doc_type", f"Unknown document type {doc_type!r}.")
     if not title.strip():
@@ -284,7 +286,7 @@ def document_approve(*, document: Document, by: User, password: str, reason: str
 
     Approval can complete pending releases whose policy required this type: they are re-evaluated here.
     """
-    _require(by, APPROVE_ROLES, "Only approvers, compliance officers and admins may approve evidence.")
+    require_role(by, APPROVE_ROLES, APPROVE_REFUSED)
     if document.author_id == by.pk:
         raise NotAllowed("You wrote this document; someone else must approve it.")
     if not reason.strip():
@@ -354,14 +356,14 @@ def document_detach(*, document: Document, by: User, node_ids: Sequence[str] = (
 def _check_attacher(document: Document, by: User) -> None:
     if document.author_id == by.pk and has_role(by, UPLOAD_ROLES):
         return
-    _require(by, ATTACH_ROLES, "Only the author, approvers, compliance officers and admins may change where a "
+    require_role(by, ATTACH_ROLES, "Only the author, approvers, compliance officers and admins may change where a "
                                "document is attached.")
 
 
 @transaction.atomic
 def document_delete(*, document: Document, by: User, reason: str) -> None:
     """Delete a document whose retention lock has passed. The database refuses earlier deletes too."""
-    _require(by, DELETE_ROLES, "Only compliance officers and admins may delete evidence.")
+    require_role(by, DELETE_ROLES, DELETE_REFUSED)
     if not reason.strip():
         raise EvidenceError("Deleting evidence needs a reason.", field="reason")
     document = Document.objects.select_for_update().get(pk=document.pk)

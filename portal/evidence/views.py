@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -75,6 +76,9 @@ def document_download(request: HttpRequest, pk: object) -> HttpResponse:
 @login_required
 def document_upload(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
+        # The role before the form, so a refusal never depends on what was sent (as on the API).
+        if not has_role(request.user, services.UPLOAD_ROLES):
+            raise PermissionDenied(services.UPLOAD_REFUSED)
         form = UploadForm(request.POST, request.FILES)
         if form.is_valid():
             v = dict(form.cleaned_data)

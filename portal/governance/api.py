@@ -146,6 +146,7 @@ class SubjectKeysAddApi(APIView):
                                                                                           **ERRORS})
     def post(self, request: Request, node_id: str) -> Response:
         dataset = services.dataset_of(_node_or_404(request, node_id, ("dataset", "datasetVersion")))
+        services.subject_keys_check(by=request.user)  # before the body: no role, 403 whatever was sent
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         keys = data.validated_data["keys"]

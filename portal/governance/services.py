@@ -170,13 +170,17 @@ def dataset_governance_set(*, node: Node, by: User, **fields: Any) -> DatasetGov
     return gov
 
 
+def subject_keys_check(*, by: User) -> None:
+    if not may_set_dataset_governance(by):
+        raise NotAllowed("Only compliance officers and admins may add subject keys.")
+
+
 @transaction.atomic
 def subject_keys_add(*, dataset: Node, keys: list[str], by: User) -> int:
     """Record that ``dataset`` holds data about these subjects. Only a SHA-256 of each normalised key is
     stored, and the audit entry says how many, never which. Returns how many were new."""
     dataset = dataset_of(dataset)
-    if not may_set_dataset_governance(by):
-        raise NotAllowed("Only compliance officers and admins may add subject keys.")
+    subject_keys_check(by=by)
     if not isinstance(keys, list) or not keys:
         raise FieldError("keys", "give at least one subject key")
     if len(keys) > MAX_SUBJECT_KEYS:

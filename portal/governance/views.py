@@ -110,6 +110,8 @@ def node_governance(request: HttpRequest, node_id: str) -> HttpResponse:
 @require_POST
 def subject_keys_add(request: HttpRequest, node_id: str) -> HttpResponse:
     node = services.dataset_of(_visible(request, node_id))
+    if not services.may_set_dataset_governance(request.user):
+        raise PermissionDenied("Only compliance officers and admins may add subject keys.")
     form = gforms.SubjectKeysForm(request.POST)
     if form.is_valid():
         try:

@@ -12,7 +12,8 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError, InterfaceError, OperationalError
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
@@ -100,3 +101,22 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         logger.exception("database error")
         return Response(error_body("Internal database error."), status=status.HTTP_500_INTERNAL_SERVER_ERROR)
     return None
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """``handler404``: a URL under /api/ that matches no route (``/api/v1/releases/-1``) answers the API's error
+    shape, not the HTML page."""
+    if _is_api(request):
+        return JsonResponse(error_body("Not found."), status=404)
+    return defaults.page_not_found(request, exception)  # type: ignore[arg-type]
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """``handler500``: the API's error shape under /api/, the HTML page elsewhere."""
+    if _is_api(request):
+        return JsonResponse(error_body("Internal server error."), status=500)
+    return defaults.server_error(request)

@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 
 from portal.accounts.permissions import CanReport
 from portal.lib.errors import DomainError, FieldError
+from portal.lib.schema import paginated
 
 from . import selectors, services
 from .catalog import FRAMEWORKS
@@ -65,7 +66,7 @@ class ReportCollectionApi(APIView):
                                             help_text="Erasure: a data-subject key; only its hash is kept.")
         title = serializers.CharField(required=False, allow_blank=True, default="", max_length=300)
 
-    @extend_schema(responses={200: ReportSerializer(many=True)})
+    @extend_schema(operation_id="v1_reports_list", responses={200: paginated(ReportSerializer)})
     def get(self, request: Request) -> Response:
         qs = Report.objects.select_related("requested_by").defer("bundle", "pdf")
         kind = request.query_params.get("kind")
@@ -180,7 +181,21 @@ class ControlCatalogApi(APIView):
 
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    class OutputSerializer(serializers.Serializer):
+        class ControlSerializer(serializers.Serializer):
+            id = serializers.CharField()
+            citation = serializers.CharField()
+            title = serializers.CharField()
+            evidence_shown = serializers.CharField()
+            type = serializers.CharField()
+            evaluated = serializers.BooleanField()
+            needs = serializers.CharField(help_text="For a control the portal does not evaluate: the data it needs.")
+
+        id = serializers.CharField()
+        name = serializers.CharField()
+        controls = ControlSerializer(many=True)
+
+    @extend_schema(responses={200: OutputSerializer(many=True)})
     def get(self, request: Request) -> Response:
         _load_checks()
         return Response([{"id": f.id, "name": f.name, "controls": [
@@ -194,7 +209,21 @@ class PostureApi(APIView):
 
     permission_classes = [IsAuthenticated, CanReport]
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    # "pass" is a keyword: the fields are given as a dict.
+    OutputSerializer = inline_serializer("PostureApiOutput", {
+        "framework": serializers.CharField(),
+        "name": serializers.CharField(),
+        "evaluated_at": serializers.DateTimeField(allow_null=True, help_text="Null: never evaluated, no counts."),
+        "pass": serializers.IntegerField(required=False),
+        "fail": serializers.IntegerField(required=False),
+        "not_evaluated": serializers.IntegerField(required=False),
+        "evidence": serializers.IntegerField(required=False),
+        "parameters_version": serializers.IntegerField(required=False, allow_null=True),
+        "controls": serializers.DictField(child=serializers.CharField(), required=False,
+                                          help_text="Status by control id."),
+    }, many=True)
+
+    @extend_schema(responses={200: OutputSerializer})
     def get(self, request: Request) -> Response:
         latest = selectors.posture_latest()
         return Response([{"framework": fid, "name": f.name, **({
