@@ -108,7 +108,8 @@ def _value(route: str, name: str, world: World) -> str:
         return v["modelVersion"] if "model-versions/" in route else (
             v["deployment"] if "deployments/" in route else v["dataset"])
     if name == "pk":
-        for prefix, key in (("releases/", "release"), ("tokens/", "token"), ("reports/", "report"),
+        for prefix, key in (("releases/", "release"), ("tokens/", "token"), ("erasure-requests/", "erasure_request"),
+                            ("reports/", "report"),
                             ("documents/", "document"), ("evidence/", "document")):
             if prefix in route:
                 return v[key]

@@ -15,6 +15,7 @@ from portal.accounts.services import token_issue
 from portal.approvals.models import Release
 from portal.audit.models import AuditEntry
 from portal.evidence.models import Document
+from portal.governance.erasure import erasure_request_open
 from portal.reports.models import Report
 from portal.reports.services import report_generate, report_request
 
@@ -56,10 +57,12 @@ def build_world() -> World:
     report = report_request(by=users["compliance_officer"], kind=Report.Kind.FRAMEWORK, framework="gdpr",
                             enqueue=False)
     report_generate(report_id=str(report.pk))
+    erasure = erasure_request_open(by=users["compliance_officer"], dataset=dataset.node_id)
     return World(users=users, tokens=tokens, values={
         "dataset": dataset.node_id, "modelVersion": model.node_id, "deployment": deployment.node_id,
         "run_uuid": run.node_id.removeprefix("run:"), "release": str(release.pk), "document": str(document.pk),
-        "report": str(report.pk), "seq": str(AuditEntry.objects.order_by("-seq").values_list("seq", flat=True)[0]),
+        "report": str(report.pk), "erasure_request": str(erasure.pk),
+        "seq": str(AuditEntry.objects.order_by("-seq").values_list("seq", flat=True)[0]),
         # The viewer's token: nobody else may revoke it.
         "token": str(ApiToken.objects.filter(user=viewer).order_by("pk").values_list("pk", flat=True)[0]),
         "user": str(viewer.pk), "user_ct": str(ContentType.objects.get_for_model(User).pk),
