@@ -99,3 +99,11 @@ def test_templates_have_no_inline_script_style_or_handlers() -> None:
         for pattern in (r"<script(?![^>]*\bsrc=)[^>]*>", r"\sstyle=", r"\son[a-z]+\s*=", r"<style"):
             bad += [f"{path.relative_to(root)}: {m.group(0)}" for m in re.finditer(pattern, text)]
     assert not bad, bad
+
+
+@pytest.mark.django_db
+def test_a_service_account_session_only_reaches_its_tokens(ingestor, client) -> None:
+    client.force_login(ingestor)
+    assert client.get("/dashboard/").status_code == 403
+    assert client.get("/lineage/explore/").status_code == 403
+    assert client.get("/settings/tokens/").status_code == 200
