@@ -7,43 +7,23 @@ shows a report that is queued and running, not one finished inline.
 from __future__ import annotations
 
 import io
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-import redis
-from celery import Celery, current_app
-from celery.contrib.testing.worker import start_worker
 from pypdf import PdfReader
 
 from lineage import demo
 from portal.reports.models import Report
 from tests.browser.conftest import screenshot
-from tests.conftest import need_service
-
-BROKER = os.environ.get("CELERY_TEST_BROKER_URL", "redis://127.0.0.1:6379/15")
+from tests.workers import worker_thread
 
 
 @pytest.fixture
-def report_worker(settings: Any) -> Iterator[None]:
-    try:
-        redis.Redis.from_url(BROKER, socket_connect_timeout=2).ping()
-    except redis.RedisError as exc:
-        need_service("Redis", str(exc))
-    app = Celery("portal-browser-test", set_as_current=False)
-    app.config_from_object("django.conf:settings", namespace="CELERY")
-    app.conf.update(broker_url=BROKER, task_always_eager=False, result_backend=None)
-    app.autodiscover_tasks(["portal.reports"], force=True)
-    previous = current_app._get_current_object()
-    app.set_current()
-    try:
-        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=15):
-            yield
-    finally:
-        previous.set_current()
+def report_worker() -> Iterator[None]:
+    with worker_thread(["portal.reports"], shutdown_timeout=15):
+        yield
 
 
 def test_an_auditor_generates_watches_and_downloads_a_report(new_page, report_worker) -> None:

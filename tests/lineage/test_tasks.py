@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Iterator
 from io import StringIO
 
 import pytest
-import redis
-from celery import Celery, current_app
-from celery.contrib.testing.worker import start_worker
 from django.core.management import call_command
 
 from lineage.models import Edge, Node
@@ -19,30 +15,14 @@ from lineage.openlineage import parse_event
 from lineage.services import events_ingest
 from lineage.tasks import lineage_rebuild_task
 from portal.audit.models import AuditEntry
-from tests.conftest import need_service
 from tests.factories import dataset, model_output, run_event
-
-BROKER = os.environ.get("CELERY_TEST_BROKER_URL", "redis://127.0.0.1:6379/15")
+from tests.workers import worker_thread
 
 
 @pytest.fixture
 def celery_worker() -> Iterator[None]:
-    """A real worker thread consuming from Redis, on a fresh Celery app (clean connection pools)."""
-    try:
-        redis.Redis.from_url(BROKER, socket_connect_timeout=2).ping()
-    except redis.RedisError as exc:
-        need_service("Redis", str(exc))
-    worker_app = Celery("portal-test", set_as_current=False)
-    worker_app.config_from_object("django.conf:settings", namespace="CELERY")
-    worker_app.conf.update(broker_url=BROKER, task_always_eager=False, result_backend=None)
-    worker_app.autodiscover_tasks(["lineage", "portal.audit"], force=True)
-    previous = current_app._get_current_object()
-    worker_app.set_current()
-    try:
-        with start_worker(worker_app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
-            yield
-    finally:
-        previous.set_current()
+    with worker_thread(["lineage", "portal.audit"]):
+        yield
 
 
 @pytest.mark.django_db(transaction=True)
