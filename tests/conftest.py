@@ -13,8 +13,13 @@ from rest_framework.test import APIClient
 from portal.accounts.models import User
 from portal.accounts.services import namespace_assign, token_issue, user_ensure
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-EVENTS_DIR = SHARED / "openlineage" / "events"
+# Copies of what the suite reads from the project's ../shared folder, so any clean checkout can run it
+# (tests/data/README.md; tests/test_shared_data.py keeps them identical when ../shared is there).
+TEST_DATA = Path(__file__).resolve().parent / "data"
+SHARED_ORIGINAL = Path(__file__).resolve().parents[2] / "shared"
+EVENTS_DIR = TEST_DATA / "openlineage" / "events"
+OPENLINEAGE_SPEC = TEST_DATA / "openlineage" / "OpenLineage.json"
+CONTROL_CATALOG = TEST_DATA / "compliance" / "controls.md"
 REQUIRE_SERVICES = os.environ.get("PORTAL_REQUIRE_SERVICES") == "1"
 
 

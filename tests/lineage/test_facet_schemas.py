@@ -10,11 +10,11 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
 from lineage import facets as F
-from tests.conftest import SHARED
+from tests.conftest import OPENLINEAGE_SPEC
 from tests.factories import deploy_facets, facet, model_output
 
 SCHEMAS = Path(F.__file__).parent / "facet_schemas"
-SPEC = json.loads((SHARED / "openlineage" / "spec" / "OpenLineage.json").read_text())
+SPEC = json.loads(OPENLINEAGE_SPEC.read_text())
 REGISTRY = Registry().with_resource("https://openlineage.io/spec/2-0-2/OpenLineage.json",
                                     Resource.from_contents(SPEC))
 
