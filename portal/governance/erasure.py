@@ -5,7 +5,6 @@ never stored or audited, only its SHA-256.
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,7 +17,9 @@ from portal.accounts.permissions import CURATE_ROLES, has_role
 from portal.audit.services import audit_record
 from portal.lib.errors import DomainError, FieldError
 
-from .models import ErasureDisposition, ErasureRequest, SubjectKey
+from .fields import subject_key_hash
+from .models import ErasureDisposition, ErasureRequest
+from .selectors import subject_key_datasets
 
 RESPONSE_DAYS = 30  # Art. 12(3): one month
 EXTENSION_DAYS = 60  # … extendable by two further months
@@ -28,10 +29,6 @@ MODEL_OUTCOMES = {"retrained", "no_personal_data", "exempt"}
 
 class ErasureForbidden(DomainError):
     status_code = 403
-
-
-def key_hash(key: str) -> str:
-    return hashlib.sha256(key.strip().casefold().encode()).hexdigest()
 
 
 def due_at(request: ErasureRequest) -> datetime:
@@ -56,10 +53,9 @@ def erasure_request_open(*, by: User, subject_key: str = "", dataset: str = "",
     received_at = received_at or timezone.now()
     if received_at > timezone.now():
         raise FieldError("received_at", "cannot be in the future")
-    digest = key_hash(subject_key) if subject_key.strip() else ""
+    digest = subject_key_hash(subject_key) if subject_key.strip() else ""
     if digest:
-        pks = SubjectKey.objects.filter(key_hash=digest).values_list("dataset_id", flat=True)
-        sources = list(Node.objects.filter(pk__in=list(pks)).order_by("node_id"))
+        sources = subject_key_datasets(subject_key)
         if not sources:
             raise FieldError("subject_key", "no dataset's subject index holds this key")
         target = None

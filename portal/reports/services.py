@@ -26,6 +26,7 @@ from portal.accounts.models import User
 from portal.accounts.permissions import REPORT_ROLES, has_role
 from portal.audit.models import AuditEntry
 from portal.audit.services import audit_record
+from portal.governance.fields import subject_key_hash
 from portal.governance.models import SubjectKey
 from portal.governance.parameters import parameters_in_force
 from portal.lib.errors import DomainError, FieldError
@@ -45,11 +46,6 @@ PROGRESS_EVERY = 0.5  # seconds between progress writes
 
 class ReportForbidden(DomainError):
     status_code = 403
-
-
-def subject_key_hash(key: str) -> str:
-    """A data-subject key as the subject index stores it: SHA-256 of the stripped, case-folded key."""
-    return hashlib.sha256(key.strip().casefold().encode()).hexdigest()
 
 
 def _visible_node(user: User, node_id: str, field: str, kinds: tuple[str, ...]) -> Node:

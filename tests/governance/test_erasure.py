@@ -6,6 +6,7 @@ import pytest
 
 from portal.audit.models import AuditEntry
 from portal.governance import erasure
+from portal.governance.fields import subject_key_hash
 from portal.governance.models import ErasureRequest, SubjectKey
 from portal.lib.errors import FieldError
 from tests.conftest import api_client
@@ -14,7 +15,7 @@ from tests.conftest import api_client
 @pytest.fixture
 def keyed(small_graph):
     ds = small_graph["ds:customers"]
-    SubjectKey.objects.create(dataset=ds, key_hash=erasure.key_hash("Customer-1001"))
+    SubjectKey.objects.create(dataset=ds, key_hash=subject_key_hash("Customer-1001"))
     return small_graph
 
 

@@ -68,8 +68,8 @@ def test_a_report_not_yet_done_answers_409_for_its_pdf(small_graph, officer, off
 
 @pytest.mark.django_db(transaction=True)
 def test_erasure_by_subject_key_and_csv(small_graph, officer_client, officer):
+    from portal.governance.fields import subject_key_hash
     from portal.governance.models import SubjectKey
-    from portal.reports.services import subject_key_hash
 
     source = small_graph["ds:customers"]
     SubjectKey.objects.create(dataset=source, key_hash=subject_key_hash(" Customer-1001 "))
