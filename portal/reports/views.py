@@ -71,13 +71,14 @@ def _posture_rows() -> list[tuple[Any, Any]]:
     return [(f, latest.get(f.id)) for f in FRAMEWORKS.values()]
 
 
-def _start(request: HttpRequest, **fields: Any) -> HttpResponse:
+def _start(request: HttpRequest, *, back: str = "reports:list", **fields: Any) -> HttpResponse:
+    """Start a report and show it; on a refusal go back to the form (a named page, never the Referer)."""
     try:
         report = services.report_request(by=request.user, **fields)
     except (FieldError, DomainError) as exc:
         field = getattr(exc, "field", None)
         messages.error(request, f"{field}: {exc.message}" if field else exc.message)
-        return redirect(request.META.get("HTTP_REFERER") or "reports:list")
+        return redirect(back)
     return redirect("reports:detail", pk=report.pk)
 
 
@@ -151,7 +152,8 @@ def erasure_tool(request: HttpRequest) -> HttpResponse:
     _guard(request)
     form = ErasureForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        return _start(request, kind=Report.Kind.ERASURE, dataset=form.cleaned_data["dataset"].strip(),
+        return _start(request, back="reports:erasure", kind=Report.Kind.ERASURE,
+                      dataset=form.cleaned_data["dataset"].strip(),
                       subject_key=form.cleaned_data["subject_key"])
     recent = Report.objects.filter(kind=Report.Kind.ERASURE).select_related("requested_by").defer("pdf")[:20]
     return render(request, "reports/erasure.html", {"form": form, "recent": recent})

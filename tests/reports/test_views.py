@@ -87,3 +87,12 @@ def test_the_dashboard_shows_the_posture_to_reporting_roles_only(small_graph, of
     assert html.count("class=\"sparkline\"") == 5 and html.count("class=\"status-bar\"") == 5
     assert "Compliance posture" not in _client(alice).get("/dashboard/").content.decode()
     assert 'href="/reports/"' in html and 'href="/reports/"' not in _client(alice).get("/dashboard/").content.decode()
+
+
+def test_a_refused_request_goes_back_to_the_form_not_to_the_referer(small_graph, officer):
+    c = _client(officer)
+    r = c.post("/reports/new", {"kind": "dossier", "model": "modelVersion:none#1"},
+               HTTP_REFERER="https://evil.example/phish")
+    assert r.status_code == 302 and r["Location"] == "/reports/"
+    r = c.post("/reports/erasure", {"subject_key": "nobody"}, HTTP_REFERER="https://evil.example/phish")
+    assert r.status_code == 302 and r["Location"] == "/reports/erasure"
