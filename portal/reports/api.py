@@ -86,7 +86,7 @@ class ReportCollectionApi(APIView):
         return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
 
 
-def _report(request: Request, pk: Any) -> Report:
+def _report(pk: Any) -> Report:
     return get_object_or_404(Report.objects.select_related("requested_by"), pk=pk)
 
 
@@ -104,7 +104,7 @@ class ReportDetailApi(APIView):
 
     @extend_schema(responses={200: ReportSerializer})
     def get(self, request: Request, pk: Any) -> Response:
-        return Response(ReportSerializer(_report(request, pk)).data)
+        return Response(ReportSerializer(_report(pk)).data)
 
 
 def _download(request: Request, report: Report, fmt: str) -> None:
@@ -116,7 +116,7 @@ class ReportPdfApi(APIView):
 
     @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY})
     def get(self, request: Request, pk: Any) -> HttpResponse:
-        report = _report(request, pk)
+        report = _report(pk)
         _done(report)
         _download(request, report, "pdf")
         response = HttpResponse(bytes(report.pdf), content_type="application/pdf")
@@ -130,7 +130,7 @@ class ReportBundleApi(APIView):
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request, pk: Any) -> Response:
-        report = _report(request, pk)
+        report = _report(pk)
         _done(report)
         _download(request, report, "json")
         return Response(report.bundle)
@@ -141,7 +141,7 @@ class ReportCsvApi(APIView):
 
     @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR})
     def get(self, request: Request, pk: Any) -> HttpResponse:
-        report = _report(request, pk)
+        report = _report(pk)
         _done(report)
         if report.kind != Report.Kind.ERASURE:
             raise FieldError(None, "Only erasure impact reports have a CSV.")

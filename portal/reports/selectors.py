@@ -72,8 +72,7 @@ def scope_pks(scope: dict[str, list[str]], *, max_nodes: int | None = None) -> t
     if tags:
         tagged = set(NodeTag.objects.filter(tag__in=tags).values_list("node_id", flat=True))
         base |= tagged | set(Node.objects.filter(parent_id__in=tagged).values_list("pk", flat=True))
-    kinds = dict(qs.filter(pk__in=base).values_list("pk", "kind")) if len(base) < 50_000 else {
-        pk: k for part in _chunks(list(base)) for pk, k in qs.filter(pk__in=part).values_list("pk", "kind")}
+    kinds = {pk: k for part in _chunks(list(base)) for pk, k in qs.filter(pk__in=part).values_list("pk", "kind")}
     up_seeds = [pk for pk, k in kinds.items() if k in ("modelVersion", "deployment")]
     down_seeds = [pk for pk, k in kinds.items() if k in ("dataset", "datasetVersion")]
     max_nodes = max_nodes or settings.PORTAL_REPORT_MAX_NODES
@@ -246,22 +245,23 @@ class PosturePoint:
     value: int
 
 
+def _posture_recent(history: int) -> dict[str, list[PostureSnapshot]]:
+    """The newest evaluations of each framework, newest first, in one query (the beat task evaluates them all
+    together, so a framework's latest is among the newest rows)."""
+    recent: dict[str, list[PostureSnapshot]] = {}
+    for snap in PostureSnapshot.objects.order_by("-evaluated_at")[: history * len(FRAMEWORKS) * 2]:
+        recent.setdefault(snap.framework, []).append(snap)
+    return recent
+
+
 def posture_latest() -> dict[str, PostureSnapshot]:
     """The newest snapshot of each framework."""
-    latest: dict[str, PostureSnapshot] = {}
-    for framework in FRAMEWORKS:
-        snap = PostureSnapshot.objects.filter(framework=framework).order_by("-evaluated_at").first()
-        if snap is not None:
-            latest[framework] = snap
-    return latest
+    return {fid: snaps[0] for fid, snaps in _posture_recent(1).items()}
 
 
 def posture_overview(*, history: int = 12) -> list[dict[str, Any]]:
     """Per framework: the latest counts and the failing-control counts of its last ``history`` evaluations."""
-    recent: dict[str, list[PostureSnapshot]] = {}
-    # One query: the newest evaluations of all frameworks (they are evaluated together by the beat task).
-    for snap in PostureSnapshot.objects.order_by("-evaluated_at")[: history * len(FRAMEWORKS) * 2]:
-        recent.setdefault(snap.framework, []).append(snap)
+    recent = _posture_recent(history)
     rows = []
     for fid, framework in FRAMEWORKS.items():
         snaps = recent.get(fid, [])[:history]

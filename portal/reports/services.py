@@ -260,7 +260,7 @@ def _build(report: Report, progress: Progress) -> dict[str, Any]:
     models = {n.pk for n in facts.of_kind("modelVersion")}
     production = facts.production()
     progress(62, "drawing lineage diagrams", force=True)
-    shown = {facts.model_of(d).pk: facts.model_of(d) for d in production if facts.model_of(d)}
+    shown = {mv.pk: mv for mv in (facts.model_of(d) for d in production) if mv is not None}
     diagrams = []
     for i, mv in enumerate(sorted(shown.values(), key=lambda m: m.node_id)):
         diagrams.append(B.diagram(facts, mv, title=mv.label))
