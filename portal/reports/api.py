@@ -8,7 +8,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -66,11 +66,14 @@ class ReportCollectionApi(APIView):
                                             help_text="Erasure: a data-subject key; only its hash is kept.")
         title = serializers.CharField(required=False, allow_blank=True, default="", max_length=300)
 
-    @extend_schema(operation_id="v1_reports_list", responses={200: paginated(ReportSerializer)})
+    @extend_schema(operation_id="v1_reports_list", responses={200: paginated(ReportSerializer)},
+                   parameters=[OpenApiParameter("kind", str, enum=Report.Kind.values, required=False)])
     def get(self, request: Request) -> Response:
         qs = Report.objects.select_related("requested_by").defer("bundle", "pdf")
         kind = request.query_params.get("kind")
         if kind:
+            if kind not in Report.Kind.values:
+                raise FieldError("kind", f"one of {', '.join(Report.Kind.values)}")
             qs = qs.filter(kind=kind)
         paginator = LimitOffsetPagination()
         page = paginator.paginate_queryset(qs, request, view=self)

@@ -93,3 +93,9 @@ def _file(content: bytes):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     return SimpleUploadedFile("report.pdf", content, content_type="application/pdf")
+
+
+def test_listing_by_an_unknown_kind_is_a_400_naming_it(officer_client):
+    r = officer_client.get("/api/v1/reports?kind=nonsense")
+    assert r.status_code == 400 and r.json()["errors"][0]["field"] == "kind"
+    assert officer_client.get("/api/v1/reports?kind=erasure").json()["count"] == 0
