@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from pypdf import PdfReader
 
 from lineage import demo
@@ -35,11 +36,14 @@ def test_an_auditor_generates_watches_and_downloads_a_report(new_page, report_wo
     report = Report.objects.get()
     seen: list[int] = []
     deadline = time.monotonic() + 90
-    while not page.locator("#download-pdf").count():
+    while not _present(page, "#download-pdf"):
         assert time.monotonic() < deadline, f"report still {Report.objects.get().state}; bar showed {seen}"
         bar = page.locator("#report-progress-bar")
-        if bar.count():
-            value = bar.get_attribute("value")
+        if _present(page, "#report-progress-bar"):
+            try:  # the page reloads itself when the report is done: the bar may be gone by now
+                value = bar.get_attribute("value", timeout=500)
+            except PlaywrightError:
+                continue
             if value is not None and (not seen or int(value) != seen[-1]):
                 seen.append(int(value))
                 if len(seen) == 1:
@@ -56,3 +60,11 @@ def test_an_auditor_generates_watches_and_downloads_a_report(new_page, report_wo
     assert report.state == Report.State.DONE and data == bytes(report.pdf)
     text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(data)).pages)
     assert str(report.pk) in text and "Ingrid Larsen" in text
+
+
+def _present(page, selector: str) -> bool:  # noqa: ANN001
+    """Whether ``selector`` is on the page now; False while the page is reloading itself."""
+    try:
+        return page.locator(selector).count() > 0
+    except PlaywrightError:
+        return False
