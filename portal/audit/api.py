@@ -20,7 +20,7 @@ from portal.lib.errors import FieldError
 
 from . import keys
 from .merkle import ChainTree
-from .models import AuditCheckpoint, AuditEntry
+from .models import AuditCheckpoint, AuditEntry, AuditPending
 from .services import audit_verify, entry_dict
 
 
@@ -133,6 +133,9 @@ class InclusionProofApi(APIView):
         if size is None:
             size = _latest_checkpoint().tree_size
         assert seq is not None
+        if seq > size and (AuditPending.objects.exists() or AuditEntry.objects.filter(seq=seq).exists()):
+            raise FieldError("seq", f"entry {seq} is not yet covered by a signed checkpoint (the newest covers "
+                                    f"{size}); the sequencer signs one within seconds, ask again")
         if not 1 <= seq <= size:
             raise FieldError("seq", f"must be between 1 and the tree size {size}")
         head = AuditEntry.objects.order_by("-seq").values_list("seq", flat=True).first() or 0

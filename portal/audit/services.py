@@ -10,18 +10,19 @@ entries under the lock and the checkpoint follows its commit.
 from __future__ import annotations
 
 import json
+import multiprocessing
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from . import context, keys, outside, sequencer
 from .canonical import entry_bytes
 from .models import AuditCheckpoint, AuditEntry, AuditPending, AuditVerification
 from .sequencer import ENTRY_COLUMNS, as_datetime, time_text
-from .verifier import VerifyError, canonical, verify_stream
+from .verifier import GENESIS, Checkpoints, VerifyError, canonical, verify_stream, walk
 
 __all__ = ["Change", "audit_record", "audit_record_many", "time_text", "checkpoint_create", "audit_integrate"]
 
@@ -145,28 +146,100 @@ _PG_ROWS = """SELECT seq, to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI
     FROM audit_auditentry ORDER BY seq"""
 
 
-def entry_rows() -> Iterator[tuple[Any, ...]]:
-    """Entry rows with the time already as the signed text. PostgreSQL: a server-side cursor, large fetches."""
+def entry_rows(after: int = 0, upto: int | None = None) -> Iterator[tuple[Any, ...]]:
+    """Entry rows ``after < seq <= upto`` in order, the time already as the signed text.
+
+    PostgreSQL: a server-side cursor with large fetches. Call inside a transaction.
+    """
     if connection.vendor == "postgresql":
         connection.ensure_connection()
+        bounds = "WHERE seq > %s" + (" AND seq <= %s" if upto is not None else "")
         with connection.connection.cursor(name="audit_verify") as cur:
-            cur.itersize = 20_000
-            cur.execute(_PG_ROWS)
-            yield from cur
+            cur.execute(_PG_ROWS.replace("ORDER BY", bounds + " ORDER BY"),
+                        [after] + ([upto] if upto is not None else []))
+            while rows := cur.fetchmany(20_000):
+                yield from rows
         return
-    for row in AuditEntry.objects.order_by("seq").values_list(*ENTRY_COLUMNS).iterator(chunk_size=5000):
+    qs = AuditEntry.objects.filter(seq__gt=after).order_by("seq")
+    if upto is not None:
+        qs = qs.filter(seq__lte=upto)
+    for row in qs.values_list(*ENTRY_COLUMNS).iterator(chunk_size=5000):
         yield (row[0], time_text(as_datetime(row[1])), *row[2:])
 
 
 def _unpack_row(r: tuple[Any, ...]) -> tuple[Any, Any, Any, bytes]:
-    return r[0], r[11], r[12], entry_bytes(*r[:11])
+    seq, t, actor_id, name, token, action, kind, target, payload, rid, client, prev, h = r
+    return seq, prev, h, entry_bytes(seq, t, actor_id, name, token, action, kind, target, payload, rid, client)
 
 
-def audit_verify() -> Verdict:
+@dataclass(slots=True)
+class _Part:
+    leaves: bytes
+    first_prev: str | None
+    count: int
+    head: str
+    error: tuple[int | None, str] | None
+
+
+def _walk_part(bounds: tuple[int, int]) -> _Part:
+    """One range of the chain, in a worker process with its own connection."""
+    after, upto = bounds
+    leaves: list[bytes] = []
+    first: list[str] = []
+
+    def rows() -> Iterator[tuple[Any, ...]]:
+        stream = entry_rows(after, upto)
+        try:
+            for r in stream:
+                if not first:
+                    first.append(r[11])
+                yield r
+        finally:
+            stream.close()
+
+    count, head, error = after, "", None
+    try:
+        with transaction.atomic():
+            count, head = walk(rows(), _unpack_row, leaves, after, GENESIS if after == 0 else None)
+    except VerifyError as exc:
+        error = (exc.seq, exc.message)
+    finally:
+        connection.close()
+    return _Part(b"".join(leaves), first[0] if first else None, count, head, error)
+
+
+def _verify_parallel(cps: Checkpoints, workers: int) -> tuple[int, str]:
+    """The chain in ``workers`` ranges at once (each entry's hash depends only on the ``prev_hash`` stored in its
+    row); the links between ranges, the tree and the checkpoints are checked here."""
+    size = AuditEntry.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+    step = -(-size // workers)
+    bounds = [(i, min(i + step, size)) for i in range(0, size, step)] or [(0, 0)]
+    connections.close_all()  # the workers open their own; none may share this process's socket
+    with multiprocessing.get_context("fork").Pool(len(bounds)) as pool:
+        parts = pool.map(_walk_part, bounds)
+    leaves: list[bytes] = []
+    head = GENESIS
+    try:
+        for (after, _), part in zip(bounds, parts, strict=True):
+            if after and part.first_prev is not None and part.first_prev != head:
+                raise VerifyError(after + 1, "prev_hash does not match the previous entry's hash (chain broken)")
+            leaves.extend(part.leaves[i:i + 32] for i in range(0, len(part.leaves), 32))
+            if part.error is not None:
+                raise VerifyError(*part.error)
+            head = part.head
+    except VerifyError:
+        cps.check(leaves, len(leaves) + 1)
+        raise
+    cps.finish(leaves)
+    return len(leaves), head
+
+
+def audit_verify(*, workers: int = 1) -> Verdict:
     """Walk the whole chain, recompute every hash, check it against every checkpoint and signature.
 
     Checkpoints come from the database, the outside file and every witness; one the database lost, one whose
     root no longer matches, or one for more entries than the chain holds, is reported with where it was found.
+    ``workers`` > 1 (PostgreSQL, from a management command: it forks) walks ranges in parallel processes.
     """
     try:
         cps = checkpoints_all()
@@ -179,12 +252,15 @@ def audit_verify() -> Verdict:
     try:
         if pem == b"":
             raise VerifyError(None, "checkpoints exist but the signing key is missing")
-        with transaction.atomic():
-            stream = entry_rows()
-            try:
-                count, head = verify_stream(stream, cps, pem, _unpack_row)
-            finally:
-                stream.close()  # release the server-side cursor inside its transaction
+        if workers > 1 and connection.vendor == "postgresql":
+            count, head = _verify_parallel(Checkpoints(cps, pem), workers)
+        else:
+            with transaction.atomic():
+                stream = entry_rows()
+                try:
+                    count, head = verify_stream(stream, cps, pem, _unpack_row)
+                finally:
+                    stream.close()  # release the server-side cursor inside its transaction
     except VerifyError as exc:
         return Verdict(False, 0, "", str(exc), exc.seq, len(cps))
     return Verdict(True, count, head, f"OK {count} entries, head {head}", None, len(cps))

@@ -190,38 +190,49 @@ def _where(cp: dict[str, Any]) -> str:
     return f"checkpoint at tree size {cp['tree_size']} ({cp.get('time')}{source})"
 
 
-def verify_stream(
-    entries: Iterable[Any], checkpoints: list[dict[str, Any]], public_key_pem: bytes | None,
-    unpack: Callable[[Any], tuple[Any, Any, Any, bytes]] = _unpack_dict,
-) -> tuple[int, str]:
-    """Walk the chain once: hashes, sequence, and every checkpoint's root and signature.
+class Checkpoints:
+    """The checkpoints to verify against, by tree size, checked against the leaves as far as they go."""
 
-    ``unpack`` turns an item of ``entries`` into ``(seq, prev_hash, entry_hash, canonical entry bytes)``.
-    Checkpoints may carry a ``source`` (where they were read), named in the error. Returns
-    ``(entry count, head hash)`` or raises ``VerifyError`` naming the first bad place.
+    def __init__(self, checkpoints: list[dict[str, Any]], public_key_pem: bytes | None) -> None:
+        self.by_size: dict[int, list[dict[str, Any]]] = {}
+        self.pem = public_key_pem
+        for cp in checkpoints:
+            self.by_size.setdefault(int(cp["tree_size"]), []).append(cp)
+        # Successive checkpoints: a later signature never covers a smaller tree (a log rolled back and regrown).
+        ordered = sorted(checkpoints, key=lambda c: (str(c.get("time")), int(c["tree_size"])))
+        for a, b in zip(ordered, ordered[1:], strict=False):
+            if int(b["tree_size"]) < int(a["tree_size"]):
+                raise VerifyError(None, f"{_where(b)} is later than {_where(a)} but covers fewer entries: "
+                                        "the log was rolled back")
+
+    def check(self, leaves: list[bytes], below: int) -> None:
+        """Roots and signatures of the checkpoints for fewer than ``below`` entries, smallest first."""
+        sizes = sorted(n for n in self.by_size if n < below and n <= len(leaves))
+        roots = prefix_roots(leaves, sizes)
+        for size in sizes:
+            for cp in self.by_size.pop(size):
+                if roots[size].hex() != cp["root"]:
+                    raise VerifyError(None, f"{_where(cp)}: Merkle root does not match the entries")
+                if self.pem is not None and not verify_signature(self.pem, cp):
+                    raise VerifyError(None, f"{_where(cp)}: bad signature")
+
+    def finish(self, leaves: list[bytes]) -> None:
+        self.check(leaves, len(leaves) + 1)
+        if self.by_size:
+            cp = self.by_size[min(self.by_size)][0]
+            raise VerifyError(None, f"{_where(cp)} but only {len(leaves)} entries: entries are missing "
+                                    "(truncated tail or deleted rows)")
+
+
+def walk(entries: Iterable[Any], unpack: Callable[[Any], tuple[Any, Any, Any, bytes]], leaves: list[bytes],
+         count: int = 0, head: str | None = GENESIS) -> tuple[int, str]:
+    """Check sequence numbers and hashes, appending each entry's hash (raw) to ``leaves``.
+
+    Starts after entry ``count`` whose hash is ``head`` (``None``: take the first entry's ``prev_hash``, for a
+    range whose link to the one before is checked by the caller). Returns ``(count, head)``.
     """
-    by_size: dict[int, list[dict[str, Any]]] = {}
-    for cp in checkpoints:
-        by_size.setdefault(int(cp["tree_size"]), []).append(cp)
-    # Successive checkpoints: a later signature never covers a smaller tree (a log rolled back and regrown).
-    ordered = sorted(checkpoints, key=lambda c: (str(c.get("time")), int(c["tree_size"])))
-    for a, b in zip(ordered, ordered[1:], strict=False):
-        if int(b["tree_size"]) < int(a["tree_size"]):
-            raise VerifyError(None, f"{_where(b)} is later than {_where(a)} but covers fewer entries: "
-                                    "the log was rolled back")
-    tree = TreeBuilder()
-    head, count = GENESIS, 0
-    head_bytes = head.encode("ascii")
     sha256 = hashlib.sha256
-
-    def check_checkpoints_at(size: int) -> None:
-        for cp in by_size.pop(size, []):
-            if tree.root().hex() != cp["root"]:
-                raise VerifyError(None, f"{_where(cp)}: Merkle root does not match the entries")
-            if public_key_pem is not None and not verify_signature(public_key_pem, cp):
-                raise VerifyError(None, f"{_where(cp)}: bad signature")
-
-    check_checkpoints_at(0)
+    head_bytes = head.encode("ascii") if head is not None else b""
     for item in entries:
         expected = count + 1
         try:
@@ -231,21 +242,74 @@ def verify_stream(
         if seq != expected:
             raise VerifyError(expected, f"expected sequence number {expected}, found {seq!r} (entry missing, "
                                         "reordered or inserted)")
+        if head is None and isinstance(prev, str):
+            head, head_bytes = prev, prev.encode("ascii")
         if prev != head:
             raise VerifyError(seq, "prev_hash does not match the previous entry's hash (chain broken)")
-        recomputed = sha256(head_bytes + body).hexdigest()
-        if recomputed != stored:
+        digest = sha256(head_bytes + body).digest()
+        head = digest.hex()
+        if head != stored:
             raise VerifyError(seq, "entry_hash does not match its contents (entry altered)")
-        head, count = recomputed, expected
         head_bytes = head.encode("ascii")
-        tree.append(bytes.fromhex(head))
-        if count in by_size:
-            check_checkpoints_at(count)
-    if by_size:
-        cp = by_size[min(by_size)][0]
-        raise VerifyError(None, f"{_where(cp)} but only {count} entries: entries are missing "
-                                "(truncated tail or deleted rows)")
+        leaves.append(digest)
+        count = expected
+    return count, head or GENESIS
+
+
+def verify_stream(
+    entries: Iterable[Any], checkpoints: list[dict[str, Any]], public_key_pem: bytes | None,
+    unpack: Callable[[Any], tuple[Any, Any, Any, bytes]] = _unpack_dict,
+) -> tuple[int, str]:
+    """Walk the chain once: hashes, sequence, and every checkpoint's root and signature.
+
+    ``unpack`` turns an item of ``entries`` into ``(seq, prev_hash, entry_hash, canonical entry bytes)``.
+    Checkpoints may carry a ``source`` (where they were read), named in the error. Returns
+    ``(entry count, head hash)`` or raises ``VerifyError`` naming the first bad place: a checkpoint that fails
+    for fewer entries than the first bad entry is named before it.
+    """
+    cps = Checkpoints(checkpoints, public_key_pem)
+    leaves: list[bytes] = []
+    try:
+        count, head = walk(entries, unpack, leaves)
+    except VerifyError:
+        cps.check(leaves, len(leaves) + 1)
+        raise
+    cps.finish(leaves)
     return count, head
+
+
+def prefix_roots(leaves: list[bytes], sizes: Iterable[int]) -> dict[int, bytes]:
+    """The RFC 6962 root of each prefix ``leaves[:n]``, ``n`` in ``sizes``, computed level by level.
+
+    A prefix of ``n`` leaves splits into perfect subtrees, one per set bit ``k`` of ``n`` (left to right, largest
+    first); the one for bit ``k`` is node ``(n >> k) - 1`` of level ``k``. Same result as ``TreeBuilder``, with
+    each hash of the tree computed once for all the sizes.
+    """
+    sizes = sorted(set(sizes))
+    parts: dict[int, list[bytes]] = {n: [] for n in sizes}  # smallest subtree first
+    if not sizes or sizes[-1] == 0:
+        return {n: EMPTY_ROOT for n in sizes}
+    sha256 = hashlib.sha256
+    level = [sha256(b"\x00" + x).digest() for x in leaves[: sizes[-1]]]
+    k = 0
+    while level:
+        for n in sizes:
+            if n >> k & 1:
+                parts[n].append(level[(n >> k) - 1])
+        if len(level) < 2 or sizes[-1] >> (k + 1) == 0:
+            break
+        level = [sha256(b"\x01" + a + b).digest() for a, b in zip(level[0::2], level[1::2], strict=False)]
+        k += 1
+    roots = {}
+    for n in sizes:
+        if n == 0:
+            roots[n] = EMPTY_ROOT
+            continue
+        h = parts[n][0]
+        for left in parts[n][1:]:
+            h = node_hash(left, h)
+        roots[n] = h
+    return roots
 
 
 def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:

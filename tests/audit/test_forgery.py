@@ -192,3 +192,35 @@ def test_a_witness_that_saw_a_checkpoint_catches_a_database_rolled_back_behind_i
         with transaction.atomic():  # the next checkpoint does not extend what the witness saw: it refuses
             audit_record(actor=None, action="test.after_rollback")
         assert witness_server.kept()[-1]["tree_size"] == 6
+
+
+# -- the parallel walk finds what the single one does -----------------------------------------------------
+@pytest.mark.parametrize("where", [3, 12])
+def test_verify_in_parallel_ranges_names_the_same_first_bad_entry(where: int) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("the parallel walk forks workers with their own PostgreSQL connections")
+    _write(20)
+    assert audit_verify(workers=3).ok
+    with maintenance(connection), connection.cursor() as cur:
+        cur.execute("UPDATE audit_auditentry SET target_id = 'forged' WHERE seq = %s", [where])
+    single, parallel = audit_verify(), audit_verify(workers=3)
+    assert not parallel.ok and parallel.first_bad_seq == single.first_bad_seq == where
+    assert parallel.message == single.message
+
+
+def test_verify_in_parallel_ranges_checks_the_links_between_them() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("the parallel walk forks workers with their own PostgreSQL connections")
+    _write(12)
+    # Entry 4 rewritten with its own hash recomputed: ranges 1-4 and 5-8 are each whole; only the link breaks.
+    e = AuditEntry.objects.get(seq=4)
+    d = entry_dict(e)
+    d["target"]["id"] = "forged"
+    with maintenance(connection), connection.cursor() as cur:
+        cur.execute("UPDATE audit_auditentry SET target_id = 'forged', entry_hash = %s WHERE seq = 4",
+                    [entry_hash(d["prev_hash"], d)])
+        cur.execute("DELETE FROM audit_auditcheckpoint")
+    _outside_file().unlink()
+    single, parallel = audit_verify(), audit_verify(workers=3)
+    assert not parallel.ok and parallel.first_bad_seq == single.first_bad_seq == 5
+    assert "chain broken" in parallel.message
