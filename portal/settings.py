@@ -202,10 +202,15 @@ PORTAL_AUDIT_AUTOGENERATE_KEY = env_bool("PORTAL_AUDIT_AUTOGENERATE_KEY", True)
 _DB_SLUG = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(str(DATABASES["default"]["NAME"])).name) or "default"
 PORTAL_AUDIT_CHECKPOINT_DIR = os.environ.get("PORTAL_AUDIT_CHECKPOINT_DIR", str(VAR_DIR / "checkpoints" / _DB_SLUG))
 # Who gives audit entries their place and signs a checkpoint over each batch: "service" (`manage.py
-# audit_sequencer`, docker-compose service `sequencer`) or "inline" (the writer itself, the checkpoint right
-# after its commit: eager mode, the demo, tests). Every committed entry is under an outside checkpoint within
-# PORTAL_AUDIT_LATENCY seconds. PORTAL_AUDIT_WITNESSES: space-separated directories and http(s) URLs.
-PORTAL_AUDIT_SEQUENCER = os.environ.get("PORTAL_AUDIT_SEQUENCER", "inline" if CELERY_TASK_ALWAYS_EAGER else "service")
+# audit_sequencer` runs; docker-compose sets it and runs service `sequencer`) or "inline" (the writer itself, the
+# checkpoint right after its commit: the default, for the demo, tests and anything without a sequencer).
+# Every committed entry is under an outside checkpoint within PORTAL_AUDIT_LATENCY seconds.
+# PORTAL_AUDIT_WITNESSES: space-separated directories and http(s) URLs.
+PORTAL_AUDIT_SEQUENCER = os.environ.get("PORTAL_AUDIT_SEQUENCER", "inline")
+if PORTAL_AUDIT_SEQUENCER not in ("inline", "service"):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("PORTAL_AUDIT_SEQUENCER must be inline or service")
 PORTAL_AUDIT_LATENCY = float(os.environ.get("PORTAL_AUDIT_LATENCY", "1.0"))
 PORTAL_AUDIT_WITNESSES = os.environ.get("PORTAL_AUDIT_WITNESSES", "").split()
 PORTAL_TRUST_X_FORWARDED_FOR = env_bool("PORTAL_TRUST_X_FORWARDED_FOR", False)

@@ -121,7 +121,7 @@ def audit_export(*, out: Path, by: Any | None = None) -> dict[str, Any]:
     verdict = audit_verify()
     if not verdict.ok or refused:
         where = verdict.message if not verdict.ok else refused
-        raise ExportRefused(f"export refused: the audit chain does not verify: {where}")
+        raise ExportRefused(f"the audit chain does not verify: {where}")
     with transaction.atomic():
         audit_record(actor=by, action="audit.exported", target_kind="audit", target_id=str(out.name))
     cp = checkpoint_create()  # covers the audit.exported entry

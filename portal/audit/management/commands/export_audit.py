@@ -18,6 +18,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **opts: Any) -> None:
         try:
             summary = audit_export(out=Path(opts["out"]))
-        except (FileExistsError, ExportRefused) as exc:
+        except FileExistsError as exc:
             raise CommandError(str(exc)) from exc
+        except ExportRefused as exc:
+            raise CommandError(f"export refused: {exc}") from exc
         self.stdout.write(f"exported {summary['entries']} entries to {summary['dir']} (root {summary['root']})")
