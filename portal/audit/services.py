@@ -252,7 +252,8 @@ def audit_verify(*, workers: int = 1) -> Verdict:
     try:
         if pem == b"":
             raise VerifyError(None, "checkpoints exist but the signing key is missing")
-        if workers > 1 and connection.vendor == "postgresql":
+        # Workers have their own connections: only when nothing uncommitted here could be missed by them.
+        if workers > 1 and connection.vendor == "postgresql" and not connection.in_atomic_block:
             count, head = _verify_parallel(Checkpoints(cps, pem), workers)
         else:
             with transaction.atomic():
