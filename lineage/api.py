@@ -20,12 +20,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from portal.accounts.permissions import CanCurate, CanIngest, CanRead
-from portal.governance.serializers import InventoryFields, ProfileFields, record_fields_split
 from portal.lib.errors import FieldError, TooLarge
 from portal.lib.schema import ErrorSerializer, paginated
 
 from . import facets as F
 from . import graph, ids, marquez, selectors, services
+from .governance_serializers import InventoryFields, ProfileFields, record_fields_split
 from .layout import layout
 from .models import Node, NodeKind, Tag
 from .openlineage import (

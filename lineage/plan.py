@@ -79,7 +79,7 @@ class GraphDelta:
     edges: set[tuple[str, str, str]] = field(default_factory=set)
     tags: set[tuple[str, str, str]] = field(default_factory=set)  # node_id, field, tag
     supersede: list[Supersede] = field(default_factory=list)
-    # node_id -> governance attributes (model field names, see portal/governance/fields.py); later events win.
+    # node_id -> governance attributes (model field names, see lineage/governance_fields.py); later events win.
     governance: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def add(self, delta: NodeDelta) -> None:

@@ -11,13 +11,13 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from lineage.governance_fields import subject_key_hash
 from lineage.models import Node
 from portal.accounts.models import User
 from portal.accounts.permissions import CURATE_ROLES, has_role
 from portal.audit.services import audit_record
 from portal.lib.errors import DomainError, FieldError
 
-from .fields import subject_key_hash
 from .models import ErasureDisposition, ErasureRequest
 from .selectors import subject_key_datasets
 

@@ -21,12 +21,12 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from lineage.governance_fields import subject_key_hash
 from lineage.models import Node
 from portal.accounts.models import User
 from portal.accounts.permissions import REPORT_ROLES, has_role
 from portal.audit.models import AuditEntry
 from portal.audit.services import audit_record
-from portal.governance.fields import subject_key_hash
 from portal.governance.models import SubjectKey
 from portal.governance.parameters import parameters_in_force
 from portal.lib.errors import DomainError, FieldError
