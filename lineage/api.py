@@ -26,6 +26,7 @@ from portal.lib.schema import ErrorSerializer, paginated
 from . import facets as F
 from . import graph, ids, marquez, selectors, services
 from .governance_serializers import InventoryFields, ProfileFields, record_fields_split
+from .labels import kind_colours
 from .layout import layout
 from .models import Node, NodeKind, Tag
 from .openlineage import (
@@ -432,6 +433,11 @@ GRAPH_MAX_NODES = 1000
 GRAPH_MAX_EXPAND = 20
 
 
+# Each kind's name and colours (labels.py, the table the PDF draws with): the explorer paints with these.
+_KINDS = {kind: {"name": str(name), "fill": kind_colours(kind)[0], "stroke": kind_colours(kind)[1]}
+          for kind, name in NodeKind.choices}
+
+
 class NodeGraphApi(APIView):
     """A node's neighbourhood laid out for drawing: the explorer draws the server's positions, as the PDF does."""
 
@@ -457,11 +463,16 @@ class NodeGraphApi(APIView):
             "width": serializers.FloatField(), "height": serializers.FloatField(),
             "nodes": serializers.ListField(child=serializers.DictField()),
             "edges": serializers.ListField(child=serializers.DictField()),
+            "kinds": serializers.DictField(child=inline_serializer("GraphKind", {
+                "name": serializers.CharField(), "fill": serializers.CharField(),
+                "stroke": serializers.CharField()})),
         }), **ERRORS},
-        description="Nodes carry their summary, ``distance`` from the node, ``side`` (root, upstream or "
+        description="Nodes carry their summary, ``displayName`` (the label the pages and reports print), "
+        "``distance`` from the node, ``side`` (root, upstream or "
         "downstream), ``sensitive`` (the sensitive tags that reach them from anywhere upstream, stopping at "
         "de-identifying runs) and ``x``/``y``/``layer`` from the layered layout. Edges of kind ``version`` join a "
-        "dataset to its versions when both are drawn; the others are lineage edges.",
+        "dataset to its versions when both are drawn; the others are lineage edges. ``kinds`` gives each node kind's "
+        "name and colours.",
     )
     def get(self, request: Request, node_id: str) -> Response:
         node = _node_or_404(request, node_id)
@@ -488,7 +499,8 @@ class NodeGraphApi(APIView):
         return Response({"root": node.node_id, "direction": direction, "depth": depth,
                          "truncated": {"depth": sub.cut_by_depth, "size": sub.cut_by_size},
                          "sensitiveIncomplete": sub.sensitive_incomplete, "hidden": sub.hidden,
-                         "width": placed.width, "height": placed.height, "nodes": nodes, "edges": edges})
+                         "width": placed.width, "height": placed.height, "nodes": nodes, "edges": edges,
+                         "kinds": _KINDS})
 
 
 class NodeUpstreamApi(NodeWalkApi):

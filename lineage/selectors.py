@@ -19,6 +19,7 @@ from portal.accounts.models import User
 from portal.lib.sql import select_in
 
 from . import graph
+from .labels import node_label
 from .models import SENSITIVE_TAGS, Node, NodeTag, RawEvent
 
 # Kinds that stand for a group of members: a walk from them starts from their members too.
@@ -276,6 +277,9 @@ def lineage_graph(
             nodes[pk]["label"] = parent_name
         elif kind == "datasetVersion" and parent in nodes:
             edges.append((parent, pk, "version"))
+    for n in nodes.values():  # what the explorer prints: the same label as the pages and the PDF
+        n["displayName"] = node_label(kind=n["kind"], name=n["name"], version=n["version"],
+                                      environment=n["environment"], job=n.get("label", ""))
     sensitive, incomplete = sensitive_reaching(order)
     return Subgraph(root=node.pk, nodes=nodes, edges=edges, distance={pk: distance[pk] for pk in order},
                     side={pk: side.get(pk, "root") for pk in order}, sensitive=sensitive,
@@ -336,7 +340,8 @@ def erasure_impact(*, sources: list[Node]) -> dict[str, Any]:
                 parent[nxt] = pk
                 queue.append(nxt)
     rows = {r["pk"]: r for r in Node.objects.filter(pk__in=list(parent)).values(
-        "pk", "node_id", "kind", "name", "namespace", "version", "environment", "state", "parent_id")}
+        "pk", "node_id", "kind", "name", "namespace", "version", "environment", "state", "parent_id",
+        "parent__name")}
     own_versions = set(seeds_by_source) - {s.pk for s in sources}
     affected = []
     for pk in parent:
@@ -356,7 +361,9 @@ def erasure_impact(*, sources: list[Node]) -> dict[str, Any]:
                       if c in rows and rows[c]["kind"] == "deployment" and rows[c]["state"] == "active"]
         elif row["kind"] == "deployment" and row["state"] == "active":
             active = [row["node_id"]]
-        affected.append({"node_id": row["node_id"], "kind": row["kind"], "name": _label(row),
+        label = node_label(kind=row["kind"], name=row["name"], version=row["version"],
+                           environment=row["environment"], job=row["parent__name"] or "")
+        affected.append({"node_id": row["node_id"], "kind": row["kind"], "name": label,
                          "namespace": row["namespace"], "active_deployments": active, "path": path})
     order = {k: i for i, k in enumerate(AFFECTED_KINDS)}
     affected.sort(key=lambda a: (order[a["kind"]], a["node_id"]))
@@ -365,9 +372,3 @@ def erasure_impact(*, sources: list[Node]) -> dict[str, Any]:
             "counts": counts, "truncated": walk.cut_by_depth or walk.cut_by_size}
 
 
-def _label(row: dict[str, Any]) -> str:
-    if row["kind"] == "modelVersion":
-        return f"{row['name']} v{row['version']}"
-    if row["kind"] == "deployment":
-        return f"{row['name']} v{row['version']} @ {row['environment']}"
-    return row["name"] + (f" #{row['version']}" if row["version"] and row["kind"] == "datasetVersion" else "")
