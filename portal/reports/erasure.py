@@ -1,5 +1,5 @@
 """GDPR Art. 17 erasure impact as CSV. The impact itself is a lineage read (``lineage.selectors.erasure_impact``);
-the PDF draws it in ``pdf.py``.
+the PDF draws it in ``pdf/erasure.py``.
 """
 
 from __future__ import annotations
