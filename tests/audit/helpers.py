@@ -29,8 +29,9 @@ def manage_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def wait_for_checkpoint(size: int, timeout: float = 30.0) -> dict:
-    """Wait until the outside checkpoint file covers ``size`` entries (the sequencer runs in another process)."""
+def wait_for_checkpoint(size: int, timeout: float = 120.0) -> dict:
+    """Wait until the outside checkpoint file covers ``size`` entries (the sequencer runs in another process,
+    which may still be starting on a loaded machine)."""
     path = Path(settings.PORTAL_AUDIT_CHECKPOINT_DIR) / "checkpoints.jsonl"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
