@@ -40,9 +40,10 @@ from bench._common import (  # noqa: E402
     migrate,
     percentile,
     recreate_database,
+    run_name,
 )
 
-DB = "lineage_bench_audit"
+DB = run_name("lineage_bench_audit")
 KEY, CPDIR = f"/tmp/{DB}-key.pem", f"/tmp/{DB}-checkpoints"
 
 
