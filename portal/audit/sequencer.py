@@ -152,9 +152,10 @@ def sequencer_step(*, force: bool = False, limit: int = BATCH) -> Step:
                                        f"({last['time']}): entries below it were changed or removed; not signing")
         root = tree.root().hex()
         now = datetime.now(UTC)
-        body = {"tree_size": size, "root": root, "time": time_text(now)}
+        stamp = time_text(now)
+        body: dict[str, Any] = {"tree_size": size, "root": root, "time": stamp}
         signature = base64.b64encode(keys.private_key().sign(checkpoint_message(body))).decode()
-        cp = AuditCheckpoint.objects.create(tree_size=size, root=root, time=now, time_text=body["time"],
+        cp = AuditCheckpoint.objects.create(tree_size=size, root=root, time=now, time_text=stamp,
                                             signature=signature, key_id=keys.public_key_id())
         outside.append_line(outside.checkpoint_file(), outside.line(cp.as_dict()))
         old_size = int(last["tree_size"]) if last else 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,14 +53,14 @@ def audit_record_many(*, actor: Any | None, changes: Sequence[Change]) -> int:
     ctx = context.current()
     db_now = connection.ops.adapt_datetimefield_value(timezone.now())
     actor_id = getattr(actor, "pk", None) if actor is not None and getattr(actor, "is_authenticated", False) else None
-    actor_name = (actor.printed_name if actor_id is not None else "")[:300]
+    actor_name = (actor.printed_name if actor is not None and actor_id is not None else "")[:300]
     rows = [(db_now, actor_id, actor_name, ctx.token_prefix, ch.action, ch.target_kind, ch.target_id,
              canonical(_jsonable(ch.payload or {})).decode(), ctx.request_id, ctx.client) for ch in changes]
     sequencer.pending_append(rows)
     if sequencer.inline():
         sequencer.lock()
         sequencer.integrate()
-        if not any(f is sequencer.sequencer_after_commit for _, f, _ in connection.run_on_commit):
+        if not any(item[1] is sequencer.sequencer_after_commit for item in connection.run_on_commit):
             transaction.on_commit(sequencer.sequencer_after_commit)
     return len(rows)
 
@@ -146,7 +146,7 @@ _PG_ROWS = """SELECT seq, to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI
     FROM audit_auditentry ORDER BY seq"""
 
 
-def entry_rows(after: int = 0, upto: int | None = None) -> Iterator[tuple[Any, ...]]:
+def entry_rows(after: int = 0, upto: int | None = None) -> Generator[tuple[Any, ...], None, None]:
     """Entry rows ``after < seq <= upto`` in order, the time already as the signed text.
 
     PostgreSQL: a server-side cursor with large fetches. Call inside a transaction.
