@@ -30,14 +30,17 @@ def manage_env(**extra: str) -> dict[str, str]:
 
 
 def wait_for_checkpoint(size: int, timeout: float = 120.0) -> dict:
-    """Wait until the outside checkpoint file covers ``size`` entries (the sequencer runs in another process,
-    which may still be starting on a loaded machine)."""
+    """Wait until the outside checkpoint file covers ``size`` entries and the sequencer's transaction that made it
+    has committed (it writes the file first). The sequencer runs in another process, which may still be starting
+    on a loaded machine."""
+    from portal.audit.models import AuditEntry
+
     path = Path(settings.PORTAL_AUDIT_CHECKPOINT_DIR) / "checkpoints.jsonl"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if path.exists():
             lines = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
-            if lines and lines[-1]["tree_size"] >= size:
+            if lines and lines[-1]["tree_size"] >= size and AuditEntry.objects.filter(seq=size).exists():
                 return lines[-1]
         time.sleep(0.05)
     raise AssertionError(f"no outside checkpoint covering {size} entries within {timeout} s")
