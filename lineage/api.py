@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 import zlib
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -34,9 +35,11 @@ from .openlineage import (
     MAX_VERSION_BYTES,
     EventError,
     ParsedEvent,
+    check_event_time,
     name_problem,
     parse_event,
     split_batch,
+    time_problem,
 )
 
 ERROR_SCHEMA = ErrorSerializer
@@ -81,11 +84,31 @@ def _fits(limit: int) -> Any:
     return check
 
 
+def _max_future() -> timedelta:
+    return timedelta(seconds=settings.LINEAGE_MAX_FUTURE_SECONDS)
+
+
+def parse_checked(raw: bytes) -> ParsedEvent:
+    """Parse one event and check its time against the clock (``EventError`` when it cannot be taken)."""
+    ev = parse_event(raw)
+    days = settings.LINEAGE_EVENT_HORIZON_DAYS
+    check_event_time(ev, now=timezone.now(), max_future=_max_future(),
+                     horizon=timedelta(days=days) if days > 0 else None)
+    return ev
+
+
 def _parse(raw: bytes) -> ParsedEvent:
     try:
-        return parse_event(raw)
+        return parse_checked(raw)
     except EventError as exc:
         raise FieldError(exc.field, exc.message) from exc
+
+
+def _not_future(value: datetime) -> None:
+    """A serializer validator for a record's ``time``: the same clock-skew bound as events."""
+    problem = time_problem(value, now=timezone.now(), max_future=_max_future())
+    if problem:
+        raise serializers.ValidationError(problem)
 
 
 class _ReadOrIngest(BasePermission):
@@ -253,7 +276,7 @@ class LineageBatchApi(APIView):
             try:
                 if len(raw) > settings.LINEAGE_MAX_EVENT_BYTES:
                     raise EventError(None, f"the event is larger than {settings.LINEAGE_MAX_EVENT_BYTES} bytes")
-                good.append((i, parse_event(raw)))
+                good.append((i, parse_checked(raw)))
             except EventError as exc:
                 results[i] = {"index": i, "status": "error", "warnings": [],
                               "error": {"field": exc.field, "message": exc.message}}
@@ -288,7 +311,7 @@ class CommitCreateApi(APIView):
         committer = _PersonSerializer(required=False)
         message = serializers.CharField(required=False, allow_blank=True, max_length=20000)
         branch = serializers.CharField(required=False, allow_blank=True, max_length=500)
-        time = serializers.DateTimeField()
+        time = serializers.DateTimeField(validators=[_not_future])
 
     @extend_schema(operation_id="commit_create", request=InputSerializer,
                    responses={201: NodeDetailSerializer, **ERRORS})
@@ -321,7 +344,7 @@ class ModelVersionCreateApi(APIView):
         parameters = serializers.DictField(required=False)
         description = serializers.CharField(required=False, allow_blank=True, max_length=5000)
         run_id = serializers.UUIDField(required=False, help_text="The run that trained this version.")
-        time = serializers.DateTimeField(required=False)
+        time = serializers.DateTimeField(required=False, validators=[_not_future])
 
     @extend_schema(operation_id="model_version_create", request=InputSerializer,
                    responses={201: NodeDetailSerializer, **ERRORS})
@@ -348,7 +371,7 @@ class DeploymentCreateApi(APIView):
                                              error_messages={"invalid": "letters, digits, . _ - only"})
         action = serializers.ChoiceField(choices=F.DEPLOY_ACTIONS, default="deploy")
         endpoint = serializers.CharField(required=False, allow_blank=True, max_length=1000)
-        time = serializers.DateTimeField(required=False)
+        time = serializers.DateTimeField(required=False, validators=[_not_future])
 
     @extend_schema(operation_id="deployment_create", request=InputSerializer,
                    responses={201: NodeDetailSerializer, **ERRORS})

@@ -69,7 +69,7 @@ dataset = st.fixed_dictionaries({"namespace": name_text, "name": name_text},
 offsets = st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30)), timezone(timedelta(hours=-8))])
 event_time = st.builds(
     lambda dt, z: dt.isoformat().replace("+00:00", "Z") if z else dt.isoformat(),
-    st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2200, 1, 1), timezones=offsets), st.booleans())
+    st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2025, 12, 31), timezones=offsets), st.booleans())
 run_facets = st.fixed_dictionaries({}, optional={
     "parent": st.builds(lambda u, ns, n: _facet(run={"runId": str(u)}, job={"namespace": ns, "name": n}),
                         st.uuids(), name_text, name_text),
