@@ -27,6 +27,7 @@ from portal.lib.schema import ErrorSerializer, paginated
 
 from . import facets as F
 from . import graph, ids, marquez, selectors, services
+from .guard import WriteRefused
 from .layout import layout
 from .models import Node, NodeKind, Tag
 from .openlineage import (
@@ -207,6 +208,8 @@ class LineageApi(APIView):
     def post(self, request: Request) -> Response:
         event = _parse(read_body(request, settings.LINEAGE_MAX_EVENT_BYTES))
         (outcome,) = services.events_ingest(events=[event], by=request.user)
+        if outcome.refusal is not None:
+            raise WriteRefused(outcome.refusal)
         code = status.HTTP_201_CREATED if outcome.status == "created" else status.HTTP_200_OK
         return Response({"status": outcome.status, "warnings": outcome.warnings}, status=code)
 
@@ -278,18 +281,31 @@ class LineageBatchApi(APIView):
                     raise EventError(None, f"the event is larger than {settings.LINEAGE_MAX_EVENT_BYTES} bytes")
                 good.append((i, parse_checked(raw)))
             except EventError as exc:
-                results[i] = {"index": i, "status": "error", "warnings": [],
+                results[i] = {"index": i, "status": "error", "code": 400, "warnings": [],
                               "error": {"field": exc.field, "message": exc.message}}
         errors = len(items) - len(good)
-        if errors and request.query_params.get("atomic", "").lower() in ("1", "true", "yes"):
+        atomic = request.query_params.get("atomic", "").lower() in ("1", "true", "yes")
+        if errors and atomic:
             first = next(r for r in results if r)
             return Response({"detail": f"{errors} of {len(items)} events are invalid; nothing was stored.",
                              "errors": [{"field": f"[{r['index']}]" + (f".{r['error']['field']}"
                                                                        if r["error"]["field"] else ""),
                                          "message": r["error"]["message"]} for r in results if r],
                              "first": first}, status=400)
-        outcomes = services.events_ingest(events=[ev for _, ev in good], by=request.user) if good else []
+        try:
+            outcomes = services.events_ingest(events=[ev for _, ev in good], by=request.user,
+                                              atomic=atomic) if good else []
+        except services.BatchRefused as exc:
+            refused = [(i, o.refusal) for (i, _), o in zip(good, exc.outcomes, strict=True) if o.refusal]
+            return Response({"detail": f"{len(refused)} of {len(items)} events are refused; nothing was stored.",
+                             "errors": [{"field": f"[{i}].{r.field}", "message": r.message} for i, r in refused]},
+                            status=refused[0][1].status)
         for (i, _), outcome in zip(good, outcomes, strict=True):
+            if outcome.refusal is not None:
+                results[i] = {"index": i, "status": "error", "code": outcome.refusal.status,
+                              "warnings": outcome.warnings,
+                              "error": {"field": outcome.refusal.field, "message": outcome.refusal.message}}
+                continue
             results[i] = {"index": i, "status": outcome.status, "error": None, "warnings": outcome.warnings}
         counts = {s: sum(1 for r in results if r["status"] == s) for s in ("created", "duplicate", "error")}
         return Response({**counts, "results": results}, status=status.HTTP_200_OK)

@@ -149,6 +149,9 @@ class RawEvent(models.Model):
     received_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    ignored_inputs = models.JSONField(
+        default=list, blank=True,
+        help_text="Indexes of inputs in namespaces the sender may not write: their facets were not applied.")
 
     class Meta:
         indexes = [models.Index(fields=["event_time", "id"], name="rawevent_time")]

@@ -310,7 +310,7 @@ class Planner:
                 self.delta.tags.add((ds, "", "DEIDENTIFIED"))
             model = F.model_version(d.facets, job_ns, f"outputs[{i}].facets", ev.warnings)
             if model is not None:
-                mv = self._model_version(model, t, {"artifact": dsv, "run": run})
+                mv = self._model_version(model, t, {"artifact": dsv, "run": run, "produced_in": job_ns})
                 self.delta.edges.add((run, mv, "produces"))
                 self.delta.add_governance(mv, F.model_inventory(d.facets, f"outputs[{i}].facets", ev.warnings))
 
