@@ -249,7 +249,7 @@ class LineageApi(APIView):
                                  tuple(sorted({t.tag for t in n.tags.all()})), n.state, n.version)
             for pk, n in nodes.items()
         }
-        return Response(marquez.fold(fold_nodes, up.edges + down.edges))
+        return Response(marquez.fold(fold_nodes, up.edges + down.edges, root=node.pk))
 
 
 class LineageBatchApi(APIView):
@@ -450,7 +450,8 @@ class NodeWalkApi(APIView):
 
     @extend_schema(
         parameters=[OpenApiParameter("depth", int), OpenApiParameter(
-            "kinds", str, description="Comma-separated node kinds to return (the walk crosses every kind).")],
+            "kinds", str, description="Comma-separated node kinds to return (the walk crosses every kind). A "
+            "dataset version counts as its dataset when `dataset` is asked, a run as its job when `job` is.")],
         responses={200: OpenApiTypes.OBJECT, **ERRORS},
     )
     def get(self, request: Request, node_id: str) -> Response:
@@ -461,6 +462,7 @@ class NodeWalkApi(APIView):
             raise FieldError("kinds", f"unknown kind(s) {', '.join(sorted(bad))}")
         walk = selectors.lineage_walk(seeds=selectors.walk_seeds(node), direction=self.direction,
                                       depth=_depth(request))
+        selectors.walk_fold(walk, kinds=kinds)
         nodes = selectors.node_summaries(user=request.user, pks=list(walk.distance))
         return Response(_walk_response(node, walk, nodes, kinds or None))
 
