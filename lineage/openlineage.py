@@ -105,6 +105,7 @@ class ParsedEvent:
     raw: bytes
     sha256: str
     warnings: list[str] = field(default_factory=list)
+    received_at: datetime | None = None  # set by the portal when it takes the event, never from the body
 
     @property
     def dedupe_key(self) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -26,12 +26,13 @@ from portal.lib.sql import chunks, insert_ignore
 from . import facets as F
 from . import ids
 from .guard import Refusal, WriteGuard, WriteRefused, strip_inputs
-from .models import Edge, Node, NodeTag, RawEvent, Tag
+from .models import DatasetRead, DatasetWrite, Edge, Node, NodeTag, RawEvent, Tag
 from .openlineage import ParsedEvent, parse_event, parse_time
-from .plan import PARENT_KINDS, GraphDelta, NodeDelta, NodeRow, Planner, merge_node
+from .plan import PARENT_KINDS, GraphDelta, NodeDelta, NodeRow, Planner, _as_row, merge_node
+from .versions import reads_resolve
 
 NODE_COLUMNS = ("node_id", "kind", "namespace", "name", "version", "environment", "parent_id", "state",
-                "owners", "facets", "attrs", "deidentifies", "event_time", "created_at", "updated_at")
+                "owners", "facets", "attrs", "deidentifies", "event_time", "times", "created_at", "updated_at")
 RAW_COLUMNS = ("dedupe_key", "kind", "event_type", "event_time", "run_id", "job_namespace", "job_name",
                "producer", "payload", "body", "body_sha256", "warnings", "received_at", "received_by_id",
                "ignored_inputs")
@@ -113,8 +114,10 @@ def _aware(value: datetime | None) -> datetime | None:
 
 # -- applying a delta -----------------------------------------------------------------------------------
 def _node_row(d: NodeDelta, parent_id: int | None, now: Any) -> tuple[Any, ...]:
-    return (d.node_id, d.kind, d.namespace, d.name, d.version, d.environment, parent_id, d.state,
-            _dumps(d.owners), _dumps(d.facets), _dumps(d.attrs), d.deidentifies, _dt(d.event_time), now, now)
+    row = _as_row(d)  # a node's first row keeps what the delta says, and when it said each part
+    return (d.node_id, d.kind, d.namespace, d.name, d.version, d.environment, parent_id, row.state,
+            _dumps(row.owners), _dumps(row.facets), _dumps(row.attrs), row.deidentifies, _dt(row.event_time),
+            _dumps(row.times), now, now)
 
 
 def _lock_existing(node_ids: list[str]) -> dict[str, tuple[int, int | None, NodeRow]]:
@@ -123,10 +126,10 @@ def _lock_existing(node_ids: list[str]) -> dict[str, tuple[int, int | None, Node
         qs = Node.objects.filter(node_id__in=part).order_by("node_id")
         if connection.features.has_select_for_update:
             qs = qs.select_for_update()
-        for nid, pk, parent_id, facets, attrs, owners, state, deid, et in qs.values_list(
-            "node_id", "id", "parent_id", "facets", "attrs", "owners", "state", "deidentifies", "event_time"
+        for nid, pk, parent_id, facets, attrs, owners, state, deid, et, times in qs.values_list(
+            "node_id", "id", "parent_id", "facets", "attrs", "owners", "state", "deidentifies", "event_time", "times"
         ):
-            out[nid] = (pk, parent_id, NodeRow(facets, attrs, owners, state, deid, et))
+            out[nid] = (pk, parent_id, NodeRow(facets, attrs, owners, state, deid, et, times or {}))
     return out
 
 
@@ -171,12 +174,13 @@ def _apply_nodes(delta: GraphDelta, now: datetime, weakened: list[Change]) -> di
             new_parent = parent_id or id_map.get(d.parent_node_id or "")
             if merged != row or new_parent != parent_id:
                 updates.append((new_parent, merged.state, _dumps(merged.owners), _dumps(merged.facets),
-                                _dumps(merged.attrs), merged.deidentifies, _dt(merged.event_time), db_now, pk))
+                                _dumps(merged.attrs), merged.deidentifies, _dt(merged.event_time),
+                                _dumps(merged.times), db_now, pk))
         if updates:
             with connection.cursor() as cur:
                 cur.executemany(
                     "UPDATE lineage_node SET parent_id = %s, state = %s, owners = %s, facets = %s, attrs = %s, "
-                    "deidentifies = %s, event_time = %s, updated_at = %s WHERE id = %s",
+                    "deidentifies = %s, event_time = %s, times = %s, updated_at = %s WHERE id = %s",
                     updates,
                 )
     return id_map
@@ -218,6 +222,7 @@ def _apply(delta: GraphDelta, now: datetime) -> list[Change]:
     edges = sorted((id_map[s], id_map[d], k, db_now) for s, d, k in delta.edges)
     insert_ignore("lineage_edge", ("src_id", "dst_id", "kind", "created_at"), edges,
                   conflict=("src_id", "dst_id", "kind"))
+    reads_resolve(delta, id_map)
     tags = sorted((id_map[n], f, t, NodeTag.Source.FACET, db_now) for n, f, t in delta.tags)
     new_tags = insert_ignore("lineage_nodetag", ("node_id", "field", "tag", "source", "created_at"), tags,
                              conflict=("node_id", "field", "tag"), returning=("node_id", "field", "tag"))
@@ -232,16 +237,6 @@ def _apply(delta: GraphDelta, now: datetime) -> list[Change]:
         for observe in deployment_observers:
             observe(deployed)
     return weakened
-
-
-def _current_versions(events: Iterable[ParsedEvent]) -> dict[str, str]:
-    wanted = {ids.dataset_id(d.namespace, d.name) for ev in events for d in ev.inputs}
-    out: dict[str, str] = {}
-    for part in chunks(sorted(wanted), 5000):
-        for nid, attrs in Node.objects.filter(node_id__in=part).values_list("node_id", "attrs"):
-            if attrs.get("current_version"):
-                out[nid] = attrs["current_version"]
-    return out
 
 
 def _raw_row(ev: ParsedEvent, by: User | None, now: Any, ignored: list[int]) -> tuple[Any, ...]:
@@ -300,8 +295,9 @@ def events_ingest(*, events: list[ParsedEvent], by: User | None, atomic: bool = 
         if i not in refused:
             first.setdefault(ev.dedupe_key, i)
     unique = [events[i] for i in sorted(first.values())]
-    planner = Planner(_current_versions(unique))
-    delta = planner.add_events(unique)
+    for ev in unique:
+        ev.received_at = now
+    delta = Planner().add_events(unique)
     for ev in unique:  # planning may note the same problem more than once
         ev.warnings[:] = list(dict.fromkeys(ev.warnings))
     # Rows in key order: two batches sharing events then take the unique-index locks in the same order
@@ -313,7 +309,7 @@ def events_ingest(*, events: list[ParsedEvent], by: User | None, atomic: bool = 
     if len(inserted) != len(unique):
         # Some were stored before: plan again from the new ones only, so duplicates change nothing.
         fresh = [ev for ev in unique if ev.dedupe_key in inserted]
-        delta = Planner(_current_versions(fresh)).add_events(fresh)
+        delta = Planner().add_events(fresh)
     weakened = _apply(delta, now)
     _governance_apply(delta.governance, by)
     audit_record_many(actor=by, changes=[
@@ -450,11 +446,13 @@ def lineage_rebuild(*, batch_size: int = 2000, by: User | None = None) -> int:
     are removed unless something else still refers to them. Returns the number of events replayed.
     """
     Edge.objects.all().delete()
+    DatasetRead.objects.all().delete()
+    DatasetWrite.objects.all().delete()
     NodeTag.objects.exclude(source=NodeTag.Source.API).delete()
-    Node.objects.update(facets={}, attrs={}, owners=[], state="", deidentifies=False, event_time=None, parent=None)
+    Node.objects.update(facets={}, attrs={}, owners=[], state="", deidentifies=False, event_time=None, parent=None,
+                        times={})
     count = 0
     batch: list[ParsedEvent] = []
-    versions: dict[str, str] = {}
     touched: set[str] = set()
 
     def apply(planner: Planner) -> None:
@@ -462,18 +460,14 @@ def lineage_rebuild(*, batch_size: int = 2000, by: User | None = None) -> int:
         _apply(planner.delta, timezone.now())
 
     def flush() -> None:
-        nonlocal versions
         if batch:
-            planner = Planner(versions)
-            # By event time within a chunk, as ingestion plans a batch: the ids of one batch's raw events
-            # follow their dedupe keys, not the order they were sent in.
+            planner = Planner()
             planner.add_events(batch)
             apply(planner)
-            versions = planner.current_versions
             batch.clear()
 
-    for kind, payload, body, ignored in RawEvent.objects.order_by("id").values_list(
-        "kind", "payload", "body", "ignored_inputs"
+    for kind, payload, body, ignored, received in RawEvent.objects.order_by("id").values_list(
+        "kind", "payload", "body", "ignored_inputs", "received_at"
     ).iterator(chunk_size=batch_size):
         count += 1
         if kind in _PORTAL_KINDS:
@@ -484,12 +478,15 @@ def lineage_rebuild(*, batch_size: int = 2000, by: User | None = None) -> int:
             continue
         ev = parse_event(bytes(body) if body is not None else _dumps(payload).encode())
         strip_inputs(ev, ignored)  # what was ignored when it arrived stays ignored
+        ev.received_at = _aware(received)
         batch.append(ev)
         if len(batch) >= batch_size:
             flush()
     flush()
     removed = 0
-    stale = [pk for pk, nid in Node.objects.values_list("pk", "node_id").iterator() if nid not in touched]
+    linked = set(Edge.objects.values_list("src_id", flat=True)) | set(Edge.objects.values_list("dst_id", flat=True))
+    stale = [pk for pk, nid in Node.objects.values_list("pk", "node_id").iterator()
+             if nid not in touched and pk not in linked]
     for pk in stale:
         node = Node(pk=pk)
         try:

@@ -112,7 +112,6 @@ def _check_graph(env: dict[str, str]) -> None:
     assert {m: up for m, up in reads.items()} == {m: up for m, up in DAG.items() if up}
 
 
-@pytest.mark.xfail(strict=True, reason="reads still link versions by arrival order (issue 11, item 1)")
 def test_two_dbt_ol_invocations_give_exactly_the_dbt_dag_at_the_right_versions(dbt_env) -> None:
     _dbt(dbt_env, "dbt", "seed")
     _dbt(dbt_env, "dbt-ol", "run")
