@@ -10,7 +10,7 @@ from django.test import override_settings
 
 from lineage.models import Node, RawEvent
 from tests.conftest import post_event
-from tests.factories import dataset, run_event
+from tests.factories import dataset, deploy_facets, model_output, run_event
 
 pytestmark = pytest.mark.django_db
 
@@ -76,3 +76,14 @@ def test_a_deployment_by_rest_refuses_a_future_time(ingest_client) -> None:
                                                   "time": "2999-01-01T00:00:00Z"}, format="json")
     assert r.status_code == 400 and r.json()["errors"][0]["field"] == "time"
     assert not Node.objects.filter(kind="deployment").exists()
+
+
+def test_a_deploy_stamped_ahead_of_the_portal_does_not_pin_a_later_real_one(ingest_client) -> None:
+    assert post_event(ingest_client, run_event(job="train", outputs=[model_output("credit", "7"),
+                                                                     model_output("credit", "8")])).status_code == 201
+    ahead = run_event(job="deploy", time=_at(timedelta(minutes=8)), run_facets=deploy_facets("credit", "7", "prod"))
+    assert post_event(ingest_client, ahead).status_code == 201
+    real = run_event(job="deploy", time=_at(timedelta(seconds=1)), run_facets=deploy_facets("credit", "8", "prod"))
+    assert post_event(ingest_client, real).status_code == 201
+    states = dict(Node.objects.filter(kind="deployment").values_list("version", "state"))
+    assert states == {"7": "superseded", "8": "active"}
