@@ -29,7 +29,7 @@ from .guard import Refusal, WriteGuard, WriteRefused, strip_inputs
 from .models import DatasetRead, DatasetWrite, Edge, Node, NodeTag, RawEvent, Tag
 from .openlineage import ParsedEvent, parse_event, parse_time
 from .plan import PARENT_KINDS, GraphDelta, NodeDelta, NodeRow, Planner, _as_row, merge_node
-from .versions import reads_resolve
+from .versions import datasets_lock, reads_resolve
 
 NODE_COLUMNS = ("node_id", "kind", "namespace", "name", "version", "environment", "parent_id", "state",
                 "owners", "facets", "attrs", "deidentifies", "event_time", "times", "created_at", "updated_at")
@@ -217,6 +217,7 @@ def _apply(delta: GraphDelta, now: datetime) -> list[Change]:
     """Apply a delta; returns the audit entries of the classifications it weakened."""
     weakened: list[Change] = []
     deploy_keys = _deployment_keys(delta)
+    datasets_lock(delta)
     id_map = _apply_nodes(delta, now, weakened)
     db_now = _dt(now)
     edges = sorted((id_map[s], id_map[d], k, db_now) for s, d, k in delta.edges)
