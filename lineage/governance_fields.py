@@ -47,7 +47,7 @@ def _text(limit: int) -> Cleaner:
             raise Invalid(name, "must not be empty")
         if len(value) > limit:
             raise Invalid(name, f"must be at most {limit} characters")
-        return value
+        return str(value)
     return clean
 
 
@@ -119,7 +119,7 @@ def _tier(name: str, value: Any, blank: bool) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 9:
         raise Invalid(name, "must be an integer from 1 (most material) to 9")
-    return value
+    return int(value)
 
 
 def _count(name: str, value: Any, blank: bool) -> int | None:
@@ -127,21 +127,21 @@ def _count(name: str, value: Any, blank: bool) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise Invalid(name, "must be a whole number, 0 or more")
-    return value
+    return int(value)
 
 
 def _annex(name: str, value: Any, blank: bool) -> str:
-    value = _text(20)(name, value, blank)
-    if value and not ANNEX_POINT.match(value):
+    text = str(_text(20)(name, value, blank))
+    if text and not ANNEX_POINT.match(text):
         raise Invalid(name, "must be an EU AI Act Annex III point such as 5(b)")
-    return value
+    return text
 
 
 def _owner(name: str, value: Any, blank: bool) -> str | None:
     """A username or email; the service resolves it to a user."""
     if blank and (value is None or (isinstance(value, str) and not value.strip())):
         return None
-    return _text(254)(name, value, False)
+    return str(_text(254)(name, value, False))
 
 
 def key_hashes(name: str, value: Any, blank: bool) -> list[str]:

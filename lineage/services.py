@@ -391,8 +391,8 @@ def _model_producer(p: dict[str, Any]) -> str:
     if p.get("run_id"):
         job = Node.objects.filter(node_id=ids.run_id(p["run_id"])).values_list("parent__namespace", flat=True).first()
         if job:
-            return job
-    return p["namespace"]
+            return str(job)
+    return str(p["namespace"])
 
 
 _PORTAL_KINDS = {"commit": _commit_delta, "modelVersion": _model_delta, "deployment": _deployment_delta}

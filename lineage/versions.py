@@ -123,10 +123,9 @@ def reads_resolve(delta: GraphDelta, id_map: dict[str, int]) -> None:
         at, named = wanted.get(key, (t, ""))
         wanted[key] = (min(at, t), max(named, version or ""))
     for key, (at, named) in list(wanted.items()):
-        run = key[0]
-        for t in (batch_start.get(run), started.get(run)):
-            if t is not None and t < at:
-                at = t
+        for start in (batch_start.get(key[0]), started.get(key[0])):
+            if start is not None and start < at:
+                at = start
         wanted[key] = (at, named)
     resolved = _resolve([(i, run, ds, at) for i, ((run, ds), (at, named)) in enumerate(sorted(wanted.items()))
                          if not named])
@@ -190,9 +189,9 @@ def _relink(stored: dict[tuple[int, int], DatasetRead], wanted: dict[tuple[int, 
     if gone:
         old_pks = dict(Node.objects.filter(node_id__in=[old_ids[k] for k in gone]).values_list("node_id", "id"))
         for key in gone:
-            pk = old_pks.get(old_ids[key])
-            if pk is not None:
-                Edge.objects.filter(src_id=pk, dst_id=key[0], kind="reads").delete()
+            old_pk = old_pks.get(old_ids[key])
+            if old_pk is not None:
+                Edge.objects.filter(src_id=old_pk, dst_id=key[0], kind="reads").delete()
                 if old_ids[key].endswith("#" + INITIAL_VERSION):
                     orphan_candidates.add(old_ids[key])
     edges = sorted((by_id[version_ids[key]], key[0], "reads", now) for key in links)
