@@ -135,7 +135,9 @@ def documents(facts: Facts, node_pks: set[int] | None = None) -> list[dict[str, 
 def audit_appendix(release_ids: list[int], progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Chain status, the latest signed checkpoint and inclusion proofs of the approvals shown."""
     from portal.audit.models import AuditVerification
+    from portal.audit.services import audit_integrate
 
+    audit_integrate()  # approvals still pending get their sequence number and a checkpoint first
     latest = AuditVerification.objects.order_by("-time").first()
     chain = {"ok": latest.ok if latest else None, "entries": latest.entries if latest else 0,
              "head": latest.head if latest else "", "verified_at": iso(latest.time) if latest else None,
