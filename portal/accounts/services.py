@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 import secrets
+import unicodedata
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -102,8 +103,17 @@ def namespace_assign(*, namespace: str, team: str, by: User | None = None) -> Na
 
 
 # -- sign-in lockout and token throttling ----------------------------------------------------------------
-def _login_key(username: str) -> str:
-    return username.replace("\x00", "\ufffd").strip().lower()[:150]
+def login_key(username: str) -> str:
+    """The identity a sign-in attempt is counted against: NFKC-normalised and case-folded.
+
+    Django normalises usernames with NFKC before it authenticates, so ``ｅlena.garcia`` (a full-width e),
+    ``ingrid.larſen`` (a long s) and ``ⅰngrid.larsen`` (a roman numeral) all reach the same account; counting them
+    under the name as typed would give every look-alike a fresh set of attempts. Case-folding after NFKC (and NFKC
+    again, since folding can produce compatibility characters) maps them, and upper case, to one key.
+    """
+    name = username.replace("\x00", "\ufffd")
+    name = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
+    return name.strip()[:150]
 
 
 def _client(client: str | None) -> str:
@@ -126,7 +136,7 @@ def login_lockout(*, username: str, client: str | None = None) -> int:
     """
     now = timezone.now()
     window = timedelta(seconds=settings.PORTAL_LOGIN_WINDOW_SECONDS)
-    key, addr = _login_key(username), _client(client)
+    key, addr = login_key(username), _client(client)
     recent = LoginAttempt.objects.filter(kind=LoginAttempt.Kind.PASSWORD, time__gt=now - window)
     mine = recent.filter(username=key)
     last_ok = mine.filter(outcome=LoginAttempt.Outcome.SUCCEEDED).order_by("-time").values_list("time", flat=True)
@@ -150,7 +160,7 @@ def login_record(*, username: str, user: User | None, client: str | None = None,
 
     A failure that starts a lockout is recorded as ``account.login_locked`` as well.
     """
-    key, addr = _login_key(username), _client(client)
+    key, addr = login_key(username), _client(client)
     outcome = (LoginAttempt.Outcome.REFUSED if refused else
                LoginAttempt.Outcome.SUCCEEDED if user is not None else LoginAttempt.Outcome.FAILED)
     LoginAttempt.objects.create(kind=LoginAttempt.Kind.PASSWORD, username=key, client=addr, outcome=outcome,

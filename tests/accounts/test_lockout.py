@@ -127,3 +127,24 @@ def test_a_client_cannot_escape_the_address_lockout_by_sending_x_forwarded_for(c
                     HTTP_X_FORWARDED_FOR="192.0.2.99, 203.0.113.7")
     assert r.status_code == 429
     assert set(LoginAttempt.objects.values_list("client", flat=True)) == {"203.0.113.7"}
+
+
+@pytest.mark.parametrize("lookalike", ["ｅlena.garcia", "ingrid.larſen", "ⅰngrid.larsen", "ELENA.GARCIA"])
+def test_unicode_look_alikes_of_a_username_share_its_lockout(client, limits, lookalike) -> None:
+    from unicodedata import normalize
+
+    # Django normalises the username with NFKC before authenticating, so every look-alike reaches the same
+    # account: it must count toward (and be refused by) the same lockout.
+    real = normalize("NFKC", lookalike).casefold()
+    user_ensure(username=real, role="viewer", password=PASSWORD)
+    assert [_login(client, real, "wrong").status_code for _ in range(3)] == [200, 200, 429]
+    r = _login(client, lookalike, PASSWORD)
+    assert r.status_code == 429 and not _signed_in(client)
+
+
+def test_look_alikes_do_not_give_fresh_attempts(client, limits) -> None:
+    user_ensure(username="elena.garcia", role="viewer", password=PASSWORD)
+    names = ("ｅlena.garcia", "ｅｌｅｎａ.garcia", "Elena.Garcia")
+    codes = [_login(client, name, "wrong").status_code for name in names]
+    assert codes == [200, 200, 429]
+    assert _login(client, "ＥＬＥＮＡ.garcia", PASSWORD).status_code == 429
