@@ -233,6 +233,8 @@ PORTAL_LOGIN_WINDOW_SECONDS = env_int("PORTAL_LOGIN_WINDOW_SECONDS", 15 * 60)
 # Invalid API tokens: this many from one client address within the window answer 429 with Retry-After.
 PORTAL_TOKEN_MAX_FAILURES = env_int("PORTAL_TOKEN_MAX_FAILURES", 20)
 PORTAL_TOKEN_WINDOW_SECONDS = env_int("PORTAL_TOKEN_WINDOW_SECONDS", 5 * 60)
+# ... and this many from all addresses together. Known valid tokens are never throttled (README "Sign-in").
+PORTAL_TOKEN_MAX_FAILURES_GLOBAL = env_int("PORTAL_TOKEN_MAX_FAILURES_GLOBAL", 1000)
 
 # Browser-side protections; docs: README "Security". The CSP allows no inline script or style anywhere.
 SESSION_COOKIE_HTTPONLY = True
