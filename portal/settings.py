@@ -132,6 +132,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # One parser guard for every API body: deep nesting is a 400 naming the body (portal/lib/jsonbody.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "portal.lib.jsonbody.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "portal.lib.schema.PortalAutoSchema",
     "EXCEPTION_HANDLER": "portal.lib.errors.api_exception_handler",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
@@ -173,6 +179,8 @@ LINEAGE_MAX_BATCH_BYTES = env_int("PORTAL_MAX_BATCH_BYTES", 32 * 1024 * 1024)
 LINEAGE_MAX_BATCH_EVENTS = env_int("PORTAL_MAX_BATCH_EVENTS", 5000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = LINEAGE_MAX_BATCH_BYTES
 # Graph queries: depth and result bounds per request.
+# Nesting depth of any JSON the portal parses from a request (API bodies, JSON form fields, uploads).
+PORTAL_JSON_MAX_DEPTH = env_int("PORTAL_JSON_MAX_DEPTH", 64)
 LINEAGE_MAX_DEPTH = env_int("PORTAL_MAX_DEPTH", 50)
 LINEAGE_MAX_NODES = env_int("PORTAL_MAX_NODES", 5000)
 # A report's scope may cover far more than one interactive walk.

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import re
 import zipfile
 from collections.abc import Iterable, Sequence
@@ -34,6 +33,7 @@ from portal.approvals.models import Release
 from portal.approvals.services import release_refresh
 from portal.audit.services import audit_record, time_text
 from portal.lib.errors import DomainError, FieldError
+from portal.lib.jsonbody import json_loads_bounded
 
 from .models import Document, DocumentType
 
@@ -131,8 +131,8 @@ def _matches(content_type: str, content: bytes) -> bool:
         return False
     if content_type == "application/json":
         try:
-            json.loads(text)
-        except ValueError:
+            json_loads_bounded(text, field="file")
+        except (ValueError, FieldError):
             return False
     return True
 
