@@ -13,7 +13,6 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -22,6 +21,7 @@ from rest_framework.views import APIView
 from portal.accounts.permissions import CanCurate, CanIngest, CanRead
 from portal.governance.serializers import InventoryFields, ProfileFields, record_fields_split
 from portal.lib.errors import FieldError, TooLarge
+from portal.lib.pagination import BoundedPagination, bounded_int_parameter, int_param, page_parameters
 from portal.lib.schema import ErrorSerializer, paginated
 
 from . import facets as F
@@ -134,6 +134,9 @@ def _walk_response(root: Node, walk: selectors.Walk, nodes: dict[int, dict], kin
             "nodes": out_nodes, "edges": edges}
 
 
+DEPTH_PARAMETER = bounded_int_parameter("depth", low=0, high=settings.LINEAGE_MAX_DEPTH)
+
+
 def _depth(request: Request, default: int | None = None) -> int:
     raw = request.query_params.get("depth")
     limit = settings.LINEAGE_MAX_DEPTH
@@ -146,19 +149,6 @@ def _depth(request: Request, default: int | None = None) -> int:
     if not 0 <= depth <= limit:
         raise FieldError("depth", f"must be between 0 and {limit}")
     return depth
-
-
-def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise FieldError(name, "must be an integer") from exc
-    if not low <= value <= high:
-        raise FieldError(name, f"must be between {low} and {high}")
-    return value
 
 
 def _node_or_404(request: Request, node_id: str) -> Node:
@@ -193,7 +183,8 @@ class LineageApi(APIView):
             OpenApiParameter("nodeId", str, required=True,
                              description="Marquez node id: dataset:<ns>:<name>, job:<ns>:<name>, run:<uuid>, "
                              "or any portal node id."),
-            OpenApiParameter("depth", int, description="Job hops, as in Marquez (default 20)."),
+            bounded_int_parameter("depth", low=0, high=settings.LINEAGE_MAX_DEPTH,
+                                  description="Job hops, as in Marquez (default 20)."),
         ],
         responses={200: OpenApiTypes.OBJECT, **ERRORS},
     )
@@ -373,8 +364,7 @@ class NodeListApi(APIView):
     @extend_schema(
         operation_id="node_list",
         parameters=[OpenApiParameter("kind", str, enum=NodeKind.values), OpenApiParameter("q", str),
-                    OpenApiParameter("tag", str, enum=Tag.values), OpenApiParameter("limit", int),
-                    OpenApiParameter("offset", int)],
+                    OpenApiParameter("tag", str, enum=Tag.values), *page_parameters()],
         responses={200: paginated(NodeSummarySerializer), **ERRORS},
     )
     def get(self, request: Request) -> Response:
@@ -384,7 +374,7 @@ class NodeListApi(APIView):
         if tag and tag not in Tag.values:
             raise FieldError("tag", f"unknown tag; expected one of {', '.join(Tag.values)}")
         qs = selectors.node_list(user=request.user, kind=kind, q=request.query_params.get("q"), tag=tag)
-        paginator = LimitOffsetPagination()
+        paginator = BoundedPagination()
         page = paginator.paginate_queryset(qs.prefetch_related("tags"), request, view=self)
         return paginator.get_paginated_response(NodeSummarySerializer(page, many=True).data)
 
@@ -410,7 +400,7 @@ class NodeWalkApi(APIView):
     direction = "upstream"
 
     @extend_schema(
-        parameters=[OpenApiParameter("depth", int), OpenApiParameter(
+        parameters=[DEPTH_PARAMETER, OpenApiParameter(
             "kinds", str, description="Comma-separated node kinds to return (the walk crosses every kind).")],
         responses={200: OpenApiTypes.OBJECT, **ERRORS},
     )
@@ -440,13 +430,13 @@ class NodeGraphApi(APIView):
     @extend_schema(
         operation_id="node_graph",
         parameters=[
-            OpenApiParameter("depth", int, description=f"Edges from the node (default {GRAPH_DEFAULT_DEPTH}, at most "
-                             f"{settings.LINEAGE_MAX_DEPTH})."),
+            bounded_int_parameter("depth", low=0, high=settings.LINEAGE_MAX_DEPTH,
+                                  description=f"Edges from the node (default {GRAPH_DEFAULT_DEPTH})."),
             OpenApiParameter("direction", str, enum=["both", "upstream", "downstream"]),
-            OpenApiParameter("expand", str, many=True, description="Node ids to expand in place: their "
-                             f"neighbours one edge away are added (at most {GRAPH_MAX_EXPAND})."),
-            OpenApiParameter("limit", int, description=f"Most nodes returned (default {GRAPH_DEFAULT_NODES}, "
-                             f"at most {GRAPH_MAX_NODES}); the nearest to the node are kept."),
+            OpenApiParameter("expand", {"type": "array", "items": {"type": "string"}, "maxItems": GRAPH_MAX_EXPAND},
+                             description="Node ids to expand in place: their neighbours one edge away are added."),
+            bounded_int_parameter("limit", low=1, high=GRAPH_MAX_NODES, description=f"Most nodes returned (default "
+                                  f"{GRAPH_DEFAULT_NODES}); the nearest to the node are kept."),
         ],
         responses={200: inline_serializer("NodeGraph", {
             "root": serializers.CharField(), "direction": serializers.CharField(),
@@ -468,7 +458,7 @@ class NodeGraphApi(APIView):
         direction = request.query_params.get("direction", "both")
         if direction not in ("both", "upstream", "downstream"):
             raise FieldError("direction", "must be both, upstream or downstream")
-        limit = _int_param(request, "limit", GRAPH_DEFAULT_NODES, 1, GRAPH_MAX_NODES)
+        limit = int_param(request, "limit", GRAPH_DEFAULT_NODES, 1, GRAPH_MAX_NODES)
         expand_ids = list(dict.fromkeys(request.query_params.getlist("expand")))
         if len(expand_ids) > GRAPH_MAX_EXPAND:
             raise FieldError("expand", f"at most {GRAPH_MAX_EXPAND} nodes may be expanded")
@@ -549,7 +539,7 @@ class PathApi(APIView):
     @extend_schema(
         operation_id="lineage_path",
         parameters=[OpenApiParameter("from", str, required=True), OpenApiParameter("to", str, required=True),
-                    OpenApiParameter("depth", int)],
+                    DEPTH_PARAMETER],
         responses={200: OpenApiTypes.OBJECT, **ERRORS},
     )
     def get(self, request: Request) -> Response:

@@ -140,7 +140,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "portal.lib.schema.PortalAutoSchema",
     "EXCEPTION_HANDLER": "portal.lib.errors.api_exception_handler",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "portal.lib.pagination.BoundedPagination",
     "PAGE_SIZE": 50,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -179,6 +179,8 @@ LINEAGE_MAX_BATCH_BYTES = env_int("PORTAL_MAX_BATCH_BYTES", 32 * 1024 * 1024)
 LINEAGE_MAX_BATCH_EVENTS = env_int("PORTAL_MAX_BATCH_EVENTS", 5000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = LINEAGE_MAX_BATCH_BYTES
 # Graph queries: depth and result bounds per request.
+# The most results one API page answers (?limit=); the bound is in the OpenAPI schema.
+PORTAL_API_MAX_PAGE_SIZE = env_int("PORTAL_API_MAX_PAGE_SIZE", 500)
 # Nesting depth of any JSON the portal parses from a request (API bodies, JSON form fields, uploads).
 PORTAL_JSON_MAX_DEPTH = env_int("PORTAL_JSON_MAX_DEPTH", 64)
 LINEAGE_MAX_DEPTH = env_int("PORTAL_MAX_DEPTH", 50)

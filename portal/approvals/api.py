@@ -9,7 +9,6 @@ from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -21,6 +20,7 @@ from portal.accounts.permissions import CanRead
 from portal.evidence.models import DocumentType
 from portal.evidence.selectors import evidence_missing
 from portal.lib.errors import FieldError
+from portal.lib.pagination import BoundedPagination, page_parameters
 from portal.lib.schema import paginated
 
 from . import services
@@ -90,7 +90,7 @@ class ReleaseListCreateApi(APIView):
 
     @extend_schema(operation_id="release_list", parameters=[
         OpenApiParameter("state", str, enum=Release.State.values), OpenApiParameter("environment", str),
-        OpenApiParameter("model", str), OpenApiParameter("waiting_for_me", bool)],
+        OpenApiParameter("model", str), OpenApiParameter("waiting_for_me", bool), *page_parameters()],
         responses={200: paginated(ReleaseSerializer)})
     def get(self, request: Request) -> Response:
         qs: QuerySet[Release] = Release.objects.visible_to(request.user).select_related(
@@ -108,7 +108,7 @@ class ReleaseListCreateApi(APIView):
             qs = qs.filter(state=Release.State.PENDING).exclude(signatures__signer=request.user,
                                                                  signatures__voided_at__isnull=True)
             qs = [r for r in qs if not services.ineligibility(release=r, user=request.user)]  # type: ignore[assignment]
-        paginator = LimitOffsetPagination()
+        paginator = BoundedPagination()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(ReleaseSerializer(page, many=True).data)
 
@@ -233,10 +233,11 @@ class PolicyListCreateApi(APIView):
                 out.append((team, n))
             return out
 
-    @extend_schema(operation_id="policy_list", responses={200: paginated(PolicySerializer)})
+    @extend_schema(operation_id="policy_list", parameters=page_parameters(),
+                   responses={200: paginated(PolicySerializer)})
     def get(self, request: Request) -> Response:
         qs = Policy.objects.all().order_by("environment", "key", "-version")
-        paginator = LimitOffsetPagination()
+        paginator = BoundedPagination()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(PolicySerializer(page, many=True).data)
 
