@@ -201,6 +201,11 @@ PORTAL_EVIDENCE_RETENTION_YEARS = {
     # EU AI Act Art. 18(1): technical documentation and QMS documentation, ten years after placing on the market.
     "annex_iv": 10, "qms_procedure": 10, "instructions_for_use": 10,
 }
+# Nobody may lock a document longer than this many years (by type; the default for the others); only compliance
+# officers and admins may lengthen a lock beyond the type's default at all. Each user's stored evidence is capped.
+PORTAL_EVIDENCE_RETENTION_MAX_DEFAULT_YEARS = env_int("PORTAL_EVIDENCE_RETENTION_MAX_DEFAULT_YEARS", 30)
+PORTAL_EVIDENCE_RETENTION_MAX_YEARS: dict[str, int] = {}
+PORTAL_EVIDENCE_QUOTA_BYTES = env_int("PORTAL_EVIDENCE_QUOTA_BYTES", 2 * 1024**3)
 # Roles that see every namespace regardless of team ownership.
 PORTAL_ORG_WIDE_ROLES = ("admin", "auditor", "compliance_officer")
 

@@ -3,8 +3,10 @@
 Each public write runs in one transaction and writes its audit entry in it. Who may do what:
 
 - upload: viewers, approvers, compliance officers and admins who can see every node and release they attach
-  to. Not service accounts (ingestors): evidence has a human author. Not auditors: they examine the evidence,
-  they do not supply it.
+  to, within their upload quota. Not service accounts (ingestors): evidence has a human author. Not auditors:
+  they examine the evidence, they do not supply it. Only compliance officers and admins may lengthen the
+  retention lock beyond the type's default, and nobody beyond the type's maximum: a lock nobody can lift is
+  a denial of records management.
 - approve: approvers, compliance officers and admins, re-authenticated with their password, never the author.
 - attach and detach: the author, approvers, compliance officers and admins, on nodes and releases they can see.
 - delete: compliance officers and admins (records management), only once the retention lock has passed.
@@ -22,7 +24,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from lineage.models import Node
@@ -44,6 +46,9 @@ DELETE_ROLES = {Role.COMPLIANCE_OFFICER, Role.ADMIN}
 UPLOAD_REFUSED = "Only people with the viewer, approver, compliance officer or admin role may upload evidence."
 APPROVE_REFUSED = "Only approvers, compliance officers and admins may approve evidence."
 DELETE_REFUSED = "Only compliance officers and admins may delete evidence."
+RETENTION_ROLES = DELETE_ROLES
+RETENTION_REFUSED = ("Only compliance officers and admins may set a retention lock longer than the document "
+                     "type's default; leave the date empty.")
 
 PDF = "application/pdf"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -70,6 +75,12 @@ class NotAllowed(DomainError):
 
 class RetentionLocked(DomainError):
     status_code = 409
+
+
+class QuotaExceeded(DomainError):
+    """The uploader's documents would exceed ``PORTAL_EVIDENCE_QUOTA_BYTES``."""
+
+    status_code = 413
 
 
 # -- checks ------------------------------------------------------------------------------------------------
@@ -168,6 +179,39 @@ def retention_default(*, doc_type: str, effective_from: datetime, effective_unti
     return _add_years(last.date(), years)
 
 
+def retention_check(*, by: User, doc_type: str, effective_from: datetime, effective_until: datetime | None,
+                    retention_until: date | None) -> date:
+    """The retention lock of a new document: the type's default, or a later date asked for by a compliance officer
+    or an admin, at most the type's maximum (``PORTAL_EVIDENCE_RETENTION_MAX_YEARS``) from the same day."""
+    floor = retention_default(doc_type=doc_type, effective_from=effective_from, effective_until=effective_until)
+    if retention_until is None or retention_until <= floor:
+        return floor
+    if not has_role(by, RETENTION_ROLES):
+        raise NotAllowed(RETENTION_REFUSED, field="retention_until")
+    years = settings.PORTAL_EVIDENCE_RETENTION_MAX_YEARS.get(doc_type,
+                                                               settings.PORTAL_EVIDENCE_RETENTION_MAX_DEFAULT_YEARS)
+    last = max(timezone.now(), effective_from, effective_until or effective_from)
+    ceiling = _add_years(last.date(), years)
+    if retention_until > ceiling:
+        raise FieldError("retention_until", f"A {doc_type} document may be locked for at most {years} years, "
+                                            f"until {ceiling.isoformat()}.")
+    return retention_until
+
+
+def quota_check(*, by: User, size: int) -> None:
+    """Refuse an upload that would take the user's stored evidence over their quota. The user's row is locked
+    first, so two concurrent uploads cannot both fit the last free bytes."""
+    quota = settings.PORTAL_EVIDENCE_QUOTA_BYTES
+    if quota <= 0:
+        return
+    User.objects.select_for_update().filter(pk=by.pk).first()
+    used = Document.objects.filter(author=by).aggregate(total=Sum("size"))["total"] or 0
+    if used + size > quota:
+        raise QuotaExceeded(f"This upload of {size} bytes would take your evidence to {used + size} bytes; your "
+                            f"quota is {quota} bytes. Ask a compliance officer to delete superseded documents.",
+                            field="file")
+
+
 def _visible_nodes(user: User, node_ids: Iterable[str]) -> list[Node]:
     wanted = list(dict.fromkeys(n.strip() for n in node_ids if n and n.strip()))
     found = {n.node_id: n for n in Node.objects.visible_to(user).filter(node_id__in=wanted)}
@@ -208,7 +252,8 @@ def document_upload(
 ) -> Document:
     """Store a file as evidence, unapproved. Its SHA-256 and size are computed here.
 
-    The retention lock is the type's default (settings) unless ``retention_until`` is later. Superseding ends
+    The retention lock is the type's default (settings) unless ``retention_until`` is later (``retention_check``);
+    the upload must fit the user's quota (``quota_check``). Superseding ends
     the old document's effective period when the new one's begins, and extends the old one's retention to run
     from that day.
     """
@@ -231,13 +276,15 @@ def document_upload(
     releases = _visible_releases(by, release_ids)
     if supersedes is not None:
         supersedes = _supersedable(supersedes, by=by, doc_type=doc_type, effective_from=effective_from)
-    floor = retention_default(doc_type=doc_type, effective_from=effective_from, effective_until=effective_until)
+    retention = retention_check(by=by, doc_type=doc_type, effective_from=effective_from,
+                                effective_until=effective_until, retention_until=retention_until)
+    quota_check(by=by, size=len(content))
     sha256 = hashlib.sha256(content).hexdigest()
     doc = Document.objects.create(
         doc_type=doc_type, title=title.strip(), version=version.strip(), description=description,
         filename=file_name, content_type=resolved_type, size=len(content), sha256=sha256, content=content,
         author=by, effective_from=effective_from, effective_until=effective_until,
-        retention_until=max(floor, retention_until) if retention_until else floor,
+        retention_until=retention,
         sections=list(sections), attributes=attributes or {}, supersedes=supersedes,
     )
     doc.nodes.set(nodes)
