@@ -14,10 +14,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from lineage.models import Tag
 from portal.accounts.models import Role
 from portal.accounts.permissions import CanRead
-from portal.evidence.models import DocumentType
 from portal.evidence.selectors import evidence_missing
 from portal.lib.errors import FieldError
 from portal.lib.pagination import BoundedPagination, page_parameters
@@ -25,6 +23,7 @@ from portal.lib.schema import paginated
 
 from . import services
 from .models import Policy, Release, Signature
+from .serializers import PolicyInputSerializer
 
 
 class SignatureSerializer(serializers.ModelSerializer):
@@ -210,28 +209,7 @@ class _AdminWrites(BasePermission):
 class PolicyListCreateApi(APIView):
     permission_classes = [_AdminWrites]
 
-    class InputSerializer(serializers.Serializer):
-        environment = serializers.RegexField(r"^[A-Za-z0-9_.-]{1,100}$")
-        namespace = serializers.CharField(max_length=500, required=False, default="", allow_blank=True)
-        model_name = serializers.CharField(max_length=500, required=False, default="", allow_blank=True)
-        sensitive_tag = serializers.ChoiceField(choices=Tag.choices, required=False, allow_blank=True, default="")
-        groups = serializers.ListField(child=serializers.DictField(), min_length=1)
-        approval_expiry_days = serializers.IntegerField(min_value=1, max_value=3650, default=30)
-        min_wait_hours = serializers.IntegerField(min_value=0, max_value=24 * 90, default=0)
-        required_evidence = serializers.ListField(child=serializers.ChoiceField(choices=DocumentType.choices),
-                                                  default=list)
-        retrospective_days = serializers.IntegerField(min_value=1, max_value=365, default=5)
-        effective_from = serializers.DateTimeField(required=False)
-        reason = serializers.CharField(max_length=5000)
-
-        def validate_groups(self, value: list[dict[str, Any]]) -> list[tuple[str, int]]:
-            out = []
-            for i, g in enumerate(value):
-                team, n = g.get("team"), g.get("min_approvals", 1)
-                if not isinstance(team, str) or not team or not isinstance(n, int) or n < 1:
-                    raise serializers.ValidationError(f"[{i}]: needs a team name and min_approvals >= 1")
-                out.append((team, n))
-            return out
+    InputSerializer = PolicyInputSerializer
 
     @extend_schema(operation_id="policy_list", parameters=page_parameters(),
                    responses={200: paginated(PolicySerializer)})
