@@ -59,6 +59,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "portal.lib.security.SecurityHeadersMiddleware",
+    "portal.lib.text.NeutraliseInvisibleMiddleware",
     "portal.lib.security.BodySizeLimitMiddleware",
     "portal.lib.security.RefuseNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
