@@ -30,7 +30,7 @@ class SignatureSerializer(serializers.ModelSerializer):
     class Meta:
         model = Signature
         fields = ["id", "printed_name", "meaning", "reason", "signed_at", "subject_digest", "counted_for",
-                  "binding", "voided_at", "void_reason"]
+                  "binding", "auth_methods", "voided_at", "void_reason"]
 
 
 class PolicySerializer(serializers.ModelSerializer):
@@ -132,6 +132,9 @@ class ReleaseDetailApi(APIView):
 
 class _SignInput(serializers.Serializer):
     password = serializers.CharField(max_length=500, trim_whitespace=False)
+    otp = serializers.CharField(max_length=20, required=False, default="", allow_blank=True,
+                                help_text="The authenticator's current code (or a recovery code), when the signer "
+                                "has a second factor or their role requires one.")
     reason = serializers.CharField(max_length=5000)
 
 

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 from rest_framework.exceptions import ValidationError
 
 from lineage.models import Node, Tag
+from portal.accounts.mfa import second_factor_required
 from portal.accounts.models import Role, Team, User
 from portal.evidence import selectors as evidence_selectors
 from portal.evidence.models import DocumentType
@@ -68,6 +69,7 @@ def release_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "meanings": [(m, m.label) for m in (Signature.Meaning.APPROVAL, Signature.Meaning.REVIEW,
                                             Signature.Meaning.RESPONSIBILITY)],
         "is_admin": request.user.is_superuser or request.user.role == Role.ADMIN,
+        "needs_code": second_factor_required(request.user),
         "missing_evidence": evidence_selectors.evidence_missing(release=release),
         "release_documents": evidence_selectors.release_documents(user=request.user, release=release),
     })
@@ -79,15 +81,17 @@ def release_sign(request: HttpRequest, pk: int) -> HttpResponse:
     release = _visible(request, pk)
     action = request.POST.get("action", "approve")
     password, reason = request.POST.get("password", ""), request.POST.get("reason", "")
+    otp = request.POST.get("otp", "")
     try:
         if action == "reject":
-            services.release_reject(release=release, by=request.user, password=password, reason=reason)
+            services.release_reject(release=release, by=request.user, password=password, reason=reason, otp=otp)
         elif action == "withdraw":
             services.release_withdraw(release=release, by=request.user, reason=reason)
         elif action == "break-glass":
-            services.release_break_glass(release=release, by=request.user, password=password, reason=reason)
+            services.release_break_glass(release=release, by=request.user, password=password, reason=reason,
+                                         otp=otp)
         else:
-            services.release_sign(release=release, by=request.user, password=password,
+            services.release_sign(release=release, by=request.user, password=password, otp=otp,
                                   meaning=request.POST.get("meaning", "approval"), reason=reason)
     except DomainError as exc:
         messages.error(request, exc.message)

@@ -218,6 +218,9 @@ class DocumentApproveApi(APIView):
 
     class InputSerializer(serializers.Serializer):
         password = serializers.CharField(max_length=500, trim_whitespace=False)
+        otp = serializers.CharField(max_length=20, required=False, default="", allow_blank=True,
+                                    help_text="The authenticator's current code, when the approver has a second "
+                                    "factor or their role requires one.")
         reason = serializers.CharField(max_length=5000)
 
     @extend_schema(operation_id="document_approve", request=InputSerializer, responses={200: DocumentSerializer})

@@ -28,6 +28,7 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 
 from lineage.models import Node
+from portal.accounts.mfa import signature_second_factor
 from portal.accounts.models import Role, User
 from portal.accounts.permissions import has_role
 from portal.accounts.services import password_confirm
@@ -327,7 +328,7 @@ def _supersede(old: Document, *, by: User, new: Document) -> None:
     })
 
 
-def document_approve(*, document: Document, by: User, password: str, reason: str) -> Document:
+def document_approve(*, document: Document, by: User, password: str, reason: str, otp: str = "") -> Document:
     """Approve a document with an electronic signature: the approver's password again, a reason, never the
     author. A wrong password is recorded (``evidence.approval_refused``) and kept.
 
@@ -341,11 +342,13 @@ def document_approve(*, document: Document, by: User, password: str, reason: str
     if not password_confirm(user=by, password=password, refused_action="evidence.approval_refused",
                             target_kind="document", target_id=str(document.pk)):
         raise EvidenceError("The password is wrong; nothing was approved.", field="password")
-    return _document_approve(document=document, by=by, reason=reason)
+    methods = signature_second_factor(user=by, otp=otp, refused_action="evidence.approval_refused",
+                                      target_kind="document", target_id=str(document.pk))
+    return _document_approve(document=document, by=by, reason=reason, methods=methods)
 
 
 @transaction.atomic
-def _document_approve(*, document: Document, by: User, reason: str) -> Document:
+def _document_approve(*, document: Document, by: User, reason: str, methods: list[str]) -> Document:
     now = timezone.now()
     claimed = Document.objects.filter(pk=document.pk, approved_at__isnull=True).update(
         approved_by=by, approved_at=now, approval_reason=reason)
@@ -354,7 +357,7 @@ def _document_approve(*, document: Document, by: User, reason: str) -> Document:
     document.refresh_from_db()
     audit_record(actor=by, action="evidence.approved", target_kind="document", target_id=str(document.pk),
                  payload={"sha256": document.sha256, "type": document.doc_type, "printed_name": by.printed_name,
-                          "reason": reason, "time": time_text(now)})
+                          "reason": reason, "time": time_text(now), "auth_methods": methods})
     _refresh_waiting_releases(document, by)
     return document
 
