@@ -260,6 +260,26 @@ PORTAL_MFA_REQUIRED_ROLES = tuple(r.strip() for r in os.environ.get(
 PORTAL_TOTP_SKEW_STEPS = env_int("PORTAL_TOTP_SKEW_STEPS", 1)
 PORTAL_TOTP_ISSUER = os.environ.get("PORTAL_TOTP_ISSUER", "Lineage Portal")
 
+# Single sign-on with one OpenID Connect provider (README "Sign-in"). Off unless the issuer and client id are set.
+# Groups in PORTAL_OIDC_GROUPS_CLAIM map to a role and to teams ("group=value,group2=value2"); a user in no
+# mapped role group gets PORTAL_OIDC_DEFAULT_ROLE (empty: refused). An amr or acr listed below satisfies the
+# second factor. Local passwords stay for break-glass admins and the embedded demo.
+PORTAL_OIDC_ISSUER = os.environ.get("PORTAL_OIDC_ISSUER", "")
+PORTAL_OIDC_CLIENT_ID = os.environ.get("PORTAL_OIDC_CLIENT_ID", "")
+PORTAL_OIDC_CLIENT_SECRET = os.environ.get("PORTAL_OIDC_CLIENT_SECRET", "")
+PORTAL_OIDC_SCOPES = os.environ.get("PORTAL_OIDC_SCOPES", "openid email profile")
+PORTAL_OIDC_USERNAME_CLAIM = os.environ.get("PORTAL_OIDC_USERNAME_CLAIM", "preferred_username")
+PORTAL_OIDC_EMAIL_CLAIM = os.environ.get("PORTAL_OIDC_EMAIL_CLAIM", "email")
+PORTAL_OIDC_GROUPS_CLAIM = os.environ.get("PORTAL_OIDC_GROUPS_CLAIM", "groups")
+PORTAL_OIDC_ROLE_MAP = os.environ.get("PORTAL_OIDC_ROLE_MAP", "")
+PORTAL_OIDC_TEAM_MAP = os.environ.get("PORTAL_OIDC_TEAM_MAP", "")
+PORTAL_OIDC_DEFAULT_ROLE = os.environ.get("PORTAL_OIDC_DEFAULT_ROLE", "viewer")
+PORTAL_OIDC_MFA_AMR = os.environ.get("PORTAL_OIDC_MFA_AMR", "")
+PORTAL_OIDC_MFA_ACR = os.environ.get("PORTAL_OIDC_MFA_ACR", "")
+# A private CA (PEM) to verify the provider's TLS certificate with, besides the system's.
+PORTAL_OIDC_CA_FILE = os.environ.get("PORTAL_OIDC_CA_FILE", "")
+PORTAL_OIDC_LABEL = os.environ.get("PORTAL_OIDC_LABEL", "your organisation's sign-in")
+
 # Browser-side protections; docs: README "Security". The CSP allows no inline script or style anywhere.
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False

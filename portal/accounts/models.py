@@ -148,3 +148,19 @@ class RecoveryCode(models.Model):
 
     def __str__(self) -> str:
         return f"recovery code of {self.user}"
+
+
+class ExternalIdentity(models.Model):
+    """A user's account at the OpenID Connect provider: ``(issuer, subject)`` is the link, not the username,
+    so a provider account can never take over a local account that merely shares its name."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="external_identities")
+    issuer = models.CharField(max_length=500)
+    subject = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["issuer", "subject"], name="externalidentity_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user} at {self.issuer}"

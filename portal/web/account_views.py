@@ -8,19 +8,23 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth import login as auth_login
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 
-from portal.accounts import mfa
+from portal.accounts import mfa, oidc
 from portal.accounts import services as account_services
 from portal.accounts.models import User
 from portal.audit.context import client_address
 from portal.lib.errors import DomainError
 
 PENDING = "mfa_pending"
+SSO_PENDING = "oidc_pending"
+MFA_BY_PROVIDER = "mfa_by_provider"
+MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 PENDING_SECONDS = 300
 METHODS = "auth_methods"
 
@@ -110,3 +114,70 @@ def two_factor(request: HttpRequest) -> HttpResponse:
         context["enrolment"] = mfa.totp_pending(user=user)
     context["codes_left"] = user.recovery_codes.filter(used_at__isnull=True).count()
     return render(request, "accounts/two_factor.html", context)
+
+
+def _callback_uri(request: HttpRequest) -> str:
+    return request.build_absolute_uri(reverse("web:oidc-callback"))
+
+
+@never_cache
+def oidc_start(request: HttpRequest) -> HttpResponse:
+    """Send the browser to the identity provider (authorization code flow with PKCE)."""
+    if not oidc.enabled():
+        raise Http404
+    try:
+        url, pending = oidc.authorization_url(redirect_uri=_callback_uri(request),
+                                              next_url=request.GET.get("next", ""))
+    except oidc.SsoError as exc:
+        return sso_refused_page(request, exc.message, 502)
+    request.session[SSO_PENDING] = pending.as_dict()
+    return redirect(url)
+
+
+@never_cache
+def oidc_callback(request: HttpRequest) -> HttpResponse:
+    """The provider's answer: verify it, create or update the user, and sign in (or ask for the portal's own
+    second factor when the provider's authentication did not satisfy it and the user has an authenticator)."""
+    from .views import landing_url
+
+    if not oidc.enabled():
+        raise Http404
+    pending = request.session.pop(SSO_PENDING, None)
+    try:
+        claims = oidc.callback(params=request.GET.dict(), pending=pending, redirect_uri=_callback_uri(request))
+        user = oidc.user_sync(claims=claims)
+    except oidc.SsoError as exc:
+        audit_refusal(exc.message)
+        return sso_refused_page(request, exc.message, 400)
+    if not user.is_active:
+        return sso_refused_page(request, "This account is disabled.", 403)
+    by_provider = oidc.second_factor_by_provider(claims)
+    nxt = pending.get("next", "") if pending else ""
+    user.backend = MODEL_BACKEND  # type: ignore[attr-defined]
+    if not by_provider and mfa.device_of(user) is not None:
+        return second_step_begin(request, user, nxt)
+    amr = claims.get("amr") or []
+    session_sign_in(request, user, ["sso", *([amr] if isinstance(amr, str) else [str(a) for a in amr])],
+                    backend=MODEL_BACKEND)
+    request.session[MFA_BY_PROVIDER] = by_provider
+    safe = nxt and url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()},
+                                                   require_https=request.is_secure())
+    return redirect(nxt if safe else landing_url(user))
+
+
+def sso_context() -> dict[str, Any]:
+    return {"sso_enabled": oidc.enabled(), "sso_label": oidc.settings.PORTAL_OIDC_LABEL}
+
+
+def sso_refused_page(request: HttpRequest, message: str, status: int) -> HttpResponse:
+    from django.contrib.auth.forms import AuthenticationForm
+
+    return render(request, "accounts/login.html", {"form": AuthenticationForm(request), "sso_error": message,
+                                                   **sso_context()}, status=status)
+
+
+def audit_refusal(reason: str) -> None:
+    from portal.audit.services import audit_record
+
+    audit_record(actor=None, action="account.sso_refused", target_kind="sso",
+                 target_id=oidc.settings.PORTAL_OIDC_ISSUER, payload={"reason": reason})

@@ -44,7 +44,7 @@ class SecondFactorEnrolmentMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = getattr(request, "user", None)
         if (user is not None and user.is_authenticated and not request.path.startswith(ENROLMENT_PREFIXES)
-                and second_factor_missing(user)):
+                and second_factor_missing(user) and not request.session.get("mfa_by_provider")):
             if request.path.startswith("/api/"):
                 if request.headers.get("Authorization", "").lower().startswith("bearer "):
                     return self.get_response(request)

@@ -29,7 +29,7 @@ from portal.evidence import selectors as evidence_selectors
 from portal.reports.selectors import posture_overview
 
 from . import selectors as web_selectors
-from .account_views import second_step_begin, session_sign_in
+from .account_views import second_step_begin, session_sign_in, sso_context
 
 # Where each role starts after signing in: the page of their daily work.
 LANDING = {Role.APPROVER: "approvals:inbox", Role.AUDITOR: "audit:log", Role.COMPLIANCE_OFFICER: "web:dashboard",
@@ -48,6 +48,9 @@ class PortalLoginView(auth_views.LoginView):
     """
 
     template_name = "accounts/login.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return {**super().get_context_data(**kwargs), **sso_context()}
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         username = request.POST.get("username", "")
