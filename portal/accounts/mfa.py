@@ -130,7 +130,7 @@ def totp_enrol_confirm(*, user: User, code: str, at: float | None = None) -> lis
 
 
 @transaction.atomic
-def totp_remove(*, user: User, by: User) -> None:
+def totp_remove(*, user: User, by: User | None) -> None:
     """Remove the authenticator and recovery codes (the user, after a fresh check, or an admin resetting it)."""
     TotpDevice.objects.filter(user=user).delete()
     RecoveryCode.objects.filter(user=user).delete()

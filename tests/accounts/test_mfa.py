@@ -181,3 +181,12 @@ def test_the_sign_form_asks_for_the_code(client, people, release, required) -> N
     client.post(f"/approvals/releases/{release.pk}/sign", {"meaning": "approval", "reason": "ok",
                                                           "password": PASSWORD, "otp": totp.totp(secret, time.time())})
     assert Signature.objects.get(release=release).auth_methods == ["pwd", "otp"]
+
+
+def test_an_operator_resets_a_lost_authenticator(client, people) -> None:
+    from django.core.management import call_command
+
+    enrol(client, people["risk"])
+    call_command("mfa_reset", "mo")
+    assert mfa.device_of(people["risk"]) is None and not RecoveryCode.objects.filter(user=people["risk"]).exists()
+    assert AuditEntry.objects.get(action="account.mfa_removed", target_id="mo").actor_id is None
