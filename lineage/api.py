@@ -128,9 +128,9 @@ def _walk_response(root: Node, walk: selectors.Walk, nodes: dict[int, dict], kin
                  if pk in nodes and (not kinds or nodes[pk]["kind"] in kinds)]
     edges = [{"source": nodes[s]["id"], "target": nodes[d]["id"], "kind": k}
              for s, d, k in sorted(walk.edges) if s in nodes and d in nodes]
-    hidden = len([pk for pk in walk.distance if pk not in nodes])
+    # No count of the nodes left out: the number of another team's nodes upstream is theirs to know.
     return {"root": root.node_id, "direction": walk.direction, "depth": walk.depth,
-            "truncated": {"depth": walk.cut_by_depth, "size": walk.cut_by_size}, "hidden": hidden,
+            "truncated": {"depth": walk.cut_by_depth, "size": walk.cut_by_size},
             "nodes": out_nodes, "edges": edges}
 
 
@@ -443,7 +443,7 @@ class NodeGraphApi(APIView):
             "depth": serializers.IntegerField(),
             "truncated": inline_serializer("GraphTruncated", {"depth": serializers.BooleanField(),
                                                               "size": serializers.BooleanField()}),
-            "sensitiveIncomplete": serializers.BooleanField(), "hidden": serializers.IntegerField(),
+            "sensitiveIncomplete": serializers.BooleanField(),
             "width": serializers.FloatField(), "height": serializers.FloatField(),
             "nodes": serializers.ListField(child=serializers.DictField()),
             "edges": serializers.ListField(child=serializers.DictField()),
@@ -477,7 +477,7 @@ class NodeGraphApi(APIView):
         edges = [{"source": sub.nodes[s]["id"], "target": sub.nodes[d]["id"], "kind": k} for s, d, k in sub.edges]
         return Response({"root": node.node_id, "direction": direction, "depth": depth,
                          "truncated": {"depth": sub.cut_by_depth, "size": sub.cut_by_size},
-                         "sensitiveIncomplete": sub.sensitive_incomplete, "hidden": sub.hidden,
+                         "sensitiveIncomplete": sub.sensitive_incomplete,
                          "width": placed.width, "height": placed.height, "nodes": nodes, "edges": edges})
 
 
@@ -552,8 +552,13 @@ class PathApi(APIView):
         source, target = ends
         depth = _depth(request)
         walk = selectors.lineage_walk(seeds=selectors.walk_seeds(source), direction="downstream", depth=depth)
-        g = graph.build_graph(walk.distance, walk.edges)
-        seeds = selectors.walk_seeds(source)
+        # Only through nodes this reader may see: a path that crosses another team's node does not exist for
+        # them, and the answer is the same "found": false as when there is none at all.
+        visible = set(Node.objects.visible_to(request.user).filter(pk__in=list(walk.distance))
+                      .values_list("pk", flat=True))
+        g = graph.build_graph({pk: d for pk, d in walk.distance.items() if pk in visible},
+                              [(s, d, k) for s, d, k in walk.edges if s in visible and d in visible])
+        seeds = [pk for pk in selectors.walk_seeds(source) if pk in g]
         targets = [target.pk, *[pk for pk in selectors.walk_seeds(target) if pk in g]]
         best: list[int] | None = None
         for s in seeds:
@@ -565,8 +570,6 @@ class PathApi(APIView):
             return Response({"from": source.node_id, "to": target.node_id, "found": False, "nodes": [],
                              "edges": [], "truncated": {"depth": walk.cut_by_depth, "size": walk.cut_by_size}})
         nodes = selectors.nodes_by_pk(user=request.user, pks=best)
-        if len(nodes) != len(best):
-            raise Http404  # the only path crosses something this user may not see
         kinds = {(s, d): k for s, d, k in walk.edges}
         return Response({
             "from": source.node_id, "to": target.node_id, "found": True,

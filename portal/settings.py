@@ -140,6 +140,11 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
+    # Every answer is redacted for its reader: other teams' node ids become "a dataset of another team".
+    "DEFAULT_RENDERER_CLASSES": [
+        "lineage.redaction.RedactingJSONRenderer",
+        "lineage.redaction.RedactingBrowsableAPIRenderer",
+    ],
     "DEFAULT_SCHEMA_CLASS": "portal.lib.schema.PortalAutoSchema",
     "EXCEPTION_HANDLER": "portal.lib.errors.api_exception_handler",
     "DEFAULT_PAGINATION_CLASS": "portal.lib.pagination.BoundedPagination",

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 from rest_framework.exceptions import ValidationError
 
 from lineage.models import Node, Tag
+from lineage.redaction import redact_for
 from portal.accounts.mfa import second_factor_required
 from portal.accounts.models import Role, Team, User
 from portal.evidence import selectors as evidence_selectors
@@ -63,7 +64,7 @@ def release_detail(request: HttpRequest, pk: int) -> HttpResponse:
                  .order_by("username").prefetch_related("teams", "extra_emails"))
     eligibility = [(u, services.ineligibility(release=release, user=u)) for u in approvers]
     return render(request, "approvals/release.html", {
-        "release": release, "subject": release.subject, "quorum_met": met, "missing": missing,
+        "release": release, "subject": redact_for(request.user, release.subject), "quorum_met": met, "missing": missing,
         "signatures": release.signatures.select_related("signer"), "eligibility": eligibility,
         "my_problems": services.ineligibility(release=release, user=request.user),
         "meanings": [(m, m.label) for m in (Signature.Meaning.APPROVAL, Signature.Meaning.REVIEW,

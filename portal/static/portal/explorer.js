@@ -112,7 +112,6 @@
                  "Raise the depth or expand a node to see it.");
     }
     if (data.truncated.size) { parts.push("Only the " + data.nodes.length + " nodes nearest to the start are shown."); }
-    if (data.hidden) { parts.push(data.hidden + " node(s) you may not see are left out."); }
     if (data.sensitiveIncomplete) { parts.push("Sensitive-tag badges may be incomplete: the upstream is very large."); }
     notice.hidden = parts.length === 0;
     notice.textContent = parts.join(" ");
