@@ -1,9 +1,10 @@
 """An answer carries nothing its reader may not see: other teams' node ids inside otherwise-permitted answers.
 
 A run of the credit team may read a clinical dataset; the credit team may see the run, its job and its outputs,
-but the clinical dataset only as "a dataset of another team" (with its sensitive tags when
-``PORTAL_REDACTED_SHOWS_TAGS`` allows: knowing that PHI reaches a model is what its reviewers need). Lists keep
-one such entry per kind, whatever the number of hidden nodes, so no count leaks either.
+but the clinical dataset only as "a dataset of another team". The sensitive tags that reach them through it stay
+shown (``sensitiveUpstream: {"PHI": ["a dataset of another team"]}``): knowing that PHI reaches a model is what
+its reviewers need, and the tag names no one. Lists keep one such entry per kind, whatever the number of hidden
+nodes, so no count leaks either.
 
 ``Redactor.redact`` walks any JSON-like answer, finds every string that is a node id (``kind:…`` for a known
 kind), asks the database once which of them the reader may see, and replaces the others. The API applies it to
