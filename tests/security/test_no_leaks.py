@@ -11,10 +11,10 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
-from lineage import demo
 from lineage.models import Node
 from lineage.openlineage import parse_event
 from lineage.services import events_ingest
+from portal.demo import story as demo
 from tests.factories import dataset, run_event
 from tests.security.test_authz_matrix import endpoints, url_for
 from tests.security.world import build_world
