@@ -2,7 +2,7 @@
 each electronic signature.
 
 Who needs it: anyone who enrolled, and every user whose role is in ``PORTAL_MFA_REQUIRED_ROLES`` (signers and
-admins by default) or who is a superuser. A required user who has not enrolled yet may only reach the enrolment
+admins by default; superusers count as admins). A required user who has not enrolled yet may only reach the enrolment
 page (``SecondFactorEnrolmentMiddleware``) and cannot sign. A code is accepted within
 ``PORTAL_TOTP_SKEW_STEPS`` 30-second steps of the server's clock and only once: the device keeps the newest
 step it accepted. Wrong codes count toward the sign-in lockout of the user.
@@ -61,7 +61,9 @@ def device_of(user: User) -> TotpDevice | None:
 
 
 def second_factor_required_by_role(user: User) -> bool:
-    return bool(user.is_superuser or user.role in settings.PORTAL_MFA_REQUIRED_ROLES)
+    """A superuser counts as an admin."""
+    roles = settings.PORTAL_MFA_REQUIRED_ROLES
+    return bool(user.role in roles or (user.is_superuser and "admin" in roles))
 
 
 def second_factor_required(user: User) -> bool:

@@ -190,3 +190,13 @@ def test_an_operator_resets_a_lost_authenticator(client, people) -> None:
     call_command("mfa_reset", "mo")
     assert mfa.device_of(people["risk"]) is None and not RecoveryCode.objects.filter(user=people["risk"]).exists()
     assert AuditEntry.objects.get(action="account.mfa_removed", target_id="mo").actor_id is None
+
+
+def test_a_superuser_counts_as_an_admin(client, required) -> None:
+    from portal.accounts.models import User
+
+    root = User.objects.create_superuser(username="root", password=PASSWORD)
+    client.force_login(root)
+    assert client.get("/admin/").status_code == 302
+    required.PORTAL_MFA_REQUIRED_ROLES = ("approver",)
+    assert client.get("/admin/").status_code == 200
