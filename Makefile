@@ -19,7 +19,7 @@ demo: $(STAMP)
 	$(PY) manage.py load_demo
 	$(PY) manage.py collectstatic --noinput -v0
 	@echo "Serving on http://127.0.0.1:8000 (Ctrl-C to stop)"
-	PORTAL_MFA_REQUIRED_ROLES= $(PY) manage.py runserver 127.0.0.1:8000
+	$(PY) manage.py runserver 127.0.0.1:8000
 
 test: $(STAMP)
 	$(PY) -m pytest

@@ -259,10 +259,13 @@ PORTAL_TOKEN_WINDOW_SECONDS = env_int("PORTAL_TOKEN_WINDOW_SECONDS", 5 * 60)
 # ... and this many from all addresses together. Known valid tokens are never throttled (README "Sign-in").
 PORTAL_TOKEN_MAX_FAILURES_GLOBAL = env_int("PORTAL_TOKEN_MAX_FAILURES_GLOBAL", 1000)
 
-# Second factor (TOTP, RFC 6238): required for these roles (and superusers) at sign-in and at each electronic
-# signature; optional for everyone else. Codes are accepted this many 30-second steps either side of now.
+# Second factor (TOTP, RFC 6238): required for these roles (superusers count as admins) at sign-in and at each
+# electronic signature; optional for everyone else. Every deployment with its own PORTAL_SECRET_KEY requires it
+# for signers and admins unless told otherwise; the embedded demo (the development key) does not.
+# Codes are accepted this many 30-second steps either side of now.
 PORTAL_MFA_REQUIRED_ROLES = tuple(r.strip() for r in os.environ.get(
-    "PORTAL_MFA_REQUIRED_ROLES", "approver,compliance_officer,admin").split(",") if r.strip())
+    "PORTAL_MFA_REQUIRED_ROLES",
+    "" if SECRET_KEY.startswith("insecure-") else "approver,compliance_officer,admin").split(",") if r.strip())
 PORTAL_TOTP_SKEW_STEPS = env_int("PORTAL_TOTP_SKEW_STEPS", 1)
 PORTAL_TOTP_ISSUER = os.environ.get("PORTAL_TOTP_ISSUER", "Lineage Portal")
 
