@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from portal.accounts.permissions import CanRead
+from portal.accounts.permissions import CanRead, request_user
 from portal.lib.errors import FieldError
 from portal.lib.pagination import bounded_int_parameter
 
@@ -81,7 +81,7 @@ class NodeGraphApi(APIView):
             raise FieldError("expand", "no such node")
         depth = depth_param(request, default=GRAPH_DEFAULT_DEPTH)
         directions = ("upstream", "downstream") if direction == "both" else (direction,)
-        sub = selectors.lineage_graph(user=request.user, node=node, depth=depth, directions=directions,
+        sub = selectors.lineage_graph(user=request_user(request), node=node, depth=depth, directions=directions,
                                       max_nodes=limit, expand=expand)
         placed = layout([pk for pk in sub.nodes], [(s, d) for s, d, _ in sub.edges])
         nodes = [{**sub.nodes[pk], "distance": sub.distance[pk], "side": sub.side[pk],
@@ -117,7 +117,7 @@ class PathApi(APIView):
         walk = selectors.lineage_walk(seeds=selectors.walk_seeds(source), direction="downstream", depth=depth)
         # Only through nodes this reader may see: a path that crosses another team's node does not exist for
         # them, and the answer is the same "found": false as when there is none at all.
-        visible = set(Node.objects.visible_to(request.user).filter(pk__in=list(walk.distance))
+        visible = set(Node.objects.visible_to(request_user(request)).filter(pk__in=list(walk.distance))
                       .values_list("pk", flat=True))
         g = graph.build_graph({pk: d for pk, d in walk.distance.items() if pk in visible},
                               [(s, d, k) for s, d, k in walk.edges if s in visible and d in visible])
@@ -132,7 +132,7 @@ class PathApi(APIView):
         if best is None:
             return Response({"from": source.node_id, "to": target.node_id, "found": False, "nodes": [],
                              "edges": [], "truncated": {"depth": walk.cut_by_depth, "size": walk.cut_by_size}})
-        nodes = selectors.nodes_by_pk(user=request.user, pks=best)
+        nodes = selectors.nodes_by_pk(user=request_user(request), pks=best)
         kinds = {(s, d): k for s, d, k in walk.edges}
         return Response({
             "from": source.node_id, "to": target.node_id, "found": True,
