@@ -14,7 +14,7 @@ every answer (``RedactingJSONRenderer``), so no endpoint can forget it; pages ca
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
@@ -69,7 +69,7 @@ class Redactor:
             visible.update(Node.objects.visible_to(self.user).filter(node_id__in=part)
                            .values_list("node_id", flat=True))
         # An id that names no node at all (a typo in a facet) is not another team's: leave it.
-        existing = set()
+        existing: set[str] = set()
         for i in range(0, len(ids), 2000):
             existing.update(Node.objects.filter(node_id__in=ids[i:i + 2000]).values_list("node_id", flat=True))
         for node_id in existing - visible:
@@ -111,18 +111,22 @@ def redact_for(user: Any, data: Any) -> Any:
     return Redactor(user).redact(data)
 
 
-class _Redacting:
-    def render(self, data: Any, accepted_media_type: str | None = None,
-               renderer_context: dict[str, Any] | None = None) -> Any:
-        request = (renderer_context or {}).get("request")
-        if request is not None and data is not None:
-            data = redact_for(request.user, data)
-        return super().render(data, accepted_media_type, renderer_context)  # type: ignore[misc]
+def _redacted(data: Any, renderer_context: Mapping[str, Any] | None) -> Any:
+    request = (renderer_context or {}).get("request")
+    return redact_for(request.user, data) if request is not None and data is not None else data
 
 
-class RedactingJSONRenderer(_Redacting, JSONRenderer):
+class RedactingJSONRenderer(JSONRenderer):
     """The API's JSON renderer: every answer is redacted for its reader (``Redactor``)."""
 
+    def render(self, data: Any, accepted_media_type: str | None = None,
+               renderer_context: Mapping[str, Any] | None = None) -> bytes:
+        return super().render(_redacted(data, renderer_context), accepted_media_type, renderer_context)
 
-class RedactingBrowsableAPIRenderer(_Redacting, BrowsableAPIRenderer):
+
+class RedactingBrowsableAPIRenderer(BrowsableAPIRenderer):
     """The browsable API, redacted the same way."""
+
+    def render(self, data: Any, accepted_media_type: str | None = None,
+               renderer_context: Mapping[str, Any] | None = None) -> str:
+        return super().render(_redacted(data, renderer_context), accepted_media_type, renderer_context)

@@ -229,8 +229,9 @@ def user_sync(*, claims: dict[str, Any]) -> User:
     groups = claims.get(settings.PORTAL_OIDC_GROUPS_CLAIM) or []
     groups = [groups] if isinstance(groups, str) else [str(g) for g in groups]
     role_map, team_map = _mapping(settings.PORTAL_OIDC_ROLE_MAP), _mapping(settings.PORTAL_OIDC_TEAM_MAP)
-    roles = [role_map[g] for g in groups if role_map.get(g) in ROLE_RANK]
-    role = max(roles, key=ROLE_RANK.index) if roles else settings.PORTAL_OIDC_DEFAULT_ROLE
+    rank = [str(r) for r in ROLE_RANK]
+    roles = [role_map[g] for g in groups if role_map.get(g) in rank]
+    role = max(roles, key=rank.index) if roles else settings.PORTAL_OIDC_DEFAULT_ROLE
     if not role:
         raise SsoError("None of your identity provider groups gives access to the portal.")
     teams = sorted({team_map[g] for g in groups if g in team_map})

@@ -56,6 +56,7 @@ def policy_form_data(post: QueryDict) -> dict[str, Any]:
         "required_evidence": [e.strip() for e in post.get("required_evidence", "").split(",") if e.strip()],
     }
     for name in ("approval_expiry_days", "min_wait_hours"):
-        if post.get(name, "").strip():
-            data[name] = number(post[name].strip())
+        raw = str(post.get(name, "")).strip()
+        if raw:
+            data[name] = number(raw)
     return data

@@ -52,7 +52,7 @@ class BoundedPagination(LimitOffsetPagination):
     """``LimitOffsetPagination`` whose limit and offset are bounded and validated (the API's default)."""
 
     def get_limit(self, request: Request) -> int:
-        return int_param(request, self.limit_query_param, settings.REST_FRAMEWORK["PAGE_SIZE"], 1,
+        return int_param(request, self.limit_query_param, int(str(settings.REST_FRAMEWORK["PAGE_SIZE"])), 1,
                          settings.PORTAL_API_MAX_PAGE_SIZE)
 
     def get_offset(self, request: Request) -> int:
