@@ -10,7 +10,6 @@ from django.db.models import Q, QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,6 +17,7 @@ from rest_framework.views import APIView
 
 from portal.accounts.permissions import CanAudit
 from portal.lib.errors import FieldError
+from portal.lib.pagination import BoundedPagination, page_parameters
 
 from . import keys
 from .merkle import ChainTree
@@ -78,10 +78,10 @@ class AuditEntryListApi(APIView):
 
     @extend_schema(operation_id="audit_entries", parameters=[
         OpenApiParameter(p, str) for p in ("actor", "action", "target_kind", "target_id", "since", "until")
-    ] + [OpenApiParameter("limit", int), OpenApiParameter("offset", int)], responses={200: OpenApiTypes.OBJECT})
+    ] + page_parameters(), responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request) -> Response:
         qs = entry_filter(AuditEntry.objects.order_by("-seq"), request.query_params)
-        paginator = LimitOffsetPagination()
+        paginator = BoundedPagination()
         page = paginator.paginate_queryset(qs, request, view=self) or []
         return paginator.get_paginated_response([entry_dict(e) for e in page])
 

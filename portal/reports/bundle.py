@@ -96,7 +96,8 @@ def approvals(facts: Facts, model_pks: set[int]) -> list[dict[str, Any]]:
             "subject_digest": f"sha256:{r.subject_digest}", "decided_at": iso(r.approved_at),
             "break_glass": r.break_glass,
             "signatures": [{"printed_name": s.printed_name, "username": s.username, "signed_at": iso(s.signed_at),
-                            "meaning": s.meaning, "reason": s.reason, "voided": s.voided} for s in r.signatures],
+                            "meaning": s.meaning, "reason": s.reason, "voided": s.voided,
+                            "auth_methods": s.auth_methods} for s in r.signatures],
         })
     return out
 
