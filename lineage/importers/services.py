@@ -23,6 +23,7 @@ from ..models import Node
 from ..openlineage import parse_event
 from ..plan import RUN_STATES
 from ..services import events_ingest, portal_records_ingest
+from . import dvc as D
 from . import mlflow as M
 from .common import iso, ms_time
 
@@ -38,11 +39,25 @@ class ImportSummary:
     model_versions: int = 0
     model_versions_changed: int = 0
     alias_moves: int = 0
+    commits: int = 0
 
     def line(self) -> str:
+        if self.system != "mlflow":
+            return (f"{self.system} {self.source} -> {self.namespace}: {self.commits} commits, {self.runs} runs "
+                    f"({self.events_created} events stored)")
         return (f"{self.system} {self.source} -> {self.namespace}: {self.runs} runs ({self.runs_changed} new or "
                 f"changed, {self.events_created} events stored), {self.model_versions} model versions "
                 f"({self.model_versions_changed} new or changed), {self.alias_moves} alias moves")
+
+
+def importer_actor(username: str) -> User | None:
+    """The user a command's ``--as`` names (the audit trail's actor), or None (the system) for an empty name."""
+    if not username:
+        return None
+    user = User.objects.filter(username=username).first()
+    if user is None:
+        raise ValueError(f"--as: no user named {username!r}")
+    return user
 
 
 def _ingest(raw: list[bytes], by: User | None) -> int:
@@ -142,3 +157,23 @@ def mlflow_import(*, tracking_uri: str, registry_uri: str | None = None, experim
     snapshot = M.read(tracking_uri=tracking_uri, registry_uri=registry_uri, experiments=experiments, since=since,
                       namespace=namespace)
     return mlflow_snapshot_ingest(snapshot=snapshot, by=by, options=options)
+
+
+# -- DVC ---------------------------------------------------------------------------------------------------
+@transaction.atomic
+def dvc_snapshot_ingest(*, snapshot: D.Snapshot, by: User | None) -> ImportSummary:
+    """Apply the commits read from a DVC repository: git history does not change, so a repeat stores nothing."""
+    summary = ImportSummary("dvc", snapshot.repo_url, snapshot.namespace, commits=len(snapshot.commits))
+    raw = [e for state in snapshot.commits for e in D.commit_events(state, snapshot)]
+    summary.runs = len(raw)
+    summary.events_created = _ingest(raw, by)
+    portal_records_ingest(kind="commit", payloads=[D.commit_payload(s, snapshot) for s in snapshot.commits], by=by)
+    audit_record(actor=by, action="lineage.import_completed", target_kind="namespace", target_id=snapshot.namespace,
+                 payload=asdict(summary))
+    return summary
+
+
+def dvc_import(*, repo: str, revs: list[str] | None = None, namespace: str | None = None,
+               repo_url: str | None = None, by: User | None = None) -> ImportSummary:
+    """Read a DVC repository's history with git (outside the transaction) and apply it."""
+    return dvc_snapshot_ingest(snapshot=D.read(repo=repo, revs=revs, namespace=namespace, repo_url=repo_url), by=by)

@@ -8,8 +8,7 @@ from django.utils import timezone
 
 from lineage.importers import mlflow as M
 from lineage.importers.common import since_parse
-from lineage.importers.services import mlflow_import
-from portal.accounts.models import User
+from lineage.importers.services import importer_actor, mlflow_import
 
 
 class Command(BaseCommand):
@@ -39,11 +38,10 @@ class Command(BaseCommand):
             since = since_parse(opts["since"], timezone.now()) if opts["since"] else None
         except ValueError as exc:
             raise CommandError(f"--since: {exc}") from exc
-        by = None
-        if opts["username"]:
-            by = User.objects.filter(username=opts["username"]).first()
-            if by is None:
-                raise CommandError(f"--as: no user named {opts['username']!r}")
+        try:
+            by = importer_actor(opts["username"])
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
         experiments = opts["experiment"] or [e for e in settings.PORTAL_MLFLOW_EXPERIMENTS if e] or None
         try:
             summary = mlflow_import(tracking_uri=opts["tracking_uri"], registry_uri=opts["registry_uri"],
