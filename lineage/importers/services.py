@@ -25,6 +25,7 @@ from ..plan import RUN_STATES
 from ..services import events_ingest, portal_records_ingest
 from . import dvc as D
 from . import mlflow as M
+from . import mlmd as MD
 from .common import iso, ms_time
 
 
@@ -42,6 +43,9 @@ class ImportSummary:
     commits: int = 0
 
     def line(self) -> str:
+        if self.system == "mlmd":
+            return (f"mlmd {self.source} -> {self.namespace}: {self.runs} executions ({self.events_created} events "
+                    f"stored), {self.model_versions} blessings ({self.model_versions_changed} new)")
         if self.system != "mlflow":
             return (f"{self.system} {self.source} -> {self.namespace}: {self.commits} commits, {self.runs} runs "
                     f"({self.events_created} events stored)")
@@ -177,3 +181,26 @@ def dvc_import(*, repo: str, revs: list[str] | None = None, namespace: str | Non
                repo_url: str | None = None, by: User | None = None) -> ImportSummary:
     """Read a DVC repository's history with git (outside the transaction) and apply it."""
     return dvc_snapshot_ingest(snapshot=D.read(repo=repo, revs=revs, namespace=namespace, repo_url=repo_url), by=by)
+
+
+# -- ML Metadata -------------------------------------------------------------------------------------------
+@transaction.atomic
+def mlmd_snapshot_ingest(*, snapshot: MD.Snapshot, by: User | None, options: MD.Options | None = None
+                         ) -> ImportSummary:
+    """Apply what one read of an MLMD store found; executions and artifacts are stored once whatever the repeats."""
+    mapper = MD.Mapper(snapshot, options or MD.Options())
+    summary = ImportSummary("mlmd", snapshot.source, snapshot.namespace, runs=len(snapshot.executions))
+    summary.events_created = _ingest(mapper.events(), by)
+    blessings = mapper.blessings()
+    summary.model_versions = len(blessings)
+    summary.model_versions_changed = portal_records_ingest(kind="modelVersion", payloads=blessings, by=by)
+    audit_record(actor=by, action="lineage.import_completed", target_kind="namespace", target_id=snapshot.namespace,
+                 payload=asdict(summary))
+    return summary
+
+
+def mlmd_import(*, sqlite: str | None = None, mysql: dict[str, Any] | None = None, namespace: str | None = None,
+                options: MD.Options | None = None, by: User | None = None) -> ImportSummary:
+    """Read an MLMD store (outside the transaction) and apply it."""
+    return mlmd_snapshot_ingest(snapshot=MD.read(sqlite=sqlite, mysql=mysql, namespace=namespace), by=by,
+                                options=options)
