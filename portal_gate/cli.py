@@ -161,6 +161,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--version", required=True)
     p.add_argument("--environment", required=True)
     p.add_argument("--namespace", default="", help="model namespace, when the name is not unique")
+    p.add_argument("--require-alias", default="", metavar="ALIAS",
+                   help="refuse unless the version also holds this registry alias now (e.g. champion)")
     p.add_argument("--public-key", default=os.environ.get("PORTAL_PUBLIC_KEY", ""), metavar="PEM_FILE",
                    help="the portal's Ed25519 public key (PORTAL_PUBLIC_KEY); default: fetched from the portal")
     p.add_argument("--attestation-out", default="", metavar="FILE", help="write the signed answer here")
@@ -180,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     query = {"model": args.model, "version": args.version, "environment": args.environment}
     if args.namespace:
         query["namespace"] = args.namespace
+    if args.require_alias:
+        query["alias"] = args.require_alias
     try:
         if args.public_key:
             with open(args.public_key, encoding="ascii") as fh:
@@ -197,11 +201,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"portal-gate: attestation does not verify: {problem}", file=sys.stderr)
         return BAD_SIGNATURE
     signed = attestation["signed"]  # judge by what was signed, not by the unsigned copy beside it
-    asked = f"{args.model} {args.version} -> {args.environment}"
+    asked = f"{args.model} {args.version} -> {args.environment} (alias {args.require_alias or None})"
     if signed.get("environment") != args.environment or not str(signed.get("model_version", "")).endswith(
-            f":{args.model}#{args.version}"):
+            f":{args.model}#{args.version}") or (args.require_alias and signed.get("alias") != args.require_alias):
         print(f"portal-gate: the signed answer is about {signed.get('model_version')} -> "
-              f"{signed.get('environment')}, not {asked}", file=sys.stderr)
+              f"{signed.get('environment')} (alias {signed.get('alias')}), not {asked}", file=sys.stderr)
         return BAD_SIGNATURE
     if args.attestation_out:
         with open(args.attestation_out, "w", encoding="utf-8") as fh:

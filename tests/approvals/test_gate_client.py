@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from lineage.models import Node
+from lineage.services import portal_record_ingest
 from portal.accounts.services import token_issue
 from portal.approvals import services
 from portal.audit import keys
@@ -79,6 +80,23 @@ def test_an_approved_deploy_exits_0_and_keeps_an_attestation_that_verifies(live_
     key = serialization.load_pem_public_key(keys.public_key_pem())
     key.verify(base64.b64decode(att["signature"]), canonical(att["signed"]))
     assert att["signed"]["allowed"] is True
+
+
+def test_a_required_alias_refuses_until_the_version_holds_it(live_server, release, people, token, workdir) -> None:
+    _approve(release, people)
+    args = [*GATE, "--public-key", "ci/portal-audit.pem", "--require-alias", "champion"]
+    r = _gate(workdir, live_server.url, token, *args)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "does not hold the alias 'champion' (it holds none)" in r.stdout
+    portal_record_ingest(kind="modelAlias", by=None, payload={
+        "namespace": "ml-pipelines", "name": "credit", "aliases": {"champion": "7"}, "previous": {},
+        "moves": [{"alias": "champion", "from": "", "to": "7", "at": "2026-03-01T00:00:00.000Z"}],
+        "history": [{"alias": "champion", "from": "", "to": "7", "at": "2026-03-01T00:00:00.000Z"}],
+        "time": "2026-03-01T00:00:00.000Z"})
+    r = _gate(workdir, live_server.url, token, *args, "--attestation-out", "att.json")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "holds the alias 'champion' since 2026-03-01T00:00:00.000Z" in r.stdout
+    assert json.loads((workdir / "att.json").read_text())["signed"]["alias"] == "champion"
 
 
 def test_without_a_pinned_key_it_fetches_the_portals_and_says_so(live_server, model, policy, token, workdir) -> None:
