@@ -94,6 +94,8 @@ class RunRecord:
     metrics: dict[str, list[tuple[int, int, Any]]] = field(default_factory=dict)
     inputs: list[DatasetInput] = field(default_factory=list)
     models: list[LoggedModel] = field(default_factory=list)
+    # Of what search_runs answers (no metric history): a repeat import skips a run whose summary is unchanged.
+    summary_digest: str = ""
 
     @property
     def uuid(self) -> str:
@@ -133,6 +135,7 @@ class Snapshot:
     tracking_uri: str  # without credentials
     runs: list[RunRecord] = field(default_factory=list)
     models: list[RegisteredModelRecord] = field(default_factory=list)
+    unchanged_runs: int = 0  # found, but their summary matched what the portal holds: not read further
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,7 +257,7 @@ def run_content(r: RunRecord, snap: Snapshot, opts: Options) -> dict[str, Any]:
         metrics={k: number(v[-1][2]) for k, v in sorted(r.metrics.items()) if v},
         metricHistory={k: _history(v, opts.max_metric_points) for k, v in sorted(r.metrics.items())},
         inputs=[{"name": d.name, "digest": d.digest, "context": d.context} for d in r.inputs],
-        models=[m.model_id for m in r.models],
+        models=[m.model_id for m in r.models], summaryDigest=r.summary_digest,
     )
     if r.tags.get(GIT_COMMIT) and not (r.tags.get(GIT_REPO) or opts.git_repo):
         run_facet["warnings"] = [f"{GIT_COMMIT} without {GIT_REPO} and no repository configured: commit not linked"]
@@ -409,7 +412,21 @@ def _logged_models(client: Any, exp_ids: list[str]) -> dict[str, list[LoggedMode
     return by_run
 
 
-def read_runs(client: Any, *, experiments: list[str] | None = None, since: datetime | None = None) -> list[RunRecord]:
+def summary_digest(run: Any, models: list[LoggedModel]) -> str:
+    """A run as search_runs shows it: status, times, params, tags, latest metrics, inputs, logged models."""
+    info, data = run.info, run.data
+    return digest({"status": info.status, "start": info.start_time, "end": info.end_time, "name": info.run_name,
+                   "user": info.user_id, "params": dict(data.params), "tags": dict(data.tags),
+                   "metrics": {k: number(v) for k, v in data.metrics.items()},
+                   "inputs": [[d.name, d.digest, d.source, d.context] for d in _dataset_inputs(run)],
+                   "models": [m.model_id for m in models]})
+
+
+def read_runs(client: Any, *, experiments: list[str] | None = None, since: datetime | None = None,
+              known: dict[str, str] | None = None) -> tuple[list[RunRecord], int]:
+    """The runs, with their metric histories; ``known`` (run UUID -> summary digest, what the portal holds)
+    spares reading the histories of runs that did not change. Returns the runs read and how many were spared."""
+    known = known or {}
     exps = _experiments(client, experiments or [])
     ids = sorted(exps)
     runs: dict[str, Any] = {}
@@ -419,9 +436,13 @@ def read_runs(client: Any, *, experiments: list[str] | None = None, since: datet
                               order_by=["attributes.start_time ASC"]):
                 runs[run.info.run_id] = run
     models = _logged_models(client, ids)
-    out = []
+    out, spared = [], 0
     for run_id, run in sorted(runs.items(), key=lambda kv: (kv[1].info.start_time or 0, kv[0])):
         info, data = run.info, run.data
+        summary = summary_digest(run, models.get(run_id, []))
+        if known.get(str(uuid.UUID(run_id))) == summary:
+            spared += 1
+            continue
         history = {key: [(m.step, m.timestamp, m.value) for m in client.get_metric_history(run_id, key)]
                    for key in sorted(data.metrics)}
         out.append(RunRecord(
@@ -429,8 +450,8 @@ def read_runs(client: Any, *, experiments: list[str] | None = None, since: datet
             run_name=info.run_name or "", status=info.status, user=info.user_id or "", start_ms=info.start_time,
             end_ms=info.end_time, params=dict(data.params), tags=dict(data.tags),
             metrics={k: sorted(v, key=lambda p: (p[1], p[0])) for k, v in history.items()},
-            inputs=_dataset_inputs(run), models=models.get(run_id, [])))
-    return out
+            inputs=_dataset_inputs(run), models=models.get(run_id, []), summary_digest=summary))
+    return out, spared
 
 
 def _model_id(source: str | None) -> str:
@@ -463,8 +484,13 @@ def read_registry(client: Any) -> list[RegisteredModelRecord]:
 
 
 def read(*, tracking_uri: str, registry_uri: str | None = None, experiments: list[str] | None = None,
-         since: datetime | None = None, namespace: str | None = None) -> Snapshot:
-    """Read runs (of ``experiments``, or all; started, ended or running since ``since``) and the registry."""
+         since: datetime | None = None, namespace: str | None = None, known: dict[str, str] | None = None
+         ) -> Snapshot:
+    """Read runs (of ``experiments``, or all; started, ended or running since ``since``) and the registry.
+
+    ``known`` maps run UUIDs to the summary digest the portal holds; those runs are counted, not read again.
+    """
     client = _client(tracking_uri, registry_uri)
+    runs, spared = read_runs(client, experiments=experiments, since=since, known=known)
     return Snapshot(namespace=namespace or namespace_for(tracking_uri), tracking_uri=clean_uri(tracking_uri),
-                    runs=read_runs(client, experiments=experiments, since=since), models=read_registry(client))
+                    runs=runs, models=read_registry(client), unchanged_runs=spared)

@@ -146,7 +146,8 @@ def mlflow_snapshot_ingest(*, snapshot: M.Snapshot, by: User | None, options: M.
     names the importing user as its observer (MLflow does not record who moved an alias).
     """
     now = observed_at or timezone.now()
-    summary = ImportSummary("mlflow", snapshot.tracking_uri, snapshot.namespace, runs=len(snapshot.runs))
+    summary = ImportSummary("mlflow", snapshot.tracking_uri, snapshot.namespace,
+                            runs=len(snapshot.runs) + snapshot.unchanged_runs)
     summary.events_created = _ingest(_mlflow_runs(snapshot, options or M.Options(), now, summary), by)
     _mlflow_registry(snapshot, by, now, summary)
     audit_record(actor=by, action="lineage.import_completed", target_kind="namespace", target_id=snapshot.namespace,
@@ -158,8 +159,11 @@ def mlflow_import(*, tracking_uri: str, registry_uri: str | None = None, experim
                   since: datetime | None = None, namespace: str | None = None, options: M.Options | None = None,
                   by: User | None = None) -> ImportSummary:
     """Read an MLflow tracking server (outside any transaction: it is network I/O) and apply what it holds."""
+    ns = namespace or M.namespace_for(tracking_uri)
+    known = dict(Node.objects.filter(kind="run", namespace=ns).exclude(**{f"facets__{M.RUN_FACET}__isnull": True})
+                 .values_list("name", f"facets__{M.RUN_FACET}__summaryDigest"))
     snapshot = M.read(tracking_uri=tracking_uri, registry_uri=registry_uri, experiments=experiments, since=since,
-                      namespace=namespace)
+                      namespace=ns, known=known)
     return mlflow_snapshot_ingest(snapshot=snapshot, by=by, options=options)
 
 
