@@ -19,8 +19,10 @@ Needs the mlflow extra (``pip install -e '.[mlflow]'``) and PostgreSQL on 127.0.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
+import signal
 import subprocess
 import sys
 import tempfile
@@ -28,7 +30,6 @@ import time
 import urllib.request
 import warnings
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from bench._common import (  # noqa: E402
@@ -102,7 +103,7 @@ def measure(uri: str, label: str) -> None:
     from django.db import connection
 
     from lineage.importers import mlflow as M
-    from lineage.importers.services import mlflow_import, mlflow_snapshot_ingest
+    from lineage.importers.services import mlflow_import, mlflow_known_runs, mlflow_snapshot_ingest
 
     n, base_s = search_runs_rate(uri)
     t0 = time.perf_counter()
@@ -119,11 +120,11 @@ def measure(uri: str, label: str) -> None:
     mlflow_import(tracking_uri=uri)
     whole_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    snap = M.read(tracking_uri=uri)
+    snap = M.read(tracking_uri=uri, known=mlflow_known_runs(namespace=M.namespace_for(uri)))
     reread_s = time.perf_counter() - t0
     again = mlflow_snapshot_ingest(snapshot=snap, by=None)
     repeat_s = time.perf_counter() - t0
-    assert again.events_created == 0 and first.events_created == 2 * n, (first, again)
+    assert again.events_created == 0 and first.events_created == 2 * n and snap.unchanged_runs == n, (first, again)
     log(f"== {label}: {n} runs")
     log(f"baseline  MLflow search_runs (pages of 1,000)        : {n / base_s:8.0f} runs/s  ({base_s:.2f} s)")
     log(f"importer  read (runs + metric histories + registry)  : {n / read_s:8.0f} runs/s  ({read_s:.2f} s)")
@@ -134,21 +135,33 @@ def measure(uri: str, label: str) -> None:
         f"of which the read {reread_s:.2f} s)")
 
 
-def server(store: str, workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
+def server(store: str, workdir: Path, started: list[subprocess.Popen[bytes]]) -> str:
+    """Start ``mlflow server`` in its own process group (appended to ``started`` at once, so it is always stopped)."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--backend-store-uri", store, "--host",
-                             "127.0.0.1", "--port", str(port), "--workers", "1", "--default-artifact-root",
-                             str(workdir / "artifacts")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    started.append(subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--backend-store-uri", store, "--host",
+                                     "127.0.0.1", "--port", str(port), "--workers", "1", "--default-artifact-root",
+                                     str(workdir / "artifacts")], stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL, start_new_session=True))
     url = f"http://127.0.0.1:{port}"
     for _ in range(240):
         try:
             with urllib.request.urlopen(f"{url}/health", timeout=2):  # noqa: S310 - our own server
-                return proc, url
+                return url
         except OSError:
             time.sleep(0.5)
-    proc.terminate()
     raise SystemExit("mlflow server did not start")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """Stop the server and its workers: only the process group it leads."""
+    for sig, wait in ((signal.SIGTERM, 20), (signal.SIGKILL, 5)):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        try:
+            proc.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def main() -> None:
@@ -164,7 +177,7 @@ def main() -> None:
     recreate_database(DB)
     os.environ.update({"DATABASE_URL": database_url(DB), "DJANGO_SETTINGS_MODULE": "portal.settings",
                        "PORTAL_AUDIT_KEY": f"/tmp/{DB}-key.pem", "PORTAL_AUDIT_CHECKPOINT_DIR": f"/tmp/{DB}-cp"})
-    proc: Any = None
+    started: list[subprocess.Popen[bytes]] = []
     try:
         migrate(DB)
         import django
@@ -177,12 +190,10 @@ def main() -> None:
             log(f"built the MLflow store: {args.runs} runs in {time.perf_counter() - t0:.0f} s")
             measure(store, "SQLite store, in process")
             if args.server:
-                proc, url = server(store, Path(tmp))
-                measure(url, "mlflow server over REST")
+                measure(server(store, Path(tmp), started), "mlflow server over REST")
     finally:
-        if proc is not None:
-            proc.terminate()
-            proc.wait(timeout=30)
+        for proc in started:
+            stop(proc)
         drop_database(DB)
 
 

@@ -155,15 +155,20 @@ def mlflow_snapshot_ingest(*, snapshot: M.Snapshot, by: User | None, options: M.
     return summary
 
 
+def mlflow_known_runs(*, namespace: str) -> dict[str, str]:
+    """Run UUID -> the summary digest of what the portal holds of each MLflow run in the namespace."""
+    return dict(Node.objects.filter(kind="run", namespace=namespace)
+                .exclude(**{f"facets__{M.RUN_FACET}__isnull": True})
+                .values_list("name", f"facets__{M.RUN_FACET}__summaryDigest"))
+
+
 def mlflow_import(*, tracking_uri: str, registry_uri: str | None = None, experiments: list[str] | None = None,
                   since: datetime | None = None, namespace: str | None = None, options: M.Options | None = None,
                   by: User | None = None) -> ImportSummary:
     """Read an MLflow tracking server (outside any transaction: it is network I/O) and apply what it holds."""
     ns = namespace or M.namespace_for(tracking_uri)
-    known = dict(Node.objects.filter(kind="run", namespace=ns).exclude(**{f"facets__{M.RUN_FACET}__isnull": True})
-                 .values_list("name", f"facets__{M.RUN_FACET}__summaryDigest"))
     snapshot = M.read(tracking_uri=tracking_uri, registry_uri=registry_uri, experiments=experiments, since=since,
-                      namespace=ns, known=known)
+                      namespace=ns, known=mlflow_known_runs(namespace=ns))
     return mlflow_snapshot_ingest(snapshot=snapshot, by=by, options=options)
 
 

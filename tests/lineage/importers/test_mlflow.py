@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -211,7 +212,7 @@ def mlflow_server(store: str, tmp_path: Path) -> Iterator[str]:
         [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", store, "--host", "127.0.0.1",
          "--port", str(port), "--workers", "1", "--default-artifact-root", str(tmp_path / "artifacts")],
         stdout=subprocess.DEVNULL, stderr=open(tmp_path / "server.log", "wb"),  # noqa: SIM115
-        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"})
+        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(240):
@@ -227,11 +228,13 @@ def mlflow_server(store: str, tmp_path: Path) -> Iterator[str]:
             pytest.fail("mlflow server did not answer /health in 120 s")
         yield url
     finally:
-        proc.terminate()
+        # The server runs its workers as children: stop the process group it leads, and only that.
+        os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=5)
 
 
 def test_a_real_mlflow_server_over_rest_imports_the_same_facts_under_its_own_namespace(mlflow_server) -> None:
