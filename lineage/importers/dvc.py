@@ -183,6 +183,13 @@ def _output(entry: Any, base: str) -> Output | None:
                   size=_int(entry.get("size")), nfiles=_int(entry.get("nfiles")))
 
 
+def _cmd(value: Any) -> str:
+    """A stage's cmd: one command, or a list run in turn."""
+    if isinstance(value, list):
+        return " && ".join(str(c) for c in value)
+    return str(value or "")
+
+
 def parse_lock(text: str, base: str = "") -> dict[str, StageLock]:
     """A ``dvc.lock`` (schema 2.0, or 1.x's bare stage map) in directory ``base`` -> stages by DVC's address."""
     doc = yaml.safe_load(text) or {}
@@ -193,7 +200,7 @@ def parse_lock(text: str, base: str = "") -> dict[str, StageLock]:
             continue
         address = name if not base else f"{base}/dvc.yaml:{name}"
         out[address] = StageLock(
-            stage=address, cmd=st.get("cmd") if isinstance(st.get("cmd"), str) else " && ".join(st.get("cmd") or []),
+            stage=address, cmd=_cmd(st.get("cmd")),
             deps=[o for o in (_output(e, base) for e in st.get("deps") or []) if o],
             outs=[o for o in (_output(e, base) for e in st.get("outs") or []) if o],
             params=st.get("params") or {})

@@ -275,7 +275,7 @@ def run_content(r: RunRecord, snap: Snapshot, opts: Options) -> dict[str, Any]:
 
 
 def run_digest(content: dict[str, Any]) -> str:
-    return content["run"]["facets"][RUN_FACET]["digest"]
+    return str(content["run"]["facets"][RUN_FACET]["digest"])
 
 
 def _event(content: dict[str, Any], event_type: str, t: datetime) -> bytes:

@@ -21,6 +21,7 @@ returns plain dataclasses; the mapping is pure:
 
 from __future__ import annotations
 
+import importlib
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -257,8 +258,9 @@ def _props(msg: Any) -> dict[str, Any]:
 
 def connect(*, sqlite: str | None = None, mysql: dict[str, Any] | None = None) -> Any:
     try:
-        from ml_metadata.metadata_store import metadata_store
-        from ml_metadata.proto import metadata_store_pb2
+        # Generated protobuf modules have no type stubs: looked up as Any.
+        metadata_store: Any = importlib.import_module("ml_metadata.metadata_store.metadata_store")
+        metadata_store_pb2: Any = importlib.import_module("ml_metadata.proto.metadata_store_pb2")
     except ImportError as exc:  # pragma: no cover - exercised where the extra is missing
         raise MlmdUnavailable("the ml-metadata package is not installed: pip install '.[mlmd]' (Python 3.11)") \
             from exc
@@ -275,8 +277,7 @@ def connect(*, sqlite: str | None = None, mysql: dict[str, Any] | None = None) -
 
 
 def read_store(store: Any, namespace: str, source: str) -> Snapshot:
-    from ml_metadata.proto import metadata_store_pb2 as pb
-
+    pb: Any = importlib.import_module("ml_metadata.proto.metadata_store_pb2")
     snap = Snapshot(namespace=namespace, source=source)
     for a in store.get_artifacts():
         snap.artifacts[a.id] = Artifact(id=a.id, type=a.type, uri=a.uri, name=a.name,
