@@ -80,7 +80,8 @@ class NodeWalkApi(APIView):
 
     @extend_schema(
         parameters=[OpenApiParameter("depth", int), OpenApiParameter(
-            "kinds", str, description="Comma-separated node kinds to return (the walk crosses every kind).")],
+            "kinds", str, description="Comma-separated node kinds to return (the walk crosses every kind). A "
+            "dataset version counts as its dataset when `dataset` is asked, a run as its job when `job` is.")],
         responses={200: OpenApiTypes.OBJECT, **ERRORS},
     )
     def get(self, request: Request, node_id: str) -> Response:
@@ -91,6 +92,7 @@ class NodeWalkApi(APIView):
             raise FieldError("kinds", f"unknown kind(s) {', '.join(sorted(bad))}")
         walk = selectors.lineage_walk(seeds=selectors.walk_seeds(node), direction=self.direction,
                                       depth=depth_param(request))
+        selectors.walk_fold(walk, kinds=kinds)
         nodes = selectors.node_summaries(user=request_user(request), pks=list(walk.distance))
         return Response(walk_response(node, walk, nodes, kinds or None))
 
