@@ -91,8 +91,9 @@ def test_an_mlflow_store_becomes_runs_datasets_commits_and_model_versions(store)
     reads = set(Edge.objects.filter(kind="reads", src__in=versions).values_list("dst__node_id", flat=True))
     assert reads == {r1.node_id, r2.node_id}
     dsv = versions.get(in_edges__isnull=True, out_edges__dst=r1)
-    assert dsv.facets["mlflowDatasetInput"]["context"] == "training"
-    assert [f["name"] for f in dsv.facets["schema"]["fields"]] == ["income", "default"]
+    dataset = dsv.parent  # the dataset carries the facets; the version is the digest
+    assert facet["inputs"][0]["context"] == "training" and dataset.facets["mlflowDataset"]["name"] == "credit-train"
+    assert [f["name"] for f in dataset.facets["schema"]["fields"]] == ["income", "default"]
 
     # The commit each run was built from, linked like an OpenLineage sourceCodeLocation.
     commit = _node(f"commit:{world.REPO}:{world.SHA1}")
