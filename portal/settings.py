@@ -338,3 +338,16 @@ if not DEBUG and SECRET_KEY.startswith("insecure-") and env_bool("PORTAL_PRODUCT
     from django.core.exceptions import ImproperlyConfigured
 
     raise ImproperlyConfigured("PORTAL_SECRET_KEY must be set in production.")
+
+# Importers (lineage/importers/, docs/integrations.md). The MLflow poll joins the beat schedule only when a
+# tracking server is set; `manage.py import_mlflow` takes the same values as its defaults.
+PORTAL_MLFLOW_TRACKING_URI = os.environ.get("PORTAL_MLFLOW_TRACKING_URI", "")
+PORTAL_MLFLOW_REGISTRY_URI = os.environ.get("PORTAL_MLFLOW_REGISTRY_URI", "")
+PORTAL_MLFLOW_EXPERIMENTS = [e.strip() for e in os.environ.get("PORTAL_MLFLOW_EXPERIMENTS", "").split(",")]
+# Each poll reads runs started, ended or running this far back (e.g. 2d); empty: every run, every time.
+PORTAL_MLFLOW_SINCE = os.environ.get("PORTAL_MLFLOW_SINCE", "")
+PORTAL_MLFLOW_NAMESPACE = os.environ.get("PORTAL_MLFLOW_NAMESPACE", "")
+PORTAL_MLFLOW_GIT_REPO = os.environ.get("PORTAL_MLFLOW_GIT_REPO", "")
+if PORTAL_MLFLOW_TRACKING_URI:
+    CELERY_BEAT_SCHEDULE["lineage-import-mlflow"] = {"task": "lineage.import_mlflow",
+                                                     "schedule": env_int("PORTAL_MLFLOW_POLL_SECONDS", 300)}
