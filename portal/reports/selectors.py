@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,6 +37,7 @@ from .facts import (
     Inventory,
     NodeFact,
     Profile,
+    RecordChange,
     ReleaseFact,
     ReportFact,
     SignatureFact,
@@ -58,7 +60,8 @@ def scope_pks(scope: dict[str, list[str]], *, max_nodes: int | None = None) -> t
 
     A scope names namespaces, model names and tags. It covers those nodes, everything upstream of its model
     versions and deployments, and everything downstream of its datasets, so a model's upstream PHI is in
-    scope of a report on that model.
+    scope of a report on that model. (``scope_context`` adds what lies upstream of its datasets, for the tags
+    that reach them.)
     """
     namespaces, models, tags = scope.get("namespaces") or [], scope.get("models") or [], scope.get("tags") or []
     if not (namespaces or models or tags):
@@ -85,6 +88,19 @@ def scope_pks(scope: dict[str, list[str]], *, max_nodes: int | None = None) -> t
             closure |= set(walk.distance)
             cut = cut or walk.cut_by_size or walk.cut_by_depth
     return closure, cut
+
+
+def scope_context(pks: set[int], *, max_nodes: int | None = None) -> set[int]:
+    """Nodes upstream of a scope's datasets and runs, outside the scope: loaded so that the tags that propagate
+    into a scoped dataset from elsewhere (a PHI source in another namespace) reach it; never checked themselves."""
+    seeds = [pk for part in _chunks(sorted(pks)) for pk in Node.objects.filter(
+        pk__in=part, kind__in=("datasetVersion", "run")).values_list("pk", flat=True)]
+    out: set[int] = set()
+    for part in _chunks(seeds):
+        walk = lineage_walk(seeds=part, direction="upstream", depth=settings.LINEAGE_MAX_DEPTH,
+                            max_nodes=max_nodes or settings.PORTAL_REPORT_MAX_NODES)
+        out |= set(walk.distance)
+    return out - pks
 
 
 def _nodes(pks: set[int] | None) -> dict[int, NodeFact]:
@@ -207,6 +223,22 @@ def _audit(facts: Facts) -> None:
     facts.audit = audit
 
 
+RECORD_ACTIONS = ("governance.profile_set", "governance.inventory_set")
+
+
+def _record_history(facts: Facts) -> None:
+    """The audited changes of deployment profiles and model inventory records: a scope flag (SOX, HIPAA,
+    high-risk) counts if it was set at any time in the period, not only now."""
+    by_id = {n.node_id: pk for pk, n in facts.nodes.items() if n.kind in ("deployment", "modelVersion")}
+    for part in _chunks(sorted(by_id)):
+        rows = AuditEntry.objects.filter(action__in=RECORD_ACTIONS, target_id__in=part).order_by("seq")
+        for target, time, payload in rows.values_list("target_id", "time", "payload"):
+            data = json.loads(payload or "{}")
+            if isinstance(data.get("after"), dict):
+                facts.record_history.setdefault(by_id[target], []).append(
+                    RecordChange(at=time, before=data.get("before"), after=data["after"]))
+
+
 def _erasures(facts: Facts) -> None:
     requests = ErasureRequest.objects.filter(received_at__lte=facts.period_end).prefetch_related("dispositions__node")
     for r in requests:
@@ -221,14 +253,16 @@ def facts_load(*, scope: dict[str, list[str]], period: tuple[datetime, datetime]
                params: dict[str, Any], progress: Callable[[str], None] | None = None) -> Facts:
     step = progress or (lambda _: None)
     pks, cut = scope_pks(scope)
+    context = scope_context(pks) if pks is not None else set()
     step("loading nodes")
-    nodes = _nodes(pks)
+    nodes = _nodes(pks | context if pks is not None else None)
     step(f"loading tags and edges of {len(nodes)} nodes")
     edges = _tags_and_edges(nodes)
+    in_scope = set(nodes) - context
     facts = Facts(now=now, period_start=period[0], period_end=period[1], params=params, nodes=nodes, edges=edges,
-                  in_scope=set(nodes), truncated=cut)
+                  in_scope=in_scope, truncated=cut)
     for name, load in (("governance records", _governance), ("documents", _documents), ("releases", _releases),
-                       ("people", _people), ("audit entries", _audit)):
+                       ("people", _people), ("audit entries", _audit), ("record history", _record_history)):
         step(f"loading {name}")
         load(facts)
     step("propagating sensitive tags")
