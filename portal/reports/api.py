@@ -208,7 +208,8 @@ class ControlCatalogApi(APIView):
 
 
 class PostureApi(APIView):
-    """The latest pass/fail counts per framework over the whole organisation."""
+    """The latest posture per framework: the scheduled evaluation over the whole organisation and the rolling
+    period of the policy parameters (ad-hoc reports do not change it)."""
 
     permission_classes = [IsAuthenticated, CanReport]
 
@@ -219,8 +220,11 @@ class PostureApi(APIView):
         "evaluated_at": serializers.DateTimeField(allow_null=True, help_text="Null: never evaluated, no counts."),
         "pass": serializers.IntegerField(required=False),
         "fail": serializers.IntegerField(required=False),
+        "not_applicable": serializers.IntegerField(required=False, help_text="Controls with nothing in scope."),
         "not_evaluated": serializers.IntegerField(required=False),
         "evidence": serializers.IntegerField(required=False),
+        "period_start": serializers.DateTimeField(required=False, allow_null=True),
+        "period_end": serializers.DateTimeField(required=False, allow_null=True),
         "parameters_version": serializers.IntegerField(required=False, allow_null=True),
         "controls": serializers.DictField(child=serializers.CharField(), required=False,
                                           help_text="Status by control id."),
@@ -230,6 +234,7 @@ class PostureApi(APIView):
     def get(self, request: Request) -> Response:
         latest = selectors.posture_latest()
         return Response([{"framework": fid, "name": f.name, **({
-            "evaluated_at": s.evaluated_at, "pass": s.passed, "fail": s.failed, "not_evaluated": s.not_evaluated,
-            "evidence": s.evidence, "parameters_version": s.parameters_version, "controls": s.controls,
+            "evaluated_at": s.evaluated_at, "pass": s.passed, "fail": s.failed, "not_applicable": s.not_applicable,
+            "not_evaluated": s.not_evaluated, "evidence": s.evidence, "period_start": s.period_start,
+            "period_end": s.period_end, "parameters_version": s.parameters_version, "controls": s.controls,
         } if (s := latest.get(fid)) else {"evaluated_at": None})} for fid, f in FRAMEWORKS.items()])

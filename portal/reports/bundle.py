@@ -14,7 +14,7 @@ from portal.audit.merkle import ChainTree
 from portal.audit.models import AuditCheckpoint, AuditEntry
 
 from .catalog import Control, Framework
-from .checks import EVIDENCE, FAIL, NOT_EVALUATED, PASS, Result
+from .checks import EVIDENCE, FAIL, NOT_APPLICABLE, NOT_EVALUATED, PASS, Result
 from .facts import Facts, NodeFact
 
 SCHEMA = "lineage-portal/report-bundle/1"
@@ -60,11 +60,12 @@ def _cell(value: Any) -> Any:
 
 
 def summary(controls: list[dict[str, Any]]) -> dict[str, int]:
-    counts = {PASS: 0, FAIL: 0, NOT_EVALUATED: 0, EVIDENCE: 0}
+    """Counts by outcome; "not applicable" (nothing in scope) is its own count, never a pass."""
+    counts = {PASS: 0, FAIL: 0, NOT_APPLICABLE: 0, NOT_EVALUATED: 0, EVIDENCE: 0}
     for c in controls:
         counts[c["status"]] += 1
-    return {"pass": counts[PASS], "fail": counts[FAIL], "not_evaluated": counts[NOT_EVALUATED],
-            "evidence": counts[EVIDENCE], "total": len(controls)}
+    return {"pass": counts[PASS], "fail": counts[FAIL], "not_applicable": counts[NOT_APPLICABLE],
+            "not_evaluated": counts[NOT_EVALUATED], "evidence": counts[EVIDENCE], "total": len(controls)}
 
 
 def diagram(facts: Facts, root: NodeFact, *, title: str) -> dict[str, Any]:

@@ -58,17 +58,25 @@ class Report(models.Model):
 
 
 class PostureSnapshot(models.Model):
-    """Pass/fail counts of one framework over the whole organisation at a time (the dashboard's trend)."""
+    """Counts by outcome of one framework over the whole organisation at a time (the dashboard's trend).
+
+    Written only by the scheduled posture evaluation, over the fixed rolling period of the policy parameters
+    (``posture_period_days``), with the period and parameters it used: an ad-hoc report, whatever its period,
+    never moves the posture.
+    """
 
     framework = models.CharField(max_length=20)
     evaluated_at = models.DateTimeField()
     passed = models.PositiveIntegerField()
     failed = models.PositiveIntegerField()
+    not_applicable = models.PositiveIntegerField(default=0, help_text="Controls with nothing in scope.")
     not_evaluated = models.PositiveIntegerField()
     evidence = models.PositiveIntegerField()
+    period_start = models.DateTimeField(null=True, blank=True)
+    period_end = models.DateTimeField(null=True, blank=True)
+    parameters = models.JSONField(default=dict, blank=True, help_text="The parameter values evaluated with.")
     parameters_version = models.PositiveIntegerField(null=True, blank=True)
     controls = models.JSONField(default=dict, help_text="status by control id")
-    report = models.ForeignKey(Report, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
         ordering = ["-evaluated_at"]

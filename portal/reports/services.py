@@ -217,19 +217,18 @@ def _store(report: Report, body: dict[str, Any], pdf: bytes, progress: Progress)
                  target_id=str(report.pk),
                  payload={"sha256": digest, "size": len(pdf), "kind": report.kind, "framework": report.framework,
                           "summary": report.summary, "parameters_version": report.parameters_version})
-    if report.kind == Report.Kind.FRAMEWORK and not any(report.scope.values()):
-        _snapshot(report.framework, body["controls"], report.parameters_version, report, report.finished_at)
     progress(100, "done", force=True)
     return report
 
 
-def _snapshot(framework: str, controls: list[dict[str, Any]], version: int | None, report: Report | None,
-              at: datetime) -> PostureSnapshot:
+def _snapshot(framework: str, controls: list[dict[str, Any]], *, version: int | None, params: dict[str, Any],
+              period: tuple[datetime, datetime], at: datetime) -> PostureSnapshot:
     counts = B.summary(controls)
     return PostureSnapshot.objects.create(
         framework=framework, evaluated_at=at, passed=counts["pass"], failed=counts["fail"],
-        not_evaluated=counts["not_evaluated"], evidence=counts["evidence"], parameters_version=version,
-        controls={c["id"]: c["status"] for c in controls}, report=report)
+        not_applicable=counts["not_applicable"], not_evaluated=counts["not_evaluated"], evidence=counts["evidence"],
+        period_start=period[0], period_end=period[1], parameters=params, parameters_version=version,
+        controls={c["id"]: c["status"] for c in controls})
 
 
 def _build(report: Report, progress: Progress) -> dict[str, Any]:
@@ -319,14 +318,19 @@ def _build_erasure(report: Report, params: tuple[Any, dict[str, Any]], progress:
 
 
 def posture_evaluate(*, at: datetime | None = None) -> list[PostureSnapshot]:
-    """Evaluate every framework over the whole organisation (no PDF) and store the counts."""
+    """The posture: every framework over the whole organisation (no PDF), over the fixed rolling period of
+    the parameters in force (``posture_period_days`` up to ``at``), stored with that period and those
+    parameters. The beat schedule runs it; it is the only writer of the posture."""
     at = at or timezone.now()
     pset, values = parameters_in_force(at)
-    facts = facts_load(scope={}, period=(at - timedelta(days=365), at), now=at, params=values)
+    period = (at - timedelta(days=int(values["posture_period_days"])), at)
+    facts = facts_load(scope={}, period=period, now=at, params=values)
     out = []
-    for fid, framework in FRAMEWORKS.items():
-        controls = [B.control_dict(c, fid, r) for c, r in evaluate(framework, facts)]
-        out.append(_snapshot(fid, controls, pset.version if pset else None, None, at))
+    with transaction.atomic():
+        for fid, framework in FRAMEWORKS.items():
+            controls = [B.control_dict(c, fid, r) for c, r in evaluate(framework, facts)]
+            out.append(_snapshot(fid, controls, version=pset.version if pset else None, params=values,
+                                 period=period, at=at))
     return out
 
 

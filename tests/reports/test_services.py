@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.utils import timezone
 from pypdf import PdfReader
 
+from portal.accounts.services import user_ensure
 from portal.audit.models import AuditEntry
 from portal.lib.errors import FieldError
 from portal.reports import services
@@ -83,8 +86,8 @@ def test_a_framework_report_is_generated_audited_and_verifiable(small_graph, off
     assert services.report_verify(content=bytes(report.pdf)).ok
     tampered = bytes(report.pdf).replace(b"H1", b"H7", 1)
     assert not services.report_verify(content=tampered).ok
-    # an organisation-wide report updates the posture trend
-    assert PostureSnapshot.objects.get(framework="hipaa").report_id == report.pk
+    # an ad-hoc report, even organisation-wide, never moves the posture: only its own evaluation does
+    assert not PostureSnapshot.objects.exists()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -149,3 +152,25 @@ def test_hostile_names_print_literally_in_the_pdf(officer):
     assert "<script>alert(1)</script>" in text
     assert "<para>&amp;" in text and "<b>x</b>" in text
     assert "evil<i> v1" in text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_posture_is_its_own_evaluation_over_the_rolling_period_of_the_parameters(small_graph, officer):
+    from portal.governance.services import parameters_publish
+
+    admin = user_ensure(username="root", role="admin", email="root@example.com")
+    at = timezone.now()
+    parameters_publish(by=admin, values={"posture_period_days": 90}, effective_from=at - timedelta(days=1),
+                       reason="quarterly posture")
+    snaps = services.posture_evaluate(at=at)
+    hipaa = next(s for s in snaps if s.framework == "hipaa")
+    assert (hipaa.period_start, hipaa.period_end) == (at - timedelta(days=90), at)
+    assert hipaa.parameters["posture_period_days"] == 90 and hipaa.parameters_version is not None
+    assert hipaa.not_applicable == sum(1 for v in hipaa.controls.values() if v == "not_applicable")
+    assert hipaa.passed == sum(1 for v in hipaa.controls.values() if v == "pass")
+    # an organisation-wide report over another period leaves it alone
+    report = services.report_request(by=officer, kind="framework", framework="hipaa",
+                                     period_start=at - timedelta(days=20), period_end=at)
+    report.refresh_from_db()
+    assert report.state == Report.State.DONE, report.error
+    assert list(PostureSnapshot.objects.values_list("pk", flat=True).order_by("pk")) == sorted(s.pk for s in snaps)
