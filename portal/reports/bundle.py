@@ -177,7 +177,9 @@ def assemble(*, head: dict[str, Any], controls: list[dict[str, Any]], audit: dic
 
 
 def datasets(facts: Facts, pks: set[int]) -> list[dict[str, Any]]:
-    """The datasets behind ``pks`` (a dossier's "data" section) with their privacy attributes."""
+    """The datasets behind ``pks`` (a dossier's "data" section): each dataset's own tags and column tags, the
+    sensitive tags reaching it from upstream, its privacy attributes (which live on the dataset, not on its
+    versions) and the exact versions used."""
     seen: dict[int, NodeFact] = {}
     for pk in pks:
         n = facts.nodes[pk]
@@ -187,9 +189,18 @@ def datasets(facts: Facts, pks: set[int]) -> list[dict[str, Any]]:
     out = []
     for ds in sorted(seen.values(), key=lambda d: d.node_id):
         gov = facts.governance.get(ds.pk)
-        versions = [facts.nodes[v] for v in facts.members.get(ds.pk, []) if v in pks]
+        versions = sorted((facts.nodes[v] for v in facts.members.get(ds.pk, []) if v in pks),
+                          key=lambda v: v.version)
+        if ds.kind == "datasetVersion":  # its dataset is not loaded: show what the version has
+            versions = [ds]
+        reaching = set().union(*(facts.sensitive.get(v.pk, set()) for v in versions)) if versions else set()
         out.append({"node_id": ds.node_id, "name": ds.name, "namespace": ds.namespace,
-                    "tags": sorted(ds.tags), "versions": sorted(v.version for v in versions),
+                    "tags": sorted(ds.tags),
+                    "column_tags": {c: sorted(t) for c, t in sorted(ds.column_tags.items())},
+                    "upstream_tags": sorted(reaching - ds.tags),
+                    "versions": [{"node_id": v.node_id, "version": v.version,
+                                  "content_hash": v.attrs.get("content_hash") or None,
+                                  "created_at": iso(facts.created(v))} for v in versions],
                     "lawful_basis": gov.lawful_basis if gov else "", "purposes": gov.purposes if gov else [],
                     "special_category_condition": gov.special_category_condition if gov else "",
                     "retention_until": str(gov.retention_until) if gov and gov.retention_until else None,

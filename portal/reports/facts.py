@@ -38,6 +38,7 @@ class NodeFact:
     parent: int | None
     deidentifies: bool
     tags: set[str] = field(default_factory=set)
+    column_tags: dict[str, set[str]] = field(default_factory=dict)  # a dataset's columns and their tags
 
     @property
     def label(self) -> str:

@@ -125,10 +125,18 @@ def _in(model: Any, field: str, pks: list[int]) -> Iterable[Any]:
         yield from model.objects.filter(**{f"{field}__in": part})
 
 
+def _parents(pks: set[int]) -> set[int]:
+    """The datasets of these dataset versions (their tags and privacy attributes live on the dataset)."""
+    return {p for part in _chunks(sorted(pks)) for p in Node.objects.filter(
+        pk__in=part, kind="datasetVersion").values_list("parent_id", flat=True) if p is not None} - pks
+
+
 def _tags_and_edges(nodes: dict[int, NodeFact]) -> list[tuple[int, int, str]]:
     pks = list(nodes)
-    for node_pk, tag in select_in("SELECT node_id, tag FROM lineage_nodetag WHERE node_id", pks):
+    for node_pk, column, tag in select_in("SELECT node_id, field, tag FROM lineage_nodetag WHERE node_id", pks):
         nodes[node_pk].tags.add(tag)
+        if column:
+            nodes[node_pk].column_tags.setdefault(column, set()).add(tag)
     for n in nodes.values():  # a version carries its dataset's tags
         if n.kind == "datasetVersion" and n.parent in nodes:
             n.tags |= nodes[n.parent].tags
@@ -253,7 +261,10 @@ def facts_load(*, scope: dict[str, list[str]], period: tuple[datetime, datetime]
                params: dict[str, Any], progress: Callable[[str], None] | None = None) -> Facts:
     step = progress or (lambda _: None)
     pks, cut = scope_pks(scope)
+    if pks is not None:
+        pks |= _parents(pks)
     context = scope_context(pks) if pks is not None else set()
+    context |= _parents(context) - (pks or set())
     step("loading nodes")
     nodes = _nodes(pks | context if pks is not None else None)
     step(f"loading tags and edges of {len(nodes)} nodes")

@@ -174,3 +174,25 @@ def test_the_posture_is_its_own_evaluation_over_the_rolling_period_of_the_parame
     report.refresh_from_db()
     assert report.state == Report.State.DONE, report.error
     assert list(PostureSnapshot.objects.values_list("pk", flat=True).order_by("pk")) == sorted(s.pk for s in snaps)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_dossier_of_a_phi_trained_model_shows_the_datasets_tags_and_privacy_attributes(small_graph, officer):
+    from portal.governance.services import dataset_governance_set
+
+    source = small_graph["ds:clinical.admissions"]
+    dataset_governance_set(node=source, by=officer, lawful_basis="c", purposes=["readmission risk"],
+                           special_category_condition="h", retention_until="2032-12-31")
+    mv = small_graph["mv:readmission"]
+    dossier = services.report_request(by=officer, kind="dossier", model=mv.node_id, annex_iv=True)
+    dossier.refresh_from_db()
+    assert dossier.state == Report.State.DONE, dossier.error
+    row = next(d for d in dossier.bundle["datasets"] if d["name"] == "clinical.admissions")
+    assert row["node_id"] == source.node_id  # the dataset, not a version of it
+    assert row["tags"] == ["PHI"] and row["column_tags"] == {"diagnosis": ["PHI"]}
+    assert (row["lawful_basis"], row["purposes"], row["special_category_condition"], row["retention_until"]) == (
+        "c", ["readmission risk"], "h", "2032-12-31")
+    assert [v["node_id"] for v in row["versions"]] == [f"datasetVersion:{source.node_id.split(':', 1)[1]}#initial"]
+    badges = {n["id"]: n["tags"] for n in dossier.bundle["lineage"][0]["nodes"]}
+    assert "PHI" in badges[mv.node_id]
+    assert "PHI" in pdf_text(bytes(dossier.pdf))
