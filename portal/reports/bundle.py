@@ -48,7 +48,8 @@ def header(report: Any, *, framework: Framework | None, parameters: tuple[Any, d
 def control_dict(control: Control, framework_id: str, result: Result) -> dict[str, Any]:
     return {
         "id": control.id, "framework": framework_id, "citation": control.citation, "title": control.title,
-        "evidence_shown": control.evidence_shown, "type": control.type, "status": result.status,
+        "evidence_shown": control.evidence_shown, "type": control.type, "reading": control.reading,
+        "status": result.status,
         "reason": result.reason, "missing": result.missing,
         "failing": [f.as_dict() for f in result.failing],
         "evidence": {"columns": result.columns, "rows": [[_cell(c) for c in row] for row in result.rows]},
