@@ -78,7 +78,7 @@ def _validator_problems(f: Facts, mv: NodeFact, deployed_at, report) -> list[str
     elif deployed_at and report.effective_from > deployed_at:
         problems.append(f"validation in effect from {report.effective_from:%Y-%m-%d}, after deployment "
                         f"{deployed_at:%Y-%m-%d}")
-    validator = report.author
+    validator = str(report.attributes.get("validator") or report.author)
     if validator in f.authors(mv.pk):
         problems.append(f"validator {validator} is an author of the model's lineage")
     inv = f.inventory.get(mv.pk)
