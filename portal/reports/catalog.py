@@ -134,7 +134,8 @@ AI_ACT = Framework("eu-ai-act", "EU AI Act (Regulation (EU) 2024/1689), high-ris
 # How each check reads the rule text of ``controls.md`` where the words leave room. Common to all: prod(D) is a
 # production deployment active at any time in the report's period (from its deploy event until the next deploy
 # of the same model and environment, or its retirement); personal, PHI and special-category data are found by
-# propagation through runs, stopping at recorded de-identification runs; document ages use the date a document
+# propagation through runs, stopping at recorded de-identification runs (a model's artifact file counts as the
+# model version, not as a dataset); document ages use the date a document
 # took effect; "before" rules compare both its approval and its effective date with the event's own time.
 READINGS: dict[str, str] = {
     "H1": "The audit entry's time is measured from when the portal received the run's event, not the event time: "

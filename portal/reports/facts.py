@@ -346,13 +346,26 @@ class Facts:
     # -- the scope vocabulary of the catalog (controls.md "Conventions") ---------------------------------
     # Every check names its subjects through these, so "personal-data DV" or "prod(D)" means one thing.
 
+    @cached_property
+    def model_artifacts(self) -> set[int]:
+        """Dataset versions that are a model version's artifact (the model file a training run wrote)."""
+        out = set()
+        for n in self.nodes.values():
+            if n.kind == "modelVersion" and n.attrs.get("artifact") in self.by_node_id:
+                out.add(self.by_node_id[n.attrs["artifact"]].pk)
+        return out
+
     def datasets_with(self, tags: frozenset[str] | set[str]) -> list[NodeFact]:
         """Datasets in scope holding data with one of ``tags``: tagged so, or derived from such data (the tags
-        propagate downstream through runs, and stop at a recorded de-identification run, as in the explorer)."""
+        propagate downstream through runs, and stop at a recorded de-identification run, as in the explorer).
+        A model's artifact files are the model version, not a dataset: the controls on models cover them."""
         out = []
         for n in self.of_kind("dataset"):
+            versions = self.members.get(n.pk, [])
+            if versions and all(v in self.model_artifacts for v in versions):
+                continue
             reach = set(n.tags) | self.sensitive.get(n.pk, set())
-            for v in self.members.get(n.pk, []):
+            for v in versions:
                 reach |= self.nodes[v].tags | self.sensitive.get(v, set())
             if reach & tags:
                 out.append(n)
@@ -368,8 +381,14 @@ class Facts:
         return self.datasets_with(SPECIAL_TAGS)
 
     def created(self, n: NodeFact) -> datetime:
-        """When a node came about: its earliest known time (event time for backfilled history, else receipt)."""
-        return min(n.event_time, n.created_at) if n.event_time else n.created_at
+        """When a node came about: its earliest known time (event time for backfilled history, else receipt).
+        A model version's own event time moves with later events about it (a deploy names it), so it came about
+        when the run that produced it did."""
+        own = min(n.event_time, n.created_at) if n.event_time else n.created_at
+        if n.kind == "modelVersion":
+            runs = [r.event_time for r in self.preds(n.pk, "run") if r.event_time]
+            return min([*runs, own]) if runs else own
+        return own
 
     def deployed_at(self, d: NodeFact) -> datetime:
         """When a deployment happened: its event time (not when the portal received it)."""

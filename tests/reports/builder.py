@@ -58,7 +58,8 @@ class Graph:
 
     def _touch(self) -> None:
         """Facts cache the graph for a report's lifetime; a test that grows the graph drops the caches."""
-        for cached in ("graph", "sensitive", "members", "by_node_id", "_up", "_users_by_email", "active_intervals"):
+        for cached in ("graph", "sensitive", "members", "by_node_id", "_up", "_users_by_email", "active_intervals",
+                       "model_artifacts"):
             self.facts.__dict__.pop(cached, None)
 
     def dataset(self, name: str, *, tags: set[str] | None = None, **gov: Any) -> NodeFact:
