@@ -12,6 +12,8 @@ from lineage.layout import layout
 from portal.approvals.models import Violation
 from portal.audit.merkle import ChainTree
 from portal.audit.models import AuditCheckpoint, AuditEntry
+from portal.audit.services import checkpoint_create
+from portal.audit.verifier import verify_inclusion
 
 from .catalog import Control, Framework
 from .checks import EVIDENCE, FAIL, NOT_APPLICABLE, NOT_EVALUATED, PASS, Result
@@ -135,30 +137,34 @@ def documents(facts: Facts, node_pks: set[int] | None = None) -> list[dict[str, 
 
 
 def audit_appendix(release_ids: list[int], progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Chain status, the latest signed checkpoint and inclusion proofs of the approvals shown."""
+    """Chain status, a checkpoint made now (so it covers the approvals the report shows, however recent) and
+    inclusion proofs of those approvals, each verified against that checkpoint's root."""
     from portal.audit.models import AuditVerification
 
     latest = AuditVerification.objects.order_by("-time").first()
     chain = {"ok": latest.ok if latest else None, "entries": latest.entries if latest else 0,
              "head": latest.head if latest else "", "verified_at": iso(latest.time) if latest else None,
              "problems": [latest.message] if latest and not latest.ok else []}
-    cp = AuditCheckpoint.objects.order_by("-tree_size", "-id").first()
+    fresh = checkpoint_create()  # None when nothing was appended since the last one: that one is current
+    cp = fresh or AuditCheckpoint.objects.order_by("-tree_size", "-id").first()
     if cp is None:
         return {"chain": chain, "checkpoint": None, "proofs": []}
     checkpoint = {"size": cp.tree_size, "root": cp.root, "key_id": cp.key_id, "signature": cp.signature,
-                  "created_at": iso(cp.time), "signed_time": cp.time_text}
+                  "created_at": iso(cp.time), "signed_time": cp.time_text, "made_for_this_report": fresh is not None}
     entries = list(AuditEntry.objects.filter(
         target_kind="release", target_id__in=[str(i) for i in release_ids], seq__lte=cp.tree_size,
         action__in=("approval.release_approved", "approval.signed", "approval.release_requested"),
     ).order_by("seq")[:MAX_PROOFS])
     tree = ChainTree(cp.tree_size)
     tree.preload_blocks()
+    root = bytes.fromhex(cp.root)
     proofs = []
     for e in entries:
         path = tree.inclusion_proof(e.seq - 1)
+        ok = verify_inclusion(e.seq - 1, cp.tree_size, bytes.fromhex(e.entry_hash), path, root)
         proofs.append({"label": f"release {e.target_id}: {e.action.split('.', 1)[1].replace('_', ' ')}",
                        "seq": e.seq, "leaf_hash": e.entry_hash, "path": [h.hex() for h in path],
-                       "tree_size": cp.tree_size})
+                       "tree_size": cp.tree_size, "verified": ok})
         if progress:
             progress(f"inclusion proof {len(proofs)}/{len(entries)}")
     return {"chain": chain, "checkpoint": checkpoint, "proofs": proofs}

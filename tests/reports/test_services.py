@@ -196,3 +196,19 @@ def test_the_dossier_of_a_phi_trained_model_shows_the_datasets_tags_and_privacy_
     badges = {n["id"]: n["tags"] for n in dossier.bundle["lineage"][0]["nodes"]}
     assert "PHI" in badges[mv.node_id]
     assert "PHI" in pdf_text(bytes(dossier.pdf))
+
+
+def test_the_audit_appendix_signs_a_checkpoint_at_generation_and_verifies_each_proof_against_it(db):
+    from portal.audit.models import AuditCheckpoint
+    from portal.audit.services import audit_record, checkpoint_create
+    from portal.reports.bundle import audit_appendix
+
+    audit_record(actor=None, action="approval.release_requested", target_kind="release", target_id="7")
+    checkpoint_create(force=True)
+    audit_record(actor=None, action="approval.release_approved", target_kind="release", target_id="7")
+    appendix = audit_appendix([7])
+    newest = AuditEntry.objects.order_by("-seq").first()
+    assert appendix["checkpoint"]["size"] == newest.seq and appendix["checkpoint"]["made_for_this_report"]
+    assert AuditCheckpoint.objects.count() == 2
+    assert [p["label"] for p in appendix["proofs"]] == ["release 7: release requested", "release 7: release approved"]
+    assert all(p["verified"] for p in appendix["proofs"])
