@@ -12,12 +12,13 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serial
 from rest_framework import serializers, status
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.parsers import FormParser, MultiPartParser
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from portal.accounts.permissions import CanReport
+from portal.accounts.models import Role
+from portal.accounts.permissions import CanReport, has_role
 from portal.lib.errors import DomainError, FieldError
 from portal.lib.schema import paginated
 
@@ -123,7 +124,7 @@ class ReportPdfApi(APIView):
         _done(report)
         _download(request, report, "pdf")
         response = HttpResponse(bytes(report.pdf), content_type="application/pdf")
-        response["Content-Disposition"] = f'attachment; filename="report-{report.pk}.pdf"'
+        response["Content-Disposition"] = f'attachment; filename="{services.report_file_name(report, "pdf")}"'
         response["X-Report-SHA256"] = report.pdf_sha256
         return response
 
@@ -150,8 +151,34 @@ class ReportCsvApi(APIView):
             raise FieldError(None, "Only erasure impact reports have a CSV.")
         _download(request, report, "csv")
         response = HttpResponse(erasure_csv(report.bundle["erasure"]), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="erasure-{report.pk}.csv"'
+        response["Content-Disposition"] = f'attachment; filename="{services.report_file_name(report, "csv")}"'
         return response
+
+
+class CanCountersign(BasePermission):
+    message = "Only auditors countersign reports."
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        return has_role(request.user, {Role.AUDITOR})
+
+
+class ReportCountersignApi(APIView):
+    """An auditor's countersignature (the reviewed-by block of the cover): the password again and a reason.
+    The PDF is drawn again with the block filled; the audit trail records both digests."""
+
+    permission_classes = [IsAuthenticated, CanCountersign]
+
+    class InputSerializer(serializers.Serializer):
+        password = serializers.CharField(write_only=True, trim_whitespace=False)
+        reason = serializers.CharField(max_length=2000)
+
+    @extend_schema(request=InputSerializer, responses={200: ReportSerializer})
+    def post(self, request: Request, pk: Any) -> Response:
+        report = _report(pk)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        report = services.report_countersign(report=report, by=request.user, **data.validated_data)
+        return Response(ReportSerializer(report).data)
 
 
 class ReportVerifyApi(APIView):

@@ -36,6 +36,7 @@ def header(report: Any, *, framework: Framework | None, parameters: tuple[Any, d
     user = report.requested_by
     return {
         "id": str(report.id), "kind": report.kind, "title": report.title,
+        "organisation": settings.PORTAL_ORGANISATION, "marking": settings.PORTAL_REPORT_MARKING,
         "framework": {"id": framework.id, "name": framework.name} if framework else None,
         "scope": scope,
         "period": {"start": iso(report.period_start), "end": iso(report.period_end)},

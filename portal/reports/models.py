@@ -57,6 +57,24 @@ class Report(models.Model):
         return f"{self.title} ({self.state})"
 
 
+class ReportSignature(models.Model):
+    """An auditor's countersignature of a generated report: the reviewed-by block of its cover.
+
+    Re-authenticated (the auditor's password again) and recorded in the audit trail with the digest of the PDF
+    that was reviewed and of the PDF re-drawn with the block filled; one per report.
+    """
+
+    report = models.OneToOneField(Report, on_delete=models.CASCADE, related_name="countersignature")
+    signer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    printed_name = models.CharField(max_length=300)
+    reason = models.TextField()
+    signed_at = models.DateTimeField()
+    reviewed_sha256 = models.CharField(max_length=64, help_text="The PDF the auditor reviewed.")
+
+    def __str__(self) -> str:
+        return f"{self.printed_name} reviewed {self.report_id}"
+
+
 class PostureSnapshot(models.Model):
     """Counts by outcome of one framework over the whole organisation at a time (the dashboard's trend).
 
