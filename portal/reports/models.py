@@ -36,6 +36,8 @@ class Report(models.Model):
     state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
     progress = models.PositiveSmallIntegerField(default=0)
     step = models.CharField(max_length=200, blank=True)
+    steps = models.JSONField(default=list, blank=True,
+                             help_text="The progress steps as they happened: [percent, step, seconds since start].")
     error = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     task_id = models.CharField(max_length=100, blank=True, help_text="The Celery task generating it.")

@@ -44,6 +44,7 @@ logger = logging.getLogger(__name__)
 
 DOSSIER_FRAMEWORKS = ("model-risk", "eu-ai-act")
 PROGRESS_EVERY = 0.5  # seconds between progress writes
+MAX_STEPS = 200  # steps kept in Report.steps
 
 
 class ReportForbidden(DomainError):
@@ -154,13 +155,18 @@ def _claim(report_id: str, task_id: str) -> Report | None:
 
 
 class Progress:
-    """Writes percent and step to the report row, at most every PROGRESS_EVERY seconds (and always at 100)."""
+    """Writes percent and step to the report row, at most every PROGRESS_EVERY seconds (and always at 100).
+
+    Every step written is also kept in ``Report.steps``, so the page shows what a worker went through even
+    when it never saw the report running (eager mode answers the request once the report is finished)."""
 
     def __init__(self, report: Report, on_update: Callable[[int, str], None] | None = None) -> None:
         self.report = report
         self.on_update = on_update
         self._last = 0.0
+        self._start = time.monotonic()
         self.percent = 0
+        self.steps: list[list[Any]] = []
 
     def __call__(self, percent: int, step: str, *, force: bool = False) -> None:
         percent = max(self.percent, min(100, int(percent)))
@@ -168,7 +174,9 @@ class Progress:
         now = time.monotonic()
         if force or now - self._last >= PROGRESS_EVERY:
             self._last = now
-            Report.objects.filter(pk=self.report.pk).update(progress=percent, step=step[:200],
+            if len(self.steps) < MAX_STEPS and (not self.steps or self.steps[-1][1] != step[:200]):
+                self.steps.append([percent, step[:200], round(now - self._start, 2)])
+            Report.objects.filter(pk=self.report.pk).update(progress=percent, step=step[:200], steps=self.steps,
                                                             heartbeat_at=timezone.now())
         if self.on_update:
             self.on_update(percent, step)

@@ -28,20 +28,27 @@ def _split(text: str) -> list[str]:
 
 class FrameworkForm(forms.Form):
     framework = forms.ChoiceField(choices=[(f.id, f.name) for f in FRAMEWORKS.values()])
-    namespaces = forms.CharField(required=False, help_text="Comma-separated; empty = every namespace.")
-    models = forms.CharField(required=False, help_text="Model names, comma-separated.")
+    namespaces = forms.CharField(required=False, help_text="Comma-separated; empty = every namespace. Type to search.",
+                                 widget=forms.TextInput(attrs={"data-picker-kind": "dataset",
+                                                               "data-picker-value": "namespace",
+                                                               "data-picker-multi": ""}))
+    models = forms.CharField(required=False, help_text="Model names, comma-separated. Type to search.",
+                             widget=forms.TextInput(attrs={"data-picker-kind": "modelVersion",
+                                                           "data-picker-value": "name", "data-picker-multi": ""}))
     tags = forms.CharField(required=False, help_text="e.g. PHI, PII")
     period_start = forms.DateTimeField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     period_end = forms.DateTimeField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
 
 class DossierForm(forms.Form):
-    model = forms.CharField(help_text="The model version's node id, e.g. modelVersion:ns:credit-scoring#7")
+    model = forms.CharField(help_text="Type a model's name and pick the version (its node id is filled in).",
+                            widget=forms.TextInput(attrs={"data-picker-kind": "modelVersion", "size": 60}))
     annex_iv = forms.BooleanField(required=False, label="Lay out as EU AI Act Annex IV")
 
 
 class ErasureForm(forms.Form):
-    dataset = forms.CharField(required=False, help_text="A dataset node id")
+    dataset = forms.CharField(required=False, help_text="Type a dataset's name and pick it.",
+                              widget=forms.TextInput(attrs={"data-picker-kind": "dataset", "size": 60}))
     subject_key = forms.CharField(required=False, help_text="Or a data subject's key (only its hash is kept)")
 
 

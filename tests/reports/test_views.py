@@ -141,3 +141,17 @@ def test_a_compliance_officer_may_not_countersign(small_graph, officer):
     with pytest.raises(DomainError) as err:
         services.report_countersign(report=report, by=officer, password="pw-olivia", reason="mine")
     assert err.value.status_code == 403
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_page_shows_the_generation_steps_a_worker_went_through(small_graph, officer):
+    """In eager mode the request returns when the report is done: the steps are still there to read."""
+    from portal.reports import services
+
+    report = services.report_request(by=officer, kind="framework", framework="hipaa")
+    report.refresh_from_db()
+    steps = [s for _, s, _ in report.steps]
+    assert steps[0] == "loading the lineage in scope" and steps[-1] == "done"
+    assert any(s.startswith("evaluating") for s in steps) and any("drawing the PDF" in s for s in steps)
+    page = _client(officer).get(f"/reports/{report.pk}/").content.decode()
+    assert "Generation steps" in page and "drawing the PDF" in page
