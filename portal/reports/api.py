@@ -39,8 +39,8 @@ class ReportSerializer(serializers.ModelSerializer):
     class Meta:
         model = Report
         fields = ["id", "kind", "framework", "title", "scope", "subject", "annex_iv", "period_start", "period_end",
-                  "requested_by", "state", "progress", "step", "steps", "error", "attempts", "parameters_version", "summary",
-                  "pdf_sha256", "pdf_size", "created_at", "started_at", "finished_at", "url", "pdf"]
+                  "requested_by", "state", "progress", "step", "steps", "error", "attempts", "parameters_version",
+                  "summary", "pdf_sha256", "pdf_size", "created_at", "started_at", "finished_at", "url", "pdf"]
 
     def get_url(self, r: Report) -> str:
         return reverse("reports-api:detail", args=[r.pk])
