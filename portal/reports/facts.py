@@ -31,7 +31,6 @@ class NodeFact:
     environment: str
     state: str
     attrs: dict[str, Any]
-    facets: dict[str, Any]
     event_time: datetime | None
     created_at: datetime
     updated_at: datetime

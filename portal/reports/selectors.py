@@ -46,7 +46,8 @@ from .facts import (
 from .models import PostureSnapshot, Report
 
 CHUNK = 5000
-NODE_FIELDS = ("pk", "node_id", "kind", "namespace", "name", "version", "environment", "state", "attrs", "facets",
+# Not the facets: no check reads them, and decoding every node's facets is most of the load time.
+NODE_FIELDS = ("pk", "node_id", "kind", "namespace", "name", "version", "environment", "state", "attrs",
                "event_time", "created_at", "updated_at", "parent_id", "deidentifies")
 
 
@@ -103,7 +104,7 @@ def scope_context(pks: set[int], *, max_nodes: int | None = None) -> set[int]:
     return out - pks
 
 
-def _nodes(pks: set[int] | None) -> dict[int, NodeFact]:
+def _nodes(pks: set[int] | None, step: Callable[[str], None] = lambda _: None) -> dict[int, NodeFact]:
     qs = Node.objects.exclude(kind="job")
     rows: Iterable[dict[str, Any]]
     if pks is None:
@@ -112,17 +113,26 @@ def _nodes(pks: set[int] | None) -> dict[int, NodeFact]:
         rows = (r for part in _chunks(sorted(pks)) for r in qs.filter(pk__in=part).values(*NODE_FIELDS))
     out = {}
     for r in rows:
+        if len(out) % CHUNK == CHUNK - 1:
+            step(f"loading nodes ({len(out) + 1:,} so far)")
         out[r["pk"]] = NodeFact(pk=r["pk"], node_id=r["node_id"], kind=r["kind"], namespace=r["namespace"],
                                 name=r["name"], version=r["version"], environment=r["environment"],
-                                state=r["state"], attrs=r["attrs"] or {}, facets=r["facets"] or {},
+                                state=r["state"], attrs=r["attrs"] or {},
                                 event_time=r["event_time"], created_at=r["created_at"], updated_at=r["updated_at"],
                                 parent=r["parent_id"], deidentifies=r["deidentifies"])
     return out
 
 
-def _in(model: Any, field: str, pks: list[int]) -> Iterable[Any]:
+def _in(model: Any, field: str, pks: list[int], qs: Any = None) -> Iterable[Any]:
+    """Rows of ``model`` whose ``field`` is among ``pks``. For many pks (an organisation-wide report) reading
+    the whole table and filtering here is much cheaper than tens of thousands of query parameters."""
+    qs = model.objects.all() if qs is None else qs
+    if len(pks) > CHUNK:
+        wanted = set(pks)
+        yield from (row for row in qs.iterator(chunk_size=CHUNK) if getattr(row, f"{field}_id") in wanted)
+        return
     for part in _chunks(pks):
-        yield from model.objects.filter(**{f"{field}__in": part})
+        yield from qs.filter(**{f"{field}__in": part})
 
 
 def _parents(pks: set[int]) -> set[int]:
@@ -147,7 +157,7 @@ def _tags_and_edges(nodes: dict[int, NodeFact]) -> list[tuple[int, int, str]]:
 def _governance(facts: Facts) -> None:
     pks = list(facts.nodes)
     keys = dict(SubjectKey.objects.values("dataset_id").annotate(n=Count("id")).values_list("dataset_id", "n"))
-    for g in _in(DatasetGovernance, "node_id", pks):
+    for g in _in(DatasetGovernance, "node", pks):
         facts.governance[g.node_id] = DatasetGov(
             lawful_basis=g.lawful_basis, purposes=list(g.purposes or []), consent_reference=g.consent_reference,
             special_category_condition=g.special_category_condition, retention_until=g.retention_until,
@@ -156,13 +166,12 @@ def _governance(facts: Facts) -> None:
     for pk, n in keys.items():
         if pk in facts.nodes and pk not in facts.governance:
             facts.governance[pk] = DatasetGov("", [], "", "", None, False, "", None, subject_keys=n)
-    for part in _chunks(pks):
-        for m in ModelInventory.objects.filter(node_id__in=part).select_related("owner"):
-            facts.inventory[m.node_id] = Inventory(
-                owner=m.owner.username if m.owner else "", intended_use=m.intended_use, tier=m.tier,
-                limitations=m.limitations, status=m.status, retired_at=m.retired_at,
-                high_risk_annex=m.high_risk_annex, credit_decisioning=m.credit_decisioning)
-    for p in _in(DeploymentProfile, "node_id", pks):
+    for m in _in(ModelInventory, "node", pks, ModelInventory.objects.select_related("owner")):
+        facts.inventory[m.node_id] = Inventory(
+            owner=m.owner.username if m.owner else "", intended_use=m.intended_use, tier=m.tier,
+            limitations=m.limitations, status=m.status, retired_at=m.retired_at,
+            high_risk_annex=m.high_risk_annex, credit_decisioning=m.credit_decisioning)
+    for p in _in(DeploymentProfile, "node", pks):
         facts.profiles[p.node_id] = Profile(
             sox_in_scope=p.sox_in_scope, hipaa_scope=p.hipaa_scope, human_in_loop=p.human_in_loop,
             overseers=list(p.overseers or []), change_record=p.change_record, emergency=p.emergency,
@@ -266,7 +275,7 @@ def facts_load(*, scope: dict[str, list[str]], period: tuple[datetime, datetime]
     context = scope_context(pks) if pks is not None else set()
     context |= _parents(context) - (pks or set())
     step("loading nodes")
-    nodes = _nodes(pks | context if pks is not None else None)
+    nodes = _nodes(pks | context if pks is not None else None, step)
     step(f"loading tags and edges of {len(nodes)} nodes")
     edges = _tags_and_edges(nodes)
     in_scope = set(nodes) - context

@@ -44,7 +44,7 @@ class Graph:
         suffix = f"#{version}" if version else ""
         node_id = f"{kind}:{namespace}:{name}{suffix}" + (f"@{environment}" if environment else "")
         n = NodeFact(pk=pk, node_id=node_id, kind=kind, namespace=namespace, name=name, version=version,
-                     environment=environment, state=state, attrs=attrs or {}, facets={}, event_time=t,
+                     environment=environment, state=state, attrs=attrs or {}, event_time=t,
                      created_at=t, updated_at=t, parent=parent.pk if parent else None, deidentifies=deidentifies,
                      tags=set(tags or ()))
         self.facts.nodes[pk] = n
