@@ -16,6 +16,7 @@ from typing import Any
 from .pdf_draw import BOX_H, BOX_W, PAD
 
 CONTINUATION = "continuation"
+COLUMN_GAP = 36.0
 
 
 @dataclass
@@ -58,7 +59,7 @@ def split(diagram: dict[str, Any], *, width: float, height: float, min_scale: fl
     if min(1.0, width / total_w, height / total_h) >= min_scale:
         return [diagram]
     columns = _columns(xs)
-    step_x = min((b - a for a, b in zip(columns, columns[1:], strict=False)), default=BOX_W + 50)
+    step_x = BOX_W + COLUMN_GAP  # printed parts use a tighter column step than the screen layout
     rows = _columns(ys)
     step_y = min((b - a for a, b in zip(rows, rows[1:], strict=False)), default=BOX_H + 22)
     # Markers take a column on each side of a part: leave room for them.
@@ -81,7 +82,7 @@ def split(diagram: dict[str, Any], *, width: float, height: float, min_scale: fl
             for n in members:
                 if row_of[float(n["y"])] in keep:
                     # Re-based so each part starts at the left (one column kept free for incoming markers).
-                    part.nodes.append({**n, "x": float(n["x"]) - columns[c0] + step_x,
+                    part.nodes.append({**n, "x": (col_of[float(n["x"])] - c0 + 1) * step_x,
                                        "y": float(n["y"]) - rows[band[0]] if band else float(n["y"])})
                     part_of[str(n.get("id"))] = part.number
             parts.append(part)

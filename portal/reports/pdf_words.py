@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 SMALL = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve")
-IRREGULAR = {"entry": "entries", "policy": "policies", "category": "categories", "analysis": "analyses",
+IRREGULAR = {"analysis": "analyses",
              "is": "are", "was": "were", "has": "have"}
 
 
@@ -44,6 +44,13 @@ def plural(n: int, noun: str) -> str:
     if noun.endswith("y") and noun[-2:-1] not in "aeiou":
         return noun[:-1] + "ies"
     return noun + "s"
+
+
+def number(n: Any) -> str:
+    """12 and below in words, larger numbers with separators."""
+    if not isinstance(n, int) or isinstance(n, bool):
+        return str(n)
+    return SMALL[n] if 0 <= n < len(SMALL) else f"{n:,}"
 
 
 def count(n: Any, noun: str) -> str:

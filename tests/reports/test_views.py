@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from io import StringIO
 from pathlib import Path
@@ -123,7 +124,11 @@ def test_an_auditor_countersigns_on_the_page_and_the_pdf_has_a_descriptive_name(
     r = c.post(f"/reports/{report.pk}/countersign", {"password": "pw-ingrid-1", "reason": "Reviewed G1-G12."})
     assert r.status_code == 302
     report.refresh_from_db()
-    assert report.bundle["report"]["reviewed_by"]["name"] == "Ingrid Larsen"
+    assert report.bundle["report"]["reviewed_by"]["name"] == "Ingrid Larsen" and report.pdf_sha256 != before
+    from pypdf import PdfReader
+
+    cover = PdfReader(io.BytesIO(bytes(report.pdf))).pages[0].extract_text()
+    assert "Ingrid Larsen (ingrid)" in cover and "Reviewed G1-G12." in cover
     entry = AuditEntry.objects.get(action="report.countersigned", target_id=str(report.pk))
     assert json.loads(entry.payload)["reviewed_sha256"] == before
     assert "Countersigned by" in c.get(f"/reports/{report.pk}/").content.decode()
