@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from reportlab.platypus import NextPageTemplate, PageBreak
+from reportlab.platypus import KeepTogether, NextPageTemplate, PageBreak, Paragraph, Spacer
 
 from .. import pdf_draw, pdf_layers
 from .. import pdf_words as W
-from ..pdf_text import clean
+from ..pdf_text import clean, para
 from .base import StoryBase, _dict, _flatten, _join, _list
 from .document import _Diagram
 
@@ -95,19 +95,20 @@ class LineageSections(StoryBase):
         drawn at no less than ``pdf_draw.MIN_SCALE``, with markers where an edge continues on another part."""
         width, height = self.doc.landscape_size
         parts = pdf_layers.split(d, width=width, height=height - 40, min_scale=pdf_draw.MIN_SCALE)
-        self.p(f"Too large for one legible page: drawn over {W.count(len(parts), 'landscape page')} that follow, "
-               "by ranges of layers from sources to consumers; a grey marker names the part and node where an edge "
-               "goes on.", "note")
+        self.p(f"Too large for one legible page: drawn in {W.count(len(parts), 'part')} on the landscape "
+               "pages that follow, by ranges of layers from sources to consumers; a grey marker names the part "
+               "and node where an edge goes on.", "note")
         self.out.append(NextPageTemplate("landscape"))
         self.out.append(PageBreak())
-        for i, part in enumerate(parts):
-            if i:
-                self.out.append(PageBreak())
-            self.p(clean(part.get("title")), "label")
+        for part in parts:  # as many parts on a page as fit, each kept whole
             planned = pdf_draw.plan(part, width=width, max_height=height - 40)
-            if planned is not None:
-                self.out.append(_Diagram(part, planned, self.doc, width=width, max_height=height - 40,
-                                         font=self.f.regular, bold=self.f.bold, sensitive=sensitive))
+            if planned is None:
+                continue
+            self.out.append(KeepTogether([
+                Paragraph(para(clean(part.get("title"))), self.s["label"]),
+                _Diagram(part, planned, self.doc, width=width, max_height=height - 40, font=self.f.regular,
+                         bold=self.f.bold, sensitive=sensitive),
+                Spacer(1, 10)]))
         self.out.append(NextPageTemplate("page"))
         self.out.append(PageBreak())
 
