@@ -111,7 +111,7 @@ def _nodes(pks: set[int] | None, step: Callable[[str], None] = lambda _: None) -
         rows = qs.values(*NODE_FIELDS).iterator(chunk_size=CHUNK)
     else:
         rows = (r for part in _chunks(sorted(pks)) for r in qs.filter(pk__in=part).values(*NODE_FIELDS))
-    out = {}
+    out: dict[int, NodeFact] = {}
     for r in rows:
         if len(out) % CHUNK == CHUNK - 1:
             step(f"loading nodes ({len(out) + 1:,} so far)")

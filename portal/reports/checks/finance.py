@@ -193,8 +193,8 @@ def change_management(f: Facts) -> Result:
             later = [r for r in (f.releases_for(mv.pk, d.environment) if mv else []) if r.approved_at]
             why = "no change record (release) approved before the deploy"
             if later:
-                first = min(r.approved_at for r in later)
-                why = (f"change record #{later[0].id} approved {first:%Y-%m-%d %H:%M}, after the deploy "
+                first = min(later, key=lambda r: r.approved_at or f.now)
+                why = (f"change record #{first.id} approved {first.approved_at:%Y-%m-%d %H:%M}, after the deploy "
                        f"{f.deployed_at(d):%Y-%m-%d %H:%M}")
             fails.append(failing(d, why))
             continue

@@ -39,10 +39,10 @@ class AppendixSection(StoryBase):
         if not proofs:
             self.p("No inclusion proofs in this report.", "note")
         else:
-            ok = sum(1 for x in proofs if x.get("verified") is True)
+            verified = sum(1 for x in proofs if x.get("verified") is True)
             self.p(f"{W.count(len(proofs), 'approval entry').capitalize()} proven against the checkpoint: "
-                   f"{W.number(ok)} verified. The proof paths (hashes) are in the JSON bundle (audit.proofs), for "
-                   "anyone to recompute the root.", "body" if ok == len(proofs) else "warn")
+                   f"{W.number(verified)} verified. The proof paths (hashes) are in the JSON bundle "
+                   "(audit.proofs), for anyone to recompute the root.", "body" if verified == len(proofs) else "warn")
         self.mark("inclusion proofs")
         self.table(["Entry", "Audit sequence", "Checkpoint size", "Verified"],
                    [[x.get("label"), x.get("seq"), x.get("tree_size"), x.get("verified") is True] for x in proofs],
