@@ -13,6 +13,8 @@ from ..pdf_text import clean, para
 from .base import StoryBase, _dict, _flatten, _join, _list
 from .document import _Diagram
 
+DIAGRAM_CAP = 40  # diagrams drawn in one report; legible ones take pages (the rest stay in the bundle)
+
 
 class LineageSections(StoryBase):
     def model(self, level: int, *, parts: Sequence[str] = ("identity", "metrics", "parameters"),
@@ -52,7 +54,11 @@ class LineageSections(StoryBase):
                "tag.", "note")
         kinds = sorted({clean(n.get("kind")) for d in diagrams for n in _list(d.get("nodes")) if isinstance(n, dict)})
         self.out.append(pdf_draw.legend_drawing(kinds, font=self.f.regular, bold=self.f.bold, width=self.width))
-        for d in diagrams:
+        if len(diagrams) > DIAGRAM_CAP:
+            self.p(f"{W.count(len(diagrams), 'diagram').capitalize()} in the bundle: the first "
+                   f"{W.number(DIAGRAM_CAP)} are drawn here; every one is in the JSON bundle (lineage), and each "
+                   "model version's dossier draws its own.", "note")
+        for d in diagrams[:DIAGRAM_CAP]:
             self.mark("lineage diagrams")
             self.diagram(d, level + 1)
 
