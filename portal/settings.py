@@ -204,6 +204,9 @@ LINEAGE_MAX_NODES = env_int("PORTAL_MAX_NODES", 5000)
 # A report's scope may cover far more than one interactive walk.
 PORTAL_REPORT_MAX_NODES = env_int("PORTAL_REPORT_MAX_NODES", 250_000)
 PORTAL_VERSION = "0.2.0"
+# Reports: the organisation named on covers and in file names, and the confidentiality marking of every page.
+PORTAL_ORGANISATION = os.environ.get("PORTAL_ORGANISATION", "Example Organisation")
+PORTAL_REPORT_MARKING = os.environ.get("PORTAL_REPORT_MARKING", "CONFIDENTIAL: prepared for audit")
 # A running report whose worker stops sending progress for this long is taken over by another worker.
 PORTAL_REPORT_STALE_SECONDS = env_int("PORTAL_REPORT_STALE_SECONDS", 120)
 PORTAL_REPORT_MAX_ATTEMPTS = env_int("PORTAL_REPORT_MAX_ATTEMPTS", 3)
