@@ -14,6 +14,7 @@ from typing import Any
 
 from . import facets as F
 from . import ids
+from .columns import column_links
 from .openlineage import DatasetRef, ParsedEvent
 
 # OpenLineage event type -> run state (Marquez's names).
@@ -81,6 +82,8 @@ class GraphDelta:
     supersede: list[Supersede] = field(default_factory=list)
     # node_id -> governance attributes (model field names, see lineage/governance_fields.py); later events win.
     governance: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # src version id, src field, dst version id, dst field, type, subtype, description, masking (columns.py)
+    columns: set[tuple[str, str, str, str, str, str, str, bool]] = field(default_factory=set)
 
     def add(self, delta: NodeDelta) -> None:
         cur = self.nodes.get(delta.node_id)
@@ -248,8 +251,8 @@ class Planner:
             return
         run, state, deid = self._event_run(ev, job, commit)
         self._event_parent(ev, run)
-        self._event_inputs(ev, run)
-        self._event_outputs(ev, run, state, deid)
+        reads = self._event_inputs(ev, run)
+        self._event_outputs(ev, run, state, deid, reads)
         dep = F.deployment(ev.run_facets, ev.job_namespace or "", ev.warnings)
         if dep is not None and state in ("COMPLETED", ""):  # a deploy counts once it has succeeded
             nid = self._deployment(dep, run, t)
@@ -310,16 +313,20 @@ class Planner:
         self.delta.edges.add((p_job, p_run, "executes"))
         self.delta.edges.add((p_run, run, "parent_of"))
 
-    def _event_inputs(self, ev: ParsedEvent, run: str) -> None:
-        """The dataset versions the run read: the one its facet names, else the current one, else the first."""
+    def _event_inputs(self, ev: ParsedEvent, run: str) -> dict[str, str]:
+        """The dataset versions the run read: the one its facet names, else the current one, else the first.
+        Returns dataset id -> the version node read."""
+        reads: dict[str, str] = {}
         for d in ev.inputs:
             ds = self._dataset(d, ev.event_time, ev.warnings)
             version = F.dataset_version(d.facets, ev.warnings) or self.current_versions.get(ds) or INITIAL_VERSION
             self.current_versions.setdefault(ds, version)
             dsv = self._dataset_version(d, version, ev.event_time, {})
             self.delta.edges.add((dsv, run, "reads"))
+            reads[ds] = dsv
+        return reads
 
-    def _event_outputs(self, ev: ParsedEvent, run: str, state: str, deid: bool) -> None:
+    def _event_outputs(self, ev: ParsedEvent, run: str, state: str, deid: bool, reads: dict[str, str]) -> None:
         """The dataset versions the run wrote, and the model versions among them."""
         assert ev.run_id is not None
         t = ev.event_time
@@ -330,6 +337,7 @@ class Planner:
             version = F.dataset_version(d.facets, ev.warnings) or ev.run_id
             dsv = self._dataset_version(d, version, t, {"run": run})
             self.delta.edges.add((run, dsv, "writes"))
+            self._columns(d, dsv, reads, t, f"outputs[{i}].facets.columnLineage", ev.warnings)
             if state in ("COMPLETED", ""):
                 # Only a finished write becomes what later readers read (Spark lists outputs on START).
                 self.current_versions[ds] = version
@@ -342,6 +350,21 @@ class Planner:
                 mv = self._model_version(model, t, {"artifact": dsv, "run": run})
                 self.delta.edges.add((run, mv, "produces"))
                 self.delta.add_governance(mv, F.model_inventory(d.facets, f"outputs[{i}].facets", ev.warnings))
+
+    def _columns(self, d: DatasetRef, dsv: str, reads: dict[str, str], t: datetime, where: str,
+                 warnings: list[str]) -> None:
+        """Column edges into the version ``dsv`` from the versions the run read. An input the facet names but
+        the event does not list (Spark leaves some out) is taken at its current version, as a read is."""
+        for link in column_links(d.facets, where, warnings):
+            ds = ids.dataset_id(link.namespace, link.name)
+            src = reads.get(ds)
+            if src is None:
+                version = self.current_versions.get(ds) or INITIAL_VERSION
+                self.delta.add(NodeDelta(ds, "dataset", link.namespace, link.name, event_time=t))
+                ref = DatasetRef(link.namespace, link.name, {}, {}, {})
+                src = reads[ds] = self._dataset_version(ref, version, t, {})
+            self.delta.columns.add((src, link.field, dsv, link.out_field, link.type, link.subtype,
+                                    link.description, link.masking))
 
     def _deployment(self, dep: F.DeploymentRef, run: str | None, t: datetime) -> str:
         m = dep.model

@@ -25,7 +25,7 @@ from portal.lib.sql import chunks, insert_ignore
 
 from . import facets as F
 from . import ids
-from .models import Edge, Node, NodeTag, RawEvent
+from .models import ColumnEdge, Edge, Node, NodeTag, RawEvent
 from .openlineage import ParsedEvent, parse_event, parse_time
 from .plan import PARENT_KINDS, GraphDelta, NodeDelta, NodeRow, Planner, merge_node
 
@@ -194,6 +194,7 @@ def _apply(delta: GraphDelta, now: datetime) -> None:
     edges = sorted((id_map[s], id_map[d], k, db_now) for s, d, k in delta.edges)
     insert_ignore("lineage_edge", ("src_id", "dst_id", "kind", "created_at"), edges,
                   conflict=("src_id", "dst_id", "kind"))
+    _apply_columns(delta, id_map, db_now)
     tags = sorted((id_map[n], f, t, NodeTag.Source.FACET, db_now) for n, f, t in delta.tags)
     insert_ignore("lineage_nodetag", ("node_id", "field", "tag", "source", "created_at"), tags,
                   conflict=("node_id", "field", "tag"))
@@ -202,6 +203,18 @@ def _apply(delta: GraphDelta, now: datetime) -> None:
     if deployed:
         for observe in deployment_observers:
             observe(deployed)
+
+
+COLUMN_EDGE_COLUMNS = ("src_id", "src_field", "dst_id", "dst_field", "type", "subtype", "description", "masking",
+                       "created_at")
+
+
+def _apply_columns(delta: GraphDelta, id_map: dict[str, int], db_now: Any) -> None:
+    """Column edges (``lineage/columns.py``), in key order like the others; a repeat changes nothing."""
+    rows = sorted((id_map[s], sf, id_map[d], df, t, st, desc, m, db_now) for s, sf, d, df, t, st, desc, m
+                  in delta.columns)
+    insert_ignore("lineage_columnedge", COLUMN_EDGE_COLUMNS, rows,
+                  conflict=("src_id", "src_field", "dst_id", "dst_field", "type", "subtype"))
 
 
 def _current_versions(events: Iterable[ParsedEvent]) -> dict[str, str]:
@@ -358,6 +371,7 @@ def lineage_rebuild(*, batch_size: int = 2000, by: User | None = None) -> int:
     are removed unless something else still refers to them. Returns the number of events replayed.
     """
     Edge.objects.all().delete()
+    ColumnEdge.objects.all().delete()
     NodeTag.objects.exclude(source=NodeTag.Source.API).delete()
     Node.objects.update(facets={}, attrs={}, owners=[], state="", deidentifies=False, event_time=None, parent=None)
     count = 0

@@ -1,0 +1,114 @@
+"""Columns: a column's upstream and downstream over column edges, with the transformations on each edge."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from portal.accounts.permissions import CanRead, request_user
+from portal.lib.errors import FieldError
+
+from .. import column_selectors as cs
+from .. import ids
+from ..models import Node
+from .common import ERRORS, depth_param, node_or_404
+
+_TYPES = {"DIRECT": frozenset({"DIRECT"}), "INDIRECT": frozenset({"INDIRECT"}), "ALL": None}
+
+_TRANSFORMATION = inline_serializer("ColumnTransformation", {
+    "type": serializers.CharField(), "subtype": serializers.CharField(), "description": serializers.CharField(),
+    "masking": serializers.BooleanField()})
+_COLUMN = inline_serializer("ColumnRef", {
+    "dataset": serializers.CharField(), "datasetVersion": serializers.CharField(allow_null=True),
+    "field": serializers.CharField(allow_null=True, help_text="null: the whole dataset (filters, join keys)")})
+COLUMN_WALK = inline_serializer("ColumnWalk", {
+    "root": _COLUMN, "direction": serializers.CharField(), "depth": serializers.IntegerField(),
+    "truncated": inline_serializer("ColumnWalkTruncated", {"depth": serializers.BooleanField(),
+                                                           "size": serializers.BooleanField()}),
+    "hidden": serializers.IntegerField(help_text="Columns on the walk of datasets you may not see."),
+    "columns": serializers.ListField(child=inline_serializer("ColumnWalkNode", {
+        "dataset": serializers.CharField(), "datasetVersion": serializers.CharField(allow_null=True),
+        "namespace": serializers.CharField(), "name": serializers.CharField(), "version": serializers.CharField(),
+        "field": serializers.CharField(allow_null=True), "distance": serializers.IntegerField()})),
+    "edges": serializers.ListField(child=inline_serializer("ColumnWalkEdge", {
+        "source": _COLUMN, "target": _COLUMN, "transformations": serializers.ListField(child=_TRANSFORMATION)})),
+})
+
+
+def _field(name: str) -> str | None:
+    return name or None
+
+
+def _edge_key(e: dict[str, Any]) -> tuple[str, str, str, str]:
+    a, b = e["source"], e["target"]
+    return (a["datasetVersion"] or "", a["field"] or "", b["datasetVersion"] or "", b["field"] or "")
+
+
+def column_walk_response(root: Node, field_name: str, walk: cs.ColumnWalk, nodes: dict[int, dict[str, Any]]
+                         ) -> dict[str, Any]:
+    """The walk as the API answers it: only columns of datasets the reader may see, and edges between them."""
+
+    def ref(c: cs.Column) -> dict[str, Any]:
+        n = nodes[c[0]]
+        return {"dataset": n["dataset"], "datasetVersion": n["datasetVersion"], "field": _field(c[1])}
+
+    columns = [{**nodes[c[0]], "field": _field(c[1]), "distance": d}
+               for c, d in sorted(walk.distance.items(), key=lambda kv: (kv[1], nodes.get(kv[0][0], {}).get(
+                   "datasetVersion") or "", kv[0][1])) if c[0] in nodes and d > 0]
+    edges = [{"source": ref(a), "target": ref(b),
+              "transformations": [{"type": t, "subtype": s, "description": desc, "masking": m}
+                                  for t, s, desc, m in sorted(ts)]}
+             for (a, b), ts in walk.edges.items() if a[0] in nodes and b[0] in nodes]
+    edges.sort(key=_edge_key)
+    hidden = len([c for c in walk.distance if c[0] not in nodes])
+    return {"root": {"dataset": ids.dataset_id(root.namespace, root.name),
+                     "datasetVersion": root.node_id if root.kind == "datasetVersion" else None, "field": field_name},
+            "direction": walk.direction, "depth": walk.depth,
+            "truncated": {"depth": walk.cut_by_depth, "size": walk.cut_by_size}, "hidden": hidden,
+            "columns": columns, "edges": edges}
+
+
+class ColumnWalkApi(APIView):
+    permission_classes = [CanRead]
+    direction = "upstream"
+
+    @extend_schema(
+        parameters=[OpenApiParameter("depth", int),
+                    OpenApiParameter("type", str, enum=list(_TYPES),
+                                     description="Follow only DIRECT or only INDIRECT edges (default ALL).")],
+        responses={200: COLUMN_WALK, **ERRORS},
+        description="A column's lineage over the ``columnLineage`` facets of the runs that wrote each version. "
+        "The node is a dataset (its column in every version) or a dataset version. Each edge lists its "
+        "transformations (type DIRECT/INDIRECT, subtype IDENTITY, TRANSFORMATION, AGGREGATION, FILTER, JOIN, "
+        "GROUP_BY, SORT, WINDOW, CONDITIONAL, as the producer sent them). A ``field`` of null is the whole "
+        "dataset: a column that filters or joins the rows. Columns of datasets you may not see are left out "
+        "and counted in ``hidden``.",
+    )
+    def get(self, request: Request, node_id: str, field_name: str) -> Response:
+        node = node_or_404(request, node_id)
+        if node.kind not in ("dataset", "datasetVersion"):
+            raise FieldError("id", "columns belong to datasets and dataset versions")
+        kind = request.query_params.get("type", "ALL").upper()
+        if kind not in _TYPES:
+            raise FieldError("type", "must be DIRECT, INDIRECT or ALL")
+        seeds = cs.column_seeds(node, field_name)
+        if not seeds or not cs.column_known(seeds):
+            raise Http404
+        walk = cs.column_walk(seeds=seeds, direction=self.direction, depth=depth_param(request),
+                              types=_TYPES[kind])
+        nodes = cs.column_nodes(user=request_user(request), pks=sorted({c[0] for c in walk.distance}))
+        return Response(column_walk_response(node, field_name, walk, nodes))
+
+
+class ColumnUpstreamApi(ColumnWalkApi):
+    direction = "upstream"
+
+
+class ColumnDownstreamApi(ColumnWalkApi):
+    direction = "downstream"
