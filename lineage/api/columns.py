@@ -15,7 +15,7 @@ from portal.accounts.permissions import CanRead, request_user
 from portal.lib.errors import FieldError
 
 from .. import column_selectors as cs
-from .. import ids
+from .. import ids, marquez
 from ..models import Node
 from .common import ERRORS, depth_param, node_or_404
 
@@ -112,3 +112,41 @@ class ColumnUpstreamApi(ColumnWalkApi):
 
 class ColumnDownstreamApi(ColumnWalkApi):
     direction = "downstream"
+
+
+def column_lineage_marquez(request: Request, marquez_id: str) -> dict[str, Any]:
+    """``GET /api/v1/lineage?nodeId=datasetField:<ns>:<dataset>:<field>``: Marquez's column-lineage graph.
+
+    Upstream of the column in every version of its dataset, and downstream too with ``withDownstream=true``,
+    as Marquez's column lineage answers; columns of datasets the reader may not see are left out, and an
+    unknown column (or one of a dataset the reader may not see) is a 404, as Marquez's "could not find node".
+    """
+    try:
+        _, ns, rest = ids.split_marquez_id(marquez_id)
+    except ValueError as exc:
+        raise FieldError("nodeId", str(exc)) from exc
+    name, sep, field_name = rest.rpartition(":")
+    if not sep or not name or not field_name:
+        raise FieldError("nodeId", "a datasetField id is datasetField:<namespace>:<dataset>:<field>")
+    downstream = request.query_params.get("withDownstream", "false").lower()
+    if downstream not in ("true", "false"):
+        raise FieldError("withDownstream", "must be true or false")
+    node = node_or_404(request, ids.dataset_id(ns, name))
+    seeds = cs.column_seeds(node, field_name)
+    if not seeds or not cs.column_known(seeds):
+        raise Http404
+    depth = depth_param(request, default=20)
+    edges = dict(cs.column_walk(seeds=seeds, direction="upstream", depth=depth).edges)
+    if downstream == "true":
+        edges.update(cs.column_walk(seeds=seeds, direction="downstream", depth=depth).edges)
+    nodes = cs.column_nodes(user=request_user(request), pks=sorted({c[0] for e in edges for c in e}))
+
+    def fold(c: cs.Column) -> marquez.FoldColumn:
+        return marquez.FoldColumn(nodes[c[0]]["namespace"], nodes[c[0]]["name"], c[1])
+
+    folded: dict[tuple[marquez.FoldColumn, marquez.FoldColumn], list[cs.Transformation]] = {}
+    for (a, b), ts in edges.items():
+        if a[0] in nodes and b[0] in nodes and a[1] and b[1]:  # Marquez has no whole-dataset column
+            merged = folded.setdefault((fold(a), fold(b)), [])
+            merged.extend(t for t in ts if t not in merged)
+    return marquez.fold_columns(folded)

@@ -119,7 +119,7 @@ def _value(route: str, name: str, world: World) -> str:
             obj = apps.get_model(*admin_model.groups()).objects.order_by("pk").first()
             return str(obj.pk) if obj else "1"
         return v["user"]
-    simple = {"run_uuid": v["run_uuid"], "seq": v["seq"], "id": v["user"], "content_type_id": v["user_ct"],
+    simple = {"field_name": v["field"], "run_uuid": v["run_uuid"], "seq": v["seq"], "id": v["user"], "content_type_id": v["user_ct"],
               "app_label": "accounts", "url": "no-such-page/"}
     assert name in simple, f"no value for <{name}> in {route}: add one to _value()"
     return simple[name]
