@@ -150,3 +150,16 @@ def column_lineage_marquez(request: Request, marquez_id: str) -> dict[str, Any]:
             merged = folded.setdefault((fold(a), fold(b)), [])
             merged.extend(t for t in ts if t not in merged)
     return marquez.fold_columns(folded)
+
+
+def column_sensitivity_body(s: cs.ColumnSensitivity) -> dict[str, Any]:
+    """``columnSensitivity`` of a node's answer: sensitive column tags carried (DIRECT paths) or only influencing."""
+
+    def srcs(m: dict[str, list[tuple[str, str]]]) -> dict[str, list[dict[str, str]]]:
+        return {tag: [{"dataset": d, "field": f} for d, f in v] for tag, v in sorted(m.items())}
+
+    return {"trainedOn": [{"dataset": d, "field": f} for d, f in s.trained_on],
+            "carries": srcs(s.carries), "influencedBy": srcs(s.influenced_by),
+            "columns": {name: {"carries": srcs(c["carries"]), "influencedBy": srcs(c["influencedBy"])}
+                        for name, c in sorted(s.columns.items())},
+            "hidden": s.hidden, "truncated": s.cut}

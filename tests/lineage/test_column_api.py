@@ -109,7 +109,7 @@ def test_bad_requests_name_the_problem(world, alice_client, client) -> None:
     assert alice_client.get(_url(CUSTOMERS, "no_such_column", "upstream")).status_code == 404
     r = alice_client.get(_url(CUSTOMERS, "ssn", "upstream", "?type=SIDEWAYS"))
     assert r.status_code == 400 and r.json()["errors"][0]["field"] == "type"
-    r = alice_client.get(_url(f"job:ml-pipelines:score", "x", "upstream"))
+    r = alice_client.get(_url("job:ml-pipelines:score", "x", "upstream"))
     assert r.status_code == 400 and r.json()["errors"][0]["field"] == "id"
     r = alice_client.get(_url(CUSTOMERS, "ssn", "upstream", "?depth=-1"))
     assert r.status_code == 400 and r.json()["errors"][0]["field"] == "depth"

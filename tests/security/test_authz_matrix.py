@@ -119,8 +119,8 @@ def _value(route: str, name: str, world: World) -> str:
             obj = apps.get_model(*admin_model.groups()).objects.order_by("pk").first()
             return str(obj.pk) if obj else "1"
         return v["user"]
-    simple = {"field_name": v["field"], "run_uuid": v["run_uuid"], "seq": v["seq"], "id": v["user"], "content_type_id": v["user_ct"],
-              "app_label": "accounts", "url": "no-such-page/"}
+    simple = {"run_uuid": v["run_uuid"], "seq": v["seq"], "id": v["user"], "content_type_id": v["user_ct"],
+              "app_label": "accounts", "url": "no-such-page/", "field_name": v["field"]}
     assert name in simple, f"no value for <{name}> in {route}: add one to _value()"
     return simple[name]
 
