@@ -50,12 +50,11 @@ def _step(frontier: set[Column], direction: str) -> list[tuple[Column, Column, T
             if direction == "upstream":
                 # A column depends on what feeds it and on what feeds its whole dataset.
                 hit = nf in fields or (nf == WHOLE_DATASET and any(f != WHOLE_DATASET for f in fields))
-                start = (n, nf)
             else:
+                # What reaches a whole dataset reaches each of its columns, and so what they feed.
                 hit = nf in fields or WHOLE_DATASET in fields
-                start = (n, nf if nf in fields else WHOLE_DATASET)
             if hit:
-                out.append((start, (fpk, ff), (kind, subtype, description, masking)))
+                out.append(((n, nf), (fpk, ff), (kind, subtype, description, masking)))
     return out
 
 
@@ -81,7 +80,7 @@ def column_walk(*, seeds: list[Column], direction: str, depth: int, max_nodes: i
                     continue
                 walk.distance[b] = level
                 nxt.add(b)
-            walk.distance.setdefault(a, level - 1)  # a whole dataset reached through one of its columns
+            walk.distance.setdefault(a, level - 1)  # a column reached through its whole dataset, or the reverse
             key = (b, a) if direction == "upstream" else (a, b)  # edges keep the direction data flows
             ts = walk.edges.setdefault(key, [])
             if t not in ts:

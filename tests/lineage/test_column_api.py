@@ -149,3 +149,15 @@ def test_marquez_dataset_field_ids_hide_and_refuse_like_nodes(world, alice_clien
     assert alice_client.get("/api/v1/lineage", {"nodeId": "datasetField:s3://marts:scores:nope"}).status_code == 404
     r = alice_client.get("/api/v1/lineage", {"nodeId": "datasetField:s3://marts:scores"})
     assert r.status_code == 400 and r.json()["errors"][0]["field"] == "nodeId"
+
+
+def test_a_column_that_filters_a_dataset_reaches_what_its_columns_feed(world, alice_client) -> None:
+    body = alice_client.get(_url(CUSTOMERS, "country", "downstream")).json()
+    assert _edges(body) == {
+        (V_CUSTOMERS, "country", V_FEATURES, "", (("INDIRECT", "FILTER"),)),
+        (V_FEATURES, "ssn_hash", V_SCORES, "key", (("DIRECT", "IDENTITY"),)),
+        (V_FEATURES, "ssn_hash", V_SCORES, "mean_age", (("INDIRECT", "GROUP_BY"),)),
+        (V_FEATURES, "age", V_SCORES, "mean_age", (("DIRECT", "AGGREGATION"),)),
+    }
+    assert {(c["datasetVersion"], c["field"]) for c in body["columns"] if c["distance"] == 2} == {
+        (V_SCORES, "key"), (V_SCORES, "mean_age")}
