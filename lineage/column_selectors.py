@@ -45,7 +45,7 @@ def _step(frontier: set[Column], direction: str) -> list[tuple[Column, Column, T
     for i in range(0, len(pks), 2000):
         rows = ColumnEdge.objects.filter(**{f"{near}_id__in": pks[i : i + 2000]}).values_list(
             f"{near}_id", f"{near}_field", f"{far}_id", f"{far}_field", "type", "subtype", "description", "masking")
-        for n, nf, fpk, ff, kind, subtype, description, masking in rows.iterator():
+        for n, nf, fpk, ff, kind, subtype, description, masking in rows:
             fields = by_node[n]
             if direction == "upstream":
                 # A column depends on what feeds it and on what feeds its whole dataset.
