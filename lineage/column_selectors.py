@@ -142,19 +142,21 @@ class ColumnSensitivity:
 def _node_columns(node: Node) -> list[Column]:
     """The columns a node stands for: a dataset's or version's own; a model's, those of the versions its
     training run read."""
+    versions: Any
     if node.kind == "modelVersion":
-        runs = list(Edge.objects.filter(dst=node, kind="produces").values_list("src_id", flat=True))
-        versions = list(Edge.objects.filter(dst_id__in=runs, kind="reads").values_list("src_id", flat=True))
+        runs = Edge.objects.filter(dst=node, kind="produces").values("src_id")
+        versions = Edge.objects.filter(dst_id__in=runs, kind="reads").values("src_id")
     elif node.kind == "dataset":
-        versions = list(Node.objects.filter(parent=node, kind="datasetVersion").values_list("pk", flat=True))
+        versions = Node.objects.filter(parent=node, kind="datasetVersion").values("pk")
     elif node.kind == "datasetVersion":
         versions = [node.pk]
     else:
         return []
-    cols = set(ColumnEdge.objects.filter(dst_id__in=versions).exclude(dst_field=WHOLE_DATASET)
-               .values_list("dst_id", "dst_field"))
-    cols |= set(ColumnEdge.objects.filter(src_id__in=versions).values_list("src_id", "src_field"))
-    return sorted(cols)
+    # One query (subqueries, a union): a page pays the same whatever the number of versions.
+    into = ColumnEdge.objects.filter(dst_id__in=versions).exclude(dst_field=WHOLE_DATASET).values_list(
+        "dst_id", "dst_field")
+    out_of = ColumnEdge.objects.filter(src_id__in=versions).values_list("src_id", "src_field")
+    return sorted(set(into.union(out_of)))
 
 
 def _upstream_by_seed(seeds: list[Column], depth: int, types: frozenset[str] | None
@@ -211,20 +213,21 @@ def column_sensitivity(*, user: User, node: Node, depth: int | None = None) -> C
     seeds = _node_columns(node)
     if not seeds:
         return out
-    parents = dict(Node.objects.filter(pk__in={pk for pk, _ in seeds}).values_list("pk", "parent_id"))
-    visible = column_nodes(user=user, pks=sorted(parents))
+    visible = column_nodes(user=user, pks=sorted({pk for pk, _ in seeds}))
     out.trained_on = sorted({(visible[pk]["dataset"], f) for pk, f in seeds if pk in visible})
-    direct, cut_d = _upstream_by_seed(seeds, depth, frozenset({"DIRECT"}))
-    every, cut_a = _upstream_by_seed(seeds, depth, None)
-    out.cut = cut_d or cut_a
-    reached = {seed: (direct.get(seed, set()), every.get(seed, set())) for seed in seeds}  # seed -> (direct, all)
-    all_cols = {c for d, a in reached.values() for c in d | a}
+    every, out.cut = _upstream_by_seed(seeds, depth, None)
+    all_cols = {c for cols in every.values() for c in cols}
     version_parent = dict(Node.objects.filter(pk__in={pk for pk, _ in all_cols}).values_list("pk", "parent_id"))
     tagged: dict[tuple[int, str], set[str]] = {}
     holders = {p if p else pk for pk, p in version_parent.items()}
     for ds, fld, tag in NodeTag.objects.filter(node_id__in=holders, tag__in=SENSITIVE_TAGS).exclude(
             field="").values_list("node_id", "field", "tag"):
         tagged.setdefault((ds, fld), set()).add(tag)
+    if not tagged:
+        return out  # no tagged column upstream: the DIRECT walk could find none either
+    direct, cut_d = _upstream_by_seed(seeds, depth, frozenset({"DIRECT"}))
+    out.cut = out.cut or cut_d
+    reached = {seed: (direct.get(seed, set()), every.get(seed, set())) for seed in seeds}  # seed -> (direct, all)
     names = column_nodes(user=user, pks=sorted(holders))
     hidden: set[tuple[int, str]] = set()
 
