@@ -179,6 +179,22 @@ def _wait_for_nodes(page, at_least: int, timeout: float = 15.0) -> None:  # noqa
         page.wait_for_timeout(50)
 
 
+def test_a_model_page_shows_which_sensitive_columns_reach_it_and_how(new_page) -> None:
+    """The credit model is trained on features derived from customers.dob (PII, DIRECT); the churn model's
+    features are only filtered on the CRM's e-mail column (PII, INDIRECT)."""
+    page = new_page(demo.SAM.username, demo.SAM.password)
+    page.goto(node_page(f"modelVersion:{demo.CREDIT_NS}:{demo.CREDIT_MODEL}#7"))
+    section = page.locator("#column-sensitivity")
+    section.scroll_into_view_if_needed()
+    row = section.locator("tr", has=page.locator(".tag-PII"))
+    assert "core.customers" in row.locator("td").nth(1).inner_text() and "dob" in row.inner_text()
+    screenshot(page, "model_column_sensitivity")
+    page.goto(node_page(f"modelVersion:{demo.ANALYTICS_NS}:{demo.CHURN_MODEL}#4"))
+    row = page.locator("#column-sensitivity tr", has=page.locator(".tag-PII"))
+    assert row.locator("td").nth(1).inner_text() == "—"
+    assert "email" in row.locator("td").nth(2).inner_text()
+
+
 def test_a_right_to_left_override_in_a_name_is_shown_not_obeyed_in_the_explorer(new_page) -> None:
     from lineage.openlineage import parse_event
     from lineage.services import events_ingest
