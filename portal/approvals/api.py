@@ -75,6 +75,7 @@ def _detail(release: Release, request: Request) -> dict[str, Any]:
     met, _, missing = services.release_quorum(release)
     data["quorum"] = {"met": met, "missing": missing}
     data["missing_evidence"] = evidence_missing(release=release)
+    data["lineage_complete"] = not release.subject.get("truncated")
     return data
 
 

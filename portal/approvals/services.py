@@ -14,7 +14,6 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from lineage import selectors
 from lineage.models import Node
 from portal.accounts.models import Role, Team, User
 from portal.accounts.services import password_confirm
@@ -27,7 +26,7 @@ from portal.lib.errors import DomainError
 
 from .models import Policy, PolicyGroup, Release, Signature, Violation
 from .quorum import quorum_assign
-from .subject import subject_build, subject_digest
+from .subject import Lineage, lineage_of, subject_build, subject_digest, truncated_reason
 
 VOTING_ROLES = {Role.APPROVER, Role.COMPLIANCE_OFFICER, Role.ADMIN}
 OPEN_STATES = {Release.State.PENDING, Release.State.DRAFT}
@@ -83,11 +82,12 @@ def policy_create(*, by: User, environment: str, groups: list[tuple[str, int]], 
     return policy
 
 
-def policy_in_force(*, model_version: Node, environment: str, at: Any = None) -> Policy | None:
+def policy_in_force(*, model_version: Node, environment: str, at: Any = None,
+                    lineage: Lineage | None = None) -> Policy | None:
     """The most specific policy for this model version and environment, latest version effective at ``at``.
 
     Specificity: model name > namespace > sensitive tag > the environment's default. A tag policy applies
-    when that tag reaches the model from upstream (``sensitive_upstream``).
+    when that tag reaches the model from anywhere upstream (``lineage_of``: the whole lineage, not a bounded walk).
     """
     at = at or timezone.now()
     candidates = Policy.objects.filter(environment=environment, effective_from__lte=at).order_by("key", "-version")
@@ -96,7 +96,7 @@ def policy_in_force(*, model_version: Node, environment: str, at: Any = None) ->
         latest.setdefault(p.key, p)
     if not latest:
         return None
-    tags = set(selectors.sensitive_upstream(node=model_version))
+    tags = set((lineage or lineage_of(model_version)).sensitive)
 
     def score(p: Policy) -> int | None:
         if p.model_name and p.model_name != model_version.name:
@@ -174,15 +174,17 @@ def _find_model_version(namespace: str | None, name: str, version: str, user: Us
 def release_request(*, by: User, model: str, version: str, environment: str, justification: str,
                     namespace: str | None = None) -> Release:
     mv = _find_model_version(namespace, model, version, by)
-    policy = policy_in_force(model_version=mv, environment=environment)
-    if policy is None:
-        raise ApprovalError(f"No approval policy governs environment {environment!r}.", field="environment")
     if not justification.strip():
         raise ApprovalError("A release needs a justification.", field="justification")
-    subject = subject_build(model_version=mv, policy=policy)
+    lineage = lineage_of(mv)
+    policy = policy_in_force(model_version=mv, environment=environment, lineage=lineage)
+    if policy is None:
+        raise ApprovalError(f"No approval policy governs environment {environment!r}.", field="environment")
+    subject = subject_build(model_version=mv, policy=policy, lineage=lineage)
     release = Release.objects.create(model_version=mv, environment=environment, requester=by,
                                      justification=justification, policy=policy, subject=subject,
-                                     subject_digest=subject_digest(subject))
+                                     subject_digest=subject_digest(subject),
+                                     state_reason=truncated_reason() if subject["truncated"] else "")
     audit_record(actor=by, action="approval.release_requested", target_kind="release", target_id=str(release.pk),
                  payload={"model_version": mv.node_id, "environment": environment, "policy": policy.key,
                           "policy_version": policy.version, "subject_digest": release.subject_digest})
@@ -202,9 +204,11 @@ def _void_votes(release: Release, reason: str, by: User | None) -> int:
 def _refresh_locked(release: Release, by: User | None) -> Release:
     """Bring a locked release up to date: a changed subject voids votes; old approvals expire."""
     if release.state in OPEN_STATES | {Release.State.APPROVED} and not release.break_glass:
-        policy = policy_in_force(model_version=release.model_version, environment=release.environment)
+        lineage = lineage_of(release.model_version)
+        policy = policy_in_force(model_version=release.model_version, environment=release.environment,
+                                 lineage=lineage)
         if policy is not None:
-            subject = subject_build(model_version=release.model_version, policy=policy)
+            subject = subject_build(model_version=release.model_version, policy=policy, lineage=lineage)
             digest = subject_digest(subject)
             if digest != release.subject_digest:
                 changes = [k for k in subject if subject.get(k) != release.subject.get(k)]
@@ -229,8 +233,15 @@ def _refresh_locked(release: Release, by: User | None) -> Release:
 
 
 def _maybe_approve(release: Release, by: User | None) -> None:
-    """Approve when the quorum is met, the policy's required evidence is attached and the wait is over."""
+    """Approve when the quorum is met, the policy's required evidence is attached and the wait is over; never
+    when the subject's lineage walk reached its safety bound."""
     met, assigned, missing = release_quorum(release)
+    if release.subject.get("truncated"):
+        reason = ("quorum met, but " if met else "") + truncated_reason()
+        if release.state_reason != reason:
+            release.state_reason = reason
+            release.save(update_fields=["state_reason", "updated_at"])
+        return
     if not met:
         return
     lacking = evidence_missing(release=release)
@@ -422,6 +433,8 @@ def gate_check(*, user: User, model: str, version: str, environment: str, namesp
             waits = [f"{n} more from {g}" for g, n in missing.items()]
             if lacking := evidence_missing(release=p):
                 waits.append(f"missing evidence: {', '.join(lacking)}")
+            if p.subject.get("truncated"):
+                waits.append(truncated_reason())
             reasons.append(f"release {p.pk} is pending: " + (", ".join(waits) or p.state_reason))
     else:
         reasons.append(f"release {release.pk} approved at {time_text(release.approved_at)}")
