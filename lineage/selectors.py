@@ -349,8 +349,17 @@ def upstream_all(*, seeds: list[int], max_nodes: int, stop_at_deidentifying: boo
     return Upstream(pks=pks)
 
 
-def sensitive_upstream_all(*, node: Node, max_nodes: int) -> tuple[dict[str, list[str]], bool]:
-    """``sensitive_upstream`` over the whole upstream lineage: ``({tag: [dataset node ids]}, cut)``."""
-    walk = upstream_all(seeds=walk_seeds(node), max_nodes=max_nodes, stop_at_deidentifying=True)
+def sensitive_upstream_all(*, node: Node, max_nodes: int, whole: Upstream | None = None
+                           ) -> tuple[dict[str, list[str]], bool]:
+    """``sensitive_upstream`` over the whole upstream lineage: ``({tag: [dataset node ids]}, cut)``.
+
+    ``whole``, the caller's ``upstream_all`` of ``node`` alone, is reused when no de-identifying run lies in it:
+    the walk that stops at such runs would find the same nodes.
+    """
+    seeds = walk_seeds(node)
+    reuse = whole is not None and seeds == [node.pk] and not select_in(
+        "SELECT 1 FROM lineage_node WHERE deidentifies = %s AND id", whole.pks, extra=[True], suffix="LIMIT 1")
+    walk = whole if reuse and whole is not None else upstream_all(seeds=seeds, max_nodes=max_nodes,
+                                                                  stop_at_deidentifying=True)
     parents = select_in("SELECT parent_id FROM lineage_node WHERE parent_id IS NOT NULL AND id", walk.pks)
     return _tags_by_holder_name(_sensitive_tags_of(set(walk.pks) | {p for (p,) in parents})), walk.cut

@@ -152,7 +152,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {"ClassificationTagEnum": "lineage.models.Tag",
-                            "DocumentTypeEnum": "portal.evidence.models.DocumentType"},
+                            "DocumentTypeEnum": "portal.evidence.models.DocumentType",
+                            "ReleaseStateEnum": "portal.approvals.models.Release.State"},
 }
 
 # Celery: without a broker, tasks run in-process so the embedded setup needs no Redis.

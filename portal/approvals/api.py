@@ -7,7 +7,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.permissions import BasePermission, IsAuthenticated
@@ -21,7 +21,7 @@ from portal.accounts.permissions import CanRead
 from portal.evidence.models import DocumentType
 from portal.evidence.selectors import evidence_missing
 from portal.lib.errors import FieldError
-from portal.lib.schema import paginated
+from portal.lib.schema import ErrorSerializer, paginated
 
 from . import services
 from .models import Policy, Release, Signature
@@ -58,6 +58,33 @@ class ReleaseSerializer(serializers.ModelSerializer):
         fields = ["id", "model_version", "environment", "requester", "justification", "state", "state_reason",
                   "subject_digest", "break_glass", "break_glass_reason", "retrospective_of", "retrospective_due",
                   "created_at", "approved_at", "policy", "signatures"]
+
+
+class ReleaseDetailSerializer(ReleaseSerializer):
+    """A release as one reader sees it: with its subject, why the reader may not sign, the quorum and evidence
+    still missing, and whether the subject's lineage walk is complete (a release whose walk reached its safety
+    bound cannot be approved)."""
+
+    subject = serializers.JSONField(help_text="What the digest covers: model version, upstream dataset versions, "
+                                    "commits, runs, policy version, and whether the walk was truncated.")
+    my_ineligibility = serializers.ListField(child=serializers.CharField(), help_text=(
+        "Why the caller may not sign this release, one reason each; empty when they may."))
+    quorum = inline_serializer("ReleaseQuorum", {
+        "met": serializers.BooleanField(),
+        "missing": serializers.DictField(child=serializers.IntegerField(), help_text="Approvals still missing "
+                                         "per approver group."),
+    })
+    missing_evidence = serializers.ListField(child=serializers.CharField())
+    lineage_complete = serializers.BooleanField(help_text="False when the upstream walk reached "
+                                                "PORTAL_SUBJECT_MAX_NODES: the release cannot be approved.")
+
+    class Meta(ReleaseSerializer.Meta):
+        fields = [*ReleaseSerializer.Meta.fields, "subject", "my_ineligibility", "quorum", "missing_evidence",
+                  "lineage_complete"]
+
+
+SUBJECT_CHANGED = OpenApiResponse(ErrorSerializer, description="The release's subject digest is no longer the one "
+                                  "the signer reviewed; the detail names what changed. Nothing was signed.")
 
 
 def _release_or_404(request: Request, pk: int) -> Release:
@@ -113,7 +140,7 @@ class ReleaseListCreateApi(APIView):
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(ReleaseSerializer(page, many=True).data)
 
-    @extend_schema(operation_id="release_request", request=InputSerializer, responses={201: ReleaseSerializer})
+    @extend_schema(operation_id="release_request", request=InputSerializer, responses={201: ReleaseDetailSerializer})
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -125,7 +152,7 @@ class ReleaseListCreateApi(APIView):
 class ReleaseDetailApi(APIView):
     permission_classes = [CanRead]
 
-    @extend_schema(operation_id="release_detail", responses={200: ReleaseSerializer})
+    @extend_schema(operation_id="release_detail", responses={200: ReleaseDetailSerializer})
     def get(self, request: Request, pk: int) -> Response:
         release = _release_or_404(request, pk)
         release = services.release_refresh(release=release, by=request.user)
@@ -137,14 +164,21 @@ class _SignInput(serializers.Serializer):
     reason = serializers.CharField(max_length=5000)
 
 
+class _VoteInput(_SignInput):
+    subject_digest = serializers.RegexField(
+        r"^[0-9a-f]{64}$", source="reviewed_digest",
+        help_text="The release's subject digest as the signer reviewed it; another digest now is refused (409).")
+
+
 class ReleaseApproveApi(APIView):
     permission_classes = [CanRead]
 
-    class InputSerializer(_SignInput):
+    class InputSerializer(_VoteInput):
         meaning = serializers.ChoiceField(choices=[Signature.Meaning.APPROVAL, Signature.Meaning.REVIEW,
                                                    Signature.Meaning.RESPONSIBILITY], default="approval")
 
-    @extend_schema(operation_id="release_approve", request=InputSerializer, responses={200: ReleaseSerializer})
+    @extend_schema(operation_id="release_approve", request=InputSerializer,
+                   responses={200: ReleaseDetailSerializer, 409: SUBJECT_CHANGED})
     def post(self, request: Request, pk: int) -> Response:
         release = _release_or_404(request, pk)
         services.release_sign_check(release=release, by=request.user)  # before the body
@@ -157,11 +191,12 @@ class ReleaseApproveApi(APIView):
 class ReleaseRejectApi(APIView):
     permission_classes = [CanRead]
 
-    @extend_schema(operation_id="release_reject", request=_SignInput, responses={200: ReleaseSerializer})
+    @extend_schema(operation_id="release_reject", request=_VoteInput,
+                   responses={200: ReleaseDetailSerializer, 409: SUBJECT_CHANGED})
     def post(self, request: Request, pk: int) -> Response:
         release = _release_or_404(request, pk)
         services.release_sign_check(release=release, by=request.user)  # before the body
-        data = _SignInput(data=request.data)
+        data = _VoteInput(data=request.data)
         data.is_valid(raise_exception=True)
         release = services.release_reject(release=release, by=request.user, **data.validated_data)
         return Response(_detail(release, request))
@@ -173,7 +208,7 @@ class ReleaseWithdrawApi(APIView):
     class InputSerializer(serializers.Serializer):
         reason = serializers.CharField(max_length=5000)
 
-    @extend_schema(operation_id="release_withdraw", request=InputSerializer, responses={200: ReleaseSerializer})
+    @extend_schema(operation_id="release_withdraw", request=InputSerializer, responses={200: ReleaseDetailSerializer})
     def post(self, request: Request, pk: int) -> Response:
         release = _release_or_404(request, pk)
         services.release_withdraw_check(release=release, by=request.user)  # before the body
@@ -186,7 +221,7 @@ class ReleaseWithdrawApi(APIView):
 class ReleaseBreakGlassApi(APIView):
     permission_classes = [CanRead]
 
-    @extend_schema(operation_id="release_break_glass", request=_SignInput, responses={200: ReleaseSerializer})
+    @extend_schema(operation_id="release_break_glass", request=_SignInput, responses={200: ReleaseDetailSerializer})
     def post(self, request: Request, pk: int) -> Response:
         release = _release_or_404(request, pk)
         services.release_break_glass_check(by=request.user)  # before the body

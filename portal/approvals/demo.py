@@ -65,14 +65,17 @@ def load(users: dict[str, User]) -> int:
         created += 1
         risk, compliance = _signers(model)
         services.release_sign(release=release, by=users[risk.username], password=risk.password,
-                              meaning="approval", reason="Independent validation passed: AUC and stability OK.")
+                              meaning="approval", reason="Independent validation passed: AUC and stability OK.",
+                              reviewed_digest=release.subject_digest)
         if env == "production":
             services.release_sign(release=release, by=users[compliance.username], password=compliance.password,
-                                  meaning="approval", reason="Lawful basis and DPIA on file.")
+                                  meaning="approval", reason="Lawful basis and DPIA on file.",
+                                  reviewed_digest=release.subject_digest)
     pending = _release(users, *PENDING)
     if pending is not None:
         created += 1
         risk, _ = _signers(PENDING[0])
         services.release_sign(release=pending, by=users[risk.username], password=risk.password,
-                              meaning="approval", reason="Validation report v7 reviewed; back-test within limits.")
+                              meaning="approval", reason="Validation report v7 reviewed; back-test within limits.",
+                              reviewed_digest=pending.subject_digest)
     return created

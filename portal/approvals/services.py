@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -26,7 +27,7 @@ from portal.lib.errors import DomainError
 
 from .models import Policy, PolicyGroup, Release, Signature, Violation
 from .quorum import quorum_assign
-from .subject import Lineage, lineage_of, subject_build, subject_digest, truncated_reason
+from .subject import Lineage, lineage_of, subject_build, subject_diff, subject_digest, truncated_reason
 
 VOTING_ROLES = {Role.APPROVER, Role.COMPLIANCE_OFFICER, Role.ADMIN}
 OPEN_STATES = {Release.State.PENDING, Release.State.DRAFT}
@@ -38,6 +39,18 @@ class ApprovalError(DomainError):
 
 class NotAllowed(DomainError):
     status_code = 403
+
+
+class SubjectChanged(DomainError):
+    """The signer reviewed another subject digest than the release has now: 409, naming what changed."""
+
+    status_code = 409
+
+    def __init__(self, *, reviewed: str, current: str, changes: list[str]) -> None:
+        what = "; ".join(changes) if changes else "the digest you reviewed is not one this release has had"
+        super().__init__(f"Release changed since you loaded it (subject digest {reviewed[:12]}… is now "
+                         f"{current[:12]}…): {what}. Nothing was signed; review it again.", field="subject_digest")
+        self.changes = changes
 
 
 # -- policies --------------------------------------------------------------------------------------------
@@ -213,14 +226,15 @@ def _refresh_locked(release: Release, by: User | None) -> Release:
             if digest != release.subject_digest:
                 changes = [k for k in subject if subject.get(k) != release.subject.get(k)]
                 reason = f"the subject changed ({', '.join(changes)}); votes cast on the old digest are void"
-                before = release.subject_digest
+                before, old_subject = release.subject_digest, release.subject
                 release.subject, release.subject_digest, release.policy = subject, digest, policy
                 release.state, release.state_reason, release.approved_at = Release.State.PENDING, reason, None
                 release.save()
                 _void_votes(release, reason, by)
                 audit_record(actor=by, action="approval.subject_changed", target_kind="release",
                              target_id=str(release.pk),
-                             payload={"before": before, "after": digest, "changed": changes})
+                             payload={"before": before, "after": digest, "changed": changes,
+                                      "diff": subject_diff(old_subject, subject)[:100]})
     expired = release.approved_at is not None and (
         timezone.now() > release.approved_at + timedelta(days=release.policy.approval_expiry_days))
     if release.state == Release.State.APPROVED and expired and not release.break_glass:
@@ -307,21 +321,55 @@ def release_sign_check(*, release: Release, by: User) -> None:
         raise NotAllowed("You may not sign this release: " + "; ".join(problems) + ".")
 
 
-def release_sign(*, release: Release, by: User, password: str, meaning: str, reason: str) -> Release:
-    """Cast an electronic signature: approval, review, responsibility or rejection."""
+def subject_changes_since(*, release: Release, digest: str) -> list[str]:
+    """What changed in ``release``'s subject since it had ``digest``, from its ``approval.subject_changed``
+    audit entries (each records its diff). Empty when the release never had that digest."""
+    from portal.audit.models import AuditEntry
+
+    lines: list[str] = []
+    seen = False
+    for payload in AuditEntry.objects.filter(action="approval.subject_changed", target_kind="release",
+                                             target_id=str(release.pk)).order_by("seq").values_list("payload",
+                                                                                                    flat=True):
+        entry = json.loads(payload)
+        seen = seen or entry.get("before") == digest
+        if seen:
+            lines += entry.get("diff") or [f"changed: {', '.join(entry.get('changed', []))}"]
+    return lines
+
+
+def release_sign(*, release: Release, by: User, password: str, meaning: str, reason: str,
+                 reviewed_digest: str) -> Release:
+    """Cast an electronic signature: approval, review, responsibility or rejection, on the subject digest the
+    signer reviewed. If the release's digest is another one (now, or after it is brought up to date under the
+    lock), nothing is signed: 409 naming what changed. A digest already stale is refused before the password."""
     release_sign_check(release=release, by=by)
     if meaning not in Signature.Meaning.values:
         raise ApprovalError(f"Unknown meaning {meaning!r}.", field="meaning")
     if not reason.strip():
         raise ApprovalError("A signature needs a reason.", field="reason")
+    if not reviewed_digest:
+        raise ApprovalError("A signature carries the subject digest its signer reviewed.", field="subject_digest")
+    stored = Release.objects.filter(pk=release.pk).values_list("subject_digest", flat=True).get()
+    if reviewed_digest != stored:
+        raise SubjectChanged(reviewed=reviewed_digest, current=stored,
+                             changes=subject_changes_since(release=release, digest=reviewed_digest))
     _reauthenticate(by, password, release)
-    return _release_sign(release=release, by=by, meaning=meaning, reason=reason)
+    release, changes = _release_sign(release=release, by=by, meaning=meaning, reason=reason,
+                                     reviewed_digest=reviewed_digest)
+    if changes is not None:  # raised after the commit: the refresh that found the change is kept
+        raise SubjectChanged(reviewed=reviewed_digest, current=release.subject_digest, changes=changes)
+    return release
 
 
 @transaction.atomic
-def _release_sign(*, release: Release, by: User, meaning: str, reason: str) -> Release:
+def _release_sign(*, release: Release, by: User, meaning: str, reason: str,
+                  reviewed_digest: str) -> tuple[Release, list[str] | None]:
     release = _locked(release)
+    before = release.subject
     _refresh_locked(release, by)
+    if release.subject_digest != reviewed_digest:
+        return release, subject_diff(before, release.subject)
     if release.state not in OPEN_STATES:
         raise ApprovalError(f"Release {release.pk} is {release.state}; it can no longer be signed.", field="state")
     release_sign_check(release=release, by=by)
@@ -334,7 +382,8 @@ def _release_sign(*, release: Release, by: User, meaning: str, reason: str) -> R
                                    binding=_binding(release.pk, by, release.subject_digest, meaning, reason, stamp))
     audit_record(actor=by, action="approval.signed", target_kind="release", target_id=str(release.pk),
                  payload={"signature": sig.pk, "printed_name": sig.printed_name, "meaning": meaning, "reason": reason,
-                          "time": stamp, "subject_digest": sig.subject_digest, "binding": sig.binding})
+                          "time": stamp, "subject_digest": sig.subject_digest, "reviewed_digest": reviewed_digest,
+                          "binding": sig.binding})
     if meaning == Signature.Meaning.REJECTION:
         release.state, release.state_reason = Release.State.REJECTED, f"rejected by {by.printed_name}: {reason}"
         release.save()
@@ -343,11 +392,12 @@ def _release_sign(*, release: Release, by: User, meaning: str, reason: str) -> R
         _notify(release, "decided")
     elif meaning == Signature.Meaning.APPROVAL:
         _maybe_approve(release, by)
-    return release
+    return release, None
 
 
-def release_reject(*, release: Release, by: User, password: str, reason: str) -> Release:
-    return release_sign(release=release, by=by, password=password, meaning=Signature.Meaning.REJECTION, reason=reason)
+def release_reject(*, release: Release, by: User, password: str, reason: str, reviewed_digest: str) -> Release:
+    return release_sign(release=release, by=by, password=password, meaning=Signature.Meaning.REJECTION, reason=reason,
+                        reviewed_digest=reviewed_digest)
 
 
 def release_withdraw_check(*, release: Release, by: User) -> None:

@@ -42,7 +42,7 @@ class Lineage:
 def lineage_of(model_version: Node) -> Lineage:
     bound = settings.APPROVALS_SUBJECT_MAX_NODES
     walk = selectors.upstream_all(seeds=[model_version.pk], max_nodes=bound)
-    sensitive, cut = selectors.sensitive_upstream_all(node=model_version, max_nodes=bound)
+    sensitive, cut = selectors.sensitive_upstream_all(node=model_version, max_nodes=bound, whole=walk)
     return Lineage(pks=walk.pks, sensitive=sensitive, cut=walk.cut or cut)
 
 
@@ -87,3 +87,34 @@ def subject_build(*, model_version: Node, policy: Policy, lineage: Lineage | Non
 
 def subject_digest(subject: dict[str, Any]) -> str:
     return hashlib.sha256(canonical(subject)).hexdigest()
+
+
+def _few(ids: list[str], limit: int = 5) -> str:
+    return ", ".join(ids[:limit]) + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
+
+
+def subject_diff(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """What changed between two subjects, one plain line per change (for people, not for machines)."""
+    lines: list[str] = []
+    om, nm = old.get("model_version") or {}, new.get("model_version") or {}
+    for part in ("metrics", "parameters"):
+        a, b = om.get(part) or {}, nm.get(part) or {}
+        lines += [f"{part}: {k} {a.get(k, '(none)')} → {b.get(k, '(none)')}"
+                  for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+    if om.get("artifact") != nm.get("artifact"):
+        lines.append(f"artifact: {om.get('artifact')} → {nm.get('artifact')}")
+    for part, label in (("dataset_versions", "dataset versions"), ("commits", "commits"), ("runs", "runs")):
+        a = {e["id"]: e for e in old.get(part) or []}
+        b = {e["id"]: e for e in new.get(part) or []}
+        if added := sorted(set(b) - set(a)):
+            lines.append(f"{label} added: {_few(added)}")
+        if removed := sorted(set(a) - set(b)):
+            lines.append(f"{label} removed: {_few(removed)}")
+        if changed := sorted(k for k in set(a) & set(b) if a[k] != b[k]):
+            lines.append(f"{label} changed: {_few(changed)}")
+    op, np_ = old.get("policy") or {}, new.get("policy") or {}
+    if op != np_:
+        lines.append(f"policy: {op.get('key')} v{op.get('version')} → {np_.get('key')} v{np_.get('version')}")
+    if bool(old.get("truncated")) != bool(new.get("truncated")):
+        lines.append("lineage walk: " + ("reached its safety bound" if new.get("truncated") else "complete"))
+    return lines

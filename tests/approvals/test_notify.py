@@ -53,6 +53,7 @@ def test_approvers_hear_when_a_release_waits_and_the_requester_when_decided(
     assert signature == webhook_signature("s3cret", raw["raw"])
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        services.release_reject(release=release, by=people["risk"], password=PASSWORD, reason="drift")
+        services.release_reject(release=release, by=people["risk"], password=PASSWORD, reason="drift",
+                                 reviewed_digest=release.subject_digest)
     assert [m.to for m in mail.outbox] == [["rita@example.com"]]
     assert "rejected" in mail.outbox[0].subject

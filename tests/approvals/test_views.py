@@ -17,15 +17,46 @@ def test_an_approver_signs_from_the_inbox(client, release, people) -> None:
     r = client.get(f"/approvals/releases/{release.pk}")
     assert r.status_code == 200 and b"Lineage under review" in r.content and b"not eligible" in r.content
     r = client.post(f"/approvals/releases/{release.pk}/sign", {"meaning": "approval", "reason": "ok",
-                                                              "password": PASSWORD}, follow=True)
+                                                              "password": PASSWORD,
+                                                              "subject_digest": release.subject_digest}, follow=True)
     assert r.status_code == 200 and release.signatures.count() == 1
+    html = r.content.decode()
+    # The confirmation names the release and its state; the form is gone, the signature shown instead.
+    assert (f"Signed release #{release.pk} (credit 7 → production). It is now pending: waiting for 1 more from "
+            "compliance.") in html
+    assert 'id="sign-form"' not in html and "You signed this release" in html
+    assert "counts for model-risk" in html and "counted for —" not in html
+    assert "mo: signed (approval" in html  # not "eligible" once signed
 
 
-def test_a_wrong_password_on_the_form_signs_nothing(client, release, people) -> None:
+def test_a_wrong_password_on_the_form_signs_nothing_and_keeps_the_reason(client, release, people) -> None:
     client.force_login(people["risk"])
-    r = client.post(f"/approvals/releases/{release.pk}/sign", {"meaning": "approval", "reason": "ok",
-                                                              "password": "x"}, follow=True)
-    assert b"password is wrong" in r.content and not release.signatures.exists()
+    r = client.post(f"/approvals/releases/{release.pk}/sign", {
+        "action": "approve", "meaning": "review", "reason": "Back-test within limits", "password": "x",
+        "subject_digest": release.subject_digest})
+    html = r.content.decode()
+    assert r.status_code == 400 and "password is wrong" in html and not release.signatures.exists()
+    assert 'value="Back-test within limits"' in html and '<option value="review" selected>' in html
+
+
+def test_reject_is_its_own_confirmed_form(client, release, people) -> None:
+    client.force_login(people["risk"])
+    html = client.get(f"/approvals/releases/{release.pk}").content.decode()
+    assert 'id="reject-form"' in html and 'class="danger"' in html and 'name="confirm"' in html
+    data = {"action": "reject", "reason": "AUC regressed", "password": PASSWORD,
+            "subject_digest": release.subject_digest}
+    r = client.post(f"/approvals/releases/{release.pk}/sign", data)
+    assert r.status_code == 400 and "confirm" in r.content.decode() and not release.signatures.exists()
+    assert 'value="AUC regressed"' in r.content.decode()
+    r = client.post(f"/approvals/releases/{release.pk}/sign", {**data, "confirm": "yes"}, follow=True)
+    assert f"Rejected release #{release.pk} (credit 7 → production). It is now rejected" in r.content.decode()
+    assert Release.objects.get(pk=release.pk).state == Release.State.REJECTED
+
+
+def test_the_page_names_author_and_committer_of_each_upstream_commit(client, release, people) -> None:
+    client.force_login(people["risk"])
+    html = client.get(f"/approvals/releases/{release.pk}").content.decode()
+    assert "author dan@example.com, committer dan@example.com" in html
 
 
 def test_policy_editor_is_for_admins(client, people) -> None:

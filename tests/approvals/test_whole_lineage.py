@@ -12,7 +12,7 @@ from portal.approvals import services
 from portal.approvals.models import Release
 from tests.approvals.conftest import PASSWORD, ingest
 from tests.conftest import api_client
-from tests.factories import dataset, model_output, run_event
+from tests.factories import dataset, facet, model_output, run_event
 
 pytestmark = pytest.mark.django_db
 DAN_SHA = "a" * 40
@@ -20,14 +20,15 @@ OTHER_SHA = "b" * 40
 STAGES = 30  # 60 edges from the model to the first stage's commit: past PORTAL_MAX_DEPTH (50)
 
 
-def phi_chain(stages: int = STAGES) -> Node:
+def phi_chain(stages: int = STAGES, deidentifying_stage: int | None = None) -> Node:
     """patients (PHI) -> stage_0 (dan's commit) -> s0 -> stage_1 -> s1 ... -> stage_N-1 -> model readmit 1."""
     source = dataset("postgres://ehr:5432", "ehr.patients", tags={"dob": ["PHI"]})
     for i in range(stages):
         inputs = [source] if i == 0 else [dataset("s3://lake", f"stage/s{i - 1}")]
         outputs = [model_output("readmit", "1")] if i == stages - 1 else [dataset("s3://lake", f"stage/s{i}")]
+        deid = {"portalRun": facet(deidentifies=True)} if i == deidentifying_stage else None
         ingest(run_event(job=f"stage_{i}", inputs=inputs, outputs=outputs, sha=DAN_SHA if i == 0 else OTHER_SHA,
-                         time=f"2026-01-02T{i // 60:02d}:{i % 60:02d}:00Z"))
+                         time=f"2026-01-02T{i // 60:02d}:{i % 60:02d}:00Z", run_facets=deid))
     portal_record_ingest(kind="commit", by=None, payload={
         "repo": "https://git.example.com/ml/credit.git", "sha": DAN_SHA, "author_name": "Dan",
         "author_email": "dan@example.com", "committer_name": "Dan", "committer_email": "dan@example.com",
@@ -54,7 +55,7 @@ def test_a_phi_source_thirty_stages_up_selects_the_phi_policy_and_bars_the_first
     assert any(DAN_SHA in c["id"] for c in release.subject["commits"])
     with pytest.raises(services.NotAllowed, match="you authored commit:.*" + DAN_SHA):
         services.release_sign(release=release, by=people["author"], password=PASSWORD, meaning="approval",
-                              reason="mine")
+                              reason="mine", reviewed_digest=release.subject_digest)
     r = api_client(people["author"]).post(f"/api/v1/releases/{release.pk}/approve",
                                           {"password": PASSWORD, "reason": "mine"}, format="json")
     assert r.status_code == 403
@@ -83,7 +84,7 @@ def test_a_walk_that_hits_its_bound_is_never_approved_and_says_why(people, phi_p
     for who in ("risk", "compliance"):
         if not services.ineligibility(release=release, user=people[who]):
             services.release_sign(release=release, by=people[who], password=PASSWORD, meaning="approval",
-                                  reason="ok")
+                                  reason="ok", reviewed_digest=release.subject_digest)
     assert services.release_quorum(release)[0]
     release.refresh_from_db()
     assert release.state == Release.State.PENDING
@@ -96,3 +97,11 @@ def test_a_walk_that_hits_its_bound_is_never_approved_and_says_why(people, phi_p
                                                              "environment": "production"}).json()
     assert gate["allowed"] is False
     assert any("PORTAL_SUBJECT_MAX_NODES" in r for r in gate["reasons"])
+
+
+def test_a_de_identifying_run_deep_in_the_chain_still_stops_the_phi_tag(people, phi_policies) -> None:
+    phi_chain(deidentifying_stage=1)
+    release = services.release_request(by=people["requester"], model="readmit", version="1",
+                                       environment="production", justification="monthly")
+    assert release.policy != phi_policies and release.policy.sensitive_tag == ""
+    assert any(DAN_SHA in c["id"] for c in release.subject["commits"])  # SoD still sees past it
