@@ -285,13 +285,16 @@ class PolicyListCreateApi(APIView):
 
 
 class GateApi(APIView):
-    """CI/CD asks before deploying. Any authenticated caller, service tokens included."""
+    """CI/CD asks before deploying, about one exact model version (namespace, name, version). Any authenticated
+    caller, service tokens included, for models in namespaces its teams own or no team owns."""
 
     permission_classes = [IsAuthenticated]
 
     @extend_schema(operation_id="gate", responses={200: OpenApiTypes.OBJECT}, parameters=[
         OpenApiParameter("model", str, required=True), OpenApiParameter("version", str, required=True),
-        OpenApiParameter("environment", str, required=True), OpenApiParameter("namespace", str)])
+        OpenApiParameter("environment", str, required=True),
+        OpenApiParameter("namespace", str, description="The model's namespace: required when the model name is "
+                         "used in several namespaces. The caller's teams must own it, or no team.")])
     def get(self, request: Request) -> Response:
         p = request.query_params
         for name in ("model", "version", "environment"):

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from lineage.models import Node
 from portal.accounts.models import Role, Team, User
+from portal.accounts.selectors import namespace_visible
 from portal.accounts.services import password_confirm
 from portal.audit import keys
 from portal.audit.services import Change, audit_record, audit_record_many, time_text
@@ -172,15 +173,21 @@ def _notify(release: Release, event: str) -> None:
 
 
 def _find_model_version(namespace: str | None, name: str, version: str, user: User) -> Node:
-    qs = Node.objects.visible_to(user).filter(kind="modelVersion", name=name, version=version)
+    """One exact model version: namespace, name and version. The name is resolved over every namespace, not
+    only those the caller sees, so a model of the same name in a namespace the caller happens to see (a shadow)
+    never answers for the one they meant: when the name lives in several namespaces, ``namespace`` is required.
+    The caller may ask about namespaces their teams own or no team owns (``visible_to``); any other is answered
+    exactly like a model version that does not exist."""
+    if not namespace and Node.objects.filter(kind="modelVersion", name=name).values("namespace").distinct()[1:2]:
+        raise ApprovalError(f"Model name {name!r} is used in several namespaces; give the namespace.",
+                            field="namespace")
+    qs = Node.objects.filter(kind="modelVersion", name=name, version=version)
     if namespace:
         qs = qs.filter(namespace=namespace)
-    found = list(qs[:2])
-    if not found:
+    found = qs.first()
+    if found is None or not namespace_visible(user, found.namespace):
         raise ApprovalError(f"No model version {name} {version} is known.", field="version")
-    if len(found) > 1:
-        raise ApprovalError("Several namespaces have this model version; give the namespace.", field="namespace")
-    return found[0]
+    return found
 
 
 @transaction.atomic
@@ -503,7 +510,8 @@ def gate_check(*, user: User, model: str, version: str, environment: str, namesp
                 reasons.append(f"EXCEPTION: retrospective review {retro.pk} overdue since "
                                f"{time_text(retro.retrospective_due)}")
     body = {"allowed": release is not None and allowed, "release": release.pk if release else None,
-            "model_version": mv.node_id, "environment": environment,
+            "model_version": mv.node_id, "namespace": mv.namespace, "model": mv.name, "version": mv.version,
+            "environment": environment,
             "subject_digest": release.subject_digest if release else None,
             "break_glass": bool(release and release.break_glass), "reasons": reasons,
             "time": time_text(timezone.now())}
