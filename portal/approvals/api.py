@@ -39,7 +39,8 @@ class PolicySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Policy
-        fields = ["id", "key", "environment", "namespace", "model_name", "sensitive_tag", "version", "effective_from",
+        fields = ["id", "key", "environment", "namespace", "model_name", "sensitive_tag", "governed", "version",
+                  "effective_from",
                   "approval_expiry_days", "min_wait_hours", "required_evidence", "retrospective_days", "reason",
                   "created_at", "groups"]
 
@@ -251,7 +252,10 @@ class PolicyListCreateApi(APIView):
         namespace = serializers.CharField(max_length=500, required=False, default="", allow_blank=True)
         model_name = serializers.CharField(max_length=500, required=False, default="", allow_blank=True)
         sensitive_tag = serializers.ChoiceField(choices=Tag.choices, required=False, allow_blank=True, default="")
-        groups = serializers.ListField(child=serializers.DictField(), min_length=1)
+        governed = serializers.BooleanField(default=True, help_text=(
+            "False declares the environment (in this scope) ungoverned: deploys need no release and are no "
+            "violation. Such a policy has no groups; its reason is required like every policy change's."))
+        groups = serializers.ListField(child=serializers.DictField(), default=list)
         approval_expiry_days = serializers.IntegerField(min_value=1, max_value=3650, default=30)
         min_wait_hours = serializers.IntegerField(min_value=0, max_value=24 * 90, default=0)
         required_evidence = serializers.ListField(child=serializers.ChoiceField(choices=DocumentType.choices),

@@ -8,9 +8,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -61,7 +63,7 @@ def policy_key(environment: str, namespace: str = "", model_name: str = "", sens
 
 @transaction.atomic
 def policy_create(*, by: User, environment: str, groups: list[tuple[str, int]], reason: str,
-                  namespace: str = "", model_name: str = "", sensitive_tag: str = "",
+                  namespace: str = "", model_name: str = "", sensitive_tag: str = "", governed: bool = True,
                   approval_expiry_days: int = 30, min_wait_hours: int = 0, required_evidence: list[str] | None = None,
                   retrospective_days: int = 5, effective_from: Any = None) -> Policy:
     """Add a new version of the policy identified by environment and scope. Admins only; ``reason`` required."""
@@ -69,8 +71,10 @@ def policy_create(*, by: User, environment: str, groups: list[tuple[str, int]], 
         raise NotAllowed("Only admins may change approval policies.")
     if not reason.strip():
         raise ApprovalError("A policy change needs a reason.", field="reason")
-    if not groups or any(n < 1 for _, n in groups):
+    if governed and (not groups or any(n < 1 for _, n in groups)):
         raise ApprovalError("A policy needs at least one approver group with at least one approval.", field="groups")
+    if not governed and groups:
+        raise ApprovalError("An ungoverned environment has no approver groups.", field="groups")
     unknown = [e for e in required_evidence or [] if e not in DocumentType.values]
     if unknown:
         raise ApprovalError(f"Unknown document types {', '.join(map(repr, unknown))}; expected some of "
@@ -80,6 +84,7 @@ def policy_create(*, by: User, environment: str, groups: list[tuple[str, int]], 
     policy = Policy.objects.create(
         key=key, environment=environment, namespace=namespace, model_name=model_name, sensitive_tag=sensitive_tag,
         version=(previous.version + 1) if previous else 1, effective_from=effective_from or timezone.now(),
+        governed=governed,
         approval_expiry_days=approval_expiry_days, min_wait_hours=min_wait_hours,
         required_evidence=required_evidence or [], retrospective_days=retrospective_days, created_by=by,
         reason=reason,
@@ -91,7 +96,7 @@ def policy_create(*, by: User, environment: str, groups: list[tuple[str, int]], 
         PolicyGroup.objects.create(policy=policy, team=team, min_approvals=n)
     audit_record(actor=by, action="approval.policy_changed", target_kind="policy", target_id=key,
                  payload={"before": previous.version if previous else None, "after": policy.version,
-                          "groups": groups, "reason": reason, "expiry_days": approval_expiry_days,
+                          "governed": governed, "groups": groups, "reason": reason, "expiry_days": approval_expiry_days,
                           "wait_hours": min_wait_hours, "required_evidence": required_evidence or []})
     return policy
 
@@ -200,6 +205,9 @@ def release_request(*, by: User, model: str, version: str, environment: str, jus
     policy = policy_in_force(model_version=mv, environment=environment, lineage=lineage)
     if policy is None:
         raise ApprovalError(f"No approval policy governs environment {environment!r}.", field="environment")
+    if not policy.governed:
+        raise ApprovalError(f"Environment {environment!r} needs no approval under policy {policy.scope_label} "
+                            f"v{policy.version}: {policy.reason}", field="environment")
     subject = subject_build(model_version=mv, policy=policy, lineage=lineage)
     release = Release.objects.create(model_version=mv, environment=environment, requester=by,
                                      justification=justification, policy=policy, subject=subject,
@@ -227,7 +235,7 @@ def _refresh_locked(release: Release, by: User | None) -> Release:
         lineage = lineage_of(release.model_version)
         policy = policy_in_force(model_version=release.model_version, environment=release.environment,
                                  lineage=lineage)
-        if policy is not None:
+        if policy is not None and policy.governed:
             subject = subject_build(model_version=release.model_version, policy=policy, lineage=lineage)
             digest = subject_digest(subject)
             if digest != release.subject_digest:
@@ -466,14 +474,59 @@ def _attest(body: dict[str, Any]) -> dict[str, Any]:
     return {"algorithm": "Ed25519", "key_id": keys.public_key_id(), "signed": body, "signature": signature}
 
 
+@dataclass(slots=True)
+class EnvironmentRule:
+    """Whether deploying a model version to an environment needs an approved release, and why."""
+
+    governed: bool
+    policy: Policy | None
+    reason: str
+
+
+def environment_rule(*, model_version: Node, environment: str) -> EnvironmentRule:
+    """The policy in force decides; a policy may declare the environment ungoverned (with its reason). With no
+    policy at all, ``PORTAL_UNPOLICED_ENVIRONMENTS`` decides: ``governed`` (the default) or ``open``."""
+    policy = policy_in_force(model_version=model_version, environment=environment)
+    if policy is None:
+        if settings.APPROVALS_UNPOLICED_ENVIRONMENTS == "open":
+            return EnvironmentRule(False, None, f"no approval policy governs {environment} and "
+                                   "PORTAL_UNPOLICED_ENVIRONMENTS=open: it needs no approval")
+        return EnvironmentRule(True, None, f"no approval policy governs {environment} "
+                               "(PORTAL_UNPOLICED_ENVIRONMENTS=governed: it needs an approved release)")
+    if not policy.governed:
+        return EnvironmentRule(False, policy, f"{environment} needs no approval under policy "
+                               f"{policy.scope_label} v{policy.version}: {policy.reason}")
+    return EnvironmentRule(True, policy, "")
+
+
+def version_live(*, model_version: Node, environment: str) -> bool:
+    """Is this model version serving in ``environment`` now (an active deployment of it)?"""
+    return Node.objects.filter(kind="deployment", environment=environment, state="active",
+                               attrs__model_version=model_version.node_id).exists()
+
+
+def _superseded_release(mv: Node, environment: str) -> Release | None:
+    return Release.objects.filter(model_version=mv, environment=environment, state=Release.State.SUPERSEDED,
+                                  approved_at__isnull=False).order_by("-approved_at").first()
+
+
+def _policy_body(policy: Policy | None) -> dict[str, Any] | None:
+    return {"key": policy.key, "version": policy.version, "governed": policy.governed} if policy else None
+
+
 @transaction.atomic
 def gate_check(*, user: User, model: str, version: str, environment: str, namespace: str | None = None
                ) -> dict[str, Any]:
-    """May this model version be deployed to this environment now? With a signed attestation to keep."""
+    """May this model version be deployed to this environment now? With a signed attestation to keep.
+
+    Allowed with an approved release; with a release superseded by a newer version's while this version is still
+    live there (a rollback or a staged roll-out keeps its approval); or when the environment needs no approval
+    (``environment_rule``). Never on a release whose lineage walk was cut (it cannot be approved)."""
     mv = _find_model_version(namespace, model, version, user)
     reasons: list[str] = []
     release = None
     allowed = True
+    policy = None
     candidates = Release.objects.select_for_update().filter(
         model_version=mv, environment=environment, state__in=[*OPEN_STATES, Release.State.APPROVED]
     ).order_by("-approved_at", "-created_at")
@@ -482,10 +535,22 @@ def gate_check(*, user: User, model: str, version: str, environment: str, namesp
         if r.state == Release.State.APPROVED:
             release = r
             break
+    superseded = _superseded_release(mv, environment) if release is None else None
+    if superseded is not None and version_live(model_version=mv, environment=environment):
+        release = superseded
     if release is None:
-        reasons.append(f"no approved release of {mv.node_id} for {environment}")
+        rule = environment_rule(model_version=mv, environment=environment)
+        policy = rule.policy
+        allowed = not rule.governed
+        if rule.reason:
+            reasons.append(rule.reason)
+        if rule.governed:
+            reasons.append(f"no approved release of {mv.node_id} for {environment}")
+        if superseded is not None:
+            reasons.append(f"release {superseded.pk} was {superseded.state_reason}; {mv.name} {mv.version} is no "
+                           f"longer live in {environment}")
         pending = Release.objects.filter(model_version=mv, environment=environment, state=Release.State.PENDING)
-        for p in pending[:3]:
+        for p in pending[:3] if rule.governed else []:
             _, _, missing = release_quorum(p)
             waits = [f"{n} more from {g}" for g, n in missing.items()]
             if lacking := evidence_missing(release=p):
@@ -494,7 +559,11 @@ def gate_check(*, user: User, model: str, version: str, environment: str, namesp
                 waits.append(truncated_reason())
             reasons.append(f"release {p.pk} is pending: " + (", ".join(waits) or p.state_reason))
     else:
+        policy = release.policy
         reasons.append(f"release {release.pk} approved at {time_text(release.approved_at)}")
+        if release.state == Release.State.SUPERSEDED:
+            reasons[-1] += (f", {release.state_reason}; it stays valid while {mv.name} {mv.version} is live in "
+                            f"{environment}")
         lacking = evidence_missing(release=release)
         if lacking and release.break_glass:
             reasons.append(f"EXCEPTION: missing evidence: {', '.join(lacking)}")
@@ -509,9 +578,9 @@ def gate_check(*, user: User, model: str, version: str, environment: str, namesp
             for retro in overdue:
                 reasons.append(f"EXCEPTION: retrospective review {retro.pk} overdue since "
                                f"{time_text(retro.retrospective_due)}")
-    body = {"allowed": release is not None and allowed, "release": release.pk if release else None,
+    body = {"allowed": allowed, "release": release.pk if release else None,
             "model_version": mv.node_id, "namespace": mv.namespace, "model": mv.name, "version": mv.version,
-            "environment": environment,
+            "environment": environment, "policy": _policy_body(policy),
             "subject_digest": release.subject_digest if release else None,
             "break_glass": bool(release and release.break_glass), "reasons": reasons,
             "time": time_text(timezone.now())}
@@ -532,6 +601,8 @@ def deployments_observe(node_ids: list[str]) -> None:
             Q(state=Release.State.APPROVED) | Q(state=Release.State.SUPERSEDED, approved_at__isnull=False)).exists()
         if approved or Violation.objects.filter(deployment=dep).exists():
             continue
+        if not environment_rule(model_version=mv, environment=dep.environment).governed:
+            continue  # recorded in the lineage like every deployment; no approval was needed
         v = Violation.objects.create(deployment=dep, model_version=mv, environment=dep.environment,
                                      reason=f"deployed to {dep.environment} without an approved release",
                                      detected_at=timezone.now())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import prefetch_related_objects
@@ -156,6 +157,7 @@ def policy_list(request: HttpRequest) -> HttpResponse:
                 namespace=request.POST.get("namespace", "").strip(),
                 model_name=request.POST.get("model_name", "").strip(),
                 sensitive_tag=request.POST.get("sensitive_tag", ""),
+                governed=request.POST.get("governed", "yes") != "no",
                 approval_expiry_days=int(request.POST.get("approval_expiry_days") or 30),
                 min_wait_hours=int(request.POST.get("min_wait_hours") or 0),
                 required_evidence=[e.strip() for e in request.POST.get("required_evidence", "").split(",")
@@ -169,5 +171,6 @@ def policy_list(request: HttpRequest) -> HttpResponse:
     return render(request, "approvals/policies.html", {
         "policies": Policy.objects.prefetch_related("groups__team").select_related("created_by"),
         "is_admin": is_admin, "teams": Team.objects.order_by("name"), "tags": Tag.values,
-        "document_types": DocumentType.values,
+        "document_types": DocumentType.values, "unpoliced": settings.APPROVALS_UNPOLICED_ENVIRONMENTS,
+        "unpoliced_open": settings.APPROVALS_UNPOLICED_ENVIRONMENTS == "open",
     })
