@@ -160,6 +160,37 @@ def ineligibility(*, release: Release, user: User) -> list[str]:
     return reasons
 
 
+def _third_person(reason: str) -> str:
+    return reason.replace("you do not", "does not").replace("you are", "is").removeprefix("you ")
+
+
+def approver_pool(*, release: Release) -> list[tuple[str, User, list[str]]]:
+    """Every member of each of the policy's approver groups, as (group, user, why they may not sign this release:
+    empty when they may). A person in two groups appears in both."""
+    groups = list(release.policy.groups.select_related("team"))
+    members = (User.objects.filter(teams__in=[g.team_id for g in groups], is_active=True).distinct()
+               .order_by("username").prefetch_related("teams", "extra_emails"))
+    verdicts = [(u, {t.pk for t in u.teams.all()}, ineligibility(release=release, user=u)) for u in members]
+    return [(g.team.name, u, reasons) for g in groups for u, teams, reasons in verdicts if g.team_id in teams]
+
+
+def quorum_feasibility(*, release: Release) -> tuple[bool, dict[str, int], list[tuple[str, User, list[str]]]]:
+    """Could the eligible members meet the quorum, with the matching that counts votes (one person, one group)?
+    Returns (feasible, approvals that could never be given per group, the pool)."""
+    pool = approver_pool(release=release)
+    needs = {g.team.name: g.min_approvals for g in release.policy.groups.select_related("team")}
+    voters: dict[str, set[str]] = {}
+    for group, user, reasons in pool:
+        if not reasons:
+            voters.setdefault(user.username, set()).add(group)
+    met, _, missing = quorum_assign(needs, voters)
+    return met, missing, pool
+
+
+class DuplicateRelease(DomainError):
+    status_code = 409
+
+
 def release_quorum(release: Release) -> tuple[bool, dict[str, str], dict[str, int]]:
     needs = {g.team.name: g.min_approvals for g in release.policy.groups.select_related("team")}
     voters: dict[str, set[str]] = {}
@@ -201,6 +232,12 @@ def release_request(*, by: User, model: str, version: str, environment: str, jus
     mv = _find_model_version(namespace, model, version, by)
     if not justification.strip():
         raise ApprovalError("A release needs a justification.", field="justification")
+    Node.objects.select_for_update().filter(pk=mv.pk).first()  # one request at a time per model version
+    waiting = Release.objects.filter(model_version=mv, environment=environment, state=Release.State.PENDING).first()
+    if waiting is not None:
+        raise DuplicateRelease(f"release {waiting.pk} already waits for approval of {mv.name} {mv.version} to "
+                               f"{environment} (/api/v1/releases/{waiting.pk}); sign, reject or withdraw it.",
+                               field="environment")
     lineage = lineage_of(mv)
     policy = policy_in_force(model_version=mv, environment=environment, lineage=lineage)
     if policy is None:
@@ -209,15 +246,35 @@ def release_request(*, by: User, model: str, version: str, environment: str, jus
         raise ApprovalError(f"Environment {environment!r} needs no approval under policy {policy.scope_label} "
                             f"v{policy.version}: {policy.reason}", field="environment")
     subject = subject_build(model_version=mv, policy=policy, lineage=lineage)
-    release = Release.objects.create(model_version=mv, environment=environment, requester=by,
-                                     justification=justification, policy=policy, subject=subject,
-                                     subject_digest=subject_digest(subject),
-                                     state_reason=truncated_reason() if subject["truncated"] else "")
+    release = Release(model_version=mv, environment=environment, requester=by, justification=justification,
+                      policy=policy, subject=subject, subject_digest=subject_digest(subject),
+                      state_reason=truncated_reason() if subject["truncated"] else "")
+    feasible, short, pool = quorum_feasibility(release=release)
+    if not feasible:
+        raise ApprovalError(_infeasible(policy, short, pool), field="policy")
+    release.save()
     audit_record(actor=by, action="approval.release_requested", target_kind="release", target_id=str(release.pk),
                  payload={"model_version": mv.node_id, "environment": environment, "policy": policy.key,
                           "policy_version": policy.version, "subject_digest": release.subject_digest})
     _notify(release, "waiting")
     return release
+
+
+def _infeasible(policy: Policy, short: dict[str, int], pool: list[tuple[str, User, list[str]]]) -> str:
+    parts = []
+    for g in policy.groups.select_related("team"):
+        if g.team.name not in short:
+            continue
+        members = [(u, reasons) for group, u, reasons in pool if group == g.team.name]
+        eligible = sum(1 for _, reasons in members if not reasons)
+        excluded = [f"{u.username}: {'; '.join(_third_person(r) for r in reasons)}"
+                    for u, reasons in members if reasons]
+        parts.append(f"{g.team.name} needs {g.min_approvals}, {eligible} eligible"
+                     + (f" (a person counts for one group only: {short[g.team.name]} short)"
+                        if eligible >= g.min_approvals else "")
+                     + (f"; excluded: {', '.join(excluded)}" if excluded else ""))
+    return ("This release could never be approved: not enough eligible approvers under policy "
+            f"{policy.scope_label} v{policy.version}: " + ". ".join(parts) + ".")
 
 
 def _void_votes(release: Release, reason: str, by: User | None) -> int:
