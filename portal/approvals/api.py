@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.http import Http404
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -23,8 +24,8 @@ from portal.evidence.selectors import evidence_missing
 from portal.lib.errors import FieldError
 from portal.lib.schema import ErrorSerializer, paginated
 
-from . import services
-from .models import Policy, Release, Signature
+from . import selectors, services
+from .models import Policy, Release, Signature, Violation
 
 
 class SignatureSerializer(serializers.ModelSerializer):
@@ -141,7 +142,10 @@ class ReleaseListCreateApi(APIView):
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(ReleaseSerializer(page, many=True).data)
 
-    @extend_schema(operation_id="release_request", request=InputSerializer, responses={201: ReleaseDetailSerializer})
+    @extend_schema(operation_id="release_request", request=InputSerializer, responses={
+        201: ReleaseDetailSerializer,
+        409: OpenApiResponse(ErrorSerializer, description="A release of this model version to this environment "
+                             "already waits; the detail names it.")})
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -307,3 +311,81 @@ class GateApi(APIView):
         result = services.gate_check(user=request.user, model=p["model"], version=p["version"],
                                      environment=p["environment"], namespace=p.get("namespace") or None)
         return Response(result)
+
+
+class ViolationListApi(APIView):
+    """Deployments observed without an approved release, with the filters the pages use."""
+
+    permission_classes = [CanRead]
+
+    class OutputSerializer(serializers.ModelSerializer):
+        deployment = serializers.CharField(source="deployment.node_id")
+        model_version = serializers.CharField(source="model_version.node_id")
+        namespace = serializers.CharField(source="model_version.namespace")
+        open = serializers.BooleanField(source="is_open", help_text=(
+            "True while the deployment is active and no approved release covers it."))
+
+        class Meta:
+            model = Violation
+            fields = ["id", "deployment", "model_version", "namespace", "environment", "reason", "detected_at",
+                      "open"]
+
+    @extend_schema(operation_id="violation_list", responses={200: paginated(OutputSerializer)}, parameters=[
+        OpenApiParameter("environment", str), OpenApiParameter("namespace", str, description="The model's."),
+        OpenApiParameter("status", str, enum=["open", "closed"]),
+        OpenApiParameter("detected_after", OpenApiTypes.DATETIME, description="Inclusive, ISO 8601."),
+        OpenApiParameter("detected_before", OpenApiTypes.DATETIME, description="Exclusive, ISO 8601.")])
+    def get(self, request: Request) -> Response:
+        p = request.query_params
+        if p.get("status") and p["status"] not in ("open", "closed"):
+            raise FieldError("status", "expected open or closed")
+        times = {}
+        for name in ("detected_after", "detected_before"):
+            if p.get(name):
+                try:
+                    times[name] = parse_datetime(p[name])
+                except ValueError:
+                    times[name] = None
+                if times[name] is None:
+                    raise FieldError(name, "expected an ISO 8601 date-time, e.g. 2026-01-31T00:00:00Z")
+        qs = selectors.violation_list(user=request.user, environment=p.get("environment") or None,
+                                      namespace=p.get("namespace") or None, status=p.get("status") or None,
+                                      **times)
+        paginator = LimitOffsetPagination()
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)
+
+
+class ReleaseEligibilityApi(APIView):
+    """Who may sign this release: each member of each approver group, eligible or the reasons why not."""
+
+    permission_classes = [CanRead]
+
+    class OutputSerializer(serializers.Serializer):
+        release = serializers.IntegerField()
+        feasible = serializers.BooleanField(help_text="Could the eligible members meet the quorum (one person, one "
+                                            "group)?")
+        short = serializers.DictField(child=serializers.IntegerField(), help_text="Approvals per group that no "
+                                      "eligible member could give.")
+        groups = inline_serializer("EligibilityGroup", many=True, fields={
+            "team": serializers.CharField(),
+            "min_approvals": serializers.IntegerField(),
+            "members": inline_serializer("EligibilityMember", many=True, fields={
+                "username": serializers.CharField(), "printed_name": serializers.CharField(),
+                "eligible": serializers.BooleanField(),
+                "reasons": serializers.ListField(child=serializers.CharField()),
+                "signed": serializers.CharField(allow_null=True, help_text="The meaning of their live signature."),
+            }),
+        })
+
+    @extend_schema(operation_id="release_eligibility", responses={200: OutputSerializer})
+    def get(self, request: Request, pk: int) -> Response:
+        release = _release_or_404(request, pk)
+        feasible, short, pool = services.quorum_feasibility(release=release)
+        signed = dict(release.signatures.filter(voided_at__isnull=True).values_list("signer_id", "meaning"))
+        groups = [{"team": g.team.name, "min_approvals": g.min_approvals, "members": [
+            {"username": u.username, "printed_name": u.printed_name, "eligible": not reasons,
+             "reasons": [services.third_person(r) for r in reasons], "signed": signed.get(u.pk)}
+            for group, u, reasons in pool if group == g.team.name]}
+            for g in release.policy.groups.select_related("team")]
+        return Response({"release": release.pk, "feasible": feasible, "short": short, "groups": groups})

@@ -160,7 +160,7 @@ def ineligibility(*, release: Release, user: User) -> list[str]:
     return reasons
 
 
-def _third_person(reason: str) -> str:
+def third_person(reason: str) -> str:
     return reason.replace("you do not", "does not").replace("you are", "is").removeprefix("you ")
 
 
@@ -267,7 +267,7 @@ def _infeasible(policy: Policy, short: dict[str, int], pool: list[tuple[str, Use
             continue
         members = [(u, reasons) for group, u, reasons in pool if group == g.team.name]
         eligible = sum(1 for _, reasons in members if not reasons)
-        excluded = [f"{u.username}: {'; '.join(_third_person(r) for r in reasons)}"
+        excluded = [f"{u.username}: {'; '.join(third_person(r) for r in reasons)}"
                     for u, reasons in members if reasons]
         parts.append(f"{g.team.name} needs {g.min_approvals}, {eligible} eligible"
                      + (f" (a person counts for one group only: {short[g.team.name]} short)"
