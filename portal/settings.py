@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "portal.evidence",
     "portal.reports",
     "portal.web",
+    "portal.demo",
     "lineage",
 ]
 
