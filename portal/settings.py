@@ -227,6 +227,8 @@ PORTAL_WEBHOOK_SECRET = os.environ.get("PORTAL_WEBHOOK_SECRET", "")
 # walk reaches it cannot be approved). An environment no policy names is governed (needs an approved release)
 # unless PORTAL_UNPOLICED_ENVIRONMENTS=open.
 APPROVALS_SUBJECT_MAX_NODES = env_int("PORTAL_SUBJECT_MAX_NODES", 2_000_000)
+# Where people reach the portal: links in notification emails.
+PORTAL_BASE_URL = os.environ.get("PORTAL_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 APPROVALS_UNPOLICED_ENVIRONMENTS = os.environ.get("PORTAL_UNPOLICED_ENVIRONMENTS", "governed")
 if APPROVALS_UNPOLICED_ENVIRONMENTS not in ("governed", "open"):
     from django.core.exceptions import ImproperlyConfigured

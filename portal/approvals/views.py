@@ -43,12 +43,16 @@ def inbox(request: HttpRequest) -> HttpResponse:
         problems = services.ineligibility(release=r, user=me)
         (blocked if problems else waiting).append((r, problems))
     mine = Release.objects.filter(requester=request.user).select_related("model_version")[:20]
-    recent = Release.objects.visible_to(request.user).exclude(state=Release.State.PENDING).select_related(
-        "model_version")[:20]
+    # What I signed, whatever became of it: a signed release leaves "waiting for me" but stays findable here.
+    my_signatures = (Signature.objects.filter(signer=me, release__in=Release.objects.visible_to(request.user))
+                     .select_related("release__model_version").order_by("-signed_at")[:50])
+    recent = Release.objects.visible_to(request.user).exclude(state__in=services.OPEN_STATES).select_related(
+        "model_version").order_by("-updated_at")[:20]
     violations = Violation.objects.filter(model_version__in=Node.objects.visible_to(request.user)).select_related(
         "deployment", "model_version")[:20]
     return render(request, "approvals/inbox.html", {"waiting": waiting, "blocked": blocked, "mine": mine,
-                                                    "recent": recent, "violations": violations})
+                                                    "my_signatures": my_signatures, "recent": recent,
+                                                    "violations": violations})
 
 
 @login_required
@@ -102,6 +106,8 @@ def _outcome(release: Release, action: str) -> str:
     if release.state == Release.State.PENDING:
         _, _, missing = services.release_quorum(release)
         waits = [f"{n} more from {g}" for g, n in missing.items()]
+        lacking = evidence_selectors.evidence_missing(release=release)
+        waits += [f"evidence: {', '.join(lacking)}"] if lacking else []
         text += ": waiting for " + ", ".join(waits) if waits else f": {release.state_reason}"
     elif release.state_reason:
         text += f": {release.state_reason}"

@@ -1,7 +1,8 @@
 """Demo approvals for `load_demo`.
 
 Policies for the approver teams model-risk and compliance, approved releases for what the demo deploys, one
-release waiting for a compliance signature, and one deployment that never had a release (a violation).
+release waiting for a compliance signature, one waiting for every approver, and one deployment that never had
+a release (a violation).
 Production releases also wait for an approved validation report: ``portal/demo/evidence.py`` supplies them.
 """
 
@@ -30,6 +31,9 @@ APPROVED = [
 ]
 # churn 3 reaches production without any release: the demo's violation.
 PENDING = (demo.CREDIT_MODEL, "7", "production", demo.PRIYA)
+# Waits for everyone: model-risk (Marcus or Elena) and compliance (Elena or Sam), so each demo approver
+# finds a release in their inbox (credit 7 waits for Sam only: Elena signed it and Marcus committed to it).
+WAITING = (demo.CHURN_MODEL, "4", "production", demo.PRIYA)
 
 
 def _policies(admin: User) -> None:
@@ -78,4 +82,6 @@ def load(users: dict[str, User]) -> int:
         services.release_sign(release=pending, by=users[risk.username], password=risk.password,
                               meaning="approval", reason="Validation report v7 reviewed; back-test within limits.",
                               reviewed_digest=pending.subject_digest)
+    if _release(users, *WAITING) is not None:
+        created += 1
     return created

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from portal.approvals import services
 from portal.approvals.models import Release
 from tests.approvals.conftest import PASSWORD
 
@@ -81,3 +82,17 @@ def test_charlie_gets_404_on_another_teams_release(client, release, charlie, cre
     assert client.get(f"/approvals/releases/{release.pk}").status_code == 404
     assert client.post(f"/approvals/releases/{release.pk}/sign", {"password": "x"}).status_code == 404
     assert Release.objects.get(pk=release.pk).state == Release.State.PENDING
+
+
+def test_a_signed_release_moves_from_waiting_to_signed_by_me_and_then_to_decided(client, release, people) -> None:
+    client.force_login(people["risk"])
+    services.release_sign(release=release, by=people["risk"], password=PASSWORD, meaning="approval", reason="ok",
+                          reviewed_digest=release.subject_digest)
+    html = client.get("/approvals/").content.decode()
+    waiting = html[html.index('id="waiting"'):html.index('id="signed-by-me"')]
+    signed = html[html.index('id="signed-by-me"'):html.index('id="decided"')]
+    assert f"#{release.pk}" not in waiting and f"#{release.pk}" in signed and "approval" in signed
+    services.release_sign(release=release, by=people["compliance"], password=PASSWORD, meaning="approval",
+                          reason="ok", reviewed_digest=release.subject_digest)
+    html = client.get("/approvals/").content.decode()
+    assert f"#{release.pk}" in html[html.index('id="decided"'):]
