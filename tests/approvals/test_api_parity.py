@@ -73,3 +73,21 @@ def test_eligibility_names_every_member_of_every_group(release, people, charlie_
     assert compliance["erin"]["eligible"] is False and compliance["cy"]["signed"] is None
     Node.objects.filter(pk=release.model_version_id).update(namespace=credit_ns_owned)
     assert charlie_client.get(f"/api/v1/releases/{release.pk}/eligibility").status_code == 404
+
+
+def test_the_openapi_schema_documents_what_the_answers_carry() -> None:
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    components = schema["components"]["schemas"]
+
+    def response_props(path: str, method: str = "get", code: str = "200") -> set[str]:
+        ref = schema["paths"][path][method]["responses"][code]["content"]["application/json"]["schema"]["$ref"]
+        return set(components[ref.rsplit("/", 1)[1]]["properties"])
+
+    assert {"my_ineligibility", "quorum", "missing_evidence", "lineage_complete", "subject"} <= response_props(
+        "/api/v1/releases/{id}")
+    assert "sensitiveUpstream" in response_props("/api/v1/nodes/{node_id}")
+    assert {"feasible", "groups"} <= response_props("/api/v1/releases/{id}/eligibility")
+    assert "409" in schema["paths"]["/api/v1/releases/{id}/approve"]["post"]["responses"]
+    assert "409" in schema["paths"]["/api/v1/releases"]["post"]["responses"]
