@@ -318,6 +318,8 @@ class Upstream:
 
     pks: list[int]
     cut: bool = False
+    parents: set[int] = field(default_factory=set)
+    deidentifying: bool = False
 
 
 # Set-based: the working set holds node ids only and UNION drops every id already reached, so each node is
@@ -333,7 +335,7 @@ WITH RECURSIVE up(id) AS (
     JOIN lineage_edge e ON e.dst_id = up.id
     WHERE (n.kind <> %s {deid}) OR n.id IN ({seeds})
 )
-SELECT id FROM up LIMIT %s
+SELECT up.id, n.parent_id, n.deidentifies FROM up JOIN lineage_node n ON n.id = up.id LIMIT %s
 """
 
 
@@ -348,10 +350,11 @@ def upstream_all(*, seeds: list[int], max_nodes: int, stop_at_deidentifying: boo
     params: list[Any] = [*seeds, "job", *([False] if stop_at_deidentifying else []), *seeds, max_nodes + 1]
     with connection.cursor() as cur:
         cur.execute(sql, params)
-        pks = [pk for (pk,) in cur.fetchall()]
-    if len(pks) > max_nodes:
-        return Upstream(pks=pks[:max_nodes], cut=True)
-    return Upstream(pks=pks)
+        rows = cur.fetchall()
+    cut = len(rows) > max_nodes
+    rows = rows[:max_nodes]
+    return Upstream(pks=[pk for pk, _, _ in rows], cut=cut, parents={p for _, p, _ in rows if p is not None},
+                    deidentifying=any(d for _, _, d in rows))
 
 
 def sensitive_upstream_all(*, node: Node, max_nodes: int, whole: Upstream | None = None
@@ -362,12 +365,10 @@ def sensitive_upstream_all(*, node: Node, max_nodes: int, whole: Upstream | None
     the walk that stops at such runs would find the same nodes.
     """
     seeds = walk_seeds(node)
-    reuse = whole is not None and seeds == [node.pk] and not select_in(
-        "SELECT 1 FROM lineage_node WHERE deidentifies = %s AND id", whole.pks, extra=[True], suffix="LIMIT 1")
+    reuse = whole is not None and seeds == [node.pk] and not whole.deidentifying
     walk = whole if reuse and whole is not None else upstream_all(seeds=seeds, max_nodes=max_nodes,
                                                                   stop_at_deidentifying=True)
-    parents = select_in("SELECT parent_id FROM lineage_node WHERE parent_id IS NOT NULL AND id", walk.pks)
-    return _tags_by_holder_name(_sensitive_tags_of(set(walk.pks) | {p for (p,) in parents})), walk.cut
+    return _tags_by_holder_name(_sensitive_tags_of(set(walk.pks) | walk.parents)), walk.cut
 
 
 # -- erasure impact ----------------------------------------------------------------------------------------
