@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from django.db.models import QuerySet
 from django.http import Http404
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
@@ -348,6 +350,8 @@ class ViolationListApi(APIView):
                     times[name] = None
                 if times[name] is None:
                     raise FieldError(name, "expected an ISO 8601 date-time, e.g. 2026-01-31T00:00:00Z")
+                if timezone.is_naive(times[name]):
+                    times[name] = timezone.make_aware(times[name], UTC)  # a time without a zone is UTC
         qs = selectors.violation_list(user=request.user, environment=p.get("environment") or None,
                                       namespace=p.get("namespace") or None, status=p.get("status") or None,
                                       **times)

@@ -39,6 +39,7 @@ def test_violations_are_listed_with_filters(violations, people) -> None:
     assert violations.get("/api/v1/violations", {"status": "closed"}).json()["count"] == 0
     assert violations.get("/api/v1/violations", {"detected_after": "2999-01-01T00:00:00Z"}).json()["count"] == 0
     assert violations.get("/api/v1/violations", {"detected_before": "2999-01-01T00:00:00Z"}).json()["count"] == 2
+    assert violations.get("/api/v1/violations", {"detected_after": "2000-01-01T00:00:00"}).json()["count"] == 2
     r = violations.get("/api/v1/violations", {"status": "maybe"})
     assert r.status_code == 400 and r.json()["errors"][0]["field"] == "status"
     r = violations.get("/api/v1/violations", {"detected_after": "yesterday"})

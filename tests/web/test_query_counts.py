@@ -33,9 +33,9 @@ MODEL = "modelVersion:clinical-ai:readmission#2"
 # eligibility (three approvers in the demo). Sensitive-tag questions walk upstream one query per level, so
 # they cost more on deeper lineage (at most PORTAL_MAX_DEPTH levels), never more per row. Dataset pages also
 # show the dataset's governance record (the record, its subject-key count, its tags for warnings). A deployment page
-# names the approvers of its release (one query for the signatures).
+# names the approvers of its release (one query for the signatures); the inbox lists what I signed (one query).
 BUDGETS = {
-    "home": 6, "search": 6, "dashboard": 14, "inbox": 11, "release": 38, "audit log": 9, "audit entry": 8,
+    "home": 6, "search": 6, "dashboard": 14, "inbox": 12, "release": 38, "audit log": 9, "audit entry": 8,
     "explorer": 5, "explorer search": 6, "graph api": 18, "dataset": 19, "datasetVersion": 17, "run": 20,
     "job": 14, "modelVersion": 26, "deployment": 17, "commit": 11,
     "reports": 8, "erasure tool": 6,
