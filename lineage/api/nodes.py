@@ -65,8 +65,11 @@ class NodeDetailApi(APIView):
         """The node with what the view adds: its visible members, its parent and the sensitive tags reaching it."""
 
         members = NodeSummarySerializer(many=True, help_text="Up to 50 visible versions or runs of a dataset or job.")
-        parent = serializers.CharField(required=False, allow_null=True, help_text="The dataset or job it belongs to "
-                                       "(absent when it has none; null when the caller may not see it).")
+        # A declared field (DRF's metaclass takes it off the class), not Field.parent, whatever the stubs say.
+        parent = serializers.CharField(  # type: ignore[assignment]
+            required=False, allow_null=True,
+            help_text="The dataset or job it belongs to (absent when it has none; null when the caller may not "
+                      "see it).")
         sensitiveUpstream = serializers.DictField(  # noqa: N815 - the API's camelCase key
             child=serializers.ListField(child=serializers.CharField()),
             help_text="Sensitive tag -> ids of the upstream datasets that carry it, stopping at de-identifying runs.")

@@ -57,7 +57,7 @@ def _rows(pks: list[int]) -> list[dict[str, Any]]:
     # PostgreSQL: one array parameter (a 100,000-placeholder IN list costs five times the query itself).
     parts = [RawSQL("SELECT unnest(%s::bigint[])", [pks])] if connection.vendor == "postgresql" else chunks(pks, 20000)
     for part in parts:
-        out.extend(Node.objects.filter(pk__in=part, kind__in=SUBJECT_KINDS).values(
+        out.extend(dict(row) for row in Node.objects.filter(pk__in=part, kind__in=SUBJECT_KINDS).values(
             "node_id", "kind", "version", "state", dataset_version=KT("facets__version__datasetVersion"),
             content_hash=KT("attrs__content_hash"), author_email=KT("attrs__author_email"),
             committer_email=KT("attrs__committer_email"), launched_by=KT("attrs__launched_by")))
