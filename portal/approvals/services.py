@@ -18,6 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from lineage.models import Node
+from portal.accounts.mfa import signature_second_factor
 from portal.accounts.models import Role, Team, User
 from portal.accounts.selectors import namespace_visible, user_emails
 from portal.accounts.services import password_confirm
@@ -30,7 +31,15 @@ from portal.lib.errors import DomainError
 
 from .models import Policy, PolicyGroup, Release, Signature, Violation
 from .quorum import quorum_assign
-from .subject import Lineage, lineage_of, subject_build, subject_diff, subject_digest, truncated_reason
+from .subject import (
+    Lineage,
+    lineage_of,
+    subject_build,
+    subject_diff,
+    subject_diff_for,
+    subject_digest,
+    truncated_reason,
+)
 
 VOTING_ROLES = {Role.APPROVER, Role.COMPLIANCE_OFFICER, Role.ADMIN}
 OPEN_STATES = {Release.State.PENDING, Release.State.DRAFT}
@@ -372,11 +381,14 @@ def _binding(release_id: int, signer: User, digest: str, meaning: str, reason: s
                                      "time": stamp})).hexdigest()
 
 
-def _reauthenticate(user: User, password: str, release: Release) -> None:
-    """A signature needs the signer's password now, not their session. A refusal is recorded and kept."""
+def _reauthenticate(user: User, password: str, otp: str, release: Release) -> list[str]:
+    """A signature needs the signer's password now, not their session, and their second factor when they have
+    or need one. A refusal is recorded and kept. Returns the authentication methods used."""
     if not password_confirm(user=user, password=password, refused_action="approval.signature_refused",
                             target_kind="release", target_id=str(release.pk)):
         raise ApprovalError("The password is wrong; nothing was signed.", field="password")
+    return signature_second_factor(user=user, otp=otp, refused_action="approval.signature_refused",
+                                   target_kind="release", target_id=str(release.pk))
 
 
 def release_sign_check(*, release: Release, by: User) -> None:
@@ -405,7 +417,7 @@ def subject_changes_since(*, release: Release, digest: str) -> list[str]:
 
 
 def release_sign(*, release: Release, by: User, password: str, meaning: str, reason: str,
-                 reviewed_digest: str) -> Release:
+                 reviewed_digest: str, otp: str = "") -> Release:
     """Cast an electronic signature: approval, review, responsibility or rejection, on the subject digest the
     signer reviewed. If the release's digest is another one (now, or after it is brought up to date under the
     lock), nothing is signed: 409 naming what changed. A digest already stale is refused before the password."""
@@ -418,19 +430,20 @@ def release_sign(*, release: Release, by: User, password: str, meaning: str, rea
         raise ApprovalError("A signature carries the subject digest its signer reviewed.", field="subject_digest")
     stored = Release.objects.filter(pk=release.pk).values_list("subject_digest", flat=True).get()
     if reviewed_digest != stored:
-        raise SubjectChanged(reviewed=reviewed_digest, current=stored,
-                             changes=subject_changes_since(release=release, digest=reviewed_digest))
-    _reauthenticate(by, password, release)
+        raise SubjectChanged(reviewed=reviewed_digest, current=stored, changes=subject_diff_for(
+            by, subject_changes_since(release=release, digest=reviewed_digest)))
+    methods = _reauthenticate(by, password, otp, release)
     release, changes = _release_sign(release=release, by=by, meaning=meaning, reason=reason,
-                                     reviewed_digest=reviewed_digest)
+                                     reviewed_digest=reviewed_digest, methods=methods)
     if changes is not None:  # raised after the commit: the refresh that found the change is kept
-        raise SubjectChanged(reviewed=reviewed_digest, current=release.subject_digest, changes=changes)
+        raise SubjectChanged(reviewed=reviewed_digest, current=release.subject_digest,
+                             changes=subject_diff_for(by, changes))
     return release
 
 
 @transaction.atomic
 def _release_sign(*, release: Release, by: User, meaning: str, reason: str,
-                  reviewed_digest: str) -> tuple[Release, list[str] | None]:
+                  reviewed_digest: str, methods: list[str]) -> tuple[Release, list[str] | None]:
     release = _locked(release)
     before = release.subject
     _refresh_locked(release, by)
@@ -445,11 +458,12 @@ def _release_sign(*, release: Release, by: User, meaning: str, reason: str,
     stamp = time_text(now)
     sig = Signature.objects.create(release=release, signer=by, printed_name=by.printed_name, meaning=meaning,
                                    reason=reason, signed_at=now, subject_digest=release.subject_digest,
-                                   binding=_binding(release.pk, by, release.subject_digest, meaning, reason, stamp))
+                                   binding=_binding(release.pk, by, release.subject_digest, meaning, reason, stamp),
+                                   auth_methods=methods)
     audit_record(actor=by, action="approval.signed", target_kind="release", target_id=str(release.pk),
                  payload={"signature": sig.pk, "printed_name": sig.printed_name, "meaning": meaning, "reason": reason,
                           "time": stamp, "subject_digest": sig.subject_digest, "reviewed_digest": reviewed_digest,
-                          "binding": sig.binding})
+                          "binding": sig.binding, "auth_methods": methods})
     if meaning == Signature.Meaning.REJECTION:
         release.state, release.state_reason = Release.State.REJECTED, f"rejected by {by.printed_name}: {reason}"
         release.save()
@@ -461,9 +475,10 @@ def _release_sign(*, release: Release, by: User, meaning: str, reason: str,
     return release, None
 
 
-def release_reject(*, release: Release, by: User, password: str, reason: str, reviewed_digest: str) -> Release:
+def release_reject(*, release: Release, by: User, password: str, reason: str, reviewed_digest: str,
+                   otp: str = "") -> Release:
     return release_sign(release=release, by=by, password=password, meaning=Signature.Meaning.REJECTION, reason=reason,
-                        reviewed_digest=reviewed_digest)
+                        reviewed_digest=reviewed_digest, otp=otp)
 
 
 def release_withdraw_check(*, release: Release, by: User) -> None:
@@ -493,12 +508,12 @@ def release_break_glass_check(*, by: User) -> None:
         raise NotAllowed("Only admins may use break-glass.")
 
 
-def release_break_glass(*, release: Release, by: User, password: str, reason: str) -> Release:
+def release_break_glass(*, release: Release, by: User, password: str, reason: str, otp: str = "") -> Release:
     """An admin authorises an emergency deploy. It is flagged everywhere and opens a retrospective review."""
     release_break_glass_check(by=by)
     if not reason.strip():
         raise ApprovalError("Break-glass needs a reason.", field="reason")
-    _reauthenticate(by, password, release)
+    methods = _reauthenticate(by, password, otp, release)
     with transaction.atomic():
         release = _locked(release)
         if release.state not in OPEN_STATES:
@@ -514,7 +529,7 @@ def release_break_glass(*, release: Release, by: User, password: str, reason: st
             policy=release.policy, subject=release.subject, subject_digest=release.subject_digest,
             retrospective_of=release, retrospective_due=now + timedelta(days=release.policy.retrospective_days))
         audit_record(actor=by, action="approval.break_glass", target_kind="release", target_id=str(release.pk),
-                     payload={"reason": reason, "retrospective": retro.pk,
+                     payload={"reason": reason, "retrospective": retro.pk, "auth_methods": methods,
                               "retrospective_due": time_text(retro.retrospective_due)})
     return release
 

@@ -11,6 +11,7 @@ true when the safety bound ``PORTAL_SUBJECT_MAX_NODES`` was reached, and such a 
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,7 @@ from django.db.models.fields.json import KT
 
 from lineage import selectors
 from lineage.models import Node
+from lineage.redaction import Redactor
 from portal.audit.verifier import canonical
 from portal.lib.sql import chunks
 
@@ -118,3 +120,32 @@ def subject_diff(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     if bool(old.get("truncated")) != bool(new.get("truncated")):
         lines.append("lineage walk: " + ("reached its safety bound" if new.get("truncated") else "complete"))
     return lines
+
+
+_MORE = re.compile(r" and \d+ more$")
+
+
+def subject_diff_for(user: Any, lines: list[str]) -> list[str]:
+    """``subject_diff`` lines as ``user`` may read them: the ids of nodes they may not see (``lineage.redaction``)
+    replaced by "a dataset of another team", told once per line. Each line is ``what: a, b`` or ``what: a → b``."""
+    parsed = []
+    for line in lines:
+        head, sep, rest = line.partition(": ")
+        found = _MORE.search(rest)
+        rest = rest[:found.start()] if found else rest
+        arrow = " → " in rest
+        parsed.append((head, sep, rest.split(" → " if arrow else ", "), arrow, found.group(0) if found else ""))
+    redactor = Redactor(user)
+    redactor.load({t for _, sep, tokens, _, _ in parsed if sep for t in tokens})
+    if not redactor.hidden:
+        return lines
+    out = []
+    for (head, sep, tokens, arrow, more), line in zip(parsed, lines, strict=True):
+        if not sep:
+            out.append(line)
+            continue
+        shown = [redactor.hidden.get(t, t) for t in tokens]
+        if not arrow:
+            shown = list(dict.fromkeys(shown))  # one label however many hidden nodes: no count is told
+        out.append(f"{head}: {(' → ' if arrow else ', ').join(shown)}{more}")
+    return out

@@ -9,8 +9,9 @@ import pytest
 from portal.approvals import services
 from portal.approvals.models import Release
 from portal.audit.models import AuditEntry
-from tests.approvals.conftest import PASSWORD, train
+from tests.approvals.conftest import PASSWORD, SHA, ingest, train
 from tests.conftest import api_client
+from tests.factories import dataset, facet, model_output, run_event
 
 pytestmark = pytest.mark.django_db
 
@@ -70,3 +71,34 @@ def test_the_form_carries_the_digest_and_the_page_shows_what_changed(release, pe
     html = r.content.decode()
     assert "changed since you loaded it" in html and "auc 0.81 → 0.93" in html
     assert not release.signatures.exists()
+
+
+def test_what_changed_names_no_node_of_a_team_the_signer_cannot_see(release, people, client) -> None:
+    """The 409 and the page list what changed with the redaction of every other answer: another team's dataset
+    that now feeds the model is "a dataset of another team" to a team-bound approver, named to an admin."""
+    from portal.accounts.models import NamespaceOwner, Team
+    from portal.accounts.services import user_ensure
+
+    NamespaceOwner.objects.create(namespace="postgres://ehr-db:5432", team=Team.objects.create(name="clinical"))
+    reviewed = release.subject_digest
+    ingest(run_event(job="train_credit", time="2026-01-05T00:00:00Z", sha=SHA,
+                     inputs=[dataset("postgres://bank-db:5432", "features.credit", tags={"ssn": ["PII"]}),
+                             dataset("postgres://ehr-db:5432", "patients")],
+                     outputs=[model_output("credit", "7", auc=0.81)],
+                     run_facets={"portalRun": facet(launchedBy="erin@example.com")}))
+    hidden = "postgres://ehr-db:5432"
+    for who in ("risk", "compliance"):  # team-bound approvers
+        r = api_client(people[who]).post(f"/api/v1/releases/{release.pk}/approve", {
+            "password": PASSWORD, "reason": "ok", "subject_digest": reviewed}, format="json")
+        assert r.status_code == 409, r.content
+        assert hidden not in r.content.decode() and "a dataset of another team" in r.json()["detail"]
+    client.force_login(people["risk"])
+    html = client.post(f"/approvals/releases/{release.pk}/sign", {
+        "action": "approve", "meaning": "approval", "reason": "ok", "password": PASSWORD,
+        "subject_digest": reviewed}).content.decode()
+    assert "changed since you loaded it" in html and hidden not in html
+    admin = user_ensure(username="ada", team="model-risk")  # an org-wide role sees the names
+    with pytest.raises(services.SubjectChanged) as err:
+        services.release_sign(release=release, by=admin, password=PASSWORD, meaning="approval",
+                              reason="ok", reviewed_digest=reviewed)
+    assert hidden in err.value.message
