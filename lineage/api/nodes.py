@@ -62,7 +62,20 @@ class NodeListApi(APIView):
 class NodeDetailApi(APIView):
     permission_classes = [CanRead]
 
-    @extend_schema(operation_id="node_detail", responses={200: NodeDetailSerializer, **ERRORS})
+    class OutputSerializer(NodeDetailSerializer):
+        """The node with what the view adds: its visible members, its parent and the sensitive tags reaching it."""
+
+        members = NodeSummarySerializer(many=True, help_text="Up to 50 visible versions or runs of a dataset or job.")
+        # A declared field (DRF's metaclass takes it off the class), not Field.parent, whatever the stubs say.
+        parent = serializers.CharField(  # type: ignore[assignment]
+            required=False, allow_null=True,
+            help_text="The dataset or job it belongs to (absent when it has none; null when the caller may not "
+                      "see it).")
+        sensitiveUpstream = serializers.DictField(  # noqa: N815 - the API's camelCase key
+            child=serializers.ListField(child=serializers.CharField()),
+            help_text="Sensitive tag -> ids of the upstream datasets that carry it, stopping at de-identifying runs.")
+
+    @extend_schema(operation_id="node_detail", responses={200: OutputSerializer, **ERRORS})
     def get(self, request: Request, node_id: str) -> Response:
         node = node_or_404(request, node_id)
         data = dict(NodeDetailSerializer(node).data)

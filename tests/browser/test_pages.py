@@ -29,17 +29,19 @@ def test_the_compliance_signer_signs_the_pending_release_from_the_inbox(new_page
     screenshot(page, "dashboard")
     page.get_by_role("link", name="Approvals", exact=True).click()
     waiting = page.locator("section", has=page.get_by_role("heading", name="Waiting for me"))
-    waiting.get_by_role("link").first.click()
-    assert page.get_by_role("heading", level=1).inner_text().startswith("Release #")
+    model, version, environment, _ = (demo.CREDIT_MODEL, "7", "production", None)
+    release = Release.objects.get(model_version__name=model, model_version__version=version, environment=environment)
+    waiting.get_by_role("link", name=f"#{release.pk}", exact=True).click()
+    assert page.get_by_role("heading", level=1).inner_text().startswith(f"Release #{release.pk}")
     screenshot(page, "release")
     page.fill("#reason", "DPIA on file; lawful basis confirmed.")
     page.fill("#password", demo.SAM.password)
     page.get_by_role("button", name="Sign", exact=True).click()
     page.wait_for_load_state()
-    assert "Recorded." in page.inner_text("main")
+    assert (f"Signed release #{release.pk} ({model} {version} → {environment}). It is now approved"
+            in page.inner_text("main"))
     assert page.locator(".facts .state").first.inner_text() == "approved"
-    model, version, environment, _ = (demo.CREDIT_MODEL, "7", "production", None)
-    release = Release.objects.get(model_version__name=model, model_version__version=version, environment=environment)
+    release.refresh_from_db()
     assert release.state == Release.State.APPROVED
     assert release.signatures.filter(signer__username=demo.SAM.username, voided_at__isnull=True).exists()
 

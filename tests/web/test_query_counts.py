@@ -35,10 +35,12 @@ MODEL = "modelVersion:clinical-ai:readmission#2"
 # show the dataset's governance record (the record, its subject-key count, its tags for warnings). Dataset,
 # version and model pages say which sensitive columns reach them: their columns (one query), two column walks
 # upstream (a query per level) and the tags and names of what the walks reach (three): six more on the demo.
+# A deployment page names the approvers of its release (one query for the signatures); the inbox lists what I
+# signed (one query).
 BUDGETS = {
-    "home": 6, "search": 6, "dashboard": 14, "inbox": 11, "release": 38, "audit log": 9, "audit entry": 8,
+    "home": 6, "search": 6, "dashboard": 14, "inbox": 12, "release": 38, "audit log": 9, "audit entry": 8,
     "explorer": 5, "explorer search": 6, "graph api": 18, "dataset": 25, "datasetVersion": 23, "run": 20,
-    "job": 14, "modelVersion": 26, "deployment": 16, "commit": 11,
+    "job": 14, "modelVersion": 26, "deployment": 17, "commit": 11,
     "reports": 8, "erasure tool": 6,
 }
 NODE_KINDS = ("dataset", "datasetVersion", "run", "job", "modelVersion", "deployment", "commit")
