@@ -17,7 +17,7 @@ from portal.lib.errors import FieldError
 from .. import column_selectors as cs
 from .. import ids, marquez
 from ..models import Node
-from .common import ERRORS, depth_param, node_or_404
+from .common import DEPTH_PARAMETER, ERRORS, depth_param, node_or_404
 
 _TYPES = {"DIRECT": frozenset({"DIRECT"}), "INDIRECT": frozenset({"INDIRECT"}), "ALL": None}
 
@@ -31,7 +31,6 @@ COLUMN_WALK = inline_serializer("ColumnWalk", {
     "root": _COLUMN, "direction": serializers.CharField(), "depth": serializers.IntegerField(),
     "truncated": inline_serializer("ColumnWalkTruncated", {"depth": serializers.BooleanField(),
                                                            "size": serializers.BooleanField()}),
-    "hidden": serializers.IntegerField(help_text="Columns on the walk of datasets you may not see."),
     "columns": serializers.ListField(child=inline_serializer("ColumnWalkNode", {
         "dataset": serializers.CharField(), "datasetVersion": serializers.CharField(allow_null=True),
         "namespace": serializers.CharField(), "name": serializers.CharField(), "version": serializers.CharField(),
@@ -66,11 +65,10 @@ def column_walk_response(root: Node, field_name: str, walk: cs.ColumnWalk, nodes
                                   for t, s, desc, m in sorted(ts)]}
              for (a, b), ts in walk.edges.items() if a[0] in nodes and b[0] in nodes]
     edges.sort(key=_edge_key)
-    hidden = len([c for c in walk.distance if c[0] not in nodes])
     return {"root": {"dataset": ids.dataset_id(root.namespace, root.name),
                      "datasetVersion": root.node_id if root.kind == "datasetVersion" else None, "field": field_name},
             "direction": walk.direction, "depth": walk.depth,
-            "truncated": {"depth": walk.cut_by_depth, "size": walk.cut_by_size}, "hidden": hidden,
+            "truncated": {"depth": walk.cut_by_depth, "size": walk.cut_by_size},
             "columns": columns, "edges": edges}
 
 
@@ -79,7 +77,7 @@ class ColumnWalkApi(APIView):
     direction = "upstream"
 
     @extend_schema(
-        parameters=[OpenApiParameter("depth", int),
+        parameters=[DEPTH_PARAMETER,
                     OpenApiParameter("type", str, enum=list(_TYPES),
                                      description="Follow only DIRECT or only INDIRECT edges (default ALL).")],
         responses={200: COLUMN_WALK, **ERRORS},
@@ -87,8 +85,8 @@ class ColumnWalkApi(APIView):
         "The node is a dataset (its column in every version) or a dataset version. Each edge lists its "
         "transformations (type DIRECT/INDIRECT, subtype IDENTITY, TRANSFORMATION, AGGREGATION, FILTER, JOIN, "
         "GROUP_BY, SORT, WINDOW, CONDITIONAL, as the producer sent them). A ``field`` of null is the whole "
-        "dataset: a column that filters or joins the rows. Columns of datasets you may not see are left out "
-        "and counted in ``hidden``.",
+        "dataset: a column that filters or joins the rows. Columns of datasets you may not see are left out, "
+        "uncounted (as in node walks).",
     )
     def get(self, request: Request, node_id: str, field_name: str) -> Response:
         node = node_or_404(request, node_id)
@@ -162,4 +160,4 @@ def column_sensitivity_body(s: cs.ColumnSensitivity) -> dict[str, Any]:
             "carries": srcs(s.carries), "influencedBy": srcs(s.influenced_by),
             "columns": {name: {"carries": srcs(c["carries"]), "influencedBy": srcs(c["influencedBy"])}
                         for name, c in sorted(s.columns.items())},
-            "hidden": s.hidden, "truncated": s.cut}
+            "hidden": s.hidden > 0, "truncated": s.cut}

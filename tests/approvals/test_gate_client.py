@@ -58,7 +58,8 @@ def _gate(workdir: Path, url: str, token: str, *args: str) -> subprocess.Complet
 
 def _approve(release: Any, people: dict[str, Any]) -> None:
     for who in ("risk", "compliance"):
-        services.release_sign(release=release, by=people[who], password=PASSWORD, meaning="approval", reason="ok")
+        services.release_sign(release=release, by=people[who], password=PASSWORD, meaning="approval", reason="ok",
+                              reviewed_digest=release.subject_digest)
 
 
 def test_a_refused_deploy_prints_the_reasons_and_exits_1(live_server, model, policy, token, workdir) -> None:

@@ -87,7 +87,7 @@ def test_a_feature_dataset_carries_the_tag_of_its_source_column(world, alice_cli
 
 def test_an_outsider_learns_that_pii_reaches_but_not_from_where(world, charlie_client) -> None:
     cs = _cs(charlie_client, RISK)
-    assert cs["carries"] == {"PII": []} and cs["hidden"] == 1
+    assert cs["carries"] == {"PII": []} and cs["hidden"] is True
     assert BANK not in str(cs)
 
 
