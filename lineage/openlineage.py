@@ -356,4 +356,6 @@ def split_batch(body: bytes) -> list[bytes]:
             return [bytes(item) for item in _batch_decoder.decode(stripped)]
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
             raise EventError(None, f"malformed JSON array: {exc}") from exc
+        except RecursionError as exc:
+            raise EventError(None, f"the JSON is nested more than {MAX_NESTING} levels deep") from exc
     return [line.strip() for line in body.splitlines() if line.strip()]

@@ -259,7 +259,6 @@ class Subgraph:
     cut_by_depth: bool = False
     cut_by_size: bool = False
     sensitive_incomplete: bool = False
-    hidden: int = 0
 
 
 def lineage_graph(
@@ -307,8 +306,7 @@ def lineage_graph(
     sensitive, incomplete = sensitive_reaching(order)
     return Subgraph(root=node.pk, nodes=nodes, edges=edges, distance={pk: distance[pk] for pk in order},
                     side={pk: side.get(pk, "root") for pk in order}, sensitive=sensitive,
-                    cut_by_depth=cut_depth, cut_by_size=cut_size, sensitive_incomplete=incomplete,
-                    hidden=len(kept) - len(order))
+                    cut_by_depth=cut_depth, cut_by_size=cut_size, sensitive_incomplete=incomplete)
 
 
 def sensitive_reaching(pks: list[int]) -> tuple[dict[int, list[str]], bool]:

@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 
 from portal.accounts.permissions import CanIngest, CanRead, request_user
 from portal.lib.errors import FieldError, TooLarge
+from portal.lib.pagination import bounded_int_parameter
 
 from .. import ids, marquez, selectors, services
 from ..guard import WriteRefused
@@ -116,7 +117,8 @@ class LineageApi(APIView):
             OpenApiParameter("nodeId", str, required=True,
                              description="Marquez node id: dataset:<ns>:<name>, job:<ns>:<name>, run:<uuid>, "
                              "or any portal node id."),
-            OpenApiParameter("depth", int, description="Job hops, as in Marquez (default 20)."),
+            bounded_int_parameter("depth", low=0, high=settings.LINEAGE_MAX_DEPTH,
+                                  description="Job hops, as in Marquez (default 20)."),
         ],
         responses={200: OpenApiTypes.OBJECT, **ERRORS},
     )

@@ -12,7 +12,6 @@ from django.utils.http import content_disposition_header
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
@@ -23,9 +22,11 @@ from lineage.models import Node
 from portal.accounts.permissions import CanRead, has_role
 from portal.approvals.models import Release
 from portal.lib.errors import FieldError
+from portal.lib.pagination import BoundedPagination, page_parameters
 from portal.lib.schema import paginated
 
 from . import selectors, services
+from .attributes import schema_markdown
 from .models import Document, DocumentType
 
 
@@ -113,8 +114,10 @@ class DocumentListCreateApi(APIView):
         effective_until = serializers.DateTimeField(required=False, allow_null=True, default=None)
         retention_until = serializers.DateField(required=False, allow_null=True, default=None)
         sections = serializers.ListField(child=serializers.CharField(max_length=200), required=False, default=list)
-        attributes = serializers.JSONField(binary=True, required=False, default=dict,
-                                           help_text="A JSON object, sent as a string field.")
+        attributes = serializers.JSONField(
+            binary=True, required=False, default=dict,
+            help_text="A JSON object, sent as a string field: the type's attributes below (what the report "
+                      "controls read). Unknown keys are refused, required ones named.\n\n" + schema_markdown())
         node_ids = serializers.ListField(child=serializers.CharField(max_length=2000), required=False, default=list)
         release_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False,
                                             default=list)
@@ -124,7 +127,7 @@ class DocumentListCreateApi(APIView):
         OpenApiParameter("node", str, description="A node id: documents attached to it."),
         OpenApiParameter("release", int, description="A release id: documents attached to it."),
         OpenApiParameter("type", str, enum=DocumentType.values), OpenApiParameter("approved", bool),
-        OpenApiParameter("q", str, description="Title, file name or SHA-256.")],
+        OpenApiParameter("q", str, description="Title, file name or SHA-256."), *page_parameters()],
         responses={200: paginated(DocumentSerializer)})
     def get(self, request: Request) -> Response:
         p = request.query_params
@@ -146,7 +149,7 @@ class DocumentListCreateApi(APIView):
             approved = p["approved"].lower() in ("1", "true", "yes")
         qs = selectors.document_list(user=request.user, node=node, release=release, doc_type=p.get("type") or None,
                                      q=p.get("q") or None, approved=approved)
-        paginator = LimitOffsetPagination()
+        paginator = BoundedPagination()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(
             DocumentSerializer(page, many=True, context={"user": request.user}).data)
@@ -218,6 +221,9 @@ class DocumentApproveApi(APIView):
 
     class InputSerializer(serializers.Serializer):
         password = serializers.CharField(max_length=500, trim_whitespace=False)
+        otp = serializers.CharField(max_length=20, required=False, default="", allow_blank=True,
+                                    help_text="The authenticator's current code, when the approver has a second "
+                                    "factor or their role requires one.")
         reason = serializers.CharField(max_length=5000)
 
     @extend_schema(operation_id="document_approve", request=InputSerializer, responses={200: DocumentSerializer})

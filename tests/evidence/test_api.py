@@ -43,6 +43,9 @@ def test_a_viewer_uploads_a_document_with_a_multipart_form(model, people) -> Non
     ({"file": SimpleUploadedFile("x.pdf", b"MZ not a pdf", content_type="application/pdf")}, "file"),
     ({"node_ids": ["dataset:nowhere:nothing"]}, "node_ids"),
     ({"attributes": "[1, 2]"}, "attributes"),
+    ({"attributes": '{"validator_team": "model-risk"}'}, "attributes.validator_team"),
+    ({"doc_type": "deid_determination", "attributes": "{}"}, "attributes.method"),
+    ({"doc_type": "deid_determination", "attributes": '{"method": "guess"}'}, "attributes.method"),
     ({"effective_from": "yesterday"}, "effective_from"),
     ({"supersedes": "00000000-0000-0000-0000-000000000000"}, "supersedes"),
 ])
@@ -179,3 +182,11 @@ def test_listing_costs_the_same_queries_for_many_documents(model, people, releas
     client = api_client(people["requester"])
     with django_assert_max_num_queries(12):
         assert len(client.get(URL).json()["results"]) == 8
+
+
+def test_a_viewer_cannot_lock_a_document_until_9999(model, people, dpo) -> None:
+    r = api_client(people["requester"]).post(URL, form(retention_until="9999-12-31"), format="multipart")
+    assert r.status_code == 403 and r.json()["errors"][0]["field"] == "retention_until"
+    r = api_client(dpo).post(URL, form(retention_until="9999-12-31"), format="multipart")
+    assert r.status_code == 400 and r.json()["errors"][0]["field"] == "retention_until"
+    assert not Document.objects.exists()

@@ -17,7 +17,7 @@ HOSTILE = '<script>alert("x")</script>'
 
 
 def test_pages_render_a_hostile_title_escaped(client, model, people, release) -> None:
-    doc = upload(people["requester"], title=HOSTILE, description=HOSTILE, attributes={"note": HOSTILE},
+    doc = upload(people["requester"], title=HOSTILE, description=HOSTILE, attributes={"notes": HOSTILE},
                  release_ids=[release.pk], sections=[HOSTILE])
     client.force_login(people["requester"])
     for url in ("/evidence/", f"/evidence/{doc.pk}", f"/lineage/node/{quote(MODEL_NODE)}",
@@ -45,7 +45,7 @@ def test_upload_form_then_approve_form(client, model, people) -> None:
     r = client.post("/evidence/upload", {
         "file": SimpleUploadedFile("plan.md", b"# Monitoring plan\n", content_type="application/octet-stream"),
         "doc_type": "monitoring_plan", "title": "Monitoring plan", "version": "1", "node_ids": MODEL_NODE,
-        "sections": "drift, fairness", "attributes": '{"cadence": "weekly"}'})
+        "sections": "drift, fairness", "attributes": '{"cadence": "weekly", "thresholds": {"psi": 0.2}}'})
     doc = Document.objects.get()
     assert r.status_code == 302 and r["Location"] == f"/evidence/{doc.pk}"
     assert doc.content_type == "text/markdown" and doc.sections == ["drift", "fairness"]
@@ -96,3 +96,15 @@ def test_charlie_gets_404_on_a_credit_risk_document(client, model, people, charl
     assert client.post(f"/evidence/{doc.pk}/attachments", {"node_id": MODEL_NODE,
                                                            "action": "detach"}).status_code == 404
     assert Document.objects.get(pk=doc.pk).nodes.count() == 1
+
+
+def test_deeply_nested_json_in_the_upload_form_or_file_is_a_form_error_not_a_crash(client, model, people) -> None:
+    client.force_login(people["requester"])
+    deep = "[" * 100_000 + "]" * 100_000
+    base = {"doc_type": "monitoring_plan", "title": "Monitoring plan", "version": "1", "node_ids": MODEL_NODE}
+    r = client.post("/evidence/upload", {**base, "attributes": deep,
+                                         "file": SimpleUploadedFile("plan.md", b"# Plan\n")})
+    assert r.status_code == 200 and b"nested deeper than" in r.content
+    file = SimpleUploadedFile("plan.json", deep.encode(), content_type="application/json")
+    r = client.post("/evidence/upload", {**base, "file": file})
+    assert r.status_code == 200 and not Document.objects.exists()
