@@ -1,5 +1,5 @@
 """In Chromium: refusals inside the portal's layout, for a viewer and for the service account, and a node page
-that highlights the explorer. Each page is saved as a screenshot (var/screenshots)."""
+that highlights the explorer, and the viewer's landing page. Each page is saved as a screenshot (var/screenshots)."""
 
 from __future__ import annotations
 
@@ -42,3 +42,10 @@ def test_a_node_page_highlights_the_explorer_and_shows_utc_times(new_page) -> No
     assert current.count() == 1 and current.inner_text() == "Explorer"
     assert page.locator("main time").first.inner_text().endswith(" UTC")
     screenshot(page, "node-viewer")
+
+
+def test_a_viewer_lands_on_their_teams_datasets_and_models(new_page) -> None:
+    page = new_page(demo.PRIYA.username, demo.PRIYA.password)
+    assert page.get_by_role("heading", name="Datasets").is_visible()
+    assert page.get_by_role("heading", name="Model versions").is_visible()
+    screenshot(page, "home-viewer")
