@@ -53,3 +53,12 @@ def test_a_search_still_lists_every_match(client, alice, graph) -> None:
     client.force_login(alice)
     page = client.get("/", {"q": "a"}).content.decode()
     assert "<table" in page and "public_rates" in page and "loans" in page
+
+
+def test_dashboard_cards_link_to_the_lists_they_count(client, admin_user) -> None:
+    client.force_login(admin_user)
+    page = client.get("/dashboard/").content.decode()
+    targets = re.findall(r'<a class="stat[^"]*" href="#([a-z]+)">', page)
+    assert targets == ["production", "production", "violations", "waiting"]
+    for target in set(targets):
+        assert f'id="{target}"' in page
