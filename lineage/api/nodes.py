@@ -19,7 +19,9 @@ from portal.lib.pagination import BoundedPagination, page_parameters
 from portal.lib.schema import paginated
 
 from .. import selectors, services
+from ..column_selectors import column_sensitivity
 from ..models import Node, NodeKind, Tag
+from .columns import column_sensitivity_body
 from .common import DEPTH_PARAMETER, ERRORS, NodeDetailSerializer, NodeSummarySerializer, depth_param, node_or_404
 
 
@@ -70,6 +72,7 @@ class NodeDetailApi(APIView):
             parent = Node.objects.visible_to(request.user).filter(pk=node.parent_id).first()
             data["parent"] = parent.node_id if parent else None
         data["sensitiveUpstream"] = selectors.sensitive_upstream(node=node)
+        data["columnSensitivity"] = column_sensitivity_body(column_sensitivity(user=request_user(request), node=node))
         return Response(data)
 
 

@@ -12,6 +12,7 @@ from django.db.models.functions import RowNumber, TruncWeek
 from django.utils import timezone
 
 from lineage import selectors as lineage_selectors
+from lineage.column_selectors import column_sensitivity
 from lineage.models import SENSITIVE_TAGS, Edge, Node, NodeKind, NodeTag
 from lineage.redaction import redact_for
 from portal.accounts.models import NamespaceOwner, User
@@ -158,6 +159,9 @@ def node_page(*, user: User, node: Node) -> dict[str, Any]:
         "parent": Node.objects.visible_to(user).filter(pk=node.parent_id).first() if node.parent_id else None,
         "incoming": _edges_in(user, [node.pk]), "outgoing": _edges_out(user, [node.pk]),
     }
+    cs = ctx["column_sensitivity"] = column_sensitivity(user=user, node=node)
+    ctx["column_tag_rows"] = [(tag, (cs.carries.get(tag, []), cs.influenced_by.get(tag, [])))
+                              for tag in sorted(set(cs.carries) | set(cs.influenced_by))]
     kind = node.kind
     if kind in ("dataset", "job"):
         members = list(Node.objects.visible_to(user).filter(parent=node).order_by("-event_time", "-pk")[:EDGE_LIMIT])
