@@ -92,7 +92,10 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "portal.web.context.navigation",
             ],
+            # One way to show things on every page: ``|when`` for date-times, ``|pretty_json`` for payloads.
+            "builtins": ["portal.web.templatetags.portal_format"],
         },
     },
 ]
@@ -165,6 +168,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Operations grouped by resource (the path's first segment after /api/v1: releases, nodes, audit...), not
+    # all in one "v1" group.
+    "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
     "ENUM_NAME_OVERRIDES": {"ClassificationTagEnum": "lineage.models.Tag",
                             "DocumentTypeEnum": "portal.evidence.models.DocumentType",
                             "ReleaseStateEnum": "portal.approvals.models.Release.State"},

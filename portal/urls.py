@@ -24,5 +24,6 @@ urlpatterns = [
     path("", include("portal.web.urls")),
 ]
 
+handler403 = "portal.web.errors.permission_denied"
 handler404 = "portal.lib.errors.not_found"
 handler500 = "portal.lib.errors.server_error"

@@ -19,6 +19,20 @@ AUDIT_ROLES = {Role.AUDITOR, Role.ADMIN}
 REPORT_ROLES = {Role.COMPLIANCE_OFFICER, Role.AUDITOR, Role.ADMIN}
 
 
+class RoleRequired(PermissionDenied):
+    """A refusal that names the roles that would grant access, so the 403 page can say who to ask."""
+
+    def __init__(self, message: str, *, roles: Set[str]) -> None:
+        super().__init__(message)
+        self.roles = frozenset(roles)
+
+
+def require_role(user: object, roles: Set[str], message: str) -> None:
+    """Pages' role check: raise :class:`RoleRequired` (a 403 naming ``roles``) unless the user holds one."""
+    if not has_role(user, roles):
+        raise RoleRequired(message, roles=roles)
+
+
 def has_role(user: object, roles: Set[str]) -> bool:
     """The one rule for role checks, shared by the API's permission classes and the pages."""
     return bool(user and getattr(user, "is_authenticated", False)

@@ -56,3 +56,9 @@ def user_emails(user: User) -> set[str]:
     emails = {user.email.lower()} if user.email else set()
     emails |= {e.email.lower() for e in user.extra_emails.all()}  # .all(): uses a prefetch when there is one
     return emails
+
+
+def administrators() -> list[User]:
+    """The active people who administer the portal (role admin, or superusers), by name: who a refusal names."""
+    return list(User.objects.filter(Q(role="admin") | Q(is_superuser=True), is_active=True)
+                .order_by("last_name", "first_name", "username"))

@@ -9,14 +9,13 @@ from pathlib import Path
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from portal.accounts.permissions import AUDIT_ROLES, has_role
+from portal.accounts.permissions import AUDIT_ROLES, require_role
 from portal.lib.errors import FieldError
 
 from .api import entry_filter
@@ -29,8 +28,7 @@ NODE_KINDS = ("dataset", "datasetVersion", "job", "run", "commit", "modelVersion
 
 
 def _require_auditor(request: HttpRequest) -> None:
-    if not has_role(request.user, AUDIT_ROLES):
-        raise PermissionDenied("Only auditors and admins may read the audit trail.")
+    require_role(request.user, AUDIT_ROLES, "Only auditors and admins may read the audit trail.")
 
 
 def chain_status() -> dict[str, object]:

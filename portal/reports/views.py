@@ -7,13 +7,12 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from portal.accounts.models import Role
-from portal.accounts.permissions import REPORT_ROLES, has_role
+from portal.accounts.permissions import REPORT_ROLES, has_role, require_role
 from portal.lib.errors import DomainError, FieldError
 
 from . import selectors, services
@@ -53,8 +52,7 @@ class ErasureForm(forms.Form):
 
 
 def _guard(request: HttpRequest) -> None:
-    if not has_role(request.user, REPORT_ROLES):
-        raise PermissionDenied("Only compliance officers, auditors and admins may use reports.")
+    require_role(request.user, REPORT_ROLES, "Only compliance officers, auditors and admins may use reports.")
 
 
 def _report(request: HttpRequest, pk: Any) -> Report:
@@ -159,8 +157,7 @@ class CountersignForm(forms.Form):
 @require_POST
 def report_countersign(request: HttpRequest, pk: Any) -> HttpResponse:
     report = _report(request, pk)
-    if not has_role(request.user, {Role.AUDITOR}):
-        raise PermissionDenied("Only auditors countersign reports.")
+    require_role(request.user, {Role.AUDITOR}, "Only auditors countersign reports.")
     form = CountersignForm(request.POST)
     if not form.is_valid():
         messages.error(request, f"Check the form: {form.errors.as_text()}")

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 
 from portal.accounts.mfa import second_factor_missing
 from portal.accounts.models import Role
+from portal.accounts.permissions import READ_ROLES
 from portal.lib.errors import error_body
+
+from .errors import refusal
 
 ALLOWED_PREFIXES = ("/api/", "/login/", "/logout/", "/settings/tokens/", "/healthz", "/static/")
 
@@ -24,8 +27,8 @@ class ServiceAccountPagesMiddleware:
         user = getattr(request, "user", None)
         if (user is not None and user.is_authenticated and getattr(user, "role", "") == Role.INGESTOR
                 and not user.is_superuser and not request.path.startswith(ALLOWED_PREFIXES)):
-            return HttpResponseForbidden("Service accounts use the API; pages are for people.",
-                                         content_type="text/plain; charset=utf-8")
+            return refusal(request, "Service accounts use the API; pages are for people.",
+                           roles=frozenset(READ_ROLES))
         return self.get_response(request)
 
 

@@ -6,16 +6,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, F, OuterRef, Q, Subquery, Window
 from django.db.models.fields.json import KT
-from django.db.models.functions import TruncWeek
+from django.db.models.functions import RowNumber, TruncWeek
 from django.utils import timezone
 
 from lineage import selectors as lineage_selectors
 from lineage.column_selectors import column_sensitivity
-from lineage.models import SENSITIVE_TAGS, Edge, Node, NodeTag
+from lineage.models import SENSITIVE_TAGS, Edge, Node, NodeKind, NodeTag
 from lineage.redaction import redact_for
-from portal.accounts.models import User
+from portal.accounts.models import NamespaceOwner, User
 from portal.accounts.permissions import AUDIT_ROLES, has_role
 from portal.approvals import services as approval_services
 from portal.approvals.models import Release, Signature, Violation
@@ -214,3 +214,36 @@ def node_page(*, user: User, node: Node) -> dict[str, Any]:
     elif kind == "commit":
         ctx["built"] = [e.dst for e in ctx["outgoing"] if e.kind == "built_from"]
     return ctx
+
+
+LANDING_KINDS = (NodeKind.DATASET, NodeKind.MODEL_VERSION, NodeKind.DEPLOYMENT)
+
+
+@dataclass(frozen=True, slots=True)
+class KindGroup:
+    kind: str
+    label: str
+    nodes: list[Node]
+    total: int
+
+
+def team_landing(*, user: User, per_kind: int = 8) -> list[KindGroup]:
+    """The search page before any search: the datasets, model versions and deployments of the user's teams,
+    grouped by kind, recently changed first (by the last lineage event, then the last update). A user whose
+    teams own none of these sees what is visible to them. Three queries whatever the graph's size: the counts
+    per kind, the newest ``per_kind`` of each (a window), their tags."""
+    visible = Node.objects.visible_to(user).filter(kind__in=LANDING_KINDS)
+    mine = visible.filter(namespace__in=NamespaceOwner.objects.filter(team__members=user).values("namespace"))
+    counts = dict(mine.values_list("kind").annotate(n=Count("pk")).values_list("kind", "n"))
+    if not counts:
+        mine = visible
+        counts = dict(mine.values_list("kind").annotate(n=Count("pk")).values_list("kind", "n"))
+    newest = (mine.annotate(rank=Window(RowNumber(), partition_by=F("kind"), order_by=[
+                  F("event_time").desc(nulls_last=True), F("updated_at").desc(), F("pk").asc()]))
+              .filter(rank__lte=per_kind).select_related("parent").prefetch_related("tags")
+              .order_by("kind", "rank"))
+    by_kind: dict[str, list[Node]] = {}
+    for node in newest:
+        by_kind.setdefault(node.kind, []).append(node)
+    return [KindGroup(kind=kind.value, label=str(kind.label), nodes=by_kind[kind.value], total=counts[kind.value])
+            for kind in LANDING_KINDS if by_kind.get(kind.value)]

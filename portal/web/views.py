@@ -101,6 +101,9 @@ def home(request: HttpRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()
     kind = request.GET.get("kind", "")
     kind = kind if kind in NodeKind.values else ""
+    if not q and not kind:  # before any search: what the user's teams own, by kind, recently changed first
+        return render(request, "lineage/home.html", {"groups": web_selectors.team_landing(user=request.user),
+                                                     "q": q, "kind": kind, "kinds": NodeKind.choices})
     nodes = (selectors.node_list(user=request.user, kind=kind or None, q=q or None)
              .select_related("parent").prefetch_related("tags")[:100])
     return render(request, "lineage/home.html", {"nodes": nodes, "q": q, "kind": kind, "kinds": NodeKind.choices})

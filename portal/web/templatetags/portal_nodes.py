@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import template
 
 from lineage import labels
-from lineage.models import Node
+from lineage.models import Node, NodeKind
 
 register = template.Library()
 
@@ -22,3 +22,15 @@ def node_label(node: Node) -> str:
 def tag_names(node: Node) -> list[str]:
     """The distinct tags on a node or any of its columns (load with ``prefetch_related("tags")``)."""
     return sorted({t.tag for t in node.tags.all()})
+
+
+@register.filter
+def kind_name(kind: str) -> str:
+    """A node kind in words ("Dataset version", not ``datasetVersion``); other values pass through."""
+    return str(NodeKind(kind).label) if kind in NodeKind.values else kind
+
+
+@register.filter
+def edge_name(kind: str) -> str:
+    """An edge kind in words: "built from", not ``built_from``."""
+    return kind.replace("_", " ")
