@@ -129,7 +129,7 @@ def _credit_world() -> tuple[World, dict[str, str]]:
                                         justification="quarterly refresh")
     for signer in (mo, cy):
         release = approvals.release_sign(release=release, by=signer, password=PASSWORD, meaning="approval",
-                                         reason="reviewed")
+                                         reason="reviewed", reviewed_digest=release.subject_digest)
     assert release.state == "approved", release.state
     d2 = w.deploy("credit", "2", days=None)
     for d in (d1, d2):
