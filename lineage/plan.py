@@ -14,6 +14,7 @@ from typing import Any
 
 from . import facets as F
 from . import ids
+from . import monitoring as M
 from .openlineage import DatasetRef, ParsedEvent
 
 # OpenLineage event type -> run state (Marquez's names).
@@ -81,6 +82,10 @@ class GraphDelta:
     supersede: list[Supersede] = field(default_factory=list)
     # node_id -> governance attributes (model field names, see portal/governance/fields.py); later events win.
     governance: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Monitoring runs' results (lineage/monitoring.py), and edges to nodes that must already exist (a monitoring
+    # run names the deployment it watches; it never creates one): dropped when the node is unknown.
+    monitoring: list[M.MonitoringRecord] = field(default_factory=list)
+    existing_edges: set[tuple[str, str, str]] = field(default_factory=set)
 
     def add(self, delta: NodeDelta) -> None:
         cur = self.nodes.get(delta.node_id)
@@ -288,12 +293,15 @@ class Planner:
                 self.delta.edges.add((p_job, p_run, "executes"))
                 self.delta.edges.add((p_run, run, "parent_of"))
 
+        read: list[tuple[DatasetRef, str]] = []
         for d in ev.inputs:
             ds = self._dataset(d, t, ev.warnings)
             version = F.dataset_version(d.facets, ev.warnings) or self.current_versions.get(ds) or INITIAL_VERSION
             self.current_versions.setdefault(ds, version)
             dsv = self._dataset_version(d, version, t, {})
             self.delta.edges.add((dsv, run, "reads"))
+            read.append((d, dsv))
+        self._monitoring(ev, run, read, t)
         for i, d in enumerate(ev.outputs):
             ds = self._dataset(d, t, ev.warnings)
             if state in ("FAILED", "ABORTED"):
@@ -318,6 +326,32 @@ class Planner:
         if dep is not None and state in ("COMPLETED", ""):  # a deploy counts once it has succeeded
             nid = self._deployment(dep, run, t)
             self.delta.add_governance(nid, F.deployment_profile(ev.run_facets, ev.warnings))
+
+    def _monitoring(self, ev: ParsedEvent, run: str, read: list[tuple[DatasetRef, str]], t: datetime) -> None:
+        """A run that reports monitoring results (``portalMonitoring``) or data-quality assertions on its inputs."""
+        assert ev.job_namespace is not None and ev.job_name is not None
+        mon = M.monitoring_facet(ev.run_facets, ev.job_namespace, ev.warnings)
+        measures = [a for d, dsv in read for a in M.assertions({**d.facets, **d.input_facets}, dsv)]
+        if mon is None and not measures:
+            return
+        record = M.MonitoringRecord(run=run, job=ids.job_id(ev.job_namespace, ev.job_name), observed_at=t,
+                                    inputs=[dsv for _, dsv in read], measures=measures)
+        if mon is not None:
+            record.measures[:0] = mon.measures
+            record.window_start, record.window_end = mon.window_start, mon.window_end
+            if mon.deployment is not None:
+                k = mon.deployment
+                record.deployment = ids.deployment_id(k.namespace, k.name, k.version, k.environment)
+                self.delta.existing_edges.add((record.deployment, run, "monitors"))
+            if mon.reference is not None:
+                r = mon.reference
+                record.reference = ids.dataset_version_id(r.namespace, r.name, r.version)
+                if record.reference not in record.inputs:  # the reference is read too, even when not listed
+                    ref = DatasetRef(r.namespace, r.name, {}, {}, {})
+                    self._dataset(ref, t)
+                    self.delta.edges.add((self._dataset_version(ref, r.version, t, {}), run, "reads"))
+                    record.inputs.append(record.reference)
+        self.delta.monitoring.append(record)
 
     def _deployment(self, dep: F.DeploymentRef, run: str | None, t: datetime) -> str:
         m = dep.model

@@ -27,6 +27,7 @@ from portal.lib.sql import chunks, insert_ignore
 from . import facets as F
 from . import ids
 from .models import Edge, Node, NodeTag, RawEvent
+from .monitoring import MonitoringRecord
 from .openlineage import ParsedEvent, parse_event, parse_time
 from .plan import PARENT_KINDS, GraphDelta, NodeDelta, NodeRow, Planner, merge_node
 
@@ -39,6 +40,10 @@ RAW_COLUMNS = ("dedupe_key", "kind", "event_type", "event_time", "run_id", "job_
 # Called with the node ids of active deployments just written, inside the ingest transaction. The approvals
 # app registers its violation check here, so lineage does not depend on approvals.
 deployment_observers: list[Callable[[list[str]], None]] = []
+# Called with the monitoring records of the events just applied (lineage/monitoring.py), inside the ingest
+# transaction, after their nodes and edges are written. The monitoring app registers its results, thresholds
+# and alerts here. An observer must be idempotent: a rebuild replays every event.
+monitoring_observers: list[Callable[[list[MonitoringRecord], User | None], None]] = []
 
 
 @dataclass(slots=True)
@@ -170,11 +175,20 @@ def _supersede(keys: list[tuple[str, str, str]], now: datetime) -> None:
             Node.objects.filter(pk__in=active[1:]).update(state="superseded", updated_at=now)
 
 
-def _apply(delta: GraphDelta, now: datetime) -> None:
+def _existing_edges(delta: GraphDelta, id_map: dict[str, int]) -> list[tuple[int, int, str]]:
+    """Edges to nodes an event names but may not create (a monitored deployment): kept only when the node exists."""
+    wanted = {n for s, d, _ in delta.existing_edges for n in (s, d)} - set(id_map)
+    if wanted:
+        id_map = {**id_map, **dict(Node.objects.filter(node_id__in=wanted).values_list("node_id", "id"))}
+    return [(id_map[s], id_map[d], k) for s, d, k in delta.existing_edges if s in id_map and d in id_map]
+
+
+def _apply(delta: GraphDelta, now: datetime, by: User | None = None) -> None:
     deploy_keys = _deployment_keys(delta)
     id_map = _apply_nodes(delta, now)
     db_now = _dt(now)
-    edges = sorted((id_map[s], id_map[d], k, db_now) for s, d, k in delta.edges)
+    edges = sorted([(id_map[s], id_map[d], k, db_now) for s, d, k in delta.edges]
+                   + [(s, d, k, db_now) for s, d, k in _existing_edges(delta, id_map)])
     insert_ignore("lineage_edge", ("src_id", "dst_id", "kind", "created_at"), edges,
                   conflict=("src_id", "dst_id", "kind"))
     tags = sorted((id_map[n], f, t, NodeTag.Source.FACET, db_now) for n, f, t in delta.tags)
@@ -185,6 +199,9 @@ def _apply(delta: GraphDelta, now: datetime) -> None:
     if deployed:
         for observe in deployment_observers:
             observe(deployed)
+    if delta.monitoring:
+        for record_results in monitoring_observers:
+            record_results(delta.monitoring, by)
 
 
 def _current_versions(events: Iterable[ParsedEvent]) -> dict[str, str]:
@@ -244,7 +261,7 @@ def events_ingest(*, events: list[ParsedEvent], by: User | None) -> list[IngestO
         # Some were stored before: plan again from the new ones only, so duplicates change nothing.
         fresh = [ev for ev in unique if ev.dedupe_key in inserted]
         delta = Planner(_current_versions(fresh)).add_events(fresh)
-    _apply(delta, now)
+    _apply(delta, now, by)
     lineage_governance_apply(records=delta.governance, by=by)
     audit_record_many(actor=by, changes=[_ingest_change(ev) for ev in unique if ev.dedupe_key in inserted])
     return [

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "portal.reports",
     "portal.web",
     "lineage",
+    "portal.monitoring",
 ]
 
 MIDDLEWARE = [

@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/v1/", include("portal.evidence.urls")),
     path("api/v1/", include("lineage.urls")),
     path("api/v1/", include("portal.governance.urls")),
+    path("api/v1/", include("portal.monitoring.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves Swagger UI's init script from ?script, so the page needs no inline script (CSP).
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema", template_name="api_docs.html"),

@@ -25,6 +25,7 @@ from portal.accounts.models import ApiToken, Role, User
 from portal.accounts.permissions import AUDIT_ROLES, REPORT_ROLES, has_role
 from portal.audit.context import client_address
 from portal.evidence import selectors as evidence_selectors
+from portal.monitoring import selectors as monitoring_selectors
 from portal.reports.selectors import posture_overview
 
 from . import selectors as web_selectors
@@ -108,6 +109,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "deployments": deployments,
         "unapproved": sum(1 for d in deployments if not d.release_pk),
         "violations": web_selectors.violations_open(user=user),
+        "alerts": monitoring_selectors.alerts_open(user=user),
         "waiting": web_selectors.releases_waiting(user=user),
         "violation_weeks": web_selectors.violations_per_week(user=user),
         "pending_weeks": web_selectors.releases_pending_per_week(user=user),
@@ -154,6 +156,8 @@ def node_detail(request: HttpRequest, node_id: str) -> HttpResponse:
         raise Http404
     context = web_selectors.node_page(user=request.user, node=node)
     context["node_documents"] = evidence_selectors.document_list(user=request.user, node=node)
+    if node.kind == "deployment":
+        context.update(monitoring_selectors.deployment_monitoring(user=request.user, deployment=node))
     return render(request, "lineage/node_detail.html", context)
 
 
