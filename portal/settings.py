@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "portal.web",
     "lineage",
     "portal.monitoring",
+    "portal.incidents",
 ]
 
 MIDDLEWARE = [

@@ -13,6 +13,7 @@ urlpatterns = [
     path("api/v1/", include("lineage.urls")),
     path("api/v1/", include("portal.governance.urls")),
     path("api/v1/", include("portal.monitoring.urls")),
+    path("api/v1/", include("portal.incidents.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves Swagger UI's init script from ?script, so the page needs no inline script (CSP).
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema", template_name="api_docs.html"),
@@ -22,6 +23,7 @@ urlpatterns = [
     path("governance/", include("portal.governance.page_urls")),
     path("reports/", include("portal.reports.page_urls")),
     path("evidence/", include("portal.evidence.page_urls")),
+    path("incidents/", include("portal.incidents.page_urls")),
     path("", include("portal.web.urls")),
 ]
 
