@@ -4,6 +4,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from portal.metrics.views import metrics
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/audit/", include("portal.audit.urls")),
@@ -24,6 +26,7 @@ urlpatterns = [
     path("reports/", include("portal.reports.page_urls")),
     path("evidence/", include("portal.evidence.page_urls")),
     path("incidents/", include("portal.incidents.page_urls")),
+    path("metrics", metrics, name="metrics"),
     path("", include("portal.web.urls")),
 ]
 

@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 
 from portal.accounts.models import Role
 
-ALLOWED_PREFIXES = ("/api/", "/login/", "/logout/", "/settings/tokens/", "/healthz", "/static/")
+ALLOWED_PREFIXES = ("/api/", "/login/", "/logout/", "/settings/tokens/", "/healthz", "/metrics", "/static/")
 
 
 class ServiceAccountPagesMiddleware:
