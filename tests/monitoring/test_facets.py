@@ -71,3 +71,22 @@ def test_data_quality_assertions_on_inputs_are_read_as_results() -> None:
 def test_an_ordinary_run_has_no_monitoring_record() -> None:
     ev = parse_event(json.dumps(run_event(inputs=[dataset("s3://lake", "x")])).encode())
     assert Planner().add_events([ev]).monitoring == []
+
+
+def test_the_facet_schema_is_valid_and_accepts_what_we_and_the_demo_send() -> None:
+    from portal.monitoring import demo
+    from tests.lineage.test_facet_schemas import validator
+
+    v = validator(M.MONITORING_FACET)
+    sent = monitoring_facets("credit", "7", metrics=[{"name": "auc", "value": 0.7, "threshold": 0.75,
+                                                      "breachWhen": "below"}, {"name": "drift", "psi": 0.2}],
+                             reference={"namespace": "s3://lake", "name": "f", "version": "1"},
+                             window=("2026-02-01T00:00:00Z", "2026-03-01T00:00:00Z"))
+    v.validate(sent[M.MONITORING_FACET])
+    for event in demo.events():
+        v.validate(event["run"]["facets"][M.MONITORING_FACET])
+    rest = json.loads(M.rest_event({"deployment": {"namespace": "ml", "name": "credit", "version": "7",
+                                                   "environment": "production"}, "time": "2026-03-01T00:00:00Z",
+                                    "metrics": [{"name": "auc", "value": 0.7, "breach_when": "below"}]}))
+    v.validate(rest["run"]["facets"][M.MONITORING_FACET])
+    assert list(v.iter_errors(facet(metrics=[{"name": "auc"}])))  # no value, psi or ks: the reader drops it too
