@@ -13,6 +13,7 @@ are stored as JSON.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -152,6 +153,20 @@ def normalise(values: dict[str, Any]) -> dict[str, Any]:
         else:
             out[key] = value
     return out
+
+
+def parameters_timeline() -> Callable[[datetime], tuple[ParameterSet | None, dict[str, Any]]]:
+    """``parameters_in_force`` for many times with one query: a function of the time."""
+    versions = list(ParameterSet.objects.order_by("effective_from", "version"))
+
+    def at(t: datetime) -> tuple[ParameterSet | None, dict[str, Any]]:
+        current = None
+        for v in versions:  # a handful of versions: a scan is the simplest correct choice
+            if v.effective_from <= t:
+                current = v
+        return current, {**DEFAULTS, **(current.values if current else {})}
+
+    return at
 
 
 def parameters_in_force(at: datetime | None = None) -> tuple[ParameterSet | None, dict[str, Any]]:

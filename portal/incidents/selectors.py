@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from portal.accounts.models import User
+from portal.governance.parameters import parameters_timeline
 
 from .clocks import ClockStatus
 from .models import Incident
@@ -13,7 +14,8 @@ from .services import incident_clock_status
 
 def incidents_open_by_deadline(*, user: User, limit: int = 10) -> list[tuple[Incident, list[ClockStatus]]]:
     """Open incidents, the most urgent first: overdue, then by the nearest deadline still running."""
-    rows = [(i, incident_clock_status(i)) for i in
+    params_at = parameters_timeline()
+    rows = [(i, incident_clock_status(i, params_at=params_at)) for i in
             Incident.objects.visible_to(user).filter(state=Incident.State.OPEN).prefetch_related("notifications")]
 
     def urgency(row: tuple[Incident, list[ClockStatus]]) -> tuple[int, datetime]:

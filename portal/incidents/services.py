@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -21,7 +22,7 @@ from portal.governance.parameters import parameters_in_force
 from portal.lib.errors import DomainError, FieldError
 from portal.monitoring.models import Alert
 
-from .clocks import ClockStatus, clock_status, clocks
+from .clocks import Clock, ClockStatus, clock_status, clocks
 from .models import Action, Incident, Kind, Notification
 
 INCIDENT_ROLES = {Role.APPROVER, *CURATE_ROLES}  # who opens incidents and records what is done
@@ -235,16 +236,21 @@ def _close(*, by: User, incident: Incident, reason: str) -> Incident:
 
 
 # -- clocks ------------------------------------------------------------------------------------------------
-def incident_clocks(incident: Incident) -> list:
-    _, params = parameters_in_force(incident.detected_at)
+def incident_clocks(incident: Incident, params_at: Callable[[datetime], tuple[Any, dict[str, Any]]] | None = None,
+                    ) -> list[Clock]:
+    """The clocks of ``incident`` under the parameters in force when it was detected (``params_at``, from
+    ``parameters_timeline()``, saves a query per incident when there are many)."""
+    _, params = (params_at or parameters_in_force)(incident.detected_at)
     return clocks(kinds=incident.kinds, ai_act_category=incident.ai_act_category, detected_at=incident.detected_at,
                   params=params)
 
 
-def incident_clock_status(incident: Incident, *, now: datetime | None = None) -> list[ClockStatus]:
+def incident_clock_status(incident: Incident, *, now: datetime | None = None,
+                          params_at: Callable[[datetime], tuple[Any, dict[str, Any]]] | None = None,
+                          ) -> list[ClockStatus]:
     """Each clock with its state: running, overdue (raised), met, late (raised) or exempt."""
     now = now or timezone.now()
     recorded = {n.clock: n for n in incident.notifications.all()}
     return [clock_status(c, notified_at=recorded[c.name].notified_at if c.name in recorded else None,
                          exempt=bool(c.name in recorded and recorded[c.name].exempt_reason), now=now)
-            for c in incident_clocks(incident)]
+            for c in incident_clocks(incident, params_at)]

@@ -13,6 +13,7 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_POST
 
 from portal.accounts.permissions import CURATE_ROLES, has_role
+from portal.governance.parameters import parameters_timeline
 from portal.lib.errors import DomainError, FieldError
 from portal.monitoring.models import Alert
 
@@ -32,7 +33,8 @@ def _visible(request: HttpRequest, pk: int) -> Incident:
 @require_GET
 def incident_list(request: HttpRequest) -> HttpResponse:
     incidents = list(Incident.objects.visible_to(request.user).prefetch_related("notifications", "deployments")[:200])
-    rows = [(i, services.incident_clock_status(i)) for i in incidents]
+    params_at = parameters_timeline()
+    rows = [(i, services.incident_clock_status(i, params_at=params_at)) for i in incidents]
     return render(request, "incidents/list.html", {
         "open_rows": [r for r in rows if r[0].state == Incident.State.OPEN],
         "closed_rows": [r for r in rows if r[0].state == Incident.State.CLOSED]})

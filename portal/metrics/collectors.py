@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db.models import F
@@ -14,9 +14,10 @@ from prometheus_client.registry import Collector
 
 from portal.approvals.models import Release, Violation
 from portal.audit.models import AuditCheckpoint, AuditEntry, AuditVerification
-from portal.incidents.clocks import clock_status
+from portal.governance.parameters import parameters_timeline
+from portal.incidents.clocks import ClockStatus
 from portal.incidents.models import Incident
-from portal.incidents.services import incident_clocks
+from portal.incidents.services import incident_clock_status
 from portal.monitoring.models import Alert
 from portal.reports.models import Report
 
@@ -25,17 +26,11 @@ REPORT_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
 REPORT_WINDOW = timedelta(hours=24)
 
 
-def incident_deadline_bucket(incident: Incident, now: object) -> str:
+def incident_deadline_bucket(statuses: list[ClockStatus], now: datetime) -> str:
     """overdue (a clock passed with nothing recorded), due_24h, due_later, or none (no clock left running)."""
-    recorded = {n.clock: n for n in incident.notifications.all()}
-    pending = []
-    for c in incident_clocks(incident):
-        n = recorded.get(c.name)
-        s = clock_status(c, notified_at=n.notified_at if n else None, exempt=bool(n and n.exempt_reason), now=now)
-        if s.state == "overdue":
-            return "overdue"
-        if s.state == "running":
-            pending.append(c.deadline)
+    if any(s.state == "overdue" for s in statuses):
+        return "overdue"
+    pending = [s.clock.deadline for s in statuses if s.state == "running"]
     if not pending:
         return "none"
     return "due_24h" if min(pending) - now <= timedelta(hours=24) else "due_later"
@@ -57,7 +52,7 @@ class PortalCollector(Collector):
         if queue is not None:
             yield queue
 
-    def _audit(self, now: object) -> Iterator[GaugeMetricFamily]:
+    def _audit(self, now: datetime) -> Iterator[GaugeMetricFamily]:
         head = AuditEntry.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
         checkpoint = AuditCheckpoint.objects.order_by("-tree_size", "-id").first()
         covered = checkpoint.tree_size if checkpoint else 0
@@ -73,17 +68,18 @@ class PortalCollector(Collector):
             yield GaugeMetricFamily("portal_audit_chain_ok", "1 when the last verification of the chain passed.",
                                     value=1 if verification.ok else 0)
 
-    def _incidents(self, now: object) -> GaugeMetricFamily:
+    def _incidents(self, now: datetime) -> GaugeMetricFamily:
         family = GaugeMetricFamily("portal_incidents_open", "Open incidents by their most urgent deadline.",
                                    labels=["deadline"])
         counts = dict.fromkeys(("overdue", "due_24h", "due_later", "none"), 0)
+        params_at = parameters_timeline()
         for i in Incident.objects.filter(state=Incident.State.OPEN).prefetch_related("notifications"):
-            counts[incident_deadline_bucket(i, now)] += 1
+            counts[incident_deadline_bucket(incident_clock_status(i, now=now, params_at=params_at), now)] += 1
         for bucket, n in counts.items():
             family.add_metric([bucket], n)
         return family
 
-    def _reports(self, now: object) -> Iterator[GaugeMetricFamily | HistogramMetricFamily]:
+    def _reports(self, now: datetime) -> Iterator[GaugeMetricFamily | HistogramMetricFamily]:
         states = GaugeMetricFamily("portal_reports", "Reports by state.", labels=["state"])
         by_state = dict.fromkeys(Report.State.values, 0)
         for state in Report.objects.values_list("state", flat=True):

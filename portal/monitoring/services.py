@@ -14,7 +14,7 @@ from lineage.monitoring import Measure, MonitoringRecord
 from portal.accounts.models import User
 from portal.audit.services import Change, audit_record, audit_record_many
 from portal.governance.models import ModelInventory
-from portal.governance.parameters import parameters_in_force
+from portal.governance.parameters import parameters_timeline
 from portal.lib.errors import DomainError
 
 from .models import Alert, MonitoringResult
@@ -48,6 +48,7 @@ def monitoring_results_record(records: list[MonitoringRecord], by: User | None) 
     keys = {_key(r, m) for r in records for m in r.measures}
     stored = set(MonitoringResult.objects.filter(key__in=keys).values_list("key", flat=True))
     now = timezone.now()
+    params_at = parameters_timeline()
     new: list[MonitoringResult] = []
     for r in records:
         run = nodes.get(r.run)
@@ -55,7 +56,7 @@ def monitoring_results_record(records: list[MonitoringRecord], by: User | None) 
             continue
         dep = deployments.get(r.deployment or "")
         tier = tiers.get(r.deployment or "")
-        pset, params = parameters_in_force(r.observed_at)
+        pset, params = params_at(r.observed_at)
         psi_max = tier_limit(params["monitoring_psi_max"], tier)
         ks_max = tier_limit(params["monitoring_ks_max"], tier)
         for m in r.measures:
@@ -75,10 +76,13 @@ def monitoring_results_record(records: list[MonitoringRecord], by: User | None) 
     alerts = [Alert(deployment=x.deployment, result=x, opened_at=now, reason="; ".join(x.breaches))
               for x in new if x.breaches and x.deployment is not None]
     Alert.objects.bulk_create(alerts)
-    changes = [Change("monitoring.results_recorded", "run", run_id,
-                      {"results": sum(1 for x in new if x.run.node_id == run_id),
-                       "breaches": sum(1 for x in new if x.run.node_id == run_id and x.breaches)})
-               for run_id in dict.fromkeys(x.run.node_id for x in new)]
+    per_run: dict[str, list[int]] = {}
+    for x in new:
+        counts = per_run.setdefault(x.run.node_id, [0, 0])
+        counts[0] += 1
+        counts[1] += bool(x.breaches)
+    changes = [Change("monitoring.results_recorded", "run", run_id, {"results": n, "breaches": b})
+               for run_id, (n, b) in per_run.items()]
     changes += [Change("monitoring.alert_opened", "deployment", a.deployment.node_id,
                        {"alert": a.pk, "metric": a.result.metric, "reason": a.reason, "run": a.result.run.node_id})
                 for a in alerts]

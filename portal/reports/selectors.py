@@ -24,6 +24,7 @@ from portal.governance.models import (
     ModelInventory,
     SubjectKey,
 )
+from portal.governance.parameters import parameters_timeline
 from portal.incidents.models import Incident
 from portal.incidents.services import incident_clocks
 from portal.lib.sql import select_in
@@ -244,6 +245,7 @@ def _monitoring(facts: Facts) -> None:
     incidents = (Incident.objects.filter(detected_at__lte=end)
                  .exclude(state=Incident.State.CLOSED, closed_at__lt=facts.period_start)
                  .prefetch_related("deployments", "model_versions", "datasets", "notifications"))
+    params_at = parameters_timeline()
     for i in incidents:
         nodes = ({n.pk for n in i.deployments.all()} | {n.pk for n in i.model_versions.all()}
                  | {n.pk for n in i.datasets.all()})
@@ -256,7 +258,7 @@ def _monitoring(facts: Facts) -> None:
             clocks=[ClockFact(c.name, c.label, c.deadline,
                               recorded[c.name].notified_at if c.name in recorded else None,
                               bool(c.name in recorded and recorded[c.name].exempt_reason))
-                    for c in incident_clocks(i)]))
+                    for c in incident_clocks(i, params_at)]))
 
 
 def facts_load(*, scope: dict[str, list[str]], period: tuple[datetime, datetime], now: datetime,
