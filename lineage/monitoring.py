@@ -207,7 +207,9 @@ def rest_event(p: dict[str, Any]) -> bytes:
     if p.get("reference"):
         monitor["reference"] = p["reference"]
     inputs: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for ref in ([p["reference"]] if p.get("reference") else []) + list(p.get("inputs", [])):
+    # The reference is named in the facet only: the planner adds its read without touching the version's facets
+    # (a version facet on it would change what an approval of a model trained on it signed).
+    for ref in p.get("inputs", []):
         key = (ref["namespace"], ref["name"], str(ref["version"]))
         inputs.setdefault(key, {"namespace": key[0], "name": key[1],
                                 "facets": {"version": _facet(datasetVersion=key[2])}})

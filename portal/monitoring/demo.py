@@ -35,10 +35,8 @@ def events() -> list[dict[str, Any]]:
             "schemaURL": demo.RUN_EVENT_SCHEMA,
             "run": {"runId": demo.run_uuid(f"credit/monitor/{day}"), "facets": facets},
             "job": {"namespace": demo.CREDIT_NS, "name": "monitor_credit_scoring", "facets": {}},
-            "inputs": [{"namespace": demo.CREDIT_FEATURES.namespace, "name": demo.CREDIT_FEATURES.name,
-                        "facets": {"version": demo._facet("DatasetVersionDatasetFacet", "1-0-1", MONITOR_PRODUCER,
-                                                          datasetVersion=TRAINING_VERSION)}},
-                       {"namespace": demo.BANK_DB, "name": "core.customers", "facets": {}}],
+            # The reference (the training features) is read through the facet's ``reference``.
+            "inputs": [{"namespace": demo.BANK_DB, "name": "core.customers", "facets": {}}],
             "outputs": []})
     return out
 

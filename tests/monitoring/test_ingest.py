@@ -13,7 +13,7 @@ from portal.governance.models import ModelInventory
 from portal.governance.services import parameters_publish
 from portal.monitoring.models import Alert, MonitoringResult
 from portal.monitoring.rules import tier_limit
-from tests.factories import dataset, facet, run_event
+from tests.factories import dataset, facet, model_output, run_event
 
 from .conftest import BANK, DEPLOYMENT, ingest, monitor_event
 
@@ -95,3 +95,25 @@ def test_tier_limits_fall_back_to_the_strictest_and_to_the_nearest_more_material
     assert tier_limit(limits, None) == 0.1
     assert tier_limit(limits, 5) == 0.2
     assert tier_limit({}, 1) is None
+
+
+def test_monitoring_a_model_leaves_the_subject_its_approvers_signed_unchanged(deployment: Node,
+                                                                              ingest_client) -> None:
+    """The reference is the very dataset version the model was trained on: reading it must not alter it (a
+    version facet added to it would change the content hash its approvers signed)."""
+    from portal.approvals.models import Policy
+    from portal.approvals.subject import subject_build
+    from tests.monitoring.test_api import body
+
+    ingest(run_event(job="train", inputs=[dataset(BANK, "features.v2")], outputs=[model_output("credit", "8")],
+                     time="2026-02-01T00:00:00Z"))
+    mv = Node.objects.get(node_id="modelVersion:ml-pipelines:credit#8")
+    policy = Policy(key="production", version=1)
+    before = subject_build(model_version=mv, policy=policy)
+    reference = {"namespace": BANK, "name": "features.v2", "version": "initial"}
+    assert f"datasetVersion:{BANK}:features.v2#initial" in {d["id"] for d in before["dataset_versions"]}
+    event = monitor_event({"name": "auc", "value": 0.70, "threshold": 0.75, "breachWhen": "below"})
+    event["run"]["facets"]["portalMonitoring"]["reference"] = reference
+    ingest(event)
+    assert ingest_client.post("/api/v1/monitoring", body(reference=reference), format="json").status_code == 201
+    assert subject_build(model_version=mv, policy=policy) == before
