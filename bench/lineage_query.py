@@ -319,13 +319,15 @@ def _plain_nodes(ids: list[int], distance: dict[int, int]) -> list[dict[str, Any
 
 
 def breakdown(picks: list[tuple[int, str]], depth: int) -> None:
-    """Time the steps of GET .../upstream one by one (same calls as lineage/api.py's NodeWalkApi), per request,
+    """Time the steps of GET .../upstream one by one (same calls as lineage/api/nodes.py's NodeWalkApi), per request,
     and two alternatives for the slow steps (measured here only; the portal's code is not changed)."""
     from django.contrib.auth import get_user_model
     from django.db import connection
     from rest_framework.renderers import JSONRenderer
 
-    from lineage import api, selectors
+    from lineage import selectors
+    from lineage.api import NodeSummarySerializer
+    from lineage.api.nodes import walk_response
 
     user = get_user_model().objects.get(username="benchadmin")
     timer = SqlTimer()
@@ -354,7 +356,7 @@ def breakdown(picks: list[tuple[int, str]], depth: int) -> None:
         timer.params.clear()
         summaries = selectors.node_summaries(user=user, pks=list(walk.distance))
         t.append(time.perf_counter())
-        data = api._walk_response(node, walk, summaries, None)
+        data = walk_response(node, walk, summaries, None)
         t.append(time.perf_counter())
         JSONRenderer().render(data)
         t.append(time.perf_counter())
@@ -363,7 +365,7 @@ def breakdown(picks: list[tuple[int, str]], depth: int) -> None:
         steps["total"].append(t[-1] - t[0])
         nodes = selectors.nodes_by_pk(user=user, pks=list(walk.distance))
         a0 = time.perf_counter()
-        api.NodeSummarySerializer([nodes[pk] for pk in walk.distance if pk in nodes], many=True).data  # noqa: B018
+        NodeSummarySerializer([nodes[pk] for pk in walk.distance if pk in nodes], many=True).data  # noqa: B018
         a1 = time.perf_counter()
         _plain_nodes(list(walk.distance), walk.distance)
         a2 = time.perf_counter()

@@ -20,8 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from portal.governance import fields as G
-
+from . import governance_fields as G
 from .openlineage import MAX_NAME_BYTES, MAX_NAMESPACE_BYTES, MAX_VERSION_BYTES, name_problem
 
 TAGS = ("PII", "PHI", "SPECIAL_CAT", "PCI", "FINANCIAL", "DEIDENTIFIED")
@@ -241,7 +240,7 @@ def parent_run(run_facets: dict[str, Any]) -> tuple[str, str, str] | None:
     return None
 
 
-# -- governance attributes (portal/governance/fields.py holds the rules) ---------------------------------
+# -- governance attributes (lineage/governance_fields.py holds the rules) ---------------------------------
 GOVERNANCE_FACET = "portalGovernance"
 
 

@@ -223,68 +223,12 @@ def _check_facets(where: str, facets: dict[str, Any], warnings: list[str]) -> No
 
 def parse_event(raw: bytes) -> ParsedEvent:
     """Parse one OpenLineage event (RunEvent, DatasetEvent or JobEvent) from its JSON bytes."""
-    try:
-        # msgspec skips keys it does not know without decoding them: check the whole body here.
-        raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise EventError(None, f"the body is not valid UTF-8: {exc.reason} at byte {exc.start}") from exc
-    try:
-        ev = _decoder.decode(raw)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        raise _decode_error(exc) from exc
-    except RecursionError as exc:
-        raise EventError(None, f"the JSON is nested more than {MAX_NESTING} levels deep") from exc
-    if (b"\\ud" in raw or b"\\uD" in raw) and _SURROGATE_ESCAPE.search(raw) and _lone_surrogate(raw):
-        raise EventError(None, "the JSON holds a lone UTF-16 surrogate escape (\\ud800-\\udfff): not a character")
-    facet_sets = [ev.run.facets if ev.run else {}, ev.job.facets if ev.job else {}]
-    for d in [*ev.inputs, *ev.outputs, *([ev.dataset] if ev.dataset else [])]:
-        facet_sets += [d.facets, d.inputFacets, d.outputFacets]
-    if _too_deep(raw, facet_sets):
-        raise EventError(None, f"the JSON is nested more than {MAX_NESTING} levels deep")
+    ev = _decode(raw)
     warnings: list[str] = []
     event_time = parse_time(ev.eventTime, warnings)
-    if not ev.producer:
-        warnings.append("producer is missing")
-    if not ev.schemaURL:
-        warnings.append("schemaURL is missing")
-    if ev.eventType is not None and ev.eventType not in EVENT_TYPES:
-        raise EventError("eventType", f"unknown event type {ev.eventType!r}; expected one of "
-                         + ", ".join(sorted(EVENT_TYPES)))
-
-    if ev.run is not None:
-        kind = "run"
-        if ev.job is None:
-            raise EventError("job", "this field is required for a RunEvent")
-        try:
-            run_id = str(uuid.UUID(ev.run.runId))
-        except ValueError as exc:
-            raise EventError("run.runId", f"not a UUID: {ev.run.runId!r}") from exc
-    elif ev.job is not None:
-        kind, run_id = "job", None
-    elif ev.dataset is not None:
-        kind, run_id = "dataset", None
-    else:
-        raise EventError("run", "the event has neither run, job nor dataset")
-
-    if ev.job is not None:
-        _check_name("job.name", ev.job.name, MAX_NAME_BYTES)
-        _check_name("job.namespace", ev.job.namespace, MAX_NAMESPACE_BYTES)
-    if ev.dataset is not None and kind == "dataset":
-        _check_name("dataset.name", ev.dataset.name, MAX_NAME_BYTES)
-        _check_name("dataset.namespace", ev.dataset.namespace, MAX_NAMESPACE_BYTES)
-    datasets = [("inputs", d) for d in ev.inputs] + [("outputs", d) for d in ev.outputs]
-    for i, (where, d) in enumerate(datasets):
-        idx = i if where == "inputs" else i - len(ev.inputs)
-        if not d.name.strip() or not d.namespace.strip():
-            raise EventError(f"{where}[{idx}].name", "dataset namespace and name must not be empty")
-        _check_name(f"{where}[{idx}].name", d.name, MAX_NAME_BYTES)
-        _check_name(f"{where}[{idx}].namespace", d.namespace, MAX_NAMESPACE_BYTES)
-        _check_facets(f"{where}[{idx}].facets", d.facets, warnings)
-    if ev.run is not None:
-        _check_facets("run.facets", ev.run.facets, warnings)
-    if ev.job is not None:
-        _check_facets("job.facets", ev.job.facets, warnings)
-
+    _check_header(ev, warnings)
+    kind, run_id = _kind_of(ev)
+    _check_names_and_facets(ev, kind, warnings)
     return ParsedEvent(
         kind=kind,
         event_type=ev.eventType if kind == "run" else None,
@@ -303,6 +247,76 @@ def parse_event(raw: bytes) -> ParsedEvent:
         sha256=hashlib.sha256(raw).hexdigest(),
         warnings=warnings,
     )
+
+
+def _decode(raw: bytes) -> _Event:
+    """The event's JSON decoded: valid UTF-8, the expected shape, no lone surrogates, not nested too deep."""
+    try:
+        # msgspec skips keys it does not know without decoding them: check the whole body here.
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise EventError(None, f"the body is not valid UTF-8: {exc.reason} at byte {exc.start}") from exc
+    try:
+        ev = _decoder.decode(raw)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise _decode_error(exc) from exc
+    except RecursionError as exc:
+        raise EventError(None, f"the JSON is nested more than {MAX_NESTING} levels deep") from exc
+    if (b"\\ud" in raw or b"\\uD" in raw) and _SURROGATE_ESCAPE.search(raw) and _lone_surrogate(raw):
+        raise EventError(None, "the JSON holds a lone UTF-16 surrogate escape (\\ud800-\\udfff): not a character")
+    facet_sets = [ev.run.facets if ev.run else {}, ev.job.facets if ev.job else {}]
+    for d in [*ev.inputs, *ev.outputs, *([ev.dataset] if ev.dataset else [])]:
+        facet_sets += [d.facets, d.inputFacets, d.outputFacets]
+    if _too_deep(raw, facet_sets):
+        raise EventError(None, f"the JSON is nested more than {MAX_NESTING} levels deep")
+    return ev
+
+
+def _check_header(ev: _Event, warnings: list[str]) -> None:
+    if not ev.producer:
+        warnings.append("producer is missing")
+    if not ev.schemaURL:
+        warnings.append("schemaURL is missing")
+    if ev.eventType is not None and ev.eventType not in EVENT_TYPES:
+        raise EventError("eventType", f"unknown event type {ev.eventType!r}; expected one of "
+                         + ", ".join(sorted(EVENT_TYPES)))
+
+
+def _kind_of(ev: _Event) -> tuple[str, str | None]:
+    """run, job or dataset event, and the run's id (a canonical UUID) for a run event."""
+    if ev.run is not None:
+        if ev.job is None:
+            raise EventError("job", "this field is required for a RunEvent")
+        try:
+            return "run", str(uuid.UUID(ev.run.runId))
+        except ValueError as exc:
+            raise EventError("run.runId", f"not a UUID: {ev.run.runId!r}") from exc
+    if ev.job is not None:
+        return "job", None
+    if ev.dataset is not None:
+        return "dataset", None
+    raise EventError("run", "the event has neither run, job nor dataset")
+
+
+def _check_names_and_facets(ev: _Event, kind: str, warnings: list[str]) -> None:
+    if ev.job is not None:
+        _check_name("job.name", ev.job.name, MAX_NAME_BYTES)
+        _check_name("job.namespace", ev.job.namespace, MAX_NAMESPACE_BYTES)
+    if ev.dataset is not None and kind == "dataset":
+        _check_name("dataset.name", ev.dataset.name, MAX_NAME_BYTES)
+        _check_name("dataset.namespace", ev.dataset.namespace, MAX_NAMESPACE_BYTES)
+    datasets = [("inputs", d) for d in ev.inputs] + [("outputs", d) for d in ev.outputs]
+    for i, (where, d) in enumerate(datasets):
+        idx = i if where == "inputs" else i - len(ev.inputs)
+        if not d.name.strip() or not d.namespace.strip():
+            raise EventError(f"{where}[{idx}].name", "dataset namespace and name must not be empty")
+        _check_name(f"{where}[{idx}].name", d.name, MAX_NAME_BYTES)
+        _check_name(f"{where}[{idx}].namespace", d.namespace, MAX_NAMESPACE_BYTES)
+        _check_facets(f"{where}[{idx}].facets", d.facets, warnings)
+    if ev.run is not None:
+        _check_facets("run.facets", ev.run.facets, warnings)
+    if ev.job is not None:
+        _check_facets("job.facets", ev.job.facets, warnings)
 
 
 def split_batch(body: bytes) -> list[bytes]:

@@ -80,7 +80,7 @@ class GraphDelta:
     edges: set[tuple[str, str, str]] = field(default_factory=set)
     tags: set[tuple[str, str, str]] = field(default_factory=set)  # node_id, field, tag
     supersede: list[Supersede] = field(default_factory=list)
-    # node_id -> governance attributes (model field names, see portal/governance/fields.py); later events win.
+    # node_id -> governance attributes (model field names, see lineage/governance_fields.py); later events win.
     governance: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Monitoring runs' results (lineage/monitoring.py), and edges to nodes that must already exist (a monitoring
     # run names the deployment it watches; it never creates one): dropped when the node is unknown.
@@ -239,31 +239,48 @@ class Planner:
 
     # -- events ----------------------------------------------------------------------------------------
     def add_event(self, ev: ParsedEvent) -> None:
+        """Plan one event: a dataset event names a dataset; a job event its job, commit and datasets; a run
+        event also the run, its parent run, the versions it read and wrote, the models and the deployment."""
         t = ev.event_time
         if ev.kind == "dataset":
             assert ev.dataset is not None
             self._dataset(ev.dataset, t, ev.warnings)
             return
-        assert ev.job_namespace is not None and ev.job_name is not None
-        job_ns, job_name = ev.job_namespace, ev.job_name
-        io = {"inputs": [[d.namespace, d.name] for d in ev.inputs],
-              "outputs": [[d.namespace, d.name] for d in ev.outputs]}
-        job_attrs = {k: v for k, v in io.items() if v}
-        job = self._job(job_ns, job_name, ev.job_facets, t, job_attrs)
-        commit = F.source_commit(ev.job_facets, ev.warnings)
-        commit_nid = None
-        if commit is not None:
-            commit_nid = ids.commit_id(commit.repo, commit.sha)
-            self.delta.add(NodeDelta(commit_nid, "commit", commit.repo, commit.sha,
-                                     attrs={k: v for k, v in (("branch", commit.branch), ("path", commit.path),
-                                                              ("url", commit.url)) if v}, event_time=t))
-            self.delta.edges.add((commit_nid, job, "built_from"))
+        job, commit = self._event_job(ev)
         if ev.kind == "job":
             for d in ev.inputs + ev.outputs:
                 self._dataset(d, t, ev.warnings)
             return
+        run, state, deid = self._event_run(ev, job, commit)
+        self._event_parent(ev, run)
+        self._monitoring(ev, run, self._event_inputs(ev, run))
+        self._event_outputs(ev, run, state, deid)
+        dep = F.deployment(ev.run_facets, ev.job_namespace or "", ev.warnings)
+        if dep is not None and state in ("COMPLETED", ""):  # a deploy counts once it has succeeded
+            nid = self._deployment(dep, run, t)
+            self.delta.add_governance(nid, F.deployment_profile(ev.run_facets, ev.warnings))
 
-        assert ev.run_id is not None
+    def _event_job(self, ev: ParsedEvent) -> tuple[str, str | None]:
+        """The event's job (with the datasets it reads and writes as attributes) and its source commit."""
+        assert ev.job_namespace is not None and ev.job_name is not None
+        t = ev.event_time
+        io = {"inputs": [[d.namespace, d.name] for d in ev.inputs],
+              "outputs": [[d.namespace, d.name] for d in ev.outputs]}
+        job = self._job(ev.job_namespace, ev.job_name, ev.job_facets, t, {k: v for k, v in io.items() if v})
+        commit = F.source_commit(ev.job_facets, ev.warnings)
+        if commit is None:
+            return job, None
+        commit_nid = ids.commit_id(commit.repo, commit.sha)
+        self.delta.add(NodeDelta(commit_nid, "commit", commit.repo, commit.sha,
+                                 attrs={k: v for k, v in (("branch", commit.branch), ("path", commit.path),
+                                                          ("url", commit.url)) if v}, event_time=t))
+        self.delta.edges.add((commit_nid, job, "built_from"))
+        return job, commit_nid
+
+    def _event_run(self, ev: ParsedEvent, job: str, commit: str | None) -> tuple[str, str, bool]:
+        """The run itself: its state, times, launcher and facets. Returns its id, state and de-identification."""
+        assert ev.run_id is not None and ev.job_namespace is not None and ev.job_name is not None
+        t = ev.event_time
         state = RUN_STATES.get(ev.event_type or "", "")
         attrs: dict[str, Any] = {"job": job}
         if ev.event_type == "START":
@@ -275,61 +292,46 @@ class Planner:
             attrs["launched_by"] = who
         kept, deleted = _split_deleted(ev.run_facets)
         deid = F.deidentifies(ev.run_facets, ev.job_facets)
-        run = self._run(ev.run_id, job_ns, job_name, t, facets=kept, deleted_facets=deleted, attrs=attrs,
-                        state=state, state_time=t if state else None, deidentifies=deid)
+        run = self._run(ev.run_id, ev.job_namespace, ev.job_name, t, facets=kept, deleted_facets=deleted,
+                        attrs=attrs, state=state, state_time=t if state else None, deidentifies=deid)
         self.delta.edges.add((job, run, "executes"))
-        if commit_nid:
-            self.delta.edges.add((commit_nid, run, "built_from"))
-        parent = F.parent_run(ev.run_facets)
-        if parent is not None:
-            p_uuid, p_ns, p_name = parent
-            try:
-                p_uuid = str(uuid.UUID(p_uuid))
-            except ValueError:
-                ev.warnings.append("run.facets.parent.run.runId is not a UUID: parent not linked")
-            else:
-                p_job = self._job(p_ns, p_name, {}, t, {})
-                p_run = self._run(p_uuid, p_ns, p_name, t, attrs={"job": p_job})
-                self.delta.edges.add((p_job, p_run, "executes"))
-                self.delta.edges.add((p_run, run, "parent_of"))
+        if commit:
+            self.delta.edges.add((commit, run, "built_from"))
+        return run, state, deid
 
-        read: list[tuple[DatasetRef, str]] = []
+    def _event_parent(self, ev: ParsedEvent, run: str) -> None:
+        """The parent run named by the run's ``parent`` facet, with its job."""
+        parent = F.parent_run(ev.run_facets)
+        if parent is None:
+            return
+        p_uuid, p_ns, p_name = parent
+        try:
+            p_uuid = str(uuid.UUID(p_uuid))
+        except ValueError:
+            ev.warnings.append("run.facets.parent.run.runId is not a UUID: parent not linked")
+            return
+        p_job = self._job(p_ns, p_name, {}, ev.event_time, {})
+        p_run = self._run(p_uuid, p_ns, p_name, ev.event_time, attrs={"job": p_job})
+        self.delta.edges.add((p_job, p_run, "executes"))
+        self.delta.edges.add((p_run, run, "parent_of"))
+
+    def _event_inputs(self, ev: ParsedEvent, run: str) -> list[tuple[DatasetRef, str]]:
+        """The dataset versions the run read: the one its facet names, else the current one, else the first.
+        Returns each input with the version node read."""
+        read = []
         for d in ev.inputs:
-            ds = self._dataset(d, t, ev.warnings)
+            ds = self._dataset(d, ev.event_time, ev.warnings)
             version = F.dataset_version(d.facets, ev.warnings) or self.current_versions.get(ds) or INITIAL_VERSION
             self.current_versions.setdefault(ds, version)
-            dsv = self._dataset_version(d, version, t, {})
+            dsv = self._dataset_version(d, version, ev.event_time, {})
             self.delta.edges.add((dsv, run, "reads"))
             read.append((d, dsv))
-        self._monitoring(ev, run, read, t)
-        for i, d in enumerate(ev.outputs):
-            ds = self._dataset(d, t, ev.warnings)
-            if state in ("FAILED", "ABORTED"):
-                continue  # a failed run's outputs are not a new version of the data
-            version = F.dataset_version(d.facets, ev.warnings) or ev.run_id
-            dsv = self._dataset_version(d, version, t, {"run": run})
-            self.delta.edges.add((run, dsv, "writes"))
-            if state in ("COMPLETED", ""):
-                # Only a finished write becomes what later readers read (Spark lists outputs on START).
-                self.current_versions[ds] = version
-                self.delta.add(NodeDelta(ds, "dataset", d.namespace, d.name,
-                                         attrs={"current_version": version}, event_time=t))
-            if deid:
-                self.delta.tags.add((ds, "", "DEIDENTIFIED"))
-            model = F.model_version(d.facets, job_ns, f"outputs[{i}].facets", ev.warnings)
-            if model is not None:
-                mv = self._model_version(model, t, {"artifact": dsv, "run": run})
-                self.delta.edges.add((run, mv, "produces"))
-                self.delta.add_governance(mv, F.model_inventory(d.facets, f"outputs[{i}].facets", ev.warnings))
+        return read
 
-        dep = F.deployment(ev.run_facets, job_ns, ev.warnings)
-        if dep is not None and state in ("COMPLETED", ""):  # a deploy counts once it has succeeded
-            nid = self._deployment(dep, run, t)
-            self.delta.add_governance(nid, F.deployment_profile(ev.run_facets, ev.warnings))
-
-    def _monitoring(self, ev: ParsedEvent, run: str, read: list[tuple[DatasetRef, str]], t: datetime) -> None:
+    def _monitoring(self, ev: ParsedEvent, run: str, read: list[tuple[DatasetRef, str]]) -> None:
         """A run that reports monitoring results (``portalMonitoring``) or data-quality assertions on its inputs."""
         assert ev.job_namespace is not None and ev.job_name is not None
+        t = ev.event_time
         mon = M.monitoring_facet(ev.run_facets, ev.job_namespace, ev.warnings)
         measures = [a for d, dsv in read for a in M.assertions({**d.facets, **d.input_facets}, dsv)]
         if mon is None and not measures:
@@ -352,6 +354,30 @@ class Planner:
                     self.delta.edges.add((self._dataset_version(ref, r.version, t, {}), run, "reads"))
                     record.inputs.append(record.reference)
         self.delta.monitoring.append(record)
+
+    def _event_outputs(self, ev: ParsedEvent, run: str, state: str, deid: bool) -> None:
+        """The dataset versions the run wrote, and the model versions among them."""
+        assert ev.run_id is not None
+        t = ev.event_time
+        for i, d in enumerate(ev.outputs):
+            ds = self._dataset(d, t, ev.warnings)
+            if state in ("FAILED", "ABORTED"):
+                continue  # a failed run's outputs are not a new version of the data
+            version = F.dataset_version(d.facets, ev.warnings) or ev.run_id
+            dsv = self._dataset_version(d, version, t, {"run": run})
+            self.delta.edges.add((run, dsv, "writes"))
+            if state in ("COMPLETED", ""):
+                # Only a finished write becomes what later readers read (Spark lists outputs on START).
+                self.current_versions[ds] = version
+                self.delta.add(NodeDelta(ds, "dataset", d.namespace, d.name,
+                                         attrs={"current_version": version}, event_time=t))
+            if deid:
+                self.delta.tags.add((ds, "", "DEIDENTIFIED"))
+            model = F.model_version(d.facets, ev.job_namespace or "", f"outputs[{i}].facets", ev.warnings)
+            if model is not None:
+                mv = self._model_version(model, t, {"artifact": dsv, "run": run})
+                self.delta.edges.add((run, mv, "produces"))
+                self.delta.add_governance(mv, F.model_inventory(d.facets, f"outputs[{i}].facets", ev.warnings))
 
     def _deployment(self, dep: F.DeploymentRef, run: str | None, t: datetime) -> str:
         m = dep.model

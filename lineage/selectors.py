@@ -7,6 +7,7 @@ bounded subgraph (``graph.py``).
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,7 @@ from portal.accounts.models import User
 from portal.lib.sql import select_in
 
 from . import graph
+from .labels import node_label
 from .models import SENSITIVE_TAGS, Node, NodeTag, RawEvent
 
 # Kinds that stand for a group of members: a walk from them starts from their members too.
@@ -275,6 +277,9 @@ def lineage_graph(
             nodes[pk]["label"] = parent_name
         elif kind == "datasetVersion" and parent in nodes:
             edges.append((parent, pk, "version"))
+    for n in nodes.values():  # what the explorer prints: the same label as the pages and the PDF
+        n["displayName"] = node_label(kind=n["kind"], name=n["name"], version=n["version"],
+                                      environment=n["environment"], job=n.get("label", ""))
     sensitive, incomplete = sensitive_reaching(order)
     return Subgraph(root=node.pk, nodes=nodes, edges=edges, distance={pk: distance[pk] for pk in order},
                     side={pk: side.get(pk, "root") for pk in order}, sensitive=sensitive,
@@ -300,3 +305,70 @@ def sensitive_reaching(pks: list[int]) -> tuple[dict[int, list[str]], bool]:
     stops = {pk for pk, (kind, deid, _) in info.items() if kind == "job" or deid}
     reach = graph.tags_reaching(own, closure.edges, stops=stops, members=members)
     return {pk: sorted(reach.get(pk, ())) for pk in pks}, closure.cut
+
+
+# -- erasure impact ----------------------------------------------------------------------------------------
+AFFECTED_KINDS = ("datasetVersion", "run", "modelVersion", "deployment")
+
+
+def erasure_impact(*, sources: list[Node]) -> dict[str, Any]:
+    """GDPR Art. 17 erasure impact: everything derived from ``sources`` (datasets), with the path to each.
+
+    Walks downstream through runs (not jobs) and returns every derived dataset version, run, model version
+    and deployment with one shortest path back to a source. Bounded by the lineage depth and a node cap,
+    and says when it was cut. The caller decides who may see the sources.
+    """
+    seeds_by_source: dict[int, int] = {}
+    for src in sources:
+        seeds_by_source[src.pk] = src.pk
+        for pk in Node.objects.filter(parent=src).values_list("pk", flat=True):
+            seeds_by_source[pk] = src.pk
+    if not seeds_by_source:
+        return {"sources": [], "affected": [], "counts": {k: 0 for k in AFFECTED_KINDS}, "truncated": False}
+    walk = lineage_walk(seeds=list(seeds_by_source), direction="downstream", depth=settings.LINEAGE_MAX_DEPTH,
+                        max_nodes=settings.PORTAL_REPORT_MAX_NODES)
+    children: dict[int, list[int]] = {}
+    for s, d, _ in walk.edges:
+        children.setdefault(s, []).append(d)
+    # Breadth-first from every seed at once: the first parent to reach a node gives its shortest path.
+    parent: dict[int, int | None] = {pk: None for pk in seeds_by_source}
+    queue = deque(seeds_by_source)
+    while queue:
+        pk = queue.popleft()
+        for nxt in sorted(children.get(pk, [])):
+            if nxt not in parent:
+                parent[nxt] = pk
+                queue.append(nxt)
+    rows = {r["pk"]: r for r in Node.objects.filter(pk__in=list(parent)).values(
+        "pk", "node_id", "kind", "name", "namespace", "version", "environment", "state", "parent_id",
+        "parent__name")}
+    own_versions = set(seeds_by_source) - {s.pk for s in sources}
+    affected = []
+    for pk in parent:
+        row = rows.get(pk)
+        if row is None or row["kind"] not in AFFECTED_KINDS or pk in own_versions:
+            continue
+        path, at, root = [], pk, pk
+        while at is not None:
+            path.append(rows[at]["node_id"])
+            root, at = at, parent[at]
+        if seeds_by_source[root] != root:  # reached from a version: start the path at its dataset
+            path.append(rows[seeds_by_source[root]]["node_id"])
+        path.reverse()
+        active = []
+        if row["kind"] == "modelVersion":
+            active = [rows[c]["node_id"] for c in children.get(pk, [])
+                      if c in rows and rows[c]["kind"] == "deployment" and rows[c]["state"] == "active"]
+        elif row["kind"] == "deployment" and row["state"] == "active":
+            active = [row["node_id"]]
+        label = node_label(kind=row["kind"], name=row["name"], version=row["version"],
+                           environment=row["environment"], job=row["parent__name"] or "")
+        affected.append({"node_id": row["node_id"], "kind": row["kind"], "name": label,
+                         "namespace": row["namespace"], "active_deployments": active, "path": path})
+    order = {k: i for i, k in enumerate(AFFECTED_KINDS)}
+    affected.sort(key=lambda a: (order[a["kind"]], a["node_id"]))
+    counts = {k: sum(a["kind"] == k for a in affected) for k in AFFECTED_KINDS}
+    return {"sources": [{"node_id": s.node_id, "name": s.name} for s in sources], "affected": affected,
+            "counts": counts, "truncated": walk.cut_by_depth or walk.cut_by_size}
+
+

@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from django.db import connection, transaction
 from django.db.models import F as Col
@@ -21,7 +21,6 @@ from django.utils import timezone
 
 from portal.accounts.models import User
 from portal.audit.services import Change, audit_record, audit_record_many
-from portal.governance.services import lineage_governance_apply
 from portal.lib.sql import chunks, insert_ignore
 
 from . import facets as F
@@ -37,13 +36,31 @@ RAW_COLUMNS = ("dedupe_key", "kind", "event_type", "event_time", "run_id", "job_
                "producer", "payload", "body", "body_sha256", "warnings", "received_at", "received_by_id")
 
 
-# Called with the node ids of active deployments just written, inside the ingest transaction. The approvals
-# app registers its violation check here, so lineage does not depend on approvals.
+# -- hooks: how the apps built on lineage react to ingestion without lineage importing them ---------------
+# Each app appends its function from its ``AppConfig.ready``; every hook runs inside the ingest transaction.
+
+# Called with the node ids of active deployments just written. The approvals app registers its violation
+# check here (``portal/approvals/apps.py``).
 deployment_observers: list[Callable[[list[str]], None]] = []
-# Called with the monitoring records of the events just applied (lineage/monitoring.py), inside the ingest
-# transaction, after their nodes and edges are written. The monitoring app registers its results, thresholds
-# and alerts here. An observer must be idempotent: a rebuild replays every event.
+# Called with the monitoring records of the events just applied (``monitoring.py``), after their nodes and
+# edges are written. The monitoring app registers its results, thresholds and alerts here
+# (``portal/monitoring/apps.py``). An observer must be idempotent: a rebuild replays every event.
 monitoring_observers: list[Callable[[list[MonitoringRecord], User | None], None]] = []
+
+
+class GovernanceHook(Protocol):
+    def __call__(self, *, records: dict[str, dict[str, Any]], by: User | None) -> int: ...
+
+
+# Called with the governance attributes a batch's facets (or a REST record) carry: node id -> model fields,
+# checked by ``facets.py`` against ``governance_fields.py``. The governance app registers
+# ``lineage_governance_apply`` here (``portal/governance/apps.py``).
+governance_hooks: list[GovernanceHook] = []
+
+
+def _governance_apply(records: dict[str, dict[str, Any]], by: User | None) -> None:
+    for apply in governance_hooks:
+        apply(records=records, by=by)
 
 
 @dataclass(slots=True)
@@ -262,7 +279,7 @@ def events_ingest(*, events: list[ParsedEvent], by: User | None) -> list[IngestO
         fresh = [ev for ev in unique if ev.dedupe_key in inserted]
         delta = Planner(_current_versions(fresh)).add_events(fresh)
     _apply(delta, now, by)
-    lineage_governance_apply(records=delta.governance, by=by)
+    _governance_apply(delta.governance, by)
     audit_record_many(actor=by, changes=[_ingest_change(ev) for ev in unique if ev.dedupe_key in inserted])
     return [
         IngestOutcome("created" if ev.dedupe_key in inserted and first[ev.dedupe_key] == i else "duplicate",
@@ -322,7 +339,7 @@ def portal_record_ingest(*, kind: str, payload: dict[str, Any], by: User | None)
     node_id = _PORTAL_KINDS[kind](planner, payload)
     if _portal_record(kind, node_id, payload, parse_time(payload["time"], []), by):
         _apply(planner.delta, timezone.now())  # an exact repeat is stored once and changes nothing
-        lineage_governance_apply(records=planner.delta.governance, by=by)
+        _governance_apply(planner.delta.governance, by)
         audit_record(actor=by, action=f"lineage.{kind}_recorded", target_kind=kind, target_id=node_id,
                      payload=payload)
     return Node.objects.get(node_id=node_id)

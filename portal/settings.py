@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "portal.evidence",
     "portal.reports",
     "portal.web",
+    "portal.demo",
     "lineage",
     "portal.monitoring",
     "portal.incidents",

@@ -17,6 +17,7 @@ from django.utils import timezone
 from lineage import selectors
 from lineage.models import Node
 from portal.accounts.models import Role, Team, User
+from portal.accounts.selectors import user_emails
 from portal.accounts.services import password_confirm
 from portal.audit import keys
 from portal.audit.services import Change, audit_record, audit_record_many, time_text
@@ -112,12 +113,6 @@ def policy_in_force(*, model_version: Node, environment: str, at: Any = None) ->
 
 
 # -- who may vote ------------------------------------------------------------------------------------------
-def user_emails(user: User) -> set[str]:
-    emails = {user.email.lower()} if user.email else set()
-    emails |= {e.email.lower() for e in user.extra_emails.all()}  # .all(): uses a prefetch when there is one
-    return emails
-
-
 def ineligibility(*, release: Release, user: User) -> list[str]:
     """Why ``user`` may not approve ``release`` (empty when they may). Each reason names the node."""
     reasons = []

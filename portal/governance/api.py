@@ -18,13 +18,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from lineage import governance_fields as G
 from lineage import selectors as lineage_selectors
 from lineage.api import ERRORS, NodeSummarySerializer
 from lineage.models import Node
 from portal.accounts.permissions import CanRead
 from portal.lib.errors import FieldError
 
-from . import fields as G
 from . import parameters as P
 from . import selectors, services
 from .models import DatasetGovernance, DeploymentProfile, ModelInventory, ParameterSet

@@ -11,13 +11,14 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from lineage.governance_fields import subject_key_hash
 from lineage.models import Node
+from lineage.selectors import erasure_impact
 from portal.accounts.models import User
 from portal.accounts.permissions import CURATE_ROLES, has_role
 from portal.audit.services import audit_record
 from portal.lib.errors import DomainError, FieldError
 
-from .fields import subject_key_hash
 from .models import ErasureDisposition, ErasureRequest
 from .selectors import subject_key_datasets
 
@@ -45,8 +46,6 @@ def erasure_request_open(*, by: User, subject_key: str = "", dataset: str = "",
                          received_at: datetime | None = None) -> ErasureRequest:
     """Record a request and list what it touches: the datasets holding the subject (or the dataset named) and
     every model version derived from them, each with a pending disposition."""
-    from portal.reports.erasure import erasure_impact
-
     _guard(by)
     if bool(subject_key.strip()) == bool(dataset.strip()):
         raise FieldError("subject_key", "give exactly one of subject_key or dataset")

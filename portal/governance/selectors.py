@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from lineage import governance_fields as G
 from lineage.models import Node, NodeTag
 
-from . import fields as G
 from .models import DatasetGovernance, DeploymentProfile, ModelInventory, ParameterSet, SubjectKey
 
 

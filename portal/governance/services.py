@@ -16,23 +16,22 @@ says in a few set-based statements.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Model, Q
-from django.db.models.functions import Lower
+from django.db.models import Model
 from django.utils import timezone
 
+from lineage import governance_fields as G
 from lineage.models import Node
-from portal.accounts.models import NamespaceOwner, Role, User, UserEmail
+from portal.accounts.models import NamespaceOwner, Role, User
 from portal.accounts.permissions import CURATE_ROLES, has_role
+from portal.accounts.selectors import users_by_name
 from portal.audit.services import Change, audit_record, audit_record_many
 from portal.lib.errors import DomainError, FieldError
 from portal.lib.sql import chunks, insert_ignore
 
-from . import fields as G
 from . import parameters as P
 from .models import DatasetGovernance, DeploymentProfile, ModelInventory, ParameterSet, SubjectKey
 
@@ -96,23 +95,6 @@ def snapshot(obj: Model, table: dict[str, tuple[str, G.Cleaner]]) -> dict[str, A
             out[name] = obj.owner.username if obj.owner_id else None  # type: ignore[attr-defined]
         else:
             out[name] = _plain(getattr(obj, name))
-    return out
-
-
-def users_by_name(names: Iterable[str]) -> dict[str, User]:
-    """Portal users by username or email (any of their addresses), keyed by the lower-cased name given."""
-    wanted = {n.strip().lower() for n in names if n and n.strip()}
-    if not wanted:
-        return {}
-    out: dict[str, User] = {}
-    users = User.objects.annotate(lname=Lower("username"), lemail=Lower("email"))
-    for u in users.filter(Q(lname__in=wanted) | Q(lemail__in=wanted)):
-        for key in (u.username.lower(), u.email.lower()):
-            if key in wanted:
-                out[key] = u
-    extra = UserEmail.objects.annotate(lemail=Lower("email")).filter(lemail__in=wanted - set(out))
-    for e in extra.select_related("user"):
-        out[e.email.lower()] = e.user
     return out
 
 
@@ -276,7 +258,8 @@ _BY_KIND: dict[str, tuple[type[Model], dict[str, tuple[str, G.Cleaner]], str]] =
 
 def lineage_governance_apply(*, records: dict[str, dict[str, Any]], by: User | None) -> int:
     """Apply what one ingest batch's facets (or a REST record) say: node id -> model fields, already checked
-    by the facet reader (``lineage/facets.py``). Runs in the ingest transaction.
+    by the facet reader (``lineage/facets.py``). Registered as a lineage ingest hook (``apps.py``); runs in the
+    ingest transaction.
 
     Set-based: one read of the nodes, one locked read and one upsert per record kind, one insert of subject
     key hashes and one audit append, whatever the batch size. Only records that change are written and

@@ -13,11 +13,11 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from lineage import governance_fields as G
 from lineage.models import Node
 from portal.accounts.permissions import READ_ROLES, has_role
 from portal.lib.errors import DomainError, FieldError
 
-from . import fields as G
 from . import forms as gforms
 from . import parameters as P
 from . import selectors, services

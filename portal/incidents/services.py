@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from lineage.models import SENSITIVE_TAGS, Node, NodeTag
-from lineage.selectors import upstream_closure
+from lineage.selectors import erasure_impact, upstream_closure
 from portal.accounts.models import Role, User
 from portal.accounts.permissions import CURATE_ROLES, has_role
 from portal.accounts.services import password_confirm
@@ -63,8 +63,6 @@ def incident_scope(incident: Incident) -> dict[str, Any]:
     """Whose data the incident may touch: the datasets named and the personal data upstream of the models and
     deployments named, the data subjects their subject indexes hold (a count of hashed keys), and what derives
     from those datasets downstream (the erasure-impact walk)."""
-    from portal.reports.erasure import erasure_impact  # moves into the lineage core with the structure work
-
     named = [n.parent_id if n.kind == "datasetVersion" and n.parent_id else n.pk for n in incident.datasets.all()]
     seeds = [n.pk for n in incident.model_versions.all()] + [n.pk for n in incident.deployments.all()]
     closure = upstream_closure(seeds=seeds, max_nodes=SCOPE_MAX_NODES, stop_at_deidentifying=True) if seeds else None

@@ -14,6 +14,7 @@ from typing import Any
 
 import networkx as nx
 
+from lineage.labels import node_label
 from lineage.models import SENSITIVE_TAGS
 
 PERSONAL_TAGS = frozenset({"PII", "PHI", "SPECIAL_CAT"})
@@ -40,15 +41,8 @@ class NodeFact:
 
     @property
     def label(self) -> str:
-        if self.kind == "modelVersion":
-            return f"{self.name} v{self.version}"
-        if self.kind == "deployment":
-            return f"{self.name} v{self.version} @ {self.environment}"
-        if self.kind == "run":
-            return f"{self.attrs.get('job', '').split(':')[-1] or 'run'} run {self.node_id[4:12]}"
-        if self.kind == "commit":
-            return f"{self.name} {self.version[:10]}"
-        return f"{self.name}" + (f" #{self.version}" if self.version else "")
+        return node_label(kind=self.kind, name=self.name, version=self.version, environment=self.environment,
+                          job=self.attrs.get("job", "").split(":")[-1])
 
 
 @dataclass(slots=True)

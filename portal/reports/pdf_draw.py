@@ -15,6 +15,8 @@ from reportlab.graphics.shapes import Drawing, Group, Path, Rect, String
 from reportlab.lib import colors
 from reportlab.pdfbase.pdfmetrics import stringWidth
 
+from lineage import labels
+
 from .pdf_text import clean
 
 BOX_W = 170.0
@@ -25,19 +27,13 @@ PAD = 14.0
 LABEL_LIMIT = 1500
 DIAGRAM_MAX_NODES = 5000
 
-# fill, stroke: one pair per node kind. Unknown kinds are grey.
+# fill, stroke: the lineage kinds' colours (as the explorer draws them), plus the report-only kinds.
 KIND_COLOURS: dict[str, tuple[str, str]] = {
-    "dataset": ("#dbeafe", "#1d4ed8"),
-    "datasetVersion": ("#eff6ff", "#3b82f6"),
-    "job": ("#fef9c3", "#a16207"),
-    "run": ("#ffedd5", "#c2410c"),
-    "commit": ("#f3f4f6", "#4b5563"),
-    "model": ("#ede9fe", "#6d28d9"),
-    "modelVersion": ("#ede9fe", "#6d28d9"),
-    "deployment": ("#dcfce7", "#15803d"),
+    **labels.KIND_COLOURS,
+    "model": labels.KIND_COLOURS["modelVersion"],
     "document": ("#fce7f3", "#be185d"),
 }
-OTHER_COLOURS = ("#f9fafb", "#6b7280")
+OTHER_COLOURS = labels.OTHER_COLOURS
 BADGE = colors.HexColor("#b91c1c")
 EDGE = colors.HexColor("#6b7280")
 

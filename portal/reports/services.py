@@ -21,12 +21,13 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from lineage.governance_fields import subject_key_hash
 from lineage.models import Node
+from lineage.selectors import erasure_impact
 from portal.accounts.models import User
 from portal.accounts.permissions import REPORT_ROLES, has_role
 from portal.audit.models import AuditEntry
 from portal.audit.services import audit_record
-from portal.governance.fields import subject_key_hash
 from portal.governance.models import SubjectKey
 from portal.governance.parameters import parameters_in_force
 from portal.lib.errors import DomainError, FieldError
@@ -34,7 +35,6 @@ from portal.lib.errors import DomainError, FieldError
 from . import bundle as B
 from .catalog import FRAMEWORKS, framework_get
 from .checks import evaluate
-from .erasure import erasure_impact
 from .models import PostureSnapshot, Report
 from .selectors import facts_load
 

@@ -52,8 +52,8 @@ def chromium() -> Iterator[Any]:
 @pytest.fixture
 def demo(transactional_db: Any) -> None:
     """The demo organisation, committed, so the live server's thread sees it."""
-    from lineage.management.commands.load_demo import _load
     from portal.audit.services import audit_verify_and_store, checkpoint_create
+    from portal.demo.management.commands.load_demo import _load
     from portal.reports.services import posture_evaluate
 
     _load()

@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 import pytest
 
-from lineage import demo
+from portal.demo import story as demo
 from portal.incidents.models import Incident
 from tests.browser.conftest import screenshot
 

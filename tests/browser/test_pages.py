@@ -8,8 +8,8 @@ from urllib.parse import quote
 
 import pytest
 
-from lineage import demo
 from portal.approvals.models import Release
+from portal.demo import story as demo
 from tests.browser.conftest import screenshot
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]

@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 from pypdf import PdfReader
 
-from lineage import demo
+from portal.demo import story as demo
 from portal.reports.models import Report
 from tests.browser.conftest import screenshot
 from tests.workers import worker_thread

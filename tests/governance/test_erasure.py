@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from lineage.governance_fields import subject_key_hash
 from portal.audit.models import AuditEntry
 from portal.governance import erasure
-from portal.governance.fields import subject_key_hash
 from portal.governance.models import ErasureRequest, SubjectKey
 from portal.lib.errors import FieldError
 from tests.conftest import api_client

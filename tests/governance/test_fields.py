@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 
-from portal.governance import fields as G
+from lineage import governance_fields as G
 from portal.governance import parameters as P
 from portal.governance.models import Disposition, LawfulBasis, ModelInventory, SpecialCategoryCondition
 from tests.conftest import CONTROL_CATALOG

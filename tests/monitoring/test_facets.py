@@ -74,7 +74,7 @@ def test_an_ordinary_run_has_no_monitoring_record() -> None:
 
 
 def test_the_facet_schema_is_valid_and_accepts_what_we_and_the_demo_send() -> None:
-    from portal.monitoring import demo
+    from portal.demo import monitoring as demo
     from tests.lineage.test_facet_schemas import validator
 
     v = validator(M.MONITORING_FACET)

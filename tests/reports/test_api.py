@@ -68,7 +68,7 @@ def test_a_report_not_yet_done_answers_409_for_its_pdf(small_graph, officer, off
 
 @pytest.mark.django_db(transaction=True)
 def test_erasure_by_subject_key_and_csv(small_graph, officer_client, officer):
-    from portal.governance.fields import subject_key_hash
+    from lineage.governance_fields import subject_key_hash
     from portal.governance.models import SubjectKey
 
     source = small_graph["ds:customers"]

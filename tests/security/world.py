@@ -7,13 +7,13 @@ from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
 
-from lineage import demo
-from lineage.management.commands.load_demo import _load
 from lineage.models import Node
 from portal.accounts.models import ApiToken, User
 from portal.accounts.services import token_issue
 from portal.approvals.models import Release
 from portal.audit.models import AuditEntry
+from portal.demo import story as demo
+from portal.demo.management.commands.load_demo import _load
 from portal.evidence.models import Document
 from portal.governance.erasure import erasure_request_open
 from portal.incidents.services import incident_open_from_alert

@@ -14,14 +14,14 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from lineage import demo
-from lineage.management.commands.load_demo import _load
 from lineage.models import Node
 from lineage.openlineage import parse_event
 from lineage.services import events_ingest
 from portal.accounts.models import User
 from portal.approvals.models import Release
 from portal.audit.models import AuditEntry
+from portal.demo import story as demo
+from portal.demo.management.commands.load_demo import _load
 from tests.factories import dataset, run_event
 
 pytestmark = pytest.mark.django_db

@@ -4,16 +4,24 @@ A check returns a ``Result``: pass, fail (with the failing entities and why), no
 data that is missing) or, for evidence-only controls, evidence. When nothing in scope is subject to a
 rule the check says so in its reason ("no production deployment with PHI upstream"); that is a pass
 with zero subjects, stated, not a silent one.
+
+Every module of this package is a check module: ``checks_load`` imports them all (a new framework's module is
+found by being here, not by being listed) and fails loudly when a framework of the catalog has no check, or a
+check names a control no framework has.
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from ..catalog import Control, Framework
+from django.core.exceptions import ImproperlyConfigured
+
+from ..catalog import FRAMEWORKS, Control, Framework
 from ..facts import Facts, NodeFact
 
 PASS, FAIL, NOT_EVALUATED, EVIDENCE = "pass", "fail", "not_evaluated", "evidence"
@@ -79,7 +87,10 @@ def verdict(subjects: Iterable[Any], fails: list[Failing], *, what: str, none: s
 
 def evaluate(framework: Framework, facts: Facts,
              progress: Callable[[Control], None] | None = None) -> list[tuple[Control, Result]]:
-    _load_checks()
+    checks_load()
+    if not any(c.id in CHECKS for c in framework.controls):
+        raise ImproperlyConfigured(f"no check is registered for framework {framework.id!r}: its check module is "
+                                   "missing from portal/reports/checks/")
     out = []
     for control in framework.controls:
         fn = CHECKS.get(control.id)
@@ -94,5 +105,17 @@ def evaluate(framework: Framework, facts: Facts,
     return out
 
 
-def _load_checks() -> None:
-    from . import ai_act, finance, gdpr, hipaa  # noqa: F401 - registers the checks
+def checks_load() -> dict[str, CheckFn]:
+    """Import every check module of this package (each registers its checks with ``@check``), then make sure
+    the registry and the catalog agree."""
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")
+    controls = {c.id: f.id for f in FRAMEWORKS.values() for c in f.controls}
+    unknown = sorted(set(CHECKS) - set(controls))
+    if unknown:
+        raise ImproperlyConfigured(f"checks for controls no framework has: {', '.join(unknown)}")
+    empty = [f.id for f in FRAMEWORKS.values() if not any(c.id in CHECKS for c in f.controls)]
+    if empty:
+        raise ImproperlyConfigured(f"no check is registered for framework(s) {', '.join(empty)}: their check "
+                                   "module is missing from portal/reports/checks/")
+    return CHECKS

@@ -49,12 +49,15 @@
   function pageUrl(id) { return cfg.nodePage + encodeURIComponent(id); }
   function exploreUrl(id) { return cfg.explorePage + "?node=" + encodeURIComponent(id); }
   function shorten(text, n) { return text.length > n ? text.slice(0, n - 1) + "…" : text; }
-  function label(n) {
-    if (n.kind === "run") { return (n.label || "run") + " · " + n.name.slice(0, 8); }
-    if (n.kind === "commit") { return n.name.slice(0, 10); }
-    if (n.kind === "deployment") { return n.name + " " + n.version + " @ " + n.environment; }
-    if (n.kind === "modelVersion") { return n.name + " v" + n.version; }
-    return n.name;
+  // The server names and colours the nodes (lineage/labels.py), as the pages and the PDF do.
+  function label(n) { return n.displayName || n.name; }
+  function kindColours(kind) { return (state.data && state.data.kinds && state.data.kinds[kind]) || null; }
+  function paintLegend(kinds) {
+    var swatches = document.querySelectorAll(".legend .sw");
+    for (var i = 0; i < swatches.length; i++) {
+      var c = kinds[swatches[i].dataset.kind];
+      if (c) { swatches[i].style.background = c.fill; swatches[i].style.borderColor = c.stroke; }
+    }
   }
   function kindLabel(kind) { return cfg.kinds[kind] || kind; }
   function say(text) { status.textContent = text; }
@@ -91,6 +94,7 @@
     return getJSON(nodeUrl(state.node) + "/graph?" + graphQuery().toString()).then(function (data) {
       if (ticket !== state.request) { return; }
       state.data = data;
+      if (data.kinds) { paintLegend(data.kinds); }
       draw(data);
       if (!keepView) { fit(); }
       showNotice(data);
@@ -155,7 +159,9 @@
     var g = el("g", { "class": cls, transform: "translate(" + n.x + "," + n.y + ")", tabindex: "0",
                       role: "button", "aria-label": aria });
     g.dataset.id = n.id;
-    el("rect", { width: W, height: H, rx: 6, ry: 6 }, g);
+    var colours = kindColours(n.kind);
+    el("rect", colours ? { width: W, height: H, rx: 6, ry: 6, fill: colours.fill, stroke: colours.stroke }
+                       : { width: W, height: H, rx: 6, ry: 6 }, g);
     var k = el("text", { x: 8, y: 15, "class": "k" }, g);
     k.textContent = kindLabel(n.kind) + (n.state ? " · " + n.state : "");
     var t = el("text", { x: 8, y: 33 }, g);

@@ -6,14 +6,15 @@ from datetime import date
 
 import pytest
 
-from lineage import demo, ids
+from lineage import ids
 from lineage.models import Node
 from portal.audit.models import AuditEntry
-from portal.governance import demo as gdemo
+from portal.demo import governance as gdemo
+from portal.demo import story as demo
 from portal.governance import selectors
 from portal.governance.models import DatasetGovernance, DeploymentProfile, ModelInventory, ParameterSet, SubjectKey
 from portal.governance.parameters import parameters_in_force
-from tests.lineage.test_demo import load
+from tests.demo.test_load_demo import load
 
 pytestmark = pytest.mark.django_db
 

@@ -1,7 +1,8 @@
 """Optional governance fields of the lineage REST records: ``POST /api/v1/model-versions`` may carry a
 model version's inventory fields and ``POST /api/v1/deployments`` a deployment's profile fields.
 
-Kept apart from ``api.py`` so ``lineage/api.py`` can use them without an import cycle.
+The rules are the pure ones of ``governance_fields.py``; the governance app applies the records through the
+ingest hook it registers (``services.governance_hooks``).
 """
 
 from __future__ import annotations
@@ -10,10 +11,10 @@ from typing import Any
 
 from rest_framework import serializers
 
+from portal.accounts.selectors import users_by_name
 from portal.lib.errors import FieldError
 
-from . import fields as G
-from .services import users_by_name
+from . import governance_fields as G
 
 
 class InventoryFields(serializers.Serializer):

@@ -1,6 +1,6 @@
 """Load the demo organisation: users (one per role), teams owning namespaces, and three ML pipelines' lineage.
 
-Idempotent: users and teams are ensured, the events are fixed (``lineage/demo.py``) so the ingest service
+Idempotent: users and teams are ensured, the events are fixed (``portal/demo/story.py``) so the ingest service
 stores each once, and a token is issued only when the ingestor has no active one.
 """
 
@@ -12,17 +12,17 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from lineage import demo
 from lineage.models import Edge, Node, NodeTag, RawEvent
 from lineage.openlineage import parse_event
 from lineage.services import events_ingest, portal_record_ingest
 from portal.accounts.models import Team, User
 from portal.accounts.services import namespace_assign, token_issue, user_ensure
-from portal.approvals import demo as demo_approvals
 from portal.audit.services import audit_verify_and_store, checkpoint_create
-from portal.evidence import demo as demo_evidence
-from portal.governance import demo as demo_governance
-from portal.monitoring import demo as demo_monitoring
+from portal.demo import approvals as demo_approvals
+from portal.demo import evidence as demo_evidence
+from portal.demo import governance as demo_governance
+from portal.demo import monitoring as demo_monitoring
+from portal.demo import story as demo
 from portal.reports.services import posture_evaluate
 
 

@@ -15,18 +15,19 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from lineage import demo, ids
+from lineage import ids
 from lineage.models import Node
 from portal.accounts.models import User
+from portal.governance import services
+from portal.governance.models import ParameterSet
 
-from . import services
-from .models import ParameterSet
+from . import story as demo
 
 D = demo
 CREDIT_PURPOSE = "credit risk assessment"
 RETENTION_PURPOSE = "customer retention analytics"
 
-# dataset -> attributes (the dataset's namespace and name come from lineage/demo.py)
+# dataset -> attributes (the dataset's namespace and name come from portal/demo/story.py)
 DATASETS: list[tuple[demo.Dataset, dict[str, Any]]] = [
     (D.CUSTOMERS, {"lawful_basis": "b", "purposes": ["account servicing", CREDIT_PURPOSE],
                    "retention_until": date(2032, 12, 31)}),

@@ -7,11 +7,11 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from lineage import demo
 from portal.accounts.models import User
 from portal.approvals import services as approvals
 from portal.approvals.models import Release
-from portal.evidence.demo import DOCUMENTS
+from portal.demo import story as demo
+from portal.demo.evidence import DOCUMENTS
 from portal.evidence.models import Document
 
 pytestmark = pytest.mark.django_db

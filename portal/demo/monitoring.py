@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from lineage import demo
 from lineage.openlineage import parse_event
 from lineage.services import events_ingest
 from portal.accounts.models import User
+from portal.demo import story as demo
 
 MONITOR_PRODUCER = "https://github.com/evidentlyai/evidently/tree/v0.6.7"
 # The feature version credit-scoring v6 was trained on (the run id of the features run that wrote it).

@@ -7,10 +7,10 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from lineage import demo
 from lineage.models import Edge, Node, NodeTag, RawEvent
 from lineage.selectors import sensitive_upstream
 from portal.accounts.models import ApiToken, NamespaceOwner, Role, User
+from portal.demo import story as demo
 
 
 def load() -> str:

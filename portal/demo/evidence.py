@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from lineage import demo
 from lineage.models import Node
 from portal.accounts.models import User
+from portal.evidence import services
+from portal.evidence.models import Document
 
-from . import services
-from .models import Document
+from . import story as demo
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,17 +2,17 @@
 
 Policies for the approver teams model-risk and compliance, approved releases for what the demo deploys, one
 release waiting for a compliance signature, and one deployment that never had a release (a violation).
-Production releases also wait for an approved validation report: ``portal/evidence/demo.py`` supplies them.
+Production releases also wait for an approved validation report: ``portal/demo/evidence.py`` supplies them.
 """
 
 from __future__ import annotations
 
-from lineage import demo
 from lineage.models import Node
 from portal.accounts.models import User
+from portal.approvals import services
+from portal.approvals.models import Policy, Release
 
-from . import services
-from .models import Policy, Release
+from . import story as demo
 
 
 def _signers(model: str) -> tuple[demo.DemoUser, demo.DemoUser]:

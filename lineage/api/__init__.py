@@ -1,0 +1,18 @@
+"""REST API for lineage, one module per resource: OpenLineage ingestion (``ingest``), portal records
+(``records``), nodes (``nodes``), the explorer's graph and paths (``graph``) and runs (``runs``)."""
+
+from __future__ import annotations
+
+from .common import ERRORS, NodeDetailSerializer, NodeSummarySerializer
+from .graph import GRAPH_DEFAULT_DEPTH, GRAPH_MAX_EXPAND, NodeGraphApi, PathApi
+from .ingest import LineageApi, LineageBatchApi, read_body
+from .nodes import NodeDetailApi, NodeDownstreamApi, NodeListApi, NodeTagsApi, NodeUpstreamApi
+from .records import CommitCreateApi, DeploymentCreateApi, ModelVersionCreateApi
+from .runs import RunDetailApi
+
+__all__ = [
+    "ERRORS", "GRAPH_DEFAULT_DEPTH", "GRAPH_MAX_EXPAND", "CommitCreateApi", "DeploymentCreateApi", "LineageApi",
+    "LineageBatchApi", "ModelVersionCreateApi", "NodeDetailApi", "NodeDetailSerializer", "NodeDownstreamApi",
+    "NodeGraphApi", "NodeListApi", "NodeSummarySerializer", "NodeTagsApi", "NodeUpstreamApi", "PathApi",
+    "RunDetailApi", "read_body",
+]

@@ -1,0 +1,76 @@
+"""What the lineage API's resources share: error shapes, the node serializers and query-parameter parsing."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import Http404
+from rest_framework import serializers
+from rest_framework.request import Request
+
+from portal.lib.errors import FieldError
+from portal.lib.schema import ErrorSerializer
+
+from .. import selectors
+from ..models import Node
+
+ERROR_SCHEMA = ErrorSerializer
+ERRORS = {400: ERROR_SCHEMA, 401: ERROR_SCHEMA, 403: ERROR_SCHEMA, 404: ERROR_SCHEMA}
+INGEST_ERRORS = {**ERRORS, 413: ERROR_SCHEMA}
+
+
+class NodeSummarySerializer(serializers.Serializer):
+    id = serializers.CharField(source="node_id")
+    kind = serializers.CharField()
+    namespace = serializers.CharField()
+    name = serializers.CharField()
+    version = serializers.CharField()
+    environment = serializers.CharField()
+    state = serializers.CharField()
+    owners = serializers.ListField(child=serializers.CharField())
+    tags = serializers.SerializerMethodField()
+    updatedAt = serializers.DateTimeField(source="updated_at")
+
+    def get_tags(self, node: Node) -> list[dict[str, str]]:
+        return [{"field": t.field, "tag": t.tag, "source": t.source} for t in node.tags.all()]
+
+
+class NodeDetailSerializer(NodeSummarySerializer):
+    facets = serializers.JSONField()
+    attrs = serializers.JSONField()
+    deidentifies = serializers.BooleanField()
+    eventTime = serializers.DateTimeField(source="event_time")
+    createdAt = serializers.DateTimeField(source="created_at")
+
+
+def depth_param(request: Request, default: int | None = None) -> int:
+    raw = request.query_params.get("depth")
+    limit = settings.LINEAGE_MAX_DEPTH
+    if raw is None:
+        return default if default is not None else min(20, limit)
+    try:
+        depth = int(raw)
+    except ValueError as exc:
+        raise FieldError("depth", "must be an integer") from exc
+    if not 0 <= depth <= limit:
+        raise FieldError("depth", f"must be between 0 and {limit}")
+    return depth
+
+
+def int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise FieldError(name, "must be an integer") from exc
+    if not low <= value <= high:
+        raise FieldError(name, f"must be between {low} and {high}")
+    return value
+
+
+def node_or_404(request: Request, node_id: str) -> Node:
+    node = selectors.node_get(user=request.user, node_id=node_id)
+    if node is None:
+        raise Http404
+    return node

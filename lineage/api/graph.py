@@ -1,0 +1,140 @@
+"""The explorer's reads: a node's neighbourhood laid out for drawing, and the path between two nodes."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from portal.accounts.permissions import CanRead
+from portal.lib.errors import FieldError
+
+from .. import graph, selectors
+from ..labels import kind_colours
+from ..layout import layout
+from ..models import Node, NodeKind
+from .common import ERRORS, NodeSummarySerializer, depth_param, int_param, node_or_404
+
+GRAPH_DEFAULT_DEPTH = 5
+GRAPH_DEFAULT_NODES = 300
+GRAPH_MAX_NODES = 1000
+GRAPH_MAX_EXPAND = 20
+
+
+# Each kind's name and colours (labels.py, the table the PDF draws with): the explorer paints with these.
+_KINDS = {kind: {"name": str(name), "fill": kind_colours(kind)[0], "stroke": kind_colours(kind)[1]}
+          for kind, name in NodeKind.choices}
+
+
+class NodeGraphApi(APIView):
+    """A node's neighbourhood laid out for drawing: the explorer draws the server's positions, as the PDF does."""
+
+    permission_classes = [CanRead]
+
+    @extend_schema(
+        operation_id="node_graph",
+        parameters=[
+            OpenApiParameter("depth", int, description=f"Edges from the node (default {GRAPH_DEFAULT_DEPTH}, at most "
+                             f"{settings.LINEAGE_MAX_DEPTH})."),
+            OpenApiParameter("direction", str, enum=["both", "upstream", "downstream"]),
+            OpenApiParameter("expand", str, many=True, description="Node ids to expand in place: their "
+                             f"neighbours one edge away are added (at most {GRAPH_MAX_EXPAND})."),
+            OpenApiParameter("limit", int, description=f"Most nodes returned (default {GRAPH_DEFAULT_NODES}, "
+                             f"at most {GRAPH_MAX_NODES}); the nearest to the node are kept."),
+        ],
+        responses={200: inline_serializer("NodeGraph", {
+            "root": serializers.CharField(), "direction": serializers.CharField(),
+            "depth": serializers.IntegerField(),
+            "truncated": inline_serializer("GraphTruncated", {"depth": serializers.BooleanField(),
+                                                              "size": serializers.BooleanField()}),
+            "sensitiveIncomplete": serializers.BooleanField(), "hidden": serializers.IntegerField(),
+            "width": serializers.FloatField(), "height": serializers.FloatField(),
+            "nodes": serializers.ListField(child=serializers.DictField()),
+            "edges": serializers.ListField(child=serializers.DictField()),
+            "kinds": serializers.DictField(child=inline_serializer("GraphKind", {
+                "name": serializers.CharField(), "fill": serializers.CharField(),
+                "stroke": serializers.CharField()})),
+        }), **ERRORS},
+        description="Nodes carry their summary, ``displayName`` (the label the pages and reports print), "
+        "``distance`` from the node, ``side`` (root, upstream or "
+        "downstream), ``sensitive`` (the sensitive tags that reach them from anywhere upstream, stopping at "
+        "de-identifying runs) and ``x``/``y``/``layer`` from the layered layout. Edges of kind ``version`` join a "
+        "dataset to its versions when both are drawn; the others are lineage edges. ``kinds`` gives each node kind's "
+        "name and colours.",
+    )
+    def get(self, request: Request, node_id: str) -> Response:
+        node = node_or_404(request, node_id)
+        direction = request.query_params.get("direction", "both")
+        if direction not in ("both", "upstream", "downstream"):
+            raise FieldError("direction", "must be both, upstream or downstream")
+        limit = int_param(request, "limit", GRAPH_DEFAULT_NODES, 1, GRAPH_MAX_NODES)
+        expand_ids = list(dict.fromkeys(request.query_params.getlist("expand")))
+        if len(expand_ids) > GRAPH_MAX_EXPAND:
+            raise FieldError("expand", f"at most {GRAPH_MAX_EXPAND} nodes may be expanded")
+        expand = list(Node.objects.visible_to(request.user).filter(node_id__in=expand_ids)) if expand_ids else []
+        if len(expand) != len(expand_ids):
+            raise FieldError("expand", "no such node")
+        depth = depth_param(request, default=GRAPH_DEFAULT_DEPTH)
+        directions = ("upstream", "downstream") if direction == "both" else (direction,)
+        sub = selectors.lineage_graph(user=request.user, node=node, depth=depth, directions=directions,
+                                      max_nodes=limit, expand=expand)
+        placed = layout([pk for pk in sub.nodes], [(s, d) for s, d, _ in sub.edges])
+        nodes = [{**sub.nodes[pk], "distance": sub.distance[pk], "side": sub.side[pk],
+                  "sensitive": sub.sensitive.get(pk, []), "layer": placed.positions[pk].layer,
+                  "x": placed.positions[pk].x, "y": placed.positions[pk].y} for pk in sub.nodes]
+        nodes.sort(key=lambda n: (n["distance"], n["id"]))
+        edges = [{"source": sub.nodes[s]["id"], "target": sub.nodes[d]["id"], "kind": k} for s, d, k in sub.edges]
+        return Response({"root": node.node_id, "direction": direction, "depth": depth,
+                         "truncated": {"depth": sub.cut_by_depth, "size": sub.cut_by_size},
+                         "sensitiveIncomplete": sub.sensitive_incomplete, "hidden": sub.hidden,
+                         "width": placed.width, "height": placed.height, "nodes": nodes, "edges": edges,
+                         "kinds": _KINDS})
+
+
+class PathApi(APIView):
+    permission_classes = [CanRead]
+
+    @extend_schema(
+        operation_id="lineage_path",
+        parameters=[OpenApiParameter("from", str, required=True), OpenApiParameter("to", str, required=True),
+                    OpenApiParameter("depth", int)],
+        responses={200: OpenApiTypes.OBJECT, **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        ends = []
+        for param in ("from", "to"):
+            value = request.query_params.get(param)
+            if not value:
+                raise FieldError(param, "this query parameter is required")
+            ends.append(node_or_404(request, value))
+        source, target = ends
+        depth = depth_param(request)
+        walk = selectors.lineage_walk(seeds=selectors.walk_seeds(source), direction="downstream", depth=depth)
+        g = graph.build_graph(walk.distance, walk.edges)
+        seeds = selectors.walk_seeds(source)
+        targets = [target.pk, *[pk for pk in selectors.walk_seeds(target) if pk in g]]
+        best: list[int] | None = None
+        for s in seeds:
+            for t in targets:
+                p = graph.shortest_path(g, s, t)
+                if p and (best is None or len(p) < len(best)):
+                    best = p
+        if best is None:
+            return Response({"from": source.node_id, "to": target.node_id, "found": False, "nodes": [],
+                             "edges": [], "truncated": {"depth": walk.cut_by_depth, "size": walk.cut_by_size}})
+        nodes = selectors.nodes_by_pk(user=request.user, pks=best)
+        if len(nodes) != len(best):
+            raise Http404  # the only path crosses something this user may not see
+        kinds = {(s, d): k for s, d, k in walk.edges}
+        return Response({
+            "from": source.node_id, "to": target.node_id, "found": True,
+            "nodes": [NodeSummarySerializer(nodes[pk]).data for pk in best],
+            "edges": [{"source": nodes[a].node_id, "target": nodes[b].node_id, "kind": kinds[(a, b)]}
+                      for a, b in zip(best, best[1:], strict=False)],
+            "truncated": {"depth": walk.cut_by_depth, "size": walk.cut_by_size},
+        })

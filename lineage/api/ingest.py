@@ -1,0 +1,170 @@
+"""OpenLineage ingestion (Marquez-compatible): one event, a batch, and the Marquez-shaped graph read."""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from portal.accounts.permissions import CanIngest, CanRead
+from portal.lib.errors import FieldError, TooLarge
+
+from .. import ids, marquez, selectors, services
+from ..openlineage import EventError, ParsedEvent, parse_event, split_batch
+from .common import ERRORS, INGEST_ERRORS, depth_param, node_or_404
+
+
+def read_body(request: Request, limit: int) -> bytes:
+    """The request body, gunzipped if ``Content-Encoding: gzip``, refusing anything over ``limit`` bytes (413)."""
+    too_big = f"the body is larger than the limit of {limit} bytes"
+    length = request.META.get("CONTENT_LENGTH")
+    if length and length.isdigit() and int(length) > limit:
+        raise TooLarge(too_big, field="body")
+    try:
+        body = request.body
+    except RequestDataTooBig as exc:
+        raise TooLarge(too_big, field="body") from exc
+    if len(body) > limit:
+        raise TooLarge(too_big, field="body")
+    encoding = request.META.get("HTTP_CONTENT_ENCODING", "").strip().lower()
+    if encoding == "gzip":
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            body = inflater.decompress(body, limit + 1)
+        except zlib.error as exc:
+            raise FieldError("body", f"not valid gzip: {exc}") from exc
+        if len(body) > limit or inflater.unconsumed_tail:
+            raise TooLarge(f"the decompressed body is larger than the limit of {limit} bytes", field="body")
+    elif encoding not in ("", "identity"):
+        raise FieldError("Content-Encoding", f"unsupported encoding {encoding!r}; use gzip or none")
+    if not body.strip():
+        raise FieldError("body", "the body is empty")
+    return body
+
+
+def _parse(raw: bytes) -> ParsedEvent:
+    try:
+        return parse_event(raw)
+    except EventError as exc:
+        raise FieldError(exc.field, exc.message) from exc
+
+
+class _ReadOrIngest(BasePermission):
+    """GET is a lineage read; POST is ingestion."""
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        perm = CanRead() if request.method in ("GET", "HEAD", "OPTIONS") else CanIngest()
+        self.message = perm.message
+        return perm.has_permission(request, view)
+
+
+class LineageApi(APIView):
+    """``POST`` one OpenLineage event (Marquez-compatible); ``GET`` the Marquez-shaped lineage graph."""
+
+    permission_classes = [_ReadOrIngest]
+
+    @extend_schema(
+        operation_id="lineage_ingest",
+        request={"application/json": OpenApiTypes.OBJECT},
+        responses={201: OpenApiTypes.OBJECT, 200: OpenApiTypes.OBJECT, **INGEST_ERRORS},
+        description="One OpenLineage RunEvent, DatasetEvent or JobEvent (spec 2-0-x), optionally gzip-encoded. "
+        "201 for a new event, 200 for an exact duplicate (same run, event type, event time and job).",
+    )
+    def post(self, request: Request) -> Response:
+        event = _parse(read_body(request, settings.LINEAGE_MAX_EVENT_BYTES))
+        (outcome,) = services.events_ingest(events=[event], by=request.user)
+        code = status.HTTP_201_CREATED if outcome.status == "created" else status.HTTP_200_OK
+        return Response({"status": outcome.status, "warnings": outcome.warnings}, status=code)
+
+    @extend_schema(
+        operation_id="lineage_graph_marquez",
+        parameters=[
+            OpenApiParameter("nodeId", str, required=True,
+                             description="Marquez node id: dataset:<ns>:<name>, job:<ns>:<name>, run:<uuid>, "
+                             "or any portal node id."),
+            OpenApiParameter("depth", int, description="Job hops, as in Marquez (default 20)."),
+        ],
+        responses={200: OpenApiTypes.OBJECT, **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        node_id = request.query_params.get("nodeId")
+        if not node_id:
+            raise FieldError("nodeId", "this query parameter is required")
+        node_id = node_id.split("#", 1)[0] if node_id.startswith(("dataset:", "job:")) else node_id
+        if node_id.startswith("datasetField:"):
+            try:
+                _, ns, rest = ids.split_marquez_id(node_id)
+            except ValueError as exc:
+                raise FieldError("nodeId", str(exc)) from exc
+            node_id = ids.dataset_id(ns, rest.rsplit(":", 1)[0])
+        node = node_or_404(request, node_id)
+        hops = depth_param(request, default=20)
+        walk_depth = min(2 * hops + 1, 2 * settings.LINEAGE_MAX_DEPTH)
+        seeds = selectors.walk_seeds(node)
+        up = selectors.lineage_walk(seeds=seeds, direction="upstream", depth=walk_depth)
+        down = selectors.lineage_walk(seeds=seeds, direction="downstream", depth=walk_depth)
+        pks = set(up.distance) | set(down.distance)
+        nodes = selectors.nodes_by_pk(user=request.user, pks=list(pks))
+        parent_pks = {n.parent_id for n in nodes.values() if n.parent_id and n.parent_id not in nodes}
+        nodes.update(selectors.nodes_by_pk(user=request.user, pks=list(parent_pks)))
+        fold_nodes = {
+            pk: marquez.FoldNode(pk, n.node_id, n.kind, n.namespace, n.name, n.parent_id, n.facets, n.attrs,
+                                 tuple(sorted({t.tag for t in n.tags.all()})), n.state, n.version)
+            for pk, n in nodes.items()
+        }
+        return Response(marquez.fold(fold_nodes, up.edges + down.edges))
+
+
+class LineageBatchApi(APIView):
+    """Many OpenLineage events in one request (JSON array or NDJSON), applied in one transaction."""
+
+    permission_classes = [CanIngest]
+
+    @extend_schema(
+        operation_id="lineage_ingest_batch",
+        request={"application/json": OpenApiTypes.OBJECT, "application/x-ndjson": OpenApiTypes.STR},
+        parameters=[OpenApiParameter("atomic", bool, description="Refuse the whole batch if any event is "
+                                     "invalid (default: store the valid ones and report the rest).")],
+        responses={200: OpenApiTypes.OBJECT, **INGEST_ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        body = read_body(request, settings.LINEAGE_MAX_BATCH_BYTES)
+        try:
+            items = split_batch(body)
+        except EventError as exc:
+            raise FieldError("body", exc.message) from exc
+        if len(items) > settings.LINEAGE_MAX_BATCH_EVENTS:
+            raise FieldError("body", f"{len(items)} events is over the batch limit of "
+                             f"{settings.LINEAGE_MAX_BATCH_EVENTS}")
+        results: list[dict[str, Any]] = [{} for _ in items]
+        good: list[tuple[int, ParsedEvent]] = []
+        for i, raw in enumerate(items):
+            try:
+                if len(raw) > settings.LINEAGE_MAX_EVENT_BYTES:
+                    raise EventError(None, f"the event is larger than {settings.LINEAGE_MAX_EVENT_BYTES} bytes")
+                good.append((i, parse_event(raw)))
+            except EventError as exc:
+                results[i] = {"index": i, "status": "error", "warnings": [],
+                              "error": {"field": exc.field, "message": exc.message}}
+        errors = len(items) - len(good)
+        if errors and request.query_params.get("atomic", "").lower() in ("1", "true", "yes"):
+            first = next(r for r in results if r)
+            return Response({"detail": f"{errors} of {len(items)} events are invalid; nothing was stored.",
+                             "errors": [{"field": f"[{r['index']}]" + (f".{r['error']['field']}"
+                                                                       if r["error"]["field"] else ""),
+                                         "message": r["error"]["message"]} for r in results if r],
+                             "first": first}, status=400)
+        outcomes = services.events_ingest(events=[ev for _, ev in good], by=request.user) if good else []
+        for (i, _), outcome in zip(good, outcomes, strict=True):
+            results[i] = {"index": i, "status": outcome.status, "error": None, "warnings": outcome.warnings}
+        counts = {s: sum(1 for r in results if r["status"] == s) for s in ("created", "duplicate", "error")}
+        return Response({**counts, "results": results}, status=status.HTTP_200_OK)

@@ -1,0 +1,146 @@
+"""Nodes: list, detail, upstream and downstream walks, and a dataset's classification tags."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from portal.accounts.permissions import CanCurate, CanRead
+from portal.lib.errors import FieldError
+from portal.lib.schema import paginated
+
+from .. import selectors, services
+from ..models import Node, NodeKind, Tag
+from .common import ERRORS, NodeDetailSerializer, NodeSummarySerializer, depth_param, node_or_404
+
+
+def walk_response(root: Node, walk: selectors.Walk, nodes: dict[int, dict], kinds: set[str] | None) -> dict:
+    out_nodes = [{**nodes[pk], "distance": dist}
+                 for pk, dist in sorted(walk.distance.items(), key=lambda kv: (kv[1], kv[0]))
+                 if pk in nodes and (not kinds or nodes[pk]["kind"] in kinds)]
+    edges = [{"source": nodes[s]["id"], "target": nodes[d]["id"], "kind": k}
+             for s, d, k in sorted(walk.edges) if s in nodes and d in nodes]
+    hidden = len([pk for pk in walk.distance if pk not in nodes])
+    return {"root": root.node_id, "direction": walk.direction, "depth": walk.depth,
+            "truncated": {"depth": walk.cut_by_depth, "size": walk.cut_by_size}, "hidden": hidden,
+            "nodes": out_nodes, "edges": edges}
+
+
+class NodeListApi(APIView):
+    permission_classes = [CanRead]
+
+    @extend_schema(
+        operation_id="node_list",
+        parameters=[OpenApiParameter("kind", str, enum=NodeKind.values), OpenApiParameter("q", str),
+                    OpenApiParameter("tag", str, enum=Tag.values), OpenApiParameter("limit", int),
+                    OpenApiParameter("offset", int)],
+        responses={200: paginated(NodeSummarySerializer), **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        kind, tag = request.query_params.get("kind"), request.query_params.get("tag")
+        if kind and kind not in NodeKind.values:
+            raise FieldError("kind", f"unknown kind; expected one of {', '.join(NodeKind.values)}")
+        if tag and tag not in Tag.values:
+            raise FieldError("tag", f"unknown tag; expected one of {', '.join(Tag.values)}")
+        qs = selectors.node_list(user=request.user, kind=kind, q=request.query_params.get("q"), tag=tag)
+        paginator = LimitOffsetPagination()
+        page = paginator.paginate_queryset(qs.prefetch_related("tags"), request, view=self)
+        return paginator.get_paginated_response(NodeSummarySerializer(page, many=True).data)
+
+
+class NodeDetailApi(APIView):
+    permission_classes = [CanRead]
+
+    @extend_schema(operation_id="node_detail", responses={200: NodeDetailSerializer, **ERRORS})
+    def get(self, request: Request, node_id: str) -> Response:
+        node = node_or_404(request, node_id)
+        data = dict(NodeDetailSerializer(node).data)
+        members = Node.objects.visible_to(request.user).filter(parent=node).order_by("-event_time")[:50]
+        data["members"] = NodeSummarySerializer(members.prefetch_related("tags"), many=True).data
+        if node.parent_id:
+            parent = Node.objects.visible_to(request.user).filter(pk=node.parent_id).first()
+            data["parent"] = parent.node_id if parent else None
+        data["sensitiveUpstream"] = selectors.sensitive_upstream(node=node)
+        return Response(data)
+
+
+class NodeWalkApi(APIView):
+    permission_classes = [CanRead]
+    direction = "upstream"
+
+    @extend_schema(
+        parameters=[OpenApiParameter("depth", int), OpenApiParameter(
+            "kinds", str, description="Comma-separated node kinds to return (the walk crosses every kind).")],
+        responses={200: OpenApiTypes.OBJECT, **ERRORS},
+    )
+    def get(self, request: Request, node_id: str) -> Response:
+        node = node_or_404(request, node_id)
+        kinds = {k for k in request.query_params.get("kinds", "").split(",") if k}
+        bad = kinds - set(NodeKind.values)
+        if bad:
+            raise FieldError("kinds", f"unknown kind(s) {', '.join(sorted(bad))}")
+        walk = selectors.lineage_walk(seeds=selectors.walk_seeds(node), direction=self.direction,
+                                      depth=depth_param(request))
+        nodes = selectors.node_summaries(user=request.user, pks=list(walk.distance))
+        return Response(walk_response(node, walk, nodes, kinds or None))
+
+
+class NodeUpstreamApi(NodeWalkApi):
+    direction = "upstream"
+
+
+class NodeDownstreamApi(NodeWalkApi):
+    direction = "downstream"
+
+
+class NodeTagsApi(APIView):
+    """A node's own classification tags (``GET``), set one (``POST``) or remove one (``DELETE``)."""
+
+    class InputSerializer(serializers.Serializer):
+        tag = serializers.ChoiceField(choices=Tag.values)
+        field = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+
+    def get_permissions(self) -> list[BasePermission]:
+        return [CanRead()] if self.request.method == "GET" else [CanCurate()]
+
+    @extend_schema(operation_id="node_tags", responses={200: OpenApiTypes.OBJECT, **ERRORS})
+    def get(self, request: Request, node_id: str) -> Response:
+        node = node_or_404(request, node_id)
+        return Response(self._body(node))
+
+    def _body(self, node: Node) -> dict[str, Any]:
+        return {"id": node.node_id, "tags": [{"field": t.field, "tag": t.tag, "source": t.source}
+                                              for t in selectors.node_tags(node)],
+                "sensitiveUpstream": selectors.sensitive_upstream(node=node)}
+
+    def _input(self, request: Request, node_id: str) -> tuple[Node, dict[str, Any]]:
+        node = node_or_404(request, node_id)
+        if node.kind != "dataset":
+            raise FieldError("id", "classification tags are set on datasets")
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return node, data.validated_data
+
+    @extend_schema(operation_id="node_tag_set", request=InputSerializer,
+                   responses={200: OpenApiTypes.OBJECT, **ERRORS})
+    def post(self, request: Request, node_id: str) -> Response:
+        node, v = self._input(request, node_id)
+        services.node_tag_set(node=node, tag=v["tag"], field=v["field"], by=request.user)
+        return Response(self._body(node))
+
+    @extend_schema(operation_id="node_tag_remove", request=InputSerializer,
+                   responses={200: OpenApiTypes.OBJECT, **ERRORS})
+    def delete(self, request: Request, node_id: str) -> Response:
+        node, v = self._input(request, node_id)
+        if not services.node_tag_remove(node=node, tag=v["tag"], field=v["field"], by=request.user):
+            raise Http404
+        return Response(self._body(node))
