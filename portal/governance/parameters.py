@@ -157,9 +157,14 @@ def normalise(values: dict[str, Any]) -> dict[str, Any]:
 
 def parameters_timeline() -> Callable[[datetime], tuple[ParameterSet | None, dict[str, Any]]]:
     """``parameters_in_force`` for many times with one query: a function of the time."""
-    versions = list(ParameterSet.objects.order_by("effective_from", "version"))
+    versions: list[ParameterSet] = []
+    loaded = False
 
     def at(t: datetime) -> tuple[ParameterSet | None, dict[str, Any]]:
+        nonlocal loaded
+        if not loaded:  # read on first use: a page with nothing to judge reads nothing
+            versions.extend(ParameterSet.objects.order_by("effective_from", "version"))
+            loaded = True
         current = None
         for v in versions:  # a handful of versions: a scan is the simplest correct choice
             if v.effective_from <= t:

@@ -37,7 +37,7 @@ class IncidentSerializer(serializers.ModelSerializer):
     datasets = serializers.SlugRelatedField(slug_field="node_id", many=True, read_only=True)
     alerts = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
     opened_by = serializers.CharField(source="opened_by.username")
-    closed_by = serializers.CharField(source="closed_by.username", default=None)
+    closed_by = serializers.CharField(source="closed_by.username", default=None, allow_null=True)
     clocks = serializers.SerializerMethodField()
     notifications = serializers.SerializerMethodField()
     actions = serializers.SerializerMethodField()
@@ -109,11 +109,35 @@ class IncidentListApi(APIView):
 
 
 class IncidentDetailApi(APIView):
-    permission_classes = [CanRead]
+    permission_classes = [_MayHandle]
+
+    class InputSerializer(serializers.Serializer):
+        title = serializers.CharField(max_length=300, required=False)
+        description = serializers.CharField(required=False, allow_blank=True, max_length=20000)
+        kinds = serializers.ListField(child=serializers.ChoiceField(choices=Kind.choices), min_length=1,
+                                      required=False)
+        severity = serializers.ChoiceField(choices=Incident.Severity.choices, required=False)
+        ai_act_category = serializers.ChoiceField(choices=Incident.AiActCategory.choices, required=False)
+        occurred_at = serializers.DateTimeField(required=False)
+        deployments = serializers.ListField(child=serializers.CharField(max_length=2000), required=False,
+                                            max_length=100)
+        model_versions = serializers.ListField(child=serializers.CharField(max_length=2000), required=False,
+                                               max_length=100)
+        datasets = serializers.ListField(child=serializers.CharField(max_length=2000), required=False,
+                                         max_length=100)
 
     @extend_schema(operation_id="incident_detail", responses={200: IncidentSerializer, **ERRORS})
     def get(self, request: Request, pk: int) -> Response:
         return Response(IncidentSerializer(get_object_or_404(_incidents(request), pk=pk)).data)
+
+    @extend_schema(operation_id="incident_update", request=InputSerializer,
+                   responses={200: IncidentSerializer, **ERRORS})
+    def patch(self, request: Request, pk: int) -> Response:
+        incident = get_object_or_404(_incidents(request), pk=pk)
+        data = self.InputSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        services.incident_update(by=request.user, incident=incident, **data.validated_data)
+        return Response(IncidentSerializer(_incidents(request).get(pk=pk)).data)
 
 
 class AlertIncidentApi(APIView):

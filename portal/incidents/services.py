@@ -131,6 +131,50 @@ def incident_open(*, by: User, title: str, kinds: list[str], severity: str, dete
     return incident
 
 
+@transaction.atomic
+def incident_update(*, by: User, incident: Incident, **changes: Any) -> Incident:
+    """Change what is known as the investigation goes: title, description, kinds, severity, AI Act category,
+    occurred_at, and the nodes it touches (lists replace). Awareness (``detected_at``) is not changed here: the
+    clocks run from it. Audited with before and after."""
+    _guard(by)
+    incident = _open_locked(incident)
+    unknown = set(changes) - {"title", "description", "kinds", "severity", "ai_act_category", "occurred_at",
+                              "deployments", "model_versions", "datasets"}
+    if unknown:
+        raise FieldError(sorted(unknown)[0], "cannot be changed")
+    before = _snapshot(incident)
+    if "title" in changes and not str(changes["title"]).strip():
+        raise FieldError("title", "an incident needs a title")
+    if "kinds" in changes and (not changes["kinds"] or any(k not in Kind.values for k in changes["kinds"])):
+        raise FieldError("kinds", f"one or more of {', '.join(Kind.values)}")
+    if changes.get("severity", incident.severity) not in Incident.Severity.values:
+        raise FieldError("severity", f"one of {', '.join(Incident.Severity.values)}")
+    if changes.get("ai_act_category") and changes["ai_act_category"] not in Incident.AiActCategory.values:
+        raise FieldError("ai_act_category", f"one of {', '.join(Incident.AiActCategory.values)}")
+    if changes.get("occurred_at") and changes["occurred_at"] > incident.detected_at:
+        raise FieldError("occurred_at", "cannot be after detected_at")
+    for name in ("title", "description", "severity", "ai_act_category", "occurred_at"):
+        if name in changes:
+            setattr(incident, name, changes[name].strip() if isinstance(changes[name], str) else changes[name])
+    if "kinds" in changes:
+        incident.kinds = sorted(set(changes["kinds"]))
+        if Kind.AI_ACT_SERIOUS in incident.kinds and not incident.ai_act_category:
+            incident.ai_act_category = Incident.AiActCategory.STANDARD
+    incident.save()
+    for name, kinds in (("deployments", ("deployment",)), ("model_versions", ("modelVersion",)),
+                        ("datasets", ("dataset", "datasetVersion"))):
+        if name in changes:
+            getattr(incident, name).set(_nodes(by, list(changes[name]), kinds, name))
+    if {"deployments", "model_versions", "datasets"} & set(changes):
+        incident.scope = incident_scope(incident)
+        incident.save(update_fields=["scope"])
+    after = _snapshot(incident)
+    if after != before:
+        audit_record(actor=by, action="incident.updated", target_kind="incident", target_id=str(incident.pk),
+                     payload={"before": before, "after": after})
+    return incident
+
+
 def incident_open_from_alert(*, by: User, alert: Alert) -> Incident:
     """One step from a breach alert to an incident: a model failure of the deployment, aware since the alert."""
     if alert.state != Alert.State.OPEN:

@@ -45,8 +45,8 @@ class _Version(serializers.Serializer):
 class ResultSerializer(serializers.ModelSerializer):
     run = serializers.CharField(source="run.node_id")
     deployment = serializers.CharField(source="deployment_ref")
-    dataset_version = serializers.CharField(source="dataset_version.node_id", default=None)
-    reference = serializers.CharField(source="reference.node_id", default=None)
+    dataset_version = serializers.CharField(source="dataset_version.node_id", default=None, allow_null=True)
+    reference = serializers.CharField(source="reference.node_id", default=None, allow_null=True)
 
     class Meta:
         model = MonitoringResult

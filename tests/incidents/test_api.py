@@ -77,3 +77,27 @@ def test_charlie_gets_404(deployment: Node, olivia_client: APIClient, charlie_cl
     body = _open(olivia_client, deployment)
     assert charlie_client.get("/api/v1/incidents").json() == []
     assert charlie_client.get(f"/api/v1/incidents/{body['id']}").status_code == 404
+
+
+def test_what_is_learnt_later_is_recorded_and_audited(deployment: Node, olivia_client: APIClient,
+                                                      bob_client: APIClient, alice_client: APIClient) -> None:
+    import json
+
+    from portal.audit.models import AuditEntry
+
+    body = _open(olivia_client, deployment, kinds=["model_failure"], severity="low")
+    url = f"/api/v1/incidents/{body['id']}"
+    assert body["clocks"] == []
+    r = bob_client.patch(url, {"kinds": ["model_failure", "personal_data_breach"], "severity": "high"},
+                         format="json")
+    assert r.status_code == 200, r.json()
+    assert [c["clock"] for c in r.json()["clocks"]] == ["gdpr"] and r.json()["severity"] == "high"
+    entry = AuditEntry.objects.get(action="incident.updated")
+    payload = json.loads(entry.payload)
+    assert payload["before"]["kinds"] == ["model_failure"] and payload["before"]["severity"] == "low"
+    assert payload["after"]["kinds"] == ["model_failure", "personal_data_breach"]
+    assert bob_client.patch(url, {"kinds": []}, format="json").json()["errors"][0]["field"].startswith("kinds")
+    assert bob_client.patch(url, {"datasets": ["dataset:nope"]},
+                            format="json").json()["errors"][0]["field"] == "datasets.0"
+    assert alice_client.patch(url, {"severity": "low"}, format="json").status_code == 403
+    assert Incident.objects.get().severity == "high"
