@@ -63,6 +63,15 @@ class IncidentSerializer(serializers.ModelSerializer):
         return [{"at": a.at.isoformat(), "by": a.by.username, "text": a.text} for a in obj.actions.all()]
 
 
+class _Nodes(serializers.Serializer):
+    """The nodes an incident touches, by node id (a list replaces the one recorded)."""
+
+    deployments = serializers.ListField(child=serializers.CharField(max_length=2000), required=False, max_length=100)
+    model_versions = serializers.ListField(child=serializers.CharField(max_length=2000), required=False,
+                                           max_length=100)
+    datasets = serializers.ListField(child=serializers.CharField(max_length=2000), required=False, max_length=100)
+
+
 def _incidents(request: Request) -> Any:
     return Incident.objects.visible_to(request.user).select_related("opened_by", "closed_by").prefetch_related(
         "deployments", "model_versions", "datasets", "alerts", "notifications", "actions__by")
@@ -71,7 +80,7 @@ def _incidents(request: Request) -> Any:
 class IncidentListApi(APIView):
     permission_classes = [_MayHandle]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(_Nodes):
         title = serializers.CharField(max_length=300)
         description = serializers.CharField(required=False, allow_blank=True, max_length=20000)
         kinds = serializers.ListField(child=serializers.ChoiceField(choices=Kind.choices), min_length=1)
@@ -79,12 +88,6 @@ class IncidentListApi(APIView):
         ai_act_category = serializers.ChoiceField(choices=Incident.AiActCategory.choices, required=False)
         occurred_at = serializers.DateTimeField(required=False)
         detected_at = serializers.DateTimeField()
-        deployments = serializers.ListField(child=serializers.CharField(max_length=2000), required=False,
-                                            max_length=100)
-        model_versions = serializers.ListField(child=serializers.CharField(max_length=2000), required=False,
-                                               max_length=100)
-        datasets = serializers.ListField(child=serializers.CharField(max_length=2000), required=False,
-                                         max_length=100)
 
     @extend_schema(operation_id="incident_list", parameters=[
         OpenApiParameter("state", str, enum=list(Incident.State.values))],
@@ -111,7 +114,7 @@ class IncidentListApi(APIView):
 class IncidentDetailApi(APIView):
     permission_classes = [_MayHandle]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(_Nodes):
         title = serializers.CharField(max_length=300, required=False)
         description = serializers.CharField(required=False, allow_blank=True, max_length=20000)
         kinds = serializers.ListField(child=serializers.ChoiceField(choices=Kind.choices), min_length=1,
@@ -119,12 +122,6 @@ class IncidentDetailApi(APIView):
         severity = serializers.ChoiceField(choices=Incident.Severity.choices, required=False)
         ai_act_category = serializers.ChoiceField(choices=Incident.AiActCategory.choices, required=False)
         occurred_at = serializers.DateTimeField(required=False)
-        deployments = serializers.ListField(child=serializers.CharField(max_length=2000), required=False,
-                                            max_length=100)
-        model_versions = serializers.ListField(child=serializers.CharField(max_length=2000), required=False,
-                                               max_length=100)
-        datasets = serializers.ListField(child=serializers.CharField(max_length=2000), required=False,
-                                         max_length=100)
 
     @extend_schema(operation_id="incident_detail", responses={200: IncidentSerializer, **ERRORS})
     def get(self, request: Request, pk: int) -> Response:
