@@ -26,6 +26,14 @@ ROOT = Path(__file__).resolve().parent.parent
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
 GUNICORN = str(ROOT / ".venv" / "bin" / "gunicorn")
 PG_HOST, PG_PORT, PG_USER = "127.0.0.1", 5432, "postgres"
+# Each benchmark run names its databases and files after itself, so two runs on one machine (or a benchmark
+# beside a test run) never drop each other's database.
+RUN = os.environ.get("PORTAL_BENCH_RUN") or str(os.getpid())
+
+
+def run_name(base: str) -> str:
+    """``base`` made unique to this run (a database name, or a file name under /tmp)."""
+    return f"{base}_{RUN}"
 
 
 def dsn(db: str) -> str:
@@ -104,7 +112,7 @@ class Gunicorn:
                  threads: int = 1, timeout: int = 120, log_path: Path | None = None) -> None:
         self.db, self.workers, self.port = db, workers, port or free_port()
         self.worker_class, self.threads, self.timeout = worker_class, threads, timeout
-        self.log_path = log_path or Path(f"/tmp/bench-gunicorn-{self.port}.log")
+        self.log_path = log_path or Path(f"/tmp/bench-gunicorn-{RUN}-{self.port}.log")
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property

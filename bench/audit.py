@@ -25,9 +25,9 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from bench._common import database_url, drop_database, dsn, log, migrate, percentile, recreate_database  # noqa: E402
+from bench._common import database_url, drop_database, dsn, log, migrate, percentile, recreate_database, run_name  # noqa: E402
 
-DB = "lineage_bench_audit"
+DB = run_name("lineage_bench_audit")
 
 
 def _django(db: str) -> None:

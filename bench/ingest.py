@@ -49,6 +49,7 @@ from _common import (
     machine_line,
     migrate,
     recreate_database,
+    run_name,
     summary_ms,
 )
 
@@ -672,7 +673,8 @@ def main() -> None:
     p.add_argument("--rss-csv", help="write every RSS sample to this CSV file")
     p.add_argument("--skip", action="append", default=[], choices=["baseline", "batch", "single"],
                    help="skip a phase (repeatable)")
-    p.add_argument("--db", default="lineage_bench_ingest", help="database to (re)create (default %(default)s)")
+    p.add_argument("--db", default=run_name("lineage_bench_ingest"),
+                   help="database to (re)create (default %(default)s: one per run)")
     p.add_argument("--keep-db", action="store_true", help="do not drop the database at the end")
     p.add_argument("--max-seconds", type=float, default=0, help="overall time limit (default: the phase limits "
                    "plus 15 minutes)")

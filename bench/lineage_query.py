@@ -44,6 +44,7 @@ from _common import (
     migrate,
     percentile,
     recreate_database,
+    run_name,
     summary_ms,
 )
 
@@ -430,7 +431,8 @@ def main() -> None:
     p.add_argument("--profile", type=int, default=0, metavar="N",
                    help="cProfile N API requests in-process and print the top functions")
     p.add_argument("--workers", type=int, default=2, help="gunicorn workers (default %(default)s)")
-    p.add_argument("--db", default="lineage_bench_query", help="database to (re)create (default %(default)s)")
+    p.add_argument("--db", default=run_name("lineage_bench_query"),
+                   help="database to (re)create (default %(default)s: one per run)")
     p.add_argument("--keep-db", action="store_true", help="do not drop the database at the end")
     p.add_argument("--max-seconds", type=float, default=1800, help="overall time limit (default %(default)s)")
     args = p.parse_args()

@@ -37,6 +37,7 @@ from _common import (
     manage,
     migrate,
     recreate_database,
+    run_name,
 )
 
 DEMO_TARGET_MS, BIG_TARGET_MS = 300, 1000
@@ -181,7 +182,8 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=15, help="timed requests per page (default %(default)s)")
     p.add_argument("--edges", type=int, default=0, help="also build a graph of about this many edges "
                    "(as bench/lineage_query.py does) and time the pages on it (default: demo only)")
-    p.add_argument("--db", default="lineage_bench_pages", help="database to (re)create (default %(default)s)")
+    p.add_argument("--db", default=run_name("lineage_bench_pages"),
+                   help="database to (re)create (default %(default)s: one per run)")
     p.add_argument("--keep-db", action="store_true", help="do not drop the databases at the end")
     p.add_argument("--max-seconds", type=float, default=1800, help="overall time limit (default %(default)s)")
     args = p.parse_args()

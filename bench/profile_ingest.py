@@ -20,7 +20,7 @@ import time
 from collections import defaultdict
 from typing import Any
 
-from _common import ROOT, database_url, drop_database, issue_token, log, migrate, recreate_database
+from _common import ROOT, database_url, drop_database, issue_token, log, migrate, recreate_database, run_name
 from ingest import EventStream, Pool
 
 
@@ -75,7 +75,7 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=500)
     p.add_argument("--single-events", type=int, default=1000)
     p.add_argument("--top", type=int, default=25)
-    p.add_argument("--db", default="lineage_bench_profile")
+    p.add_argument("--db", default=run_name("lineage_bench_profile"))
     p.add_argument("--keep-db", action="store_true")
     args = p.parse_args()
 

@@ -23,9 +23,20 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench._common import PYTHON, ROOT, database_url, drop_database, dsn, log, migrate, portal_env, recreate_database
+from bench._common import (
+    PYTHON,
+    ROOT,
+    database_url,
+    drop_database,
+    dsn,
+    log,
+    migrate,
+    portal_env,
+    recreate_database,
+    run_name,
+)
 
-DB = "bench_report"
+DB = run_name("bench_report")
 STEPS = 30  # ETL steps per model: each a run writing a new dataset version
 
 
@@ -166,7 +177,7 @@ def main() -> None:
         raise SystemExit(child.stderr[-3000:])
     log(f"built {child.stdout.strip()} in {time.perf_counter() - t:.1f} s")
     base = baseline_copy()
-    out = Path("/tmp") / f"bench-report-{args.framework}.pdf"
+    out = Path("/tmp") / f"{run_name('bench-report')}-{args.framework}.pdf"
     result = run_report(args.framework, out)
     log(result.pop("stdout").strip())
     log("")

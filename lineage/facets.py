@@ -154,9 +154,10 @@ def _model(obj: dict[str, Any], default_ns: str, where: str, warnings: list[str]
     if not isinstance(name, str) or not name.strip() or version is None or str(version).strip() == "":
         warnings.append(f"{where} needs a model name and version: ignored")
         return None
-    metrics = obj.get("metrics") if isinstance(obj.get("metrics"), dict) else {}
-    params = obj.get("parameters") if isinstance(obj.get("parameters"), dict) else {}
-    ns = obj.get("namespace") if isinstance(obj.get("namespace"), str) and obj.get("namespace") else default_ns
+    metrics, params, namespace = obj.get("metrics"), obj.get("parameters"), obj.get("namespace")
+    metrics = metrics if isinstance(metrics, dict) else {}
+    params = params if isinstance(params, dict) else {}
+    ns = namespace if isinstance(namespace, str) and namespace else default_ns
     version = str(version).strip()
     if not (_usable(ns, MAX_NAMESPACE_BYTES, f"{where}.namespace", warnings)
             and _usable(name.strip(), MAX_NAME_BYTES, f"{where}.name", warnings)
@@ -200,7 +201,7 @@ def launcher(run_facets: dict[str, Any]) -> str | None:
     """Who launched the run: ``portalRun.launchedBy``, else the first owner in a run ``ownership`` facet."""
     run = _obj(run_facets, RUN_FACET)
     if run and isinstance(run.get("launchedBy"), str) and run["launchedBy"].strip():
-        return run["launchedBy"].strip()
+        return str(run["launchedBy"]).strip()
     names = owners(run_facets)
     return names[0] if names else None
 
@@ -233,7 +234,9 @@ def parent_run(run_facets: dict[str, Any]) -> tuple[str, str, str] | None:
     if not isinstance(run, dict) or not isinstance(job, dict):
         return None
     rid, ns, name = run.get("runId"), job.get("namespace"), job.get("name")
-    if not all(isinstance(x, str) and x.strip() for x in (rid, ns, name)):
+    if not (isinstance(rid, str) and isinstance(ns, str) and isinstance(name, str)):
+        return None
+    if not all(x.strip() for x in (rid, ns, name)):
         return None
     if name_problem(ns, MAX_NAMESPACE_BYTES) is None and name_problem(name, MAX_NAME_BYTES) is None:
         return rid, ns, name

@@ -47,7 +47,7 @@ def _text(limit: int) -> Cleaner:
             raise Invalid(name, "must not be empty")
         if len(value) > limit:
             raise Invalid(name, f"must be at most {limit} characters")
-        return value
+        return str(value)
     return clean
 
 
@@ -131,17 +131,17 @@ def _count(name: str, value: Any, blank: bool) -> int | None:
 
 
 def _annex(name: str, value: Any, blank: bool) -> str:
-    value = _text(20)(name, value, blank)
-    if value and not ANNEX_POINT.match(value):
+    text = str(_text(20)(name, value, blank))
+    if text and not ANNEX_POINT.match(text):
         raise Invalid(name, "must be an EU AI Act Annex III point such as 5(b)")
-    return value
+    return text
 
 
 def _owner(name: str, value: Any, blank: bool) -> str | None:
     """A username or email; the service resolves it to a user."""
     if blank and (value is None or (isinstance(value, str) and not value.strip())):
         return None
-    return _text(254)(name, value, False)
+    return str(_text(254)(name, value, False))
 
 
 def key_hashes(name: str, value: Any, blank: bool) -> list[str]:

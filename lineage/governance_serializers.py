@@ -17,7 +17,7 @@ from portal.lib.errors import FieldError
 from . import governance_fields as G
 
 
-class InventoryFields(serializers.Serializer):
+class InventoryFields(serializers.Serializer[Any]):
     """Optional inventory fields a pipeline may send when it registers a model version."""
 
     owner = serializers.CharField(required=False, max_length=254, help_text="Username or email of a portal user.")
@@ -29,7 +29,7 @@ class InventoryFields(serializers.Serializer):
     credit_decisioning = serializers.BooleanField(required=False)
 
 
-class ProfileFields(serializers.Serializer):
+class ProfileFields(serializers.Serializer[Any]):
     """Optional profile fields a pipeline may send when it reports a deployment."""
 
     sox_in_scope = serializers.BooleanField(required=False)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
+from typing import Any, TypeVar
 
 import networkx as nx
 
+# Nodes are database pks in the walks and node ids in the reports' diagrams.
+N = TypeVar("N", bound=Hashable)
 
-def build_graph(nodes: Iterable[int], edges: Iterable[tuple[int, int, str]]) -> nx.DiGraph:
+
+def build_graph(nodes: Iterable[N], edges: Iterable[tuple[N, N, str]]) -> nx.DiGraph:
     g = nx.DiGraph()
     g.add_nodes_from(nodes)
     for src, dst, kind in edges:
@@ -24,7 +28,7 @@ def shortest_path(g: nx.DiGraph, source: int, target: int) -> list[int] | None:
         return None
 
 
-def layers(g: nx.DiGraph) -> dict[int, int]:
+def layers(g: nx.DiGraph) -> dict[Any, int]:
     """Layer of each node for a left-to-right drawing: longest path from a source (cycles broken)."""
     dag = g
     if not nx.is_directed_acyclic_graph(g):
@@ -32,7 +36,7 @@ def layers(g: nx.DiGraph) -> dict[int, int]:
         while not nx.is_directed_acyclic_graph(dag):
             u, v = nx.find_cycle(dag)[0][:2]
             dag.remove_edge(u, v)
-    layer: dict[int, int] = {}
+    layer: dict[Any, int] = {}
     for n in nx.topological_sort(dag):
         preds = list(dag.predecessors(n))
         layer[n] = 1 + max((layer[p] for p in preds), default=-1)

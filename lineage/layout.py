@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from .graph import build_graph, layers
 
@@ -62,7 +63,7 @@ def layout(
     return Layout(positions=positions, width=(len(ordered) - 1) * column_width, height=(tallest - 1) * row_height)
 
 
-def _reduce_crossings(columns: list[list[Hashable]], g) -> None:  # noqa: ANN001 - networkx DiGraph
+def _reduce_crossings(columns: list[list[Hashable]], g: Any) -> None:  # g: a networkx DiGraph (untyped)
     """Barycentre heuristic: sweep right then left, sorting each column by its neighbours' mean rank."""
     for sweep in range(SWEEPS):
         forward = sweep % 2 == 0
@@ -72,7 +73,8 @@ def _reduce_crossings(columns: list[list[Hashable]], g) -> None:  # noqa: ANN001
             rank = {n: r for r, n in enumerate(fixed)}
             here = {n: r for r, n in enumerate(columns[i])}
 
-            def key(n: Hashable, rank: dict = rank, here: dict = here, forward: bool = forward) -> tuple[float, int]:
+            def key(n: Hashable, rank: dict[Hashable, int] = rank, here: dict[Hashable, int] = here,
+                    forward: bool = forward) -> tuple[float, int]:
                 neighbours = g.predecessors(n) if forward else g.successors(n)
                 ranks = [rank[m] for m in neighbours if m in rank]
                 return (sum(ranks) / len(ranks) if ranks else float(here[n]), here[n])

@@ -46,7 +46,8 @@ def _data(n: FoldNode, ins: list[FoldNode], outs: list[FoldNode]) -> dict[str, A
                 "outputs": [{"namespace": d.namespace, "name": d.name} for d in outs if d.kind == "dataset"],
                 "latestRun": None, "facets": n.facets}
     if n.kind == "dataset":
-        doc = n.facets.get("documentation") if isinstance(n.facets.get("documentation"), dict) else {}
+        documentation = n.facets.get("documentation")
+        doc: dict[str, Any] = documentation if isinstance(documentation, dict) else {}
         return {"id": ident, "type": "DB_TABLE", "name": n.name, "physicalName": n.name, "namespace": n.namespace,
                 "sourceName": n.namespace, "fields": _fields(n.facets), "tags": list(n.tags),
                 "description": doc.get("description"), "facets": n.facets}
@@ -83,9 +84,9 @@ def fold(nodes: dict[int, FoldNode], edges: list[tuple[int, int, str]]) -> dict[
         links.add((mid(ts), mid(td)))
     ins: dict[str, list[str]] = {k: [] for k in folded}
     outs: dict[str, list[str]] = {k: [] for k in folded}
-    for o, d in sorted(links):
-        outs[o].append(d)
-        ins[d].append(o)
+    for origin, destination in sorted(links):
+        outs[origin].append(destination)
+        ins[destination].append(origin)
     graph = []
     for key in sorted(folded):
         n = folded[key]

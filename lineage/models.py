@@ -6,11 +6,16 @@ one edge table, whatever kinds they cross. Kind-specific values live in ``attrs`
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.db import models
 
 from portal.accounts.selectors import namespace_visibility_q
+
+if TYPE_CHECKING:
+    from portal.accounts.models import User
 
 
 class NodeKind(models.TextChoices):
@@ -49,7 +54,7 @@ SENSITIVE_TAGS = frozenset({Tag.PII, Tag.PHI, Tag.SPECIAL_CAT, Tag.PCI, Tag.FINA
 
 
 class NodeQuerySet(models.QuerySet["Node"]):
-    def visible_to(self, user: settings.AUTH_USER_MODEL | AnonymousUser) -> NodeQuerySet:
+    def visible_to(self, user: User | AnonymousUser) -> NodeQuerySet:
         return self.filter(namespace_visibility_q(user))
 
 

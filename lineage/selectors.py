@@ -343,12 +343,14 @@ def erasure_impact(*, sources: list[Node]) -> dict[str, Any]:
         "pk", "node_id", "kind", "name", "namespace", "version", "environment", "state", "parent_id",
         "parent__name")}
     own_versions = set(seeds_by_source) - {s.pk for s in sources}
-    affected = []
+    affected: list[dict[str, Any]] = []
     for pk in parent:
         row = rows.get(pk)
         if row is None or row["kind"] not in AFFECTED_KINDS or pk in own_versions:
             continue
-        path, at, root = [], pk, pk
+        path: list[str] = []
+        at: int | None = pk
+        root = pk
         while at is not None:
             path.append(rows[at]["node_id"])
             root, at = at, parent[at]

@@ -19,7 +19,7 @@ TEST_DATA = Path(__file__).resolve().parent / "data"
 SHARED_ORIGINAL = Path(__file__).resolve().parents[2] / "shared"
 EVENTS_DIR = TEST_DATA / "openlineage" / "events"
 OPENLINEAGE_SPEC = TEST_DATA / "openlineage" / "OpenLineage.json"
-CONTROL_CATALOG = TEST_DATA / "compliance" / "controls.md"
+CONTROL_CATALOG = Path(__file__).resolve().parents[1] / "portal" / "reports" / "controls.md"  # shipped with reports
 REQUIRE_SERVICES = os.environ.get("PORTAL_REQUIRE_SERVICES") == "1"
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.http import Http404
 from rest_framework import serializers
 from rest_framework.request import Request
 
+from portal.accounts.permissions import request_user
 from portal.lib.errors import FieldError
 from portal.lib.schema import ErrorSerializer
 
@@ -18,7 +21,7 @@ ERRORS = {400: ERROR_SCHEMA, 401: ERROR_SCHEMA, 403: ERROR_SCHEMA, 404: ERROR_SC
 INGEST_ERRORS = {**ERRORS, 413: ERROR_SCHEMA}
 
 
-class NodeSummarySerializer(serializers.Serializer):
+class NodeSummarySerializer(serializers.Serializer[Any]):
     id = serializers.CharField(source="node_id")
     kind = serializers.CharField()
     namespace = serializers.CharField()
@@ -70,7 +73,7 @@ def int_param(request: Request, name: str, default: int, low: int, high: int) ->
 
 
 def node_or_404(request: Request, node_id: str) -> Node:
-    node = selectors.node_get(user=request.user, node_id=node_id)
+    node = selectors.node_get(user=request_user(request), node_id=node_id)
     if node is None:
         raise Http404
     return node

@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from portal.accounts.permissions import CanRead
+from portal.accounts.permissions import CanRead, request_user
 from portal.lib.errors import FieldError
 
 from .. import graph, selectors
@@ -81,7 +81,7 @@ class NodeGraphApi(APIView):
             raise FieldError("expand", "no such node")
         depth = depth_param(request, default=GRAPH_DEFAULT_DEPTH)
         directions = ("upstream", "downstream") if direction == "both" else (direction,)
-        sub = selectors.lineage_graph(user=request.user, node=node, depth=depth, directions=directions,
+        sub = selectors.lineage_graph(user=request_user(request), node=node, depth=depth, directions=directions,
                                       max_nodes=limit, expand=expand)
         placed = layout([pk for pk in sub.nodes], [(s, d) for s, d, _ in sub.edges])
         nodes = [{**sub.nodes[pk], "distance": sub.distance[pk], "side": sub.side[pk],
@@ -127,7 +127,7 @@ class PathApi(APIView):
         if best is None:
             return Response({"from": source.node_id, "to": target.node_id, "found": False, "nodes": [],
                              "edges": [], "truncated": {"depth": walk.cut_by_depth, "size": walk.cut_by_size}})
-        nodes = selectors.nodes_by_pk(user=request.user, pks=best)
+        nodes = selectors.nodes_by_pk(user=request_user(request), pks=best)
         if len(nodes) != len(best):
             raise Http404  # the only path crosses something this user may not see
         kinds = {(s, d): k for s, d, k in walk.edges}

@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from portal.accounts.permissions import CanIngest, CanRead
+from portal.accounts.permissions import CanIngest, CanRead, request_user
 from portal.lib.errors import FieldError, TooLarge
 
 from .. import ids, marquez, selectors, services
@@ -81,7 +81,7 @@ class LineageApi(APIView):
     )
     def post(self, request: Request) -> Response:
         event = _parse(read_body(request, settings.LINEAGE_MAX_EVENT_BYTES))
-        (outcome,) = services.events_ingest(events=[event], by=request.user)
+        (outcome,) = services.events_ingest(events=[event], by=request_user(request))
         code = status.HTTP_201_CREATED if outcome.status == "created" else status.HTTP_200_OK
         return Response({"status": outcome.status, "warnings": outcome.warnings}, status=code)
 
@@ -113,9 +113,9 @@ class LineageApi(APIView):
         up = selectors.lineage_walk(seeds=seeds, direction="upstream", depth=walk_depth)
         down = selectors.lineage_walk(seeds=seeds, direction="downstream", depth=walk_depth)
         pks = set(up.distance) | set(down.distance)
-        nodes = selectors.nodes_by_pk(user=request.user, pks=list(pks))
+        nodes = selectors.nodes_by_pk(user=request_user(request), pks=list(pks))
         parent_pks = {n.parent_id for n in nodes.values() if n.parent_id and n.parent_id not in nodes}
-        nodes.update(selectors.nodes_by_pk(user=request.user, pks=list(parent_pks)))
+        nodes.update(selectors.nodes_by_pk(user=request_user(request), pks=list(parent_pks)))
         fold_nodes = {
             pk: marquez.FoldNode(pk, n.node_id, n.kind, n.namespace, n.name, n.parent_id, n.facets, n.attrs,
                                  tuple(sorted({t.tag for t in n.tags.all()})), n.state, n.version)
@@ -163,7 +163,7 @@ class LineageBatchApi(APIView):
                                                                        if r["error"]["field"] else ""),
                                          "message": r["error"]["message"]} for r in results if r],
                              "first": first}, status=400)
-        outcomes = services.events_ingest(events=[ev for _, ev in good], by=request.user) if good else []
+        outcomes = services.events_ingest(events=[ev for _, ev in good], by=request_user(request)) if good else []
         for (i, _), outcome in zip(good, outcomes, strict=True):
             results[i] = {"index": i, "status": outcome.status, "error": None, "warnings": outcome.warnings}
         counts = {s: sum(1 for r in results if r["status"] == s) for s in ("created", "duplicate", "error")}

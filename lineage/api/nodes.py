@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from portal.accounts.permissions import CanCurate, CanRead
+from portal.accounts.permissions import CanCurate, CanRead, request_user
 from portal.lib.errors import FieldError
 from portal.lib.schema import paginated
 
@@ -23,7 +23,8 @@ from ..models import Node, NodeKind, Tag
 from .common import ERRORS, NodeDetailSerializer, NodeSummarySerializer, depth_param, node_or_404
 
 
-def walk_response(root: Node, walk: selectors.Walk, nodes: dict[int, dict], kinds: set[str] | None) -> dict:
+def walk_response(root: Node, walk: selectors.Walk, nodes: dict[int, dict[str, Any]], kinds: set[str] | None
+                  ) -> dict[str, Any]:
     out_nodes = [{**nodes[pk], "distance": dist}
                  for pk, dist in sorted(walk.distance.items(), key=lambda kv: (kv[1], kv[0]))
                  if pk in nodes and (not kinds or nodes[pk]["kind"] in kinds)]
@@ -51,7 +52,7 @@ class NodeListApi(APIView):
             raise FieldError("kind", f"unknown kind; expected one of {', '.join(NodeKind.values)}")
         if tag and tag not in Tag.values:
             raise FieldError("tag", f"unknown tag; expected one of {', '.join(Tag.values)}")
-        qs = selectors.node_list(user=request.user, kind=kind, q=request.query_params.get("q"), tag=tag)
+        qs = selectors.node_list(user=request_user(request), kind=kind, q=request.query_params.get("q"), tag=tag)
         paginator = LimitOffsetPagination()
         page = paginator.paginate_queryset(qs.prefetch_related("tags"), request, view=self)
         return paginator.get_paginated_response(NodeSummarySerializer(page, many=True).data)
@@ -90,7 +91,7 @@ class NodeWalkApi(APIView):
             raise FieldError("kinds", f"unknown kind(s) {', '.join(sorted(bad))}")
         walk = selectors.lineage_walk(seeds=selectors.walk_seeds(node), direction=self.direction,
                                       depth=depth_param(request))
-        nodes = selectors.node_summaries(user=request.user, pks=list(walk.distance))
+        nodes = selectors.node_summaries(user=request_user(request), pks=list(walk.distance))
         return Response(walk_response(node, walk, nodes, kinds or None))
 
 
@@ -105,7 +106,7 @@ class NodeDownstreamApi(NodeWalkApi):
 class NodeTagsApi(APIView):
     """A node's own classification tags (``GET``), set one (``POST``) or remove one (``DELETE``)."""
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(serializers.Serializer[Any]):
         tag = serializers.ChoiceField(choices=Tag.values)
         field = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
 
@@ -134,13 +135,13 @@ class NodeTagsApi(APIView):
                    responses={200: OpenApiTypes.OBJECT, **ERRORS})
     def post(self, request: Request, node_id: str) -> Response:
         node, v = self._input(request, node_id)
-        services.node_tag_set(node=node, tag=v["tag"], field=v["field"], by=request.user)
+        services.node_tag_set(node=node, tag=v["tag"], field=v["field"], by=request_user(request))
         return Response(self._body(node))
 
     @extend_schema(operation_id="node_tag_remove", request=InputSerializer,
                    responses={200: OpenApiTypes.OBJECT, **ERRORS})
     def delete(self, request: Request, node_id: str) -> Response:
         node, v = self._input(request, node_id)
-        if not services.node_tag_remove(node=node, tag=v["tag"], field=v["field"], by=request.user):
+        if not services.node_tag_remove(node=node, tag=v["tag"], field=v["field"], by=request_user(request)):
             raise Http404
         return Response(self._body(node))

@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from portal.accounts.permissions import CanIngest
+from portal.accounts.permissions import CanIngest, request_user
 from portal.lib.errors import FieldError
 
 from .. import facets as F
@@ -32,7 +32,7 @@ def _fits(limit: int) -> Any:
     return check
 
 
-class _PersonSerializer(serializers.Serializer):
+class _PersonSerializer(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=200, required=False, allow_blank=True)
     email = serializers.EmailField(required=False, allow_blank=True)
 
@@ -40,7 +40,7 @@ class _PersonSerializer(serializers.Serializer):
 class CommitCreateApi(APIView):
     permission_classes = [CanIngest]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(serializers.Serializer[Any]):
         repo = serializers.CharField(max_length=MAX_NAMESPACE_BYTES, validators=[_fits(MAX_NAMESPACE_BYTES)])
         sha = serializers.RegexField(r"^[0-9a-fA-F]{7,64}$", error_messages={"invalid": "must be a hex git sha"})
         author = _PersonSerializer(required=False)
@@ -61,11 +61,11 @@ class CommitCreateApi(APIView):
             person = v.get(role) or {}
             payload[f"{role}_name"] = person.get("name", "")
             payload[f"{role}_email"] = (person.get("email") or "").lower()
-        node = services.portal_record_ingest(kind="commit", payload=payload, by=request.user)
+        node = services.portal_record_ingest(kind="commit", payload=payload, by=request_user(request))
         return Response(NodeDetailSerializer(node).data, status=status.HTTP_201_CREATED)
 
 
-class _ModelSerializer(serializers.Serializer):
+class _ModelSerializer(serializers.Serializer[Any]):
     namespace = serializers.CharField(max_length=MAX_NAMESPACE_BYTES, validators=[_fits(MAX_NAMESPACE_BYTES)])
     name = serializers.CharField(max_length=500, validators=[_fits(MAX_NAME_BYTES)])
     version = serializers.CharField(max_length=MAX_VERSION_BYTES, validators=[_fits(MAX_VERSION_BYTES)])
@@ -94,7 +94,7 @@ class ModelVersionCreateApi(APIView):
                 raise FieldError("run_id", "no run with this id has been ingested")
         v["time"] = (v.get("time") or timezone.now()).isoformat()
         record_fields_split(v, "inventory")
-        node = services.portal_record_ingest(kind="modelVersion", payload=v, by=request.user)
+        node = services.portal_record_ingest(kind="modelVersion", payload=v, by=request_user(request))
         return Response(NodeDetailSerializer(node).data, status=status.HTTP_201_CREATED)
 
 
@@ -121,5 +121,5 @@ class DeploymentCreateApi(APIView):
         v["model"] = dict(m)
         v["time"] = (v.get("time") or timezone.now()).isoformat()
         record_fields_split(v, "profile")
-        node = services.portal_record_ingest(kind="deployment", payload=v, by=request.user)
+        node = services.portal_record_ingest(kind="deployment", payload=v, by=request_user(request))
         return Response(NodeDetailSerializer(node).data, status=status.HTTP_201_CREATED)

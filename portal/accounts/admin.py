@@ -13,7 +13,7 @@ from .models import ApiToken, LoginAttempt, NamespaceOwner, Team, User, UserEmai
 
 @admin.register(User)
 class PortalUserAdmin(ReadOnlyAdmin, UserAdmin):
-    fieldsets = (*UserAdmin.fieldsets, ("Portal", {"fields": ("role", "teams")}))
+    fieldsets = (*(UserAdmin.fieldsets or ()), ("Portal", {"fields": ("role", "teams")}))
     list_display = ("username", "email", "role", "is_active")
     list_filter = ("role", "is_active", "teams")
 

@@ -62,7 +62,8 @@ class DocumentQuerySet(models.QuerySet["Document"]):
 
 class Document(models.Model):
     """One evidence file and its metadata. The bytes, size and SHA-256 never change after upload (the database
-    refuses it, see ``portal/evidence/db.py``); approval, attachments and the end of the effective period do."""
+    refuses it, see migration ``0003_retention_guard``); approval, attachments and the end of the effective period
+    do."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     doc_type = models.CharField(max_length=30, choices=DocumentType.choices)

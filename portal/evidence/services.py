@@ -17,7 +17,7 @@ import io
 import json
 import re
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Sequence, Set
 from datetime import date, datetime
 from typing import Any
 
@@ -73,7 +73,7 @@ class RetentionLocked(DomainError):
 
 
 # -- checks ------------------------------------------------------------------------------------------------
-def require_role(user: User, roles: set[str], message: str) -> None:
+def require_role(user: User, roles: Set[str], message: str) -> None:
     if not has_role(user, roles):
         raise NotAllowed(message)
 
@@ -316,11 +316,7 @@ def _document_approve(*, document: Document, by: User, reason: str) -> Document:
 def document_attach(*, document: Document, by: User, node_ids: Sequence[str] = (),
                     release_ids: Sequence[int] = ()) -> Document:
     """Attach to more nodes or releases. An approved document can complete a pending release."""
-    _check_attacher(document, by)
-    nodes = _visible_nodes(by, node_ids)
-    releases = _visible_releases(by, release_ids)
-    if not nodes and not releases:
-        raise FieldError("node_ids", "Name at least one node or release.")
+    nodes, releases = _attachment_targets(document, by, node_ids, release_ids)
     new_nodes = [n for n in nodes if not document.nodes.filter(pk=n.pk).exists()]
     new_releases = [r for r in releases if not document.releases.filter(pk=r.pk).exists()]
     document.nodes.add(*new_nodes)
@@ -337,11 +333,7 @@ def document_attach(*, document: Document, by: User, node_ids: Sequence[str] = (
 def document_detach(*, document: Document, by: User, node_ids: Sequence[str] = (),
                     release_ids: Sequence[int] = ()) -> Document:
     """Detach from nodes or releases. The document itself stays; a release may then lack required evidence."""
-    _check_attacher(document, by)
-    nodes = _visible_nodes(by, node_ids)
-    releases = _visible_releases(by, release_ids)
-    if not nodes and not releases:
-        raise FieldError("node_ids", "Name at least one node or release.")
+    nodes, releases = _attachment_targets(document, by, node_ids, release_ids)
     old_nodes = [n for n in nodes if document.nodes.filter(pk=n.pk).exists()]
     old_releases = [r for r in releases if document.releases.filter(pk=r.pk).exists()]
     document.nodes.remove(*old_nodes)
@@ -351,6 +343,18 @@ def document_detach(*, document: Document, by: User, node_ids: Sequence[str] = (
                      payload={"sha256": document.sha256, "nodes": [n.node_id for n in old_nodes],
                               "releases": [r.pk for r in old_releases]})
     return document
+
+
+def _attachment_targets(document: Document, by: User, node_ids: Sequence[str], release_ids: Sequence[int]
+                        ) -> tuple[list[Node], list[Release]]:
+    """What attach and detach share: may ``by`` move this document, and which of the named nodes and releases
+    (all visible to them, at least one) it is about."""
+    _check_attacher(document, by)
+    nodes = _visible_nodes(by, node_ids)
+    releases = _visible_releases(by, release_ids)
+    if not nodes and not releases:
+        raise FieldError("node_ids", "Name at least one node or release.")
+    return nodes, releases
 
 
 def _check_attacher(document: Document, by: User) -> None:

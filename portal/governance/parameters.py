@@ -1,5 +1,5 @@
 """The organisation's policy parameters: every ``{brace}`` of the control catalog
-(``/work/shared/compliance/controls.md``), with its default, type and the controls that read it.
+(``portal/reports/controls.md``), with its default, type and the controls that read it.
 
 ``services.parameters_publish`` validates against ``SCHEMA``; ``parameters_in_force`` merges the version in
 force over ``DEFAULTS`` (so a parameter added to the code later has a value in older versions too). A report

@@ -16,6 +16,7 @@ says in a few set-based statements.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -106,6 +107,30 @@ def _locked(model: type[Model], node: Node) -> Any:
     return obj if obj is not None else model(node=node)
 
 
+def _record_set(model: type[Model], node: Node, table: dict[str, tuple[str, G.Cleaner]], fields: dict[str, Any], *,
+                by: User, action: str, prepare: Callable[[Any, dict[str, Any]], dict[str, Any]] | None = None,
+                check: Callable[[dict[str, Any]], None] | None = None) -> Any:
+    """What the three record editors share: lock the node's record (new if none), clean the fields (then
+    ``prepare`` them against the stored record), set them, ``check`` the whole record, and, only when that
+    changed it, save it and audit before and after."""
+    obj = _locked(model, node)
+    cleaned = _cleaned(table, fields)
+    if prepare is not None:
+        cleaned = prepare(obj, cleaned)
+    before = None if obj._state.adding else snapshot(obj, table)
+    for name, value in cleaned.items():
+        setattr(obj, name, value)
+    after = snapshot(obj, table)
+    if check is not None:
+        check(after)
+    if after != before:
+        obj.updated_by = by  # type: ignore[attr-defined]
+        obj.save()
+        audit_record(actor=by, action=action, target_kind=node.kind, target_id=node.node_id,
+                     payload={"before": before, "after": after, "source": "portal"})
+    return obj
+
+
 # -- dataset governance ----------------------------------------------------------------------------------
 def _dataset_defaults(gov: DatasetGovernance, given: dict[str, Any]) -> dict[str, Any]:
     """Fill what a change implies: releasing a hold drops its reason; a disposition gets a time."""
@@ -137,18 +162,9 @@ def dataset_governance_set(*, node: Node, by: User, **fields: Any) -> DatasetGov
     dataset = dataset_of(node)
     if not may_set_dataset_governance(by):
         raise NotAllowed("Only compliance officers and admins may set a dataset's governance attributes.")
-    gov = _locked(DatasetGovernance, dataset)
-    cleaned = _dataset_defaults(gov, _cleaned(G.DATASET, fields))
-    before = None if gov._state.adding else snapshot(gov, G.DATASET)
-    for name, value in cleaned.items():
-        setattr(gov, name, value)
-    after = snapshot(gov, G.DATASET)
-    _check_dataset(after)
-    if after != before:
-        gov.updated_by = by
-        gov.save()
-        audit_record(actor=by, action="governance.dataset_set", target_kind="dataset", target_id=dataset.node_id,
-                     payload={"before": before, "after": after, "source": "portal"})
+    gov: DatasetGovernance = _record_set(DatasetGovernance, dataset, G.DATASET, fields, by=by,
+                                         action="governance.dataset_set", prepare=_dataset_defaults,
+                                         check=_check_dataset)
     return gov
 
 
@@ -188,6 +204,12 @@ def _resolve_owner(cleaned: dict[str, Any]) -> None:
         cleaned["owner"] = user
 
 
+def _inventory_prepare(inv: ModelInventory, cleaned: dict[str, Any]) -> dict[str, Any]:
+    _resolve_owner(cleaned)
+    _inventory_defaults(inv, cleaned)
+    return cleaned
+
+
 def _inventory_defaults(inv: ModelInventory, cleaned: dict[str, Any]) -> None:
     status = cleaned.get("status", inv.status)
     if status == ModelInventory.Status.RETIRED:
@@ -210,19 +232,8 @@ def model_inventory_set(*, node: Node, by: User, **fields: Any) -> ModelInventor
     if not may_set_model_record(by, node):
         raise NotAllowed("Only the model's approvers, compliance officers and admins may edit its inventory "
                          "record.")
-    inv = _locked(ModelInventory, node)
-    cleaned = _cleaned(G.INVENTORY, fields)
-    _resolve_owner(cleaned)
-    _inventory_defaults(inv, cleaned)
-    before = None if inv._state.adding else snapshot(inv, G.INVENTORY)
-    for name, value in cleaned.items():
-        setattr(inv, name, value)
-    after = snapshot(inv, G.INVENTORY)
-    if after != before:
-        inv.updated_by = by
-        inv.save()
-        audit_record(actor=by, action="governance.inventory_set", target_kind="modelVersion",
-                     target_id=node.node_id, payload={"before": before, "after": after, "source": "portal"})
+    inv: ModelInventory = _record_set(ModelInventory, node, G.INVENTORY, fields, by=by,
+                                      action="governance.inventory_set", prepare=_inventory_prepare)
     return inv
 
 
@@ -234,17 +245,8 @@ def deployment_profile_set(*, node: Node, by: User, **fields: Any) -> Deployment
     if not may_set_model_record(by, node):
         raise NotAllowed("Only the model's approvers, compliance officers and admins may edit a deployment's "
                          "profile.")
-    profile = _locked(DeploymentProfile, node)
-    cleaned = _cleaned(G.PROFILE, fields)
-    before = None if profile._state.adding else snapshot(profile, G.PROFILE)
-    for name, value in cleaned.items():
-        setattr(profile, name, value)
-    after = snapshot(profile, G.PROFILE)
-    if after != before:
-        profile.updated_by = by
-        profile.save()
-        audit_record(actor=by, action="governance.profile_set", target_kind="deployment",
-                     target_id=node.node_id, payload={"before": before, "after": after, "source": "portal"})
+    profile: DeploymentProfile = _record_set(DeploymentProfile, node, G.PROFILE, fields, by=by,
+                                             action="governance.profile_set")
     return profile
 
 

@@ -1,4 +1,5 @@
-"""The control catalog as data: one entry per control of ``../shared/compliance/controls.md``.
+"""The control catalog as data: one entry per control of ``controls.md`` beside this module (the catalog as the
+compliance team wrote it, shipped with the package).
 
 A control is evaluated by the check registered for its id in ``checks/`` (one small function over the
 ``Facts`` of a scope). A control without a check is reported "not evaluated" with the data it needs:

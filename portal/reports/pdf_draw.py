@@ -104,7 +104,7 @@ def positions_of(diagram: dict) -> dict[str, tuple[float, float]]:
     ids = [str(n.get("id")) for n in nodes]
     edges = [(str(e.get("src")), str(e.get("dst"))) for e in diagram.get("edges") or [] if isinstance(e, dict)]
     placed = layout(ids, edges)
-    return {k: (p.x, p.y) for k, p in placed.positions.items()}
+    return {str(k): (p.x, p.y) for k, p in placed.positions.items()}
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import redis
 from celery import Celery
 from django.db import connection
 
@@ -24,9 +23,8 @@ from lineage.models import Edge, Node
 from portal.audit.models import AuditEntry
 from portal.reports import services
 from portal.reports.models import Report
-from tests.conftest import need_service
+from tests.workers import QUEUE, broker_clear, broker_conf, broker_env, broker_ready
 
-BROKER = os.environ.get("CELERY_TEST_BROKER_URL", "redis://127.0.0.1:6379/15")
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -71,14 +69,10 @@ def _children(pid: int) -> list[int]:
 
 @pytest.mark.django_db(transaction=True)
 def test_a_killed_worker_does_not_lose_the_report(officer, tmp_path: Path) -> None:
-    try:
-        redis.Redis.from_url(BROKER, socket_connect_timeout=2).ping()
-    except redis.RedisError as exc:
-        need_service("Redis", str(exc))
-    redis.Redis.from_url(BROKER).delete("celery")  # nothing left over from an earlier run in this test db
+    broker = broker_ready()  # this run's queue and keys only: another run's worker is left alone
     _graph(models=150, steps=6)
     report = services.report_request(by=officer, kind="framework", framework="model-risk", enqueue=False)
-    env = {**os.environ, "DATABASE_URL": _database_url(), "CELERY_BROKER_URL": BROKER,
+    env = {**os.environ, **broker_env(), "DATABASE_URL": _database_url(),
            "DJANGO_SETTINGS_MODULE": "portal.settings", "PORTAL_AUDIT_KEY": str(tmp_path / "k.pem"),
            "PORTAL_AUDIT_CHECKPOINT_DIR": str(tmp_path / "cp")}
     worker = subprocess.Popen(
@@ -86,7 +80,9 @@ def test_a_killed_worker_does_not_lose_the_report(officer, tmp_path: Path) -> No
          "--without-mingle", "--without-heartbeat", "-l", "warning"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=(tmp_path / "worker.log").open("w"))
     try:
-        Celery(broker=BROKER).send_task("reports.generate", args=[str(report.pk)])
+        sender = Celery(set_as_current=False)
+        sender.conf.update(broker_conf())
+        sender.send_task("reports.generate", args=[str(report.pk)], queue=QUEUE)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             report.refresh_from_db()
@@ -117,3 +113,4 @@ def test_a_killed_worker_does_not_lose_the_report(officer, tmp_path: Path) -> No
             worker.wait(timeout=20)
         except subprocess.TimeoutExpired:
             worker.kill()
+        broker_clear(broker)

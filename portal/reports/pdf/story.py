@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from reportlab.platypus import Flowable
 
+from .annex_iv import AnnexIVSections
 from .appendix import AppendixSection
 from .base import _list
-from .controls import ControlSections
 from .document import _PageCount
 from .erasure import ErasureSections
-from .lineage import LineageSections
-from .release import ReleaseSections
 from .summary import SummarySections
 
 
-class Story(SummarySections, ControlSections, LineageSections, ReleaseSections, ErasureSections, AppendixSection):
-    """Turns the bundle into a list of flowables; one method per section, grouped by family in the mixins."""
+class Story(SummarySections, AnnexIVSections, ErasureSections, AppendixSection):
+    """Turns the bundle into a list of flowables; one method per section, grouped by family in the mixins
+    (the Annex IV dossier brings the lineage, control and release sections it arranges)."""
 
     def build(self) -> list[Flowable]:
         self.cover()
