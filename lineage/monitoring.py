@@ -161,8 +161,9 @@ def monitoring_facet(run_facets: dict[str, Any], default_ns: str, warnings: list
     ref = _version(obj.get("reference"))
     if obj.get("reference") is not None and ref is None:
         warnings.append(f"{where}.reference needs namespace, name and version: ignored")
-    window = obj.get("window") if isinstance(obj.get("window"), dict) else {}
-    metrics = obj.get("metrics") if isinstance(obj.get("metrics"), list) else []
+    raw_window, raw_metrics = obj.get("window"), obj.get("metrics")
+    window: dict[str, Any] = raw_window if isinstance(raw_window, dict) else {}
+    metrics: list[Any] = raw_metrics if isinstance(raw_metrics, list) else []
     if len(metrics) > MAX_MEASURES:
         warnings.append(f"{where}.metrics: only the first {MAX_MEASURES} are read")
     measures = tuple(m for i, raw in enumerate(metrics[:MAX_MEASURES])
@@ -179,7 +180,7 @@ def assertions(facets: dict[str, Any], dataset_version: str) -> list[Measure]:
     for a in (items if isinstance(items, list) else [])[:MAX_MEASURES]:
         if not isinstance(a, dict) or not isinstance(a.get("assertion"), str) or not isinstance(a.get("success"), bool):
             continue
-        column = a.get("column") if isinstance(a.get("column"), str) else ""
+        column = a["column"] if isinstance(a.get("column"), str) else ""
         out.append(Measure(name=a["assertion"][:200], success=a["success"], column=column[:500],
                            dataset_version=dataset_version))
     return out

@@ -45,7 +45,7 @@ deployment_observers: list[Callable[[list[str]], None]] = []
 # Called with the monitoring records of the events just applied (``monitoring.py``), after their nodes and
 # edges are written. The monitoring app registers its results, thresholds and alerts here
 # (``portal/monitoring/apps.py``). An observer must be idempotent: a rebuild replays every event.
-monitoring_observers: list[Callable[[list[MonitoringRecord], User | None], None]] = []
+monitoring_observers: list[Callable[[list[MonitoringRecord], User | None], object]] = []
 
 
 class GovernanceHook(Protocol):

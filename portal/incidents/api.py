@@ -11,7 +11,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from portal.accounts.permissions import CanRead
+from lineage.models import Node
+from portal.accounts.permissions import CanRead, request_user
 from portal.lib.errors import FieldError
 from portal.lib.schema import ErrorSerializer
 from portal.monitoring.models import Alert
@@ -28,14 +29,17 @@ class _MayHandle(CanRead):
     def has_permission(self, request: Request, view: APIView) -> bool:
         if request.method in ("GET", "HEAD", "OPTIONS"):
             return super().has_permission(request, view)
-        return services.may_handle(request.user)
+        return services.may_handle(request_user(request))
 
 
 class IncidentSerializer(serializers.ModelSerializer):
-    deployments = serializers.SlugRelatedField(slug_field="node_id", many=True, read_only=True)
-    model_versions = serializers.SlugRelatedField(slug_field="node_id", many=True, read_only=True)
-    datasets = serializers.SlugRelatedField(slug_field="node_id", many=True, read_only=True)
-    alerts = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    deployments: serializers.SlugRelatedField[Node] = serializers.SlugRelatedField(
+        slug_field="node_id", many=True, read_only=True)
+    model_versions: serializers.SlugRelatedField[Node] = serializers.SlugRelatedField(
+        slug_field="node_id", many=True, read_only=True)
+    datasets: serializers.SlugRelatedField[Node] = serializers.SlugRelatedField(
+        slug_field="node_id", many=True, read_only=True)
+    alerts: serializers.PrimaryKeyRelatedField[Alert] = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
     opened_by = serializers.CharField(source="opened_by.username")
     closed_by = serializers.CharField(source="closed_by.username", default=None, allow_null=True)
     clocks = serializers.SerializerMethodField()
@@ -106,7 +110,7 @@ class IncidentListApi(APIView):
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        incident = services.incident_open(by=request.user, **data.validated_data)
+        incident = services.incident_open(by=request_user(request), **data.validated_data)
         return Response(IncidentSerializer(_incidents(request).get(pk=incident.pk)).data,
                         status=status.HTTP_201_CREATED)
 
@@ -133,7 +137,7 @@ class IncidentDetailApi(APIView):
         incident = get_object_or_404(_incidents(request), pk=pk)
         data = self.InputSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        services.incident_update(by=request.user, incident=incident, **data.validated_data)
+        services.incident_update(by=request_user(request), incident=incident, **data.validated_data)
         return Response(IncidentSerializer(_incidents(request).get(pk=pk)).data)
 
 
@@ -145,7 +149,7 @@ class AlertIncidentApi(APIView):
     @extend_schema(operation_id="alert_incident_open", request=None, responses={201: IncidentSerializer, **ERRORS})
     def post(self, request: Request, pk: int) -> Response:
         alert = get_object_or_404(Alert.objects.visible_to(request.user).select_related("deployment", "result"), pk=pk)
-        incident = services.incident_open_from_alert(by=request.user, alert=alert)
+        incident = services.incident_open_from_alert(by=request_user(request), alert=alert)
         return Response(IncidentSerializer(_incidents(request).get(pk=incident.pk)).data,
                         status=status.HTTP_201_CREATED)
 
@@ -162,7 +166,7 @@ class IncidentActionApi(APIView):
         incident = get_object_or_404(_incidents(request), pk=pk)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        services.incident_action_add(by=request.user, incident=incident, text=data.validated_data["text"])
+        services.incident_action_add(by=request_user(request), incident=incident, text=data.validated_data["text"])
         return Response(IncidentSerializer(_incidents(request).get(pk=pk)).data, status=status.HTTP_201_CREATED)
 
 
@@ -182,7 +186,7 @@ class IncidentNotifyApi(APIView):
         incident = get_object_or_404(_incidents(request), pk=pk)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        services.incident_notify(by=request.user, incident=incident, **data.validated_data)
+        services.incident_notify(by=request_user(request), incident=incident, **data.validated_data)
         return Response(IncidentSerializer(_incidents(request).get(pk=pk)).data, status=status.HTTP_201_CREATED)
 
 
@@ -199,8 +203,8 @@ class IncidentCloseApi(APIView):
                                                                                         **ERRORS})
     def post(self, request: Request, pk: int) -> Response:
         incident = get_object_or_404(_incidents(request), pk=pk)
-        services.incident_close_check(by=request.user)  # a refusal never depends on what was sent
+        services.incident_close_check(by=request_user(request))  # a refusal never depends on what was sent
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        services.incident_close(by=request.user, incident=incident, **data.validated_data)
+        services.incident_close(by=request_user(request), incident=incident, **data.validated_data)
         return Response(IncidentSerializer(_incidents(request).get(pk=pk)).data)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -92,8 +92,8 @@ def _snapshot(i: Incident) -> dict[str, Any]:
 @transaction.atomic
 def incident_open(*, by: User, title: str, kinds: list[str], severity: str, detected_at: datetime,
                   occurred_at: datetime | None = None, description: str = "", ai_act_category: str = "",
-                  deployments: list[str] = (), model_versions: list[str] = (), datasets: list[str] = (),
-                  alerts: list[Alert] = ()) -> Incident:
+                  deployments: Sequence[str] = (), model_versions: Sequence[str] = (), datasets: Sequence[str] = (),
+                  alerts: Sequence[Alert] = ()) -> Incident:
     """Record an incident against the nodes it touches; its clocks start at ``detected_at``."""
     _guard(by)
     if not title.strip():

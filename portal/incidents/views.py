@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_POST
 
-from portal.accounts.permissions import CURATE_ROLES, has_role
+from portal.accounts.permissions import CURATE_ROLES, has_role, request_user
 from portal.governance.parameters import parameters_timeline
 from portal.lib.errors import DomainError, FieldError
 from portal.monitoring.models import Alert
@@ -48,7 +48,7 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "incident": incident, "clocks": services.incident_clock_status(incident),
         "actions": incident.actions.select_related("by"), "notifications": incident.notifications.all(),
         "alerts": incident.alerts.select_related("deployment", "result"),
-        "may_handle": services.may_handle(request.user), "may_close": has_role(request.user, CURATE_ROLES),
+        "may_handle": services.may_handle(request_user(request)), "may_close": has_role(request.user, CURATE_ROLES),
         "clock_choices": Notification.Clock.choices})
 
 
@@ -67,19 +67,19 @@ def incident_update(request: HttpRequest, pk: int) -> HttpResponse:
     what = request.POST.get("what", "")
     try:
         if what == "action":
-            services.incident_action_add(by=request.user, incident=incident, text=request.POST.get("text", ""))
+            services.incident_action_add(by=request_user(request), incident=incident, text=request.POST.get("text", ""))
         elif what == "notify":
             raw = request.POST.get("notified_at", "")
             when = _when(raw)
             if raw.strip() and when is None:
                 raise DomainError("Write the notification time as YYYY-MM-DD HH:MM (UTC).", field="notified_at")
-            services.incident_notify(by=request.user, incident=incident, clock=request.POST.get("clock", ""),
+            services.incident_notify(by=request_user(request), incident=incident, clock=request.POST.get("clock", ""),
                                      notified_at=when, authority=request.POST.get("authority", ""),
                                      reference=request.POST.get("reference", ""),
                                      exempt_reason=request.POST.get("exempt_reason", ""))
         elif what == "close":
-            services.incident_close(by=request.user, incident=incident, password=request.POST.get("password", ""),
-                                    reason=request.POST.get("reason", ""))
+            services.incident_close(by=request_user(request), incident=incident,
+                                    password=request.POST.get("password", ""), reason=request.POST.get("reason", ""))
         else:
             raise DomainError("Unknown form.", field="what")
     except (DomainError, FieldError) as exc:
@@ -96,7 +96,7 @@ def incident_from_alert(request: HttpRequest, pk: int) -> HttpResponse:
     if alert is None:
         raise Http404
     try:
-        incident = services.incident_open_from_alert(by=request.user, alert=alert)
+        incident = services.incident_open_from_alert(by=request_user(request), alert=alert)
     except (DomainError, FieldError) as exc:
         messages.error(request, exc.message)
         return redirect("web:node-detail", node_id=alert.deployment.node_id)

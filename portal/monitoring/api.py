@@ -18,7 +18,7 @@ from lineage.models import Node
 from lineage.monitoring import BREACH_WHEN, MAX_MEASURES, rest_event
 from lineage.openlineage import MAX_NAME_BYTES, MAX_NAMESPACE_BYTES, MAX_VERSION_BYTES, parse_event
 from lineage.services import events_ingest
-from portal.accounts.permissions import CanCurate, CanIngest, CanRead
+from portal.accounts.permissions import CanCurate, CanIngest, CanRead, request_user
 from portal.lib.errors import FieldError
 from portal.lib.schema import ErrorSerializer
 
@@ -120,8 +120,8 @@ class MonitoringIngestApi(APIView):
         window = Window(required=False)
         reference = _Version(required=False)
         inputs = _Version(many=True, required=False)
-        metrics = Metric(many=True, required=False, max_length=MAX_MEASURES)
-        assertions = Assertion(many=True, required=False, max_length=MAX_MEASURES)
+        metrics = serializers.ListField(child=Metric(), required=False, max_length=MAX_MEASURES)
+        assertions = serializers.ListField(child=Assertion(), required=False, max_length=MAX_MEASURES)
 
         def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
             if not attrs.get("metrics") and not attrs.get("assertions"):
@@ -140,7 +140,7 @@ class MonitoringIngestApi(APIView):
             raise FieldError("deployment", f"no deployment {dep_id!r} has been recorded")
         v["time"] = v.get("time") or timezone.now().isoformat()
         event = parse_event(rest_event(v))
-        outcome = events_ingest(events=[event], by=request.user)[0]
+        outcome = events_ingest(events=[event], by=request_user(request))[0]
         results = MonitoringResult.objects.filter(run__node_id=ids.run_id(event.run_id or "")).select_related(
             "run", "dataset_version", "reference").order_by("pk")
         code = status.HTTP_201_CREATED if outcome.status == "created" else status.HTTP_200_OK
@@ -190,7 +190,7 @@ class AlertDismissApi(APIView):
         alert = get_object_or_404(Alert.objects.visible_to(request.user), pk=pk)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        alert = alert_dismiss(alert=alert, by=request.user, note=data.validated_data["note"])
+        alert = alert_dismiss(alert=alert, by=request_user(request), note=data.validated_data["note"])
         return Response(AlertSerializer(alert).data)
 
 
