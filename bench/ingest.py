@@ -198,9 +198,9 @@ ALTER TABLE baseline.edge ADD FOREIGN KEY (src_id) REFERENCES baseline.node (id)
 ALTER TABLE baseline.edge ADD FOREIGN KEY (dst_id) REFERENCES baseline.node (id) DEFERRABLE INITIALLY DEFERRED;
 """
 RAW_COLS = ("dedupe_key", "kind", "event_type", "event_time", "run_id", "job_namespace", "job_name", "producer",
-            "payload", "body_sha256", "warnings", "received_at")
+            "payload", "body_sha256", "warnings", "received_at", "ignored_inputs")
 NODE_COLS = ("node_id", "kind", "namespace", "name", "version", "environment", "state", "owners", "facets",
-             "attrs", "deidentifies", "event_time", "created_at", "updated_at")
+             "attrs", "deidentifies", "event_time", "times", "created_at", "updated_at")
 
 
 @dataclass(slots=True)
@@ -221,12 +221,12 @@ class RowMapper:
         run_id, job = ev["run"]["runId"], ev["job"]
         key = hashlib.sha256(f"run|{run_id}|{ev['eventType']}|{job['namespace']}|{job['name']}|{t}".encode())
         raw = (key.hexdigest(), "run", ev["eventType"], t, run_id, job["namespace"], job["name"], ev["producer"],
-               body.decode(), hashlib.sha256(body).hexdigest(), "[]", now)
+               body.decode(), hashlib.sha256(body).hexdigest(), "[]", now, "[]")
         nodes: list[tuple[Any, ...]] = []
 
         def node(nid: str, kind: str, ns: str, name: str, version: str = "", facets: Any = None) -> str:
             nodes.append((nid, kind, ns, name, version, "", "", "[]", json.dumps(facets or {}), "{}", False, t,
-                          now, now))
+                          "{}", now, now))
             return nid
 
         scl = job["facets"]["sourceCodeLocation"]

@@ -119,7 +119,7 @@ def _tier(name: str, value: Any, blank: bool) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 9:
         raise Invalid(name, "must be an integer from 1 (most material) to 9")
-    return value
+    return int(value)
 
 
 def _count(name: str, value: Any, blank: bool) -> int | None:
@@ -127,7 +127,7 @@ def _count(name: str, value: Any, blank: bool) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise Invalid(name, "must be a whole number, 0 or more")
-    return value
+    return int(value)
 
 
 def _annex(name: str, value: Any, blank: bool) -> str:

@@ -1,8 +1,10 @@
 """The Marquez lineage response shape, folded from the portal's richer graph. No ORM.
 
-As in Marquez, dataset versions fold into their dataset and runs into their job, so edges join
-datasets and jobs; the portal's other kinds keep their own type names (COMMIT, MODEL_VERSION,
-DEPLOYMENT). Nodes are sorted by id and edges by origin then destination, like Marquez.
+As in Marquez, dataset versions fold into their dataset and runs into their job, and the graph holds
+only jobs and datasets joined by job-dataset edges: the portal's other kinds (commits, model versions,
+deployments) have their own API. A parent run's job is named in its child job's ``parentJobName``, as
+Marquez does, not linked by an edge. The graph is the root's connected component over those edges. Nodes
+are sorted by id and edges by origin then destination, like Marquez.
 """
 
 from __future__ import annotations
@@ -10,8 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-TYPE_NAMES = {"dataset": "DATASET", "job": "JOB", "commit": "COMMIT", "modelVersion": "MODEL_VERSION",
-              "deployment": "DEPLOYMENT"}
+TYPE_NAMES = {"dataset": "DATASET", "job": "JOB"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,26 +38,39 @@ def _fields(facets: dict[str, Any]) -> list[dict[str, Any]]:
             for f in schema["fields"] if isinstance(f, dict)]
 
 
-def _data(n: FoldNode, ins: list[FoldNode], outs: list[FoldNode]) -> dict[str, Any]:
+def _data(n: FoldNode, ins: list[FoldNode], outs: list[FoldNode], parent: str | None = None) -> dict[str, Any]:
     ident = {"namespace": n.namespace, "name": n.name}
     if n.kind == "job":
         return {"id": ident, "type": "BATCH", "name": n.name, "simpleName": n.name.rsplit(".", 1)[-1],
-                "parentJobName": None, "namespace": n.namespace,
+                "parentJobName": parent, "namespace": n.namespace,
                 "inputs": [{"namespace": d.namespace, "name": d.name} for d in ins if d.kind == "dataset"],
                 "outputs": [{"namespace": d.namespace, "name": d.name} for d in outs if d.kind == "dataset"],
                 "latestRun": None, "facets": n.facets}
-    if n.kind == "dataset":
-        documentation = n.facets.get("documentation")
-        doc: dict[str, Any] = documentation if isinstance(documentation, dict) else {}
-        return {"id": ident, "type": "DB_TABLE", "name": n.name, "physicalName": n.name, "namespace": n.namespace,
-                "sourceName": n.namespace, "fields": _fields(n.facets), "tags": list(n.tags),
-                "description": doc.get("description"), "facets": n.facets}
-    return {"id": ident, "type": TYPE_NAMES.get(n.kind, n.kind.upper()), "name": n.name, "namespace": n.namespace,
-            "version": n.version, "state": n.state, "attrs": n.attrs}
+    documentation = n.facets.get("documentation")
+    doc: dict[str, Any] = documentation if isinstance(documentation, dict) else {}
+    return {"id": ident, "type": "DB_TABLE", "name": n.name, "physicalName": n.name, "namespace": n.namespace,
+            "sourceName": n.namespace, "fields": _fields(n.facets), "tags": list(n.tags),
+            "description": doc.get("description"), "facets": n.facets}
 
 
-def fold(nodes: dict[int, FoldNode], edges: list[tuple[int, int, str]]) -> dict[str, Any]:
-    """Fold a portal subgraph into Marquez's ``{"graph": [...]}``. ``nodes`` must include fold targets."""
+def _component(start: str, links: set[tuple[str, str]]) -> set[str]:
+    near: dict[str, set[str]] = {}
+    for o, d in links:
+        near.setdefault(o, set()).add(d)
+        near.setdefault(d, set()).add(o)
+    seen, todo = {start}, [start]
+    while todo:
+        for n in near.get(todo.pop(), ()):
+            if n not in seen:
+                seen.add(n)
+                todo.append(n)
+    return seen
+
+
+def fold(nodes: dict[int, FoldNode], edges: list[tuple[int, int, str]], root: int | None = None) -> dict[str, Any]:
+    """Fold a portal subgraph into Marquez's ``{"graph": [...]}``. ``nodes`` must include fold targets.
+
+    With ``root`` (a node pk), only the component joined to the root's folded node is kept."""
 
     def target(pk: int) -> FoldNode | None:
         n = nodes.get(pk)
@@ -74,14 +88,23 @@ def fold(nodes: dict[int, FoldNode], edges: list[tuple[int, int, str]]) -> dict[
     folded: dict[str, FoldNode] = {}
     for pk in nodes:
         t = target(pk)
-        if t is not None:
+        if t is not None and t.kind in ("dataset", "job"):
             folded[mid(t)] = t
     links: set[tuple[str, str]] = set()
-    for s, d, _ in edges:
+    parents: dict[str, str] = {}
+    for s, d, kind in edges:
         ts, td = target(s), target(d)
         if ts is None or td is None or ts.pk == td.pk:
             continue
-        links.add((mid(ts), mid(td)))
+        if kind == "parent_of" and ts.kind == "job" and td.kind == "job":
+            parents.setdefault(mid(td), ts.name)
+        elif {ts.kind, td.kind} == {"dataset", "job"}:
+            links.add((mid(ts), mid(td)))
+    start = target(root) if root is not None else None
+    if start is not None and start.kind in ("dataset", "job"):
+        keep = _component(mid(start), links)
+        folded = {k: v for k, v in folded.items() if k in keep}
+        links = {(o, d) for o, d in links if o in keep and d in keep}
     ins: dict[str, list[str]] = {k: [] for k in folded}
     outs: dict[str, list[str]] = {k: [] for k in folded}
     for origin, destination in sorted(links):
@@ -92,8 +115,8 @@ def fold(nodes: dict[int, FoldNode], edges: list[tuple[int, int, str]]) -> dict[
         n = folded[key]
         graph.append({
             "id": key,
-            "type": TYPE_NAMES.get(n.kind, n.kind.upper()),
-            "data": _data(n, [folded[o] for o in ins[key]], [folded[d] for d in outs[key]]),
+            "type": TYPE_NAMES[n.kind],
+            "data": _data(n, [folded[o] for o in ins[key]], [folded[d] for d in outs[key]], parents.get(key)),
             "inEdges": [{"origin": o, "destination": key} for o in ins[key]],
             "outEdges": [{"origin": key, "destination": d} for d in outs[key]],
         })

@@ -79,6 +79,8 @@ class Node(models.Model):
     attrs = models.JSONField(default=dict, blank=True)
     deidentifies = models.BooleanField(default=False, help_text="A run that de-identifies its inputs.")
     event_time = models.DateTimeField(null=True, blank=True, help_text="Newest event time seen for the node.")
+    times = models.JSONField(default=dict, blank=True,
+                             help_text="Event time of each facet, attribute, the owners and the state (plan.py).")
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
 
@@ -108,6 +110,41 @@ class Edge(models.Model):
 
     def __str__(self) -> str:
         return f"{self.src_id} -{self.kind}-> {self.dst_id}"
+
+
+class DatasetWrite(models.Model):
+    """A finished write: ``run`` wrote ``version`` of ``dataset`` and completed at ``completed_at``.
+
+    What readers read is decided from these rows (``versions.py``), whatever order the events arrived in."""
+
+    dataset = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="+")
+    version = models.CharField(max_length=200)
+    run = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="+")
+    completed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["dataset", "version"], name="datasetwrite_unique")]
+        indexes = [models.Index(fields=["dataset", "completed_at"], name="datasetwrite_dataset_time")]
+
+    def __str__(self) -> str:
+        return f"{self.dataset_id}#{self.version} @ {self.completed_at}"
+
+
+class DatasetRead(models.Model):
+    """``run`` read ``dataset``: when it started (``at``), the version it named (if any), the version linked."""
+
+    run = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="+")
+    dataset = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="+")
+    at = models.DateTimeField()
+    version = models.CharField(max_length=200, blank=True)
+    linked = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "dataset"], name="datasetread_unique")]
+        indexes = [models.Index(fields=["dataset", "at"], name="datasetread_dataset_time")]
+
+    def __str__(self) -> str:
+        return f"{self.run_id} read {self.dataset_id}#{self.linked}"
 
 
 class NodeTag(models.Model):
@@ -155,6 +192,9 @@ class RawEvent(models.Model):
     received_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    ignored_inputs = models.JSONField(
+        default=list, blank=True,
+        help_text="Indexes of inputs in namespaces the sender may not write: their facets were not applied.")
 
     class Meta:
         indexes = [models.Index(fields=["event_time", "id"], name="rawevent_time")]

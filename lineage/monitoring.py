@@ -45,7 +45,8 @@ class Measure:
     feature: str = ""
     success: bool | None = None  # assertions: passed or not
     column: str = ""
-    dataset_version: str = ""  # assertions: the dataset version node id the assertion is about
+    dataset: str = ""  # assertions: the dataset node id the assertion is about
+    dataset_version: str = ""  # ... and the version the run read, filled in when the reads are resolved
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +84,8 @@ class MonitoringRecord:
     window_start: datetime | None = None
     window_end: datetime | None = None
     reference: str | None = None
-    inputs: list[str] = field(default_factory=list)
+    datasets: list[str] = field(default_factory=list)  # the dataset node ids the run read (the planner's)
+    inputs: list[str] = field(default_factory=list)  # the version node ids it read: filled in when applied
     measures: list[Measure] = field(default_factory=list)
 
 
@@ -172,7 +174,7 @@ def monitoring_facet(run_facets: dict[str, Any], default_ns: str, warnings: list
                            _time(window.get("end"), f"{where}.window.end", warnings), ref, measures)
 
 
-def assertions(facets: dict[str, Any], dataset_version: str) -> list[Measure]:
+def assertions(facets: dict[str, Any], dataset: str) -> list[Measure]:
     """OpenLineage ``dataQualityAssertions`` (as dbt tests send) on an input: one measure per assertion."""
     obj = facets.get(ASSERTIONS_FACET)
     items = obj.get("assertions") if isinstance(obj, dict) else None
@@ -182,7 +184,7 @@ def assertions(facets: dict[str, Any], dataset_version: str) -> list[Measure]:
             continue
         column = a["column"] if isinstance(a.get("column"), str) else ""
         out.append(Measure(name=a["assertion"][:200], success=a["success"], column=column[:500],
-                           dataset_version=dataset_version))
+                           dataset=dataset))
     return out
 
 

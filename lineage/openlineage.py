@@ -12,7 +12,7 @@ import json
 import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -105,6 +105,7 @@ class ParsedEvent:
     raw: bytes
     sha256: str
     warnings: list[str] = field(default_factory=list)
+    received_at: datetime | None = None  # set by the portal when it takes the event, never from the body
 
     @property
     def dedupe_key(self) -> str:
@@ -319,6 +320,34 @@ def _check_names_and_facets(ev: _Event, kind: str, warnings: list[str]) -> None:
         _check_facets("job.facets", ev.job.facets, warnings)
 
 
+def time_problem(value: datetime, *, now: datetime, max_future: timedelta) -> str | None:
+    """Why ``value`` cannot be an event's time, or None: a time past the clock skew has not happened yet."""
+    ahead = value - now
+    if ahead > max_future:
+        return (f"is {_span(ahead)} in the future; the portal accepts at most {_span(max_future)} of clock skew "
+                f"(it is now {now.astimezone(UTC).isoformat(timespec='seconds')})")
+    return None
+
+
+def _span(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    for unit, size in (("days", 86400), ("hours", 3600), ("minutes", 60)):
+        if seconds >= 2 * size:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} seconds"
+
+
+def check_event_time(ev: ParsedEvent, *, now: datetime, max_future: timedelta,
+                     horizon: timedelta | None = None) -> None:
+    """Refuse (``EventError`` on ``eventTime``) an event from the future beyond ``max_future``; flag one older
+    than ``horizon`` in its warnings. State must never be pinned by a clock that is wrong."""
+    problem = time_problem(ev.event_time, now=now, max_future=max_future)
+    if problem:
+        raise EventError("eventTime", problem)
+    if horizon is not None and ev.event_time < now - horizon:
+        ev.warnings.append(f"eventTime is older than the portal's horizon of {_span(horizon)}; accepted as sent")
+
+
 def split_batch(body: bytes) -> list[bytes]:
     """A batch body is a JSON array of events or NDJSON (one event per line). Each item keeps its bytes."""
     stripped = body.lstrip()
@@ -327,4 +356,6 @@ def split_batch(body: bytes) -> list[bytes]:
             return [bytes(item) for item in _batch_decoder.decode(stripped)]
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
             raise EventError(None, f"malformed JSON array: {exc}") from exc
+        except RecursionError as exc:
+            raise EventError(None, f"the JSON is nested more than {MAX_NESTING} levels deep") from exc
     return [line.strip() for line in body.splitlines() if line.strip()]

@@ -7,9 +7,10 @@ against stored rows, so ingest order within and across batches gives the same gr
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from . import facets as F
@@ -32,7 +33,8 @@ INITIAL_VERSION = "initial"
 
 @dataclass(slots=True)
 class NodeDelta:
-    """What one or more events say about one node."""
+    """What one or more events say about one node. ``times`` holds the event time of each facet, attribute,
+    the owners and the state it carries (filled from ``event_time`` for a delta from one event)."""
 
     node_id: str
     kind: str
@@ -49,11 +51,13 @@ class NodeDelta:
     state_time: datetime | None = None
     deidentifies: bool = False
     event_time: datetime | None = None
+    times: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)
 class NodeRow:
-    """The mutable columns of a stored node."""
+    """The mutable columns of a stored node. ``times``: ``{"facets": {name: t}, "attrs": {key: t}, "owners": t,
+    "state": t}``, each ``t`` a UTC time text (``stamp``); a facet with a time and no value was deleted then."""
 
     facets: dict[str, Any]
     attrs: dict[str, Any]
@@ -61,6 +65,7 @@ class NodeRow:
     state: str
     deidentifies: bool
     event_time: datetime | None
+    times: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -80,6 +85,12 @@ class GraphDelta:
     edges: set[tuple[str, str, str]] = field(default_factory=set)
     tags: set[tuple[str, str, str]] = field(default_factory=set)  # node_id, field, tag
     supersede: list[Supersede] = field(default_factory=list)
+    # (run, dataset) -> (read time, version the reader named or None): resolved when applied (``versions.py``)
+    reads: dict[tuple[str, str], tuple[datetime, str | None]] = field(default_factory=dict)
+    # (dataset, version) -> (writing run, completion time) of finished writes
+    writes: dict[tuple[str, str], tuple[str, datetime]] = field(default_factory=dict)
+    # run -> the earliest time any of its events carries: its start, when the START is among them
+    run_starts: dict[str, datetime] = field(default_factory=dict)
     # node_id -> governance attributes (model field names, see lineage/governance_fields.py); later events win.
     governance: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Monitoring runs' results (lineage/monitoring.py), and edges to nodes that must already exist (a monitoring
@@ -93,12 +104,25 @@ class GraphDelta:
             self.nodes[delta.node_id] = delta
             return
         row = merge_node(_as_row(cur), delta)
-        cur.facets, cur.attrs, cur.owners = row.facets, row.attrs, row.owners
+        cur.facets, cur.attrs, cur.owners, cur.times = row.facets, row.attrs, row.owners, row.times
         cur.state, cur.deidentifies, cur.event_time = row.state, row.deidentifies, row.event_time
-        cur.state_time = _later(cur.state_time, delta.state_time) if row.state == delta.state else cur.state_time
-        cur.deleted_facets -= set(delta.facets)
-        cur.deleted_facets |= delta.deleted_facets
+        cur.deleted_facets = {n for n in row.times.get("facets", {}) if n not in row.facets}
         cur.parent_node_id = cur.parent_node_id or delta.parent_node_id
+
+    def read(self, run: str, dataset: str, t: datetime, version: str | None) -> None:
+        cur = self.reads.get((run, dataset))
+        if cur is not None:
+            t = min(t, cur[0])
+            version = max(v for v in (version, cur[1]) if v is not None) if version or cur[1] else None
+        self.reads[(run, dataset)] = (t, version)
+
+    def write(self, dataset: str, version: str, run: str, t: datetime) -> None:
+        cur = self.writes.get((dataset, version))
+        self.writes[(dataset, version)] = min((run, t), cur, key=lambda w: (w[1], w[0])) if cur else (run, t)
+
+    def run_start(self, run: str, t: datetime) -> None:
+        cur = self.run_starts.get(run)
+        self.run_starts[run] = t if cur is None else min(cur, t)
 
     def add_governance(self, node_id: str, fields: dict[str, Any] | None) -> None:
         if not fields:
@@ -118,8 +142,67 @@ def _later(a: datetime | None, b: datetime | None) -> datetime | None:
     return max(a, b)
 
 
+def stamp(t: datetime | None) -> str:
+    """An event time as text that sorts as the time does ("" for none: older than any)."""
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ") if t is not None else ""
+
+
+def _times_of(d: NodeDelta) -> dict[str, Any]:
+    if d.times is not None:
+        return d.times
+    t = stamp(d.event_time)
+    out: dict[str, Any] = {"facets": {n: t for n in (*d.facets, *d.deleted_facets)},
+                           "attrs": {k: t for k in d.attrs}}
+    if d.owners:
+        out["owners"] = t
+    if d.state:
+        out["state"] = stamp(d.state_time or d.event_time)
+    return out
+
+
 def _as_row(d: NodeDelta) -> NodeRow:
-    return NodeRow(dict(d.facets), dict(d.attrs), list(d.owners), d.state, d.deidentifies, d.event_time)
+    facets = {k: v for k, v in d.facets.items() if k not in d.deleted_facets}
+    return NodeRow(facets, dict(d.attrs), list(d.owners), d.state, d.deidentifies, d.event_time, _times_of(d))
+
+
+def _canon(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def _newer(a_time: str, a_value: Any, b_time: str, b_value: Any) -> bool:
+    """Whether b beats a: the later time, and on a tie the greater value (so no order decides)."""
+    if b_time != a_time:
+        return b_time > a_time
+    return _canon(b_value) > _canon(a_value)
+
+
+_MISSING = object()
+
+
+def _merge_keys(cur: dict[str, Any], cur_t: dict[str, str], new: dict[str, Any], new_t: dict[str, str],
+                untimed: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """Key by key, the value with the later time (a time without a value is a deletion). A stored key without
+    its own time (a row from before times were kept) counts at ``untimed``, the row's newest event time."""
+    out, times = dict(cur), dict(cur_t)
+    for key in new_t.keys() | new.keys():
+        nt = new_t.get(key, "")
+        nv = new.get(key, _MISSING)
+        ct = times.get(key, untimed)
+        cv = out.get(key, _MISSING)
+        if (key in cur_t or key in cur) and not _newer(ct, None if cv is _MISSING else cv, nt,
+                                                       None if nv is _MISSING else nv):
+            continue
+        times[key] = nt
+        if nv is _MISSING:
+            out.pop(key, None)
+        else:
+            out[key] = nv
+    return out, times
+
+
+def _state_rank(state: str, t: str, kind: str) -> tuple[Any, ...]:
+    # A finished run is never reopened: any terminal state outranks any other, then the later time wins.
+    return (kind == "run" and state in TERMINAL_STATES, t, state)
 
 
 def run_state_merge(cur: str, cur_time: datetime | None, new: str, new_time: datetime | None) -> str:
@@ -128,40 +211,32 @@ def run_state_merge(cur: str, cur_time: datetime | None, new: str, new_time: dat
         return cur
     if not cur:
         return new
-    if cur in TERMINAL_STATES and new not in TERMINAL_STATES:
-        return cur
-    if new in TERMINAL_STATES and cur not in TERMINAL_STATES:
-        return new
-    if cur_time is None or (new_time is not None and new_time >= cur_time):
-        return new
-    return cur
+    return max((cur, stamp(cur_time)), (new, stamp(new_time)), key=lambda s: _state_rank(s[0], s[1], "run"))[0]
 
 
 def merge_node(cur: NodeRow, delta: NodeDelta) -> NodeRow:
-    """Combine a stored node with a delta. Newer event time wins facet by facet; older fills gaps."""
-    newer = cur.event_time is None or (delta.event_time is not None and delta.event_time >= cur.event_time)
-    if newer:
-        facets = {**cur.facets, **delta.facets}
-        for name in delta.deleted_facets:
-            facets.pop(name, None)
-        attrs = {**cur.attrs, **delta.attrs}
-        owners = delta.owners or cur.owners
-    else:
-        facets = {**delta.facets, **cur.facets}
-        attrs = {**delta.attrs, **cur.attrs}
-        owners = cur.owners or delta.owners
-    if delta.kind == "run":
-        state = run_state_merge(cur.state, cur.event_time, delta.state, delta.event_time)
-    else:
-        state = (delta.state or cur.state) if newer else (cur.state or delta.state)
-    return NodeRow(
-        facets=facets,
-        attrs=attrs,
-        owners=owners,
-        state=state,
-        deidentifies=cur.deidentifies or delta.deidentifies,
-        event_time=_later(cur.event_time, delta.event_time),
-    )
+    """Combine a stored node with a delta, each facet, attribute, the owners and the state by its own event
+    time, never by arrival: the same events in any order, in any batches, give the same node."""
+    new = _as_row(delta)
+    ct, nt = cur.times or {}, new.times
+    untimed = stamp(cur.event_time)
+    facets, ftimes = _merge_keys(cur.facets, ct.get("facets", {}), new.facets, nt.get("facets", {}), untimed)
+    attrs, atimes = _merge_keys(cur.attrs, ct.get("attrs", {}), new.attrs, nt.get("attrs", {}), untimed)
+    times: dict[str, Any] = {"facets": ftimes, "attrs": atimes}
+    owners, otime = cur.owners, ct.get("owners", untimed if cur.owners else "")
+    if new.owners and (not cur.owners or _newer(otime, cur.owners, nt.get("owners", ""), new.owners)):
+        owners, otime = new.owners, nt.get("owners", "")
+    if otime:
+        times["owners"] = otime
+    state, stime = cur.state, ct.get("state", untimed if cur.state else "")
+    if new.state and (not cur.state or _state_rank(new.state, nt.get("state", ""), delta.kind)
+                      > _state_rank(cur.state, stime, delta.kind)):
+        state, stime = new.state, nt.get("state", "")
+    if stime:
+        times["state"] = stime
+    return NodeRow(facets=facets, attrs=attrs, owners=owners, state=state,
+                   deidentifies=cur.deidentifies or delta.deidentifies,
+                   event_time=_later(cur.event_time, delta.event_time), times=times)
 
 
 def _split_deleted(facets: dict[str, Any]) -> tuple[dict[str, Any], set[str]]:
@@ -176,15 +251,18 @@ def _split_deleted(facets: dict[str, Any]) -> tuple[dict[str, Any], set[str]]:
 
 
 class Planner:
-    """Builds one GraphDelta from many events.
+    """Builds one GraphDelta from many events, in any order: nothing it plans depends on which came first."""
 
-    ``current_versions`` maps a dataset node id to its current version, as stored; it is updated as
-    the planner sees writes, so a read later in the same batch sees an earlier write.
-    """
-
-    def __init__(self, current_versions: dict[str, str] | None = None) -> None:
+    def __init__(self) -> None:
         self.delta = GraphDelta()
-        self.current_versions = dict(current_versions or {})
+
+    @staticmethod
+    def time(ev: ParsedEvent) -> datetime:
+        """The time the event counts at: its own, but never later than when the portal received it (a clock
+        ahead of the portal's must not pin state or facets)."""
+        if ev.received_at is not None and ev.event_time > ev.received_at:
+            return ev.received_at
+        return ev.event_time
 
     def add_events(self, events: list[ParsedEvent]) -> GraphDelta:
         for ev in sorted(events, key=lambda e: e.event_time):
@@ -241,7 +319,7 @@ class Planner:
     def add_event(self, ev: ParsedEvent) -> None:
         """Plan one event: a dataset event names a dataset; a job event its job, commit and datasets; a run
         event also the run, its parent run, the versions it read and wrote, the models and the deployment."""
-        t = ev.event_time
+        t = self.time(ev)
         if ev.kind == "dataset":
             assert ev.dataset is not None
             self._dataset(ev.dataset, t, ev.warnings)
@@ -263,7 +341,7 @@ class Planner:
     def _event_job(self, ev: ParsedEvent) -> tuple[str, str | None]:
         """The event's job (with the datasets it reads and writes as attributes) and its source commit."""
         assert ev.job_namespace is not None and ev.job_name is not None
-        t = ev.event_time
+        t = self.time(ev)
         io = {"inputs": [[d.namespace, d.name] for d in ev.inputs],
               "outputs": [[d.namespace, d.name] for d in ev.outputs]}
         job = self._job(ev.job_namespace, ev.job_name, ev.job_facets, t, {k: v for k, v in io.items() if v})
@@ -280,7 +358,7 @@ class Planner:
     def _event_run(self, ev: ParsedEvent, job: str, commit: str | None) -> tuple[str, str, bool]:
         """The run itself: its state, times, launcher and facets. Returns its id, state and de-identification."""
         assert ev.run_id is not None and ev.job_namespace is not None and ev.job_name is not None
-        t = ev.event_time
+        t = self.time(ev)
         state = RUN_STATES.get(ev.event_type or "", "")
         attrs: dict[str, Any] = {"job": job}
         if ev.event_type == "START":
@@ -295,6 +373,7 @@ class Planner:
         run = self._run(ev.run_id, ev.job_namespace, ev.job_name, t, facets=kept, deleted_facets=deleted,
                         attrs=attrs, state=state, state_time=t if state else None, deidentifies=deid)
         self.delta.edges.add((job, run, "executes"))
+        self.delta.run_start(run, t)
         if commit:
             self.delta.edges.add((commit, run, "built_from"))
         return run, state, deid
@@ -310,34 +389,35 @@ class Planner:
         except ValueError:
             ev.warnings.append("run.facets.parent.run.runId is not a UUID: parent not linked")
             return
-        p_job = self._job(p_ns, p_name, {}, ev.event_time, {})
-        p_run = self._run(p_uuid, p_ns, p_name, ev.event_time, attrs={"job": p_job})
+        p_job = self._job(p_ns, p_name, {}, self.time(ev), {})
+        p_run = self._run(p_uuid, p_ns, p_name, self.time(ev), attrs={"job": p_job})
         self.delta.edges.add((p_job, p_run, "executes"))
         self.delta.edges.add((p_run, run, "parent_of"))
 
     def _event_inputs(self, ev: ParsedEvent, run: str) -> list[tuple[DatasetRef, str]]:
-        """The dataset versions the run read: the one its facet names, else the current one, else the first.
-        Returns each input with the version node read."""
+        """The datasets the run read. Which version is decided when the delta is applied, against every write
+        stored (``versions.py``): the one the facet names, else the latest finished before the run started.
+        Returns each input with its dataset node id."""
+        t = self.time(ev)
         read = []
         for d in ev.inputs:
-            ds = self._dataset(d, ev.event_time, ev.warnings)
-            version = F.dataset_version(d.facets, ev.warnings) or self.current_versions.get(ds) or INITIAL_VERSION
-            self.current_versions.setdefault(ds, version)
-            dsv = self._dataset_version(d, version, ev.event_time, {})
-            self.delta.edges.add((dsv, run, "reads"))
-            read.append((d, dsv))
+            ds = self._dataset(d, t, ev.warnings)
+            self.delta.read(run, ds, t, F.dataset_version(d.facets, ev.warnings))
+            read.append((d, ds))
         return read
 
     def _monitoring(self, ev: ParsedEvent, run: str, read: list[tuple[DatasetRef, str]]) -> None:
-        """A run that reports monitoring results (``portalMonitoring``) or data-quality assertions on its inputs."""
+        """A run that reports monitoring results (``portalMonitoring``) or data-quality assertions on its inputs.
+        The record names the datasets read; the versions are filled in once the reads are resolved (``services``
+        after ``versions.reads_resolve``), so a monitoring run reads by event time like any other run."""
         assert ev.job_namespace is not None and ev.job_name is not None
-        t = ev.event_time
+        t = self.time(ev)
         mon = M.monitoring_facet(ev.run_facets, ev.job_namespace, ev.warnings)
-        measures = [a for d, dsv in read for a in M.assertions({**d.facets, **d.input_facets}, dsv)]
+        measures = [a for d, ds in read for a in M.assertions({**d.facets, **d.input_facets}, ds)]
         if mon is None and not measures:
             return
         record = M.MonitoringRecord(run=run, job=ids.job_id(ev.job_namespace, ev.job_name), observed_at=t,
-                                    inputs=[dsv for _, dsv in read], measures=measures)
+                                    datasets=[ds for _, ds in read], measures=measures)
         if mon is not None:
             record.measures[:0] = mon.measures
             record.window_start, record.window_end = mon.window_start, mon.window_end
@@ -345,20 +425,19 @@ class Planner:
                 k = mon.deployment
                 record.deployment = ids.deployment_id(k.namespace, k.name, k.version, k.environment)
                 self.delta.existing_edges.add((record.deployment, run, "monitors"))
-            if mon.reference is not None:
+            if mon.reference is not None:  # named with its version: read as named, even when not listed
                 r = mon.reference
                 record.reference = ids.dataset_version_id(r.namespace, r.name, r.version)
-                if record.reference not in record.inputs:  # the reference is read too, even when not listed
-                    ref = DatasetRef(r.namespace, r.name, {}, {}, {})
-                    self._dataset(ref, t)
-                    self.delta.edges.add((self._dataset_version(ref, r.version, t, {}), run, "reads"))
-                    record.inputs.append(record.reference)
+                ds = self._dataset(DatasetRef(r.namespace, r.name, {}, {}, {}), t)
+                self.delta.read(run, ds, t, r.version)
+                if ds not in record.datasets:
+                    record.datasets.append(ds)
         self.delta.monitoring.append(record)
 
     def _event_outputs(self, ev: ParsedEvent, run: str, state: str, deid: bool) -> None:
         """The dataset versions the run wrote, and the model versions among them."""
         assert ev.run_id is not None
-        t = ev.event_time
+        t = self.time(ev)
         for i, d in enumerate(ev.outputs):
             ds = self._dataset(d, t, ev.warnings)
             if state in ("FAILED", "ABORTED"):
@@ -368,14 +447,14 @@ class Planner:
             self.delta.edges.add((run, dsv, "writes"))
             if state in ("COMPLETED", ""):
                 # Only a finished write becomes what later readers read (Spark lists outputs on START).
-                self.current_versions[ds] = version
+                self.delta.write(ds, version, run, t)
                 self.delta.add(NodeDelta(ds, "dataset", d.namespace, d.name,
                                          attrs={"current_version": version}, event_time=t))
             if deid:
                 self.delta.tags.add((ds, "", "DEIDENTIFIED"))
             model = F.model_version(d.facets, ev.job_namespace or "", f"outputs[{i}].facets", ev.warnings)
             if model is not None:
-                mv = self._model_version(model, t, {"artifact": dsv, "run": run})
+                mv = self._model_version(model, t, {"artifact": dsv, "run": run, "produced_in": ev.job_namespace or ""})
                 self.delta.edges.add((run, mv, "produces"))
                 self.delta.add_governance(mv, F.model_inventory(d.facets, f"outputs[{i}].facets", ev.warnings))
 

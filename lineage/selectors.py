@@ -94,6 +94,30 @@ def lineage_walk(
     return walk
 
 
+def walk_fold(walk: Walk, *, kinds: set[str] | None) -> None:
+    """What a walk answers, beyond the members it crossed: runs reached downstream bring their job (as upstream
+    reaches it through the ``executes`` edge), and when ``dataset`` (``job``) is asked for, a dataset version
+    (run) on the walk counts as its dataset (job), at the member's distance, joined by a ``version``
+    (``executes``) edge."""
+    want = kinds or set()
+    fold_kinds = {"run"} if walk.direction == "downstream" or "job" in want else set()
+    if "dataset" in want:
+        fold_kinds.add("datasetVersion")
+    if not fold_kinds or not walk.distance:
+        return
+    rows = select_in("SELECT id, kind, parent_id FROM lineage_node WHERE id", list(walk.distance))
+    have = {(s, d, k) for s, d, k in walk.edges}
+    for pk, kind, parent in sorted(rows, key=lambda r: walk.distance[r[0]]):
+        if kind not in fold_kinds or parent is None:
+            continue
+        near = walk.distance[pk] + (1 if kind == "run" and walk.direction == "downstream" else 0)
+        walk.distance[parent] = min(walk.distance.get(parent, near), near)
+        edge = (parent, pk, "executes" if kind == "run" else "version")
+        if edge not in have:
+            have.add(edge)
+            walk.edges.append(edge)
+
+
 def walk_seeds(node: Node) -> list[int]:
     """A dataset's walk starts from its versions too; a job's from its runs."""
     seeds = [node.pk]
@@ -235,7 +259,6 @@ class Subgraph:
     cut_by_depth: bool = False
     cut_by_size: bool = False
     sensitive_incomplete: bool = False
-    hidden: int = 0
 
 
 def lineage_graph(
@@ -283,8 +306,7 @@ def lineage_graph(
     sensitive, incomplete = sensitive_reaching(order)
     return Subgraph(root=node.pk, nodes=nodes, edges=edges, distance={pk: distance[pk] for pk in order},
                     side={pk: side.get(pk, "root") for pk in order}, sensitive=sensitive,
-                    cut_by_depth=cut_depth, cut_by_size=cut_size, sensitive_incomplete=incomplete,
-                    hidden=len(kept) - len(order))
+                    cut_by_depth=cut_depth, cut_by_size=cut_size, sensitive_incomplete=incomplete)
 
 
 def sensitive_reaching(pks: list[int]) -> tuple[dict[int, list[str]], bool]:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -25,15 +25,18 @@ from portal.lib.sql import chunks, insert_ignore
 
 from . import facets as F
 from . import ids
-from .models import Edge, Node, NodeTag, RawEvent
+from .guard import Refusal, WriteGuard, WriteRefused, strip_inputs
+from .models import DatasetRead, DatasetWrite, Edge, Node, NodeTag, RawEvent, Tag
 from .monitoring import MonitoringRecord
 from .openlineage import ParsedEvent, parse_event, parse_time
-from .plan import PARENT_KINDS, GraphDelta, NodeDelta, NodeRow, Planner, merge_node
+from .plan import PARENT_KINDS, GraphDelta, NodeDelta, NodeRow, Planner, _as_row, merge_node
+from .versions import datasets_lock, read_versions, reads_resolve
 
 NODE_COLUMNS = ("node_id", "kind", "namespace", "name", "version", "environment", "parent_id", "state",
-                "owners", "facets", "attrs", "deidentifies", "event_time", "created_at", "updated_at")
+                "owners", "facets", "attrs", "deidentifies", "event_time", "times", "created_at", "updated_at")
 RAW_COLUMNS = ("dedupe_key", "kind", "event_type", "event_time", "run_id", "job_namespace", "job_name",
-               "producer", "payload", "body", "body_sha256", "warnings", "received_at", "received_by_id")
+               "producer", "payload", "body", "body_sha256", "warnings", "received_at", "received_by_id",
+               "ignored_inputs")
 
 
 # -- hooks: how the apps built on lineage react to ingestion without lineage importing them ---------------
@@ -65,8 +68,17 @@ def _governance_apply(records: dict[str, dict[str, Any]], by: User | None) -> No
 
 @dataclass(slots=True)
 class IngestOutcome:
-    status: str  # "created" | "duplicate"
+    status: str  # "created" | "duplicate" | "refused"
     warnings: list[str] = field(default_factory=list)
+    refusal: Refusal | None = None
+
+
+class BatchRefused(Exception):
+    """An atomic batch with a refused event: nothing of it is stored. ``outcomes`` says which and why."""
+
+    def __init__(self, outcomes: list[IngestOutcome]) -> None:
+        super().__init__("refused")
+        self.outcomes = outcomes
 
 
 def _no_nul(value: Any) -> Any:
@@ -107,8 +119,10 @@ def _aware(value: datetime | None) -> datetime | None:
 
 # -- applying a delta -----------------------------------------------------------------------------------
 def _node_row(d: NodeDelta, parent_id: int | None, now: Any) -> tuple[Any, ...]:
-    return (d.node_id, d.kind, d.namespace, d.name, d.version, d.environment, parent_id, d.state,
-            _dumps(d.owners), _dumps(d.facets), _dumps(d.attrs), d.deidentifies, _dt(d.event_time), now, now)
+    row = _as_row(d)  # a node's first row keeps what the delta says, and when it said each part
+    return (d.node_id, d.kind, d.namespace, d.name, d.version, d.environment, parent_id, row.state,
+            _dumps(row.owners), _dumps(row.facets), _dumps(row.attrs), row.deidentifies, _dt(row.event_time),
+            _dumps(row.times), now, now)
 
 
 def _lock_existing(node_ids: list[str]) -> dict[str, tuple[int, int | None, NodeRow]]:
@@ -117,15 +131,22 @@ def _lock_existing(node_ids: list[str]) -> dict[str, tuple[int, int | None, Node
         qs = Node.objects.filter(node_id__in=part).order_by("node_id")
         if connection.features.has_select_for_update:
             qs = qs.select_for_update()
-        for nid, pk, parent_id, facets, attrs, owners, state, deid, et in qs.values_list(
-            "node_id", "id", "parent_id", "facets", "attrs", "owners", "state", "deidentifies", "event_time"
+        for nid, pk, parent_id, facets, attrs, owners, state, deid, et, times in qs.values_list(
+            "node_id", "id", "parent_id", "facets", "attrs", "owners", "state", "deidentifies", "event_time", "times"
         ):
-            out[nid] = (pk, parent_id, NodeRow(facets, attrs, owners, state, deid, et))
+            out[nid] = (pk, parent_id, NodeRow(facets, attrs, owners, state, deid, et, times or {}))
     return out
 
 
-def _apply_nodes(delta: GraphDelta, now: datetime) -> dict[str, int]:
-    """Insert new nodes whole; merge the delta into existing ones under a row lock. Returns node ids -> pks."""
+def _weakened(node_id: str, kind: str, before: Any, after: Any) -> Change:
+    """A change that weakens a classification is its own audit entry, with before and after."""
+    return Change("lineage.classification_weakened", kind, node_id, {"before": before, "after": after})
+
+
+def _apply_nodes(delta: GraphDelta, now: datetime, weakened: list[Change]) -> dict[str, int]:
+    """Insert new nodes whole; merge the delta into existing ones under a row lock. Returns node ids -> pks.
+
+    De-identification marks set here are appended to ``weakened``."""
     id_map: dict[str, int] = {}
     db_now = _dt(now)
     for children in (False, True):
@@ -141,6 +162,8 @@ def _apply_nodes(delta: GraphDelta, now: datetime) -> dict[str, int]:
         inserted = dict(insert_ignore("lineage_node", NODE_COLUMNS, rows, conflict=("node_id",),
                                       returning=("node_id", "id")))
         id_map.update(inserted)
+        weakened.extend(_weakened(d.node_id, d.kind, {"deidentifies": False}, {"deidentifies": True})
+                        for d in deltas if d.deidentifies and d.node_id in inserted)
         existing = [d for d in deltas if d.node_id not in inserted]
         if not existing:
             continue
@@ -151,15 +174,18 @@ def _apply_nodes(delta: GraphDelta, now: datetime) -> dict[str, int]:
             id_map[d.node_id] = pk
             row.event_time = _aware(row.event_time)
             merged = merge_node(row, d)
+            if merged.deidentifies and not row.deidentifies:
+                weakened.append(_weakened(d.node_id, d.kind, {"deidentifies": False}, {"deidentifies": True}))
             new_parent = parent_id or id_map.get(d.parent_node_id or "")
             if merged != row or new_parent != parent_id:
                 updates.append((new_parent, merged.state, _dumps(merged.owners), _dumps(merged.facets),
-                                _dumps(merged.attrs), merged.deidentifies, _dt(merged.event_time), db_now, pk))
+                                _dumps(merged.attrs), merged.deidentifies, _dt(merged.event_time),
+                                _dumps(merged.times), db_now, pk))
         if updates:
             with connection.cursor() as cur:
                 cur.executemany(
                     "UPDATE lineage_node SET parent_id = %s, state = %s, owners = %s, facets = %s, attrs = %s, "
-                    "deidentifies = %s, event_time = %s, updated_at = %s WHERE id = %s",
+                    "deidentifies = %s, event_time = %s, times = %s, updated_at = %s WHERE id = %s",
                     updates,
                 )
     return id_map
@@ -200,41 +226,51 @@ def _existing_edges(delta: GraphDelta, id_map: dict[str, int]) -> list[tuple[int
     return [(id_map[s], id_map[d], k) for s, d, k in delta.existing_edges if s in id_map and d in id_map]
 
 
-def _apply(delta: GraphDelta, now: datetime, by: User | None = None) -> None:
+def _monitoring_resolve(records: list[MonitoringRecord], id_map: dict[str, int]) -> None:
+    """Fill in the dataset versions the monitoring runs read, now that ``reads_resolve`` decided them."""
+    links = read_versions({(r.run, ds) for r in records for ds in r.datasets}, id_map)
+    for r in records:
+        r.inputs = [links[(r.run, ds)] for ds in r.datasets if (r.run, ds) in links]
+        r.measures = [replace(m, dataset_version=links.get((r.run, m.dataset), "")) if m.dataset else m
+                      for m in r.measures]
+
+
+def _apply(delta: GraphDelta, now: datetime, by: User | None = None) -> list[Change]:
+    """Apply a delta; returns the audit entries of the classifications it weakened."""
+    weakened: list[Change] = []
     deploy_keys = _deployment_keys(delta)
-    id_map = _apply_nodes(delta, now)
+    datasets_lock(delta)
+    id_map = _apply_nodes(delta, now, weakened)
     db_now = _dt(now)
     edges = sorted([(id_map[s], id_map[d], k, db_now) for s, d, k in delta.edges]
                    + [(s, d, k, db_now) for s, d, k in _existing_edges(delta, id_map)])
     insert_ignore("lineage_edge", ("src_id", "dst_id", "kind", "created_at"), edges,
                   conflict=("src_id", "dst_id", "kind"))
+    reads_resolve(delta, id_map)
     tags = sorted((id_map[n], f, t, NodeTag.Source.FACET, db_now) for n, f, t in delta.tags)
-    insert_ignore("lineage_nodetag", ("node_id", "field", "tag", "source", "created_at"), tags,
-                  conflict=("node_id", "field", "tag"))
+    new_tags = insert_ignore("lineage_nodetag", ("node_id", "field", "tag", "source", "created_at"), tags,
+                             conflict=("node_id", "field", "tag"), returning=("node_id", "field", "tag"))
+    marked = {pk for pk, _, tag in new_tags if tag == Tag.DEIDENTIFIED}
+    if marked:
+        by_pk = {pk: nid for nid, pk in id_map.items() if pk in marked}
+        weakened.extend(_weakened(by_pk[pk], "dataset", {"tags": []}, {"tags": [Tag.DEIDENTIFIED.value]})
+                        for pk in sorted(marked))
     _supersede(deploy_keys, now)
     deployed = [d.node_id for d in delta.nodes.values() if d.kind == "deployment" and d.state == "active"]
     if deployed:
         for observe in deployment_observers:
             observe(deployed)
     if delta.monitoring:
+        _monitoring_resolve(delta.monitoring, id_map)
         for record_results in monitoring_observers:
             record_results(delta.monitoring, by)
+    return weakened
 
 
-def _current_versions(events: Iterable[ParsedEvent]) -> dict[str, str]:
-    wanted = {ids.dataset_id(d.namespace, d.name) for ev in events for d in ev.inputs}
-    out: dict[str, str] = {}
-    for part in chunks(sorted(wanted), 5000):
-        for nid, attrs in Node.objects.filter(node_id__in=part).values_list("node_id", "attrs"):
-            if attrs.get("current_version"):
-                out[nid] = attrs["current_version"]
-    return out
-
-
-def _raw_row(ev: ParsedEvent, by: User | None, now: Any) -> tuple[Any, ...]:
+def _raw_row(ev: ParsedEvent, by: User | None, now: Any, ignored: list[int]) -> tuple[Any, ...]:
     return (ev.dedupe_key, ev.kind, ev.event_type or "", _dt(ev.event_time), ev.run_id or "",
             ev.job_namespace or "", ev.job_name or "", ev.producer[:2000], _payload_text(ev.raw),
-            ev.raw, ev.sha256, _dumps(ev.warnings), now, by.pk if by else None)
+            ev.raw, ev.sha256, _dumps(ev.warnings), now, by.pk if by else None, _dumps(ignored))
 
 
 
@@ -252,36 +288,63 @@ def _ingest_change(ev: ParsedEvent) -> Change:
                    "warnings": ev.warnings})
 
 
+def _refusal_change(ev: ParsedEvent, refusal: Refusal) -> Change:
+    change = _ingest_change(ev)
+    return Change("lineage.event_refused", change.target_kind, change.target_id,
+                  {**(change.payload or {}), "status": refusal.status, "field": refusal.field,
+                   "message": refusal.message})
+
+
 @transaction.atomic
-def events_ingest(*, events: list[ParsedEvent], by: User | None) -> list[IngestOutcome]:
+def events_ingest(*, events: list[ParsedEvent], by: User | None, atomic: bool = False) -> list[IngestOutcome]:
     """Store and apply OpenLineage events in one transaction. Exact duplicates are stored once.
 
     The outcome list is parallel to ``events``: "created" for a new event, "duplicate" for one already
-    stored (or repeated earlier in the same batch).
+    stored (or repeated earlier in the same batch), "refused" for one that writes where ``by`` may not
+    (``guard.py``; nothing of it is stored, the refusal is audited). With ``atomic``, one refusal refuses
+    all (``BatchRefused``).
     """
     now = timezone.now()
+    guard = WriteGuard(by=by, events=events)
+    refused: dict[int, Refusal] = {}
+    ignored: dict[int, list[int]] = {}
+    for i, ev in enumerate(events):
+        refusal = guard.check(ev)
+        if refusal is not None:
+            refused[i] = refusal
+            continue
+        ignored[id(ev)] = guard.foreign_inputs(ev)
+        strip_inputs(ev, ignored[id(ev)])
+    if refused and atomic:
+        raise BatchRefused([IngestOutcome("refused", ev.warnings, refused[i]) if i in refused
+                            else IngestOutcome("created", ev.warnings) for i, ev in enumerate(events)])
     first: dict[str, int] = {}
     for i, ev in enumerate(events):
-        first.setdefault(ev.dedupe_key, i)
+        if i not in refused:
+            first.setdefault(ev.dedupe_key, i)
     unique = [events[i] for i in sorted(first.values())]
-    planner = Planner(_current_versions(unique))
-    delta = planner.add_events(unique)
+    for ev in unique:
+        ev.received_at = now
+    delta = Planner().add_events(unique)
     for ev in unique:  # planning may note the same problem more than once
         ev.warnings[:] = list(dict.fromkeys(ev.warnings))
     # Rows in key order: two batches sharing events then take the unique-index locks in the same order
     # and cannot deadlock (in opposite orders they did, and the loser answered 503).
     inserted = {k for (k,) in insert_ignore("lineage_rawevent", RAW_COLUMNS,
-                                            [_raw_row(ev, by, _dt(now))
+                                            [_raw_row(ev, by, _dt(now), ignored[id(ev)])
                                              for ev in sorted(unique, key=lambda e: e.dedupe_key)],
                                             conflict=("dedupe_key",), returning=("dedupe_key",))}
     if len(inserted) != len(unique):
         # Some were stored before: plan again from the new ones only, so duplicates change nothing.
         fresh = [ev for ev in unique if ev.dedupe_key in inserted]
-        delta = Planner(_current_versions(fresh)).add_events(fresh)
-    _apply(delta, now, by)
+        delta = Planner().add_events(fresh)
+    weakened = _apply(delta, now, by)
     _governance_apply(delta.governance, by)
-    audit_record_many(actor=by, changes=[_ingest_change(ev) for ev in unique if ev.dedupe_key in inserted])
+    audit_record_many(actor=by, changes=[
+        *(_ingest_change(ev) for ev in unique if ev.dedupe_key in inserted), *weakened,
+        *(_refusal_change(events[i], refusal) for i, refusal in sorted(refused.items()))])
     return [
+        IngestOutcome("refused", ev.warnings, refused[i]) if i in refused else
         IngestOutcome("created" if ev.dedupe_key in inserted and first[ev.dedupe_key] == i else "duplicate",
                       ev.warnings)
         for i, ev in enumerate(events)
@@ -294,7 +357,7 @@ def _portal_record(kind: str, identity: str, payload: dict[str, Any], t: datetim
     body = _dumps(payload)
     key = hashlib.sha256(f"{kind}|{identity}|{t.astimezone(UTC).isoformat()}|{body}".encode()).hexdigest()
     row = (key, kind, "", _dt(t), "", "", "", "portal-api", body, body.encode(),
-           hashlib.sha256(body.encode()).hexdigest(), "[]", _dt(timezone.now()), by.pk if by else None)
+           hashlib.sha256(body.encode()).hexdigest(), "[]", _dt(timezone.now()), by.pk if by else None, "[]")
     return bool(insert_ignore("lineage_rawevent", RAW_COLUMNS, [row], conflict=("dedupe_key",),
                               returning=("id",)))
 
@@ -312,7 +375,8 @@ def _model_ref(p: dict[str, Any]) -> F.ModelRef:
 
 
 def _model_delta(planner: Planner, p: dict[str, Any]) -> str:
-    attrs = {"description": p["description"]} if p.get("description") else {}
+    attrs: dict[str, Any] = {"description": p["description"]} if p.get("description") else {}
+    attrs["produced_in"] = p.get("produced_in") or p["namespace"]
     mv = planner.add_model_version(_model_ref(p), parse_time(p["time"], []), run_uuid=p.get("run_id"),
                                    attrs=attrs)
     planner.delta.add_governance(mv, p.get("inventory"))
@@ -326,6 +390,38 @@ def _deployment_delta(planner: Planner, p: dict[str, Any]) -> str:
     return nid
 
 
+def _record_guard(kind: str, payload: dict[str, Any], by: User | None) -> None:
+    guard = WriteGuard(by=by, events=[])
+    if kind == "modelVersion":
+        ns = payload["namespace"]
+        first = (Node.objects.filter(node_id=ids.model_version_id(ns, payload["name"], str(payload["version"])))
+                 .values_list("attrs", flat=True).first() or {}).get("produced_in")
+        producer = _model_producer(payload)
+        # Kept in the raw record, so a rebuild replays it; a registration by the owner keeps the first producer.
+        payload["produced_in"] = first or producer
+        guard.load_owners([ns])
+        refusal = guard.record_check(namespace=ns, field="namespace",
+                                     model=ids.model_version_id(ns, payload["name"], str(payload["version"])),
+                                     producer=producer)
+    elif kind == "deployment":
+        ns = payload["model"]["namespace"]
+        guard.load_owners([ns])
+        refusal = guard.record_check(namespace=ns, field="model.namespace")
+    else:
+        return
+    if refusal is not None:
+        raise WriteRefused(refusal)
+
+
+def _model_producer(p: dict[str, Any]) -> str:
+    """The namespace a model version registered by REST is produced in: its training run's job's, else its own."""
+    if p.get("run_id"):
+        job = Node.objects.filter(node_id=ids.run_id(p["run_id"])).values_list("parent__namespace", flat=True).first()
+        if job:
+            return str(job)
+    return str(p["namespace"])
+
+
 _PORTAL_KINDS = {"commit": _commit_delta, "modelVersion": _model_delta, "deployment": _deployment_delta}
 
 
@@ -333,8 +429,11 @@ _PORTAL_KINDS = {"commit": _commit_delta, "modelVersion": _model_delta, "deploym
 def portal_record_ingest(*, kind: str, payload: dict[str, Any], by: User | None) -> Node:
     """Record a commit, model version or deployment sent through the REST API and apply it to the graph.
 
-    ``payload`` is validated input with a ``time`` (ISO 8601 string). Returns the node.
+    ``payload`` is validated input with a ``time`` (ISO 8601 string). Returns the node. A model version or
+    deployment outside the namespaces ``by`` may write is refused (``WriteRefused``), and so is a model version
+    another namespace produced first.
     """
+    _record_guard(kind, payload, by)
     planner = Planner()
     node_id = _PORTAL_KINDS[kind](planner, payload)
     if _portal_record(kind, node_id, payload, parse_time(payload["time"], []), by):
@@ -375,11 +474,13 @@ def lineage_rebuild(*, batch_size: int = 2000, by: User | None = None) -> int:
     are removed unless something else still refers to them. Returns the number of events replayed.
     """
     Edge.objects.all().delete()
+    DatasetRead.objects.all().delete()
+    DatasetWrite.objects.all().delete()
     NodeTag.objects.exclude(source=NodeTag.Source.API).delete()
-    Node.objects.update(facets={}, attrs={}, owners=[], state="", deidentifies=False, event_time=None, parent=None)
+    Node.objects.update(facets={}, attrs={}, owners=[], state="", deidentifies=False, event_time=None, parent=None,
+                        times={})
     count = 0
     batch: list[ParsedEvent] = []
-    versions: dict[str, str] = {}
     touched: set[str] = set()
 
     def apply(planner: Planner) -> None:
@@ -387,19 +488,15 @@ def lineage_rebuild(*, batch_size: int = 2000, by: User | None = None) -> int:
         _apply(planner.delta, timezone.now())
 
     def flush() -> None:
-        nonlocal versions
         if batch:
-            planner = Planner(versions)
-            # By event time within a chunk, as ingestion plans a batch: the ids of one batch's raw events
-            # follow their dedupe keys, not the order they were sent in.
+            planner = Planner()
             planner.add_events(batch)
             apply(planner)
-            versions = planner.current_versions
             batch.clear()
 
-    for kind, payload, body in RawEvent.objects.order_by("id").values_list("kind", "payload", "body").iterator(
-        chunk_size=batch_size
-    ):
+    for kind, payload, body, ignored, received in RawEvent.objects.order_by("id").values_list(
+        "kind", "payload", "body", "ignored_inputs", "received_at"
+    ).iterator(chunk_size=batch_size):
         count += 1
         if kind in _PORTAL_KINDS:
             flush()
@@ -407,12 +504,17 @@ def lineage_rebuild(*, batch_size: int = 2000, by: User | None = None) -> int:
             _PORTAL_KINDS[kind](planner, payload)
             apply(planner)
             continue
-        batch.append(parse_event(bytes(body) if body is not None else _dumps(payload).encode()))
+        ev = parse_event(bytes(body) if body is not None else _dumps(payload).encode())
+        strip_inputs(ev, ignored)  # what was ignored when it arrived stays ignored
+        ev.received_at = _aware(received)
+        batch.append(ev)
         if len(batch) >= batch_size:
             flush()
     flush()
     removed = 0
-    stale = [pk for pk, nid in Node.objects.values_list("pk", "node_id").iterator() if nid not in touched]
+    linked = set(Edge.objects.values_list("src_id", flat=True)) | set(Edge.objects.values_list("dst_id", flat=True))
+    stale = [pk for pk, nid in Node.objects.values_list("pk", "node_id").iterator()
+             if nid not in touched and pk not in linked]
     for pk in stale:
         node = Node(pk=pk)
         try:

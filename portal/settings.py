@@ -63,6 +63,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "portal.lib.security.SecurityHeadersMiddleware",
+    "portal.lib.text.NeutraliseInvisibleMiddleware",
     "portal.lib.security.BodySizeLimitMiddleware",
     "portal.lib.security.RefuseNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -72,6 +73,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "portal.web.middleware.ServiceAccountPagesMiddleware",
+    "portal.web.middleware.SecondFactorEnrolmentMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "portal.metrics.requests.IngestMetricsMiddleware",
@@ -137,9 +139,20 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # One parser guard for every API body: deep nesting is a 400 naming the body (portal/lib/jsonbody.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "portal.lib.jsonbody.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    # Every answer is redacted for its reader: other teams' node ids become "a dataset of another team".
+    "DEFAULT_RENDERER_CLASSES": [
+        "lineage.redaction.RedactingJSONRenderer",
+        "lineage.redaction.RedactingBrowsableAPIRenderer",
+    ],
     "DEFAULT_SCHEMA_CLASS": "portal.lib.schema.PortalAutoSchema",
     "EXCEPTION_HANDLER": "portal.lib.errors.api_exception_handler",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "portal.lib.pagination.BoundedPagination",
     "PAGE_SIZE": 50,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -181,7 +194,15 @@ LINEAGE_MAX_EVENT_BYTES = env_int("PORTAL_MAX_EVENT_BYTES", 2 * 1024 * 1024)
 LINEAGE_MAX_BATCH_BYTES = env_int("PORTAL_MAX_BATCH_BYTES", 32 * 1024 * 1024)
 LINEAGE_MAX_BATCH_EVENTS = env_int("PORTAL_MAX_BATCH_EVENTS", 5000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = LINEAGE_MAX_BATCH_BYTES
+# Event times: further ahead than the clock skew is refused (400 on eventTime); older than the horizon (days,
+# 0 = no horizon) is accepted with a warning.
+LINEAGE_MAX_FUTURE_SECONDS = env_int("PORTAL_EVENT_MAX_FUTURE_SECONDS", 600)
+LINEAGE_EVENT_HORIZON_DAYS = env_int("PORTAL_EVENT_HORIZON_DAYS", 0)
 # Graph queries: depth and result bounds per request.
+# The most results one API page answers (?limit=); the bound is in the OpenAPI schema.
+PORTAL_API_MAX_PAGE_SIZE = env_int("PORTAL_API_MAX_PAGE_SIZE", 500)
+# Nesting depth of any JSON the portal parses from a request (API bodies, JSON form fields, uploads).
+PORTAL_JSON_MAX_DEPTH = env_int("PORTAL_JSON_MAX_DEPTH", 64)
 LINEAGE_MAX_DEPTH = env_int("PORTAL_MAX_DEPTH", 50)
 LINEAGE_MAX_NODES = env_int("PORTAL_MAX_NODES", 5000)
 # A report's scope may cover far more than one interactive walk.
@@ -200,6 +221,11 @@ PORTAL_EVIDENCE_RETENTION_YEARS = {
     # EU AI Act Art. 18(1): technical documentation and QMS documentation, ten years after placing on the market.
     "annex_iv": 10, "qms_procedure": 10, "instructions_for_use": 10,
 }
+# Nobody may lock a document longer than this many years (by type; the default for the others); only compliance
+# officers and admins may lengthen a lock beyond the type's default at all. Each user's stored evidence is capped.
+PORTAL_EVIDENCE_RETENTION_MAX_DEFAULT_YEARS = env_int("PORTAL_EVIDENCE_RETENTION_MAX_DEFAULT_YEARS", 30)
+PORTAL_EVIDENCE_RETENTION_MAX_YEARS: dict[str, int] = {}
+PORTAL_EVIDENCE_QUOTA_BYTES = env_int("PORTAL_EVIDENCE_QUOTA_BYTES", 2 * 1024**3)
 # Roles that see every namespace regardless of team ownership.
 PORTAL_ORG_WIDE_ROLES = ("admin", "auditor", "compliance_officer")
 
@@ -210,14 +236,24 @@ PORTAL_AUDIT_AUTOGENERATE_KEY = env_bool("PORTAL_AUDIT_AUTOGENERATE_KEY", True)
 # chain against another's checkpoints. Production sets it to storage the database host cannot rewrite.
 _DB_SLUG = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(str(DATABASES["default"]["NAME"])).name) or "default"
 PORTAL_AUDIT_CHECKPOINT_DIR = os.environ.get("PORTAL_AUDIT_CHECKPOINT_DIR", str(VAR_DIR / "checkpoints" / _DB_SLUG))
-PORTAL_AUDIT_CHECKPOINT_EVERY = env_int("PORTAL_AUDIT_CHECKPOINT_EVERY", 1000)
-PORTAL_AUDIT_CHECKPOINT_MINUTES = env_int("PORTAL_AUDIT_CHECKPOINT_MINUTES", 10)
+# Who gives audit entries their place and signs a checkpoint over each batch: "service" (`manage.py
+# audit_sequencer` runs; docker-compose sets it and runs service `sequencer`) or "inline" (the writer itself, the
+# checkpoint right after its commit: the default, for the demo, tests and anything without a sequencer).
+# Every committed entry is under an outside checkpoint within PORTAL_AUDIT_LATENCY seconds.
+# PORTAL_AUDIT_WITNESSES: space-separated directories and http(s) URLs.
+PORTAL_AUDIT_SEQUENCER = os.environ.get("PORTAL_AUDIT_SEQUENCER", "inline")
+if PORTAL_AUDIT_SEQUENCER not in ("inline", "service"):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("PORTAL_AUDIT_SEQUENCER must be inline or service")
+PORTAL_AUDIT_LATENCY = float(os.environ.get("PORTAL_AUDIT_LATENCY", "1.0"))
+PORTAL_AUDIT_WITNESSES = os.environ.get("PORTAL_AUDIT_WITNESSES", "").split()
 PORTAL_TRUST_X_FORWARDED_FOR = env_bool("PORTAL_TRUST_X_FORWARDED_FOR", False)
 # How many proxies in front of the portal append to X-Forwarded-For; the client is that many hops from the end.
 PORTAL_TRUSTED_PROXIES = env_int("PORTAL_TRUSTED_PROXIES", 1)
 CELERY_BEAT_SCHEDULE = {
-    # The task itself decides whether N entries or M minutes have passed since the last checkpoint.
-    "audit-checkpoint": {"task": "audit.checkpoint_if_due", "schedule": 60.0},
+    # A backstop for the sequencer service: sequences and signs whatever is pending (nothing, normally).
+    "audit-sequence": {"task": "audit.sequence", "schedule": 10.0},
     "audit-verify": {"task": "audit.verify", "schedule": env_int("PORTAL_AUDIT_VERIFY_SECONDS", 3600)},
     "reports-sweep-stale": {"task": "reports.sweep_stale", "schedule": 60.0},
     "reports-posture": {"task": "reports.posture", "schedule": env_int("PORTAL_POSTURE_SECONDS", 3600)},
@@ -242,6 +278,38 @@ PORTAL_LOGIN_WINDOW_SECONDS = env_int("PORTAL_LOGIN_WINDOW_SECONDS", 15 * 60)
 # Invalid API tokens: this many from one client address within the window answer 429 with Retry-After.
 PORTAL_TOKEN_MAX_FAILURES = env_int("PORTAL_TOKEN_MAX_FAILURES", 20)
 PORTAL_TOKEN_WINDOW_SECONDS = env_int("PORTAL_TOKEN_WINDOW_SECONDS", 5 * 60)
+# ... and this many from all addresses together. Known valid tokens are never throttled (README "Sign-in").
+PORTAL_TOKEN_MAX_FAILURES_GLOBAL = env_int("PORTAL_TOKEN_MAX_FAILURES_GLOBAL", 1000)
+
+# Second factor (TOTP, RFC 6238): required for these roles (superusers count as admins) at sign-in and at each
+# electronic signature; optional for everyone else. Every deployment with its own PORTAL_SECRET_KEY requires it
+# for signers and admins unless told otherwise; the embedded demo (the development key) does not.
+# Codes are accepted this many 30-second steps either side of now.
+PORTAL_MFA_REQUIRED_ROLES = tuple(r.strip() for r in os.environ.get(
+    "PORTAL_MFA_REQUIRED_ROLES",
+    "" if SECRET_KEY.startswith("insecure-") else "approver,compliance_officer,admin").split(",") if r.strip())
+PORTAL_TOTP_SKEW_STEPS = env_int("PORTAL_TOTP_SKEW_STEPS", 1)
+PORTAL_TOTP_ISSUER = os.environ.get("PORTAL_TOTP_ISSUER", "Lineage Portal")
+
+# Single sign-on with one OpenID Connect provider (README "Sign-in"). Off unless the issuer and client id are set.
+# Groups in PORTAL_OIDC_GROUPS_CLAIM map to a role and to teams ("group=value,group2=value2"); a user in no
+# mapped role group gets PORTAL_OIDC_DEFAULT_ROLE (empty: refused). An amr or acr listed below satisfies the
+# second factor. Local passwords stay for break-glass admins and the embedded demo.
+PORTAL_OIDC_ISSUER = os.environ.get("PORTAL_OIDC_ISSUER", "")
+PORTAL_OIDC_CLIENT_ID = os.environ.get("PORTAL_OIDC_CLIENT_ID", "")
+PORTAL_OIDC_CLIENT_SECRET = os.environ.get("PORTAL_OIDC_CLIENT_SECRET", "")
+PORTAL_OIDC_SCOPES = os.environ.get("PORTAL_OIDC_SCOPES", "openid email profile")
+PORTAL_OIDC_USERNAME_CLAIM = os.environ.get("PORTAL_OIDC_USERNAME_CLAIM", "preferred_username")
+PORTAL_OIDC_EMAIL_CLAIM = os.environ.get("PORTAL_OIDC_EMAIL_CLAIM", "email")
+PORTAL_OIDC_GROUPS_CLAIM = os.environ.get("PORTAL_OIDC_GROUPS_CLAIM", "groups")
+PORTAL_OIDC_ROLE_MAP = os.environ.get("PORTAL_OIDC_ROLE_MAP", "")
+PORTAL_OIDC_TEAM_MAP = os.environ.get("PORTAL_OIDC_TEAM_MAP", "")
+PORTAL_OIDC_DEFAULT_ROLE = os.environ.get("PORTAL_OIDC_DEFAULT_ROLE", "viewer")
+PORTAL_OIDC_MFA_AMR = os.environ.get("PORTAL_OIDC_MFA_AMR", "")
+PORTAL_OIDC_MFA_ACR = os.environ.get("PORTAL_OIDC_MFA_ACR", "")
+# A private CA (PEM) to verify the provider's TLS certificate with, besides the system's.
+PORTAL_OIDC_CA_FILE = os.environ.get("PORTAL_OIDC_CA_FILE", "")
+PORTAL_OIDC_LABEL = os.environ.get("PORTAL_OIDC_LABEL", "your organisation's sign-in")
 
 # Browser-side protections; docs: README "Security". The CSP allows no inline script or style anywhere.
 SESSION_COOKIE_HTTPONLY = True

@@ -23,3 +23,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # A file, not shared-cache memory: worker and live-server threads then wait on locks (busy timeout)
     # instead of failing with "database table is locked".
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-portal-{TEST_RUN}.sqlite3")}  # noqa: F405
+
+# Most tests sign as approvers and admins with a password alone; the second-factor tests turn the requirement on
+# (tests/accounts/test_mfa.py), as production does by default.
+PORTAL_MFA_REQUIRED_ROLES = ()

@@ -11,11 +11,13 @@ from rest_framework.request import Request
 
 from portal.accounts.permissions import request_user
 from portal.lib.errors import FieldError
+from portal.lib.pagination import bounded_int_parameter, int_param
 from portal.lib.schema import ErrorSerializer
 
 from .. import selectors
 from ..models import Node
 
+__all__ = ["int_param"]  # re-exported: the resources parse their bounded parameters with portal.lib's
 ERROR_SCHEMA = ErrorSerializer
 ERRORS = {400: ERROR_SCHEMA, 401: ERROR_SCHEMA, 403: ERROR_SCHEMA, 404: ERROR_SCHEMA}
 INGEST_ERRORS = {**ERRORS, 413: ERROR_SCHEMA}
@@ -59,17 +61,7 @@ def depth_param(request: Request, default: int | None = None) -> int:
     return depth
 
 
-def int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise FieldError(name, "must be an integer") from exc
-    if not low <= value <= high:
-        raise FieldError(name, f"must be between {low} and {high}")
-    return value
+DEPTH_PARAMETER = bounded_int_parameter("depth", low=0, high=settings.LINEAGE_MAX_DEPTH)
 
 
 def node_or_404(request: Request, node_id: str) -> Node:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
@@ -13,12 +12,13 @@ from rest_framework.views import APIView
 
 from portal.accounts.permissions import CanRead, request_user
 from portal.lib.errors import FieldError
+from portal.lib.pagination import bounded_int_parameter
 
 from .. import graph, selectors
 from ..labels import kind_colours
 from ..layout import layout
 from ..models import Node, NodeKind
-from .common import ERRORS, NodeSummarySerializer, depth_param, int_param, node_or_404
+from .common import DEPTH_PARAMETER, ERRORS, NodeSummarySerializer, depth_param, int_param, node_or_404
 
 GRAPH_DEFAULT_DEPTH = 5
 GRAPH_DEFAULT_NODES = 300
@@ -39,20 +39,20 @@ class NodeGraphApi(APIView):
     @extend_schema(
         operation_id="node_graph",
         parameters=[
-            OpenApiParameter("depth", int, description=f"Edges from the node (default {GRAPH_DEFAULT_DEPTH}, at most "
-                             f"{settings.LINEAGE_MAX_DEPTH})."),
+            bounded_int_parameter("depth", low=0, high=settings.LINEAGE_MAX_DEPTH,
+                                  description=f"Edges from the node (default {GRAPH_DEFAULT_DEPTH})."),
             OpenApiParameter("direction", str, enum=["both", "upstream", "downstream"]),
-            OpenApiParameter("expand", str, many=True, description="Node ids to expand in place: their "
-                             f"neighbours one edge away are added (at most {GRAPH_MAX_EXPAND})."),
-            OpenApiParameter("limit", int, description=f"Most nodes returned (default {GRAPH_DEFAULT_NODES}, "
-                             f"at most {GRAPH_MAX_NODES}); the nearest to the node are kept."),
+            OpenApiParameter("expand", {"type": "array", "items": {"type": "string"}, "maxItems": GRAPH_MAX_EXPAND},
+                             description="Node ids to expand in place: their neighbours one edge away are added."),
+            bounded_int_parameter("limit", low=1, high=GRAPH_MAX_NODES, description=f"Most nodes returned (default "
+                                  f"{GRAPH_DEFAULT_NODES}); the nearest to the node are kept."),
         ],
         responses={200: inline_serializer("NodeGraph", {
             "root": serializers.CharField(), "direction": serializers.CharField(),
             "depth": serializers.IntegerField(),
             "truncated": inline_serializer("GraphTruncated", {"depth": serializers.BooleanField(),
                                                               "size": serializers.BooleanField()}),
-            "sensitiveIncomplete": serializers.BooleanField(), "hidden": serializers.IntegerField(),
+            "sensitiveIncomplete": serializers.BooleanField(),
             "width": serializers.FloatField(), "height": serializers.FloatField(),
             "nodes": serializers.ListField(child=serializers.DictField()),
             "edges": serializers.ListField(child=serializers.DictField()),
@@ -91,7 +91,7 @@ class NodeGraphApi(APIView):
         edges = [{"source": sub.nodes[s]["id"], "target": sub.nodes[d]["id"], "kind": k} for s, d, k in sub.edges]
         return Response({"root": node.node_id, "direction": direction, "depth": depth,
                          "truncated": {"depth": sub.cut_by_depth, "size": sub.cut_by_size},
-                         "sensitiveIncomplete": sub.sensitive_incomplete, "hidden": sub.hidden,
+                         "sensitiveIncomplete": sub.sensitive_incomplete,
                          "width": placed.width, "height": placed.height, "nodes": nodes, "edges": edges,
                          "kinds": _KINDS})
 
@@ -102,7 +102,7 @@ class PathApi(APIView):
     @extend_schema(
         operation_id="lineage_path",
         parameters=[OpenApiParameter("from", str, required=True), OpenApiParameter("to", str, required=True),
-                    OpenApiParameter("depth", int)],
+                    DEPTH_PARAMETER],
         responses={200: OpenApiTypes.OBJECT, **ERRORS},
     )
     def get(self, request: Request) -> Response:
@@ -115,8 +115,13 @@ class PathApi(APIView):
         source, target = ends
         depth = depth_param(request)
         walk = selectors.lineage_walk(seeds=selectors.walk_seeds(source), direction="downstream", depth=depth)
-        g = graph.build_graph(walk.distance, walk.edges)
-        seeds = selectors.walk_seeds(source)
+        # Only through nodes this reader may see: a path that crosses another team's node does not exist for
+        # them, and the answer is the same "found": false as when there is none at all.
+        visible = set(Node.objects.visible_to(request_user(request)).filter(pk__in=list(walk.distance))
+                      .values_list("pk", flat=True))
+        g = graph.build_graph({pk: d for pk, d in walk.distance.items() if pk in visible},
+                              [(s, d, k) for s, d, k in walk.edges if s in visible and d in visible])
+        seeds = [pk for pk in selectors.walk_seeds(source) if pk in g]
         targets = [target.pk, *[pk for pk in selectors.walk_seeds(target) if pk in g]]
         best: list[int] | None = None
         for s in seeds:
@@ -128,8 +133,6 @@ class PathApi(APIView):
             return Response({"from": source.node_id, "to": target.node_id, "found": False, "nodes": [],
                              "edges": [], "truncated": {"depth": walk.cut_by_depth, "size": walk.cut_by_size}})
         nodes = selectors.nodes_by_pk(user=request_user(request), pks=best)
-        if len(nodes) != len(best):
-            raise Http404  # the only path crosses something this user may not see
         kinds = {(s, d): k for s, d, k in walk.edges}
         return Response({
             "from": source.node_id, "to": target.node_id, "found": True,

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import zlib
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -17,9 +19,11 @@ from rest_framework.views import APIView
 
 from portal.accounts.permissions import CanIngest, CanRead, request_user
 from portal.lib.errors import FieldError, TooLarge
+from portal.lib.pagination import bounded_int_parameter
 
 from .. import ids, marquez, selectors, services
-from ..openlineage import EventError, ParsedEvent, parse_event, split_batch
+from ..guard import WriteRefused
+from ..openlineage import EventError, ParsedEvent, check_event_time, parse_event, split_batch, time_problem
 from .common import ERRORS, INGEST_ERRORS, depth_param, node_or_404
 
 
@@ -51,11 +55,31 @@ def read_body(request: Request, limit: int) -> bytes:
     return body
 
 
+def _max_future() -> timedelta:
+    return timedelta(seconds=settings.LINEAGE_MAX_FUTURE_SECONDS)
+
+
+def parse_checked(raw: bytes) -> ParsedEvent:
+    """Parse one event and check its time against the clock (``EventError`` when it cannot be taken)."""
+    ev = parse_event(raw)
+    days = settings.LINEAGE_EVENT_HORIZON_DAYS
+    check_event_time(ev, now=timezone.now(), max_future=_max_future(),
+                     horizon=timedelta(days=days) if days > 0 else None)
+    return ev
+
+
 def _parse(raw: bytes) -> ParsedEvent:
     try:
-        return parse_event(raw)
+        return parse_checked(raw)
     except EventError as exc:
         raise FieldError(exc.field, exc.message) from exc
+
+
+def not_future(value: datetime) -> None:
+    """A serializer validator for a record's ``time``: the same clock-skew bound as events."""
+    problem = time_problem(value, now=timezone.now(), max_future=_max_future())
+    if problem:
+        raise serializers.ValidationError(problem)
 
 
 class _ReadOrIngest(BasePermission):
@@ -82,6 +106,8 @@ class LineageApi(APIView):
     def post(self, request: Request) -> Response:
         event = _parse(read_body(request, settings.LINEAGE_MAX_EVENT_BYTES))
         (outcome,) = services.events_ingest(events=[event], by=request_user(request))
+        if outcome.refusal is not None:
+            raise WriteRefused(outcome.refusal)
         code = status.HTTP_201_CREATED if outcome.status == "created" else status.HTTP_200_OK
         return Response({"status": outcome.status, "warnings": outcome.warnings}, status=code)
 
@@ -91,7 +117,8 @@ class LineageApi(APIView):
             OpenApiParameter("nodeId", str, required=True,
                              description="Marquez node id: dataset:<ns>:<name>, job:<ns>:<name>, run:<uuid>, "
                              "or any portal node id."),
-            OpenApiParameter("depth", int, description="Job hops, as in Marquez (default 20)."),
+            bounded_int_parameter("depth", low=0, high=settings.LINEAGE_MAX_DEPTH,
+                                  description="Job hops, as in Marquez (default 20)."),
         ],
         responses={200: OpenApiTypes.OBJECT, **ERRORS},
     )
@@ -121,7 +148,7 @@ class LineageApi(APIView):
                                  tuple(sorted({t.tag for t in n.tags.all()})), n.state, n.version)
             for pk, n in nodes.items()
         }
-        return Response(marquez.fold(fold_nodes, up.edges + down.edges))
+        return Response(marquez.fold(fold_nodes, up.edges + down.edges, root=node.pk))
 
 
 class LineageBatchApi(APIView):
@@ -151,20 +178,33 @@ class LineageBatchApi(APIView):
             try:
                 if len(raw) > settings.LINEAGE_MAX_EVENT_BYTES:
                     raise EventError(None, f"the event is larger than {settings.LINEAGE_MAX_EVENT_BYTES} bytes")
-                good.append((i, parse_event(raw)))
+                good.append((i, parse_checked(raw)))
             except EventError as exc:
-                results[i] = {"index": i, "status": "error", "warnings": [],
+                results[i] = {"index": i, "status": "error", "code": 400, "warnings": [],
                               "error": {"field": exc.field, "message": exc.message}}
         errors = len(items) - len(good)
-        if errors and request.query_params.get("atomic", "").lower() in ("1", "true", "yes"):
+        atomic = request.query_params.get("atomic", "").lower() in ("1", "true", "yes")
+        if errors and atomic:
             first = next(r for r in results if r)
             return Response({"detail": f"{errors} of {len(items)} events are invalid; nothing was stored.",
                              "errors": [{"field": f"[{r['index']}]" + (f".{r['error']['field']}"
                                                                        if r["error"]["field"] else ""),
                                          "message": r["error"]["message"]} for r in results if r],
                              "first": first}, status=400)
-        outcomes = services.events_ingest(events=[ev for _, ev in good], by=request_user(request)) if good else []
+        try:
+            outcomes = services.events_ingest(events=[ev for _, ev in good], by=request_user(request),
+                                              atomic=atomic) if good else []
+        except services.BatchRefused as exc:
+            refused = [(i, o.refusal) for (i, _), o in zip(good, exc.outcomes, strict=True) if o.refusal]
+            return Response({"detail": f"{len(refused)} of {len(items)} events are refused; nothing was stored.",
+                             "errors": [{"field": f"[{i}].{r.field}", "message": r.message} for i, r in refused]},
+                            status=refused[0][1].status)
         for (i, _), outcome in zip(good, outcomes, strict=True):
+            if outcome.refusal is not None:
+                results[i] = {"index": i, "status": "error", "code": outcome.refusal.status,
+                              "warnings": outcome.warnings,
+                              "error": {"field": outcome.refusal.field, "message": outcome.refusal.message}}
+                continue
             results[i] = {"index": i, "status": outcome.status, "error": None, "warnings": outcome.warnings}
         counts = {s: sum(1 for r in results if r["status"] == s) for s in ("created", "duplicate", "error")}
         return Response({**counts, "results": results}, status=status.HTTP_200_OK)

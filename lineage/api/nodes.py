@@ -8,7 +8,6 @@ from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -16,11 +15,12 @@ from rest_framework.views import APIView
 
 from portal.accounts.permissions import CanCurate, CanRead, request_user
 from portal.lib.errors import FieldError
+from portal.lib.pagination import BoundedPagination, page_parameters
 from portal.lib.schema import paginated
 
 from .. import selectors, services
 from ..models import Node, NodeKind, Tag
-from .common import ERRORS, NodeDetailSerializer, NodeSummarySerializer, depth_param, node_or_404
+from .common import DEPTH_PARAMETER, ERRORS, NodeDetailSerializer, NodeSummarySerializer, depth_param, node_or_404
 
 
 def walk_response(root: Node, walk: selectors.Walk, nodes: dict[int, dict[str, Any]], kinds: set[str] | None
@@ -30,9 +30,9 @@ def walk_response(root: Node, walk: selectors.Walk, nodes: dict[int, dict[str, A
                  if pk in nodes and (not kinds or nodes[pk]["kind"] in kinds)]
     edges = [{"source": nodes[s]["id"], "target": nodes[d]["id"], "kind": k}
              for s, d, k in sorted(walk.edges) if s in nodes and d in nodes]
-    hidden = len([pk for pk in walk.distance if pk not in nodes])
+    # No count of the nodes left out: the number of another team's nodes upstream is theirs to know.
     return {"root": root.node_id, "direction": walk.direction, "depth": walk.depth,
-            "truncated": {"depth": walk.cut_by_depth, "size": walk.cut_by_size}, "hidden": hidden,
+            "truncated": {"depth": walk.cut_by_depth, "size": walk.cut_by_size},
             "nodes": out_nodes, "edges": edges}
 
 
@@ -42,8 +42,7 @@ class NodeListApi(APIView):
     @extend_schema(
         operation_id="node_list",
         parameters=[OpenApiParameter("kind", str, enum=NodeKind.values), OpenApiParameter("q", str),
-                    OpenApiParameter("tag", str, enum=Tag.values), OpenApiParameter("limit", int),
-                    OpenApiParameter("offset", int)],
+                    OpenApiParameter("tag", str, enum=Tag.values), *page_parameters()],
         responses={200: paginated(NodeSummarySerializer), **ERRORS},
     )
     def get(self, request: Request) -> Response:
@@ -53,7 +52,7 @@ class NodeListApi(APIView):
         if tag and tag not in Tag.values:
             raise FieldError("tag", f"unknown tag; expected one of {', '.join(Tag.values)}")
         qs = selectors.node_list(user=request_user(request), kind=kind, q=request.query_params.get("q"), tag=tag)
-        paginator = LimitOffsetPagination()
+        paginator = BoundedPagination()
         page = paginator.paginate_queryset(qs.prefetch_related("tags"), request, view=self)
         return paginator.get_paginated_response(NodeSummarySerializer(page, many=True).data)
 
@@ -79,8 +78,9 @@ class NodeWalkApi(APIView):
     direction = "upstream"
 
     @extend_schema(
-        parameters=[OpenApiParameter("depth", int), OpenApiParameter(
-            "kinds", str, description="Comma-separated node kinds to return (the walk crosses every kind).")],
+        parameters=[DEPTH_PARAMETER, OpenApiParameter(
+            "kinds", str, description="Comma-separated node kinds to return (the walk crosses every kind). A "
+            "dataset version counts as its dataset when `dataset` is asked, a run as its job when `job` is.")],
         responses={200: OpenApiTypes.OBJECT, **ERRORS},
     )
     def get(self, request: Request, node_id: str) -> Response:
@@ -91,6 +91,7 @@ class NodeWalkApi(APIView):
             raise FieldError("kinds", f"unknown kind(s) {', '.join(sorted(bad))}")
         walk = selectors.lineage_walk(seeds=selectors.walk_seeds(node), direction=self.direction,
                                       depth=depth_param(request))
+        selectors.walk_fold(walk, kinds=kinds)
         nodes = selectors.node_summaries(user=request_user(request), pks=list(walk.distance))
         return Response(walk_response(node, walk, nodes, kinds or None))
 

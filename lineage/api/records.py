@@ -21,6 +21,7 @@ from ..governance_serializers import InventoryFields, ProfileFields, record_fiel
 from ..models import Node
 from ..openlineage import MAX_NAME_BYTES, MAX_NAMESPACE_BYTES, MAX_VERSION_BYTES, name_problem
 from .common import ERRORS, NodeDetailSerializer
+from .ingest import not_future
 
 
 def _fits(limit: int) -> Any:
@@ -47,7 +48,7 @@ class CommitCreateApi(APIView):
         committer = _PersonSerializer(required=False)
         message = serializers.CharField(required=False, allow_blank=True, max_length=20000)
         branch = serializers.CharField(required=False, allow_blank=True, max_length=500)
-        time = serializers.DateTimeField()
+        time = serializers.DateTimeField(validators=[not_future])
 
     @extend_schema(operation_id="commit_create", request=InputSerializer,
                    responses={201: NodeDetailSerializer, **ERRORS})
@@ -80,7 +81,7 @@ class ModelVersionCreateApi(APIView):
         parameters = serializers.DictField(required=False)
         description = serializers.CharField(required=False, allow_blank=True, max_length=5000)
         run_id = serializers.UUIDField(required=False, help_text="The run that trained this version.")
-        time = serializers.DateTimeField(required=False)
+        time = serializers.DateTimeField(required=False, validators=[not_future])
 
     @extend_schema(operation_id="model_version_create", request=InputSerializer,
                    responses={201: NodeDetailSerializer, **ERRORS})
@@ -107,7 +108,7 @@ class DeploymentCreateApi(APIView):
                                              error_messages={"invalid": "letters, digits, . _ - only"})
         action = serializers.ChoiceField(choices=F.DEPLOY_ACTIONS, default="deploy")
         endpoint = serializers.CharField(required=False, allow_blank=True, max_length=1000)
-        time = serializers.DateTimeField(required=False)
+        time = serializers.DateTimeField(required=False, validators=[not_future])
 
     @extend_schema(operation_id="deployment_create", request=InputSerializer,
                    responses={201: NodeDetailSerializer, **ERRORS})

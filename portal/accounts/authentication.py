@@ -11,15 +11,15 @@ from rest_framework.request import Request
 from portal.audit.context import set_token
 
 from .models import ApiToken, User
-from .services import token_digest, token_failure_record, token_lockout
+from .services import TOKEN_PREFIX_LENGTH, token_digest, token_failure_record, token_lockout, token_prefix_known
 
 # Touch last_used_at at most this often, so ingestion does not write a row per request.
 LAST_USED_RESOLUTION = timedelta(minutes=5)
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):
-    """``Authorization: Bearer <token>``. Too many unknown tokens from one client address answer 429 with
-    Retry-After, the right token included, so guessing learns nothing while the throttle lasts."""
+    """``Authorization: Bearer <token>``. Too many unknown tokens from one client address (or from everywhere)
+    answer 429 with Retry-After; tokens whose prefix belongs to an active token are still checked."""
 
     keyword = "Bearer"
 
@@ -29,18 +29,21 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             return None
         if len(header) != 2:
             raise exceptions.AuthenticationFailed("Invalid Authorization header: expected 'Bearer <token>'.")
-        wait = token_lockout()
-        if wait:
-            raise exceptions.Throttled(wait, "Too many invalid API tokens from this address.")
         try:
             raw = header[1].decode("ascii")
         except UnicodeDecodeError:
             raw = ""
+        prefix = raw[:TOKEN_PREFIX_LENGTH]
+        # Unknown tokens are throttled; a token whose prefix is an active token's is always checked, so a flood
+        # from one address (or everywhere) does not lock out the valid tokens of the pipelines sharing it.
+        wait = token_lockout()
+        if wait and not token_prefix_known(prefix):
+            raise exceptions.Throttled(wait, "Too many invalid API tokens from this address.")
         token = (
             ApiToken.objects.active().select_related("user").filter(digest=token_digest(raw)).first() if raw else None
         )
         if token is None or not token.user.is_active:
-            token_failure_record(prefix=raw[:10])
+            token_failure_record(prefix=prefix)
             raise exceptions.AuthenticationFailed("Invalid or revoked token.")
         set_token(token.prefix)
         now = timezone.now()

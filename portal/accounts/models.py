@@ -119,3 +119,48 @@ class LoginAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.username} {self.outcome} @ {self.time}"
+
+
+class TotpDevice(models.Model):
+    """A user's authenticator (RFC 6238). The shared secret is encrypted with a key derived from the portal's
+    secret key, so a copy of the database alone cannot mint codes. ``last_step`` is the newest time step a code
+    was accepted for: a code of that step or an older one is a replay and is refused."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="totp_device")
+    secret = models.BinaryField(help_text="Fernet-encrypted shared secret.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True, help_text="Empty until a first code is entered.")
+    last_step = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"authenticator of {self.user}"
+
+
+class RecoveryCode(models.Model):
+    """A one-use code to pass the second factor without the authenticator. Only its SHA-256 digest is kept."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="recovery_codes")
+    digest = models.CharField(max_length=64)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "digest"], name="recoverycode_unique_per_user")]
+
+    def __str__(self) -> str:
+        return f"recovery code of {self.user}"
+
+
+class ExternalIdentity(models.Model):
+    """A user's account at the OpenID Connect provider: ``(issuer, subject)`` is the link, not the username,
+    so a provider account can never take over a local account that merely shares its name."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="external_identities")
+    issuer = models.CharField(max_length=500)
+    subject = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["issuer", "subject"], name="externalidentity_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user} at {self.issuer}"

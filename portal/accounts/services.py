@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import secrets
+import unicodedata
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from portal.audit import context
@@ -18,6 +21,8 @@ from portal.lib.errors import DomainError
 from .models import ApiToken, LoginAttempt, NamespaceOwner, Role, Team, User
 
 TOKEN_PREFIX = "lp_"  # noqa: S105 - a marker, not a secret
+TOKEN_PREFIX_LENGTH = 10  # characters kept to recognise a token: the marker and 7 random ones
+logger = logging.getLogger(__name__)
 
 
 def token_digest(raw: str) -> str:
@@ -75,7 +80,7 @@ def user_ensure(
 def token_issue(*, user: User, name: str = "", by: User | None = None) -> tuple[ApiToken, str]:
     """Create a token for the user. Returns the row and the raw token, which is never stored."""
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken.objects.create(user=user, name=name, prefix=raw[:10], digest=token_digest(raw))
+    token = ApiToken.objects.create(user=user, name=name, prefix=raw[:TOKEN_PREFIX_LENGTH], digest=token_digest(raw))
     audit_record(actor=by or user, action="account.token_issued", target_kind="token", target_id=str(token.pk),
                  payload={"user": user.username, "name": name, "prefix": token.prefix})
     return token, raw
@@ -102,8 +107,17 @@ def namespace_assign(*, namespace: str, team: str, by: User | None = None) -> Na
 
 
 # -- sign-in lockout and token throttling ----------------------------------------------------------------
-def _login_key(username: str) -> str:
-    return username.replace("\x00", "\ufffd").strip().lower()[:150]
+def login_key(username: str) -> str:
+    """The identity a sign-in attempt is counted against: NFKC-normalised and case-folded.
+
+    Django normalises usernames with NFKC before it authenticates, so ``ｅlena.garcia`` (a full-width e),
+    ``ingrid.larſen`` (a long s) and ``ⅰngrid.larsen`` (a roman numeral) all reach the same account; counting them
+    under the name as typed would give every look-alike a fresh set of attempts. Case-folding after NFKC (and NFKC
+    again, since folding can produce compatibility characters) maps them, and upper case, to one key.
+    """
+    name = username.replace("\x00", "\ufffd")
+    name = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
+    return name.strip()[:150]
 
 
 def _client(client: str | None) -> str:
@@ -126,7 +140,7 @@ def login_lockout(*, username: str, client: str | None = None) -> int:
     """
     now = timezone.now()
     window = timedelta(seconds=settings.PORTAL_LOGIN_WINDOW_SECONDS)
-    key, addr = _login_key(username), _client(client)
+    key, addr = login_key(username), _client(client)
     recent = LoginAttempt.objects.filter(kind=LoginAttempt.Kind.PASSWORD, time__gt=now - window)
     mine = recent.filter(username=key)
     last_ok = mine.filter(outcome=LoginAttempt.Outcome.SUCCEEDED).order_by("-time").values_list("time", flat=True)
@@ -150,7 +164,7 @@ def login_record(*, username: str, user: User | None, client: str | None = None,
 
     A failure that starts a lockout is recorded as ``account.login_locked`` as well.
     """
-    key, addr = _login_key(username), _client(client)
+    key, addr = login_key(username), _client(client)
     outcome = (LoginAttempt.Outcome.REFUSED if refused else
                LoginAttempt.Outcome.SUCCEEDED if user is not None else LoginAttempt.Outcome.FAILED)
     LoginAttempt.objects.create(kind=LoginAttempt.Kind.PASSWORD, username=key, client=addr, outcome=outcome,
@@ -170,36 +184,60 @@ def login_record(*, username: str, user: User | None, client: str | None = None,
     return wait
 
 
+def _token_failures(*, since: datetime, client: str | None = None) -> QuerySet[LoginAttempt]:
+    rows = LoginAttempt.objects.filter(kind=LoginAttempt.Kind.TOKEN, time__gt=since)
+    return rows if client is None else rows.filter(client=client)
+
+
 def token_lockout(*, client: str | None = None) -> int:
-    """Seconds before this client address may present an API token again after too many unknown ones (0: now)."""
+    """Seconds before unknown API tokens are checked again, from this client address or from anywhere (0: now).
+
+    Two limits: ``PORTAL_TOKEN_MAX_FAILURES`` unknown tokens from one address, and a global ceiling of
+    ``PORTAL_TOKEN_MAX_FAILURES_GLOBAL`` from all addresses together (guesses spread over a botnet). The throttle
+    applies to unknown tokens only: the authentication class still checks a token whose prefix belongs to an
+    active token, so the pipelines behind one NAT keep working while a neighbour floods.
+    """
     addr = _client(client)
-    if not addr:
-        return 0
     now = timezone.now()
+    since = now - timedelta(seconds=settings.PORTAL_TOKEN_WINDOW_SECONDS)
     window = timedelta(seconds=settings.PORTAL_TOKEN_WINDOW_SECONDS)
-    limit = settings.PORTAL_TOKEN_MAX_FAILURES
-    times = (LoginAttempt.objects.filter(kind=LoginAttempt.Kind.TOKEN, client=addr, time__gt=now - window)
-             .order_by("-time").values_list("time", flat=True)[:limit])
-    return _wait(list(times), limit, window, now)
+    waits = [0]
+    if addr:
+        limit = settings.PORTAL_TOKEN_MAX_FAILURES
+        times = _token_failures(since=since, client=addr).order_by("-time").values_list("time", flat=True)[:limit]
+        waits.append(_wait(list(times), limit, window, now))
+    ceiling = settings.PORTAL_TOKEN_MAX_FAILURES_GLOBAL
+    times = _token_failures(since=since).order_by("-time").values_list("time", flat=True)[:ceiling]
+    waits.append(_wait(list(times), ceiling, window, now))
+    return max(waits)
+
+
+def token_prefix_known(prefix: str) -> bool:
+    """Whether an active token starts with these characters: only such tokens are checked while throttled."""
+    return len(prefix) == TOKEN_PREFIX_LENGTH and ApiToken.objects.active().filter(prefix=prefix).exists()
 
 
 @transaction.atomic
 def token_failure_record(*, prefix: str, client: str | None = None) -> int:
     """Record an unknown or revoked token from a client address. Returns the throttle now in force, in seconds.
 
-    The failure that starts the throttle is written to the audit trail once; later ones are not, so a flood
-    of guesses does not flood the trail.
+    The failure that starts a throttle (of the address, or the global ceiling) is written to the audit trail and
+    the log once; later ones are not, so a flood of guesses does not flood the trail.
     """
     addr = _client(client)
-    LoginAttempt.objects.create(kind=LoginAttempt.Kind.TOKEN, username=prefix[:10], client=addr,
+    LoginAttempt.objects.create(kind=LoginAttempt.Kind.TOKEN, username=prefix[:TOKEN_PREFIX_LENGTH], client=addr,
                                 outcome=LoginAttempt.Outcome.FAILED, time=timezone.now())
     wait = token_lockout(client=addr)
-    window = timedelta(seconds=settings.PORTAL_TOKEN_WINDOW_SECONDS)
-    recent = LoginAttempt.objects.filter(kind=LoginAttempt.Kind.TOKEN, client=addr,
-                                         time__gt=timezone.now() - window).count()
-    if wait and recent == settings.PORTAL_TOKEN_MAX_FAILURES:
-        audit_record(actor=None, action="account.token_throttled", target_kind="client", target_id=addr,
-                     payload={"failures": recent, "seconds": wait})
+    since = timezone.now() - timedelta(seconds=settings.PORTAL_TOKEN_WINDOW_SECONDS)
+    for target, limit, rows in (
+        (addr, settings.PORTAL_TOKEN_MAX_FAILURES, _token_failures(since=since, client=addr) if addr else None),
+        ("*", settings.PORTAL_TOKEN_MAX_FAILURES_GLOBAL, _token_failures(since=since)),
+    ):
+        if rows is not None and wait and rows.count() == limit:
+            logger.warning("throttling unknown API tokens from %s: %d in %ss", target, limit,
+                           settings.PORTAL_TOKEN_WINDOW_SECONDS)
+            audit_record(actor=None, action="account.token_throttled", target_kind="client", target_id=target,
+                         payload={"failures": limit, "seconds": wait})
     return wait
 
 

@@ -9,29 +9,28 @@ from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from lineage.models import Tag
 from portal.accounts.models import Role
 from portal.accounts.permissions import CanRead
-from portal.evidence.models import DocumentType
 from portal.evidence.selectors import evidence_missing
 from portal.lib.errors import FieldError
+from portal.lib.pagination import BoundedPagination, page_parameters
 from portal.lib.schema import paginated
 
 from . import services
 from .models import Policy, Release, Signature
+from .serializers import PolicyInputSerializer
 
 
 class SignatureSerializer(serializers.ModelSerializer):
     class Meta:
         model = Signature
         fields = ["id", "printed_name", "meaning", "reason", "signed_at", "subject_digest", "counted_for",
-                  "binding", "voided_at", "void_reason"]
+                  "binding", "auth_methods", "voided_at", "void_reason"]
 
 
 class PolicySerializer(serializers.ModelSerializer):
@@ -90,7 +89,7 @@ class ReleaseListCreateApi(APIView):
 
     @extend_schema(operation_id="release_list", parameters=[
         OpenApiParameter("state", str, enum=Release.State.values), OpenApiParameter("environment", str),
-        OpenApiParameter("model", str), OpenApiParameter("waiting_for_me", bool)],
+        OpenApiParameter("model", str), OpenApiParameter("waiting_for_me", bool), *page_parameters()],
         responses={200: paginated(ReleaseSerializer)})
     def get(self, request: Request) -> Response:
         qs: QuerySet[Release] = Release.objects.visible_to(request.user).select_related(
@@ -108,7 +107,7 @@ class ReleaseListCreateApi(APIView):
             qs = qs.filter(state=Release.State.PENDING).exclude(signatures__signer=request.user,
                                                                  signatures__voided_at__isnull=True)
             qs = [r for r in qs if not services.ineligibility(release=r, user=request.user)]  # type: ignore[assignment]
-        paginator = LimitOffsetPagination()
+        paginator = BoundedPagination()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(ReleaseSerializer(page, many=True).data)
 
@@ -133,6 +132,9 @@ class ReleaseDetailApi(APIView):
 
 class _SignInput(serializers.Serializer):
     password = serializers.CharField(max_length=500, trim_whitespace=False)
+    otp = serializers.CharField(max_length=20, required=False, default="", allow_blank=True,
+                                help_text="The authenticator's current code (or a recovery code), when the signer "
+                                "has a second factor or their role requires one.")
     reason = serializers.CharField(max_length=5000)
 
 
@@ -210,33 +212,13 @@ class _AdminWrites(BasePermission):
 class PolicyListCreateApi(APIView):
     permission_classes = [_AdminWrites]
 
-    class InputSerializer(serializers.Serializer):
-        environment = serializers.RegexField(r"^[A-Za-z0-9_.-]{1,100}$")
-        namespace = serializers.CharField(max_length=500, required=False, default="", allow_blank=True)
-        model_name = serializers.CharField(max_length=500, required=False, default="", allow_blank=True)
-        sensitive_tag = serializers.ChoiceField(choices=Tag.choices, required=False, allow_blank=True, default="")
-        groups = serializers.ListField(child=serializers.DictField(), min_length=1)
-        approval_expiry_days = serializers.IntegerField(min_value=1, max_value=3650, default=30)
-        min_wait_hours = serializers.IntegerField(min_value=0, max_value=24 * 90, default=0)
-        required_evidence = serializers.ListField(child=serializers.ChoiceField(choices=DocumentType.choices),
-                                                  default=list)
-        retrospective_days = serializers.IntegerField(min_value=1, max_value=365, default=5)
-        effective_from = serializers.DateTimeField(required=False)
-        reason = serializers.CharField(max_length=5000)
+    InputSerializer = PolicyInputSerializer
 
-        def validate_groups(self, value: list[dict[str, Any]]) -> list[tuple[str, int]]:
-            out = []
-            for i, g in enumerate(value):
-                team, n = g.get("team"), g.get("min_approvals", 1)
-                if not isinstance(team, str) or not team or not isinstance(n, int) or n < 1:
-                    raise serializers.ValidationError(f"[{i}]: needs a team name and min_approvals >= 1")
-                out.append((team, n))
-            return out
-
-    @extend_schema(operation_id="policy_list", responses={200: paginated(PolicySerializer)})
+    @extend_schema(operation_id="policy_list", parameters=page_parameters(),
+                   responses={200: paginated(PolicySerializer)})
     def get(self, request: Request) -> Response:
         qs = Policy.objects.all().order_by("environment", "key", "-version")
-        paginator = LimitOffsetPagination()
+        paginator = BoundedPagination()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(PolicySerializer(page, many=True).data)
 

@@ -121,6 +121,8 @@ class Signature(models.Model):
     subject_digest = models.CharField(max_length=64)
     counted_for = models.CharField(max_length=100, blank=True, help_text="The approver group this vote filled.")
     binding = models.CharField(max_length=64)
+    auth_methods = models.JSONField(default=list, blank=True, help_text="How the signer authenticated for this "
+                                    "signature (RFC 8176 amr values: pwd, otp, rcode, or the identity provider's).")
     voided_at = models.DateTimeField(null=True, blank=True)
     void_reason = models.TextField(blank=True)
 

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from lineage import selectors
 from lineage.models import Node
+from portal.accounts.mfa import signature_second_factor
 from portal.accounts.models import Role, Team, User
 from portal.accounts.selectors import user_emails
 from portal.accounts.services import password_confirm
@@ -276,11 +277,14 @@ def _binding(release_id: int, signer: User, digest: str, meaning: str, reason: s
                                      "time": stamp})).hexdigest()
 
 
-def _reauthenticate(user: User, password: str, release: Release) -> None:
-    """A signature needs the signer's password now, not their session. A refusal is recorded and kept."""
+def _reauthenticate(user: User, password: str, otp: str, release: Release) -> list[str]:
+    """A signature needs the signer's password now, not their session, and their second factor when they have
+    or need one. A refusal is recorded and kept. Returns the authentication methods used."""
     if not password_confirm(user=user, password=password, refused_action="approval.signature_refused",
                             target_kind="release", target_id=str(release.pk)):
         raise ApprovalError("The password is wrong; nothing was signed.", field="password")
+    return signature_second_factor(user=user, otp=otp, refused_action="approval.signature_refused",
+                                   target_kind="release", target_id=str(release.pk))
 
 
 def release_sign_check(*, release: Release, by: User) -> None:
@@ -291,19 +295,19 @@ def release_sign_check(*, release: Release, by: User) -> None:
         raise NotAllowed("You may not sign this release: " + "; ".join(problems) + ".")
 
 
-def release_sign(*, release: Release, by: User, password: str, meaning: str, reason: str) -> Release:
+def release_sign(*, release: Release, by: User, password: str, meaning: str, reason: str, otp: str = "") -> Release:
     """Cast an electronic signature: approval, review, responsibility or rejection."""
     release_sign_check(release=release, by=by)
     if meaning not in Signature.Meaning.values:
         raise ApprovalError(f"Unknown meaning {meaning!r}.", field="meaning")
     if not reason.strip():
         raise ApprovalError("A signature needs a reason.", field="reason")
-    _reauthenticate(by, password, release)
-    return _release_sign(release=release, by=by, meaning=meaning, reason=reason)
+    methods = _reauthenticate(by, password, otp, release)
+    return _release_sign(release=release, by=by, meaning=meaning, reason=reason, methods=methods)
 
 
 @transaction.atomic
-def _release_sign(*, release: Release, by: User, meaning: str, reason: str) -> Release:
+def _release_sign(*, release: Release, by: User, meaning: str, reason: str, methods: list[str]) -> Release:
     release = _locked(release)
     _refresh_locked(release, by)
     if release.state not in OPEN_STATES:
@@ -315,10 +319,12 @@ def _release_sign(*, release: Release, by: User, meaning: str, reason: str) -> R
     stamp = time_text(now)
     sig = Signature.objects.create(release=release, signer=by, printed_name=by.printed_name, meaning=meaning,
                                    reason=reason, signed_at=now, subject_digest=release.subject_digest,
-                                   binding=_binding(release.pk, by, release.subject_digest, meaning, reason, stamp))
+                                   binding=_binding(release.pk, by, release.subject_digest, meaning, reason, stamp),
+                                   auth_methods=methods)
     audit_record(actor=by, action="approval.signed", target_kind="release", target_id=str(release.pk),
                  payload={"signature": sig.pk, "printed_name": sig.printed_name, "meaning": meaning, "reason": reason,
-                          "time": stamp, "subject_digest": sig.subject_digest, "binding": sig.binding})
+                          "time": stamp, "subject_digest": sig.subject_digest, "binding": sig.binding,
+                          "auth_methods": methods})
     if meaning == Signature.Meaning.REJECTION:
         release.state, release.state_reason = Release.State.REJECTED, f"rejected by {by.printed_name}: {reason}"
         release.save()
@@ -330,8 +336,9 @@ def _release_sign(*, release: Release, by: User, meaning: str, reason: str) -> R
     return release
 
 
-def release_reject(*, release: Release, by: User, password: str, reason: str) -> Release:
-    return release_sign(release=release, by=by, password=password, meaning=Signature.Meaning.REJECTION, reason=reason)
+def release_reject(*, release: Release, by: User, password: str, reason: str, otp: str = "") -> Release:
+    return release_sign(release=release, by=by, password=password, meaning=Signature.Meaning.REJECTION, reason=reason,
+                        otp=otp)
 
 
 def release_withdraw_check(*, release: Release, by: User) -> None:
@@ -361,12 +368,12 @@ def release_break_glass_check(*, by: User) -> None:
         raise NotAllowed("Only admins may use break-glass.")
 
 
-def release_break_glass(*, release: Release, by: User, password: str, reason: str) -> Release:
+def release_break_glass(*, release: Release, by: User, password: str, reason: str, otp: str = "") -> Release:
     """An admin authorises an emergency deploy. It is flagged everywhere and opens a retrospective review."""
     release_break_glass_check(by=by)
     if not reason.strip():
         raise ApprovalError("Break-glass needs a reason.", field="reason")
-    _reauthenticate(by, password, release)
+    methods = _reauthenticate(by, password, otp, release)
     with transaction.atomic():
         release = _locked(release)
         if release.state not in OPEN_STATES:
@@ -382,7 +389,7 @@ def release_break_glass(*, release: Release, by: User, password: str, reason: st
             policy=release.policy, subject=release.subject, subject_digest=release.subject_digest,
             retrospective_of=release, retrospective_due=now + timedelta(days=release.policy.retrospective_days))
         audit_record(actor=by, action="approval.break_glass", target_kind="release", target_id=str(release.pk),
-                     payload={"reason": reason, "retrospective": retro.pk,
+                     payload={"reason": reason, "retrospective": retro.pk, "auth_methods": methods,
                               "retrospective_due": time_text(retro.retrospective_due)})
     return release
 

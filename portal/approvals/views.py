@@ -8,15 +8,19 @@ from django.db.models import prefetch_related_objects
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
+from rest_framework.exceptions import ValidationError
 
 from lineage.models import Node, Tag
+from lineage.redaction import redact_for
+from portal.accounts.mfa import second_factor_required
 from portal.accounts.models import Role, Team, User
 from portal.evidence import selectors as evidence_selectors
 from portal.evidence.models import DocumentType
-from portal.lib.errors import DomainError
+from portal.lib.errors import DomainError, flatten_errors
 
 from . import services
 from .models import Policy, Release, Signature, Violation
+from .serializers import PolicyInputSerializer, policy_form_data
 
 
 def _visible(request: HttpRequest, pk: int) -> Release:
@@ -60,12 +64,13 @@ def release_detail(request: HttpRequest, pk: int) -> HttpResponse:
                  .order_by("username").prefetch_related("teams", "extra_emails"))
     eligibility = [(u, services.ineligibility(release=release, user=u)) for u in approvers]
     return render(request, "approvals/release.html", {
-        "release": release, "subject": release.subject, "quorum_met": met, "missing": missing,
+        "release": release, "subject": redact_for(request.user, release.subject), "quorum_met": met, "missing": missing,
         "signatures": release.signatures.select_related("signer"), "eligibility": eligibility,
         "my_problems": services.ineligibility(release=release, user=request.user),
         "meanings": [(m, m.label) for m in (Signature.Meaning.APPROVAL, Signature.Meaning.REVIEW,
                                             Signature.Meaning.RESPONSIBILITY)],
         "is_admin": request.user.is_superuser or request.user.role == Role.ADMIN,
+        "needs_code": second_factor_required(request.user),
         "missing_evidence": evidence_selectors.evidence_missing(release=release),
         "release_documents": evidence_selectors.release_documents(user=request.user, release=release),
     })
@@ -77,15 +82,17 @@ def release_sign(request: HttpRequest, pk: int) -> HttpResponse:
     release = _visible(request, pk)
     action = request.POST.get("action", "approve")
     password, reason = request.POST.get("password", ""), request.POST.get("reason", "")
+    otp = request.POST.get("otp", "")
     try:
         if action == "reject":
-            services.release_reject(release=release, by=request.user, password=password, reason=reason)
+            services.release_reject(release=release, by=request.user, password=password, reason=reason, otp=otp)
         elif action == "withdraw":
             services.release_withdraw(release=release, by=request.user, reason=reason)
         elif action == "break-glass":
-            services.release_break_glass(release=release, by=request.user, password=password, reason=reason)
+            services.release_break_glass(release=release, by=request.user, password=password, reason=reason,
+                                         otp=otp)
         else:
-            services.release_sign(release=release, by=request.user, password=password,
+            services.release_sign(release=release, by=request.user, password=password, otp=otp,
                                   meaning=request.POST.get("meaning", "approval"), reason=reason)
     except DomainError as exc:
         messages.error(request, exc.message)
@@ -103,23 +110,15 @@ def policy_list(request: HttpRequest) -> HttpResponse:
         if not is_admin:
             messages.error(request, "Only admins may change approval policies.")
             return redirect("approvals:policies")
+        data = PolicyInputSerializer(data=policy_form_data(request.POST))
         try:
-            groups = []
-            for team, n in zip(request.POST.getlist("team"), request.POST.getlist("min_approvals"), strict=False):
-                if team:
-                    groups.append((team, int(n or 1)))
-            services.policy_create(
-                by=request.user, environment=request.POST.get("environment", "").strip(), groups=groups,
-                namespace=request.POST.get("namespace", "").strip(),
-                model_name=request.POST.get("model_name", "").strip(),
-                sensitive_tag=request.POST.get("sensitive_tag", ""),
-                approval_expiry_days=int(request.POST.get("approval_expiry_days") or 30),
-                min_wait_hours=int(request.POST.get("min_wait_hours") or 0),
-                required_evidence=[e.strip() for e in request.POST.get("required_evidence", "").split(",")
-                                   if e.strip()],
-                reason=request.POST.get("reason", ""))
-        except (DomainError, ValueError) as exc:
-            messages.error(request, getattr(exc, "message", str(exc)))
+            data.is_valid(raise_exception=True)
+            services.policy_create(by=request.user, **data.validated_data)
+        except ValidationError as exc:
+            for e in flatten_errors(exc.detail):
+                messages.error(request, f"{e['field']}: {e['message']}" if e["field"] else e["message"])
+        except DomainError as exc:
+            messages.error(request, f"{exc.field}: {exc.message}" if exc.field else exc.message)
         else:
             messages.success(request, "Policy saved as a new version.")
         return redirect("approvals:policies")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime
+from typing import Any
 
 from django.db.models import Q, QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -17,10 +17,11 @@ from rest_framework.views import APIView
 
 from portal.accounts.permissions import CanAudit
 from portal.lib.errors import FieldError
+from portal.lib.pagination import BoundedPagination, page_parameters
 
 from . import keys
 from .merkle import ChainTree
-from .models import AuditCheckpoint, AuditEntry
+from .models import AuditCheckpoint, AuditEntry, AuditPending
 from .services import audit_verify, entry_dict
 
 
@@ -77,11 +78,11 @@ class AuditEntryListApi(APIView):
 
     @extend_schema(operation_id="audit_entries", parameters=[
         OpenApiParameter(p, str) for p in ("actor", "action", "target_kind", "target_id", "since", "until")
-    ] + [OpenApiParameter("limit", int), OpenApiParameter("offset", int)], responses={200: OpenApiTypes.OBJECT})
+    ] + page_parameters(), responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request) -> Response:
         qs = entry_filter(AuditEntry.objects.order_by("-seq"), request.query_params)
-        paginator = LimitOffsetPagination()
-        page = paginator.paginate_queryset(qs, request, view=self)
+        paginator = BoundedPagination()
+        page = paginator.paginate_queryset(qs, request, view=self) or []
         return paginator.get_paginated_response([entry_dict(e) for e in page])
 
 
@@ -115,12 +116,12 @@ class PublicKeyApi(APIView):
 class InclusionProofApi(APIView):
     permission_classes = [IsAuthenticated]
 
-    class OutputSerializer(serializers.Serializer):
+    class OutputSerializer(serializers.Serializer[Any]):
         seq = serializers.IntegerField()
         leaf_index = serializers.IntegerField()
         tree_size = serializers.IntegerField()
         entry_hash = serializers.CharField()
-        root = serializers.CharField()
+        root = serializers.CharField()  # type: ignore[assignment]  # a field named like Field.root, as the API has it
         proof = serializers.ListField(child=serializers.CharField(), help_text="base64 hashes, leaf to root")
 
     @extend_schema(operation_id="audit_inclusion_proof",
@@ -133,6 +134,9 @@ class InclusionProofApi(APIView):
         if size is None:
             size = _latest_checkpoint().tree_size
         assert seq is not None
+        if seq > size and (AuditPending.objects.exists() or AuditEntry.objects.filter(seq=seq).exists()):
+            raise FieldError("seq", f"entry {seq} is not yet covered by a signed checkpoint (the newest covers "
+                                    f"{size}); the sequencer signs one within seconds, ask again")
         if not 1 <= seq <= size:
             raise FieldError("seq", f"must be between 1 and the tree size {size}")
         head = AuditEntry.objects.order_by("-seq").values_list("seq", flat=True).first() or 0

@@ -41,9 +41,9 @@ def client_address(request: HttpRequest) -> str:
     """
     if getattr(settings, "PORTAL_TRUST_X_FORWARDED_FOR", False):
         hops = [h.strip() for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if h.strip()]
-        depth = max(1, getattr(settings, "PORTAL_TRUSTED_PROXIES", 1))
+        depth = max(1, int(getattr(settings, "PORTAL_TRUSTED_PROXIES", 1)))
         if hops:
-            return hops[-min(depth, len(hops))][:64]
+            return str(hops[-min(depth, len(hops))])[:64]
     return (request.META.get("REMOTE_ADDR") or "")[:64]
 
 

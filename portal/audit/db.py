@@ -1,6 +1,6 @@
 """Database-level guards for the audit tables.
 
-PostgreSQL: triggers (migration 0002) refuse UPDATE, DELETE and TRUNCATE. Only a superuser can switch
+PostgreSQL: triggers (migrations 0002 and 0004) refuse UPDATE, DELETE and TRUNCATE. Only a superuser can switch
 ``session_replication_role`` to ``replica``, which disables ordinary triggers; ``maintenance()`` does that
 for restores and for the test suite's table flushes, and nothing else in the portal uses it.
 
@@ -18,7 +18,6 @@ from typing import Any
 
 from django.db.backends.signals import connection_created
 
-AUDIT_TABLES = ("audit_auditentry", "audit_auditcheckpoint")
 _maintenance = threading.local()
 
 
@@ -50,32 +49,3 @@ def maintenance(connection: Any) -> Iterator[None]:
             with connection.cursor() as cur:
                 cur.execute("SET session_replication_role = DEFAULT")
 
-
-POSTGRES_INSTALL = """
-CREATE OR REPLACE FUNCTION audit_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    RAISE EXCEPTION 'the audit trail is append-only: % on % refused', TG_OP, TG_TABLE_NAME
-        USING ERRCODE = 'insufficient_privilege';
-END $$;
-""" + "".join(
-    f"""
-CREATE TRIGGER {t}_no_update_delete BEFORE UPDATE OR DELETE ON {t}
-    FOR EACH ROW EXECUTE FUNCTION audit_refuse_change();
-CREATE TRIGGER {t}_no_truncate BEFORE TRUNCATE ON {t}
-    FOR EACH STATEMENT EXECUTE FUNCTION audit_refuse_change();
-"""
-    for t in AUDIT_TABLES
-)
-
-POSTGRES_REMOVE = "".join(
-    f"DROP TRIGGER IF EXISTS {t}_no_update_delete ON {t}; DROP TRIGGER IF EXISTS {t}_no_truncate ON {t};"
-    for t in AUDIT_TABLES
-) + "DROP FUNCTION IF EXISTS audit_refuse_change();"
-
-SQLITE_INSTALL = [
-    f"""CREATE TRIGGER {t}_no_{op.lower()} BEFORE {op} ON {t} WHEN audit_guard() = 1
-        BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only: {op} on {t} refused'); END"""
-    for t in AUDIT_TABLES
-    for op in ("UPDATE", "DELETE")
-]
-SQLITE_REMOVE = [f"DROP TRIGGER IF EXISTS {t}_no_{op.lower()}" for t in AUDIT_TABLES for op in ("UPDATE", "DELETE")]

@@ -34,17 +34,26 @@ def key_generate(path: Path, *, overwrite: bool = False) -> Path:
     return path
 
 
+_cache: dict[tuple[str, int, int], Ed25519PrivateKey] = {}
+
+
 def private_key() -> Ed25519PrivateKey:
+    """The signing key, read again whenever the file at ``PORTAL_AUDIT_KEY`` changes (the sequencer signs often)."""
     path = key_path()
     if not path.exists():
         if settings.PORTAL_AUDIT_AUTOGENERATE_KEY:
             key_generate(path)
         else:
             raise KeyMissing(f"no audit signing key at {path}; run `python manage.py audit_keygen`")
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    if not isinstance(key, Ed25519PrivateKey):
-        raise KeyMissing(f"{path} is not an Ed25519 private key")
-    return key
+    st = path.stat()
+    stamp = (str(path), st.st_mtime_ns, st.st_ino)
+    if stamp not in _cache:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        if not isinstance(key, Ed25519PrivateKey):
+            raise KeyMissing(f"{path} is not an Ed25519 private key")
+        _cache.clear()
+        _cache[stamp] = key
+    return _cache[stamp]
 
 
 def public_key_pem() -> bytes:

@@ -38,6 +38,33 @@ class AuditEntry(models.Model):
         return f"#{self.seq} {self.action} {self.target_kind}:{self.target_id}"
 
 
+class AuditPending(models.Model):
+    """An entry written by a change's own transaction, waiting for the sequencer to give it its place.
+
+    Writers only INSERT here (no chain lock); the sequencer deletes the rows it integrates into ``AuditEntry``
+    and covers them with a signed checkpoint in the same transaction. The database refuses UPDATE (migration
+    0004). ``payload`` is canonical JSON text, as in ``AuditEntry``.
+    """
+
+    time = models.DateTimeField()
+    actor_id = models.BigIntegerField(null=True, blank=True)
+    actor_name = models.CharField(max_length=300, blank=True)
+    actor_token = models.CharField(max_length=20, blank=True)
+    action = models.CharField(max_length=100)
+    target_kind = models.CharField(max_length=50, blank=True)
+    target_id = models.CharField(max_length=2000, blank=True)
+    payload = models.TextField(default="{}")
+    request_id = models.CharField(max_length=64, blank=True)
+    client = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name_plural = "pending audit entries"
+
+    def __str__(self) -> str:
+        return f"pending {self.action} {self.target_kind}:{self.target_id}"
+
+
 class AuditCheckpoint(models.Model):
     """A signed statement of the tree size and Merkle root at a time. Append-only too."""
 

@@ -1,17 +1,17 @@
-"""Celery beat writes checkpoints; the task takes no arguments and calls the service."""
+"""Celery tasks of the audit trail; they take no arguments and call a service."""
 
 from __future__ import annotations
 
 from celery import shared_task
 
-from .services import audit_verify_and_store, checkpoint_create, checkpoint_due
+from .sequencer import sequencer_step
+from .services import audit_verify_and_store
 
 
-@shared_task(name="audit.checkpoint_if_due")
-def audit_checkpoint_if_due() -> int | None:
-    if not checkpoint_due():
-        return None
-    cp = checkpoint_create()
+@shared_task(name="audit.sequence")
+def audit_sequence() -> int | None:
+    """Beat's backstop for the sequencer service: one step. Returns the signed tree size, if any."""
+    cp = sequencer_step().checkpoint
     return cp.tree_size if cp else None
 
 

@@ -1,7 +1,12 @@
 #!/usr/bin/env python3
 """Standalone verifier for a Lineage Portal audit export.
 
-    python verify.py DIR        exits 0 when the export verifies, 1 (saying where) when it does not
+    python verify.py DIR [MY_CHECKPOINTS.jsonl ...]
+
+exits 0 when the export verifies, 1 (saying where) when it does not. Every checkpoint in the export
+(``checkpoints.jsonl``, ``witness-*.jsonl``) and in the files you name (your own copy of checkpoints you saw
+earlier, a witness's) must be signed by the key and match the entries; a checkpoint for more entries than the
+export holds means entries are missing.
 
 Needs only the Python standard library and the ``cryptography`` package: no Django, no portal code.
 The portal itself uses this same module, so the rules below are the rules it writes by.
@@ -28,7 +33,7 @@ import base64
 import hashlib
 import json
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -175,50 +180,136 @@ class VerifyError(Exception):
         self.message = message
 
 
-def verify_stream(
-    entries: Iterable[dict[str, Any]], checkpoints: list[dict[str, Any]], public_key_pem: bytes | None
-) -> tuple[int, str]:
-    """Walk the chain once: hashes, sequence, and every checkpoint's root and signature.
+def _unpack_dict(entry: dict[str, Any]) -> tuple[Any, Any, Any, bytes]:
+    return entry.get("seq"), entry.get("prev_hash"), entry.get("entry_hash"), canonical(
+        {k: entry[k] for k in ENTRY_FIELDS})
 
-    Returns ``(entry count, head hash)`` or raises ``VerifyError`` naming the first bad place.
+
+def _where(cp: dict[str, Any]) -> str:
+    source = f", {cp['source']}" if cp.get("source") else ""
+    return f"checkpoint at tree size {cp['tree_size']} ({cp.get('time')}{source})"
+
+
+class Checkpoints:
+    """The checkpoints to verify against, by tree size, checked against the leaves as far as they go."""
+
+    def __init__(self, checkpoints: list[dict[str, Any]], public_key_pem: bytes | None) -> None:
+        self.by_size: dict[int, list[dict[str, Any]]] = {}
+        self.pem = public_key_pem
+        for cp in checkpoints:
+            self.by_size.setdefault(int(cp["tree_size"]), []).append(cp)
+        # Successive checkpoints: a later signature never covers a smaller tree (a log rolled back and regrown).
+        ordered = sorted(checkpoints, key=lambda c: (str(c.get("time")), int(c["tree_size"])))
+        for a, b in zip(ordered, ordered[1:], strict=False):
+            if int(b["tree_size"]) < int(a["tree_size"]):
+                raise VerifyError(None, f"{_where(b)} is later than {_where(a)} but covers fewer entries: "
+                                        "the log was rolled back")
+
+    def check(self, leaves: list[bytes], below: int) -> None:
+        """Roots and signatures of the checkpoints for fewer than ``below`` entries, smallest first."""
+        sizes = sorted(n for n in self.by_size if n < below and n <= len(leaves))
+        roots = prefix_roots(leaves, sizes)
+        for size in sizes:
+            for cp in self.by_size.pop(size):
+                if roots[size].hex() != cp["root"]:
+                    raise VerifyError(None, f"{_where(cp)}: Merkle root does not match the entries")
+                if self.pem is not None and not verify_signature(self.pem, cp):
+                    raise VerifyError(None, f"{_where(cp)}: bad signature")
+
+    def finish(self, leaves: list[bytes]) -> None:
+        self.check(leaves, len(leaves) + 1)
+        if self.by_size:
+            cp = self.by_size[min(self.by_size)][0]
+            raise VerifyError(None, f"{_where(cp)} but only {len(leaves)} entries: entries are missing "
+                                    "(truncated tail or deleted rows)")
+
+
+def walk(entries: Iterable[Any], unpack: Callable[[Any], tuple[Any, Any, Any, bytes]], leaves: list[bytes],
+         count: int = 0, head: str | None = GENESIS) -> tuple[int, str]:
+    """Check sequence numbers and hashes, appending each entry's hash (raw) to ``leaves``.
+
+    Starts after entry ``count`` whose hash is ``head`` (``None``: take the first entry's ``prev_hash``, for a
+    range whose link to the one before is checked by the caller). Returns ``(count, head)``.
     """
-    by_size: dict[int, list[dict[str, Any]]] = {}
-    for cp in checkpoints:
-        by_size.setdefault(int(cp["tree_size"]), []).append(cp)
-    tree = TreeBuilder()
-    head, count = GENESIS, 0
-
-    def check_checkpoints_at(size: int) -> None:
-        for cp in by_size.pop(size, []):
-            if tree.root().hex() != cp["root"]:
-                raise VerifyError(None, f"checkpoint at tree size {size} ({cp['time']}): Merkle root does not match "
-                                        "the entries")
-            if public_key_pem is not None and not verify_signature(public_key_pem, cp):
-                raise VerifyError(None, f"checkpoint at tree size {size} ({cp['time']}): bad signature")
-
-    check_checkpoints_at(0)
-    for entry in entries:
+    sha256 = hashlib.sha256
+    head_bytes = head.encode("ascii") if head is not None else b""
+    for item in entries:
         expected = count + 1
-        seq = entry.get("seq")
+        try:
+            seq, prev, stored, body = unpack(item)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise VerifyError(expected, f"malformed entry: {exc}") from exc
         if seq != expected:
             raise VerifyError(expected, f"expected sequence number {expected}, found {seq!r} (entry missing, "
                                         "reordered or inserted)")
-        if entry.get("prev_hash") != head:
+        if head is None and isinstance(prev, str):
+            head, head_bytes = prev, prev.encode("ascii")
+        if prev != head:
             raise VerifyError(seq, "prev_hash does not match the previous entry's hash (chain broken)")
-        try:
-            recomputed = entry_hash(head, entry)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise VerifyError(seq, f"malformed entry: {exc}") from exc
-        if recomputed != entry.get("entry_hash"):
+        digest = sha256(head_bytes + body).digest()
+        head = digest.hex()
+        if head != stored:
             raise VerifyError(seq, "entry_hash does not match its contents (entry altered)")
-        head, count = recomputed, count + 1
-        tree.append(bytes.fromhex(head))
-        check_checkpoints_at(count)
-    if by_size:
-        size = min(by_size)
-        raise VerifyError(None, f"checkpoint at tree size {size} but only {count} entries: entries are missing "
-                                "(truncated tail or deleted rows)")
+        head_bytes = head.encode("ascii")
+        leaves.append(digest)
+        count = expected
+    return count, head or GENESIS
+
+
+def verify_stream(
+    entries: Iterable[Any], checkpoints: list[dict[str, Any]], public_key_pem: bytes | None,
+    unpack: Callable[[Any], tuple[Any, Any, Any, bytes]] = _unpack_dict,
+) -> tuple[int, str]:
+    """Walk the chain once: hashes, sequence, and every checkpoint's root and signature.
+
+    ``unpack`` turns an item of ``entries`` into ``(seq, prev_hash, entry_hash, canonical entry bytes)``.
+    Checkpoints may carry a ``source`` (where they were read), named in the error. Returns
+    ``(entry count, head hash)`` or raises ``VerifyError`` naming the first bad place: a checkpoint that fails
+    for fewer entries than the first bad entry is named before it.
+    """
+    cps = Checkpoints(checkpoints, public_key_pem)
+    leaves: list[bytes] = []
+    try:
+        count, head = walk(entries, unpack, leaves)
+    except VerifyError:
+        cps.check(leaves, len(leaves) + 1)
+        raise
+    cps.finish(leaves)
     return count, head
+
+
+def prefix_roots(leaves: list[bytes], sizes: Iterable[int]) -> dict[int, bytes]:
+    """The RFC 6962 root of each prefix ``leaves[:n]``, ``n`` in ``sizes``, computed level by level.
+
+    A prefix of ``n`` leaves splits into perfect subtrees, one per set bit ``k`` of ``n`` (left to right, largest
+    first); the one for bit ``k`` is node ``(n >> k) - 1`` of level ``k``. Same result as ``TreeBuilder``, with
+    each hash of the tree computed once for all the sizes.
+    """
+    sizes = sorted(set(sizes))
+    parts: dict[int, list[bytes]] = {n: [] for n in sizes}  # smallest subtree first
+    if not sizes or sizes[-1] == 0:
+        return {n: EMPTY_ROOT for n in sizes}
+    sha256 = hashlib.sha256
+    level = [sha256(b"\x00" + x).digest() for x in leaves[: sizes[-1]]]
+    k = 0
+    while level:
+        for n in sizes:
+            if n >> k & 1:
+                parts[n].append(level[(n >> k) - 1])
+        if len(level) < 2 or sizes[-1] >> (k + 1) == 0:
+            break
+        level = [sha256(b"\x01" + a + b).digest() for a, b in zip(level[0::2], level[1::2], strict=False)]
+        k += 1
+    roots = {}
+    for n in sizes:
+        if n == 0:
+            roots[n] = EMPTY_ROOT
+            continue
+        h = parts[n][0]
+        for left in parts[n][1:]:
+            h = node_hash(left, h)
+        roots[n] = h
+    return roots
 
 
 def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
@@ -233,29 +324,41 @@ def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
                                         "altered") from exc
 
 
-def verify_export(directory: Path) -> tuple[int, str]:
+def _checkpoints_from(path: Path, label: str) -> list[dict[str, Any]]:
+    return [dict(cp, source=label) for cp in _read_jsonl(path)]
+
+
+def verify_export(directory: Path, extra: list[Path] | None = None) -> tuple[int, str, int]:
+    """Check an export against its own checkpoint files and ``extra`` ones. Returns (entries, head, checkpoints)."""
     entries_path, checkpoints_path = directory / "entries.jsonl", directory / "checkpoints.jsonl"
     key_path = directory / "public_key.pem"
-    for p in (entries_path, checkpoints_path, key_path):
+    for p in (entries_path, checkpoints_path, key_path, *(extra or [])):
         if not p.exists():
-            raise VerifyError(None, f"{p.name} is missing from the export")
-    checkpoints = list(_read_jsonl(checkpoints_path))
+            raise VerifyError(None, f"{p.name} is missing")
+    checkpoints = _checkpoints_from(checkpoints_path, "checkpoints.jsonl")
     if not checkpoints:
         raise VerifyError(None, "the export has no checkpoint: nothing signed to verify against")
+    for path in sorted(directory.glob("witness-*.jsonl")):
+        checkpoints += _checkpoints_from(path, path.name)
+    for path in extra or []:
+        checkpoints += _checkpoints_from(path, f"your file {path.name}")
     key_pem = key_path.read_bytes()
-    return verify_stream(_read_jsonl(entries_path), checkpoints, key_pem)
+    count, head = verify_stream(_read_jsonl(entries_path), checkpoints, key_pem)
+    return count, head, len(checkpoints)
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2:
-        print("usage: python verify.py EXPORT_DIR", file=sys.stderr)
+    if len(argv) < 2:
+        print("usage: python verify.py EXPORT_DIR [MORE_CHECKPOINTS.jsonl ...]", file=sys.stderr)
         return 2
+    extra = [Path(a) for a in argv[2:]]
     try:
-        count, head = verify_export(Path(argv[1]))
+        count, head, checked = verify_export(Path(argv[1]), extra)
     except VerifyError as exc:
         print(f"FAIL {exc}")
         return 1
-    print(f"OK {count} entries, head {head}")
+    more = f" ({len(extra)} extra checkpoint file{'s' if len(extra) != 1 else ''})" if extra else ""
+    print(f"OK {count} entries, head {head}; {checked} checkpoints match{more}")
     return 0
 
 

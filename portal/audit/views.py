@@ -20,9 +20,9 @@ from portal.accounts.permissions import AUDIT_ROLES, has_role
 from portal.lib.errors import FieldError
 
 from .api import entry_filter
-from .export import audit_export
+from .export import ExportRefused, audit_export
 from .models import AuditCheckpoint, AuditEntry, AuditVerification
-from .services import entry_dict
+from .services import entry_dict, pending_count
 from .tasks import audit_verify_task
 
 NODE_KINDS = ("dataset", "datasetVersion", "job", "run", "commit", "modelVersion", "deployment")
@@ -36,7 +36,8 @@ def _require_auditor(request: HttpRequest) -> None:
 def chain_status() -> dict[str, object]:
     return {"verification": AuditVerification.objects.first(),
             "checkpoint": AuditCheckpoint.objects.order_by("-tree_size", "-id").first(),
-            "head": AuditEntry.objects.order_by("-seq").only("seq", "entry_hash", "time").first()}
+            "head": AuditEntry.objects.order_by("-seq").only("seq", "entry_hash", "time").first(),
+            "pending": pending_count()}
 
 
 @login_required
@@ -78,7 +79,11 @@ def audit_export_download(request: HttpRequest) -> HttpResponse:
     _require_auditor(request)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "audit-export"
-        audit_export(out=out, by=request.user)
+        try:
+            audit_export(out=out, by=request.user)
+        except ExportRefused as exc:
+            messages.error(request, f"Export refused: {exc}")
+            return redirect("audit:log")
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
             for path in sorted(out.iterdir()):

@@ -101,7 +101,8 @@ TEAMS: tuple[DemoTeam, ...] = (
 )
 ALL_TEAMS = tuple(t.name for t in TEAMS)
 
-INGESTOR = DemoUser("svc-lineage", "ingestor", "Lineage", "Ingest", "Service account for Airflow and CI")
+INGESTOR = DemoUser("svc-lineage", "ingestor", "Lineage", "Ingest", "Service account for Airflow and CI",
+                    ALL_TEAMS)  # a token writes only in its teams' namespaces
 PRIYA = DemoUser("priya.raman", "viewer", "Priya", "Raman", "Data scientist, credit risk and churn",
                  ("credit-risk", "customer-analytics"))
 TOMAS = DemoUser("tomas.weber", "viewer", "Tomas", "Weber", "Clinical data scientist", ("clinical-ai",), "2")

@@ -12,7 +12,6 @@ from django.utils.http import content_disposition_header
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
@@ -23,6 +22,7 @@ from lineage.models import Node
 from portal.accounts.permissions import CanRead, has_role
 from portal.approvals.models import Release
 from portal.lib.errors import FieldError
+from portal.lib.pagination import BoundedPagination, page_parameters
 from portal.lib.schema import paginated
 
 from . import selectors, services
@@ -124,7 +124,7 @@ class DocumentListCreateApi(APIView):
         OpenApiParameter("node", str, description="A node id: documents attached to it."),
         OpenApiParameter("release", int, description="A release id: documents attached to it."),
         OpenApiParameter("type", str, enum=DocumentType.values), OpenApiParameter("approved", bool),
-        OpenApiParameter("q", str, description="Title, file name or SHA-256.")],
+        OpenApiParameter("q", str, description="Title, file name or SHA-256."), *page_parameters()],
         responses={200: paginated(DocumentSerializer)})
     def get(self, request: Request) -> Response:
         p = request.query_params
@@ -146,7 +146,7 @@ class DocumentListCreateApi(APIView):
             approved = p["approved"].lower() in ("1", "true", "yes")
         qs = selectors.document_list(user=request.user, node=node, release=release, doc_type=p.get("type") or None,
                                      q=p.get("q") or None, approved=approved)
-        paginator = LimitOffsetPagination()
+        paginator = BoundedPagination()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(
             DocumentSerializer(page, many=True, context={"user": request.user}).data)
@@ -218,6 +218,9 @@ class DocumentApproveApi(APIView):
 
     class InputSerializer(serializers.Serializer):
         password = serializers.CharField(max_length=500, trim_whitespace=False)
+        otp = serializers.CharField(max_length=20, required=False, default="", allow_blank=True,
+                                    help_text="The authenticator's current code, when the approver has a second "
+                                    "factor or their role requires one.")
         reason = serializers.CharField(max_length=5000)
 
     @extend_schema(operation_id="document_approve", request=InputSerializer, responses={200: DocumentSerializer})

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django import forms
+
+from portal.lib.errors import FieldError
+from portal.lib.jsonbody import json_loads_bounded
 
 from .models import DocumentType
 
@@ -44,7 +46,9 @@ class UploadForm(forms.Form):
         if not raw:
             return {}
         try:
-            value = json.loads(raw)
+            value = json_loads_bounded(raw, field="attributes")
+        except FieldError as exc:
+            raise forms.ValidationError(exc.message) from exc
         except ValueError as exc:
             raise forms.ValidationError("Not valid JSON.") from exc
         if not isinstance(value, dict):

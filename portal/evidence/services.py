@@ -3,8 +3,10 @@
 Each public write runs in one transaction and writes its audit entry in it. Who may do what:
 
 - upload: viewers, approvers, compliance officers and admins who can see every node and release they attach
-  to. Not service accounts (ingestors): evidence has a human author. Not auditors: they examine the evidence,
-  they do not supply it.
+  to, within their upload quota. Not service accounts (ingestors): evidence has a human author. Not auditors:
+  they examine the evidence, they do not supply it. Only compliance officers and admins may lengthen the
+  retention lock beyond the type's default, and nobody beyond the type's maximum: a lock nobody can lift is
+  a denial of records management.
 - approve: approvers, compliance officers and admins, re-authenticated with their password, never the author.
 - attach and detach: the author, approvers, compliance officers and admins, on nodes and releases they can see.
 - delete: compliance officers and admins (records management), only once the retention lock has passed.
@@ -14,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import re
 import zipfile
 from collections.abc import Iterable, Sequence, Set
@@ -23,10 +24,11 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from lineage.models import Node
+from portal.accounts.mfa import signature_second_factor
 from portal.accounts.models import Role, User
 from portal.accounts.permissions import has_role
 from portal.accounts.services import password_confirm
@@ -34,6 +36,7 @@ from portal.approvals.models import Release
 from portal.approvals.services import release_refresh
 from portal.audit.services import audit_record, time_text
 from portal.lib.errors import DomainError, FieldError
+from portal.lib.jsonbody import json_loads_bounded
 
 from .models import Document, DocumentType
 
@@ -44,6 +47,9 @@ DELETE_ROLES = {Role.COMPLIANCE_OFFICER, Role.ADMIN}
 UPLOAD_REFUSED = "Only people with the viewer, approver, compliance officer or admin role may upload evidence."
 APPROVE_REFUSED = "Only approvers, compliance officers and admins may approve evidence."
 DELETE_REFUSED = "Only compliance officers and admins may delete evidence."
+RETENTION_ROLES = DELETE_ROLES
+RETENTION_REFUSED = ("Only compliance officers and admins may set a retention lock longer than the document "
+                     "type's default; leave the date empty.")
 
 PDF = "application/pdf"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -70,6 +76,12 @@ class NotAllowed(DomainError):
 
 class RetentionLocked(DomainError):
     status_code = 409
+
+
+class QuotaExceeded(DomainError):
+    """The uploader's documents would exceed ``PORTAL_EVIDENCE_QUOTA_BYTES``."""
+
+    status_code = 413
 
 
 # -- checks ------------------------------------------------------------------------------------------------
@@ -131,8 +143,8 @@ def _matches(content_type: str, content: bytes) -> bool:
         return False
     if content_type == "application/json":
         try:
-            json.loads(text)
-        except ValueError:
+            json_loads_bounded(text, field="file")
+        except (ValueError, FieldError):
             return False
     return True
 
@@ -166,6 +178,39 @@ def retention_default(*, doc_type: str, effective_from: datetime, effective_unti
     years = settings.PORTAL_EVIDENCE_RETENTION_YEARS.get(doc_type, settings.PORTAL_EVIDENCE_RETENTION_DEFAULT_YEARS)
     last = max(timezone.now(), effective_from, effective_until or effective_from)
     return _add_years(last.date(), years)
+
+
+def retention_check(*, by: User, doc_type: str, effective_from: datetime, effective_until: datetime | None,
+                    retention_until: date | None) -> date:
+    """The retention lock of a new document: the type's default, or a later date asked for by a compliance officer
+    or an admin, at most the type's maximum (``PORTAL_EVIDENCE_RETENTION_MAX_YEARS``) from the same day."""
+    floor = retention_default(doc_type=doc_type, effective_from=effective_from, effective_until=effective_until)
+    if retention_until is None or retention_until <= floor:
+        return floor
+    if not has_role(by, RETENTION_ROLES):
+        raise NotAllowed(RETENTION_REFUSED, field="retention_until")
+    years = settings.PORTAL_EVIDENCE_RETENTION_MAX_YEARS.get(doc_type,
+                                                               settings.PORTAL_EVIDENCE_RETENTION_MAX_DEFAULT_YEARS)
+    last = max(timezone.now(), effective_from, effective_until or effective_from)
+    ceiling = _add_years(last.date(), years)
+    if retention_until > ceiling:
+        raise FieldError("retention_until", f"A {doc_type} document may be locked for at most {years} years, "
+                                            f"until {ceiling.isoformat()}.")
+    return retention_until
+
+
+def quota_check(*, by: User, size: int) -> None:
+    """Refuse an upload that would take the user's stored evidence over their quota. The user's row is locked
+    first, so two concurrent uploads cannot both fit the last free bytes."""
+    quota = settings.PORTAL_EVIDENCE_QUOTA_BYTES
+    if quota <= 0:
+        return
+    User.objects.select_for_update().filter(pk=by.pk).first()
+    used = Document.objects.filter(author=by).aggregate(total=Sum("size"))["total"] or 0
+    if used + size > quota:
+        raise QuotaExceeded(f"This upload of {size} bytes would take your evidence to {used + size} bytes; your "
+                            f"quota is {quota} bytes. Ask a compliance officer to delete superseded documents.",
+                            field="file")
 
 
 def _visible_nodes(user: User, node_ids: Iterable[str]) -> list[Node]:
@@ -208,7 +253,8 @@ def document_upload(
 ) -> Document:
     """Store a file as evidence, unapproved. Its SHA-256 and size are computed here.
 
-    The retention lock is the type's default (settings) unless ``retention_until`` is later. Superseding ends
+    The retention lock is the type's default (settings) unless ``retention_until`` is later (``retention_check``);
+    the upload must fit the user's quota (``quota_check``). Superseding ends
     the old document's effective period when the new one's begins, and extends the old one's retention to run
     from that day.
     """
@@ -231,13 +277,15 @@ def document_upload(
     releases = _visible_releases(by, release_ids)
     if supersedes is not None:
         supersedes = _supersedable(supersedes, by=by, doc_type=doc_type, effective_from=effective_from)
-    floor = retention_default(doc_type=doc_type, effective_from=effective_from, effective_until=effective_until)
+    retention = retention_check(by=by, doc_type=doc_type, effective_from=effective_from,
+                                effective_until=effective_until, retention_until=retention_until)
+    quota_check(by=by, size=len(content))
     sha256 = hashlib.sha256(content).hexdigest()
     doc = Document.objects.create(
         doc_type=doc_type, title=title.strip(), version=version.strip(), description=description,
         filename=file_name, content_type=resolved_type, size=len(content), sha256=sha256, content=content,
         author=by, effective_from=effective_from, effective_until=effective_until,
-        retention_until=max(floor, retention_until) if retention_until else floor,
+        retention_until=retention,
         sections=list(sections), attributes=attributes or {}, supersedes=supersedes,
     )
     doc.nodes.set(nodes)
@@ -280,7 +328,7 @@ def _supersede(old: Document, *, by: User, new: Document) -> None:
     })
 
 
-def document_approve(*, document: Document, by: User, password: str, reason: str) -> Document:
+def document_approve(*, document: Document, by: User, password: str, reason: str, otp: str = "") -> Document:
     """Approve a document with an electronic signature: the approver's password again, a reason, never the
     author. A wrong password is recorded (``evidence.approval_refused``) and kept.
 
@@ -294,11 +342,13 @@ def document_approve(*, document: Document, by: User, password: str, reason: str
     if not password_confirm(user=by, password=password, refused_action="evidence.approval_refused",
                             target_kind="document", target_id=str(document.pk)):
         raise EvidenceError("The password is wrong; nothing was approved.", field="password")
-    return _document_approve(document=document, by=by, reason=reason)
+    methods = signature_second_factor(user=by, otp=otp, refused_action="evidence.approval_refused",
+                                      target_kind="document", target_id=str(document.pk))
+    return _document_approve(document=document, by=by, reason=reason, methods=methods)
 
 
 @transaction.atomic
-def _document_approve(*, document: Document, by: User, reason: str) -> Document:
+def _document_approve(*, document: Document, by: User, reason: str, methods: list[str]) -> Document:
     now = timezone.now()
     claimed = Document.objects.filter(pk=document.pk, approved_at__isnull=True).update(
         approved_by=by, approved_at=now, approval_reason=reason)
@@ -307,7 +357,7 @@ def _document_approve(*, document: Document, by: User, reason: str) -> Document:
     document.refresh_from_db()
     audit_record(actor=by, action="evidence.approved", target_kind="document", target_id=str(document.pk),
                  payload={"sha256": document.sha256, "type": document.doc_type, "printed_name": by.printed_name,
-                          "reason": reason, "time": time_text(now)})
+                          "reason": reason, "time": time_text(now), "auth_methods": methods})
     _refresh_waiting_releases(document, by)
     return document
 

@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from lineage.models import Node
+from portal.accounts.mfa import second_factor_required
 from portal.accounts.permissions import has_role
 from portal.approvals.models import Release
 from portal.lib.errors import DomainError, FieldError
@@ -63,7 +64,7 @@ def document_detail(request: HttpRequest, pk: object) -> HttpResponse:
         "may_approve": doc.approved_at is None and doc.author_id != user.pk
         and has_role(user, services.APPROVE_ROLES),
         "may_attach": may_attach, "may_delete": has_role(user, services.DELETE_ROLES),
-        "locked": doc.retention_until > timezone.now().date(),
+        "locked": doc.retention_until > timezone.now().date(), "needs_code": second_factor_required(user),
     })
 
 
@@ -111,7 +112,7 @@ def document_approve(request: HttpRequest, pk: object) -> HttpResponse:
     doc = _visible(request, pk)
     try:
         services.document_approve(document=doc, by=request.user, password=request.POST.get("password", ""),
-                                  reason=request.POST.get("reason", ""))
+                                  reason=request.POST.get("reason", ""), otp=request.POST.get("otp", ""))
     except DomainError as exc:
         messages.error(request, exc.message)
     else:

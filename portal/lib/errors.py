@@ -50,19 +50,19 @@ def error_body(detail: str, errors: list[dict[str, Any]] | None = None) -> dict[
     return {"detail": detail, "errors": errors or []}
 
 
-def _flatten(data: Any, prefix: str = "") -> list[dict[str, Any]]:
+def flatten_errors(data: Any, prefix: str = "") -> list[dict[str, Any]]:
     """DRF's nested ValidationError detail as a flat list of {field, message}."""
     out: list[dict[str, Any]] = []
     if isinstance(data, dict):
         for key, value in data.items():
             name = "" if key == "non_field_errors" else str(key)
-            out.extend(_flatten(value, f"{prefix}.{name}" if prefix and name else (name or prefix)))
+            out.extend(flatten_errors(value, f"{prefix}.{name}" if prefix and name else (name or prefix)))
     elif isinstance(data, list):
         if all(not isinstance(v, dict | list) for v in data):
             out.extend({"field": prefix or None, "message": str(v)} for v in data)
         else:
             for i, value in enumerate(data):
-                out.extend(_flatten(value, f"{prefix}[{i}]"))
+                out.extend(flatten_errors(value, f"{prefix}[{i}]"))
     else:
         out.append({"field": prefix or None, "message": str(data)})
     return out
@@ -86,7 +86,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
     if isinstance(exc, exceptions.ValidationError):
-        errors = _flatten(exc.detail)
+        errors = flatten_errors(exc.detail)
         summary = "; ".join(f"{e['field']}: {e['message']}" if e["field"] else e["message"] for e in errors)
         return Response(error_body(summary or "Invalid input.", errors), status=400)
     # Imported here: rest_framework.views loads the authentication classes, whose services raise errors from here.

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from lineage import ids
+from lineage.guard import Refusal, WriteRefused
 from lineage.models import Node
 from lineage.monitoring import BREACH_WHEN, MAX_MEASURES, rest_event
 from lineage.openlineage import MAX_NAME_BYTES, MAX_NAMESPACE_BYTES, MAX_VERSION_BYTES, parse_event
@@ -141,10 +142,16 @@ class MonitoringIngestApi(APIView):
         v["time"] = v.get("time") or timezone.now().isoformat()
         event = parse_event(rest_event(v))
         outcome = events_ingest(events=[event], by=request_user(request))[0]
+        if outcome.refusal is not None:  # the monitoring job in a namespace the token may not write, a run id reused
+            x = outcome.refusal
+            raise WriteRefused(Refusal(x.status, _BODY_FIELDS.get(x.field, x.field), x.message))
         results = MonitoringResult.objects.filter(run__node_id=ids.run_id(event.run_id or "")).select_related(
             "run", "dataset_version", "reference").order_by("pk")
         code = status.HTTP_201_CREATED if outcome.status == "created" else status.HTTP_200_OK
         return Response(ResultSerializer(results, many=True).data, status=code)
+
+
+_BODY_FIELDS = {"job.namespace": "namespace", "run.runId": "run_id"}  # the event's fields as the body names them
 
 
 def _jsonable(value: Any) -> Any:

@@ -10,7 +10,6 @@ from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -19,6 +18,7 @@ from rest_framework.views import APIView
 
 from portal.accounts.permissions import CanReport
 from portal.lib.errors import DomainError, FieldError
+from portal.lib.pagination import BoundedPagination, page_parameters
 from portal.lib.schema import paginated
 
 from . import selectors, services
@@ -67,7 +67,8 @@ class ReportCollectionApi(APIView):
         title = serializers.CharField(required=False, allow_blank=True, default="", max_length=300)
 
     @extend_schema(operation_id="v1_reports_list", responses={200: paginated(ReportSerializer)},
-                   parameters=[OpenApiParameter("kind", str, enum=Report.Kind.values, required=False)])
+                   parameters=[OpenApiParameter("kind", str, enum=Report.Kind.values, required=False),
+                               *page_parameters()])
     def get(self, request: Request) -> Response:
         qs = Report.objects.select_related("requested_by").defer("bundle", "pdf")
         kind = request.query_params.get("kind")
@@ -75,7 +76,7 @@ class ReportCollectionApi(APIView):
             if kind not in Report.Kind.values:
                 raise FieldError("kind", f"one of {', '.join(Report.Kind.values)}")
             qs = qs.filter(kind=kind)
-        paginator = LimitOffsetPagination()
+        paginator = BoundedPagination()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(ReportSerializer(page, many=True).data)
 

@@ -96,7 +96,8 @@ def approvals(facts: Facts, model_pks: set[int]) -> list[dict[str, Any]]:
             "subject_digest": f"sha256:{r.subject_digest}", "decided_at": iso(r.approved_at),
             "break_glass": r.break_glass,
             "signatures": [{"printed_name": s.printed_name, "username": s.username, "signed_at": iso(s.signed_at),
-                            "meaning": s.meaning, "reason": s.reason, "voided": s.voided} for s in r.signatures],
+                            "meaning": s.meaning, "reason": s.reason, "voided": s.voided,
+                            "auth_methods": s.auth_methods} for s in r.signatures],
         })
     return out
 
@@ -135,7 +136,9 @@ def documents(facts: Facts, node_pks: set[int] | None = None) -> list[dict[str, 
 def audit_appendix(release_ids: list[int], progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Chain status, the latest signed checkpoint and inclusion proofs of the approvals shown."""
     from portal.audit.models import AuditVerification
+    from portal.audit.services import audit_integrate
 
+    audit_integrate()  # approvals still pending get their sequence number and a checkpoint first
     latest = AuditVerification.objects.order_by("-time").first()
     chain = {"ok": latest.ok if latest else None, "entries": latest.entries if latest else 0,
              "head": latest.head if latest else "", "verified_at": iso(latest.time) if latest else None,

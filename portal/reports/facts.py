@@ -120,6 +120,7 @@ class SignatureFact:
     signed_at: datetime
     voided: bool
     subject_digest: str
+    auth_methods: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)

@@ -13,6 +13,8 @@ from xml.sax.saxutils import escape
 
 from reportlab.pdfbase.pdfmetrics import stringWidth
 
+from portal.lib.text import neutralise
+
 # C0 controls (tab, newline and carriage return become spaces), DEL, and lone surrogates that a JSON
 # document may carry but no PDF string can encode.
 _CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|[\ud800-\udfff]")
@@ -24,13 +26,14 @@ MISSING = "\u2014"  # an em dash for absent values
 
 
 def clean(value: Any, *, keep_newlines: bool = False) -> str:
-    """The display form of ``value``: ``None`` is an em dash, controls and NUL are dropped, the rest kept."""
+    """The display form of ``value``: ``None`` is an em dash, controls and NUL are dropped, invisible format
+    characters shown as their code point (``portal.lib.text.neutralise``, as on every page), the rest kept."""
     if value is None:
         return MISSING
     if isinstance(value, bool):
         return "yes" if value else "no"
     text = value if isinstance(value, str) else str(value)
-    text = _CONTROLS.sub("", text)
+    text = neutralise(_CONTROLS.sub("", text))
     if not keep_newlines:
         text = _SPACES.sub(" ", text)
     else:

@@ -175,7 +175,8 @@ def _releases(facts: Facts) -> None:
     for s in Signature.objects.select_related("signer").order_by("signed_at", "pk"):
         by_release.setdefault(s.release_id, []).append(SignatureFact(
             username=s.signer.username, printed_name=s.printed_name, meaning=s.meaning, reason=s.reason,
-            signed_at=s.signed_at, voided=s.voided_at is not None, subject_digest=s.subject_digest))
+            signed_at=s.signed_at, voided=s.voided_at is not None, subject_digest=s.subject_digest,
+            auth_methods=list(s.auth_methods or [])))
     for r in Release.objects.select_related("requester", "policy").order_by("pk"):
         facts.releases.append(ReleaseFact(
             id=r.pk, model_version=r.model_version_id, environment=r.environment, state=r.state,

@@ -27,7 +27,7 @@ from lineage.selectors import erasure_impact
 from portal.accounts.models import User
 from portal.accounts.permissions import REPORT_ROLES, has_role
 from portal.audit.models import AuditEntry
-from portal.audit.services import audit_record
+from portal.audit.services import audit_integrate, audit_record
 from portal.governance.models import SubjectKey
 from portal.governance.parameters import parameters_in_force
 from portal.lib.errors import DomainError, FieldError
@@ -354,6 +354,7 @@ def report_verify(*, content: bytes) -> PdfVerdict:
     report = Report.objects.filter(pdf_sha256=digest, state=Report.State.DONE).select_related("requested_by").first()
     if report is None:
         return PdfVerdict(False, digest, "Not a report of this portal, or altered since it was generated.")
+    audit_integrate()  # the report.generated entry may still be pending when the sequencer runs as a service
     entry = (AuditEntry.objects.filter(action="report.generated", target_kind="report", target_id=str(report.pk))
              .order_by("-seq").first())
     if entry is None or json.loads(entry.payload).get("sha256") != digest:

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from lineage import selectors as lineage_selectors
 from lineage.models import SENSITIVE_TAGS, Edge, Node, NodeTag
+from lineage.redaction import redact_for
 from portal.accounts.models import User
 from portal.accounts.permissions import AUDIT_ROLES, has_role
 from portal.approvals.models import Release, Violation
@@ -153,7 +154,7 @@ def node_page(*, user: User, node: Node) -> dict[str, Any]:
     tags = list(node.tags.order_by("field", "tag"))
     ctx: dict[str, Any] = {
         "node": node, "tags": [t for t in tags if not t.field] if node.kind == "dataset" else tags,
-        "sensitive": lineage_selectors.sensitive_upstream(node=node),
+        "sensitive": redact_for(user, lineage_selectors.sensitive_upstream(node=node)),
         "parent": Node.objects.visible_to(user).filter(pk=node.parent_id).first() if node.parent_id else None,
         "incoming": _edges_in(user, [node.pk]), "outgoing": _edges_out(user, [node.pk]),
     }

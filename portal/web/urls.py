@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import path, re_path
 
-from . import views
+from . import account_views, views
 
 app_name = "web"
 
@@ -13,6 +13,10 @@ urlpatterns = [
     path("lineage/explore/", views.explore, name="explore"),
     path("healthz", views.healthz, name="healthz"),
     path("login/", views.PortalLoginView.as_view(), name="login"),
+    path("login/code", account_views.login_code, name="login-code"),
+    path("login/sso", account_views.oidc_start, name="oidc-start"),
+    path("login/sso/callback", account_views.oidc_callback, name="oidc-callback"),
+    path("settings/two-factor/", account_views.two_factor, name="two-factor"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("settings/tokens/", views.token_list, name="tokens"),
     path("settings/tokens/new", views.token_create, name="token-create"),

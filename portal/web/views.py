@@ -11,7 +11,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
 from django.db import DatabaseError, connection
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 from lineage import selectors
 from lineage.api import GRAPH_DEFAULT_DEPTH, GRAPH_MAX_EXPAND
 from lineage.models import NodeKind
+from portal.accounts import mfa
 from portal.accounts import services as account_services
 from portal.accounts.models import ApiToken, Role, User
 from portal.accounts.permissions import AUDIT_ROLES, REPORT_ROLES, has_role
@@ -31,6 +32,7 @@ from portal.monitoring import selectors as monitoring_selectors
 from portal.reports.selectors import posture_overview
 
 from . import selectors as web_selectors
+from .account_views import second_step_begin, session_sign_in, sso_context
 
 # Where each role starts after signing in: the page of their daily work.
 LANDING = {Role.APPROVER: "approvals:inbox", Role.AUDITOR: "audit:log", Role.COMPLIANCE_OFFICER: "web:dashboard",
@@ -49,6 +51,9 @@ class PortalLoginView(auth_views.LoginView):
     """
 
     template_name = "accounts/login.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return {**super().get_context_data(**kwargs), **sso_context()}
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         username = request.POST.get("username", "")
@@ -70,10 +75,11 @@ class PortalLoginView(auth_views.LoginView):
         return landing_url(self.request.user)
 
     def form_valid(self, form: AuthenticationForm) -> HttpResponse:
-        response = super().form_valid(form)
-        account_services.login_record(username=form.get_user().username, user=form.get_user(),
-                                      client=client_address(self.request))
-        return response
+        user = form.get_user()
+        if mfa.device_of(user) is not None:  # the password alone does not sign in: a code is asked next
+            return second_step_begin(self.request, user, self.get_redirect_url())
+        session_sign_in(self.request, user, [mfa.AMR_PASSWORD])
+        return HttpResponseRedirect(self.get_success_url())
 
     def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
         wait = account_services.login_record(username=form.data.get("username", ""), user=None,

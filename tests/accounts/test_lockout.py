@@ -99,11 +99,40 @@ def test_token_guessing_gets_429_and_never_authenticates(client, dora, limits) -
     r = client.get("/api/v1/nodes", HTTP_AUTHORIZATION=f"Bearer {TOKEN_PREFIX}x", REMOTE_ADDR="10.9.9.9")
     assert r.status_code == 429 and int(r["Retry-After"]) > 0
     assert r.json()["detail"].startswith("Too many invalid API tokens")
-    # even the right token from that address is refused while the throttle lasts
-    right = good._credentials["HTTP_AUTHORIZATION"]
-    assert client.get("/api/v1/nodes", HTTP_AUTHORIZATION=right, REMOTE_ADDR="10.9.9.9").status_code == 429
-    assert client.get("/api/v1/nodes", HTTP_AUTHORIZATION=right, REMOTE_ADDR="10.1.1.1").status_code == 200
     assert AuditEntry.objects.filter(action="account.token_throttled", target_id="10.9.9.9").count() == 1
+    # every pipeline behind that NAT keeps working: a known valid token from the throttled address passes
+    right = good._credentials["HTTP_AUTHORIZATION"]
+    assert client.get("/api/v1/nodes", HTTP_AUTHORIZATION=right, REMOTE_ADDR="10.9.9.9").status_code == 200
+    assert client.get("/api/v1/nodes", HTTP_AUTHORIZATION=right, REMOTE_ADDR="10.1.1.1").status_code == 200
+
+
+def test_a_wrong_token_with_a_real_tokens_prefix_is_still_checked_and_refused_under_throttle(client, dora,
+                                                                                              limits) -> None:
+    from portal.accounts.services import token_issue
+
+    _, raw = token_issue(user=dora)
+    for _ in range(4):
+        client.get("/api/v1/nodes", HTTP_AUTHORIZATION=f"Bearer {TOKEN_PREFIX}guess", REMOTE_ADDR="10.9.9.9")
+    forged = raw[:10] + secrets.token_urlsafe(32)
+    r = client.get("/api/v1/nodes", HTTP_AUTHORIZATION=f"Bearer {forged}", REMOTE_ADDR="10.9.9.9")
+    assert r.status_code == 401
+
+
+def test_a_global_ceiling_throttles_unknown_tokens_spread_over_many_addresses(client, dora, limits,
+                                                                                caplog) -> None:
+    from tests.conftest import api_client
+
+    limits.PORTAL_TOKEN_MAX_FAILURES_GLOBAL = 6
+    for i in range(6):  # one guess per address: no address reaches its own limit of 4
+        guess = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        assert client.get("/api/v1/nodes", HTTP_AUTHORIZATION=f"Bearer {guess}",
+                          REMOTE_ADDR=f"10.5.0.{i}").status_code == 401
+    r = client.get("/api/v1/nodes", HTTP_AUTHORIZATION=f"Bearer {TOKEN_PREFIX}x", REMOTE_ADDR="10.5.1.1")
+    assert r.status_code == 429 and int(r["Retry-After"]) > 0
+    right = api_client(dora)._credentials["HTTP_AUTHORIZATION"]
+    assert client.get("/api/v1/nodes", HTTP_AUTHORIZATION=right, REMOTE_ADDR="10.5.1.1").status_code == 200
+    assert AuditEntry.objects.filter(action="account.token_throttled", target_id="*").count() == 1
+    assert "unknown API tokens" in caplog.text
 
 
 def test_old_attempts_are_pruned_but_recent_ones_kept(client, limits) -> None:
@@ -127,3 +156,24 @@ def test_a_client_cannot_escape_the_address_lockout_by_sending_x_forwarded_for(c
                     HTTP_X_FORWARDED_FOR="192.0.2.99, 203.0.113.7")
     assert r.status_code == 429
     assert set(LoginAttempt.objects.values_list("client", flat=True)) == {"203.0.113.7"}
+
+
+@pytest.mark.parametrize("lookalike", ["ｅlena.garcia", "ingrid.larſen", "ⅰngrid.larsen", "ELENA.GARCIA"])
+def test_unicode_look_alikes_of_a_username_share_its_lockout(client, limits, lookalike) -> None:
+    from unicodedata import normalize
+
+    # Django normalises the username with NFKC before authenticating, so every look-alike reaches the same
+    # account: it must count toward (and be refused by) the same lockout.
+    real = normalize("NFKC", lookalike).casefold()
+    user_ensure(username=real, role="viewer", password=PASSWORD)
+    assert [_login(client, real, "wrong").status_code for _ in range(3)] == [200, 200, 429]
+    r = _login(client, lookalike, PASSWORD)
+    assert r.status_code == 429 and not _signed_in(client)
+
+
+def test_look_alikes_do_not_give_fresh_attempts(client, limits) -> None:
+    user_ensure(username="elena.garcia", role="viewer", password=PASSWORD)
+    names = ("ｅlena.garcia", "ｅｌｅｎａ.garcia", "Elena.Garcia")
+    codes = [_login(client, name, "wrong").status_code for name in names]
+    assert codes == [200, 200, 429]
+    assert _login(client, "ＥＬＥＮＡ.garcia", PASSWORD).status_code == 429

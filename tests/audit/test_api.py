@@ -77,3 +77,10 @@ def test_api_writes_carry_the_request_id_client_and_token(ingest_client) -> None
     e = AuditEntry.objects.get(action="lineage.event_ingested")
     assert (e.request_id, e.client) == ("req-42", "10.1.2.3")
     assert e.actor_token.startswith("lp_") and e.actor_name == "pipeline"
+
+
+def test_a_proof_for_an_entry_not_yet_under_a_checkpoint_says_it_is_pending(signed, alice, alice_client) -> None:
+    token_issue(user=alice)  # sequenced in this transaction; its checkpoint comes after a commit
+    r = alice_client.get("/api/v1/audit/proof/inclusion", {"seq": signed + 1})
+    assert r.status_code == 400
+    assert "not yet covered by a signed checkpoint" in r.json()["errors"][0]["message"]

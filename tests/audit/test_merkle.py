@@ -50,3 +50,12 @@ def test_wrong_proofs_do_not_verify(chain) -> None:
     cons = tree.consistency_proof(7)
     assert not verify_consistency(7, 20, merkle_root(chain[:8]), root, cons)
     assert not verify_consistency(7, 20, merkle_root(chain[:7]), merkle_root(chain[:19]), cons)
+
+
+def test_prefix_roots_match_the_streaming_tree_for_every_size() -> None:
+    from portal.audit.verifier import prefix_roots
+
+    leaves = [hashlib.sha256(str(i).encode()).digest() for i in range(70)]
+    roots = prefix_roots(leaves, range(71))
+    assert all(roots[n] == merkle_root(leaves[:n]) for n in range(71))
+    assert prefix_roots(leaves, [5, 64]) == {5: merkle_root(leaves[:5]), 64: merkle_root(leaves[:64])}

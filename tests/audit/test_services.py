@@ -13,7 +13,7 @@ from lineage.services import events_ingest
 from portal.accounts.services import token_issue, token_revoke
 from portal.audit.db import maintenance
 from portal.audit.models import AuditCheckpoint, AuditEntry
-from portal.audit.services import audit_record, audit_verify, checkpoint_create, checkpoint_due
+from portal.audit.services import audit_record, audit_verify, checkpoint_create
 from portal.audit.verifier import GENESIS, entry_hash
 from tests.factories import run_event
 
@@ -124,25 +124,22 @@ def test_checkpoints_are_signed_and_written_outside_the_database(
     assert audit_verify().ok
 
 
-def test_a_checkpoint_is_due_after_n_entries(alice, settings) -> None:
-    settings.PORTAL_AUDIT_CHECKPOINT_EVERY = 3
-    assert checkpoint_due()  # no checkpoint yet and alice's creation to sign
-    checkpoint_create()
-    assert not checkpoint_due()
+def test_a_checkpoint_is_signed_only_when_the_tree_grew(alice) -> None:
+    assert checkpoint_create() is not None  # alice's creation to sign
+    assert checkpoint_create() is None
     token_issue(user=alice)
-    assert not checkpoint_due()
-    token_issue(user=alice)
-    token_issue(user=alice)
-    assert checkpoint_due()
-    assert AuditCheckpoint.objects.count() == 1
+    assert checkpoint_create().tree_size == AuditEntry.objects.count()
+    assert AuditCheckpoint.objects.count() == 2
 
 
-def test_the_beat_task_signs_only_when_due(alice, settings) -> None:
-    from portal.audit.tasks import audit_checkpoint_if_due
+def test_the_beat_task_sequences_and_signs_what_is_pending(alice, settings) -> None:
+    from portal.audit.models import AuditPending
+    from portal.audit.tasks import audit_sequence
 
-    settings.PORTAL_AUDIT_CHECKPOINT_EVERY = 2
-    assert audit_checkpoint_if_due.delay().get() == AuditEntry.objects.count()
-    assert audit_checkpoint_if_due.delay().get() is None
+    settings.PORTAL_AUDIT_SEQUENCER = "service"
+    before = AuditEntry.objects.count()
     token_issue(user=alice)
-    token_issue(user=alice)
-    assert audit_checkpoint_if_due.delay().get() == AuditEntry.objects.count()
+    assert AuditPending.objects.count() == 1 and AuditEntry.objects.count() == before
+    assert audit_sequence.delay().get() == before + 1
+    assert not AuditPending.objects.exists()
+    assert audit_sequence.delay().get() is None

@@ -177,3 +177,23 @@ def _wait_for_nodes(page, at_least: int, timeout: float = 15.0) -> None:  # noqa
     while page.locator(".gnode").count() < at_least:
         assert time.monotonic() < deadline, f"fewer than {at_least} nodes drawn"
         page.wait_for_timeout(50)
+
+
+def test_a_right_to_left_override_in_a_name_is_shown_not_obeyed_in_the_explorer(new_page) -> None:
+    from lineage.openlineage import parse_event
+    from lineage.services import events_ingest
+    from tests.factories import dataset, run_event
+
+    deceptive = "invoice\u202egpj.exe"
+    ev = run_event(job="rtl", namespace="sandbox", inputs=[dataset("s3://sandbox", deceptive)])
+    events_ingest(events=[parse_event(json.dumps(ev).encode())], by=None)
+    page = new_page(demo.SAM.username, demo.SAM.password)
+    page.goto("/lineage/explore/?node=" + quote(f"dataset:s3://sandbox:{deceptive}", safe=""))
+    page.wait_for_selector(".gnode.root")
+    page.locator(".gnode.root").click()
+    page.locator("#panel dl").wait_for()
+    panel = page.inner_text("#panel")
+    assert "invoice[U+202E]gpj.exe" in panel and "\u202e" not in panel
+    drawn = page.locator("svg").first.evaluate("e => e.textContent")
+    assert "\u202e" not in drawn and "[U+202E]" in drawn and "\u202e" not in page.inner_text("h1")
+    screenshot(page, "explorer-rtl")

@@ -179,3 +179,11 @@ def test_listing_costs_the_same_queries_for_many_documents(model, people, releas
     client = api_client(people["requester"])
     with django_assert_max_num_queries(12):
         assert len(client.get(URL).json()["results"]) == 8
+
+
+def test_a_viewer_cannot_lock_a_document_until_9999(model, people, dpo) -> None:
+    r = api_client(people["requester"]).post(URL, form(retention_until="9999-12-31"), format="multipart")
+    assert r.status_code == 403 and r.json()["errors"][0]["field"] == "retention_until"
+    r = api_client(dpo).post(URL, form(retention_until="9999-12-31"), format="multipart")
+    assert r.status_code == 400 and r.json()["errors"][0]["field"] == "retention_until"
+    assert not Document.objects.exists()

@@ -88,8 +88,40 @@ def test_retention_defaults_by_type_and_a_given_date_only_lengthens_it(model, pe
     assert annex.retention_until == today.replace(year=today.year + 10)
     short = upload(people["requester"], retention_until=date(2027, 1, 1), content=PDF + b"2")
     assert short.retention_until == today.replace(year=today.year + 6)
-    long = upload(people["requester"], retention_until=date(2099, 1, 1), content=PDF + b"3")
-    assert long.retention_until == date(2099, 1, 1)
+    long = upload(people["admin"], retention_until=date(today.year + 20, 1, 1), content=PDF + b"3")
+    assert long.retention_until == date(today.year + 20, 1, 1)
+
+
+def test_only_compliance_officers_and_admins_may_lengthen_the_retention_lock(model, people, dpo) -> None:
+    today = timezone.now().date()
+    with pytest.raises(services.NotAllowed, match="compliance officers and admins") as err:
+        upload(people["requester"], retention_until=date(today.year + 20, 1, 1))
+    assert err.value.field == "retention_until" and not Document.objects.exists()
+    doc = upload(dpo, retention_until=date(today.year + 20, 1, 1))
+    assert doc.retention_until == date(today.year + 20, 1, 1)
+
+
+def test_no_one_may_lock_a_document_beyond_its_types_maximum_retention(model, people, dpo, settings) -> None:
+    settings.PORTAL_EVIDENCE_RETENTION_MAX_YEARS = {**settings.PORTAL_EVIDENCE_RETENTION_MAX_YEARS, "dpia": 12}
+    today = timezone.now().date()
+    for who in (dpo, people["admin"]):
+        with pytest.raises(FieldError, match="at most 12 years") as err:
+            upload(who, retention_until=date(9999, 12, 31))
+        assert err.value.field == "retention_until"
+    assert upload(dpo, retention_until=today.replace(year=today.year + 12)).retention_until.year == today.year + 12
+    assert not Document.objects.filter(retention_until__year=9999).exists()
+
+
+def test_an_upload_over_the_users_quota_is_refused_and_others_are_not_affected(model, people, dpo,
+                                                                               settings) -> None:
+    settings.PORTAL_EVIDENCE_QUOTA_BYTES = 2 * len(PDF) + 5
+    upload(people["requester"], content=PDF + b"1")
+    upload(people["requester"], content=PDF + b"2")
+    with pytest.raises(services.QuotaExceeded, match="quota") as err:
+        upload(people["requester"], content=PDF + b"3")
+    assert err.value.status_code == 413 and err.value.field == "file"
+    assert Document.objects.filter(author=people["requester"]).count() == 2
+    upload(dpo, content=PDF + b"4")
 
 
 def test_it_refuses_nodes_the_uploader_cannot_see(model, charlie, credit_owned) -> None:

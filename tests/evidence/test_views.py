@@ -96,3 +96,15 @@ def test_charlie_gets_404_on_a_credit_risk_document(client, model, people, charl
     assert client.post(f"/evidence/{doc.pk}/attachments", {"node_id": MODEL_NODE,
                                                            "action": "detach"}).status_code == 404
     assert Document.objects.get(pk=doc.pk).nodes.count() == 1
+
+
+def test_deeply_nested_json_in_the_upload_form_or_file_is_a_form_error_not_a_crash(client, model, people) -> None:
+    client.force_login(people["requester"])
+    deep = "[" * 100_000 + "]" * 100_000
+    base = {"doc_type": "monitoring_plan", "title": "Monitoring plan", "version": "1", "node_ids": MODEL_NODE}
+    r = client.post("/evidence/upload", {**base, "attributes": deep,
+                                         "file": SimpleUploadedFile("plan.md", b"# Plan\n")})
+    assert r.status_code == 200 and b"nested deeper than" in r.content
+    file = SimpleUploadedFile("plan.json", deep.encode(), content_type="application/json")
+    r = client.post("/evidence/upload", {**base, "file": file})
+    assert r.status_code == 200 and not Document.objects.exists()

@@ -13,7 +13,7 @@ from portal.accounts.services import user_ensure
 from portal.governance.models import SubjectKey
 from portal.monitoring.models import Alert
 from tests.conftest import api_client
-from tests.monitoring.conftest import BANK, deployment, ingest, monitor_event  # noqa: F401 - shared fixture
+from tests.monitoring.conftest import BANK, deployment, ingest, ingest_client, monitor_event  # noqa: F401 - shared fixture
 from tests.reports.conftest import officer  # noqa: F401 - the compliance officer persona
 
 

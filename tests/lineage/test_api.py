@@ -240,7 +240,7 @@ def test_marquez_shape_folds_runs_and_versions(trained, alice_client) -> None:
     graph = r.json()["graph"]
     ids = [n["id"] for n in graph]
     assert ids == sorted(ids)
-    assert {n["type"] for n in graph} == {"DATASET", "JOB", "MODEL_VERSION"}
+    assert {n["type"] for n in graph} == {"DATASET", "JOB"}  # Marquez's kinds only (issue 11)
     etl = next(n for n in graph if n["id"] == "job:ml-pipelines:etl")
     assert etl["inEdges"] == [{"origin": "dataset:postgres://bank-db:5432:core.customers",
                                "destination": "job:ml-pipelines:etl"}]
@@ -258,7 +258,7 @@ def test_charlie_gets_404_for_another_teams_namespace(trained, credit_ns_owned, 
     assert charlie_client.get(f"/api/v1/runs/{trained['etl']}").status_code == 200  # ml-pipelines is unowned
     assert charlie_client.get("/api/v1/nodes", {"q": "customers"}).json()["count"] == 0
     walk = charlie_client.get(nodes_url("modelVersion:ml-pipelines:credit#7", "/upstream")).json()
-    assert all("bank-db" not in n["id"] for n in walk["nodes"]) and walk["hidden"] > 0
+    assert all("bank-db" not in n["id"] for n in walk["nodes"]) and "hidden" not in walk  # no count either
     assert alice_client.get(nodes_url(ds)).status_code == 200
 
 

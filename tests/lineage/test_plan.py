@@ -54,17 +54,21 @@ def test_a_training_run_links_exact_input_versions_to_the_model_version() -> Non
                         outputs=[model_output("credit", "7")], sha="a" * 40))
     edges = p.delta.edges
     run = f"run:{rid}"
-    assert ("datasetVersion:db:features#v9", run, "reads") in edges
+    assert p.delta.reads[(run, "dataset:db:features")][1] == "v9"  # linked when applied (versions.py)
     assert (run, "modelVersion:ml-pipelines:credit#7", "produces") in edges
     assert ("job:ml-pipelines:train_credit_model", run, "executes") in edges
     assert (f"commit:https://git.example.com/ml/credit.git:{'a' * 40}", run, "built_from") in edges
 
 
-def test_a_read_later_in_the_batch_sees_an_earlier_write() -> None:
+def test_the_planner_records_reads_and_finished_writes_with_their_times() -> None:
     writer = "22222222-2222-4222-8222-222222222222"
     p = _plan(
         run_event(job="reader", time="2026-01-10T12:00:00Z", inputs=[dataset("db", "t")]),
         run_event(job="writer", run_id=writer, time="2026-01-10T11:00:00Z", outputs=[dataset("db", "t")]),
+        run_event(job="writer", run_id=writer, event_type="START", time="2026-01-10T10:00:00Z"),
     )
-    reads = [e for e in p.delta.edges if e[2] == "reads"]
-    assert reads and reads[0][0] == f"datasetVersion:db:t#{writer}"
+    assert not [e for e in p.delta.edges if e[2] == "reads"]  # linked when applied, against every write stored
+    ((run, ds), (t, named)), = p.delta.reads.items()
+    assert ds == "dataset:db:t" and t.hour == 12 and named is None
+    assert p.delta.writes[("dataset:db:t", writer)] == (f"run:{writer}", datetime(2026, 1, 10, 11, tzinfo=UTC))
+    assert p.delta.run_starts[f"run:{writer}"].hour == 10

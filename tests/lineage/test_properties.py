@@ -69,7 +69,7 @@ dataset = st.fixed_dictionaries({"namespace": name_text, "name": name_text},
 offsets = st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30)), timezone(timedelta(hours=-8))])
 event_time = st.builds(
     lambda dt, z: dt.isoformat().replace("+00:00", "Z") if z else dt.isoformat(),
-    st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2200, 1, 1), timezones=offsets), st.booleans())
+    st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2025, 12, 31), timezones=offsets), st.booleans())
 run_facets = st.fixed_dictionaries({}, optional={
     "parent": st.builds(lambda u, ns, n: _facet(run={"runId": str(u)}, job={"namespace": ns, "name": n}),
                         st.uuids(), name_text, name_text),
@@ -139,6 +139,10 @@ def test_splitting_a_batch_never_fails_otherwise(body: bytes) -> None:
 def test_generated_valid_events_always_ingest(ingest_client, ev: dict[str, Any]) -> None:
     before = _counts()
     r = post_event(ingest_client, json.dumps(ev, ensure_ascii=False).encode())
+    if r.status_code == 409:  # the run id (or its parent's) already belongs to another job: refused whole
+        assert r.json()["errors"][0]["field"] in ("run.runId", "run.facets.parent.run.runId")
+        assert _counts()[:4] == before[:4]  # only the refusal's audit entry is new
+        return
     assert r.status_code in (200, 201), r.content
     if r.status_code == 201:
         assert RawEvent.objects.count() == before[2] + 1

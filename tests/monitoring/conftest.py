@@ -13,7 +13,7 @@ from lineage.models import Node
 from lineage.openlineage import parse_event
 from lineage.services import events_ingest
 from portal.accounts.models import User
-from portal.accounts.services import namespace_assign
+from portal.accounts.services import namespace_assign, user_ensure
 from portal.governance.models import ModelInventory
 from tests.conftest import api_client
 from tests.factories import dataset, deploy_facets, model_output, monitoring_facets, run_event
@@ -53,3 +53,9 @@ def deployment(db: Any, credit_ns_owned: str) -> Node:
 @pytest.fixture
 def officer_client(officer: User) -> APIClient:  # noqa: F811 - the imported fixture
     return api_client(officer)
+
+
+@pytest.fixture
+def ingest_client(db: Any) -> APIClient:
+    """The credit team's monitoring service: its token may write the credit namespaces (``lineage/guard.py``)."""
+    return api_client(user_ensure(username="svc-credit-monitor", role="ingestor", team="credit-risk"))

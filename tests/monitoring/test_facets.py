@@ -46,11 +46,13 @@ def test_the_planner_links_the_run_to_the_deployment_and_reads_the_reference() -
     delta = Planner().add_events([ev])
     run = f"run:{ev.run_id}"
     assert delta.existing_edges == {("deployment:ml-pipelines:credit#7@production", run, "monitors")}
-    assert ("datasetVersion:s3://lake:features#v1", run, "reads") in delta.edges
+    # The reference is read as named; which versions the inputs are is decided when the delta is applied.
+    assert delta.reads[(run, "dataset:s3://lake:features")][1] == "v1"
+    assert delta.reads[(run, "dataset:s3://lake:scores")][1] == "2026-02"
     (record,) = delta.monitoring
     assert record.deployment == "deployment:ml-pipelines:credit#7@production"
     assert record.reference == "datasetVersion:s3://lake:features#v1"
-    assert set(record.inputs) == {"datasetVersion:s3://lake:scores#2026-02", record.reference}
+    assert record.datasets == ["dataset:s3://lake:scores", "dataset:s3://lake:features"] and record.inputs == []
     # A monitoring run names a deployment; it never creates one.
     assert not [n for n in delta.nodes if n.startswith("deployment:")]
 
@@ -63,9 +65,9 @@ def test_data_quality_assertions_on_inputs_are_read_as_results() -> None:
     ev = parse_event(json.dumps(run_event(job="dbt.test", inputs=[d])).encode())
     (record,) = Planner().add_events([ev]).monitoring
     assert record.deployment is None
-    assert [(m.name, m.column, m.success, m.dataset_version) for m in record.measures] == [
-        ("not_null", "id", True, "datasetVersion:s3://lake:orders#42"),
-        ("unique", "id", False, "datasetVersion:s3://lake:orders#42")]
+    assert [(m.name, m.column, m.success, m.dataset) for m in record.measures] == [
+        ("not_null", "id", True, "dataset:s3://lake:orders"),
+        ("unique", "id", False, "dataset:s3://lake:orders")]
 
 
 def test_an_ordinary_run_has_no_monitoring_record() -> None:

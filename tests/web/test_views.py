@@ -107,3 +107,33 @@ def test_a_service_account_session_only_reaches_its_tokens(ingestor, client) -> 
     assert client.get("/dashboard/").status_code == 403
     assert client.get("/lineage/explore/").status_code == 403
     assert client.get("/settings/tokens/").status_code == 200
+
+
+DECEPTIVE = "invoice\u202egpj.exe\u200b\u2066x\u2069"  # shows as "invoiceexe.jpg" with the override obeyed
+
+
+def test_rtl_overrides_and_zero_width_characters_are_shown_not_obeyed_on_every_page(client, alice) -> None:
+    from lineage.models import Node
+    from portal.lib.text import neutralise
+
+    ev = run_event(job="etl", inputs=[dataset("postgres://bank-db:5432", DECEPTIVE)])
+    events_ingest(events=[parse_event(json.dumps(ev).encode())], by=None)
+    node = Node.objects.get(name=DECEPTIVE, kind="dataset")
+    client.force_login(alice)
+    pages = [("/", {"q": "invoice"}), ("/lineage/node/" + quote(node.node_id, safe=""), {}),
+             ("/lineage/explore/", {"q": "invoice"}), ("/lineage/explore/", {"node": node.node_id})]
+    for url, params in pages:
+        r = client.get(url, params)
+        text = r.content.decode()
+        assert r.status_code == 200 and "\u202e" not in text and "\u200b" not in text and "\u2066" not in text, url
+    assert "[U+202E]" in client.get(*pages[1]).content.decode()
+    assert neutralise(DECEPTIVE) == "invoice[U+202E]gpj.exe[U+200B][U+2066]x[U+2069]"
+    # the API answers the data as stored: a client decides how to show it
+    assert client.get("/api/v1/nodes/" + quote(node.node_id, safe="")).json()["name"] == DECEPTIVE
+
+
+def test_the_pdf_neutralises_the_same_way() -> None:
+    from portal.lib.text import neutralise
+    from portal.reports.pdf_text import clean
+
+    assert clean(DECEPTIVE) == neutralise(DECEPTIVE)

@@ -39,9 +39,17 @@
     if (parent) { parent.appendChild(e); }
     return e;
   }
+  // The twin of portal.lib.text.neutralise: invisible format characters (right-to-left overrides, zero-width
+  // spaces) are shown as their code point, never obeyed, as on the server-rendered pages and in the PDF.
+  var INVISIBLE = /[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]|\udb40[\udc00-\udc7f]/g;
+  function shown(value) {
+    return String(value).replace(INVISIBLE, function (c) {
+      return "[U+" + c.codePointAt(0).toString(16).toUpperCase().padStart(4, "0") + "]";
+    });
+  }
   function h(tag, text, cls) {
     var e = document.createElement(tag);
-    if (text !== undefined && text !== null) { e.textContent = String(text); }
+    if (text !== undefined && text !== null) { e.textContent = shown(text); }
     if (cls) { e.className = cls; }
     return e;
   }
@@ -116,7 +124,6 @@
                  "Raise the depth or expand a node to see it.");
     }
     if (data.truncated.size) { parts.push("Only the " + data.nodes.length + " nodes nearest to the start are shown."); }
-    if (data.hidden) { parts.push(data.hidden + " node(s) you may not see are left out."); }
     if (data.sensitiveIncomplete) { parts.push("Sensitive-tag badges may be incomplete: the upstream is very large."); }
     notice.hidden = parts.length === 0;
     notice.textContent = parts.join(" ");
@@ -165,9 +172,9 @@
     var k = el("text", { x: 8, y: 15, "class": "k" }, g);
     k.textContent = kindLabel(n.kind) + (n.state ? " · " + n.state : "");
     var t = el("text", { x: 8, y: 33 }, g);
-    t.textContent = shorten(text, 24);
+    t.textContent = shorten(shown(text), 24);
     var title = el("title", {}, g);
-    title.textContent = n.id;
+    title.textContent = shown(n.id);
     var bx = W - 6;
     for (var i = tags.length - 1; i >= 0; i--) {
       var wdt = 7 * tags[i].length + 8;
@@ -175,7 +182,7 @@
       var b = el("g", { "class": "badge badge-" + tags[i], transform: "translate(" + bx + ",-8)" }, g);
       el("rect", { width: wdt, height: 14, rx: 3, ry: 3 }, b);
       var bt = el("text", { x: 4, y: 11 }, b);
-      bt.textContent = tags[i];
+      bt.textContent = shown(tags[i]);
       bx -= 3;
     }
     state.elements[n.id] = g;
@@ -298,7 +305,7 @@
     state.selected = id;
     if (state.elements[id]) { state.elements[id].classList.add("selected"); }
     var n = state.byId[id];
-    panelTitle.textContent = n ? label(n) : id;
+    panelTitle.textContent = shown(n ? label(n) : id);
     panelHint.hidden = true;
     while (panelBody.firstChild) { panelBody.removeChild(panelBody.firstChild); }
     panelBody.appendChild(h("p", "Loading…", "muted"));
@@ -310,7 +317,7 @@
     if (value === undefined || value === null || value === "") { return; }
     dl.appendChild(h("dt", term));
     var dd = h("dd");
-    if (value instanceof Node) { dd.appendChild(value); } else { dd.textContent = String(value); }
+    if (value instanceof Node) { dd.appendChild(value); } else { dd.textContent = shown(value); }
     dl.appendChild(dd);
   }
   function tagList(tags) {

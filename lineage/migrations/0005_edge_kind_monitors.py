@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('lineage', '0002_rawevent_body'),
+        ('lineage', '0004_versions_by_event_time'),
     ]
 
     operations = [

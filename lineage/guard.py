@@ -1,0 +1,216 @@
+"""Who may write what into the graph: an ingest token acts for its user's teams.
+
+A token may write jobs, runs, output datasets, model versions and deployments only in namespaces its user's
+teams own or that no team owns. Inputs may be read from anywhere (reading is lineage, not ownership), but what an
+event says about a dataset in a namespace it may not write (its facets: tags, governance attributes, deleted
+facets) is ignored, with a warning. A run id belongs to the job of its first event, and a model version to the
+namespace whose job first produced it. Admin tokens write anywhere; the portal itself (``by=None``: rebuilds,
+scripts) is not checked.
+
+``event_writes`` and friends are pure; ``WriteGuard`` adds what is stored (owners, run jobs, model producers).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from portal.accounts.models import NamespaceOwner, Role, User
+from portal.lib.errors import DomainError
+from portal.lib.sql import chunks
+
+from . import facets as F
+from . import ids
+from .models import Node
+from .openlineage import DatasetRef, ParsedEvent
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why an event cannot be taken: ``status`` 403 (not this token's namespace) or 409 (conflicts with the
+    graph), ``field`` the dotted path of what it tried to write."""
+
+    status: int
+    field: str
+    message: str
+
+
+class WriteRefused(DomainError):
+    """An event or record refused by the guard: 403 or 409 naming the field."""
+
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.message, field=refusal.field)
+        self.status_code = refusal.status
+        self.refusal = refusal
+
+
+# -- what an event writes (pure) --------------------------------------------------------------------------
+def event_writes(ev: ParsedEvent) -> list[tuple[str, str]]:
+    """(field, namespace) of everything the event writes, in the order a reader of the event meets them."""
+    out: list[tuple[str, str]] = []
+    if ev.kind == "dataset":
+        assert ev.dataset is not None
+        return [("dataset.namespace", ev.dataset.namespace)]
+    assert ev.job_namespace is not None
+    out.append(("job.namespace", ev.job_namespace))
+    parent = F.parent_run(ev.run_facets) if ev.kind == "run" else None
+    if parent is not None:
+        out.append(("run.facets.parent.job.namespace", parent[1]))
+    for i, d in enumerate(ev.outputs):
+        out.append((f"outputs[{i}].namespace", d.namespace))
+        model = F.model_version(d.facets, ev.job_namespace, "", [])
+        if model is not None:
+            out.append((f"outputs[{i}].facets.{F.MODEL_FACET}.namespace", model.namespace))
+    if ev.kind == "run":
+        dep = F.deployment(ev.run_facets, ev.job_namespace, [])
+        if dep is not None:
+            out.append((f"run.facets.{F.DEPLOYMENT_FACET}.model.namespace", dep.model.namespace))
+    return out
+
+
+def run_claims(ev: ParsedEvent) -> list[tuple[str, str, str]]:
+    """(field, run node id, job node id): the runs the event binds to a job."""
+    if ev.kind != "run":
+        return []
+    assert ev.run_id is not None and ev.job_namespace is not None and ev.job_name is not None
+    out = [("run.runId", ids.run_id(ev.run_id), ids.job_id(ev.job_namespace, ev.job_name))]
+    parent = F.parent_run(ev.run_facets)
+    if parent is not None:
+        p_uuid, p_ns, p_name = parent
+        with contextlib.suppress(ValueError):  # not a UUID: the planner links no parent
+            out.append(("run.facets.parent.run.runId", ids.run_id(str(uuid.UUID(p_uuid))),
+                        ids.job_id(p_ns, p_name)))
+    return out
+
+
+def model_claims(ev: ParsedEvent) -> list[tuple[str, str]]:
+    """(field, model version node id) of the model versions the event says its run produced."""
+    if ev.kind != "run" or ev.job_namespace is None:
+        return []
+    out = []
+    for i, d in enumerate(ev.outputs):
+        m = F.model_version(d.facets, ev.job_namespace, "", [])
+        if m is not None:
+            out.append((f"outputs[{i}].facets.{F.MODEL_FACET}", ids.model_version_id(m.namespace, m.name, m.version)))
+    return out
+
+
+def strip_input(d: DatasetRef) -> DatasetRef:
+    """An input as a reader outside its namespace may state it: the reference and the version it read."""
+    version = d.facets.get("version")
+    return DatasetRef(d.namespace, d.name, {"version": version} if version is not None else {}, {}, {})
+
+
+def strip_inputs(ev: ParsedEvent, indexes: Iterable[int]) -> None:
+    for i in indexes:
+        ev.inputs[i] = strip_input(ev.inputs[i])
+
+
+# -- the stored side --------------------------------------------------------------------------------------
+class WriteGuard:
+    """Checks events for one user against namespace owners and the runs and model versions already stored.
+
+    ``check`` is called in batch order; what an accepted event binds (a run to its job, a model version to its
+    namespace) holds for the events after it.
+    """
+
+    def __init__(self, *, by: User | None, events: list[ParsedEvent]) -> None:
+        self.unchecked = by is None
+        self.anywhere = self.unchecked or bool(by.is_superuser or by.role == Role.ADMIN)  # type: ignore[union-attr]
+        self.teams: set[str] = set() if self.unchecked else set(by.teams.values_list("name", flat=True))  # type: ignore[union-attr]
+        self.owners: dict[str, str] = {}
+        if self.unchecked:
+            return
+        namespaces = {ns for ev in events for _, ns in event_writes(ev)}
+        namespaces |= {d.namespace for ev in events for d in ev.inputs}
+        for part in chunks(sorted(namespaces), 5000):
+            self.owners.update(NamespaceOwner.objects.filter(namespace__in=part)
+                               .values_list("namespace", "team__name"))
+        runs = {nid for ev in events for _, nid, _ in run_claims(ev)}
+        self.run_jobs: dict[str, str] = {}
+        for part in chunks(sorted(runs), 5000):
+            self.run_jobs.update((r, j) for r, j in Node.objects.filter(node_id__in=part, kind="run")
+                                 .values_list("node_id", "parent__node_id") if j)
+        models = {nid for ev in events for _, nid in model_claims(ev)}
+        self.model_producers: dict[str, str] = {}
+        for part in chunks(sorted(models), 5000):
+            self.model_producers.update((m, a["produced_in"]) for m, a in Node.objects.filter(
+                node_id__in=part, kind="modelVersion").values_list("node_id", "attrs") if a.get("produced_in"))
+
+    def writable(self, namespace: str) -> bool:
+        if self.anywhere:
+            return True
+        owner = self.owners.get(namespace)
+        return owner is None or owner in self.teams
+
+    def _may_write_known(self, namespace: str) -> bool:
+        """Whether the token may write ``namespace``, looking its owner up if this batch did not."""
+        if namespace not in self.owners and not self.anywhere:
+            self.load_owners([namespace])
+        return self.writable(namespace)
+
+    def _not_yours(self, field: str, namespace: str) -> Refusal:
+        acting = ", ".join(sorted(self.teams)) or "no team"
+        return Refusal(403, field, f"namespace {namespace!r} belongs to team {self.owners.get(namespace)!r}; "
+                                   f"this token acts for {acting} and may not write there")
+
+    def check(self, ev: ParsedEvent) -> Refusal | None:
+        """The event's refusal, or None: then foreign inputs are stripped (with a warning) and its claims bound."""
+        if self.unchecked:
+            return None
+        for field, ns in event_writes(ev):
+            if not self.writable(ns):
+                return self._not_yours(field, ns)
+        runs = run_claims(ev)
+        pending: dict[str, str] = {}
+        for field, run, job in runs:
+            bound = self.run_jobs.get(run) or pending.setdefault(run, job)
+            if bound != job:
+                return Refusal(409, field, f"{run} belongs to {bound}; a run id cannot be reused by {job}")
+        models = model_claims(ev)
+        producer = ev.job_namespace or ""
+        for field, mv in models:
+            first = self.model_producers.get(mv)
+            if first is not None and first != producer and not self._may_write_known(first):
+                return Refusal(403, field, f"{mv} was first produced in namespace {first!r}; a run of "
+                                           f"{producer!r} may not claim it")
+        for _, run, job in runs:
+            self.run_jobs.setdefault(run, job)
+        for _, mv in models:
+            self.model_producers.setdefault(mv, producer)
+        return None
+
+    def foreign_inputs(self, ev: ParsedEvent) -> list[int]:
+        """Indexes of inputs whose facets the event may not apply (outside the token's namespaces)."""
+        if self.unchecked:
+            return []
+        out = []
+        for i, d in enumerate(ev.inputs):
+            if not self.writable(d.namespace) and (d.facets.keys() - {"version"} or d.input_facets or d.output_facets):
+                out.append(i)
+                ev.warnings.append(f"inputs[{i}] is in namespace {d.namespace!r} of team "
+                                   f"{self.owners.get(d.namespace)!r}: read, but its facets were ignored")
+        return out
+
+    def record_check(self, *, namespace: str, field: str, model: str | None = None,
+                     producer: str | None = None) -> Refusal | None:
+        """A REST record (model version, deployment) writing in ``namespace``; ``model``/``producer`` for a claim
+        of production."""
+        if self.unchecked:
+            return None
+        if not self.writable(namespace):
+            return self._not_yours(field, namespace)
+        if model is not None and producer is not None:
+            first = (Node.objects.filter(node_id=model, kind="modelVersion").values_list("attrs", flat=True)
+                     .first() or {}).get("produced_in")
+            if first and first != producer and not self._may_write_known(first):
+                return Refusal(403, field, f"{model} was first produced in namespace {first!r}; "
+                                           f"{producer!r} may not claim it")
+        return None
+
+    def load_owners(self, namespaces: Iterable[str]) -> None:
+        if not self.unchecked:
+            self.owners.update(NamespaceOwner.objects.filter(namespace__in=list(namespaces))
+                               .values_list("namespace", "team__name"))

@@ -1,0 +1,132 @@
+"""An answer carries nothing its reader may not see: other teams' node ids inside otherwise-permitted answers.
+
+A run of the credit team may read a clinical dataset; the credit team may see the run, its job and its outputs,
+but the clinical dataset only as "a dataset of another team". The sensitive tags that reach them through it stay
+shown (``sensitiveUpstream: {"PHI": ["a dataset of another team"]}``): knowing that PHI reaches a model is what
+its reviewers need, and the tag names no one. Lists keep one such entry per kind, whatever the number of hidden
+nodes, so no count leaks either.
+
+``Redactor.redact`` walks any JSON-like answer, finds every string that is a node id (``kind:…`` for a known
+kind), asks the database once which of them the reader may see, and replaces the others. The API applies it to
+every answer (``RedactingJSONRenderer``), so no endpoint can forget it; pages call it on what they show.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
+
+from .models import Node, NodeKind
+
+_ID = re.compile("^(" + "|".join(re.escape(k) for k in NodeKind.values) + "):.")
+
+
+def redacted_label(kind: str) -> str:
+    """What a reader sees instead of a node of another team: "a dataset of another team"."""
+    word = "dataset" if kind in (NodeKind.DATASET, NodeKind.DATASET_VERSION) else NodeKind(kind).label.lower()
+    article = "an" if word[0] in "aeiou" else "a"
+    return f"{article} {word} of another team"
+
+
+REDACTED_LABELS = frozenset(redacted_label(k) for k in NodeKind.values)
+
+
+def _candidates(data: Any, out: set[str]) -> None:
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _ID.match(item):
+                out.add(item)
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+
+
+class Redactor:
+    """For one reader: which node ids they may not see, and the answer with those replaced."""
+
+    def __init__(self, user: Any) -> None:
+        self.user = user
+        self.everything = bool(getattr(user, "is_authenticated", False) and user.sees_all_namespaces)
+        self.hidden: dict[str, str] = {}  # hidden node id -> its label
+
+    def load(self, node_ids: Iterable[str]) -> None:
+        if self.everything:
+            return
+        wanted = {n for n in node_ids if n not in self.hidden}
+        if not wanted:
+            return
+        ids = list(wanted)
+        visible: set[str] = set()
+        for i in range(0, len(ids), 2000):
+            part = ids[i:i + 2000]
+            visible.update(Node.objects.visible_to(self.user).filter(node_id__in=part)
+                           .values_list("node_id", flat=True))
+        # An id that names no node at all (a typo in a facet) is not another team's: leave it.
+        existing: set[str] = set()
+        for i in range(0, len(ids), 2000):
+            existing.update(Node.objects.filter(node_id__in=ids[i:i + 2000]).values_list("node_id", flat=True))
+        for node_id in existing - visible:
+            self.hidden[node_id] = redacted_label(node_id.split(":", 1)[0])
+
+    def is_hidden(self, node_id: str) -> bool:
+        return node_id in self.hidden
+
+    def redact(self, data: Any) -> Any:
+        """``data`` with every hidden node id replaced by its label (one per kind in a list, keys included)."""
+        if self.everything:
+            return data
+        found: set[str] = set()
+        _candidates(data, found)
+        self.load(found)
+        if not (found & self.hidden.keys()):
+            return data
+        return self._walk(data)
+
+    def _walk(self, item: Any) -> Any:
+        if isinstance(item, str):
+            return self.hidden.get(item, item)
+        if isinstance(item, dict):
+            return {self._walk(k) if isinstance(k, str) else k: self._walk(v) for k, v in item.items()}
+        if isinstance(item, list | tuple):
+            out, seen = [], set()
+            for v in item:
+                w = self._walk(v)
+                if isinstance(w, str) and w in REDACTED_LABELS:
+                    if w in seen:
+                        continue  # one entry per kind: the number of hidden nodes is not told
+                    seen.add(w)
+                out.append(w)
+            return out
+        return item
+
+
+def redact_for(user: Any, data: Any) -> Any:
+    return Redactor(user).redact(data)
+
+
+def _redacted(data: Any, renderer_context: Mapping[str, Any] | None) -> Any:
+    request = (renderer_context or {}).get("request")
+    return redact_for(request.user, data) if request is not None and data is not None else data
+
+
+class RedactingJSONRenderer(JSONRenderer):
+    """The API's JSON renderer: every answer is redacted for its reader (``Redactor``)."""
+
+    def render(self, data: Any, accepted_media_type: str | None = None,
+               renderer_context: Mapping[str, Any] | None = None) -> bytes:
+        return super().render(_redacted(data, renderer_context), accepted_media_type, renderer_context)
+
+
+class RedactingBrowsableAPIRenderer(BrowsableAPIRenderer):
+    """The browsable API, redacted the same way."""
+
+    def render(self, data: Any, accepted_media_type: str | None = None,
+               renderer_context: Mapping[str, Any] | None = None) -> str:
+        return super().render(_redacted(data, renderer_context), accepted_media_type, renderer_context)

@@ -1,0 +1,242 @@
+"""Which dataset version a run read, by event time and never by arrival (docs/facets.md, "Versions").
+
+A read links the version the reader named (the ``version`` facet's ``datasetVersion``), else the latest version
+written by a run that completed at or before the reader started (ties: the greater version), else ``initial``.
+The planner records reads and finished writes; ``reads_resolve`` applies them against every write stored, so a
+write that arrives late re-links the reads it precedes, and a START that arrives late moves the reads of its run
+back to the run's real start. An ``initial`` version no read links any more is removed.
+
+Set-based: a handful of statements per batch whatever its size.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import ProtectedError
+from django.utils import timezone
+
+from portal.lib.sql import chunks, insert_ignore
+
+from . import ids
+from .models import DatasetRead, Edge, Node
+from .plan import INITIAL_VERSION, GraphDelta
+
+_RESOLVE_SQL = """
+WITH v(rid, ds, at, run) AS (VALUES {rows})
+SELECT v.rid, (SELECT w.version FROM lineage_datasetwrite w
+               WHERE w.dataset_id = v.ds AND w.completed_at <= v.at AND w.run_id <> v.run
+               ORDER BY w.completed_at DESC, w.version DESC LIMIT 1)
+FROM v
+"""
+_AFTER_SQL = """
+WITH v(ds, c) AS (VALUES {rows})
+SELECT r.id FROM lineage_datasetread r JOIN v ON r.dataset_id = v.ds AND r.at >= v.c
+"""
+
+
+def _dt(value: datetime) -> Any:
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def _aware(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if timezone.is_naive(value) else value
+
+
+def _values(n: int, width: int, time_at: int) -> str:
+    """``n`` VALUES rows of ``width`` placeholders, the one at ``time_at`` typed as a time on PostgreSQL."""
+    cast = "::timestamptz" if connection.vendor == "postgresql" else ""
+    one = "(" + ", ".join("%s" + (cast if i == time_at else "") for i in range(width)) + ")"
+    return ", ".join([one] * n)
+
+
+def _writes_store(delta: GraphDelta, id_map: dict[str, int]) -> dict[int, datetime]:
+    """Store the delta's finished writes; returns dataset pk -> the earliest completion among them."""
+    rows = sorted((id_map[ds], version, id_map[run], t) for (ds, version), (run, t) in delta.writes.items())
+    inserted = {(d, v) for d, v in insert_ignore(
+        "lineage_datasetwrite", ("dataset_id", "version", "run_id", "completed_at"),
+        [(d, v, r, _dt(t)) for d, v, r, t in rows], conflict=("dataset_id", "version"),
+        returning=("dataset_id", "version"))}
+    earlier = [(r, _dt(t), d, v, _dt(t)) for d, v, r, t in rows if (d, v) not in inserted]
+    if earlier:  # the same version written again: its earliest completion counts, whatever arrived first
+        with connection.cursor() as cur:
+            cur.executemany("UPDATE lineage_datasetwrite SET run_id = %s, completed_at = %s WHERE dataset_id = %s "
+                            "AND version = %s AND completed_at > %s", earlier)
+    first: dict[int, datetime] = {}
+    for d, _, _, t in rows:
+        first[d] = min(t, first.get(d, t))
+    return first
+
+
+def _run_started(run_pks: list[int]) -> dict[int, datetime]:
+    out: dict[int, datetime] = {}
+    for part in chunks(run_pks, 5000):
+        for pk, attrs in Node.objects.filter(pk__in=part).values_list("pk", "attrs"):
+            started = (attrs or {}).get("started_at")
+            if isinstance(started, str):
+                with contextlib.suppress(ValueError):
+                    out[pk] = _aware(datetime.fromisoformat(started))
+    return out
+
+
+def datasets_lock(delta: GraphDelta) -> None:
+    """Order concurrent batches that read or write the same datasets (PostgreSQL): without it, a write and a read
+    it precedes, committed at the same moment by two batches, would each miss the other. Taken before any node
+    row is locked, in a fixed order, so it cannot close a cycle with the row locks."""
+    keys = sorted({ds for _, ds in delta.reads} | {ds for ds, _ in delta.writes})
+    if keys and connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(k) FROM (SELECT hashtextextended(d, 11) AS k "
+                        "FROM unnest(%s::text[]) AS d ORDER BY 1) AS locks", [keys])
+
+
+def reads_resolve(delta: GraphDelta, id_map: dict[str, int]) -> None:
+    """Record the delta's reads and writes and (re)link every read they affect to its version."""
+    written = _writes_store(delta, id_map) if delta.writes else {}
+    run_pks = sorted({id_map[r] for r in delta.run_starts} | {id_map[r] for r, _ in delta.reads})
+    if not run_pks and not written:
+        return
+    stored: dict[tuple[int, int], DatasetRead] = {}
+    for part in chunks(run_pks, 5000):
+        for r in DatasetRead.objects.filter(run_id__in=part):
+            stored[(r.run_id, r.dataset_id)] = r
+    if written:
+        rows = sorted(written.items())
+        for part in chunks(rows, 400):
+            with connection.cursor() as cur:
+                cur.execute(_AFTER_SQL.format(rows=_values(len(part), 2, 1)),
+                            [x for d, c in part for x in (d, _dt(c))])
+                later = [rid for (rid,) in cur.fetchall()]
+            for r in DatasetRead.objects.filter(id__in=later):
+                stored.setdefault((r.run_id, r.dataset_id), r)
+    started = _run_started(run_pks)
+    batch_start = {id_map[r]: t for r, t in delta.run_starts.items()}
+    # What each affected read now says: when its run started and the version it named.
+    wanted: dict[tuple[int, int], tuple[datetime, str]] = {}
+    for key, r in stored.items():
+        wanted[key] = (_aware(r.at), r.version)
+    for (run, ds), (t, version) in delta.reads.items():
+        key = (id_map[run], id_map[ds])
+        at, named = wanted.get(key, (t, ""))
+        wanted[key] = (min(at, t), max(named, version or ""))
+    for key, (at, named) in list(wanted.items()):
+        for start in (batch_start.get(key[0]), started.get(key[0])):
+            if start is not None and start < at:
+                at = start
+        wanted[key] = (at, named)
+    resolved = _resolve([(i, run, ds, at) for i, ((run, ds), (at, named)) in enumerate(sorted(wanted.items()))
+                         if not named])
+    keys = sorted(wanted)
+    links: dict[tuple[int, int], str] = {}
+    for i, key in enumerate(keys):
+        at, named = wanted[key]
+        links[key] = named or resolved.get(i) or INITIAL_VERSION
+    _relink(stored, wanted, links)
+
+
+def read_versions(pairs: set[tuple[str, str]], id_map: dict[str, int]) -> dict[tuple[str, str], str]:
+    """(run, dataset) node ids -> the version node id the read links now (after ``reads_resolve``)."""
+    by_pk = {(id_map[r], id_map[d]): (r, d) for r, d in pairs if r in id_map and d in id_map}
+    names: dict[int, tuple[str, str]] = {}
+    for part in chunks(sorted({d for _, d in by_pk}), 5000):
+        names.update((pk, (ns, name)) for pk, ns, name in Node.objects.filter(pk__in=part)
+                     .values_list("pk", "namespace", "name"))
+    out: dict[tuple[str, str], str] = {}
+    for part in chunks(sorted({r for r, _ in by_pk}), 5000):
+        for run, ds, linked in DatasetRead.objects.filter(run_id__in=part).values_list("run_id", "dataset_id",
+                                                                                       "linked"):
+            key = by_pk.get((run, ds))
+            if key is not None and linked:
+                out[key] = ids.dataset_version_id(*names[ds], linked)
+    return out
+
+
+def _resolve(reads: list[tuple[int, int, int, datetime]]) -> dict[int, str | None]:
+    out: dict[int, str | None] = {}
+    for part in chunks(reads, 250):
+        with connection.cursor() as cur:
+            cur.execute(_RESOLVE_SQL.format(rows=_values(len(part), 4, 2)),
+                        [x for i, run, ds, at in part for x in (i, ds, _dt(at), run)])
+            out.update(cur.fetchall())
+    return out
+
+
+def _relink(stored: dict[tuple[int, int], DatasetRead], wanted: dict[tuple[int, int], tuple[datetime, str]],
+            links: dict[tuple[int, int], str]) -> None:
+    datasets = {ds for _, ds in links}
+    names: dict[int, tuple[str, str]] = {}
+    for part in chunks(sorted(datasets), 5000):
+        names.update((pk, (ns, name)) for pk, ns, name in Node.objects.filter(pk__in=part)
+                     .values_list("pk", "namespace", "name"))
+    version_ids = {key: ids.dataset_version_id(*names[key[1]], links[key]) for key in links}
+    old_ids = {key: ids.dataset_version_id(*names[key[1]], r.linked) for key, r in stored.items() if r.linked}
+    now = _dt(timezone.now())
+    needed = sorted(set(version_ids.values()))
+    by_id: dict[str, int] = {}
+    orphaned: list[tuple[int, int]] = []  # (dataset, version) pks of versions a rebuild left without a parent
+    parent_of = {version_ids[key]: key[1] for key in sorted(version_ids)}
+    for part in chunks(needed, 5000):
+        for nid, pk, parent in Node.objects.filter(node_id__in=part).values_list("node_id", "id", "parent_id"):
+            by_id[nid] = pk
+            if parent is None:
+                orphaned.append((parent_of[nid], pk))
+    if orphaned:
+        with connection.cursor() as cur:
+            cur.executemany("UPDATE lineage_node SET parent_id = %s WHERE id = %s", orphaned)
+    missing = [(key, nid) for key, nid in sorted(version_ids.items()) if nid not in by_id]
+    if missing:
+        rows, seen = [], set()
+        for key, nid in missing:
+            if nid in seen:
+                continue
+            seen.add(nid)
+            ns, name = names[key[1]]
+            rows.append((nid, "datasetVersion", ns, name, links[key], "", key[1], "", "[]", "{}", "{}", False,
+                         None, "{}", now, now))
+        insert_ignore("lineage_node", ("node_id", "kind", "namespace", "name", "version", "environment",
+                                       "parent_id", "state", "owners", "facets", "attrs", "deidentifies",
+                                       "event_time", "times", "created_at", "updated_at"), rows,
+                      conflict=("node_id",))
+        by_id.update(Node.objects.filter(node_id__in=[nid for _, nid in missing]).values_list("node_id", "id"))
+    gone = [key for key, old in sorted(old_ids.items()) if old != version_ids[key]]
+    orphan_candidates: set[str] = set()
+    if gone:
+        old_pks = dict(Node.objects.filter(node_id__in=[old_ids[k] for k in gone]).values_list("node_id", "id"))
+        for key in gone:
+            old_pk = old_pks.get(old_ids[key])
+            if old_pk is not None:
+                Edge.objects.filter(src_id=old_pk, dst_id=key[0], kind="reads").delete()
+                if old_ids[key].endswith("#" + INITIAL_VERSION):
+                    orphan_candidates.add(old_ids[key])
+    edges = sorted((by_id[version_ids[key]], key[0], "reads", now) for key in links)
+    insert_ignore("lineage_edge", ("src_id", "dst_id", "kind", "created_at"), edges,
+                  conflict=("src_id", "dst_id", "kind"))
+    new_rows = [DatasetRead(run_id=run, dataset_id=ds, at=wanted[(run, ds)][0], version=wanted[(run, ds)][1],
+                            linked=links[(run, ds)]) for run, ds in sorted(links) if (run, ds) not in stored]
+    if new_rows:
+        DatasetRead.objects.bulk_create(new_rows, ignore_conflicts=True)
+    changed = []
+    for key, r in stored.items():
+        at, named = wanted[key]
+        if (_aware(r.at), r.version, r.linked) != (at, named, links[key]):
+            r.at, r.version, r.linked = at, named, links[key]
+            changed.append(r)
+    if changed:
+        DatasetRead.objects.bulk_update(changed, ["at", "version", "linked"])
+    for nid in sorted(orphan_candidates):
+        _drop_if_unread(nid)
+
+
+def _drop_if_unread(node_id: str) -> None:
+    """An ``initial`` version no read links any more was a guess the writes have since answered."""
+    node = Node.objects.filter(node_id=node_id).first()
+    if node is None or Edge.objects.filter(src=node).exists() or Edge.objects.filter(dst=node).exists():
+        return
+    try:
+        with transaction.atomic():
+            node.delete()
+    except ProtectedError:
+        pass  # something (a release) still refers to it: kept

@@ -1,0 +1,62 @@
+"""Input validation shared by the approvals API and its pages, so a page never accepts what the API refuses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import QueryDict
+from rest_framework import serializers
+
+from lineage.models import Tag
+from portal.evidence.models import DocumentType
+
+
+class PolicyInputSerializer(serializers.Serializer):
+    """A new policy version: the one validation of the API and the policy page."""
+
+    environment = serializers.RegexField(r"^[A-Za-z0-9_.-]{1,100}$")
+    namespace = serializers.CharField(max_length=500, required=False, default="", allow_blank=True)
+    model_name = serializers.CharField(max_length=500, required=False, default="", allow_blank=True)
+    sensitive_tag = serializers.ChoiceField(choices=Tag.choices, required=False, allow_blank=True, default="")
+    groups = serializers.ListField(child=serializers.DictField(), min_length=1)
+    approval_expiry_days = serializers.IntegerField(min_value=1, max_value=3650, default=30)
+    min_wait_hours = serializers.IntegerField(min_value=0, max_value=24 * 90, default=0)
+    required_evidence = serializers.ListField(child=serializers.ChoiceField(choices=DocumentType.choices),
+                                              default=list)
+    retrospective_days = serializers.IntegerField(min_value=1, max_value=365, default=5)
+    effective_from = serializers.DateTimeField(required=False)
+    reason = serializers.CharField(max_length=5000)
+
+    def validate_groups(self, value: list[dict[str, Any]]) -> list[tuple[str, int]]:
+        out = []
+        for i, g in enumerate(value):
+            team, n = g.get("team"), g.get("min_approvals", 1)
+            if not isinstance(team, str) or not team or not isinstance(n, int) or n < 1:
+                raise serializers.ValidationError(f"[{i}]: needs a team name and min_approvals >= 1")
+            out.append((team, n))
+        return out
+
+
+def policy_form_data(post: QueryDict) -> dict[str, Any]:
+    """The policy page's form as the API's JSON body: groups from the paired team/min_approvals fields, evidence
+    from a comma-separated list. Values that are not numbers stay strings for the serializer to refuse."""
+
+    def number(value: str) -> int | str:
+        try:
+            return int(value)
+        except ValueError:
+            return value
+
+    groups = [{"team": team, "min_approvals": number(n or "1")}
+              for team, n in zip(post.getlist("team"), post.getlist("min_approvals"), strict=False) if team]
+    data: dict[str, Any] = {
+        "environment": post.get("environment", "").strip(), "namespace": post.get("namespace", "").strip(),
+        "model_name": post.get("model_name", "").strip(), "sensitive_tag": post.get("sensitive_tag", ""),
+        "groups": groups, "reason": post.get("reason", ""),
+        "required_evidence": [e.strip() for e in post.get("required_evidence", "").split(",") if e.strip()],
+    }
+    for name in ("approval_expiry_days", "min_wait_hours"):
+        raw = str(post.get(name, "")).strip()
+        if raw:
+            data[name] = number(raw)
+    return data

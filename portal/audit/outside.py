@@ -1,0 +1,149 @@
+"""Where checkpoints go besides the database: the checkpoint file and the witnesses.
+
+A witness is a directory (``/mnt/locked/portal``: an object-locked or write-once mount, another host's share)
+or an HTTP endpoint (``https://witness.example``: ``manage.py audit_witness`` on another machine, or anything
+speaking the same two calls). An HTTP witness is sent each checkpoint with a consistency proof from the last
+tree size it holds; it checks the signature and the proof, keeps the checkpoint and countersigns it, and refuses
+one that does not extend what it already saw. Verification reads every witness's checkpoints back.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+log = logging.getLogger(__name__)
+FILE_NAME = "checkpoints.jsonl"
+HTTP_TIMEOUT = 5.0
+
+
+class WitnessError(Exception):
+    pass
+
+
+def checkpoint_file() -> Path:
+    return Path(settings.PORTAL_AUDIT_CHECKPOINT_DIR) / FILE_NAME
+
+
+def line(cp: dict[str, Any]) -> str:
+    return json.dumps({k: cp[k] for k in ("tree_size", "root", "time", "signature", "key_id")}, sort_keys=True)
+
+
+def append_line(path: Path, text: str) -> None:
+    """Append one line and wait until it is on disk: the sequencer commits only after this returns."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, (text + "\n").encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
+
+
+def outside_checkpoints() -> list[dict[str, Any]]:
+    return read_jsonl(checkpoint_file())
+
+
+def outside_last() -> dict[str, Any] | None:
+    """The file's last checkpoint, read from its end (the file grows by a line per sequenced batch)."""
+    path = checkpoint_file()
+    if not path.exists():
+        return None
+    with path.open("rb") as fh:
+        fh.seek(0, os.SEEK_END)
+        end = fh.tell()
+        block = 4096
+        while True:
+            start = max(0, end - block)
+            fh.seek(start)
+            lines = [x for x in fh.read(end - start).splitlines() if x.strip()]
+            if len(lines) >= 2 or start == 0:
+                return json.loads(lines[-1]) if lines else None
+            block *= 4
+
+
+# -- witnesses -------------------------------------------------------------------------------------------
+def witnesses() -> list[str]:
+    return [w for w in settings.PORTAL_AUDIT_WITNESSES if w]
+
+
+def _is_http(spec: str) -> bool:
+    return spec.startswith(("http://", "https://"))
+
+
+def _http(method: str, url: str, body: dict[str, Any] | None = None) -> tuple[int, bytes]:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method,  # noqa: S310 - configured by the operator
+                                 headers={"Content-Type": "application/json"} if data else {})
+    try:
+        with urllib.request.urlopen(req, timeout=HTTP_TIMEOUT) as r:  # noqa: S310
+            return r.status, r.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def _post(spec: str, cp: dict[str, Any], old_size: int, proof: list[bytes]) -> tuple[int, dict[str, Any]]:
+    status, raw = _http("POST", spec.rstrip("/") + "/add-checkpoint",
+                        {"checkpoint": json.loads(line(cp)), "old_size": old_size,
+                         "proof": [base64.b64encode(p).decode() for p in proof]})
+    try:
+        return status, json.loads(raw or b"{}")
+    except ValueError:
+        return status, {"error": raw[:200].decode(errors="replace")}
+
+
+def witness_publish(cp: dict[str, Any], old_size: int, proof_from: Callable[[int], list[bytes]]) -> list[str]:
+    """Hand ``cp`` to every witness. Returns the problems (a witness down or refusing); never raises for them.
+
+    ``old_size`` is the previous checkpoint's size and ``proof_from(n)`` the consistency proof from size n.
+    """
+    problems = []
+    for spec in witnesses():
+        try:
+            if not _is_http(spec):
+                append_line(Path(spec) / FILE_NAME, line(cp))
+                continue
+            status, body = _post(spec, cp, old_size, proof_from(old_size) if old_size else [])
+            if status == 409 and isinstance(body.get("tree_size"), int):  # it holds another size: prove from it
+                theirs = body["tree_size"]
+                if theirs > cp["tree_size"]:
+                    raise WitnessError(f"holds tree size {theirs}, more than {cp['tree_size']}: the log was rolled "
+                                       "back behind what it saw")
+                status, body = _post(spec, cp, theirs, proof_from(theirs) if theirs else [])
+            if status != 200:
+                raise WitnessError(f"refused ({status}): {body.get('error', body)}")
+        except (OSError, WitnessError, ValueError) as exc:
+            problems.append(f"witness {spec}: {exc}")
+            log.error("audit checkpoint %s not witnessed by %s: %s", cp["tree_size"], spec, exc)
+    return problems
+
+
+def witness_checkpoints(spec: str) -> list[dict[str, Any]]:
+    """What ``spec`` holds. Raises ``WitnessError`` when it cannot be read."""
+    if not _is_http(spec):
+        try:
+            return read_jsonl(Path(spec) / FILE_NAME)
+        except (OSError, ValueError) as exc:
+            raise WitnessError(f"witness {spec}: cannot read its checkpoints: {exc}") from exc
+    try:
+        status, raw = _http("GET", spec.rstrip("/") + "/checkpoints")
+        if status != 200:
+            raise WitnessError(f"witness {spec}: answered {status}")
+        return [json.loads(x) for x in raw.decode().splitlines() if x.strip()]
+    except (OSError, ValueError) as exc:
+        raise WitnessError(f"witness {spec}: cannot read its checkpoints: {exc}") from exc
