@@ -29,6 +29,7 @@ PG_HOST, PG_PORT, PG_USER = "127.0.0.1", 5432, "postgres"
 # Each benchmark run names its databases and files after itself, so two runs on one machine (or a benchmark
 # beside a test run) never drop each other's database.
 RUN = os.environ.get("PORTAL_BENCH_RUN") or str(os.getpid())
+os.environ["PORTAL_BENCH_RUN"] = RUN  # the builder and report children name the same database
 
 
 def run_name(base: str) -> str:

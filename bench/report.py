@@ -1,5 +1,5 @@
-"""Issue 5's target: a framework report over 500 model versions and 50,000 lineage nodes in under 60 s,
-peak memory under 1 GiB, progress at least every 2 s.
+"""Issue 15's target (issue 5's, tightened): a framework report over 500 model versions and 50,000 lineage nodes
+in under 15 s, peak memory under 500 MiB, progress at least every 2 s (the step before the longest gap is printed).
 
 Builds the graph in a throwaway PostgreSQL database (bulk inserts through the ORM, audit entries through
 the chained writer), then runs ``manage.py audit_report`` in a child process, timestamping each progress
@@ -139,9 +139,12 @@ def baseline_copy() -> float:
 def run_report(framework: str, out: Path) -> dict[str, float]:
     cmd = [PYTHON, "manage.py", "audit_report", "--framework", framework, "--user", "bench-admin", "--out", str(out)]
     env = portal_env(DB)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_before = before.ru_utime + before.ru_stime
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     stamps = [start]
+    steps = ["starting"]
     assert proc.stderr is not None
     buf = b""
     while True:
@@ -151,14 +154,21 @@ def run_report(framework: str, out: Path) -> dict[str, float]:
         buf += ch
         if ch == b"\r":
             stamps.append(time.perf_counter())
+            steps.append(buf.rsplit(b"\r", 2)[-2].decode(errors="replace").strip()[-80:] if buf.count(b"\r") > 1
+                         else buf.decode(errors="replace").strip()[-80:])
     proc.wait()
     end = time.perf_counter()
     if proc.returncode != 0:
         raise RuntimeError(buf.decode(errors="replace")[-3000:])
     stamps.append(end)
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    peak_kib = usage.ru_maxrss
     gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
-    return {"seconds": end - start, "peak_mib": peak_kib / 1024, "max_gap": max(gaps), "updates": len(stamps) - 2,
+    worst = max(range(len(gaps)), key=gaps.__getitem__)
+    cpu = usage.ru_utime + usage.ru_stime - cpu_before  # children so far include the builder
+    return {"seconds": end - start, "cpu": cpu, "peak_mib": peak_kib / 1024, "max_gap": max(gaps),
+            "updates": len(stamps) - 2,
+            "gap_after": steps[worst] if worst < len(steps) else "?",
             "pdf_mib": out.stat().st_size / 2**20, "stdout": proc.stdout.read().decode() if proc.stdout else ""}
 
 
@@ -183,12 +193,14 @@ def main() -> None:
     log("")
     log(f"{'measure':<44}{'value':>12}  target")
     log(f"{'baseline: COPY every node, edge and tag out':<44}{base:>10.2f} s")
-    log(f"{'report: wall time (audit_report, end to end)':<44}{result['seconds']:>10.2f} s  < 60 s "
-        f"{'MET' if result['seconds'] < 60 else 'NOT MET'}")
-    log(f"{'report: peak RSS of the generating process':<44}{result['peak_mib']:>8.0f} MiB  < 1024 MiB "
-        f"{'MET' if result['peak_mib'] < 1024 else 'NOT MET'}")
+    log(f"{'report: wall time (audit_report, end to end)':<44}{result['seconds']:>10.2f} s  < 15 s "
+        f"{'MET' if result['seconds'] < 15 else 'NOT MET'}")
+    log(f"{'report: CPU time of the generating process':<44}{result['cpu']:>10.2f} s  (what the wall time is "
+        "on an idle machine, about)")
+    log(f"{'report: peak RSS of the generating process':<44}{result['peak_mib']:>8.0f} MiB  < 500 MiB "
+        f"{'MET' if result['peak_mib'] < 500 else 'NOT MET'}")
     log(f"{'report: longest gap between progress updates':<44}{result['max_gap']:>10.2f} s  <= 2 s "
-        f"{'MET' if result['max_gap'] <= 2 else 'NOT MET'}")
+        f"{'MET' if result['max_gap'] <= 2 else 'NOT MET'}  (after: {result['gap_after']})")
     log(f"{'report: progress updates / PDF size':<44}{result['updates']:>8d} / {result['pdf_mib']:.1f} MiB")
     if not args.keep:
         drop_database(DB)

@@ -375,7 +375,9 @@ def _model_ref(p: dict[str, Any]) -> F.ModelRef:
 
 
 def _model_delta(planner: Planner, p: dict[str, Any]) -> str:
-    attrs: dict[str, Any] = {"description": p["description"]} if p.get("description") else {}
+    # ``registry`` (a model registry's own facts: stage, tags, source...) and ``artifact`` (the node id of the
+    # dataset version holding the model) come from importers (lineage/importers/), not the REST API.
+    attrs: dict[str, Any] = {k: p[k] for k in ("description", "registry", "artifact") if p.get(k)}
     attrs["produced_in"] = p.get("produced_in") or p["namespace"]
     mv = planner.add_model_version(_model_ref(p), parse_time(p["time"], []), run_uuid=p.get("run_id"),
                                    attrs=attrs)
@@ -388,6 +390,28 @@ def _deployment_delta(planner: Planner, p: dict[str, Any]) -> str:
     nid = planner.add_deployment(dep, parse_time(p["time"], []))
     planner.delta.add_governance(nid, p.get("profile"))
     return nid
+
+
+def _alias_delta(planner: Planner, p: dict[str, Any]) -> str:
+    """A registry's aliases of one model (``champion`` -> version) as observed, with the moves seen so far.
+
+    Every version named now, before or in the history gets its current aliases and its part of the history,
+    so a replay of the records in order rebuilds the same facts.
+    """
+    t = parse_time(p["time"], [])
+    current, history = p["aliases"], p.get("history") or []
+    versions = set(current.values()) | set(p.get("previous", {}).values())
+    versions |= {h[k] for h in history for k in ("from", "to") if h.get(k)}
+    first = ""
+    for version in sorted(versions):
+        attrs = {"aliases": sorted(a for a, v in current.items() if v == version),
+                 "alias_history": [h for h in history if version in (h.get("from"), h.get("to"))]}
+        nid = planner.add_model_version(F.ModelRef(p["namespace"], p["name"], version, "", {}, {}), t,
+                                        run_uuid=None, attrs=attrs)
+        moved_here = any(h.get("to") == version for h in p.get("moves", []))
+        if not first or moved_here:
+            first = nid
+    return first
 
 
 def _record_guard(kind: str, payload: dict[str, Any], by: User | None) -> None:
@@ -422,7 +446,8 @@ def _model_producer(p: dict[str, Any]) -> str:
     return str(p["namespace"])
 
 
-_PORTAL_KINDS = {"commit": _commit_delta, "modelVersion": _model_delta, "deployment": _deployment_delta}
+_PORTAL_KINDS = {"commit": _commit_delta, "modelVersion": _model_delta, "deployment": _deployment_delta,
+                 "modelAlias": _alias_delta}
 
 
 @transaction.atomic
@@ -433,15 +458,27 @@ def portal_record_ingest(*, kind: str, payload: dict[str, Any], by: User | None)
     deployment outside the namespaces ``by`` may write is refused (``WriteRefused``), and so is a model version
     another namespace produced first.
     """
+    node_id, _ = _portal_record_apply(kind, payload, by)
+    return Node.objects.get(node_id=node_id)
+
+
+@transaction.atomic
+def portal_records_ingest(*, kind: str, payloads: list[dict[str, Any]], by: User | None) -> int:
+    """Record several portal records of one kind (importers use it); returns how many were new."""
+    return sum(_portal_record_apply(kind, p, by)[1] for p in payloads)
+
+
+def _portal_record_apply(kind: str, payload: dict[str, Any], by: User | None) -> tuple[str, bool]:
     _record_guard(kind, payload, by)
     planner = Planner()
     node_id = _PORTAL_KINDS[kind](planner, payload)
-    if _portal_record(kind, node_id, payload, parse_time(payload["time"], []), by):
+    created = _portal_record(kind, node_id, payload, parse_time(payload["time"], []), by)
+    if created:
         _apply(planner.delta, timezone.now())  # an exact repeat is stored once and changes nothing
         _governance_apply(planner.delta.governance, by)
         audit_record(actor=by, action=f"lineage.{kind}_recorded", target_kind=kind, target_id=node_id,
                      payload=payload)
-    return Node.objects.get(node_id=node_id)
+    return node_id, created
 
 
 # -- tags ------------------------------------------------------------------------------------------------

@@ -208,6 +208,9 @@ LINEAGE_MAX_NODES = env_int("PORTAL_MAX_NODES", 5000)
 # A report's scope may cover far more than one interactive walk.
 PORTAL_REPORT_MAX_NODES = env_int("PORTAL_REPORT_MAX_NODES", 250_000)
 PORTAL_VERSION = "0.2.0"
+# Reports: the organisation named on covers and in file names, and the confidentiality marking of every page.
+PORTAL_ORGANISATION = os.environ.get("PORTAL_ORGANISATION", "Example Organisation")
+PORTAL_REPORT_MARKING = os.environ.get("PORTAL_REPORT_MARKING", "CONFIDENTIAL: prepared for audit")
 # A running report whose worker stops sending progress for this long is taken over by another worker.
 PORTAL_REPORT_STALE_SECONDS = env_int("PORTAL_REPORT_STALE_SECONDS", 120)
 PORTAL_REPORT_MAX_ATTEMPTS = env_int("PORTAL_REPORT_MAX_ATTEMPTS", 3)
@@ -350,3 +353,15 @@ PORTAL_METRICS_TOKEN = os.environ.get("PORTAL_METRICS_TOKEN", "")
 PORTAL_METRICS_ALLOWED_NETWORKS = [ipaddress.ip_network(n.strip(), strict=False) for n in os.environ.get(
     "PORTAL_METRICS_ALLOWED_NETWORKS", "127.0.0.1/32,::1/128").split(",") if n.strip()]
 PORTAL_METRICS_QUEUES = [q.strip() for q in os.environ.get("PORTAL_METRICS_QUEUES", "celery").split(",") if q.strip()]
+# Importers (lineage/importers/, docs/integrations.md). The MLflow poll joins the beat schedule only when a
+# tracking server is set; `manage.py import_mlflow` takes the same values as its defaults.
+PORTAL_MLFLOW_TRACKING_URI = os.environ.get("PORTAL_MLFLOW_TRACKING_URI", "")
+PORTAL_MLFLOW_REGISTRY_URI = os.environ.get("PORTAL_MLFLOW_REGISTRY_URI", "")
+PORTAL_MLFLOW_EXPERIMENTS = [e.strip() for e in os.environ.get("PORTAL_MLFLOW_EXPERIMENTS", "").split(",")]
+# Each poll reads runs started, ended or running this far back (e.g. 2d); empty: every run, every time.
+PORTAL_MLFLOW_SINCE = os.environ.get("PORTAL_MLFLOW_SINCE", "")
+PORTAL_MLFLOW_NAMESPACE = os.environ.get("PORTAL_MLFLOW_NAMESPACE", "")
+PORTAL_MLFLOW_GIT_REPO = os.environ.get("PORTAL_MLFLOW_GIT_REPO", "")
+if PORTAL_MLFLOW_TRACKING_URI:
+    CELERY_BEAT_SCHEDULE["lineage-import-mlflow"] = {"task": "lineage.import_mlflow",
+                                                     "schedule": env_int("PORTAL_MLFLOW_POLL_SECONDS", 300)}

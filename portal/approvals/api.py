@@ -237,12 +237,14 @@ class GateApi(APIView):
 
     @extend_schema(operation_id="gate", responses={200: OpenApiTypes.OBJECT}, parameters=[
         OpenApiParameter("model", str, required=True), OpenApiParameter("version", str, required=True),
-        OpenApiParameter("environment", str, required=True), OpenApiParameter("namespace", str)])
+        OpenApiParameter("environment", str, required=True), OpenApiParameter("namespace", str),
+        OpenApiParameter("alias", str, description="also require the version to hold this registry alias now")])
     def get(self, request: Request) -> Response:
         p = request.query_params
         for name in ("model", "version", "environment"):
             if not p.get(name):
                 raise FieldError(name, "this query parameter is required")
         result = services.gate_check(user=request.user, model=p["model"], version=p["version"],
-                                     environment=p["environment"], namespace=p.get("namespace") or None)
+                                     environment=p["environment"], namespace=p.get("namespace") or None,
+                                     alias=p.get("alias") or None)
         return Response(result)

@@ -400,10 +400,23 @@ def _attest(body: dict[str, Any]) -> dict[str, Any]:
     return {"algorithm": "Ed25519", "key_id": keys.public_key_id(), "signed": body, "signature": signature}
 
 
+def _alias_reason(mv: Node, alias: str) -> tuple[bool, str]:
+    """Whether the model version holds a registry alias (``champion``; importers record them), and why."""
+    held = mv.attrs.get("aliases") or []
+    if alias not in held:
+        return False, f"{mv.node_id} does not hold the alias {alias!r} (it holds {', '.join(held) or 'none'})"
+    moves = [h for h in mv.attrs.get("alias_history") or [] if h.get("alias") == alias and h.get("to") == mv.version]
+    since = f" since {moves[-1].get('at')}" if moves else ""
+    return True, f"{mv.node_id} holds the alias {alias!r}{since}"
+
+
 @transaction.atomic
-def gate_check(*, user: User, model: str, version: str, environment: str, namespace: str | None = None
-               ) -> dict[str, Any]:
-    """May this model version be deployed to this environment now? With a signed attestation to keep."""
+def gate_check(*, user: User, model: str, version: str, environment: str, namespace: str | None = None,
+               alias: str | None = None) -> dict[str, Any]:
+    """May this model version be deployed to this environment now? With a signed attestation to keep.
+
+    With ``alias``, the version must also hold that registry alias (MLflow's ``champion``) right now.
+    """
     mv = _find_model_version(namespace, model, version, user)
     reasons: list[str] = []
     release = None
@@ -441,11 +454,17 @@ def gate_check(*, user: User, model: str, version: str, environment: str, namesp
             for retro in overdue:
                 reasons.append(f"EXCEPTION: retrospective review {retro.pk} overdue since "
                                f"{time_text(retro.retrospective_due)}")
+    if alias:
+        holds, why = _alias_reason(mv, alias)
+        reasons.append(why)
+        allowed = allowed and holds
     body = {"allowed": release is not None and allowed, "release": release.pk if release else None,
             "model_version": mv.node_id, "environment": environment,
             "subject_digest": release.subject_digest if release else None,
             "break_glass": bool(release and release.break_glass), "reasons": reasons,
             "time": time_text(timezone.now())}
+    if alias:
+        body["alias"] = alias
     return {"allowed": body["allowed"], "release": body["release"], "reasons": reasons,
             "break_glass": body["break_glass"], "attestation": _attest(body)}
 

@@ -61,6 +61,10 @@ def _validation_text(model: str, version: str, metrics: dict[str, float], findin
             "## Conclusion\nFit for use within the documented limitations.\n")
 
 
+def _findings(texts: list[str]) -> list[dict[str, str]]:
+    return [{"severity": "low", "status": "open", "text": t} for t in texts]
+
+
 def _credit_report(version: str, findings: list[str]) -> DemoDocument:
     m = demo.CREDIT_MODELS[version]
     day = {"5": 1, "6": 16, "7": 29}[version]
@@ -69,8 +73,8 @@ def _credit_report(version: str, findings: list[str]) -> DemoDocument:
         f"credit-scoring-v{version}-validation.md", "text/markdown",
         _validation_text(demo.CREDIT_MODEL, version, m.metrics, findings), demo.ELENA, demo.SAM, demo.at(day, 9),
         ((demo.CREDIT_MODEL, version),), ("conceptual soundness", "outcomes analysis", "ongoing monitoring"),
-        {"validator_team": "model-risk", "independent": True, "outcome": "approved with conditions"
-         if len(findings) > 1 else "approved", "findings": len(findings), **m.metrics})
+        {"outcome": "approved with conditions" if len(findings) > 1 else "approved",
+         "findings": _findings(findings), "metrics": dict(m.metrics)})
 
 
 def _readmission_report(version: str, findings: list[str]) -> DemoDocument:
@@ -81,8 +85,7 @@ def _readmission_report(version: str, findings: list[str]) -> DemoDocument:
         f"readmission-v{version}-validation.md", "text/markdown",
         _validation_text(demo.READMISSION_MODEL, version, m.metrics, findings), demo.MARCUS, demo.ELENA,
         demo.at(day, 9), ((demo.READMISSION_MODEL, version),), ("conceptual soundness", "outcomes analysis"),
-        {"validator_team": "model-risk", "independent": True, "outcome": "approved", "findings": len(findings),
-         **m.metrics})
+        {"outcome": "approved", "findings": _findings(findings), "metrics": dict(m.metrics)})
 
 
 DPIA_V1 = """# Data protection impact assessment: 30-day readmission model
@@ -160,7 +163,8 @@ DOCUMENTS: tuple[DemoDocument, ...] = (
     DemoDocument("monitoring-credit", "monitoring_plan", "Credit scoring monitoring plan", "2.1",
                  "credit-scoring-monitoring-plan.md", "text/markdown", MONITORING_PLAN, demo.PRIYA, demo.MARCUS,
                  demo.at(16, 14), ((demo.CREDIT_MODEL, "6"), (demo.CREDIT_MODEL, "7")), (),
-                 {"signals": 4, "psi_threshold": 0.25}),
+                 {"thresholds": {"psi": 0.25, "auc_min": 0.76, "approval_rate_gap_points": 5,
+                                 "input_staleness_hours": 24}, "cadence": "weekly to monthly"}),
     DemoDocument("churn-model-doc-4", "model_documentation", "Churn v4 model documentation", "1.0",
                  "churn-v4-model-card.md", "text/markdown", CHURN_DOC, demo.PRIYA, None, demo.at(40, 9),
                  ((demo.CHURN_MODEL, "4"),), ("purpose", "data", "limitations"), {"model_card": True}),

@@ -12,7 +12,7 @@ the services write (and audit) only what differs. The demo leaves three findings
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, timedelta
 from typing import Any
 
 from lineage import ids
@@ -27,26 +27,34 @@ D = demo
 CREDIT_PURPOSE = "credit risk assessment"
 RETENTION_PURPOSE = "customer retention analytics"
 
+
+
+def _after(*, years: float = 0, days: int = 0) -> date:
+    """A date relative to the story's start (the demo's dates move with it): loans' retention ended during the
+    story (a legal hold keeps them), web events' too (not yet deleted), the others lie years ahead."""
+    return (D.BASE_TIME + timedelta(days=round(365.25 * years) + days)).date()
+
+
 # dataset -> attributes (the dataset's namespace and name come from portal/demo/story.py)
 DATASETS: list[tuple[demo.Dataset, dict[str, Any]]] = [
     (D.CUSTOMERS, {"lawful_basis": "b", "purposes": ["account servicing", CREDIT_PURPOSE],
-                   "retention_until": date(2032, 12, 31)}),
+                   "retention_until": _after(years=7.3)}),
     (D.TRANSACTIONS, {"lawful_basis": "b", "purposes": ["payment processing", CREDIT_PURPOSE],
-                      "retention_until": date(2031, 12, 31)}),
+                      "retention_until": _after(years=6.3)}),
     (D.LOANS, {"lawful_basis": "b", "purposes": ["loan servicing", CREDIT_PURPOSE],
-               "retention_until": date(2026, 1, 31), "legal_hold": True,
+               "retention_until": _after(days=60), "legal_hold": True,
                "legal_hold_reason": "Litigation hold: Doe v. Northwind Bank, case 25-cv-0142."}),
-    (D.CREDIT_FEATURES, {"lawful_basis": "b", "purposes": [CREDIT_PURPOSE], "retention_until": date(2027, 12, 31)}),
+    (D.CREDIT_FEATURES, {"lawful_basis": "b", "purposes": [CREDIT_PURPOSE], "retention_until": _after(years=2.3)}),
     (D.PATIENTS, {"lawful_basis": "e", "purposes": ["direct care", "readmission risk prediction"],
-                  "special_category_condition": "h", "retention_until": date(2033, 12, 31)}),
+                  "special_category_condition": "h", "retention_until": _after(years=8.3)}),
     (D.ADMISSIONS, {"lawful_basis": "e", "purposes": ["direct care", "readmission risk prediction"],
-                    "special_category_condition": "h", "retention_until": date(2033, 12, 31)}),
-    (D.ADMISSIONS_DEID, {"purposes": ["readmission risk prediction"], "retention_until": date(2027, 9, 30)}),
+                    "special_category_condition": "h", "retention_until": _after(years=8.3)}),
+    (D.ADMISSIONS_DEID, {"purposes": ["readmission risk prediction"], "retention_until": _after(years=2.1)}),
     (D.CRM_CUSTOMERS, {"lawful_basis": "f", "purposes": [RETENTION_PURPOSE, "customer service"],
-                       "retention_until": date(2028, 12, 31)}),
+                       "retention_until": _after(years=3.3)}),
     (D.WEB_EVENTS, {"lawful_basis": "f", "purposes": [RETENTION_PURPOSE, "site analytics"],
-                    "retention_until": date(2026, 6, 30)}),
-    (D.CHURN_FEATURES, {"lawful_basis": "f", "purposes": [RETENTION_PURPOSE], "retention_until": date(2027, 6, 30)}),
+                    "retention_until": _after(days=80)}),
+    (D.CHURN_FEATURES, {"lawful_basis": "f", "purposes": [RETENTION_PURPOSE], "retention_until": _after(years=1.8)}),
 ]
 # A few data subjects, so an erasure request can be traced from a key.
 SUBJECT_KEYS: list[tuple[demo.Dataset, list[str]]] = [
@@ -106,8 +114,8 @@ PROFILES: list[tuple[demo.Model, str, dict[str, Any]]] = [
                                                "overseers": READMISSION_OVERSEERS, **_logs("clinical-ai-ml", 14, 41)}),
     (D.CHURN_MODELS["3"], "production", {"human_in_loop": False}),
 ]
-PARAMETERS_FROM = datetime(2025, 8, 1, tzinfo=UTC)
-PARAMETERS_REASON = "Initial policy parameters, adopted by the Model Risk Committee on 28 July 2025."
+PARAMETERS_FROM = D.BASE_TIME - timedelta(days=31)  # in force before the story begins
+PARAMETERS_REASON = "Initial policy parameters, adopted by the Model Risk Committee before the first release."
 
 
 def _node(node_id: str) -> Node | None:

@@ -1,8 +1,11 @@
 """Demo data for Northwind Group: three ML pipelines as OpenLineage events, CI commit records, users and teams.
 
 Pure: no ORM, no Django. Everything is a function of the constants below: run ids are uuid5 of a fixed
-namespace, event times are offsets from ``BASE_TIME``, git shas are hashes of fixed labels. Loading the
-demo twice sends byte-identical events, which the ingest service stores once.
+namespace, event times are offsets from ``BASE_TIME``, git shas are hashes of fixed labels. ``BASE_TIME`` is
+relative to today, so the story always lies in the last months (inside a report's default 12-month period):
+it ends three to seven weeks before the day the demo is loaded. Today is quantised to 28-day blocks, so
+loading the demo twice within a block sends byte-identical events, which the ingest service stores once
+(``PORTAL_DEMO_ANCHOR``, an ISO date, fixes the anchor for screenshots and tests).
 
 The story, told by the events:
 
@@ -20,13 +23,28 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-BASE_TIME = datetime(2025, 9, 1, tzinfo=UTC)  # a Monday
+EPOCH = date(2024, 1, 1)  # a Monday: anchors are Mondays 28 days apart
+SPREAD = 2  # calendar days per story day: the story's ~45 days spread over three months
+STORY_WEEKS = 16  # from the first event to the anchor
+
+
+def anchor(today: date | None = None) -> date:
+    """The Monday that starts the current 28-day block (or ``PORTAL_DEMO_ANCHOR``)."""
+    fixed = os.environ.get("PORTAL_DEMO_ANCHOR")
+    if fixed:
+        return date.fromisoformat(fixed)
+    today = today or datetime.now(UTC).date()
+    return EPOCH + timedelta(days=(today - EPOCH).days // 28 * 28)
+
+
+BASE_TIME = datetime.combine(anchor() - timedelta(weeks=STORY_WEEKS), time(), UTC)  # a Monday
 RUN_UUID_NAMESPACE = uuid.UUID("6f1d3c52-8a4e-4b7f-9d21-0c5e7a9b3f48")
 
 AIRFLOW_PRODUCER = "https://github.com/apache/airflow/tree/providers-openlineage/2.1.3"
@@ -121,7 +139,7 @@ GIT_BOT = ("Northwind Git", f"git@{DOMAIN}")
 
 # -- small helpers -------------------------------------------------------------------------------------
 def at(day: int, hour: int = 0, minute: int = 0) -> datetime:
-    return BASE_TIME + timedelta(days=day, hours=hour, minutes=minute)
+    return BASE_TIME + timedelta(days=day * SPREAD, hours=hour, minutes=minute)
 
 
 def iso(t: datetime) -> str:

@@ -26,6 +26,7 @@ from portal.lib.pagination import BoundedPagination, page_parameters
 from portal.lib.schema import paginated
 
 from . import selectors, services
+from .attributes import schema_markdown
 from .models import Document, DocumentType
 
 
@@ -113,8 +114,10 @@ class DocumentListCreateApi(APIView):
         effective_until = serializers.DateTimeField(required=False, allow_null=True, default=None)
         retention_until = serializers.DateField(required=False, allow_null=True, default=None)
         sections = serializers.ListField(child=serializers.CharField(max_length=200), required=False, default=list)
-        attributes = serializers.JSONField(binary=True, required=False, default=dict,
-                                           help_text="A JSON object, sent as a string field.")
+        attributes = serializers.JSONField(
+            binary=True, required=False, default=dict,
+            help_text="A JSON object, sent as a string field: the type's attributes below (what the report "
+                      "controls read). Unknown keys are refused, required ones named.\n\n" + schema_markdown())
         node_ids = serializers.ListField(child=serializers.CharField(max_length=2000), required=False, default=list)
         release_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False,
                                             default=list)

@@ -38,6 +38,7 @@ from portal.audit.services import audit_record, time_text
 from portal.lib.errors import DomainError, FieldError
 from portal.lib.jsonbody import json_loads_bounded
 
+from .attributes import attributes_check
 from .models import Document, DocumentType
 
 UPLOAD_ROLES = {Role.VIEWER, Role.APPROVER, Role.COMPLIANCE_OFFICER, Role.ADMIN}
@@ -269,6 +270,7 @@ def document_upload(
         raise FieldError("effective_until", "The effective period must end after it starts.")
     if not isinstance(attributes or {}, dict):
         raise FieldError("attributes", "Attributes must be a JSON object.")
+    attributes_check(doc_type=doc_type, attributes=attributes or {})
     if any(not isinstance(s, str) for s in sections):
         raise FieldError("sections", "Sections must be a list of strings.")
     file_name = clean_file_name(file_name)

@@ -95,7 +95,9 @@ def document_upload(request: HttpRequest) -> HttpResponse:
                 doc = services.document_upload(by=request.user, file_name=upload.name or "",
                                                content=upload.read(), content_type=upload.content_type or "", **v)
             except (FieldError, DomainError) as exc:
-                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+                field = (exc.field or "").split(".")[0]  # attributes.<key> belongs to the attributes box
+                message = exc.message if field == exc.field else f"{exc.field}: {exc.message}"
+                form.add_error(field if field in form.fields else None, message)
             else:
                 messages.success(request, "Uploaded. It needs an approval before it counts as evidence.")
                 return redirect("evidence:document", pk=doc.pk)

@@ -78,6 +78,8 @@ PARAMS: tuple[Param, ...] = (
     Param("overseer_training_max_months", 12, "int", "A6", "An overseer's training is at most this old.", 1),
     Param("stop_control_test_max_months", 12, "int", "A6", "The stop/override control was tested at most this "
           "long ago.", 1),
+    Param("posture_period_days", 365, "int", "the dashboard posture", "The rolling period (days up to the "
+          "evaluation) the scheduled posture evaluation covers.", 1),
     Param("hipaa_retention_years", 6, "int", "H7", "HIPAA documentation is kept this long.", 6, law=True),
     Param("ai_act_retention_years", 10, "int", "A9", "AI Act technical documentation is kept this long.", 10,
           law=True),

@@ -11,12 +11,13 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from portal.accounts.permissions import CanReport
+from portal.accounts.models import Role
+from portal.accounts.permissions import CanReport, has_role
 from portal.lib.errors import DomainError, FieldError
 from portal.lib.pagination import BoundedPagination, page_parameters
 from portal.lib.schema import paginated
@@ -38,8 +39,8 @@ class ReportSerializer(serializers.ModelSerializer):
     class Meta:
         model = Report
         fields = ["id", "kind", "framework", "title", "scope", "subject", "annex_iv", "period_start", "period_end",
-                  "requested_by", "state", "progress", "step", "error", "attempts", "parameters_version", "summary",
-                  "pdf_sha256", "pdf_size", "created_at", "started_at", "finished_at", "url", "pdf"]
+                  "requested_by", "state", "progress", "step", "steps", "error", "attempts", "parameters_version",
+                  "summary", "pdf_sha256", "pdf_size", "created_at", "started_at", "finished_at", "url", "pdf"]
 
     def get_url(self, r: Report) -> str:
         return reverse("reports-api:detail", args=[r.pk])
@@ -124,7 +125,7 @@ class ReportPdfApi(APIView):
         _done(report)
         _download(request, report, "pdf")
         response = HttpResponse(bytes(report.pdf), content_type="application/pdf")
-        response["Content-Disposition"] = f'attachment; filename="report-{report.pk}.pdf"'
+        response["Content-Disposition"] = f'attachment; filename="{services.report_file_name(report, "pdf")}"'
         response["X-Report-SHA256"] = report.pdf_sha256
         return response
 
@@ -151,8 +152,34 @@ class ReportCsvApi(APIView):
             raise FieldError(None, "Only erasure impact reports have a CSV.")
         _download(request, report, "csv")
         response = HttpResponse(erasure_csv(report.bundle["erasure"]), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="erasure-{report.pk}.csv"'
+        response["Content-Disposition"] = f'attachment; filename="{services.report_file_name(report, "csv")}"'
         return response
+
+
+class CanCountersign(BasePermission):
+    message = "Only auditors countersign reports."
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        return has_role(request.user, {Role.AUDITOR})
+
+
+class ReportCountersignApi(APIView):
+    """An auditor's countersignature (the reviewed-by block of the cover): the password again and a reason.
+    The PDF is drawn again with the block filled; the audit trail records both digests."""
+
+    permission_classes = [IsAuthenticated, CanCountersign]
+
+    class InputSerializer(serializers.Serializer):
+        password = serializers.CharField(write_only=True, trim_whitespace=False)
+        reason = serializers.CharField(max_length=2000)
+
+    @extend_schema(request=InputSerializer, responses={200: ReportSerializer})
+    def post(self, request: Request, pk: Any) -> Response:
+        report = _report(pk)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        report = services.report_countersign(report=report, by=request.user, **data.validated_data)
+        return Response(ReportSerializer(report).data)
 
 
 class ReportVerifyApi(APIView):
@@ -209,7 +236,8 @@ class ControlCatalogApi(APIView):
 
 
 class PostureApi(APIView):
-    """The latest pass/fail counts per framework over the whole organisation."""
+    """The latest posture per framework: the scheduled evaluation over the whole organisation and the rolling
+    period of the policy parameters (ad-hoc reports do not change it)."""
 
     permission_classes = [IsAuthenticated, CanReport]
 
@@ -220,8 +248,11 @@ class PostureApi(APIView):
         "evaluated_at": serializers.DateTimeField(allow_null=True, help_text="Null: never evaluated, no counts."),
         "pass": serializers.IntegerField(required=False),
         "fail": serializers.IntegerField(required=False),
+        "not_applicable": serializers.IntegerField(required=False, help_text="Controls with nothing in scope."),
         "not_evaluated": serializers.IntegerField(required=False),
         "evidence": serializers.IntegerField(required=False),
+        "period_start": serializers.DateTimeField(required=False, allow_null=True),
+        "period_end": serializers.DateTimeField(required=False, allow_null=True),
         "parameters_version": serializers.IntegerField(required=False, allow_null=True),
         "controls": serializers.DictField(child=serializers.CharField(), required=False,
                                           help_text="Status by control id."),
@@ -231,6 +262,7 @@ class PostureApi(APIView):
     def get(self, request: Request) -> Response:
         latest = selectors.posture_latest()
         return Response([{"framework": fid, "name": f.name, **({
-            "evaluated_at": s.evaluated_at, "pass": s.passed, "fail": s.failed, "not_evaluated": s.not_evaluated,
-            "evidence": s.evidence, "parameters_version": s.parameters_version, "controls": s.controls,
+            "evaluated_at": s.evaluated_at, "pass": s.passed, "fail": s.failed, "not_applicable": s.not_applicable,
+            "not_evaluated": s.not_evaluated, "evidence": s.evidence, "period_start": s.period_start,
+            "period_end": s.period_end, "parameters_version": s.parameters_version, "controls": s.controls,
         } if (s := latest.get(fid)) else {"evaluated_at": None})} for fid, f in FRAMEWORKS.items()])

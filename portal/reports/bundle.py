@@ -12,9 +12,11 @@ from lineage.layout import layout
 from portal.approvals.models import Violation
 from portal.audit.merkle import ChainTree
 from portal.audit.models import AuditCheckpoint, AuditEntry
+from portal.audit.services import checkpoint_create
+from portal.audit.verifier import verify_inclusion
 
 from .catalog import Control, Framework
-from .checks import EVIDENCE, FAIL, NOT_EVALUATED, PASS, Result
+from .checks import EVIDENCE, FAIL, NOT_APPLICABLE, NOT_EVALUATED, PASS, Result
 from .facts import Facts, NodeFact
 
 SCHEMA = "lineage-portal/report-bundle/1"
@@ -34,6 +36,7 @@ def header(report: Any, *, framework: Framework | None, parameters: tuple[Any, d
     user = report.requested_by
     return {
         "id": str(report.id), "kind": report.kind, "title": report.title,
+        "organisation": settings.PORTAL_ORGANISATION, "marking": settings.PORTAL_REPORT_MARKING,
         "framework": {"id": framework.id, "name": framework.name} if framework else None,
         "scope": scope,
         "period": {"start": iso(report.period_start), "end": iso(report.period_end)},
@@ -48,7 +51,8 @@ def header(report: Any, *, framework: Framework | None, parameters: tuple[Any, d
 def control_dict(control: Control, framework_id: str, result: Result) -> dict[str, Any]:
     return {
         "id": control.id, "framework": framework_id, "citation": control.citation, "title": control.title,
-        "evidence_shown": control.evidence_shown, "type": control.type, "status": result.status,
+        "evidence_shown": control.evidence_shown, "type": control.type, "reading": control.reading,
+        "status": result.status,
         "reason": result.reason, "missing": result.missing,
         "failing": [f.as_dict() for f in result.failing],
         "evidence": {"columns": result.columns, "rows": [[_cell(c) for c in row] for row in result.rows]},
@@ -60,11 +64,12 @@ def _cell(value: Any) -> Any:
 
 
 def summary(controls: list[dict[str, Any]]) -> dict[str, int]:
-    counts = {PASS: 0, FAIL: 0, NOT_EVALUATED: 0, EVIDENCE: 0}
+    """Counts by outcome; "not applicable" (nothing in scope) is its own count, never a pass."""
+    counts = {PASS: 0, FAIL: 0, NOT_APPLICABLE: 0, NOT_EVALUATED: 0, EVIDENCE: 0}
     for c in controls:
         counts[c["status"]] += 1
-    return {"pass": counts[PASS], "fail": counts[FAIL], "not_evaluated": counts[NOT_EVALUATED],
-            "evidence": counts[EVIDENCE], "total": len(controls)}
+    return {"pass": counts[PASS], "fail": counts[FAIL], "not_applicable": counts[NOT_APPLICABLE],
+            "not_evaluated": counts[NOT_EVALUATED], "evidence": counts[EVIDENCE], "total": len(controls)}
 
 
 def diagram(facts: Facts, root: NodeFact, *, title: str) -> dict[str, Any]:
@@ -134,7 +139,8 @@ def documents(facts: Facts, node_pks: set[int] | None = None) -> list[dict[str, 
 
 
 def audit_appendix(release_ids: list[int], progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Chain status, the latest signed checkpoint and inclusion proofs of the approvals shown."""
+    """Chain status, a checkpoint made now (so it covers the approvals the report shows, however recent) and
+    inclusion proofs of those approvals, each verified against that checkpoint's root."""
     from portal.audit.models import AuditVerification
     from portal.audit.services import audit_integrate
 
@@ -143,23 +149,26 @@ def audit_appendix(release_ids: list[int], progress: Callable[[str], None] | Non
     chain = {"ok": latest.ok if latest else None, "entries": latest.entries if latest else 0,
              "head": latest.head if latest else "", "verified_at": iso(latest.time) if latest else None,
              "problems": [latest.message] if latest and not latest.ok else []}
-    cp = AuditCheckpoint.objects.order_by("-tree_size", "-id").first()
+    fresh = checkpoint_create()  # None when nothing was appended since the last one: that one is current
+    cp = fresh or AuditCheckpoint.objects.order_by("-tree_size", "-id").first()
     if cp is None:
         return {"chain": chain, "checkpoint": None, "proofs": []}
     checkpoint = {"size": cp.tree_size, "root": cp.root, "key_id": cp.key_id, "signature": cp.signature,
-                  "created_at": iso(cp.time), "signed_time": cp.time_text}
+                  "created_at": iso(cp.time), "signed_time": cp.time_text, "made_for_this_report": fresh is not None}
     entries = list(AuditEntry.objects.filter(
         target_kind="release", target_id__in=[str(i) for i in release_ids], seq__lte=cp.tree_size,
         action__in=("approval.release_approved", "approval.signed", "approval.release_requested"),
     ).order_by("seq")[:MAX_PROOFS])
     tree = ChainTree(cp.tree_size)
     tree.preload_blocks()
+    root = bytes.fromhex(cp.root)
     proofs = []
     for e in entries:
         path = tree.inclusion_proof(e.seq - 1)
+        ok = verify_inclusion(e.seq - 1, cp.tree_size, bytes.fromhex(e.entry_hash), path, root)
         proofs.append({"label": f"release {e.target_id}: {e.action.split('.', 1)[1].replace('_', ' ')}",
                        "seq": e.seq, "leaf_hash": e.entry_hash, "path": [h.hex() for h in path],
-                       "tree_size": cp.tree_size})
+                       "tree_size": cp.tree_size, "verified": ok})
         if progress:
             progress(f"inclusion proof {len(proofs)}/{len(entries)}")
     return {"chain": chain, "checkpoint": checkpoint, "proofs": proofs}
@@ -179,7 +188,9 @@ def assemble(*, head: dict[str, Any], controls: list[dict[str, Any]], audit: dic
 
 
 def datasets(facts: Facts, pks: set[int]) -> list[dict[str, Any]]:
-    """The datasets behind ``pks`` (a dossier's "data" section) with their privacy attributes."""
+    """The datasets behind ``pks`` (a dossier's "data" section): each dataset's own tags and column tags, the
+    sensitive tags reaching it from upstream, its privacy attributes (which live on the dataset, not on its
+    versions) and the exact versions used."""
     seen: dict[int, NodeFact] = {}
     for pk in pks:
         n = facts.nodes[pk]
@@ -189,9 +200,18 @@ def datasets(facts: Facts, pks: set[int]) -> list[dict[str, Any]]:
     out = []
     for ds in sorted(seen.values(), key=lambda d: d.node_id):
         gov = facts.governance.get(ds.pk)
-        versions = [facts.nodes[v] for v in facts.members.get(ds.pk, []) if v in pks]
+        versions = sorted((facts.nodes[v] for v in facts.members.get(ds.pk, []) if v in pks),
+                          key=lambda v: v.version)
+        if ds.kind == "datasetVersion":  # its dataset is not loaded: show what the version has
+            versions = [ds]
+        reaching = set().union(*(facts.sensitive.get(v.pk, set()) for v in versions)) if versions else set()
         out.append({"node_id": ds.node_id, "name": ds.name, "namespace": ds.namespace,
-                    "tags": sorted(ds.tags), "versions": sorted(v.version for v in versions),
+                    "tags": sorted(ds.tags),
+                    "column_tags": {c: sorted(t) for c, t in sorted(ds.column_tags.items())},
+                    "upstream_tags": sorted(reaching - ds.tags),
+                    "versions": [{"node_id": v.node_id, "version": v.version,
+                                  "content_hash": v.attrs.get("content_hash") or None,
+                                  "created_at": iso(facts.created(v))} for v in versions],
                     "lawful_basis": gov.lawful_basis if gov else "", "purposes": gov.purposes if gov else [],
                     "special_category_condition": gov.special_category_condition if gov else "",
                     "retention_until": str(gov.retention_until) if gov and gov.retention_until else None,

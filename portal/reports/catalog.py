@@ -8,7 +8,7 @@ never a silent pass.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +19,7 @@ class Control:
     evidence_shown: str
     type: str  # P (pass/fail), E (evidence listing), P+E
     needs: str = ""  # for controls without a check: the data the portal would need
+    reading: str = ""  # how the check reads the catalog's rule where its words leave room (printed with it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +138,55 @@ AI_ACT = Framework("eu-ai-act", "EU AI Act (Regulation (EU) 2024/1689), high-ris
     C("A11", "Art. 26(5); 27", "Deployer monitoring; FRIA", "Deployer monitoring records; FRIA", "P",
       needs="whether the organisation is a public body or deploys Annex III 5(b)/5(c) as a deployer; FRIA records"),
 ))
+
+# How each check reads the rule text of ``controls.md`` where the words leave room. Common to all: prod(D) is a
+# production deployment active at any time in the report's period (from its deploy event until the next deploy
+# of the same model and environment, or its retirement); personal, PHI and special-category data are found by
+# propagation through runs, stopping at recorded de-identification runs (a model's artifact file counts as the
+# model version, not as a dataset); document ages use the date a document
+# took effect; "before" rules compare both its approval and its effective date with the event's own time.
+READINGS: dict[str, str] = {
+    "H1": "The audit entry's time is measured from when the portal received the run's event, not the event time: "
+          "backfilled history (sent long after it happened) cannot be audited before it arrives; such runs are "
+          "listed as backfilled. Only runs are checked (reads outside runs are not recorded).",
+    "H3": "The launcher (or, failing that, the sending account) is matched to a registered user by username or "
+          "any of the user's e-mails; a grant is the owning team of the PHI dataset's namespace (ingestors and "
+          "admins are service accounts with organisation-wide grants).",
+    "H6": "Only content hashes the runs report on read are compared; a read without a reported hash is not a "
+          "mismatch.",
+    "H7": "Every policy, risk analysis, DPIA, validation report, monitoring plan and QMS procedure on file.",
+    "H9": "Checked on de-identified datasets whose upstream holds a PHI-tagged dataset.",
+    "H10": "≤ 12 months old by the date the analysis took effect; 'updated after the last significant change' "
+           "is read as: took effect after the deployed model version was created. A deployment is in scope with "
+           "PHI upstream or with HIPAA scope in its profile at any time in the period.",
+    "G3": "Personal-data datasets include those derived from personal data. A run 'started after the date' is "
+          "a run whose event time is after the retention date.",
+    "G5": "Checked per dataset (its basis covers its recorded purposes), not per (dataset, purpose) pair.",
+    "G6": "PHI counts as special-category (health) data. The purpose of each reading run is not recorded, so "
+          "the second sentence is not checked.",
+    "G7": "Not applicable when no erasure request was received or answered in the period; the evidence table "
+          "lists every personal-data dataset either way.",
+    "G10": "A ROPA entry in effect at some time in the period counts.",
+    "G12": "'Its first production deploy' is read as the deploy event of the deployment checked; a risk-changing "
+           "event is a new special-category input version created after the DPIA took effect.",
+    "F3": "'Before deploy time': the validation report was approved and in effect before the deploy event.",
+    "F5": "The outcomes analysis document stands for both the analysis and the periodic review.",
+    "F6": "SOX scope: the profile flag set at any time in the period. 'Passing tests' is read as a completed "
+          "training run; the change record is the approved release in force at the deploy event.",
+    "F7": "Authors are the authors and committers of every commit upstream and the launchers of every run "
+          "upstream, matched to users by e-mail.",
+    "F10": "Emergency deployments are break-glass releases; 'within 5 business days' uses the release's "
+           "retrospective due date.",
+    "A1": "'Reviewed after the MV was created' is read as: a risk register that took effect after it.",
+    "A9": "Ten years from the date each document took effect.",
+}
+
+
+def _with_readings(fw: Framework) -> Framework:
+    return Framework(fw.id, fw.name, tuple(replace(c, reading=READINGS.get(c.id, c.reading)) for c in fw.controls))
+
+
+HIPAA, GDPR, MODEL_RISK, SOX, AI_ACT = (_with_readings(f) for f in (HIPAA, GDPR, MODEL_RISK, SOX, AI_ACT))
 
 FRAMEWORKS: dict[str, Framework] = {f.id: f for f in (HIPAA, GDPR, MODEL_RISK, SOX, AI_ACT)}
 

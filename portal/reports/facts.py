@@ -18,6 +18,7 @@ from lineage.labels import node_label
 from lineage.models import SENSITIVE_TAGS
 
 PERSONAL_TAGS = frozenset({"PII", "PHI", "SPECIAL_CAT"})
+SPECIAL_TAGS = frozenset({"PHI", "SPECIAL_CAT"})  # Art. 9 data: health (PHI included), genetic, biometric ...
 
 
 @dataclass(slots=True)
@@ -31,13 +32,13 @@ class NodeFact:
     environment: str
     state: str
     attrs: dict[str, Any]
-    facets: dict[str, Any]
     event_time: datetime | None
     created_at: datetime
     updated_at: datetime
     parent: int | None
     deidentifies: bool
     tags: set[str] = field(default_factory=set)
+    column_tags: dict[str, set[str]] = field(default_factory=dict)  # a dataset's columns and their tags
 
     @property
     def label(self) -> str:
@@ -106,6 +107,10 @@ class DocumentFact:
     def in_effect(self, at: datetime) -> bool:
         return self.effective_from <= at and (self.effective_until is None or self.effective_until > at)
 
+    def in_effect_during(self, start: datetime, end: datetime) -> bool:
+        """In effect at some time in ``start``-``end`` (a report's period)."""
+        return self.effective_from <= end and (self.effective_until is None or self.effective_until > start)
+
     @property
     def approved(self) -> bool:
         return self.approved_at is not None
@@ -151,6 +156,15 @@ class UserFact:
     is_active: bool
     emails: set[str]
     teams: set[str]
+
+
+@dataclass(slots=True)
+class RecordChange:
+    """One audited change of a governance record (inventory or profile): the values before and after."""
+
+    at: datetime
+    before: dict[str, Any] | None
+    after: dict[str, Any]
 
 
 @dataclass(slots=True)
@@ -255,6 +269,7 @@ class Facts:
     monitoring: list[MonitoringFact] = field(default_factory=list)
     alerts: list[AlertFact] = field(default_factory=list)
     incidents: list[IncidentFact] = field(default_factory=list)
+    record_history: dict[int, list[RecordChange]] = field(default_factory=dict)  # node pk -> audited changes
     truncated: bool = False
 
     # -- graph ------------------------------------------------------------------------------------
@@ -328,9 +343,19 @@ class Facts:
         return n
 
     # -- people -----------------------------------------------------------------------------------
+    @cached_property
+    def _users_by_email(self) -> dict[str, UserFact]:
+        return {e.lower(): u for u in self.users.values() for e in u.emails}
+
+    def user_for(self, name: str) -> UserFact | None:
+        """The registered user a launcher or actor name denotes: a username, or any of a user's e-mails."""
+        if not name:
+            return None
+        return self.users.get(name) or self._users_by_email.get(name.lower())
+
     def authors(self, pk: int) -> set[str]:
         """Usernames of the authors and committers of every commit upstream, and the launchers of every run."""
-        by_email = {e: u.username for u in self.users.values() for e in u.emails}
+        by_email = {e: u.username for e, u in self._users_by_email.items()}
         out: set[str] = set()
         for up in self.up(pk):
             n = self.nodes[up]
@@ -369,8 +394,115 @@ class Facts:
 
     def incidents_of(self, pks: set[int]) -> list[IncidentFact]:
         return [i for i in self.incidents if i.nodes & pks]
+    # -- the scope vocabulary of the catalog (controls.md "Conventions") ---------------------------------
+    # Every check names its subjects through these, so "personal-data DV" or "prod(D)" means one thing.
+
+    @cached_property
+    def model_artifacts(self) -> set[int]:
+        """Dataset versions that are a model version's artifact (the model file a training run wrote)."""
+        out = set()
+        for n in self.nodes.values():
+            if n.kind == "modelVersion" and n.attrs.get("artifact") in self.by_node_id:
+                out.add(self.by_node_id[n.attrs["artifact"]].pk)
+        return out
+
+    def datasets_with(self, tags: frozenset[str] | set[str]) -> list[NodeFact]:
+        """Datasets in scope holding data with one of ``tags``: tagged so, or derived from such data (the tags
+        propagate downstream through runs, and stop at a recorded de-identification run, as in the explorer).
+        A model's artifact files are the model version, not a dataset: the controls on models cover them."""
+        out = []
+        for n in self.of_kind("dataset"):
+            versions = self.members.get(n.pk, [])
+            if versions and all(v in self.model_artifacts for v in versions):
+                continue
+            reach = set(n.tags) | self.sensitive.get(n.pk, set())
+            for v in versions:
+                reach |= self.nodes[v].tags | self.sensitive.get(v, set())
+            if reach & tags:
+                out.append(n)
+        return out
+
+    def personal_datasets(self) -> list[NodeFact]:
+        return self.datasets_with(PERSONAL_TAGS)
+
+    def phi_datasets(self) -> list[NodeFact]:
+        return self.datasets_with(frozenset({"PHI"}))
+
+    def special_category_datasets(self) -> list[NodeFact]:
+        return self.datasets_with(SPECIAL_TAGS)
+
+    def created(self, n: NodeFact) -> datetime:
+        """When a node came about: its earliest known time (event time for backfilled history, else receipt).
+        A model version's own event time moves with later events about it (a deploy names it), so it came about
+        when the run that produced it did."""
+        own = min(n.event_time, n.created_at) if n.event_time else n.created_at
+        if n.kind == "modelVersion":
+            runs = [r.event_time for r in self.preds(n.pk, "run") if r.event_time]
+            return min([*runs, own]) if runs else own
+        return own
+
+    def deployed_at(self, d: NodeFact) -> datetime:
+        """When a deployment happened: its event time (not when the portal received it)."""
+        return d.event_time or d.created_at
+
+    @cached_property
+    def active_intervals(self) -> dict[int, tuple[datetime, datetime | None]]:
+        """Each deployment's active interval: from its deploy until the next deploy of the same model in the same
+        environment (superseded), until its retirement, or open (still active)."""
+        groups: dict[tuple[str, str, str], list[NodeFact]] = {}
+        for n in self.nodes.values():
+            if n.kind == "deployment":
+                groups.setdefault((n.namespace, n.name, n.environment), []).append(n)
+        out: dict[int, tuple[datetime, datetime | None]] = {}
+        for group in groups.values():
+            group.sort(key=lambda d: (self.deployed_at(d), d.node_id))
+            for i, d in enumerate(group):
+                start = self.deployed_at(d)
+                if d.state == "active":
+                    out[d.pk] = (start, None)
+                elif d.state == "retired":  # the retire event is its newest event: the deploy came before
+                    out[d.pk] = (min(start, d.created_at), start)
+                else:
+                    later = [self.deployed_at(x) for x in group[i + 1:] if self.deployed_at(x) > start]
+                    out[d.pk] = (start, later[0] if later else max(start, d.updated_at))
+        return out
+
+    def active_during(self, d: NodeFact, start: datetime | None = None, end: datetime | None = None) -> bool:
+        """Active at any time in ``start``-``end`` (by default the report's period)."""
+        start, end = start or self.period_start, end or self.period_end
+        since, until = self.active_intervals.get(d.pk, (self.deployed_at(d), None))
+        return since <= end and (until is None or until >= start)
 
     def production(self) -> list[NodeFact]:
-        """Active production deployments in scope."""
+        """prod(D): production deployments in scope active at any time during the period (superseded or retired
+        since included)."""
         env = self.params.get("production_environment", "production")
-        return [d for d in self.of_kind("deployment") if d.environment == env and d.state == "active"]
+        return [d for d in self.of_kind("deployment") if d.environment == env and self.active_during(d)]
+
+    def in_force_during(self, pk: int, name: str, current: Any) -> bool:
+        """Whether a governance record field (a profile's ``sox_in_scope``, an inventory's ``high_risk_annex``)
+        was set at any time in the period, from its audited changes (the current value when never changed)."""
+        history = sorted(self.record_history.get(pk, []), key=lambda c: c.at)
+        if not history:
+            return bool(current)
+        before_start = [c for c in history if c.at <= self.period_start]
+        at_start = (before_start[-1].after if before_start else (history[0].before or {})).get(name)
+        during = [c.after.get(name) for c in history if self.period_start < c.at <= self.period_end]
+        return any(bool(v) for v in (at_start, *during))
+
+    def sox_in_scope(self, d: NodeFact) -> bool:
+        p = self.profiles.get(d.pk)
+        return self.in_force_during(d.pk, "sox_in_scope", p.sox_in_scope if p else False)
+
+    def hipaa_in_scope(self, d: NodeFact) -> bool:
+        """A deployment that uses ePHI: PHI upstream, or flagged HIPAA scope in its profile during the period."""
+        p = self.profiles.get(d.pk)
+        return "PHI" in self.sensitive.get(d.pk, set()) or self.in_force_during(
+            d.pk, "hipaa_scope", p.hipaa_scope if p else False)
+
+    def high_risk(self, mv: NodeFact | None) -> bool:
+        """An EU AI Act high-risk model version: an Annex III point in its inventory during the period."""
+        if mv is None:
+            return False
+        inv = self.inventory.get(mv.pk)
+        return self.in_force_during(mv.pk, "high_risk_annex", inv.high_risk_annex if inv else "")

@@ -36,6 +36,8 @@ class Report(models.Model):
     state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
     progress = models.PositiveSmallIntegerField(default=0)
     step = models.CharField(max_length=200, blank=True)
+    steps = models.JSONField(default=list, blank=True,
+                             help_text="The progress steps as they happened: [percent, step, seconds since start].")
     error = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     task_id = models.CharField(max_length=100, blank=True, help_text="The Celery task generating it.")
@@ -57,18 +59,44 @@ class Report(models.Model):
         return f"{self.title} ({self.state})"
 
 
+class ReportSignature(models.Model):
+    """An auditor's countersignature of a generated report: the reviewed-by block of its cover.
+
+    Re-authenticated (the auditor's password again) and recorded in the audit trail with the digest of the PDF
+    that was reviewed and of the PDF re-drawn with the block filled; one per report.
+    """
+
+    report = models.OneToOneField(Report, on_delete=models.CASCADE, related_name="countersignature")
+    signer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    printed_name = models.CharField(max_length=300)
+    reason = models.TextField()
+    signed_at = models.DateTimeField()
+    reviewed_sha256 = models.CharField(max_length=64, help_text="The PDF the auditor reviewed.")
+
+    def __str__(self) -> str:
+        return f"{self.printed_name} reviewed {self.report_id}"
+
+
 class PostureSnapshot(models.Model):
-    """Pass/fail counts of one framework over the whole organisation at a time (the dashboard's trend)."""
+    """Counts by outcome of one framework over the whole organisation at a time (the dashboard's trend).
+
+    Written only by the scheduled posture evaluation, over the fixed rolling period of the policy parameters
+    (``posture_period_days``), with the period and parameters it used: an ad-hoc report, whatever its period,
+    never moves the posture.
+    """
 
     framework = models.CharField(max_length=20)
     evaluated_at = models.DateTimeField()
     passed = models.PositiveIntegerField()
     failed = models.PositiveIntegerField()
+    not_applicable = models.PositiveIntegerField(default=0, help_text="Controls with nothing in scope.")
     not_evaluated = models.PositiveIntegerField()
     evidence = models.PositiveIntegerField()
+    period_start = models.DateTimeField(null=True, blank=True)
+    period_end = models.DateTimeField(null=True, blank=True)
+    parameters = models.JSONField(default=dict, blank=True, help_text="The parameter values evaluated with.")
     parameters_version = models.PositiveIntegerField(null=True, blank=True)
     controls = models.JSONField(default=dict, help_text="status by control id")
-    report = models.ForeignKey(Report, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
         ordering = ["-evaluated_at"]

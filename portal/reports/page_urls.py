@@ -14,4 +14,5 @@ urlpatterns = [
     path("<uuid:pk>/", views.report_detail, name="detail"),
     path("<uuid:pk>/pdf", views.report_pdf, name="pdf"),
     path("<uuid:pk>/csv", views.report_csv, name="csv"),
+    path("<uuid:pk>/countersign", views.report_countersign, name="countersign"),
 ]

@@ -25,12 +25,17 @@ PAD = 14.0
 # Above this many nodes the boxes are drawn without their labels (they would be unreadable and slow);
 # above DIAGRAM_MAX_NODES the diagram is not drawn at all and the section says so.
 LABEL_LIMIT = 1500
+# Font sizes inside a box: at MIN_SCALE (the smallest a diagram is drawn at) the kind and badge print at 6 pt.
+SMALL_FONT = 8.6
+NAME_FONT = 9.5
+MIN_SCALE = 0.7
 DIAGRAM_MAX_NODES = 5000
 
 # fill, stroke: the lineage kinds' colours (as the explorer draws them), plus the report-only kinds.
 KIND_COLOURS: dict[str, tuple[str, str]] = {
     **labels.KIND_COLOURS,
     "model": labels.KIND_COLOURS["modelVersion"],
+    "continuation": ("#ffffff", "#9ca3af"),  # a marker where a diagram split across pages goes on
     "document": ("#fce7f3", "#be185d"),
 }
 OTHER_COLOURS = labels.OTHER_COLOURS
@@ -208,17 +213,17 @@ def lineage_drawing(
         tags = [clean(t) for t in n.get("tags") or [] if clean(t).upper() in sensitive_set]
         badge_w = 0.0
         if tags:
-            badge = fit(" ".join(dict.fromkeys(tags)), 70, bold, 6.5)
-            badge_w = stringWidth(badge, bold, 6.5) + 6
-            group.add(Rect(x + BOX_W - badge_w - 3, y + BOX_H - 12, badge_w, 9.5, rx=2, ry=2,
+            badge = fit(" ".join(dict.fromkeys(tags)), 80, bold, SMALL_FONT)
+            badge_w = stringWidth(badge, bold, SMALL_FONT) + 6
+            group.add(Rect(x + BOX_W - badge_w - 3, y + BOX_H - 14, badge_w, 11.5, rx=2, ry=2,
                            fillColor=BADGE, strokeColor=None))
-            group.add(String(x + BOX_W - badge_w, y + BOX_H - 9.7, badge, fontName=bold, fontSize=6.5,
+            group.add(String(x + BOX_W - badge_w, y + BOX_H - 11.2, badge, fontName=bold, fontSize=SMALL_FONT,
                              fillColor=colors.white))
         if labels:
-            group.add(String(x + 6, y + BOX_H - 11, fit(kind, BOX_W - badge_w - 14, font, 6.5),
-                             fontName=font, fontSize=6.5, fillColor=colors.HexColor(stroke)))
-            group.add(String(x + 6, y + 9, fit(clean(n.get("name") or n.get("id")), BOX_W - 12, font, 8.5),
-                             fontName=font, fontSize=8.5, fillColor=colors.black))
+            group.add(String(x + 6, y + BOX_H - 12, fit(kind, BOX_W - badge_w - 14, font, SMALL_FONT),
+                             fontName=font, fontSize=SMALL_FONT, fillColor=colors.HexColor(stroke)))
+            group.add(String(x + 6, y + 8, fit(clean(n.get("name") or n.get("id")), BOX_W - 12, font, NAME_FONT),
+                             fontName=font, fontSize=NAME_FONT, fillColor=colors.black))
     return drawing
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -44,6 +45,7 @@ from .facts import (
     MonitoringFact,
     NodeFact,
     Profile,
+    RecordChange,
     ReleaseFact,
     ReportFact,
     SignatureFact,
@@ -52,7 +54,8 @@ from .facts import (
 from .models import PostureSnapshot, Report
 
 CHUNK = 5000
-NODE_FIELDS = ("pk", "node_id", "kind", "namespace", "name", "version", "environment", "state", "attrs", "facets",
+# Not the facets: no check reads them, and decoding every node's facets is most of the load time.
+NODE_FIELDS = ("pk", "node_id", "kind", "namespace", "name", "version", "environment", "state", "attrs",
                "event_time", "created_at", "updated_at", "parent_id", "deidentifies")
 
 
@@ -66,7 +69,8 @@ def scope_pks(scope: dict[str, list[str]], *, max_nodes: int | None = None) -> t
 
     A scope names namespaces, model names and tags. It covers those nodes, everything upstream of its model
     versions and deployments, and everything downstream of its datasets, so a model's upstream PHI is in
-    scope of a report on that model.
+    scope of a report on that model. (``scope_context`` adds what lies upstream of its datasets, for the tags
+    that reach them.)
     """
     namespaces, models, tags = scope.get("namespaces") or [], scope.get("models") or [], scope.get("tags") or []
     if not (namespaces or models or tags):
@@ -95,32 +99,62 @@ def scope_pks(scope: dict[str, list[str]], *, max_nodes: int | None = None) -> t
     return closure, cut
 
 
-def _nodes(pks: set[int] | None) -> dict[int, NodeFact]:
+def scope_context(pks: set[int], *, max_nodes: int | None = None) -> set[int]:
+    """Nodes upstream of a scope's datasets and runs, outside the scope: loaded so that the tags that propagate
+    into a scoped dataset from elsewhere (a PHI source in another namespace) reach it; never checked themselves."""
+    seeds = [pk for part in _chunks(sorted(pks)) for pk in Node.objects.filter(
+        pk__in=part, kind__in=("datasetVersion", "run")).values_list("pk", flat=True)]
+    out: set[int] = set()
+    for part in _chunks(seeds):
+        walk = lineage_walk(seeds=part, direction="upstream", depth=settings.LINEAGE_MAX_DEPTH,
+                            max_nodes=max_nodes or settings.PORTAL_REPORT_MAX_NODES)
+        out |= set(walk.distance)
+    return out - pks
+
+
+def _nodes(pks: set[int] | None, step: Callable[[str], None] = lambda _: None) -> dict[int, NodeFact]:
     qs = Node.objects.exclude(kind="job")
     rows: Iterable[dict[str, Any]]
     if pks is None:
         rows = qs.values(*NODE_FIELDS).iterator(chunk_size=CHUNK)
     else:
         rows = (r for part in _chunks(sorted(pks)) for r in qs.filter(pk__in=part).values(*NODE_FIELDS))
-    out = {}
+    out: dict[int, NodeFact] = {}
     for r in rows:
+        if len(out) % CHUNK == CHUNK - 1:
+            step(f"loading nodes ({len(out) + 1:,} so far)")
         out[r["pk"]] = NodeFact(pk=r["pk"], node_id=r["node_id"], kind=r["kind"], namespace=r["namespace"],
                                 name=r["name"], version=r["version"], environment=r["environment"],
-                                state=r["state"], attrs=r["attrs"] or {}, facets=r["facets"] or {},
+                                state=r["state"], attrs=r["attrs"] or {},
                                 event_time=r["event_time"], created_at=r["created_at"], updated_at=r["updated_at"],
                                 parent=r["parent_id"], deidentifies=r["deidentifies"])
     return out
 
 
-def _in(model: Any, field: str, pks: list[int]) -> Iterable[Any]:
+def _in(model: Any, field: str, pks: list[int], qs: Any = None) -> Iterable[Any]:
+    """Rows of ``model`` whose ``field`` is among ``pks``. For many pks (an organisation-wide report) reading
+    the whole table and filtering here is much cheaper than tens of thousands of query parameters."""
+    qs = model.objects.all() if qs is None else qs
+    if len(pks) > CHUNK:
+        wanted = set(pks)
+        yield from (row for row in qs.iterator(chunk_size=CHUNK) if getattr(row, f"{field}_id") in wanted)
+        return
     for part in _chunks(pks):
-        yield from model.objects.filter(**{f"{field}__in": part})
+        yield from qs.filter(**{f"{field}__in": part})
+
+
+def _parents(pks: set[int]) -> set[int]:
+    """The datasets of these dataset versions (their tags and privacy attributes live on the dataset)."""
+    return {p for part in _chunks(sorted(pks)) for p in Node.objects.filter(
+        pk__in=part, kind="datasetVersion").values_list("parent_id", flat=True) if p is not None} - pks
 
 
 def _tags_and_edges(nodes: dict[int, NodeFact]) -> list[tuple[int, int, str]]:
     pks = list(nodes)
-    for node_pk, tag in select_in("SELECT node_id, tag FROM lineage_nodetag WHERE node_id", pks):
+    for node_pk, column, tag in select_in("SELECT node_id, field, tag FROM lineage_nodetag WHERE node_id", pks):
         nodes[node_pk].tags.add(tag)
+        if column:
+            nodes[node_pk].column_tags.setdefault(column, set()).add(tag)
     for n in nodes.values():  # a version carries its dataset's tags
         if n.kind == "datasetVersion" and n.parent in nodes:
             n.tags |= nodes[n.parent].tags
@@ -131,7 +165,7 @@ def _tags_and_edges(nodes: dict[int, NodeFact]) -> list[tuple[int, int, str]]:
 def _governance(facts: Facts) -> None:
     pks = list(facts.nodes)
     keys = dict(SubjectKey.objects.values("dataset_id").annotate(n=Count("id")).values_list("dataset_id", "n"))
-    for g in _in(DatasetGovernance, "node_id", pks):
+    for g in _in(DatasetGovernance, "node", pks):
         facts.governance[g.node_id] = DatasetGov(
             lawful_basis=g.lawful_basis, purposes=list(g.purposes or []), consent_reference=g.consent_reference,
             special_category_condition=g.special_category_condition, retention_until=g.retention_until,
@@ -140,13 +174,12 @@ def _governance(facts: Facts) -> None:
     for pk, n in keys.items():
         if pk in facts.nodes and pk not in facts.governance:
             facts.governance[pk] = DatasetGov("", [], "", "", None, False, "", None, subject_keys=n)
-    for part in _chunks(pks):
-        for m in ModelInventory.objects.filter(node_id__in=part).select_related("owner"):
-            facts.inventory[m.node_id] = Inventory(
-                owner=m.owner.username if m.owner else "", intended_use=m.intended_use, tier=m.tier,
-                limitations=m.limitations, status=m.status, retired_at=m.retired_at,
-                high_risk_annex=m.high_risk_annex, credit_decisioning=m.credit_decisioning)
-    for p in _in(DeploymentProfile, "node_id", pks):
+    for m in _in(ModelInventory, "node", pks, ModelInventory.objects.select_related("owner")):
+        facts.inventory[m.node_id] = Inventory(
+            owner=m.owner.username if m.owner else "", intended_use=m.intended_use, tier=m.tier,
+            limitations=m.limitations, status=m.status, retired_at=m.retired_at,
+            high_risk_annex=m.high_risk_annex, credit_decisioning=m.credit_decisioning)
+    for p in _in(DeploymentProfile, "node", pks):
         facts.profiles[p.node_id] = Profile(
             sox_in_scope=p.sox_in_scope, hipaa_scope=p.hipaa_scope, human_in_loop=p.human_in_loop,
             overseers=list(p.overseers or []), change_record=p.change_record, emergency=p.emergency,
@@ -216,6 +249,22 @@ def _audit(facts: Facts) -> None:
     facts.audit = audit
 
 
+RECORD_ACTIONS = ("governance.profile_set", "governance.inventory_set")
+
+
+def _record_history(facts: Facts) -> None:
+    """The audited changes of deployment profiles and model inventory records: a scope flag (SOX, HIPAA,
+    high-risk) counts if it was set at any time in the period, not only now."""
+    by_id = {n.node_id: pk for pk, n in facts.nodes.items() if n.kind in ("deployment", "modelVersion")}
+    for part in _chunks(sorted(by_id)):
+        rows = AuditEntry.objects.filter(action__in=RECORD_ACTIONS, target_id__in=part).order_by("seq")
+        for target, time, payload in rows.values_list("target_id", "time", "payload"):
+            data = json.loads(payload or "{}")
+            if isinstance(data.get("after"), dict):
+                facts.record_history.setdefault(by_id[target], []).append(
+                    RecordChange(at=time, before=data.get("before"), after=data["after"]))
+
+
 def _erasures(facts: Facts) -> None:
     requests = ErasureRequest.objects.filter(received_at__lte=facts.period_end).prefetch_related("dispositions__node")
     for r in requests:
@@ -266,14 +315,20 @@ def facts_load(*, scope: dict[str, list[str]], period: tuple[datetime, datetime]
                params: dict[str, Any], progress: Callable[[str], None] | None = None) -> Facts:
     step = progress or (lambda _: None)
     pks, cut = scope_pks(scope)
+    if pks is not None:
+        pks |= _parents(pks)
+    context = scope_context(pks) if pks is not None else set()
+    context |= _parents(context) - (pks or set())
     step("loading nodes")
-    nodes = _nodes(pks)
+    nodes = _nodes(pks | context if pks is not None else None, step)
     step(f"loading tags and edges of {len(nodes)} nodes")
     edges = _tags_and_edges(nodes)
+    in_scope = set(nodes) - context
     facts = Facts(now=now, period_start=period[0], period_end=period[1], params=params, nodes=nodes, edges=edges,
-                  in_scope=set(nodes), truncated=cut)
+                  in_scope=in_scope, truncated=cut)
     for name, load in (("governance records", _governance), ("documents", _documents), ("releases", _releases),
-                       ("people", _people), ("audit entries", _audit), ("monitoring and incidents", _monitoring)):
+                       ("people", _people), ("audit entries", _audit), ("record history", _record_history),
+                       ("monitoring and incidents", _monitoring)):
         step(f"loading {name}")
         load(facts)
     step("propagating sensitive tags")

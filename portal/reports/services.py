@@ -20,12 +20,14 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.text import slugify
 
 from lineage.governance_fields import subject_key_hash
 from lineage.models import Node
 from lineage.selectors import erasure_impact
-from portal.accounts.models import User
+from portal.accounts.models import Role, User
 from portal.accounts.permissions import REPORT_ROLES, has_role
+from portal.accounts.services import password_confirm
 from portal.audit.models import AuditEntry
 from portal.audit.services import audit_integrate, audit_record
 from portal.governance.models import SubjectKey
@@ -35,13 +37,14 @@ from portal.lib.errors import DomainError, FieldError
 from . import bundle as B
 from .catalog import FRAMEWORKS, framework_get
 from .checks import evaluate
-from .models import PostureSnapshot, Report
+from .models import PostureSnapshot, Report, ReportSignature
 from .selectors import facts_load
 
 logger = logging.getLogger(__name__)
 
 DOSSIER_FRAMEWORKS = ("model-risk", "eu-ai-act")
 PROGRESS_EVERY = 0.5  # seconds between progress writes
+MAX_STEPS = 200  # steps kept in Report.steps
 
 
 class ReportForbidden(DomainError):
@@ -152,13 +155,18 @@ def _claim(report_id: str, task_id: str) -> Report | None:
 
 
 class Progress:
-    """Writes percent and step to the report row, at most every PROGRESS_EVERY seconds (and always at 100)."""
+    """Writes percent and step to the report row, at most every PROGRESS_EVERY seconds (and always at 100).
+
+    Every step written is also kept in ``Report.steps``, so the page shows what a worker went through even
+    when it never saw the report running (eager mode answers the request once the report is finished)."""
 
     def __init__(self, report: Report, on_update: Callable[[int, str], None] | None = None) -> None:
         self.report = report
         self.on_update = on_update
         self._last = 0.0
+        self._start = time.monotonic()
         self.percent = 0
+        self.steps: list[list[Any]] = []
 
     def __call__(self, percent: int, step: str, *, force: bool = False) -> None:
         percent = max(self.percent, min(100, int(percent)))
@@ -166,7 +174,9 @@ class Progress:
         now = time.monotonic()
         if force or now - self._last >= PROGRESS_EVERY:
             self._last = now
-            Report.objects.filter(pk=self.report.pk).update(progress=percent, step=step[:200],
+            if len(self.steps) < MAX_STEPS and (not self.steps or self.steps[-1][1] != step[:200]):
+                self.steps.append([percent, step[:200], round(now - self._start, 2)])
+            Report.objects.filter(pk=self.report.pk).update(progress=percent, step=step[:200], steps=self.steps,
                                                             heartbeat_at=timezone.now())
         if self.on_update:
             self.on_update(percent, step)
@@ -217,19 +227,18 @@ def _store(report: Report, body: dict[str, Any], pdf: bytes, progress: Progress)
                  target_id=str(report.pk),
                  payload={"sha256": digest, "size": len(pdf), "kind": report.kind, "framework": report.framework,
                           "summary": report.summary, "parameters_version": report.parameters_version})
-    if report.kind == Report.Kind.FRAMEWORK and not any(report.scope.values()):
-        _snapshot(report.framework, body["controls"], report.parameters_version, report, report.finished_at)
     progress(100, "done", force=True)
     return report
 
 
-def _snapshot(framework: str, controls: list[dict[str, Any]], version: int | None, report: Report | None,
-              at: datetime) -> PostureSnapshot:
+def _snapshot(framework: str, controls: list[dict[str, Any]], *, version: int | None, params: dict[str, Any],
+              period: tuple[datetime, datetime], at: datetime) -> PostureSnapshot:
     counts = B.summary(controls)
     return PostureSnapshot.objects.create(
         framework=framework, evaluated_at=at, passed=counts["pass"], failed=counts["fail"],
-        not_evaluated=counts["not_evaluated"], evidence=counts["evidence"], parameters_version=version,
-        controls={c["id"]: c["status"] for c in controls}, report=report)
+        not_applicable=counts["not_applicable"], not_evaluated=counts["not_evaluated"], evidence=counts["evidence"],
+        period_start=period[0], period_end=period[1], parameters=params, parameters_version=version,
+        controls={c["id"]: c["status"] for c in controls})
 
 
 def _build(report: Report, progress: Progress) -> dict[str, Any]:
@@ -319,14 +328,19 @@ def _build_erasure(report: Report, params: tuple[Any, dict[str, Any]], progress:
 
 
 def posture_evaluate(*, at: datetime | None = None) -> list[PostureSnapshot]:
-    """Evaluate every framework over the whole organisation (no PDF) and store the counts."""
+    """The posture: every framework over the whole organisation (no PDF), over the fixed rolling period of
+    the parameters in force (``posture_period_days`` up to ``at``), stored with that period and those
+    parameters. The beat schedule runs it; it is the only writer of the posture."""
     at = at or timezone.now()
     pset, values = parameters_in_force(at)
-    facts = facts_load(scope={}, period=(at - timedelta(days=365), at), now=at, params=values)
+    period = (at - timedelta(days=int(values["posture_period_days"])), at)
+    facts = facts_load(scope={}, period=period, now=at, params=values)
     out = []
-    for fid, framework in FRAMEWORKS.items():
-        controls = [B.control_dict(c, fid, r) for c, r in evaluate(framework, facts)]
-        out.append(_snapshot(fid, controls, pset.version if pset else None, None, at))
+    with transaction.atomic():
+        for fid, framework in FRAMEWORKS.items():
+            controls = [B.control_dict(c, fid, r) for c, r in evaluate(framework, facts)]
+            out.append(_snapshot(fid, controls, version=pset.version if pset else None, params=values,
+                                 period=period, at=at))
     return out
 
 
@@ -347,21 +361,96 @@ class PdfVerdict:
     audit_seq: int | None = None
 
 
+PDF_ACTIONS = ("report.generated", "report.countersigned")
+
+
 def report_verify(*, content: bytes) -> PdfVerdict:
     """Is ``content`` an unaltered PDF generated by this portal? Matched by SHA-256 against the reports and
-    against the ``report.generated`` entry of the audit trail (which the database refuses to rewrite)."""
+    against the ``report.generated`` (or ``report.countersigned``) entry of the audit trail (which the database
+    refuses to rewrite). The PDF drawn before a countersignature still verifies, as the version reviewed."""
     digest = hashlib.sha256(content).hexdigest()
     report = Report.objects.filter(pdf_sha256=digest, state=Report.State.DONE).select_related("requested_by").first()
     if report is None:
+        signature = ReportSignature.objects.filter(reviewed_sha256=digest).select_related("report").first()
+        if signature is not None:
+            r = signature.report
+            return PdfVerdict(True, digest, f"Unaltered: {r.title}, as generated before {signature.printed_name} "
+                                            f"countersigned it on {signature.signed_at:%d %B %Y}; the current "
+                                            "version carries the reviewed-by block.", r)
         return PdfVerdict(False, digest, "Not a report of this portal, or altered since it was generated.")
-    audit_integrate()  # the report.generated entry may still be pending when the sequencer runs as a service
-    entry = (AuditEntry.objects.filter(action="report.generated", target_kind="report", target_id=str(report.pk))
-             .order_by("-seq").first())
-    if entry is None or json.loads(entry.payload).get("sha256") != digest:
+    audit_integrate()  # the report's entries may still be pending when the sequencer runs as a service
+    entries = AuditEntry.objects.filter(action__in=PDF_ACTIONS, target_kind="report", target_id=str(report.pk))
+    entry = next((e for e in entries.order_by("-seq") if json.loads(e.payload).get("sha256") == digest), None)
+    if entry is None:
         return PdfVerdict(False, digest, "A report row has this hash but the audit trail does not record it.",
                           report)
-    return PdfVerdict(True, digest, f"Unaltered: {report.title}, generated {report.finished_at:%Y-%m-%d %H:%M} "
+    what = "countersigned" if entry.action == "report.countersigned" else "generated"
+    return PdfVerdict(True, digest, f"Unaltered: {report.title}, {what} {entry.time:%Y-%m-%d %H:%M} "
                                     f"UTC (audit entry #{entry.seq}).", report, entry.seq)
+
+
+def report_file_name(report: Report, ext: str) -> str:
+    """A name that says what the file is: ``gdpr-report-<organisation>-<period>.pdf``, ``dossier-<model>-v<n>-
+    <organisation>.pdf``, ``erasure-impact-<organisation>-<date>.csv``."""
+    org = slugify(settings.PORTAL_ORGANISATION) or "organisation"
+    day = (report.finished_at or report.created_at or timezone.now()).strftime("%Y-%m-%d")
+    if report.kind == Report.Kind.FRAMEWORK and report.period_start and report.period_end:
+        period = f"{report.period_start:%Y-%m-%d}-to-{report.period_end:%Y-%m-%d}"
+        stem = f"{report.framework}-report-{org}-{period}"
+    elif report.kind == Report.Kind.DOSSIER:
+        model = report.subject.split(":")[-1]  # modelVersion:<ns>:<name>#<version>
+        name, _, version = model.partition("#")
+        stem = f"{'annex-iv-' if report.annex_iv else ''}dossier-{slugify(name)}-v{slugify(version)}-{org}"
+    else:
+        stem = f"erasure-impact-{org}-{day}"
+    return f"{stem}.{ext}"
+
+
+class ReportReviewError(DomainError):
+    status_code = 400
+
+
+def report_countersign(*, report: Report, by: User, password: str, reason: str) -> Report:
+    """An auditor countersigns a report (the reviewed-by block): the password again, a reason, never one's own
+    report, once. The PDF is drawn again with the block filled; both digests go to the audit trail."""
+    if not has_role(by, {Role.AUDITOR}):
+        raise ReportForbidden("Only auditors countersign reports.")
+    if report.state != Report.State.DONE:
+        raise ReportReviewError("The report is not finished.")
+    if report.requested_by_id == by.pk:
+        raise ReportReviewError("You cannot review a report you requested.")
+    if not reason.strip():
+        raise FieldError("reason", "A countersignature needs a reason (what you reviewed).")
+    if not password_confirm(user=by, password=password, refused_action="report.countersign_refused",
+                            target_kind="report", target_id=str(report.pk)):
+        raise FieldError("password", "Wrong password: the countersignature needs your password again.")
+    return _countersign(report=report, by=by, reason=reason.strip())
+
+
+@transaction.atomic
+def _countersign(*, report: Report, by: User, reason: str) -> Report:
+    report = Report.objects.select_for_update().get(pk=report.pk)
+    existing = ReportSignature.objects.filter(report=report).select_related("signer").first()
+    if existing is not None:
+        raise ReportReviewError(f"Already countersigned by {existing.printed_name}.")
+    now = timezone.now()
+    printed = by.get_full_name() or by.username
+    sig = ReportSignature.objects.create(report=report, signer=by, printed_name=printed, reason=reason,
+                                         signed_at=now, reviewed_sha256=report.pdf_sha256)
+    body = dict(report.bundle)
+    body["report"] = {**body["report"], "reviewed_by": {
+        "username": by.username, "name": printed, "reason": reason, "signed_at": B.iso(now),
+        "reviewed_sha256": sig.reviewed_sha256}}
+    from .pdf import render
+
+    pdf = render(body)
+    digest = hashlib.sha256(pdf).hexdigest()
+    report.bundle, report.pdf, report.pdf_sha256, report.pdf_size = body, pdf, digest, len(pdf)
+    report.save(update_fields=["bundle", "pdf", "pdf_sha256", "pdf_size"])
+    audit_record(actor=by, action="report.countersigned", target_kind="report", target_id=str(report.pk),
+                 payload={"sha256": digest, "reviewed_sha256": sig.reviewed_sha256, "reason": reason,
+                          "printed_name": printed})
+    return report
 
 
 @transaction.atomic

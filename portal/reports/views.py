@@ -12,6 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from portal.accounts.models import Role
 from portal.accounts.permissions import REPORT_ROLES, has_role
 from portal.lib.errors import DomainError, FieldError
 
@@ -27,20 +28,27 @@ def _split(text: str) -> list[str]:
 
 class FrameworkForm(forms.Form):
     framework = forms.ChoiceField(choices=[(f.id, f.name) for f in FRAMEWORKS.values()])
-    namespaces = forms.CharField(required=False, help_text="Comma-separated; empty = every namespace.")
-    models = forms.CharField(required=False, help_text="Model names, comma-separated.")
+    namespaces = forms.CharField(required=False, help_text="Comma-separated; empty = every namespace. Type to search.",
+                                 widget=forms.TextInput(attrs={"data-picker-kind": "dataset",
+                                                               "data-picker-value": "namespace",
+                                                               "data-picker-multi": ""}))
+    models = forms.CharField(required=False, help_text="Model names, comma-separated. Type to search.",
+                             widget=forms.TextInput(attrs={"data-picker-kind": "modelVersion",
+                                                           "data-picker-value": "name", "data-picker-multi": ""}))
     tags = forms.CharField(required=False, help_text="e.g. PHI, PII")
     period_start = forms.DateTimeField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     period_end = forms.DateTimeField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
 
 class DossierForm(forms.Form):
-    model = forms.CharField(help_text="The model version's node id, e.g. modelVersion:ns:credit-scoring#7")
+    model = forms.CharField(help_text="Type a model's name and pick the version (its node id is filled in).",
+                            widget=forms.TextInput(attrs={"data-picker-kind": "modelVersion", "size": 60}))
     annex_iv = forms.BooleanField(required=False, label="Lay out as EU AI Act Annex IV")
 
 
 class ErasureForm(forms.Form):
-    dataset = forms.CharField(required=False, help_text="A dataset node id")
+    dataset = forms.CharField(required=False, help_text="Type a dataset's name and pick it.",
+                              widget=forms.TextInput(attrs={"data-picker-kind": "dataset", "size": 60}))
     subject_key = forms.CharField(required=False, help_text="Or a data subject's key (only its hash is kept)")
 
 
@@ -108,9 +116,14 @@ def report_start(request: HttpRequest) -> HttpResponse:
 def report_detail(request: HttpRequest, pk: Any) -> HttpResponse:
     report = _report(request, pk)
     bundle = report.bundle or {}
+    signature = getattr(report, "countersignature", None) if report.state == Report.State.DONE else None
+    may_countersign = (report.state == Report.State.DONE and signature is None
+                       and has_role(request.user, {Role.AUDITOR}) and report.requested_by_id != request.user.pk)
     return render(request, "reports/detail.html", {
         "report": report, "controls": bundle.get("controls", []), "erasure": bundle.get("erasure"),
-        "summary": bundle.get("summary")})
+        "summary": bundle.get("summary"), "signature": signature, "may_countersign": may_countersign,
+        "countersign_form": CountersignForm() if may_countersign else None,
+        "file_name": services.report_file_name(report, "pdf")})
 
 
 @login_required
@@ -120,7 +133,7 @@ def report_pdf(request: HttpRequest, pk: Any) -> HttpResponse:
         raise Http404("The report is not ready.")
     services.report_downloaded(report=report, by=request.user, fmt="pdf")
     response = HttpResponse(bytes(report.pdf), content_type="application/pdf")
-    response["Content-Disposition"] = f'attachment; filename="report-{report.pk}.pdf"'
+    response["Content-Disposition"] = f'attachment; filename="{services.report_file_name(report, "pdf")}"'
     return response
 
 
@@ -131,8 +144,35 @@ def report_csv(request: HttpRequest, pk: Any) -> HttpResponse:
         raise Http404
     services.report_downloaded(report=report, by=request.user, fmt="csv")
     response = HttpResponse(erasure_csv(report.bundle["erasure"]), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="erasure-{report.pk}.csv"'
+    response["Content-Disposition"] = f'attachment; filename="{services.report_file_name(report, "csv")}"'
     return response
+
+
+class CountersignForm(forms.Form):
+    password = forms.CharField(widget=forms.PasswordInput, strip=False,
+                               help_text="Your password again: this is an electronic signature.")
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=2000,
+                             help_text="What you reviewed, e.g. 'Reviewed controls H1-H10 against the evidence.'")
+
+
+@login_required
+@require_POST
+def report_countersign(request: HttpRequest, pk: Any) -> HttpResponse:
+    report = _report(request, pk)
+    if not has_role(request.user, {Role.AUDITOR}):
+        raise PermissionDenied("Only auditors countersign reports.")
+    form = CountersignForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, f"Check the form: {form.errors.as_text()}")
+        return redirect("reports:detail", pk=report.pk)
+    try:
+        services.report_countersign(report=report, by=request.user, **form.cleaned_data)
+    except (FieldError, DomainError) as exc:
+        field = getattr(exc, "field", None)
+        messages.error(request, f"{field}: {exc.message}" if field else exc.message)
+    else:
+        messages.success(request, "Countersigned: the PDF now carries your reviewed-by block.")
+    return redirect("reports:detail", pk=report.pk)
 
 
 @login_required

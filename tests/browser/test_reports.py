@@ -68,3 +68,17 @@ def _present(page, selector: str) -> bool:  # noqa: ANN001
         return page.locator(selector).count() > 0
     except PlaywrightError:
         return False
+
+
+def test_the_dossier_form_picks_a_model_version_by_typing_its_name(new_page) -> None:
+    """Search as you type over the nodes the auditor may see: the option's value is the node id the form needs."""
+    page = new_page(demo.INGRID.username, demo.INGRID.password)
+    page.goto("/reports/")
+    page.fill("#id_model", "credit")
+    page.wait_for_function("() => document.getElementById('id_model').list !== null"
+                           " && document.getElementById('id_model').list.options.length > 0")
+    options = page.eval_on_selector_all(f"#{page.get_attribute('#id_model', 'list')} option",
+                                        "els => els.map(e => [e.value, e.label])")
+    assert any(value.startswith("modelVersion:") and demo.CREDIT_MODEL in value for value, _ in options), options
+    assert all(label for _, label in options)
+    screenshot(page, "report-picker")

@@ -39,7 +39,8 @@ def test_the_demo_has_the_documents_its_story_needs() -> None:
     assert dpia.supersedes is not None and dpia.supersedes.effective_until == dpia.effective_from
     assert dpia.approved_by.username == demo.SAM.username and dpia.sections[0] == "35(7)(a)"
     report = Document.objects.get(doc_type="validation_report", nodes__name=demo.CREDIT_MODEL, nodes__version="7")
-    assert report.author.username == demo.ELENA.username and report.attributes["validator_team"] == "model-risk"
+    assert report.author.username == demo.ELENA.username and report.attributes["outcome"] == "approved with conditions"
+    assert [f["severity"] for f in report.attributes["findings"]] == ["low", "low"]
     waiting = Document.objects.filter(approved_at__isnull=True)
     assert list(waiting.values_list("doc_type", flat=True)) == ["model_documentation"]
 

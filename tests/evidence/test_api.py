@@ -43,6 +43,9 @@ def test_a_viewer_uploads_a_document_with_a_multipart_form(model, people) -> Non
     ({"file": SimpleUploadedFile("x.pdf", b"MZ not a pdf", content_type="application/pdf")}, "file"),
     ({"node_ids": ["dataset:nowhere:nothing"]}, "node_ids"),
     ({"attributes": "[1, 2]"}, "attributes"),
+    ({"attributes": '{"validator_team": "model-risk"}'}, "attributes.validator_team"),
+    ({"doc_type": "deid_determination", "attributes": "{}"}, "attributes.method"),
+    ({"doc_type": "deid_determination", "attributes": '{"method": "guess"}'}, "attributes.method"),
     ({"effective_from": "yesterday"}, "effective_from"),
     ({"supersedes": "00000000-0000-0000-0000-000000000000"}, "supersedes"),
 ])

@@ -17,7 +17,7 @@ HOSTILE = '<script>alert("x")</script>'
 
 
 def test_pages_render_a_hostile_title_escaped(client, model, people, release) -> None:
-    doc = upload(people["requester"], title=HOSTILE, description=HOSTILE, attributes={"note": HOSTILE},
+    doc = upload(people["requester"], title=HOSTILE, description=HOSTILE, attributes={"notes": HOSTILE},
                  release_ids=[release.pk], sections=[HOSTILE])
     client.force_login(people["requester"])
     for url in ("/evidence/", f"/evidence/{doc.pk}", f"/lineage/node/{quote(MODEL_NODE)}",
@@ -45,7 +45,7 @@ def test_upload_form_then_approve_form(client, model, people) -> None:
     r = client.post("/evidence/upload", {
         "file": SimpleUploadedFile("plan.md", b"# Monitoring plan\n", content_type="application/octet-stream"),
         "doc_type": "monitoring_plan", "title": "Monitoring plan", "version": "1", "node_ids": MODEL_NODE,
-        "sections": "drift, fairness", "attributes": '{"cadence": "weekly"}'})
+        "sections": "drift, fairness", "attributes": '{"cadence": "weekly", "thresholds": {"psi": 0.2}}'})
     doc = Document.objects.get()
     assert r.status_code == 302 and r["Location"] == f"/evidence/{doc.pk}"
     assert doc.content_type == "text/markdown" and doc.sections == ["drift", "fairness"]

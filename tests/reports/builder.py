@@ -48,7 +48,7 @@ class Graph:
         suffix = f"#{version}" if version else ""
         node_id = f"{kind}:{namespace}:{name}{suffix}" + (f"@{environment}" if environment else "")
         n = NodeFact(pk=pk, node_id=node_id, kind=kind, namespace=namespace, name=name, version=version,
-                     environment=environment, state=state, attrs=attrs or {}, facets={}, event_time=t,
+                     environment=environment, state=state, attrs=attrs or {}, event_time=t,
                      created_at=t, updated_at=t, parent=parent.pk if parent else None, deidentifies=deidentifies,
                      tags=set(tags or ()))
         self.facts.nodes[pk] = n
@@ -62,7 +62,8 @@ class Graph:
 
     def _touch(self) -> None:
         """Facts cache the graph for a report's lifetime; a test that grows the graph drops the caches."""
-        for cached in ("graph", "sensitive", "members", "by_node_id", "_up"):
+        for cached in ("graph", "sensitive", "members", "by_node_id", "_up", "_users_by_email", "active_intervals",
+                       "model_artifacts"):
             self.facts.__dict__.pop(cached, None)
 
     def dataset(self, name: str, *, tags: set[str] | None = None, **gov: Any) -> NodeFact:
@@ -117,7 +118,8 @@ class Graph:
         approved_at = None if unapproved else (approved or ago(50))
         d = DocumentFact(id=f"doc{len(self.facts.documents) + 1}", doc_type=doc_type, title=f"{doc_type} doc",
                          version="1", author=author, approved_by="" if unapproved else "approver",
-                         approved_at=approved_at, effective_from=effective_from or ago(60), effective_until=None,
+                         approved_at=approved_at, effective_until=None,
+                         effective_from=effective_from or approved_at or ago(60),  # in effect once approved
                          retention_until=retention_until or date(2040, 1, 1), created_at=ago(60),
                          sections=list(sections), attributes=attributes, sha256="0" * 64,
                          nodes={n.pk for n in on}, releases=set(releases))

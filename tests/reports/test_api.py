@@ -99,3 +99,22 @@ def test_listing_by_an_unknown_kind_is_a_400_naming_it(officer_client):
     r = officer_client.get("/api/v1/reports?kind=nonsense")
     assert r.status_code == 400 and r.json()["errors"][0]["field"] == "kind"
     assert officer_client.get("/api/v1/reports?kind=erasure").json()["count"] == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_countersign_is_for_auditors_with_their_password(small_graph, officer, officer_client, charlie_client):
+    from portal.accounts.services import user_ensure
+
+    r = officer_client.post("/api/v1/reports", {"kind": "framework", "framework": "hipaa"}, format="json")
+    url = f"/api/v1/reports/{r.json()['id']}/countersign"
+    assert officer_client.post(url, {"password": "pw-olivia", "reason": "x"}, format="json").status_code == 403
+    assert charlie_client.post(url, {}, format="json").status_code == 403
+    auditor = api_client(user_ensure(username="ingrid", role="auditor", password="pw-ingrid-1",
+                                     email="ingrid@example.com"))
+    bad = auditor.post(url, {"password": "nope", "reason": "reviewed"}, format="json")
+    assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "password"
+    ok = auditor.post(url, {"password": "pw-ingrid-1", "reason": "reviewed"}, format="json")
+    assert ok.status_code == 200, ok.content
+    assert AuditEntry.objects.filter(action="report.countersigned").count() == 1
+    pdf = officer_client.get(f"/api/v1/reports/{r.json()['id']}/pdf")
+    assert "hipaa-report-" in pdf["Content-Disposition"]

@@ -19,7 +19,7 @@ def test_nothing_applies_without_high_risk_models():
     g = Graph()
     g.deploy(g.model("pricing", inventory={}))
     for fn in (ai_act.risk_management, ai_act.automatic_logging, ai_act.human_oversight):
-        assert fn(g.facts).reason.startswith("Nothing to check")
+        assert fn(g.facts).reason.startswith("Not applicable")
 
 
 def test_a1_risk_register_after_the_model_with_named_acceptance_and_metrics():

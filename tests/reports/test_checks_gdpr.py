@@ -2,7 +2,7 @@
 
 from datetime import date
 
-from portal.reports.checks import EVIDENCE, FAIL, PASS, gdpr
+from portal.reports.checks import EVIDENCE, FAIL, NOT_APPLICABLE, PASS, gdpr
 
 from .builder import NOW, Graph, ago
 
@@ -73,7 +73,7 @@ def test_g7_lists_what_each_personal_dataset_feeds():
     mv = g.model("churn", by_run=g.run(reads=[g.version(ds)]))
     g.deploy(mv)
     result = gdpr.erasure(g.facts)
-    assert result.status == PASS and result.reason.startswith("Nothing to check: no erasure request")
+    assert result.status == NOT_APPLICABLE and result.reason.startswith("Not applicable: no erasure request")
     assert result.rows == [["customers", 3, 1, 1]]
 
 
@@ -122,9 +122,9 @@ def test_g12_dpia_before_first_deploy_with_sections_and_review_after_new_special
     assert "no approved DPIA" in gdpr.dpia(g.facts).failing[0].why
     dpia = g.doc("dpia", on=[mv], approved=ago(50), sections=["35(7)(a)"])
     whys = [f.why for f in gdpr.dpia(g.facts).failing]
-    assert any("only after the first production deploy" in w for w in whys)
+    assert any(w.startswith("DPIA approved") and "after the first production deploy" in w for w in whys)
     assert any("lacks sections 35(7)(b)" in w for w in whys)
-    dpia.approved_at = ago(150)
+    dpia.approved_at = dpia.effective_from = ago(150)
     dpia.sections = ["35(7)(a)", "35(7)(b)", "35(7)(c)", "35(7)(d)"]
     assert gdpr.dpia(g.facts).status == PASS
     newer = g.version(phi, "2", created=ago(10))
@@ -138,4 +138,4 @@ def test_g12_no_trigger_no_subjects():
     ds = g.dataset("prices")
     g.deploy(g.model("pricing", by_run=g.run(reads=[g.version(ds)])))
     result = gdpr.dpia(g.facts)
-    assert result.status == PASS and result.reason.startswith("Nothing to check")
+    assert result.status == NOT_APPLICABLE and result.reason.startswith("Not applicable")

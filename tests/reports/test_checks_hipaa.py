@@ -39,7 +39,7 @@ def test_h1_fails_a_late_audit_entry_and_is_not_evaluated_without_a_verification
     g = Graph()
     _, _, run = _phi_pipeline(g)
     g.facts.audit.target_times[run.node_id] = [run.event_time + (ago(0) - ago(1))]
-    assert "after the run's event" in hipaa.audit_controls(g.facts).failing[0].why
+    assert "after the portal received the run" in hipaa.audit_controls(g.facts).failing[0].why
     g.facts.audit.chain_ok = None
     assert hipaa.audit_controls(g.facts).status == NOT_EVALUATED
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.utils import timezone
 from pypdf import PdfReader
 
+from portal.accounts.services import user_ensure
 from portal.audit.models import AuditEntry
 from portal.lib.errors import FieldError
 from portal.reports import services
@@ -83,8 +86,8 @@ def test_a_framework_report_is_generated_audited_and_verifiable(small_graph, off
     assert services.report_verify(content=bytes(report.pdf)).ok
     tampered = bytes(report.pdf).replace(b"H1", b"H7", 1)
     assert not services.report_verify(content=tampered).ok
-    # an organisation-wide report updates the posture trend
-    assert PostureSnapshot.objects.get(framework="hipaa").report_id == report.pk
+    # an ad-hoc report, even organisation-wide, never moves the posture: only its own evaluation does
+    assert not PostureSnapshot.objects.exists()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -149,3 +152,63 @@ def test_hostile_names_print_literally_in_the_pdf(officer):
     assert "<script>alert(1)</script>" in text
     assert "<para>&amp;" in text and "<b>x</b>" in text
     assert "evil<i> v1" in text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_posture_is_its_own_evaluation_over_the_rolling_period_of_the_parameters(small_graph, officer):
+    from portal.governance.services import parameters_publish
+
+    admin = user_ensure(username="root", role="admin", email="root@example.com")
+    at = timezone.now()
+    parameters_publish(by=admin, values={"posture_period_days": 90}, effective_from=at - timedelta(days=1),
+                       reason="quarterly posture")
+    snaps = services.posture_evaluate(at=at)
+    hipaa = next(s for s in snaps if s.framework == "hipaa")
+    assert (hipaa.period_start, hipaa.period_end) == (at - timedelta(days=90), at)
+    assert hipaa.parameters["posture_period_days"] == 90 and hipaa.parameters_version is not None
+    assert hipaa.not_applicable == sum(1 for v in hipaa.controls.values() if v == "not_applicable")
+    assert hipaa.passed == sum(1 for v in hipaa.controls.values() if v == "pass")
+    # an organisation-wide report over another period leaves it alone
+    report = services.report_request(by=officer, kind="framework", framework="hipaa",
+                                     period_start=at - timedelta(days=20), period_end=at)
+    report.refresh_from_db()
+    assert report.state == Report.State.DONE, report.error
+    assert list(PostureSnapshot.objects.values_list("pk", flat=True).order_by("pk")) == sorted(s.pk for s in snaps)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_dossier_of_a_phi_trained_model_shows_the_datasets_tags_and_privacy_attributes(small_graph, officer):
+    from portal.governance.services import dataset_governance_set
+
+    source = small_graph["ds:clinical.admissions"]
+    dataset_governance_set(node=source, by=officer, lawful_basis="c", purposes=["readmission risk"],
+                           special_category_condition="h", retention_until="2032-12-31")
+    mv = small_graph["mv:readmission"]
+    dossier = services.report_request(by=officer, kind="dossier", model=mv.node_id, annex_iv=True)
+    dossier.refresh_from_db()
+    assert dossier.state == Report.State.DONE, dossier.error
+    row = next(d for d in dossier.bundle["datasets"] if d["name"] == "clinical.admissions")
+    assert row["node_id"] == source.node_id  # the dataset, not a version of it
+    assert row["tags"] == ["PHI"] and row["column_tags"] == {"diagnosis": ["PHI"]}
+    assert (row["lawful_basis"], row["purposes"], row["special_category_condition"], row["retention_until"]) == (
+        "c", ["readmission risk"], "h", "2032-12-31")
+    assert [v["node_id"] for v in row["versions"]] == [f"datasetVersion:{source.node_id.split(':', 1)[1]}#initial"]
+    badges = {n["id"]: n["tags"] for n in dossier.bundle["lineage"][0]["nodes"]}
+    assert "PHI" in badges[mv.node_id]
+    assert "PHI" in pdf_text(bytes(dossier.pdf))
+
+
+def test_the_audit_appendix_signs_a_checkpoint_at_generation_and_verifies_each_proof_against_it(db):
+    from portal.audit.models import AuditCheckpoint
+    from portal.audit.services import audit_record, checkpoint_create
+    from portal.reports.bundle import audit_appendix
+
+    audit_record(actor=None, action="approval.release_requested", target_kind="release", target_id="7")
+    checkpoint_create(force=True)
+    audit_record(actor=None, action="approval.release_approved", target_kind="release", target_id="7")
+    appendix = audit_appendix([7])
+    newest = AuditEntry.objects.order_by("-seq").first()
+    assert appendix["checkpoint"]["size"] == newest.seq and appendix["checkpoint"]["made_for_this_report"]
+    assert AuditCheckpoint.objects.count() == 2
+    assert [p["label"] for p in appendix["proofs"]] == ["release 7: release requested", "release 7: release approved"]
+    assert all(p["verified"] for p in appendix["proofs"])

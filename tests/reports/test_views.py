@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 from io import StringIO
 from pathlib import Path
 
@@ -96,3 +98,65 @@ def test_a_refused_request_goes_back_to_the_form_not_to_the_referer(small_graph,
     assert r.status_code == 302 and r["Location"] == "/reports/"
     r = c.post("/reports/erasure", {"subject_key": "nobody"}, HTTP_REFERER="https://evil.example/phish")
     assert r.status_code == 302 and r["Location"] == "/reports/erasure"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_auditor_countersigns_on_the_page_and_the_pdf_has_a_descriptive_name(small_graph, officer, settings):
+    from portal.accounts.services import user_ensure
+    from portal.audit.models import AuditEntry
+    from portal.reports import services
+
+    settings.PORTAL_ORGANISATION = "Northwind Health"
+    report = services.report_request(by=officer, kind="framework", framework="gdpr")
+    report.refresh_from_db()
+    pdf = _client(officer).get(f"/reports/{report.pk}/pdf")
+    expected = f"gdpr-report-northwind-health-{report.period_start:%Y-%m-%d}-to-{report.period_end:%Y-%m-%d}.pdf"
+    assert pdf["Content-Disposition"] == f'attachment; filename="{expected}"'
+    assert b"Countersign" not in _client(officer).get(f"/reports/{report.pk}/").content  # officers do not
+    ingrid = user_ensure(username="ingrid", role="auditor", email="ingrid@example.com", password="pw-ingrid-1",
+                         first_name="Ingrid", last_name="Larsen")
+    c = _client(ingrid)
+    assert b"Countersign as reviewer" in c.get(f"/reports/{report.pk}/").content
+    c.post(f"/reports/{report.pk}/countersign", {"password": "wrong", "reason": "reviewed"})
+    assert not Report.objects.filter(pk=report.pk, countersignature__isnull=False).exists()
+    assert AuditEntry.objects.filter(action="report.countersign_refused").exists()
+    before = report.pdf_sha256
+    r = c.post(f"/reports/{report.pk}/countersign", {"password": "pw-ingrid-1", "reason": "Reviewed G1-G12."})
+    assert r.status_code == 302
+    report.refresh_from_db()
+    assert report.bundle["report"]["reviewed_by"]["name"] == "Ingrid Larsen" and report.pdf_sha256 != before
+    from pypdf import PdfReader
+
+    cover = PdfReader(io.BytesIO(bytes(report.pdf))).pages[0].extract_text()
+    assert "Ingrid Larsen (ingrid)" in cover and "Reviewed G1-G12." in cover
+    entry = AuditEntry.objects.get(action="report.countersigned", target_id=str(report.pk))
+    assert json.loads(entry.payload)["reviewed_sha256"] == before
+    assert "Countersigned by" in c.get(f"/reports/{report.pk}/").content.decode()
+    # both the reviewed PDF and the countersigned one verify
+    assert services.report_verify(content=bytes(report.pdf)).ok
+    second = c.post(f"/reports/{report.pk}/countersign", {"password": "pw-ingrid-1", "reason": "again"}, follow=True)
+    assert "Already countersigned by Ingrid Larsen" in second.content.decode()
+
+
+def test_a_compliance_officer_may_not_countersign(small_graph, officer):
+    from portal.lib.errors import DomainError
+    from portal.reports import services
+
+    report = services.report_request(by=officer, kind="framework", framework="sox", enqueue=False)
+    with pytest.raises(DomainError) as err:
+        services.report_countersign(report=report, by=officer, password="pw-olivia", reason="mine")
+    assert err.value.status_code == 403
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_page_shows_the_generation_steps_a_worker_went_through(small_graph, officer):
+    """In eager mode the request returns when the report is done: the steps are still there to read."""
+    from portal.reports import services
+
+    report = services.report_request(by=officer, kind="framework", framework="hipaa")
+    report.refresh_from_db()
+    steps = [s for _, s, _ in report.steps]
+    assert steps[0] == "loading the lineage in scope" and steps[-1] == "done"
+    assert any(s.startswith("evaluating") for s in steps) and any("drawing the PDF" in s for s in steps)
+    page = _client(officer).get(f"/reports/{report.pk}/").content.decode()
+    assert "Generation steps" in page and "drawing the PDF" in page

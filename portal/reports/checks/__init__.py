@@ -1,9 +1,9 @@
 """Control checks: one small function per control id, over ``Facts``. Pure: no ORM.
 
 A check returns a ``Result``: pass, fail (with the failing entities and why), not evaluated (with the
-data that is missing) or, for evidence-only controls, evidence. When nothing in scope is subject to a
-rule the check says so in its reason ("no production deployment with PHI upstream"); that is a pass
-with zero subjects, stated, not a silent one.
+data that is missing), not applicable (nothing in scope is subject to the rule, said in its reason:
+"no production deployment with PHI upstream") or, for evidence-only controls, evidence. A control with
+nothing in scope is not evidence of compliance, so "not applicable" is never counted as a pass.
 
 Every module of this package is a check module: ``checks_load`` imports them all (a new framework's module is
 found by being here, not by being listed) and fails loudly when a framework of the catalog has no check, or a
@@ -25,6 +25,8 @@ from ..catalog import FRAMEWORKS, Control, Framework
 from ..facts import Facts, NodeFact
 
 PASS, FAIL, NOT_EVALUATED, EVIDENCE = "pass", "fail", "not_evaluated", "evidence"
+NOT_APPLICABLE = "not_applicable"
+STATUSES = (PASS, FAIL, NOT_APPLICABLE, NOT_EVALUATED, EVIDENCE)
 
 
 @dataclass(slots=True)
@@ -75,14 +77,15 @@ def failing(n: NodeFact, why: str) -> Failing:
 
 def verdict(subjects: Iterable[Any], fails: list[Failing], *, what: str, none: str, columns: list[str] | None = None,
             rows: list[list[Any]] | None = None) -> Result:
-    """Pass or fail over ``subjects``, saying how many were checked (and that none were, when none were)."""
+    """Pass or fail over ``subjects``, saying how many were checked; not applicable when there were none."""
     count = len(list(subjects))
     if fails:
         failed = len({f.node_id for f in fails})
         reason = f"{failed} of {count} {what} fail." if failed <= count else f"{failed} failing: {what}."
         return Result(FAIL, reason, fails, columns or [], rows or [])
-    reason = f"All {count} {what} pass." if count else f"Nothing to check: {none}."
-    return Result(PASS, reason, [], columns or [], rows or [])
+    if not count:
+        return Result(NOT_APPLICABLE, f"Not applicable: {none}.", [], columns or [], rows or [])
+    return Result(PASS, f"All {count} {what} pass.", [], columns or [], rows or [])
 
 
 def evaluate(framework: Framework, facts: Facts,

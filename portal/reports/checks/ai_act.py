@@ -16,13 +16,8 @@ def _months(n: int) -> timedelta:
     return timedelta(days=round(30.44 * n))
 
 
-def _high_risk(f: Facts, mv: NodeFact | None) -> bool:
-    inv = f.inventory.get(mv.pk) if mv else None
-    return bool(inv and inv.high_risk_annex)
-
-
 def high_risk_production(f: Facts) -> list[NodeFact]:
-    return [d for d in f.production() if _high_risk(f, f.model_of(d))]
+    return [d for d in f.production() if f.high_risk(f.model_of(d))]
 
 
 def _last_change(f: Facts, mv: NodeFact) -> datetime:
@@ -38,9 +33,11 @@ def risk_management(f: Facts) -> Result:
         if mv.pk in {s.pk for s in subjects}:
             continue
         subjects.append(mv)
-        registers = [x for x in f.documents_for(mv.pk, "risk_register") if x.approved_at >= mv.created_at]
+        created = f.created(mv)
+        registers = sorted((x for x in f.documents_for(mv.pk, "risk_register") if x.effective_from >= created),
+                           key=lambda x: x.effective_from)
         if not registers:
-            fails.append(failing(mv, "no risk register approved after this model version was created"))
+            fails.append(failing(mv, "no risk register reviewed (in effect) after this model version was created"))
             continue
         if not registers[-1].attributes.get("residual_risks_accepted_by"):
             fails.append(failing(mv, "residual risks not accepted by a named approver"))
@@ -54,7 +51,7 @@ def technical_documentation(f: Facts) -> Result:
     fails, subjects, rows = [], [], []
     for r in f.releases:
         mv = f.nodes.get(r.model_version)
-        if r.state != "approved" or mv is None or not _high_risk(f, mv):
+        if r.state != "approved" or mv is None or not f.high_risk(mv):
             continue
         subjects.append(r)
         changed = _last_change(f, mv)

@@ -75,14 +75,17 @@ def _validator_problems(f: Facts, mv: NodeFact, deployed_at, report) -> list[str
     problems = []
     if report.approved_at and deployed_at and report.approved_at > deployed_at:
         problems.append(f"validated {report.approved_at:%Y-%m-%d}, after deployment {deployed_at:%Y-%m-%d}")
-    validator = report.author
+    elif deployed_at and report.effective_from > deployed_at:
+        problems.append(f"validation in effect from {report.effective_from:%Y-%m-%d}, after deployment "
+                        f"{deployed_at:%Y-%m-%d}")
+    validator = str(report.attributes.get("validator") or report.author)
     if validator in f.authors(mv.pk):
         problems.append(f"validator {validator} is an author of the model's lineage")
     inv = f.inventory.get(mv.pk)
     if inv and inv.owner and validator == inv.owner:
         problems.append(f"validator {validator} owns the model")
     team = f.params["validation_team"]
-    user = f.users.get(validator)
+    user = f.user_for(validator)
     if team and (user is None or team not in user.teams):
         problems.append(f"validator {validator} is not in the validation unit ({team})")
     findings = report.attributes.get("findings")
@@ -113,7 +116,7 @@ def independent_validation(f: Facts) -> Result:
         if not reports:
             fails.append(failing(d, f"tier {inv.tier} model {mv.label} has no approved validation report"))
             continue
-        problems = _validator_problems(f, mv, d.created_at, reports[-1])
+        problems = _validator_problems(f, mv, f.deployed_at(d), reports[-1])
         rows.append([d.label, reports[-1].title, reports[-1].author, "; ".join(problems) or "independent"])
         for p in problems:
             fails.append(failing(d, p))
@@ -181,23 +184,25 @@ def outcomes_analysis(f: Facts) -> Result:
         if mv is None or inv is None or inv.tier is None or inv.tier > max_tier:
             continue
         subjects.append(mv)
-        fresh = [x for x in f.documents_for(mv.pk, "outcomes_analysis") if x.approved_at >= since]
+        fresh = [x for x in f.documents_for(mv.pk, "outcomes_analysis") if x.effective_from >= since]
         if not fresh:
-            fails.append(failing(mv, "no approved outcomes analysis in the last 12 months"))
+            months = f.params["outcomes_max_months"]
+            fails.append(failing(mv, f"no approved outcomes analysis in effect within the last {months} months"))
     return verdict(subjects, fails, what=f"production model versions of tier 1-{max_tier}",
                    none=f"no production model version of tier 1-{max_tier}")
 
 
 def _change_record(f: Facts, d: NodeFact, mv: NodeFact) -> ReleaseFact | None:
-    """The approved release (change record) in force when ``d`` was deployed."""
+    """The approved release (change record) in force when ``d`` was deployed (its event time, not when the portal
+    received the event)."""
     approved = [r for r in f.releases_for(mv.pk, d.environment) if r.approved_at is not None]
-    before = [r for r in approved if r.approved_at <= d.created_at]
+    before = [r for r in approved if r.approved_at <= f.deployed_at(d)]
     return max(before, key=lambda r: r.approved_at) if before else None
 
 
 def _sox_deployments(f: Facts) -> list[NodeFact]:
-    return [d for d in f.of_kind("deployment")
-            if f.profiles.get(d.pk) and f.profiles[d.pk].sox_in_scope and d.state == "active"]
+    """Deployments (any environment) active during the period to a system SOX in scope during the period."""
+    return [d for d in f.of_kind("deployment") if f.active_during(d) and f.sox_in_scope(d)]
 
 
 @check("F6")
@@ -208,7 +213,13 @@ def change_management(f: Facts) -> Result:
         mv = f.model_of(d)
         release = _change_record(f, d, mv) if mv else None
         if release is None:
-            fails.append(failing(d, "no change record (release) approved before the deploy"))
+            later = [r for r in (f.releases_for(mv.pk, d.environment) if mv else []) if r.approved_at]
+            why = "no change record (release) approved before the deploy"
+            if later:
+                first = min(later, key=lambda r: r.approved_at or f.now)
+                why = (f"change record #{first.id} approved {first.approved_at:%Y-%m-%d %H:%M}, after the deploy "
+                       f"{f.deployed_at(d):%Y-%m-%d %H:%M}")
+            fails.append(failing(d, why))
             continue
         rows.append([d.label, f"#{release.id}", release.approved_at.isoformat(), release.subject_digest[:16]])
         if release.model_version != mv.pk:

@@ -4,24 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from ..facts import PERSONAL_TAGS, Facts, NodeFact
+from ..facts import SPECIAL_TAGS, Facts, NodeFact
 from . import EVIDENCE, Failing, Result, check, clocks, failing, verdict
 
 ROPA_ITEMS = ("30(1)(a)", "30(1)(b)", "30(1)(c)", "30(1)(d)", "30(1)(e)")
 ROPA_OPTIONAL = ("30(1)(f)", "30(1)(g)")
 DPIA_SECTIONS = ("35(7)(a)", "35(7)(b)", "35(7)(c)", "35(7)(d)")
-
-
-def personal_datasets(f: Facts) -> list[NodeFact]:
-    """Datasets in scope holding personal data: tagged PII/PHI/SPECIAL_CAT, or with such a version."""
-    out = []
-    for n in f.of_kind("dataset"):
-        tags = set(n.tags)
-        for v in f.members.get(n.pk, []):
-            tags |= f.nodes[v].tags
-        if tags & PERSONAL_TAGS:
-            out.append(n)
-    return out
 
 
 def _readers(f: Facts, dataset: NodeFact) -> list[NodeFact]:
@@ -31,7 +19,7 @@ def _readers(f: Facts, dataset: NodeFact) -> list[NodeFact]:
 @check("G3")
 def storage_limitation(f: Facts) -> Result:
     fails, rows = [], []
-    datasets = personal_datasets(f)
+    datasets = f.personal_datasets()
     for ds in datasets:
         gov = f.governance.get(ds.pk)
         until = gov.retention_until if gov else None
@@ -76,7 +64,7 @@ def accountability(f: Facts) -> Result:
 @check("G5")
 def lawful_basis(f: Facts) -> Result:
     fails, rows = [], []
-    datasets = personal_datasets(f)
+    datasets = f.personal_datasets()
     for ds in datasets:
         gov = f.governance.get(ds.pk)
         basis = gov.lawful_basis if gov else ""
@@ -96,8 +84,7 @@ def lawful_basis(f: Facts) -> Result:
 @check("G6")
 def special_category(f: Facts) -> Result:
     fails = []
-    datasets = [d for d in personal_datasets(f)
-                if {"SPECIAL_CAT", "PHI"} & (d.tags | {t for v in f.members.get(d.pk, []) for t in f.nodes[v].tags})]
+    datasets = f.special_category_datasets()
     for ds in datasets:
         gov = f.governance.get(ds.pk)
         if not (gov and gov.special_category_condition):
@@ -107,12 +94,12 @@ def special_category(f: Facts) -> Result:
 
 def _erasure_rows(f: Facts) -> list[list]:
     rows = []
-    for ds in personal_datasets(f):
+    for ds in f.personal_datasets():
         gov = f.governance.get(ds.pk)
         seeds = [ds.pk, *f.members.get(ds.pk, [])]
         below = set().union(*(f.down(s) for s in seeds)) if seeds else set()
         models = [f.nodes[p] for p in below if f.nodes[p].kind == "modelVersion"]
-        live = [f.nodes[p] for p in below if f.nodes[p].kind == "deployment" and f.nodes[p].state == "active"]
+        live = [f.nodes[p] for p in below if f.nodes[p].kind == "deployment" and f.active_during(f.nodes[p])]
         rows.append([ds.label, gov.subject_keys if gov else 0, len(models), len(live)])
     return rows
 
@@ -139,7 +126,7 @@ def erasure(f: Facts) -> Result:
                                      f"{name}: no disposition within {model_days.days} days"))
     result = verdict(f.erasure_requests, fails, what="erasure requests", none="no erasure request in the period",
                      columns=["Dataset", "Subject keys indexed", "Model versions derived",
-                              "Active deployments derived"], rows=_erasure_rows(f))
+                              "Deployments derived, active in the period"], rows=_erasure_rows(f))
     return result
 
 
@@ -152,7 +139,8 @@ def records_of_processing(f: Facts) -> Result:
         subjects.append(d)
         mv = f.model_of(d)
         targets = {d.pk} | ({mv.pk} if mv else set())
-        entries = [x for t in targets for x in f.documents_for(t, "ropa_entry") if x.in_effect(f.now)]
+        entries = [x for t in targets for x in f.documents_for(t, "ropa_entry")
+                   if x.in_effect_during(f.period_start, f.period_end)]
         if not entries:
             fails.append(failing(d, "no approved ROPA entry in effect"))
             continue
@@ -176,11 +164,11 @@ def _dpia_trigger(f: Facts, d: NodeFact) -> str:
     profile = f.profiles.get(d.pk)
     if profile and not profile.human_in_loop:
         return "automated decisions without a human in the loop (profiling with legal effect)"
-    special = f.sensitive.get(d.pk, set()) & {"SPECIAL_CAT", "PHI"}
+    special = f.sensitive.get(d.pk, set()) & SPECIAL_TAGS
     if special:
         return f"special-category data upstream ({', '.join(sorted(special))})"
-    if inv and inv.high_risk_annex:
-        return f"EU AI Act high-risk system (Annex III {inv.high_risk_annex})"
+    if f.high_risk(mv):
+        return f"EU AI Act high-risk system (Annex III {inv.high_risk_annex if inv else '?'})"
     return ""
 
 
@@ -194,20 +182,26 @@ def dpia(f: Facts) -> Result:
         subjects.append(d)
         mv = f.model_of(d)
         targets = {d.pk} | ({mv.pk} if mv else set())
-        dpias = sorted((x for t in targets for x in f.documents_for(t, "dpia")), key=lambda x: x.approved_at)
+        dpias = sorted((x for t in targets for x in f.documents_for(t, "dpia")), key=lambda x: x.effective_from)
         if not dpias:
             fails.append(failing(d, f"triggered by {trigger}; no approved DPIA"))
             continue
         latest = dpias[-1]
-        rows.append([d.label, trigger, latest.title, latest.approved_at.isoformat()])
+        rows.append([d.label, trigger, latest.title, latest.effective_from.isoformat()])
         missing = [s for s in DPIA_SECTIONS if s not in latest.sections]
         if missing:
             fails.append(failing(d, f"DPIA '{latest.title}' lacks sections {', '.join(missing)}"))
-        if dpias[0].approved_at > d.created_at:
-            fails.append(failing(d, "DPIA approved only after the first production deploy"))
+        first = f.deployed_at(d)  # "its first production deploy": this deployment's own (see the note)
+        earliest = dpias[0]
+        if earliest.approved_at > first:
+            fails.append(failing(d, f"DPIA approved {earliest.approved_at:%Y-%m-%d}, after the first production "
+                                    f"deploy {first:%Y-%m-%d}"))
+        elif earliest.effective_from > first:
+            fails.append(failing(d, f"DPIA in effect from {earliest.effective_from:%Y-%m-%d}, after the first "
+                                    f"production deploy {first:%Y-%m-%d}"))
         newer = [f.nodes[u] for u in (f.up(mv.pk) if mv else set())
-                 if f.nodes[u].kind == "datasetVersion" and {"SPECIAL_CAT", "PHI"} & f.sensitive.get(u, set())
-                 and f.nodes[u].created_at > latest.approved_at]
+                 if f.nodes[u].kind == "datasetVersion" and SPECIAL_TAGS & f.sensitive.get(u, set())
+                 and f.created(f.nodes[u]) > latest.effective_from]
         if newer:
             fails.append(failing(d, f"new special-category input {newer[0].label} since the DPIA was approved; "
                                     "the DPIA was not reviewed again"))

@@ -26,6 +26,9 @@ def audit_controls(f: Facts) -> Result:
     if f.audit.chain_ok is None:
         return Result(NOT_EVALUATED, "The audit chain has never been verified.",
                       missing=["a verification of the audit chain (python manage.py verify_audit)"])
+    """Every run with a PHI input has an audit entry within the latency limit of the portal receiving its event
+    (a backfilled run, received long after its event time, is listed as such and measured from receipt: the
+    portal cannot audit an event before it hears of it). The hash chain verifies."""
     runs = _phi_runs(f)
     late = timedelta(minutes=f.params["audit_latency_minutes"])
     fails, rows = [], []
@@ -35,16 +38,19 @@ def audit_controls(f: Facts) -> Result:
             fails.append(failing(run, "no audit entry records this run"))
             continue
         first = min(times)
-        rows.append([run.label, first.isoformat(), len(times)])
-        if run.event_time and first - run.event_time > late:
-            fails.append(failing(run, f"first audit entry {first - run.event_time} after the run's event "
+        received = run.created_at
+        backfill = run.event_time and received - run.event_time > late
+        rows.append([run.label, first.isoformat(), len(times),
+                     f"received {received - run.event_time} after its event" if backfill else "live"])
+        if first - received > late:
+            fails.append(failing(run, f"first audit entry {first - received} after the portal received the run "
                                       f"(limit {late})"))
     subjects = [*runs, "audit chain"]
     if not f.audit.chain_ok:
         fails.insert(0, Failing("audit-chain", "audit", "audit chain",
                                 "the hash chain does not verify: " + "; ".join(f.audit.chain_problems[:3])))
     return verdict(subjects, fails, what="runs with PHI inputs and the audit chain", none="",
-                   columns=["Run", "First audit entry", "Entries"], rows=rows)
+                   columns=["Run", "First audit entry", "Entries", "Received"], rows=rows)
 
 
 @check("H3")
@@ -56,7 +62,7 @@ def unique_ids_and_grants(f: Facts) -> Result:
     for run in runs:
         who = str(run.attrs.get("launched_by") or "")
         senders = f.audit.target_actors.get(run.node_id, [])
-        user = f.users.get(who) or (f.users.get(senders[0]) if senders else None)
+        user = f.user_for(who) or (f.user_for(senders[0]) if senders else None)
         if user is None:
             fails.append(failing(run, f"launcher {who or '(none)'} is not a registered user or service account"))
             continue
@@ -115,7 +121,7 @@ def deidentification(f: Facts) -> Result:
     approved determination document (safe harbor or expert determination)."""
     fails, checked = [], []
     for n in f.nodes.values():
-        if n.kind not in ("dataset", "datasetVersion") or "DEIDENTIFIED" not in n.tags:
+        if n.kind not in ("dataset", "datasetVersion") or "DEIDENTIFIED" not in n.tags or n.pk not in f.in_scope:
             continue
         ancestors = f.up(n.pk)
         if not any("PHI" in f.nodes[a].tags for a in ancestors):
@@ -138,24 +144,28 @@ def deidentification(f: Facts) -> Result:
 
 @check("H10")
 def risk_analysis(f: Facts) -> Result:
+    """Every prod(D) using ePHI is covered by a risk analysis at most {12 mo} old by the date it took effect
+    (not the date it was approved), which took effect after the model version deployed was created."""
     months = f.params["risk_analysis_max_months"]
     fails, subjects = [], []
     for d in f.production():
-        if "PHI" not in f.sensitive.get(d.pk, set()):
+        if not f.hipaa_in_scope(d):
             continue
         subjects.append(d)
         mv = f.model_of(d)
         targets = {d.pk} | ({mv.pk} if mv else set())
-        docs = [doc for t in targets for doc in f.documents_for(t, "risk_analysis") if doc.in_effect(f.now)]
-        fresh = [doc for doc in docs if doc.approved_at and doc.approved_at >= f.now - timedelta(days=30 * months)]
+        docs = [doc for t in targets for doc in f.documents_for(t, "risk_analysis")
+                if doc.in_effect_during(f.period_start, f.period_end)]
+        fresh = [doc for doc in docs if doc.effective_from >= f.now - timedelta(days=30 * months)]
         if not docs:
             fails.append(failing(d, "no approved risk analysis covers it"))
         elif not fresh:
-            fails.append(failing(d, f"risk analysis older than {months} months"))
-        elif mv and max(x.approved_at for x in fresh) < mv.created_at:
+            newest = max(x.effective_from for x in docs)
+            fails.append(failing(d, f"risk analysis older than {months} months (in effect since {newest:%Y-%m-%d})"))
+        elif mv and max(x.effective_from for x in fresh) < f.created(mv):
             fails.append(failing(d, "risk analysis predates the model version now deployed"))
-    return verdict(subjects, fails, what="production deployments with PHI upstream",
-                   none="no production deployment has PHI upstream")
+    return verdict(subjects, fails, what="production deployments using ePHI",
+                   none="no production deployment has PHI upstream or HIPAA scope in the period")
 
 
 @check("H11")

@@ -39,7 +39,8 @@ def render(bundle: dict, *, progress: Progress | None = None) -> bytes:
     report_id = clean(report.get("id") or "unknown")
     buf = io.BytesIO()
     doc = _Doc(buf, report_id=report_id, fonts=fonts, ticker=ticker, title=_title(report),
-               created=_pdf_date(report.get("generated_at")))
+               created=_pdf_date(report.get("generated_at")), organisation=clean(report.get("organisation") or ""),
+               marking=clean(report.get("marking") or ""))
     story = Story(bundle, doc=doc, fonts=fonts, ticker=ticker).build()
     ticker.report(5, "layout")
     doc.multiBuild(story, canvasmaker=doc.canvas)

@@ -22,6 +22,7 @@ WORD_MAX = 96.0  # points: a column is widened to fit its longest word up to thi
 STATUS = {
     "pass": ("PASS", "#15803d", "#dcfce7"),
     "fail": ("FAIL", "#b91c1c", "#fee2e2"),
+    "not_applicable": ("N/A", "#44403c", "#f5f5f4"),  # nothing in scope: never a pass
     "not_evaluated": ("NOT EVALUATED", "#92400e", "#fef3c7"),
     "evidence": ("EVIDENCE", "#1e40af", "#dbeafe"),
 }
@@ -118,6 +119,8 @@ class StoryBase:
         h = _Heading(title, self.s[f"h{min(level, 2)}"], level=level, key=f"k{self.keys}")
         if level == 0 and len(self.out) > 0:
             self.out.append(CondPageBreak(self.doc.height * 0.3))
+        elif len(self.out) > 0:  # a sub-heading never ends a page: it starts the next if little room is left
+            self.out.append(CondPageBreak(self.doc.height * 0.12))
         self.out.append(h)
         if len(clean(title)) > HEADING_LIMIT:
             self.out.append(Paragraph(para(title), self.s["small"]))

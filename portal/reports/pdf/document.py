@@ -77,7 +77,12 @@ def _styles(f: Fonts) -> dict[str, ParagraphStyle]:
         "note": ParagraphStyle("note", parent=base, fontSize=8, leading=10, textColor=colors.HexColor("#6b7280")),
         "warn": ParagraphStyle("warn", parent=base, fontName=f.bold, textColor=colors.HexColor("#b91c1c")),
         "mono": ParagraphStyle("mono", parent=base, fontName=f.mono, fontSize=7.5, leading=9.5),
-        "label": ParagraphStyle("label", parent=base, fontName=f.bold, fontSize=9, spaceBefore=6, spaceAfter=3),
+        "label": ParagraphStyle("label", parent=base, fontName=f.bold, fontSize=9, spaceBefore=6, spaceAfter=3,
+                                keepWithNext=1),
+        "org": ParagraphStyle("org", parent=base, fontName=f.bold, fontSize=12, leading=15, spaceAfter=14,
+                              textColor=colors.HexColor("#1f2937")),
+        "marking": ParagraphStyle("marking", parent=base, fontName=f.bold, fontSize=9, leading=12, spaceAfter=12,
+                                  textColor=colors.HexColor("#991b1b")),
         "title": ParagraphStyle("title", parent=base, fontName=f.bold, fontSize=22, leading=27, spaceAfter=10),
         "subtitle": ParagraphStyle("subtitle", parent=base, fontSize=13, leading=17, spaceAfter=18,
                                    textColor=colors.HexColor("#374151")),
@@ -223,19 +228,29 @@ class _Canvas(Canvas):
 
 class _Doc(BaseDocTemplate):
     def __init__(self, buf: io.BytesIO, *, report_id: str, fonts: Fonts, ticker: _Ticker, title: str,
-                 created: str | None) -> None:
+                 created: str | None, organisation: str = "", marking: str = "") -> None:
         super().__init__(
             buf, pagesize=A4, leftMargin=MARGIN, rightMargin=MARGIN, topMargin=MARGIN, bottomMargin=MARGIN + 10,
             title=title, author="Lineage Portal", subject=report_id, creator="Lineage Portal",
             keywords=["Lineage Portal", "report", report_id], invariant=1,
         )
         self.report_id, self.fonts, self.ticker, self.created = report_id, fonts, ticker, created
+        self.organisation, self.marking = organisation, marking
+        self.toc_depth = 2  # the story lowers it when the contents would not fit one page
+        self.toc_text: dict[str, str] = {}
         self.total_pages: int | None = None
         self.pages_seen = 0
         self.passes = 0
         frame = Frame(self.leftMargin, self.bottomMargin, self.width, self.height, id="body",
                       leftPadding=0, rightPadding=0, topPadding=0, bottomPadding=0)
-        self.addPageTemplates([PageTemplate(id="page", frames=[frame], onPage=self._footer)])
+        # Landscape pages for the parts of a lineage diagram (``pdf_layers``): same margins, turned.
+        wide_w, wide_h = A4[1] - self.leftMargin - self.rightMargin, A4[0] - self.topMargin - self.bottomMargin
+        wide = Frame(self.leftMargin, self.bottomMargin, wide_w, wide_h, id="wide", leftPadding=0, rightPadding=0,
+                     topPadding=0, bottomPadding=0)
+        self.landscape_size = (wide_w, wide_h)
+        self.addPageTemplates([PageTemplate(id="page", frames=[frame], onPage=self._footer),
+                               PageTemplate(id="landscape", frames=[wide], onPage=self._footer,
+                                            pagesize=(A4[1], A4[0]))])
         self.setProgressCallBack(self._on_progress)
 
     def canvas(self, *args: Any, **kwargs: Any) -> _Canvas:
@@ -260,11 +275,19 @@ class _Doc(BaseDocTemplate):
         canv.saveState()
         canv.setStrokeColor(colors.HexColor("#9ca3af"))
         canv.setLineWidth(0.4)
-        canv.line(self.leftMargin, 40, self.pagesize[0] - self.rightMargin, 40)
+        page_w, page_h = canv._pagesize
+        canv.line(self.leftMargin, 40, page_w - self.rightMargin, 40)
         canv.setFont(self.fonts.regular, 7.5)
         canv.setFillColor(colors.HexColor("#374151"))
-        text = f"Lineage Portal \u00b7 report {shorten(self.report_id, 90)} \u00b7 page {page} of {total}"
+        who = shorten(self.organisation, 60) if self.organisation else "Lineage Portal"
+        text = f"{who} \u00b7 report {shorten(self.report_id, 90)} \u00b7 page {page} of {total}"
         canv.drawString(self.leftMargin, 30, text)
+        if self.marking:  # the confidentiality marking, on every page, top and bottom
+            canv.setFont(self.fonts.bold, 7.5)
+            canv.setFillColor(colors.HexColor("#991b1b"))
+            marking = shorten(self.marking, 80)
+            canv.drawRightString(page_w - self.rightMargin, 30, marking)
+            canv.drawCentredString(page_w / 2, page_h - 30, marking)
         canv.restoreState()
 
     def afterFlowable(self, flowable: Flowable) -> None:
@@ -272,7 +295,9 @@ class _Doc(BaseDocTemplate):
             canv = self.canv
             canv.bookmarkPage(flowable.key)
             canv.addOutlineEntry(flowable.outline, flowable.key, level=flowable.level, closed=flowable.level > 0)
-            self.notify("TOCEntry", (flowable.level, para(flowable.outline), self.page, flowable.key))
+            if flowable.level <= self.toc_depth:
+                text = self.toc_text.get(flowable.key, para(flowable.outline))
+                self.notify("TOCEntry", (flowable.level, text, self.page, flowable.key))
         elif isinstance(flowable, _Mark):
             # two passes expected: the first maps to 5-50%, the second to 50-95%
             start = 5 + 45 * min(max(self.passes, 1) - 1, 1)

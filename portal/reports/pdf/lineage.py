@@ -5,10 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .. import pdf_draw
-from ..pdf_text import clean
+from reportlab.platypus import KeepTogether, NextPageTemplate, PageBreak, Paragraph, Spacer
+
+from .. import pdf_draw, pdf_layers
+from .. import pdf_words as W
+from ..pdf_text import clean, para
 from .base import StoryBase, _dict, _flatten, _join, _list
 from .document import _Diagram
+
+DIAGRAM_CAP = 40  # diagrams drawn in one report; legible ones take pages (the rest stay in the bundle)
 
 
 class LineageSections(StoryBase):
@@ -49,7 +54,11 @@ class LineageSections(StoryBase):
                "tag.", "note")
         kinds = sorted({clean(n.get("kind")) for d in diagrams for n in _list(d.get("nodes")) if isinstance(n, dict)})
         self.out.append(pdf_draw.legend_drawing(kinds, font=self.f.regular, bold=self.f.bold, width=self.width))
-        for d in diagrams:
+        if len(diagrams) > DIAGRAM_CAP:
+            self.p(f"{W.count(len(diagrams), 'diagram').capitalize()} in the bundle: the first "
+                   f"{W.number(DIAGRAM_CAP)} are drawn here; every one is in the JSON bundle (lineage), and each "
+                   "model version's dossier draws its own.", "note")
+        for d in diagrams[:DIAGRAM_CAP]:
             self.mark("lineage diagrams")
             self.diagram(d, level + 1)
 
@@ -71,13 +80,15 @@ class LineageSections(StoryBase):
                    "the nodes and edges are in the JSON bundle.", "note")
         elif planned is None:
             self.p("Empty graph.", "note")
-        else:
-            if len(nodes) > pdf_draw.LABEL_LIMIT:
-                self.p("Labels omitted at this size; zoom in or read the nodes in the JSON bundle.", "note")
-            elif planned.scale < 0.5:
-                self.p(f"Drawn at {planned.scale:.0%} of its size: zoom in to read the labels.", "note")
+        elif len(nodes) > pdf_draw.LABEL_LIMIT:
+            self.p("Boxes only, no labels, at this size: the nodes and their names are in the JSON bundle.", "note")
             self.out.append(_Diagram(d, planned, self.doc, width=self.width, max_height=self.doc.height - 90,
                                      font=self.f.regular, bold=self.f.bold, sensitive=sensitive))
+        elif planned.scale >= pdf_draw.MIN_SCALE:
+            self.out.append(_Diagram(d, planned, self.doc, width=self.width, max_height=self.doc.height - 90,
+                                     font=self.f.regular, bold=self.f.bold, sensitive=sensitive))
+        else:
+            self._landscape_parts(d, sensitive)
         upper = {t.upper() for t in sensitive}
         tagged = [n for n in nodes if any(clean(t).upper() in upper for t in _list(n.get("tags")))]
         if tagged:
@@ -85,22 +96,45 @@ class LineageSections(StoryBase):
                                          f"({', '.join(clean(t) for t in _list(n.get('tags')))})" for n in tagged),
                    "small")
 
+    def _landscape_parts(self, d: dict, sensitive: Any) -> None:
+        """A diagram too large for a legible portrait page: landscape pages, one range of layers (and rows) each,
+        drawn at no less than ``pdf_draw.MIN_SCALE``, with markers where an edge continues on another part."""
+        width, height = self.doc.landscape_size
+        parts = pdf_layers.split(d, width=width, height=height - 40, min_scale=pdf_draw.MIN_SCALE)
+        self.p(f"Too large for one legible page: drawn in {W.count(len(parts), 'part')} on the landscape "
+               "pages that follow, by ranges of layers from sources to consumers; a grey marker names the part "
+               "and node where an edge goes on.", "note")
+        self.out.append(NextPageTemplate("landscape"))
+        self.out.append(PageBreak())
+        for part in parts:  # as many parts on a page as fit, each kept whole
+            planned = pdf_draw.plan(part, width=width, max_height=height - 40)
+            if planned is None:
+                continue
+            self.out.append(KeepTogether([
+                Paragraph(para(clean(part.get("title"))), self.s["label"]),
+                _Diagram(part, planned, self.doc, width=width, max_height=height - 40, font=self.f.regular,
+                         bold=self.f.bold, sensitive=sensitive),
+                Spacer(1, 10)]))
+        self.out.append(NextPageTemplate("page"))
+        self.out.append(PageBreak())
+
     def data(self, level: int) -> None:
         self.mark("data")
         self.heading("Data", level)
         datasets = [d for d in _list(self.b.get("datasets")) if isinstance(d, dict)]
         if datasets:
+            self.p("Each dataset behind the model: its own tags and its columns' tags, the sensitive tags reaching it "
+                   "from upstream, its privacy attributes (they live on the dataset) and the exact versions the "
+                   "lineage used.", "note")
             self.table(
                 ["Dataset", "Tags", "Versions used", "Lawful basis and purposes", "Special category condition",
                  "Retention"],
-                [[f"{clean(d.get('name'))}\n{clean(d.get('node_id'))}\n{clean(d.get('namespace'))}",
-                  ", ".join(clean(t) for t in _list(d.get("tags"))),
-                  _join(_list(d.get("versions")), 20),
-                  f"{clean(d.get('lawful_basis') or None)}\n{_join(_list(d.get('purposes')), 20)}",
-                  d.get("special_category_condition") or None,
-                  f"until {clean(d.get('retention_until'))}"
-                  + ("\nLEGAL HOLD" if d.get("legal_hold") is True else "")] for d in datasets],
-                weights=[3, 1.4, 1.6, 2.4, 1.8, 1.6], where="datasets")
+                [[f"{clean(d.get('name'))}\n{clean(d.get('namespace'))}", _tags(d), _versions(d),
+                  f"{clean(d.get('lawful_basis') or 'none recorded')}\n{_join(_list(d.get('purposes')), 20)}",
+                  d.get("special_category_condition") or "none recorded",
+                  (f"until {W.human_date(d.get('retention_until'))}" if d.get("retention_until") else
+                   "no date recorded") + ("\nLEGAL HOLD" if d.get("legal_hold") is True else "")] for d in datasets],
+                weights=[2.6, 2.2, 2.2, 2.2, 1.4, 1.4], where="datasets")
             return
         seen: dict[str, list] = {}
         for d in _list(self.b.get("lineage")):
@@ -111,3 +145,25 @@ class LineageSections(StoryBase):
                                                          n.get("id")])
         self.table(["Dataset", "Kind", "Tags", "Node id"], list(seen.values()), weights=[3, 1.3, 1.5, 3.5],
                    where="lineage[].nodes", empty="No datasets in the lineage of this model version.")
+
+
+def _tags(d: dict) -> str:
+    own = ", ".join(clean(t) for t in _list(d.get("tags"))) or "none"
+    lines = [f"dataset: {own}"]
+    columns = _dict(d.get("column_tags"))
+    lines += [f"{clean(c)}: {', '.join(clean(t) for t in _list(ts))}" for c, ts in list(columns.items())[:20]]
+    upstream = _list(d.get("upstream_tags"))
+    if upstream:
+        lines.append("from upstream: " + ", ".join(clean(t) for t in upstream))
+    return "\n".join(lines)
+
+
+def _versions(d: dict) -> str:
+    out = []
+    for v in _list(d.get("versions"))[:20]:
+        if isinstance(v, dict):
+            digest = clean(v.get("content_hash") or "")
+            out.append(f"{clean(v.get('version'))}" + (f" (sha {digest[:12]})" if digest else ""))
+        else:
+            out.append(clean(v))
+    return "\n".join(out) or "none recorded"

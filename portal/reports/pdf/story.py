@@ -54,5 +54,18 @@ class Story(SummarySections, AnnexIVSections, ErasureSections, AppendixSection):
         for i, m in enumerate(self.marks):
             m.fraction = (i + 1) / len(self.marks)
         toc = self._toc
-        toc._entries = list(self.toc_entries)  # seeded: pass 1 already lays out the final contents pages
+        # Contents that fit one page: sections and their sub-sections, or only the sections when there are many.
+        depth = 1 if sum(1 for e in self.toc_entries if e[0] <= 1) <= TOC_MAX_LINES else 0
+        self.doc.toc_depth = depth
+        entries = [(lvl, _toc_text(text), page, key) for lvl, text, page, key in self.toc_entries if lvl <= depth]
+        self.doc.toc_text = {key: text for _, text, _, key in entries}
+        toc._entries = entries  # seeded: pass 1 already lays out the final contents pages
         return [_PageCount(self.doc), *self.out]
+
+
+TOC_MAX_LINES = 40  # contents lines that fit on one page with the heading
+TOC_TEXT = 72  # characters of a heading in the contents: a wrapped entry squeezes its page number
+
+
+def _toc_text(text: str) -> str:
+    return text if len(text) <= TOC_TEXT else text[: TOC_TEXT - 1].rstrip() + "\u2026"

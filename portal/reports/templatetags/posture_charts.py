@@ -13,8 +13,9 @@ BAR_W, BAR_H, SPARK_W, SPARK_H = 160, 12, 120, 24
 
 @register.inclusion_tag("reports/_status_bar.html")
 def status_bar(snapshot: Any) -> dict[str, Any]:
-    """One bar split into pass / fail / not evaluated / evidence, in proportion."""
-    parts = [("pass", snapshot.passed), ("fail", snapshot.failed), ("not_evaluated", snapshot.not_evaluated),
+    """One bar split into pass / fail / not applicable / not evaluated / evidence, in proportion."""
+    parts = [("pass", snapshot.passed), ("fail", snapshot.failed), ("not_applicable", snapshot.not_applicable),
+             ("not_evaluated", snapshot.not_evaluated),
              ("evidence", snapshot.evidence)]
     total = sum(n for _, n in parts) or 1
     x, segments = 0.0, []

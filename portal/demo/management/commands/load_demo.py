@@ -131,5 +131,5 @@ class Command(BaseCommand):
         )
         self.stdout.write(f"Evidence: {loaded.documents_new}/{len(demo_evidence.DOCUMENTS)} documents new")
         self.stdout.write(f"Audit trail: {verdict.message}")
-        self.stdout.write("Compliance posture (pass/fail/not evaluated): " + ", ".join(
-            f"{s.framework} {s.passed}/{s.failed}/{s.not_evaluated}" for s in posture))
+        self.stdout.write("Compliance posture (pass/fail/not applicable/not evaluated): " + ", ".join(
+            f"{s.framework} {s.passed}/{s.failed}/{s.not_applicable}/{s.not_evaluated}" for s in posture))

@@ -83,7 +83,8 @@ class Command(BaseCommand):
         if opts["csv"] and report.kind == Report.Kind.ERASURE:
             Path(opts["csv"]).write_text(erasure_csv(report.bundle["erasure"]), encoding="utf-8")
         s = report.summary
-        counts = f"{s.get('pass', 0)} pass, {s.get('fail', 0)} fail, {s.get('not_evaluated', 0)} not evaluated"
+        counts = (f"{s.get('pass', 0)} pass, {s.get('fail', 0)} fail, {s.get('not_applicable', 0)} not applicable, "
+                  f"{s.get('not_evaluated', 0)} not evaluated")
         self.stdout.write(f"{report.title}: {counts}; report {report.pk}, sha256 {report.pdf_sha256} -> {opts['out']}")
 
     def _bar(self, percent: int, step: str) -> None:
