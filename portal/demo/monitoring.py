@@ -1,5 +1,8 @@
-"""Demo monitoring: a monthly monitor of credit-scoring v6 in production, whose December run finds the applicants'
-income distribution drifted past the tier limit (an open alert on the deployment page and the dashboard)."""
+"""Demo monitoring: a monthly monitor of credit-scoring v6 in production, whose latest run finds the applicants'
+income distribution drifted past the tier limit (an open alert on the deployment page and the dashboard).
+
+Days are story days (``story.at``: ``SPREAD`` calendar days each), so a month is ``MONTH`` of them and the last
+run falls before the demo's anchor, never in the future."""
 
 from __future__ import annotations
 
@@ -13,14 +16,16 @@ from portal.demo import story as demo
 MONITOR_PRODUCER = "https://github.com/evidentlyai/evidently/tree/v0.6.7"
 # The feature version credit-scoring v6 was trained on (the run id of the features run that wrote it).
 TRAINING_VERSION = demo.run_uuid("credit/2025-09-16-manual/features")
-MONTHS = ((30, 0.043, 0.71, 0.779), (61, 0.071, 0.09, 0.774), (91, 0.27, 0.16, 0.748))  # day, psi, ks, auc
+MONTH = 30 // demo.SPREAD
+# story day, psi, ks, auc: v6 reaches production on day 18; the story ends before day 56 (the anchor)
+MONTHS = ((25, 0.043, 0.71, 0.779), (25 + MONTH, 0.071, 0.09, 0.774), (25 + 2 * MONTH, 0.27, 0.16, 0.748))
 
 
 def events() -> list[dict[str, Any]]:
     model = demo.CREDIT_MODELS["6"]
     out = []
     for day, psi, ks, auc in MONTHS:
-        start, end = demo.at(day - 30), demo.at(day)
+        start, end = demo.at(day - MONTH), demo.at(day)
         facets = {"portalMonitoring": demo._portal_facet(
             "PortalMonitoringRunFacet", MONITOR_PRODUCER,
             deployment={"namespace": model.namespace, "name": model.name, "version": model.version,
