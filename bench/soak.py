@@ -521,8 +521,10 @@ def approvals(base: str, tokens: dict[str, str], password: str, candidates: list
 
     def sign(rid: int, who: str) -> None:
         http = Http(base, tokens[who], sh.stats)
-        body = json.dumps({"password": password, "meaning": "approval",
-                           "reason": f"{who} reviewed release {rid} during the soak."}).encode()
+        # As a signer does: load the release, then sign the subject digest that was shown.
+        _, shown, _ = http.call("GET", f"/api/v1/releases/{rid}", "GET /api/v1/releases/<id>", None)
+        body = json.dumps({"password": password, "meaning": "approval", "subject_digest": (shown or {}).get(
+            "subject_digest", ""), "reason": f"{who} reviewed release {rid} during the soak."}).encode()
         code, data, attempts = http.call("POST", f"/api/v1/releases/{rid}/approve",
                                          "POST /api/v1/releases/<id>/approve", body)
         text = json.dumps(data) if data is not None else ""

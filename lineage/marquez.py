@@ -121,3 +121,54 @@ def fold(nodes: dict[int, FoldNode], edges: list[tuple[int, int, str]], root: in
             "outEdges": [{"origin": key, "destination": d} for d in outs[key]],
         })
     return {"graph": graph}
+
+
+@dataclass(frozen=True, slots=True)
+class FoldColumn:
+    namespace: str
+    dataset: str
+    field: str
+
+
+def field_node_id(c: FoldColumn) -> str:
+    return f"datasetField:{c.namespace}:{c.dataset}:{c.field}"
+
+
+def fold_columns(edges: dict[tuple[FoldColumn, FoldColumn], list[tuple[str, str, str, bool]]]) -> dict[str, Any]:
+    """Marquez's column-lineage graph (``DATASET_FIELD`` nodes) from column edges, versions folded away.
+
+    As in Marquez, a column that is derived from others carries its ``inputFields`` in ``data`` (a column
+    only ever read has ``data`` null), and each edge runs from the input column to the derived one. Each
+    input field's ``transformationType``/``transformationDescription`` is its first transformation; all of
+    them are in ``transformations``.
+    """
+    inputs: dict[FoldColumn, dict[FoldColumn, list[tuple[str, str, str, bool]]]] = {}
+    outputs: dict[FoldColumn, set[FoldColumn]] = {}
+    nodes: set[FoldColumn] = set()
+    for (a, b), ts in edges.items():
+        nodes.update((a, b))
+        outputs.setdefault(a, set()).add(b)
+        merged = inputs.setdefault(b, {}).setdefault(a, [])
+        merged.extend(t for t in ts if t not in merged)
+    graph = []
+    for c in sorted(nodes, key=field_node_id):
+        key = field_node_id(c)
+        data = None
+        if c in inputs:
+            fields = []
+            for a in sorted(inputs[c], key=field_node_id):
+                ts = sorted(inputs[c][a])
+                fields.append({"namespace": a.namespace, "dataset": a.dataset, "datasetVersion": None,
+                               "field": a.field, "transformationDescription": ts[0][2] or None,
+                               "transformationType": ts[0][1] or ts[0][0],
+                               "transformations": [{"type": t, "subtype": s, "description": d, "masking": m}
+                                                   for t, s, d, m in ts]})
+            data = {"namespace": c.namespace, "dataset": c.dataset, "datasetVersion": None, "field": c.field,
+                    "fieldType": None, "transformationDescription": None, "transformationType": None,
+                    "inputFields": fields}
+        ins = sorted(field_node_id(a) for a in inputs.get(c, {}))
+        outs = sorted(field_node_id(b) for b in outputs.get(c, ()))
+        graph.append({"id": key, "type": "DATASET_FIELD", "data": data,
+                      "inEdges": [{"origin": o, "destination": key} for o in ins],
+                      "outEdges": [{"origin": key, "destination": d} for d in outs]})
+    return {"graph": graph}

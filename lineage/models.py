@@ -201,3 +201,30 @@ class RawEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.event_type} {self.run_id or self.job_name} @ {self.event_time}"
+
+
+class ColumnEdge(models.Model):
+    """A column of one dataset version derived from a column of another, from the ``columnLineage`` facet.
+
+    ``dst`` is the dataset version a run wrote; ``src`` the version of the input it read (``lineage/columns.py``
+    says how the facet is read). ``dst_field`` "" stands for the whole output dataset (the facet's dataset-wide
+    list: filters, join keys). One row per transformation, so a column fed both DIRECT and INDIRECT has two.
+    """
+
+    src = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="column_out")
+    src_field = models.CharField(max_length=500)
+    dst = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="column_in")
+    dst_field = models.CharField(max_length=500, blank=True)
+    type = models.CharField(max_length=10)
+    subtype = models.CharField(max_length=20, blank=True)
+    description = models.TextField(blank=True)
+    masking = models.BooleanField(default=False)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["src", "src_field", "dst", "dst_field", "type", "subtype"],
+                                               name="columnedge_unique")]
+        indexes = [models.Index(fields=["dst", "dst_field"], name="columnedge_dst")]
+
+    def __str__(self) -> str:
+        return f"{self.src_id}.{self.src_field} -{self.type}/{self.subtype}-> {self.dst_id}.{self.dst_field}"

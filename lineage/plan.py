@@ -16,6 +16,7 @@ from typing import Any
 from . import facets as F
 from . import ids
 from . import monitoring as M
+from .columns import column_links
 from .openlineage import DatasetRef, ParsedEvent
 
 # OpenLineage event type -> run state (Marquez's names).
@@ -97,6 +98,8 @@ class GraphDelta:
     # run names the deployment it watches; it never creates one): dropped when the node is unknown.
     monitoring: list[M.MonitoringRecord] = field(default_factory=list)
     existing_edges: set[tuple[str, str, str]] = field(default_factory=set)
+    # run, src dataset id, src field, dst version id, dst field, type, subtype, description, masking (columns.py)
+    columns: set[tuple[str, str, str, str, str, str, str, str, bool]] = field(default_factory=set)
 
     def add(self, delta: NodeDelta) -> None:
         cur = self.nodes.get(delta.node_id)
@@ -445,6 +448,7 @@ class Planner:
             version = F.dataset_version(d.facets, ev.warnings) or ev.run_id
             dsv = self._dataset_version(d, version, t, {"run": run})
             self.delta.edges.add((run, dsv, "writes"))
+            self._columns(d, run, dsv, t, f"outputs[{i}].facets.columnLineage", ev.warnings)
             if state in ("COMPLETED", ""):
                 # Only a finished write becomes what later readers read (Spark lists outputs on START).
                 self.delta.write(ds, version, run, t)
@@ -457,6 +461,15 @@ class Planner:
                 mv = self._model_version(model, t, {"artifact": dsv, "run": run, "produced_in": ev.job_namespace or ""})
                 self.delta.edges.add((run, mv, "produces"))
                 self.delta.add_governance(mv, F.model_inventory(d.facets, f"outputs[{i}].facets", ev.warnings))
+
+    def _columns(self, d: DatasetRef, run: str, dsv: str, t: datetime, where: str, warnings: list[str]) -> None:
+        """Column edges into the version ``dsv`` from the input datasets; which version of each is the one the
+        run read, decided when the delta is applied (``services._apply_columns``)."""
+        for link in column_links(d.facets, where, warnings):
+            ds = ids.dataset_id(link.namespace, link.name)
+            self.delta.add(NodeDelta(ds, "dataset", link.namespace, link.name, event_time=t))
+            self.delta.columns.add((run, ds, link.field, dsv, link.out_field, link.type, link.subtype,
+                                    link.description, link.masking))
 
     def _deployment(self, dep: F.DeploymentRef, run: str | None, t: datetime) -> str:
         m = dep.model

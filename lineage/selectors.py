@@ -209,7 +209,11 @@ def sensitive_upstream(*, node: Node, depth: int | None = None) -> dict[str, lis
     """
     closure = upstream_closure(seeds=walk_seeds(node), depth=depth)
     holders = set(closure.info) | {p for _, _, p in closure.info.values() if p}
-    tags = _sensitive_tags_of(holders)
+    return _tags_by_holder_name(_sensitive_tags_of(holders))
+
+
+def _tags_by_holder_name(tags: dict[int, set[str]]) -> dict[str, list[str]]:
+    """``{pk: tags}`` as ``{tag: [node ids that carry it]}``."""
     names = dict(select_in("SELECT id, node_id FROM lineage_node WHERE id", list(tags))) if tags else {}
     found: dict[str, set[str]] = {}
     for pk, pk_tags in tags.items():
@@ -327,6 +331,66 @@ def sensitive_reaching(pks: list[int]) -> tuple[dict[int, list[str]], bool]:
     stops = {pk for pk, (kind, deid, _) in info.items() if kind == "job" or deid}
     reach = graph.tags_reaching(own, closure.edges, stops=stops, members=members)
     return {pk: sorted(reach.get(pk, ())) for pk in pks}, closure.cut
+
+
+# -- whole upstream lineage (for decisions) ---------------------------------------------------------------
+@dataclass(slots=True)
+class Upstream:
+    """Every node upstream of some seeds (seeds included), and whether the safety bound stopped the walk."""
+
+    pks: list[int]
+    cut: bool = False
+    parents: set[int] = field(default_factory=set)
+    deidentifying: bool = False
+
+
+# Set-based: the working set holds node ids only and UNION drops every id already reached, so each node is
+# expanded once, a cycle ends the walk instead of looping, and there is no depth to run out of. Like
+# ``lineage_walk`` it passes through runs, not jobs (seeds excepted), and optionally not de-identifying runs.
+_UPSTREAM_ALL_SQL = """
+WITH RECURSIVE up(id) AS (
+    SELECT id FROM lineage_node WHERE id IN ({seeds})
+    UNION
+    SELECT e.src_id
+    FROM up
+    JOIN lineage_node n ON n.id = up.id
+    JOIN lineage_edge e ON e.dst_id = up.id
+    WHERE (n.kind <> %s {deid}) OR n.id IN ({seeds})
+)
+SELECT up.id, n.parent_id, n.deidentifies FROM up JOIN lineage_node n ON n.id = up.id LIMIT %s
+"""
+
+
+def upstream_all(*, seeds: list[int], max_nodes: int, stop_at_deidentifying: bool = False) -> Upstream:
+    """The whole upstream lineage of ``seeds``, however deep: for decisions (release subjects, separation of
+    duties, the policy a sensitive tag selects), which must never rest on a partial walk. ``max_nodes`` is a
+    safety bound, not a request size: when it is hit, ``cut`` says so and the caller must not decide."""
+    if not seeds:
+        return Upstream(pks=[])
+    marks = ", ".join(["%s"] * len(seeds))
+    sql = _UPSTREAM_ALL_SQL.format(seeds=marks, deid="AND n.deidentifies = %s" if stop_at_deidentifying else "")
+    params: list[Any] = [*seeds, "job", *([False] if stop_at_deidentifying else []), *seeds, max_nodes + 1]
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        rows = cur.fetchall()
+    cut = len(rows) > max_nodes
+    rows = rows[:max_nodes]
+    return Upstream(pks=[pk for pk, _, _ in rows], cut=cut, parents={p for _, p, _ in rows if p is not None},
+                    deidentifying=any(d for _, _, d in rows))
+
+
+def sensitive_upstream_all(*, node: Node, max_nodes: int, whole: Upstream | None = None
+                           ) -> tuple[dict[str, list[str]], bool]:
+    """``sensitive_upstream`` over the whole upstream lineage: ``({tag: [dataset node ids]}, cut)``.
+
+    ``whole``, the caller's ``upstream_all`` of ``node`` alone, is reused when no de-identifying run lies in it:
+    the walk that stops at such runs would find the same nodes.
+    """
+    seeds = walk_seeds(node)
+    reuse = whole is not None and seeds == [node.pk] and not whole.deidentifying
+    walk = whole if reuse and whole is not None else upstream_all(seeds=seeds, max_nodes=max_nodes,
+                                                                  stop_at_deidentifying=True)
+    return _tags_by_holder_name(_sensitive_tags_of(set(walk.pks) | walk.parents)), walk.cut
 
 
 # -- erasure impact ----------------------------------------------------------------------------------------

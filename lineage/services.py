@@ -26,7 +26,7 @@ from portal.lib.sql import chunks, insert_ignore
 from . import facets as F
 from . import ids
 from .guard import Refusal, WriteGuard, WriteRefused, strip_inputs
-from .models import DatasetRead, DatasetWrite, Edge, Node, NodeTag, RawEvent, Tag
+from .models import ColumnEdge, DatasetRead, DatasetWrite, Edge, Node, NodeTag, RawEvent, Tag
 from .monitoring import MonitoringRecord
 from .openlineage import ParsedEvent, parse_event, parse_time
 from .plan import PARENT_KINDS, GraphDelta, NodeDelta, NodeRow, Planner, _as_row, merge_node
@@ -247,6 +247,7 @@ def _apply(delta: GraphDelta, now: datetime, by: User | None = None) -> list[Cha
     insert_ignore("lineage_edge", ("src_id", "dst_id", "kind", "created_at"), edges,
                   conflict=("src_id", "dst_id", "kind"))
     reads_resolve(delta, id_map)
+    _apply_columns(delta, id_map, db_now)
     tags = sorted((id_map[n], f, t, NodeTag.Source.FACET, db_now) for n, f, t in delta.tags)
     new_tags = insert_ignore("lineage_nodetag", ("node_id", "field", "tag", "source", "created_at"), tags,
                              conflict=("node_id", "field", "tag"), returning=("node_id", "field", "tag"))
@@ -265,6 +266,35 @@ def _apply(delta: GraphDelta, now: datetime, by: User | None = None) -> list[Cha
         for record_results in monitoring_observers:
             record_results(delta.monitoring, by)
     return weakened
+
+
+COLUMN_EDGE_COLUMNS = ("src_id", "src_field", "dst_id", "dst_field", "type", "subtype", "description", "masking",
+                       "created_at")
+
+
+def _apply_columns(delta: GraphDelta, id_map: dict[str, int], db_now: Any) -> None:
+    """Column edges (``lineage/columns.py``), in key order like the others; a repeat changes nothing.
+
+    The source of each is the version of the input the run read, as linked by ``reads_resolve`` just before;
+    an input the event does not list (Spark leaves some out) is taken at its newest version, else the dataset.
+    A read relinked later (an earlier write arriving late) does not move its column edges: a rebuild does.
+    """
+    if not delta.columns:
+        return
+    runs = {id_map[c[0]] for c in delta.columns}
+    read: dict[tuple[int, int | None], int] = {}
+    for src, run, parent in Edge.objects.filter(kind="reads", dst_id__in=runs).values_list(
+            "src_id", "dst_id", "src__parent_id"):
+        read[(run, parent)] = src
+    unlisted = {id_map[c[1]] for c in delta.columns if (id_map[c[0]], id_map[c[1]]) not in read}
+    newest: dict[int, int] = {}
+    for pk, parent in (Node.objects.filter(parent_id__in=unlisted, kind="datasetVersion")
+                       .order_by(Col("event_time").asc(nulls_first=True), "pk").values_list("pk", "parent_id")):
+        newest[parent] = pk
+    rows = sorted({(read.get((id_map[run], id_map[ds])) or newest.get(id_map[ds]) or id_map[ds], sf, id_map[d], df,
+                    t, st, desc, m, db_now) for run, ds, sf, d, df, t, st, desc, m in delta.columns})
+    insert_ignore("lineage_columnedge", COLUMN_EDGE_COLUMNS, rows,
+                  conflict=("src_id", "src_field", "dst_id", "dst_field", "type", "subtype"))
 
 
 def _raw_row(ev: ParsedEvent, by: User | None, now: Any, ignored: list[int]) -> tuple[Any, ...]:
@@ -511,6 +541,7 @@ def lineage_rebuild(*, batch_size: int = 2000, by: User | None = None) -> int:
     are removed unless something else still refers to them. Returns the number of events replayed.
     """
     Edge.objects.all().delete()
+    ColumnEdge.objects.all().delete()
     DatasetRead.objects.all().delete()
     DatasetWrite.objects.all().delete()
     NodeTag.objects.exclude(source=NodeTag.Source.API).delete()

@@ -14,6 +14,11 @@ urlpatterns = [
     path("deployments", api.DeploymentCreateApi.as_view(), name="deployment-create"),
     path("nodes", api.NodeListApi.as_view(), name="node-list"),
     # Node ids contain colons and slashes: match greedily and let the suffix decide the operation.
+    # A column's walks come first: their paths end in /upstream and /downstream too.
+    re_path(r"^nodes/(?P<node_id>[\s\S]+)/columns/(?P<field_name>[^/]+)/upstream$", api.ColumnUpstreamApi.as_view(),
+            name="column-upstream"),
+    re_path(r"^nodes/(?P<node_id>[\s\S]+)/columns/(?P<field_name>[^/]+)/downstream$",
+            api.ColumnDownstreamApi.as_view(), name="column-downstream"),
     re_path(r"^nodes/(?P<node_id>[\s\S]+)/upstream$", api.NodeUpstreamApi.as_view(), name="node-upstream"),
     re_path(r"^nodes/(?P<node_id>[\s\S]+)/downstream$", api.NodeDownstreamApi.as_view(), name="node-downstream"),
     re_path(r"^nodes/(?P<node_id>[\s\S]+)/graph$", api.NodeGraphApi.as_view(), name="node-graph"),

@@ -170,7 +170,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {"ClassificationTagEnum": "lineage.models.Tag",
-                            "DocumentTypeEnum": "portal.evidence.models.DocumentType"},
+                            "DocumentTypeEnum": "portal.evidence.models.DocumentType",
+                            "ReleaseStateEnum": "portal.approvals.models.Release.State"},
 }
 
 # Celery: without a broker, tasks run in-process so the embedded setup needs no Redis.
@@ -269,6 +270,17 @@ EMAIL_PORT = env_int("PORTAL_EMAIL_PORT", 25)
 DEFAULT_FROM_EMAIL = os.environ.get("PORTAL_FROM_EMAIL", "lineage-portal@localhost")
 PORTAL_WEBHOOK_URL = os.environ.get("PORTAL_WEBHOOK_URL", "")
 PORTAL_WEBHOOK_SECRET = os.environ.get("PORTAL_WEBHOOK_SECRET", "")
+# Approvals: the release subject walks the whole upstream lineage; this is only a safety bound (a release whose
+# walk reaches it cannot be approved). An environment no policy names is governed (needs an approved release)
+# unless PORTAL_UNPOLICED_ENVIRONMENTS=open.
+APPROVALS_SUBJECT_MAX_NODES = env_int("PORTAL_SUBJECT_MAX_NODES", 2_000_000)
+# Where people reach the portal: links in notification emails.
+PORTAL_BASE_URL = os.environ.get("PORTAL_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+APPROVALS_UNPOLICED_ENVIRONMENTS = os.environ.get("PORTAL_UNPOLICED_ENVIRONMENTS", "governed")
+if APPROVALS_UNPOLICED_ENVIRONMENTS not in ("governed", "open"):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("PORTAL_UNPOLICED_ENVIRONMENTS must be 'governed' or 'open'.")
 CELERY_BEAT_SCHEDULE["approvals-refresh"] = {"task": "approvals.refresh_open", "schedule": 300.0}
 CELERY_BEAT_SCHEDULE["accounts-prune-login-attempts"] = {"task": "accounts.prune_login_attempts",
                                                          "schedule": 3600.0}

@@ -21,9 +21,10 @@ from portal.accounts.permissions import CanIngest, CanRead, request_user
 from portal.lib.errors import FieldError, TooLarge
 from portal.lib.pagination import bounded_int_parameter
 
-from .. import ids, marquez, selectors, services
+from .. import marquez, selectors, services
 from ..guard import WriteRefused
 from ..openlineage import EventError, ParsedEvent, check_event_time, parse_event, split_batch, time_problem
+from .columns import column_lineage_marquez
 from .common import ERRORS, INGEST_ERRORS, depth_param, node_or_404
 
 
@@ -116,9 +117,13 @@ class LineageApi(APIView):
         parameters=[
             OpenApiParameter("nodeId", str, required=True,
                              description="Marquez node id: dataset:<ns>:<name>, job:<ns>:<name>, run:<uuid>, "
-                             "or any portal node id."),
+                             "datasetField:<ns>:<name>:<field> (answered with Marquez's column-lineage graph of "
+                             "DATASET_FIELD nodes), or any portal node id."),
             bounded_int_parameter("depth", low=0, high=settings.LINEAGE_MAX_DEPTH,
-                                  description="Job hops, as in Marquez (default 20)."),
+                                  description="Job hops, as in Marquez (default 20); for a datasetField id, "
+                                  "column levels."),
+            OpenApiParameter("withDownstream", bool, description="For a datasetField id: the derived columns "
+                             "too (default false: upstream only, as Marquez's column lineage)."),
         ],
         responses={200: OpenApiTypes.OBJECT, **ERRORS},
     )
@@ -126,13 +131,9 @@ class LineageApi(APIView):
         node_id = request.query_params.get("nodeId")
         if not node_id:
             raise FieldError("nodeId", "this query parameter is required")
-        node_id = node_id.split("#", 1)[0] if node_id.startswith(("dataset:", "job:")) else node_id
+        node_id = node_id.split("#", 1)[0] if node_id.startswith(("dataset:", "job:", "datasetField:")) else node_id
         if node_id.startswith("datasetField:"):
-            try:
-                _, ns, rest = ids.split_marquez_id(node_id)
-            except ValueError as exc:
-                raise FieldError("nodeId", str(exc)) from exc
-            node_id = ids.dataset_id(ns, rest.rsplit(":", 1)[0])
+            return Response(column_lineage_marquez(request, node_id))
         node = node_or_404(request, node_id)
         hops = depth_param(request, default=20)
         walk_depth = min(2 * hops + 1, 2 * settings.LINEAGE_MAX_DEPTH)

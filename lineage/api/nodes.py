@@ -19,7 +19,9 @@ from portal.lib.pagination import BoundedPagination, page_parameters
 from portal.lib.schema import paginated
 
 from .. import selectors, services
+from ..column_selectors import column_sensitivity
 from ..models import Node, NodeKind, Tag
+from .columns import column_sensitivity_body
 from .common import DEPTH_PARAMETER, ERRORS, NodeDetailSerializer, NodeSummarySerializer, depth_param, node_or_404
 
 
@@ -60,7 +62,20 @@ class NodeListApi(APIView):
 class NodeDetailApi(APIView):
     permission_classes = [CanRead]
 
-    @extend_schema(operation_id="node_detail", responses={200: NodeDetailSerializer, **ERRORS})
+    class OutputSerializer(NodeDetailSerializer):
+        """The node with what the view adds: its visible members, its parent and the sensitive tags reaching it."""
+
+        members = NodeSummarySerializer(many=True, help_text="Up to 50 visible versions or runs of a dataset or job.")
+        # A declared field (DRF's metaclass takes it off the class), not Field.parent, whatever the stubs say.
+        parent = serializers.CharField(  # type: ignore[assignment]
+            required=False, allow_null=True,
+            help_text="The dataset or job it belongs to (absent when it has none; null when the caller may not "
+                      "see it).")
+        sensitiveUpstream = serializers.DictField(  # noqa: N815 - the API's camelCase key
+            child=serializers.ListField(child=serializers.CharField()),
+            help_text="Sensitive tag -> ids of the upstream datasets that carry it, stopping at de-identifying runs.")
+
+    @extend_schema(operation_id="node_detail", responses={200: OutputSerializer, **ERRORS})
     def get(self, request: Request, node_id: str) -> Response:
         node = node_or_404(request, node_id)
         data = dict(NodeDetailSerializer(node).data)
@@ -70,6 +85,7 @@ class NodeDetailApi(APIView):
             parent = Node.objects.visible_to(request.user).filter(pk=node.parent_id).first()
             data["parent"] = parent.node_id if parent else None
         data["sensitiveUpstream"] = selectors.sensitive_upstream(node=node)
+        data["columnSensitivity"] = column_sensitivity_body(column_sensitivity(user=request_user(request), node=node))
         return Response(data)
 
 

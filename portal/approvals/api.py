@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from django.db.models import QuerySet
 from django.http import Http404
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
@@ -19,10 +22,10 @@ from portal.accounts.permissions import CanRead
 from portal.evidence.selectors import evidence_missing
 from portal.lib.errors import FieldError
 from portal.lib.pagination import BoundedPagination, page_parameters
-from portal.lib.schema import paginated
+from portal.lib.schema import ErrorSerializer, paginated
 
-from . import services
-from .models import Policy, Release, Signature
+from . import selectors, services
+from .models import Policy, Release, Signature, Violation
 from .serializers import PolicyInputSerializer
 
 
@@ -38,7 +41,8 @@ class PolicySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Policy
-        fields = ["id", "key", "environment", "namespace", "model_name", "sensitive_tag", "version", "effective_from",
+        fields = ["id", "key", "environment", "namespace", "model_name", "sensitive_tag", "governed", "version",
+                  "effective_from",
                   "approval_expiry_days", "min_wait_hours", "required_evidence", "retrospective_days", "reason",
                   "created_at", "groups"]
 
@@ -59,6 +63,33 @@ class ReleaseSerializer(serializers.ModelSerializer):
                   "created_at", "approved_at", "policy", "signatures"]
 
 
+class ReleaseDetailSerializer(ReleaseSerializer):
+    """A release as one reader sees it: with its subject, why the reader may not sign, the quorum and evidence
+    still missing, and whether the subject's lineage walk is complete (a release whose walk reached its safety
+    bound cannot be approved)."""
+
+    subject = serializers.JSONField(help_text="What the digest covers: model version, upstream dataset versions, "
+                                    "commits, runs, policy version, and whether the walk was truncated.")
+    my_ineligibility = serializers.ListField(child=serializers.CharField(), help_text=(
+        "Why the caller may not sign this release, one reason each; empty when they may."))
+    quorum = inline_serializer("ReleaseQuorum", {
+        "met": serializers.BooleanField(),
+        "missing": serializers.DictField(child=serializers.IntegerField(), help_text="Approvals still missing "
+                                         "per approver group."),
+    })
+    missing_evidence = serializers.ListField(child=serializers.CharField())
+    lineage_complete = serializers.BooleanField(help_text="False when the upstream walk reached "
+                                                "PORTAL_SUBJECT_MAX_NODES: the release cannot be approved.")
+
+    class Meta(ReleaseSerializer.Meta):
+        fields = [*ReleaseSerializer.Meta.fields, "subject", "my_ineligibility", "quorum", "missing_evidence",
+                  "lineage_complete"]
+
+
+SUBJECT_CHANGED = OpenApiResponse(ErrorSerializer, description="The release's subject digest is no longer the one "
+                                  "the signer reviewed; the detail names what changed. Nothing was signed.")
+
+
 def _release_or_404(request: Request, pk: int) -> Release:
     release = Release.objects.visible_to(request.user).filter(pk=pk).first()
     if release is None:
@@ -74,6 +105,7 @@ def _detail(release: Release, request: Request) -> dict[str, Any]:
     met, _, missing = services.release_quorum(release)
     data["quorum"] = {"met": met, "missing": missing}
     data["missing_evidence"] = evidence_missing(release=release)
+    data["lineage_complete"] = not release.subject.get("truncated")
     return data
 
 
@@ -111,7 +143,10 @@ class ReleaseListCreateApi(APIView):
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(ReleaseSerializer(page, many=True).data)
 
-    @extend_schema(operation_id="release_request", request=InputSerializer, responses={201: ReleaseSerializer})
+    @extend_schema(operation_id="release_request", request=InputSerializer, responses={
+        201: ReleaseDetailSerializer,
+        409: OpenApiResponse(ErrorSerializer, description="A release of this model version to this environment "
+                             "already waits; the detail names it.")})
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -123,7 +158,7 @@ class ReleaseListCreateApi(APIView):
 class ReleaseDetailApi(APIView):
     permission_classes = [CanRead]
 
-    @extend_schema(operation_id="release_detail", responses={200: ReleaseSerializer})
+    @extend_schema(operation_id="release_detail", responses={200: ReleaseDetailSerializer})
     def get(self, request: Request, pk: int) -> Response:
         release = _release_or_404(request, pk)
         release = services.release_refresh(release=release, by=request.user)
@@ -138,14 +173,21 @@ class _SignInput(serializers.Serializer):
     reason = serializers.CharField(max_length=5000)
 
 
+class _VoteInput(_SignInput):
+    subject_digest = serializers.RegexField(
+        r"^[0-9a-f]{64}$", source="reviewed_digest",
+        help_text="The release's subject digest as the signer reviewed it; another digest now is refused (409).")
+
+
 class ReleaseApproveApi(APIView):
     permission_classes = [CanRead]
 
-    class InputSerializer(_SignInput):
+    class InputSerializer(_VoteInput):
         meaning = serializers.ChoiceField(choices=[Signature.Meaning.APPROVAL, Signature.Meaning.REVIEW,
                                                    Signature.Meaning.RESPONSIBILITY], default="approval")
 
-    @extend_schema(operation_id="release_approve", request=InputSerializer, responses={200: ReleaseSerializer})
+    @extend_schema(operation_id="release_approve", request=InputSerializer,
+                   responses={200: ReleaseDetailSerializer, 409: SUBJECT_CHANGED})
     def post(self, request: Request, pk: int) -> Response:
         release = _release_or_404(request, pk)
         services.release_sign_check(release=release, by=request.user)  # before the body
@@ -158,11 +200,12 @@ class ReleaseApproveApi(APIView):
 class ReleaseRejectApi(APIView):
     permission_classes = [CanRead]
 
-    @extend_schema(operation_id="release_reject", request=_SignInput, responses={200: ReleaseSerializer})
+    @extend_schema(operation_id="release_reject", request=_VoteInput,
+                   responses={200: ReleaseDetailSerializer, 409: SUBJECT_CHANGED})
     def post(self, request: Request, pk: int) -> Response:
         release = _release_or_404(request, pk)
         services.release_sign_check(release=release, by=request.user)  # before the body
-        data = _SignInput(data=request.data)
+        data = _VoteInput(data=request.data)
         data.is_valid(raise_exception=True)
         release = services.release_reject(release=release, by=request.user, **data.validated_data)
         return Response(_detail(release, request))
@@ -174,7 +217,7 @@ class ReleaseWithdrawApi(APIView):
     class InputSerializer(serializers.Serializer):
         reason = serializers.CharField(max_length=5000)
 
-    @extend_schema(operation_id="release_withdraw", request=InputSerializer, responses={200: ReleaseSerializer})
+    @extend_schema(operation_id="release_withdraw", request=InputSerializer, responses={200: ReleaseDetailSerializer})
     def post(self, request: Request, pk: int) -> Response:
         release = _release_or_404(request, pk)
         services.release_withdraw_check(release=release, by=request.user)  # before the body
@@ -187,7 +230,7 @@ class ReleaseWithdrawApi(APIView):
 class ReleaseBreakGlassApi(APIView):
     permission_classes = [CanRead]
 
-    @extend_schema(operation_id="release_break_glass", request=_SignInput, responses={200: ReleaseSerializer})
+    @extend_schema(operation_id="release_break_glass", request=_SignInput, responses={200: ReleaseDetailSerializer})
     def post(self, request: Request, pk: int) -> Response:
         release = _release_or_404(request, pk)
         services.release_break_glass_check(by=request.user)  # before the body
@@ -231,13 +274,16 @@ class PolicyListCreateApi(APIView):
 
 
 class GateApi(APIView):
-    """CI/CD asks before deploying. Any authenticated caller, service tokens included."""
+    """CI/CD asks before deploying, about one exact model version (namespace, name, version). Any authenticated
+    caller, service tokens included, for models in namespaces its teams own or no team owns."""
 
     permission_classes = [IsAuthenticated]
 
     @extend_schema(operation_id="gate", responses={200: OpenApiTypes.OBJECT}, parameters=[
         OpenApiParameter("model", str, required=True), OpenApiParameter("version", str, required=True),
-        OpenApiParameter("environment", str, required=True), OpenApiParameter("namespace", str),
+        OpenApiParameter("environment", str, required=True),
+        OpenApiParameter("namespace", str, description="The model's namespace: required when the model name is "
+                         "used in several namespaces. The caller's teams must own it, or no team."),
         OpenApiParameter("alias", str, description="also require the version to hold this registry alias now")])
     def get(self, request: Request) -> Response:
         p = request.query_params
@@ -248,3 +294,84 @@ class GateApi(APIView):
                                      environment=p["environment"], namespace=p.get("namespace") or None,
                                      alias=p.get("alias") or None)
         return Response(result)
+
+
+class ViolationListApi(APIView):
+    """Deployments observed without an approved release, with the filters the pages use."""
+
+    permission_classes = [CanRead]
+
+    class OutputSerializer(serializers.ModelSerializer):
+        deployment = serializers.CharField(source="deployment.node_id")
+        model_version = serializers.CharField(source="model_version.node_id")
+        namespace = serializers.CharField(source="model_version.namespace")
+        open = serializers.BooleanField(source="is_open", help_text=(
+            "True while the deployment is active and no approved release covers it."))
+
+        class Meta:
+            model = Violation
+            fields = ["id", "deployment", "model_version", "namespace", "environment", "reason", "detected_at",
+                      "open"]
+
+    @extend_schema(operation_id="violation_list", responses={200: paginated(OutputSerializer)}, parameters=[
+        OpenApiParameter("environment", str), OpenApiParameter("namespace", str, description="The model's."),
+        OpenApiParameter("status", str, enum=["open", "closed"]),
+        OpenApiParameter("detected_after", OpenApiTypes.DATETIME, description="Inclusive, ISO 8601."),
+        OpenApiParameter("detected_before", OpenApiTypes.DATETIME, description="Exclusive, ISO 8601."),
+        *page_parameters()])
+    def get(self, request: Request) -> Response:
+        p = request.query_params
+        if p.get("status") and p["status"] not in ("open", "closed"):
+            raise FieldError("status", "expected open or closed")
+        times = {}
+        for name in ("detected_after", "detected_before"):
+            if p.get(name):
+                try:
+                    times[name] = parse_datetime(p[name])
+                except ValueError:
+                    times[name] = None
+                if times[name] is None:
+                    raise FieldError(name, "expected an ISO 8601 date-time, e.g. 2026-01-31T00:00:00Z")
+                if timezone.is_naive(times[name]):
+                    times[name] = timezone.make_aware(times[name], UTC)  # a time without a zone is UTC
+        qs = selectors.violation_list(user=request.user, environment=p.get("environment") or None,
+                                      namespace=p.get("namespace") or None, status=p.get("status") or None,
+                                      **times)
+        paginator = BoundedPagination()
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)
+
+
+class ReleaseEligibilityApi(APIView):
+    """Who may sign this release: each member of each approver group, eligible or the reasons why not."""
+
+    permission_classes = [CanRead]
+
+    class OutputSerializer(serializers.Serializer):
+        release = serializers.IntegerField()
+        feasible = serializers.BooleanField(help_text="Could the eligible members meet the quorum (one person, one "
+                                            "group)?")
+        short = serializers.DictField(child=serializers.IntegerField(), help_text="Approvals per group that no "
+                                      "eligible member could give.")
+        groups = inline_serializer("EligibilityGroup", many=True, fields={
+            "team": serializers.CharField(),
+            "min_approvals": serializers.IntegerField(),
+            "members": inline_serializer("EligibilityMember", many=True, fields={
+                "username": serializers.CharField(), "printed_name": serializers.CharField(),
+                "eligible": serializers.BooleanField(),
+                "reasons": serializers.ListField(child=serializers.CharField()),
+                "signed": serializers.CharField(allow_null=True, help_text="The meaning of their live signature."),
+            }),
+        })
+
+    @extend_schema(operation_id="release_eligibility", responses={200: OutputSerializer})
+    def get(self, request: Request, pk: int) -> Response:
+        release = _release_or_404(request, pk)
+        feasible, short, pool = services.quorum_feasibility(release=release)
+        signed = dict(release.signatures.filter(voided_at__isnull=True).values_list("signer_id", "meaning"))
+        groups = [{"team": g.team.name, "min_approvals": g.min_approvals, "members": [
+            {"username": u.username, "printed_name": u.printed_name, "eligible": not reasons,
+             "reasons": [services.third_person(r) for r in reasons], "signed": signed.get(u.pk)}
+            for group, u, reasons in pool if group == g.team.name]}
+            for g in release.policy.groups.select_related("team")]
+        return Response({"release": release.pk, "feasible": feasible, "short": short, "groups": groups})

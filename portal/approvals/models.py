@@ -21,6 +21,8 @@ class Policy(models.Model):
     model_name = models.CharField(max_length=500, blank=True)
     sensitive_tag = models.CharField(max_length=20, blank=True, choices=Tag.choices)
     version = models.PositiveIntegerField()
+    governed = models.BooleanField(default=True, help_text=(
+        "False declares the environment ungoverned for this scope: deploys need no release and are no violation."))
     effective_from = models.DateTimeField()
     approval_expiry_days = models.PositiveIntegerField(default=30)
     min_wait_hours = models.PositiveIntegerField(default=0)
@@ -42,7 +44,7 @@ class Policy(models.Model):
         parts = [f"model {self.model_name}" if self.model_name else "", f"namespace {self.namespace}"
                  if self.namespace else "", f"derived from {self.sensitive_tag}" if self.sensitive_tag else ""]
         scope = ", ".join(p for p in parts if p) or "default"
-        return f"{self.environment} ({scope})"
+        return f"{self.environment} ({scope}{'' if self.governed else ', ungoverned'})"
 
 
 class PolicyGroup(models.Model):

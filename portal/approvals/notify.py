@@ -14,6 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.mail import send_mail
+from django.urls import reverse
 
 from portal.accounts.models import User
 
@@ -31,15 +32,35 @@ def recipients(release: Release, event: str) -> list[User]:
     return [release.requester] if release.requester.email else []
 
 
+def _names(people: list[str]) -> str:
+    return people[0] if len(people) == 1 else ", ".join(people[:-1]) + " and " + people[-1]
+
+
 def message(release: Release, event: str) -> tuple[str, str]:
+    """Plain words and a link: what the release is, what happened or is asked, what is still needed."""
+    from .services import release_quorum
+
     mv = release.model_version
-    subject = {
-        "waiting": f"Approval needed: {mv.name} {mv.version} to {release.environment}",
-        "decided": f"Release {release.pk} {release.state}: {mv.name} {mv.version} to {release.environment}",
-    }[event]
-    body = (f"Release {release.pk}: {mv.node_id} to {release.environment}\n"
-            f"State: {release.state} {release.state_reason}\nJustification: {release.justification}\n"
-            f"Subject digest: {release.subject_digest}\n")
+    what = f"{mv.name} {mv.version} to {release.environment}"
+    link = f"{settings.PORTAL_BASE_URL}{reverse('approvals:release', args=[release.pk])}"
+    if event == "waiting":
+        _, _, missing = release_quorum(release)
+        needed = ", ".join(f"{n} more from {g}" for g, n in missing.items())
+        subject = f"Approval needed: {what} (release #{release.pk})"
+        lines = [f"Release #{release.pk} waits for your signature: {what}.", "",
+                 f"Requested by {release.requester.printed_name}: {release.justification}",
+                 f"Still needed: {needed}." if needed else "", "", f"Review and sign: {link}"]
+    else:
+        subject = f"Release #{release.pk} {release.state}: {what}"
+        lines = [f"Release #{release.pk} ({what}) is {release.state}."]
+        votes = release.signatures.filter(voided_at__isnull=True, meaning="approval").select_related("signer")
+        if release.state == Release.State.APPROVED and votes:
+            lines.append("Signed by " + _names([f"{s.printed_name} (for {s.counted_for})" if s.counted_for
+                                                else s.printed_name for s in votes]) + ".")
+        elif release.state_reason:
+            lines.append(release.state_reason[0].upper() + release.state_reason[1:] + ".")
+        lines += ["", f"Open it: {link}"]
+    body = "\n".join(line for i, line in enumerate(lines) if line or (i and lines[i - 1])) + "\n"
     return subject, body
 
 

@@ -18,7 +18,10 @@ class PolicyInputSerializer(serializers.Serializer):
     namespace = serializers.CharField(max_length=500, required=False, default="", allow_blank=True)
     model_name = serializers.CharField(max_length=500, required=False, default="", allow_blank=True)
     sensitive_tag = serializers.ChoiceField(choices=Tag.choices, required=False, allow_blank=True, default="")
-    groups = serializers.ListField(child=serializers.DictField(), min_length=1)
+    governed = serializers.BooleanField(default=True, help_text=(
+        "False declares the environment (in this scope) ungoverned: deploys need no release and are no "
+        "violation. Such a policy has no groups; its reason is required like every policy change's."))
+    groups = serializers.ListField(child=serializers.DictField(), default=list)
     approval_expiry_days = serializers.IntegerField(min_value=1, max_value=3650, default=30)
     min_wait_hours = serializers.IntegerField(min_value=0, max_value=24 * 90, default=0)
     required_evidence = serializers.ListField(child=serializers.ChoiceField(choices=DocumentType.choices),
@@ -39,7 +42,8 @@ class PolicyInputSerializer(serializers.Serializer):
 
 def policy_form_data(post: QueryDict) -> dict[str, Any]:
     """The policy page's form as the API's JSON body: groups from the paired team/min_approvals fields, evidence
-    from a comma-separated list. Values that are not numbers stay strings for the serializer to refuse."""
+    from a comma-separated list, ``governed`` from the yes/no choice. Values that are not numbers stay strings
+    for the serializer to refuse."""
 
     def number(value: str) -> int | str:
         try:
@@ -52,7 +56,7 @@ def policy_form_data(post: QueryDict) -> dict[str, Any]:
     data: dict[str, Any] = {
         "environment": post.get("environment", "").strip(), "namespace": post.get("namespace", "").strip(),
         "model_name": post.get("model_name", "").strip(), "sensitive_tag": post.get("sensitive_tag", ""),
-        "groups": groups, "reason": post.get("reason", ""),
+        "groups": groups, "governed": post.get("governed", "yes") != "no", "reason": post.get("reason", ""),
         "required_evidence": [e.strip() for e in post.get("required_evidence", "").split(",") if e.strip()],
     }
     for name in ("approval_expiry_days", "min_wait_hours"):

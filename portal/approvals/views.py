@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import prefetch_related_objects
@@ -46,26 +47,40 @@ def inbox(request: HttpRequest) -> HttpResponse:
         problems = services.ineligibility(release=r, user=me)
         (blocked if problems else waiting).append((r, problems))
     mine = Release.objects.filter(requester=request.user).select_related("model_version")[:20]
-    recent = Release.objects.visible_to(request.user).exclude(state=Release.State.PENDING).select_related(
-        "model_version")[:20]
+    # What I signed, whatever became of it: a signed release leaves "waiting for me" but stays findable here.
+    my_signatures = (Signature.objects.filter(signer=me, release__in=Release.objects.visible_to(request.user))
+                     .select_related("release__model_version").order_by("-signed_at")[:50])
+    recent = Release.objects.visible_to(request.user).exclude(state__in=services.OPEN_STATES).select_related(
+        "model_version").order_by("-updated_at")[:20]
     violations = Violation.objects.filter(model_version__in=Node.objects.visible_to(request.user)).select_related(
         "deployment", "model_version")[:20]
     return render(request, "approvals/inbox.html", {"waiting": waiting, "blocked": blocked, "mine": mine,
-                                                    "recent": recent, "violations": violations})
+                                                    "my_signatures": my_signatures, "recent": recent,
+                                                    "violations": violations})
 
 
 @login_required
 def release_detail(request: HttpRequest, pk: int) -> HttpResponse:
     release = services.release_refresh(release=_visible(request, pk), by=request.user)
+    return _release_page(request, release)
+
+
+def _release_page(request: HttpRequest, release: Release, *, typed: dict[str, str] | None = None,
+                  error: DomainError | None = None) -> HttpResponse:
+    """The release page; after a refused form, with the refusal and what was typed (never the password)."""
     prefetch_related_objects([release], "policy__groups__team")  # read once, by every eligibility check below
-    met, _, missing = services.release_quorum(release)
+    met, assigned, missing = services.release_quorum(release)
     team_ids = [g.team_id for g in release.policy.groups.all()]
     approvers = (User.objects.filter(teams__in=team_ids, role__in=services.VOTING_ROLES).distinct()
                  .order_by("username").prefetch_related("teams", "extra_emails"))
-    eligibility = [(u, services.ineligibility(release=release, user=u)) for u in approvers]
+    signatures = list(release.signatures.select_related("signer"))
+    live = {s.signer_id: s for s in signatures if s.voided_at is None}
+    eligibility = [(u, services.ineligibility(release=release, user=u), live.get(u.pk)) for u in approvers]
     return render(request, "approvals/release.html", {
-        "release": release, "subject": redact_for(request.user, release.subject), "quorum_met": met, "missing": missing,
-        "signatures": release.signatures.select_related("signer"), "eligibility": eligibility,
+        "release": release, "subject": redact_for(request.user, release.subject), "quorum_met": met,
+        "missing": missing,
+        "signatures": [(s, _counts(s, assigned)) for s in signatures], "eligibility": eligibility,
+        "my_signature": live.get(request.user.pk),
         "my_problems": services.ineligibility(release=release, user=request.user),
         "meanings": [(m, m.label) for m in (Signature.Meaning.APPROVAL, Signature.Meaning.REVIEW,
                                             Signature.Meaning.RESPONSIBILITY)],
@@ -73,7 +88,36 @@ def release_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "needs_code": second_factor_required(request.user),
         "missing_evidence": evidence_selectors.evidence_missing(release=release),
         "release_documents": evidence_selectors.release_documents(user=request.user, release=release),
-    })
+        "typed": typed or {}, "error": error,
+        "changes": getattr(error, "changes", None),
+    }, status=error.status_code if error else 200)
+
+
+def _counts(sig: Signature, assigned: dict[str, str]) -> str:
+    """What a live vote does for the quorum: recorded once approved, else the group the matching gives it now."""
+    if sig.counted_for:
+        return f"counted for {sig.counted_for}"
+    if sig.meaning != Signature.Meaning.APPROVAL:
+        return f"a {sig.meaning} signature: not an approval vote"
+    group = assigned.get(sig.signer.username)
+    return f"counts for {group}" if group else "not needed for any group's quorum"
+
+
+def _outcome(release: Release, action: str) -> str:
+    """The confirmation after a form: which release, what was done, and the state it is in now."""
+    mv = release.model_version
+    what = {"reject": "Rejected", "withdraw": "Withdrew", "break-glass": "Authorised an emergency deploy of"}.get(
+        action, "Signed")
+    text = f"{what} release #{release.pk} ({mv.name} {mv.version} → {release.environment}). It is now {release.state}"
+    if release.state == Release.State.PENDING:
+        _, _, missing = services.release_quorum(release)
+        waits = [f"{n} more from {g}" for g, n in missing.items()]
+        lacking = evidence_selectors.evidence_missing(release=release)
+        waits += [f"evidence: {', '.join(lacking)}"] if lacking else []
+        text += ": waiting for " + ", ".join(waits) if waits else f": {release.state_reason}"
+    elif release.state_reason:
+        text += f": {release.state_reason}"
+    return text + "."
 
 
 @login_required
@@ -82,22 +126,29 @@ def release_sign(request: HttpRequest, pk: int) -> HttpResponse:
     release = _visible(request, pk)
     action = request.POST.get("action", "approve")
     password, reason = request.POST.get("password", ""), request.POST.get("reason", "")
+    reviewed = request.POST.get("subject_digest", "")
     otp = request.POST.get("otp", "")
     try:
+        if action == "reject" and request.POST.get("confirm") != "yes":
+            raise services.ApprovalError("Tick the box to confirm that you reject this release.", field="confirm")
         if action == "reject":
-            services.release_reject(release=release, by=request.user, password=password, reason=reason, otp=otp)
+            services.release_reject(release=release, by=request.user, password=password, reason=reason,
+                                    reviewed_digest=reviewed, otp=otp)
         elif action == "withdraw":
             services.release_withdraw(release=release, by=request.user, reason=reason)
         elif action == "break-glass":
             services.release_break_glass(release=release, by=request.user, password=password, reason=reason,
                                          otp=otp)
         else:
-            services.release_sign(release=release, by=request.user, password=password, otp=otp,
-                                  meaning=request.POST.get("meaning", "approval"), reason=reason)
+            services.release_sign(release=release, by=request.user, password=password,
+                                  meaning=request.POST.get("meaning", "approval"), reason=reason,
+                                  reviewed_digest=reviewed, otp=otp)
     except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, "Recorded.")
+        typed = {"action": action, "reason": reason, "meaning": request.POST.get("meaning", "")}
+        release = services.release_refresh(release=_visible(request, pk), by=request.user)
+        return _release_page(request, release, typed=typed, error=exc)
+    release.refresh_from_db()
+    messages.success(request, _outcome(release, action))
     return redirect("approvals:release", pk=release.pk)
 
 
@@ -125,5 +176,6 @@ def policy_list(request: HttpRequest) -> HttpResponse:
     return render(request, "approvals/policies.html", {
         "policies": Policy.objects.prefetch_related("groups__team").select_related("created_by"),
         "is_admin": is_admin, "teams": Team.objects.order_by("name"), "tags": Tag.values,
-        "document_types": DocumentType.values,
+        "document_types": DocumentType.values, "unpoliced": settings.APPROVALS_UNPOLICED_ENVIRONMENTS,
+        "unpoliced_open": settings.APPROVALS_UNPOLICED_ENVIRONMENTS == "open",
     })

@@ -1,7 +1,8 @@
 """Demo approvals for `load_demo`.
 
 Policies for the approver teams model-risk and compliance, approved releases for what the demo deploys, one
-release waiting for a compliance signature, and one deployment that never had a release (a violation).
+release waiting for a compliance signature, one waiting for every approver, and one deployment that never had
+a release (a violation).
 Production releases also wait for an approved validation report: ``portal/demo/evidence.py`` supplies them.
 """
 
@@ -30,6 +31,9 @@ APPROVED = [
 ]
 # churn 3 reaches production without any release: the demo's violation.
 PENDING = (demo.CREDIT_MODEL, "7", "production", demo.PRIYA)
+# Waits for everyone: model-risk (Marcus or Elena) and compliance (Elena or Sam), so each demo approver
+# finds a release in their inbox (credit 7 waits for Sam only: Elena signed it and Marcus committed to it).
+WAITING = (demo.CHURN_MODEL, "4", "production", demo.PRIYA)
 
 
 def _policies(admin: User) -> None:
@@ -65,14 +69,19 @@ def load(users: dict[str, User]) -> int:
         created += 1
         risk, compliance = _signers(model)
         services.release_sign(release=release, by=users[risk.username], password=risk.password,
-                              meaning="approval", reason="Independent validation passed: AUC and stability OK.")
+                              meaning="approval", reason="Independent validation passed: AUC and stability OK.",
+                              reviewed_digest=release.subject_digest)
         if env == "production":
             services.release_sign(release=release, by=users[compliance.username], password=compliance.password,
-                                  meaning="approval", reason="Lawful basis and DPIA on file.")
+                                  meaning="approval", reason="Lawful basis and DPIA on file.",
+                                  reviewed_digest=release.subject_digest)
     pending = _release(users, *PENDING)
     if pending is not None:
         created += 1
         risk, _ = _signers(PENDING[0])
         services.release_sign(release=pending, by=users[risk.username], password=risk.password,
-                              meaning="approval", reason="Validation report v7 reviewed; back-test within limits.")
+                              meaning="approval", reason="Validation report v7 reviewed; back-test within limits.",
+                              reviewed_digest=pending.subject_digest)
+    if _release(users, *WAITING) is not None:
+        created += 1
     return created

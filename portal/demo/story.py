@@ -119,8 +119,9 @@ TEAMS: tuple[DemoTeam, ...] = (
 )
 ALL_TEAMS = tuple(t.name for t in TEAMS)
 
-INGESTOR = DemoUser("svc-lineage", "ingestor", "Lineage", "Ingest", "Service account for Airflow and CI",
-                    ALL_TEAMS)  # a token writes only in its teams' namespaces
+# The teams' shared pipeline account, in every team: its token writes only in its teams' namespaces and may ask
+# the deploy gate about their models.
+INGESTOR = DemoUser("svc-lineage", "ingestor", "Lineage", "Ingest", "Service account for Airflow and CI", ALL_TEAMS)
 PRIYA = DemoUser("priya.raman", "viewer", "Priya", "Raman", "Data scientist, credit risk and churn",
                  ("credit-risk", "customer-analytics"))
 TOMAS = DemoUser("tomas.weber", "viewer", "Tomas", "Weber", "Clinical data scientist", ("clinical-ai",), "2")
@@ -179,6 +180,23 @@ class Dataset:
     columns: tuple[Column, ...] = ()
     tags: tuple[str, ...] = ()  # dataset-level, through the standard ``tags`` facet
     classification: dict[str, Any] = field(default_factory=dict)  # the portalClassification facet
+    # Column lineage of a derived dataset, as its writer reports it: (output column or "" for the whole dataset,
+    # input dataset, input column, type, subtype, description).
+    lineage: tuple[tuple[str, Dataset, str, str, str, str], ...] = ()
+
+    def column_lineage(self, producer: str) -> dict[str, Any]:
+        """The OpenLineage columnLineage facet (1-2-0) of ``lineage``."""
+        fields: dict[str, Any] = {}
+        whole: list[dict[str, Any]] = []
+
+        def link(d: Dataset, col: str, typ: str, subtype: str, description: str) -> dict[str, Any]:
+            return {"namespace": d.namespace, "name": d.name, "field": col, "transformations": [
+                {"type": typ, "subtype": subtype, "description": description, "masking": False}]}
+
+        for out, d, col, typ, subtype, description in self.lineage:
+            target = whole if not out else fields.setdefault(out, {"inputFields": []})["inputFields"]
+            target.append(link(d, col, typ, subtype, description))
+        return _facet("ColumnLineageDatasetFacet", "1-2-0", producer, fields=fields, dataset=whole)
 
     def facets(self, producer: str) -> dict[str, Any]:
         source = self.namespace.split("://", 1)[-1].split(":")[0]
@@ -227,6 +245,17 @@ CREDIT_FEATURES = Dataset(CREDIT_ML, "features/credit_applicant_features", "cred
     ("customer_id", "BIGINT", ()), ("age_band", "VARCHAR", ()), ("income_to_limit", "DOUBLE", ()),
     ("txn_count_180d", "INT", ()), ("avg_txn_amount_180d", "DOUBLE", ()), ("max_days_past_due", "INT", ()),
     ("defaulted", "BOOLEAN", ()),
+), lineage=(
+    ("customer_id", CUSTOMERS, "customer_id", "DIRECT", "IDENTITY", ""),
+    ("age_band", CUSTOMERS, "dob", "DIRECT", "TRANSFORMATION", "10-year band of age at snapshot"),
+    ("income_to_limit", CUSTOMERS, "annual_income", "DIRECT", "TRANSFORMATION", "annual_income / credit limit"),
+    ("txn_count_180d", TRANSACTIONS, "txn_id", "DIRECT", "AGGREGATION", "COUNT over 180 days"),
+    ("avg_txn_amount_180d", TRANSACTIONS, "amount", "DIRECT", "AGGREGATION", "AVG over 180 days"),
+    ("max_days_past_due", LOANS, "days_past_due", "DIRECT", "AGGREGATION", "MAX per customer"),
+    ("defaulted", LOANS, "defaulted", "DIRECT", "IDENTITY", ""),
+    ("", TRANSACTIONS, "customer_id", "INDIRECT", "JOIN", "joined on customer_id"),
+    ("", LOANS, "customer_id", "INDIRECT", "JOIN", "joined on customer_id"),
+    ("", TRANSACTIONS, "posted_at", "INDIRECT", "FILTER", "last 180 days"),
 ))
 
 PATIENTS = Dataset(EHR_DB, "clinical.patients", "clinical-ai", "EHR patient master index.", (
@@ -257,6 +286,15 @@ CHURN_FEATURES = Dataset(LAKE, "curated/churn_features", "customer-analytics",
                          "Weekly customer snapshot with churn label.", (
     ("customer_id", "STRING", ()), ("tenure_months", "INT", ()), ("sessions_30d", "INT", ()),
     ("support_tickets_90d", "INT", ()), ("plan", "STRING", ()), ("churned_60d", "BOOLEAN", ()),
+), lineage=(
+    ("customer_id", CRM_CUSTOMERS, "customer_id", "DIRECT", "IDENTITY", ""),
+    ("tenure_months", CRM_CUSTOMERS, "tenure_months", "DIRECT", "IDENTITY", ""),
+    ("plan", CRM_CUSTOMERS, "plan", "DIRECT", "IDENTITY", ""),
+    ("churned_60d", CRM_CUSTOMERS, "cancelled_at", "DIRECT", "CONDITIONAL", "cancelled within 60 days"),
+    ("sessions_30d", WEB_EVENTS, "event_id", "DIRECT", "AGGREGATION", "COUNT DISTINCT sessions over 30 days"),
+    # Test accounts are dropped by e-mail domain: the PII column shapes which rows exist, never a value.
+    ("", CRM_CUSTOMERS, "email", "INDIRECT", "FILTER", "email NOT LIKE '%@example.test'"),
+    ("", WEB_EVENTS, "customer_id", "INDIRECT", "JOIN", "joined on customer_id"),
 ))
 
 
@@ -464,7 +502,10 @@ class _Timeline:
         out: list[dict[str, Any]] = []
         if not fail:
             for d, rows in outputs:
-                out.append({"namespace": d.namespace, "name": d.name, "facets": d.facets(p), "outputFacets": {
+                out_facets = d.facets(p)
+                if d.lineage:
+                    out_facets["columnLineage"] = d.column_lineage(p)
+                out.append({"namespace": d.namespace, "name": d.name, "facets": out_facets, "outputFacets": {
                     "outputStatistics": _facet("OutputStatisticsOutputDatasetFacet", "1-0-2", p, rowCount=rows),
                 }})
             if model is not None:

@@ -12,11 +12,13 @@ from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
 from lineage import selectors as lineage_selectors
+from lineage.column_selectors import column_sensitivity
 from lineage.models import SENSITIVE_TAGS, Edge, Node, NodeTag
 from lineage.redaction import redact_for
 from portal.accounts.models import User
 from portal.accounts.permissions import AUDIT_ROLES, has_role
-from portal.approvals.models import Release, Violation
+from portal.approvals import services as approval_services
+from portal.approvals.models import Release, Signature, Violation
 from portal.audit.models import AuditCheckpoint, AuditEntry, AuditVerification
 
 WEEKS = 12
@@ -48,7 +50,7 @@ def production_deployments(*, user: User, environment: str = "production") -> li
     return list(
         Node.objects.visible_to(user).filter(kind="deployment", environment=environment, state="active")
         .annotate(mv_id=KT("attrs__model_version"))
-        .annotate(release_pk=Subquery(approved.values("pk")[:1]),
+        .annotate(release_pk=Subquery(approved.values("pk")[:1]), release_state=Subquery(approved.values("state")[:1]),
                   violated=Exists(Violation.objects.filter(deployment=OuterRef("pk"))))
         .order_by("namespace", "name", "version")[:100]
     )
@@ -158,6 +160,9 @@ def node_page(*, user: User, node: Node) -> dict[str, Any]:
         "parent": Node.objects.visible_to(user).filter(pk=node.parent_id).first() if node.parent_id else None,
         "incoming": _edges_in(user, [node.pk]), "outgoing": _edges_out(user, [node.pk]),
     }
+    cs = ctx["column_sensitivity"] = column_sensitivity(user=user, node=node)
+    ctx["column_tag_rows"] = [(tag, (cs.carries.get(tag, []), cs.influenced_by.get(tag, [])))
+                              for tag in sorted(set(cs.carries) | set(cs.influenced_by))]
     kind = node.kind
     if kind in ("dataset", "job"):
         members = list(Node.objects.visible_to(user).filter(parent=node).order_by("-event_time", "-pk")[:EDGE_LIMIT])
@@ -198,7 +203,13 @@ def node_page(*, user: User, node: Node) -> dict[str, Any]:
         ctx["upstream_cut"] = closure.cut
     elif kind == "deployment":
         ctx["models"] = [e.src for e in ctx["incoming"] if e.kind == "deploys"]
-        ctx["release"] = approving_release(deployment=node)
+        ctx["release"] = release = approving_release(deployment=node)
+        if release is not None:
+            ctx["release_signers"] = list(release.signatures.filter(voided_at__isnull=True,
+                                                                    meaning=Signature.Meaning.APPROVAL))
+        elif ctx["models"]:
+            ctx["environment_rule"] = approval_services.environment_rule(model_version=ctx["models"][0],
+                                                                         environment=node.environment)
         ctx["violation"] = Violation.objects.filter(deployment=node).first()
     elif kind == "commit":
         ctx["built"] = [e.dst for e in ctx["outgoing"] if e.kind == "built_from"]

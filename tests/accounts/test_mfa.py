@@ -16,7 +16,7 @@ from portal.accounts.services import user_ensure
 from portal.approvals import services as approvals
 from portal.approvals.models import Signature
 from portal.audit.models import AuditEntry
-from tests.approvals.conftest import PASSWORD
+from tests.approvals.conftest import PASSWORD, train
 from tests.conftest import api_client
 
 pytestmark = pytest.mark.django_db
@@ -156,14 +156,16 @@ def test_a_required_signer_cannot_sign_without_a_code_and_the_signature_records_
         client, people, release, required) -> None:
     signer = people["risk"]
     with pytest.raises(mfa.SecondFactorMissing):
-        approvals.release_sign(release=release, by=signer, password=PASSWORD, meaning="approval", reason="ok")
+        approvals.release_sign(release=release, by=signer, password=PASSWORD, meaning="approval", reason="ok",
+                               reviewed_digest=release.subject_digest)
     secret, _ = enrol(client, signer)
-    r = api_client(signer).post(f"/api/v1/releases/{release.pk}/approve", {"password": PASSWORD, "reason": "ok"},
-                                format="json")
+    r = api_client(signer).post(f"/api/v1/releases/{release.pk}/approve", {
+        "password": PASSWORD, "reason": "ok", "subject_digest": release.subject_digest}, format="json")
     assert r.status_code == 400 and r.json()["errors"][0]["field"] == "otp"
     code = totp.totp(secret, time.time())
     r = api_client(signer).post(f"/api/v1/releases/{release.pk}/approve",
-                                {"password": PASSWORD, "reason": "ok", "otp": code}, format="json")
+                                {"password": PASSWORD, "reason": "ok", "otp": code,
+                                 "subject_digest": release.subject_digest}, format="json")
     assert r.status_code == 200, r.content
     sig = Signature.objects.get(release=release, signer=signer)
     assert sig.auth_methods == ["pwd", "otp"]
@@ -173,13 +175,36 @@ def test_a_required_signer_cannot_sign_without_a_code_and_the_signature_records_
     assert AuditEntry.objects.filter(action="approval.signature_refused").count() == 1
 
 
+def test_a_stale_digest_is_refused_before_the_code_is_spent_and_a_fresh_one_signs_with_it(
+        client, people, release, required) -> None:
+    """Both pins hold in the signing path: the digest is checked before the password and the second factor (a
+    409 spends neither the code nor a refusal), then the same code signs the digest the signer now reviews."""
+    signer = people["risk"]
+    secret, _ = enrol(client, signer)
+    reviewed = release.subject_digest
+    train(auc=0.93, time="2026-01-05T00:00:00Z")
+    approvals.release_refresh(release=release)
+    code = totp.totp(secret, time.time())
+    r = api_client(signer).post(f"/api/v1/releases/{release.pk}/approve", {
+        "password": PASSWORD, "reason": "ok", "otp": code, "subject_digest": reviewed}, format="json")
+    assert r.status_code == 409 and r.json()["errors"][0]["field"] == "subject_digest"
+    assert not AuditEntry.objects.filter(action="approval.signature_refused").exists()
+    release.refresh_from_db()
+    r = api_client(signer).post(f"/api/v1/releases/{release.pk}/approve", {
+        "password": PASSWORD, "reason": "ok", "otp": code, "subject_digest": release.subject_digest}, format="json")
+    assert r.status_code == 200, r.content
+    sig = Signature.objects.get(release=release, signer=signer)
+    assert sig.auth_methods == ["pwd", "otp"] and sig.subject_digest == release.subject_digest != reviewed
+
+
 def test_the_sign_form_asks_for_the_code(client, people, release, required) -> None:
     secret, _ = enrol(client, people["risk"])
     client.force_login(people["risk"])
     page = client.get(f"/approvals/releases/{release.pk}").content
     assert b'name="otp"' in page
-    client.post(f"/approvals/releases/{release.pk}/sign", {"meaning": "approval", "reason": "ok",
-                                                          "password": PASSWORD, "otp": totp.totp(secret, time.time())})
+    client.post(f"/approvals/releases/{release.pk}/sign", {
+        "meaning": "approval", "reason": "ok", "password": PASSWORD, "otp": totp.totp(secret, time.time()),
+        "subject_digest": release.subject_digest})
     assert Signature.objects.get(release=release).auth_methods == ["pwd", "otp"]
 
 

@@ -19,10 +19,12 @@ def test_request_approve_and_gate_over_the_api(model, policy, people) -> None:
     assert r.json()["state"] == "pending" and len(digest) == 64
     inbox = mo.get("/api/v1/releases", {"waiting_for_me": "true"}).json()
     assert [x["id"] for x in inbox["results"]] == [rid]
-    r = mo.post(f"/api/v1/releases/{rid}/approve", {"password": PASSWORD, "reason": "validated"}, format="json")
+    r = mo.post(f"/api/v1/releases/{rid}/approve", {"password": PASSWORD, "reason": "validated",
+                                                     "subject_digest": digest}, format="json")
     assert r.status_code == 200 and r.json()["state"] == "pending"
     assert r.json()["quorum"]["missing"] == {"compliance": 1}
-    r = cy.post(f"/api/v1/releases/{rid}/approve", {"password": PASSWORD, "reason": "DPIA on file"}, format="json")
+    r = cy.post(f"/api/v1/releases/{rid}/approve", {"password": PASSWORD, "reason": "DPIA on file",
+                                                     "subject_digest": digest}, format="json")
     assert r.json()["state"] == "approved"
     g = mo.get("/api/v1/gate", {"model": "credit", "version": "7", "environment": "production"}).json()
     assert g["allowed"] is True and g["release"] == rid and g["attestation"]["signature"]
@@ -34,7 +36,7 @@ def test_denials_are_clear(release, people, charlie_client) -> None:
     r = rita.post(url, {"password": PASSWORD, "reason": "mine"}, format="json")
     assert r.status_code == 403 and "requested this release" in r.json()["detail"]
     mo = api_client(people["risk"])
-    r = mo.post(url, {"password": "nope", "reason": "x"}, format="json")
+    r = mo.post(url, {"password": "nope", "reason": "x", "subject_digest": release.subject_digest}, format="json")
     assert r.status_code == 400 and r.json()["errors"][0]["field"] == "password"
     assert mo.post(url, {"reason": "x"}, format="json").json()["errors"][0]["field"] == "password"
     assert viewer.post("/api/v1/policies", {"environment": "staging", "groups": [{"team": "model-risk"}],

@@ -27,7 +27,8 @@ def test_racing_last_votes_approve_exactly_once(release, people) -> None:
     def vote(user) -> None:
         try:
             barrier.wait()
-            services.release_sign(release=release, by=user, password=PASSWORD, meaning="approval", reason="ok")
+            services.release_sign(release=release, by=user, password=PASSWORD, meaning="approval", reason="ok",
+                                  reviewed_digest=release.subject_digest)
             outcomes.append("signed")
         except services.ApprovalError as exc:
             outcomes.append(f"refused: {exc.message}")

@@ -23,7 +23,9 @@ pytestmark = pytest.mark.django_db
 
 
 def sign(release, user, meaning="approval", password=PASSWORD, reason="reviewed validation report"):
-    return services.release_sign(release=release, by=user, password=password, meaning=meaning, reason=reason)
+    current = services.release_refresh(release=release).subject_digest  # as the signer's page shows it now
+    return services.release_sign(release=release, by=user, password=password, meaning=meaning, reason=reason,
+                                 reviewed_digest=current)
 
 
 def test_a_release_pins_the_subject_digest_and_the_policy_version(release, policy) -> None:
@@ -99,8 +101,10 @@ def test_signing_twice_or_after_the_decision_is_refused(release, people) -> None
 
 def test_a_rejection_needs_a_reason_and_closes_the_release(release, people) -> None:
     with pytest.raises(services.ApprovalError):
-        services.release_reject(release=release, by=people["risk"], password=PASSWORD, reason=" ")
-    services.release_reject(release=release, by=people["risk"], password=PASSWORD, reason="AUC regressed")
+        services.release_reject(release=release, by=people["risk"], password=PASSWORD, reason=" ",
+                                 reviewed_digest=release.subject_digest)
+    services.release_reject(release=release, by=people["risk"], password=PASSWORD, reason="AUC regressed",
+                             reviewed_digest=release.subject_digest)
     release.refresh_from_db()
     assert release.state == Release.State.REJECTED and "AUC regressed" in release.state_reason
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from portal.approvals import services
 from portal.approvals.models import Release
 from tests.approvals.conftest import PASSWORD
 
@@ -17,15 +18,46 @@ def test_an_approver_signs_from_the_inbox(client, release, people) -> None:
     r = client.get(f"/approvals/releases/{release.pk}")
     assert r.status_code == 200 and b"Lineage under review" in r.content and b"not eligible" in r.content
     r = client.post(f"/approvals/releases/{release.pk}/sign", {"meaning": "approval", "reason": "ok",
-                                                              "password": PASSWORD}, follow=True)
+                                                              "password": PASSWORD,
+                                                              "subject_digest": release.subject_digest}, follow=True)
     assert r.status_code == 200 and release.signatures.count() == 1
+    html = r.content.decode()
+    # The confirmation names the release and its state; the form is gone, the signature shown instead.
+    assert (f"Signed release #{release.pk} (credit 7 → production). It is now pending: waiting for 1 more from "
+            "compliance.") in html
+    assert 'id="sign-form"' not in html and "You signed this release" in html
+    assert "counts for model-risk" in html and "counted for —" not in html
+    assert "mo: signed (approval" in html  # not "eligible" once signed
 
 
-def test_a_wrong_password_on_the_form_signs_nothing(client, release, people) -> None:
+def test_a_wrong_password_on_the_form_signs_nothing_and_keeps_the_reason(client, release, people) -> None:
     client.force_login(people["risk"])
-    r = client.post(f"/approvals/releases/{release.pk}/sign", {"meaning": "approval", "reason": "ok",
-                                                              "password": "x"}, follow=True)
-    assert b"password is wrong" in r.content and not release.signatures.exists()
+    r = client.post(f"/approvals/releases/{release.pk}/sign", {
+        "action": "approve", "meaning": "review", "reason": "Back-test within limits", "password": "x",
+        "subject_digest": release.subject_digest})
+    html = r.content.decode()
+    assert r.status_code == 400 and "password is wrong" in html and not release.signatures.exists()
+    assert 'value="Back-test within limits"' in html and '<option value="review" selected>' in html
+
+
+def test_reject_is_its_own_confirmed_form(client, release, people) -> None:
+    client.force_login(people["risk"])
+    html = client.get(f"/approvals/releases/{release.pk}").content.decode()
+    assert 'id="reject-form"' in html and 'class="danger"' in html and 'name="confirm"' in html
+    data = {"action": "reject", "reason": "AUC regressed", "password": PASSWORD,
+            "subject_digest": release.subject_digest}
+    r = client.post(f"/approvals/releases/{release.pk}/sign", data)
+    assert r.status_code == 400 and "confirm" in r.content.decode() and not release.signatures.exists()
+    assert 'value="AUC regressed"' in r.content.decode()
+    r = client.post(f"/approvals/releases/{release.pk}/sign", {**data, "confirm": "yes"}, follow=True)
+    assert f"Rejected release #{release.pk} (credit 7 → production). It is now rejected" in r.content.decode()
+    assert Release.objects.get(pk=release.pk).state == Release.State.REJECTED
+
+
+def test_the_page_names_author_and_committer_of_each_upstream_commit(client, release, people) -> None:
+    client.force_login(people["risk"])
+    html = client.get(f"/approvals/releases/{release.pk}").content.decode()
+    assert "author dan@example.com, committer dan@example.com" in html
 
 
 def test_policy_editor_is_for_admins(client, people) -> None:
@@ -52,6 +84,20 @@ def test_charlie_gets_404_on_another_teams_release(client, release, charlie, cre
     assert Release.objects.get(pk=release.pk).state == Release.State.PENDING
 
 
+def test_a_signed_release_moves_from_waiting_to_signed_by_me_and_then_to_decided(client, release, people) -> None:
+    client.force_login(people["risk"])
+    services.release_sign(release=release, by=people["risk"], password=PASSWORD, meaning="approval", reason="ok",
+                          reviewed_digest=release.subject_digest)
+    html = client.get("/approvals/").content.decode()
+    waiting = html[html.index('id="waiting"'):html.index('id="signed-by-me"')]
+    signed = html[html.index('id="signed-by-me"'):html.index('id="decided"')]
+    assert f"#{release.pk}" not in waiting and f"#{release.pk}" in signed and "approval" in signed
+    services.release_sign(release=release, by=people["compliance"], password=PASSWORD, meaning="approval",
+                          reason="ok", reviewed_digest=release.subject_digest)
+    html = client.get("/approvals/").content.decode()
+    assert f"#{release.pk}" in html[html.index('id="decided"'):]
+
+
 @pytest.mark.parametrize(("changes", "field"), [
     ({"environment": "prod uction<>"}, "environment"),
     ({"approval_expiry_days": "0"}, "approval_expiry_days"),
@@ -62,6 +108,7 @@ def test_charlie_gets_404_on_another_teams_release(client, release, charlie, cre
     ({"min_approvals": ["two"]}, "groups"),
     ({"required_evidence": "selfie"}, "required_evidence"),
     ({"sensitive_tag": "secret"}, "sensitive_tag"),
+    ({"governed": "no"}, "groups"),  # an ungoverned environment has no approver groups
 ])
 def test_the_policy_page_refuses_what_the_api_refuses_naming_the_same_field(client, people, admin_client,
                                                                             changes, field) -> None:
@@ -77,6 +124,8 @@ def test_the_policy_page_refuses_what_the_api_refuses_naming_the_same_field(clie
     for key in ("approval_expiry_days", "min_wait_hours", "sensitive_tag"):
         if key in changes:
             api[key] = _int_or(changes[key])
+    if "governed" in changes:
+        api["governed"] = changes["governed"] != "no"
     if "required_evidence" in changes:
         api["required_evidence"] = [changes["required_evidence"]]
     r = admin_client.post("/api/v1/policies", api, format="json")

@@ -95,6 +95,8 @@ def real_ids(operation: Any, world: World) -> dict[str, str]:
                           v["deployment"] if "/deployments/" in path else v["dataset"])
     if "{run_uuid}" in path:
         ids["run_uuid"] = v["run_uuid"]
+    if "{field_name}" in path:
+        ids["field_name"] = v["field"]
     return ids
 
 

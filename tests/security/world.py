@@ -7,7 +7,7 @@ from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
 
-from lineage.models import Node
+from lineage.models import ColumnEdge, Node
 from portal.accounts.models import ApiToken, User
 from portal.accounts.services import token_issue
 from portal.approvals.models import Release
@@ -32,6 +32,14 @@ class World:
     users: dict[str, User]
     tokens: dict[str, str]
     values: dict[str, str]
+
+
+def column_of(dataset: Node) -> str:
+    """A column of ``dataset`` that column edges join (the demo's writers report column lineage)."""
+    field = (ColumnEdge.objects.filter(src__parent=dataset).order_by("src_field")
+             .values_list("src_field", flat=True).first())
+    assert field, f"no column lineage from {dataset.node_id} in the demo"
+    return field
 
 
 def build_world() -> World:
@@ -63,6 +71,7 @@ def build_world() -> World:
     alert = hidden(Alert.objects, Alert.objects.filter(deployment__namespace__in=credit).order_by("pk").first())
     incident = incident_open_from_alert(by=users["compliance_officer"], alert=alert)
     return World(users=users, tokens=tokens, values={
+        "field": column_of(dataset),
         "dataset": dataset.node_id, "modelVersion": model.node_id, "deployment": deployment.node_id,
         "run_uuid": run.node_id.removeprefix("run:"), "release": str(release.pk), "document": str(document.pk),
         "report": str(report.pk), "erasure_request": str(erasure.pk),

@@ -32,11 +32,15 @@ MODEL = "modelVersion:clinical-ai:readmission#2"
 # Budgets: the count measured on the demo, plus a little room. The release page pays for each approver's
 # eligibility (three approvers in the demo). Sensitive-tag questions walk upstream one query per level, so
 # they cost more on deeper lineage (at most PORTAL_MAX_DEPTH levels), never more per row. Dataset pages also
-# show the dataset's governance record (the record, its subject-key count, its tags for warnings).
+# show the dataset's governance record (the record, its subject-key count, its tags for warnings). Dataset,
+# version and model pages say which sensitive columns reach them: their columns (one query), two column walks
+# upstream (a query per level) and the tags and names of what the walks reach (three): six more on the demo.
+# A deployment page names the approvers of its release (one query for the signatures); the inbox lists what I
+# signed (one query).
 BUDGETS = {
-    "home": 6, "search": 6, "dashboard": 14, "inbox": 11, "release": 38, "audit log": 9, "audit entry": 8,
-    "explorer": 5, "explorer search": 6, "graph api": 18, "dataset": 19, "datasetVersion": 17, "run": 20,
-    "job": 14, "modelVersion": 26, "deployment": 18, "commit": 11,  # deployment: + monitoring results, alerts
+    "home": 6, "search": 6, "dashboard": 14, "inbox": 12, "release": 38, "audit log": 9, "audit entry": 8,
+    "explorer": 5, "explorer search": 6, "graph api": 18, "dataset": 25, "datasetVersion": 23, "run": 20,
+    "job": 14, "modelVersion": 26, "deployment": 19, "commit": 11,  # deployment: + monitoring results, alerts
     "reports": 8, "erasure tool": 6,
 }
 NODE_KINDS = ("dataset", "datasetVersion", "run", "job", "modelVersion", "deployment", "commit")

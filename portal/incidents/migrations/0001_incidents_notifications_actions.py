@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('lineage', '0005_edge_kind_monitors'),
+        ('lineage', '0006_edge_kind_monitors'),
         ('monitoring', '0001_monitoring_results_and_alerts'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

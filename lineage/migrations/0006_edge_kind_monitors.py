@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('lineage', '0004_versions_by_event_time'),
+        ('lineage', '0005_column_edges'),
     ]
 
     operations = [

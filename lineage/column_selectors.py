@@ -1,0 +1,269 @@
+"""Reads over column edges: a column's upstream or downstream, bounded like node walks.
+
+A column is ``(dataset version pk, field)``; field "" is the whole dataset (the facet's dataset-wide list).
+Walking upstream from a column also follows the edges into its dataset's whole-dataset column; walking
+downstream from a whole-dataset column continues from every column of that version. The walk goes one level
+per query (an indexed ``IN`` on the edge table), so it stops at ``depth`` levels or ``max_nodes`` columns.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+
+from portal.accounts.models import User
+
+from . import ids
+from .columns import WHOLE_DATASET
+from .models import SENSITIVE_TAGS, ColumnEdge, Edge, Node, NodeTag
+
+Column = tuple[int, str]
+Transformation = tuple[str, str, str, bool]  # type, subtype, description, masking
+
+
+@dataclass(slots=True)
+class ColumnWalk:
+    direction: str
+    depth: int
+    distance: dict[Column, int] = field(default_factory=dict)
+    edges: dict[tuple[Column, Column], list[Transformation]] = field(default_factory=dict)
+    cut_by_depth: bool = False
+    cut_by_size: bool = False
+
+
+def _step(frontier: set[Column], direction: str) -> list[tuple[Column, Column, Transformation]]:
+    """Edges one level away from ``frontier``, as (from, to, transformation) in the walk's direction."""
+    by_node: dict[int, set[str]] = defaultdict(set)
+    for pk, f in frontier:
+        by_node[pk].add(f)
+    out: list[tuple[Column, Column, Transformation]] = []
+    near, far = ("dst", "src") if direction == "upstream" else ("src", "dst")
+    pks = sorted(by_node)
+    for i in range(0, len(pks), 2000):
+        rows = ColumnEdge.objects.filter(**{f"{near}_id__in": pks[i : i + 2000]}).values_list(
+            f"{near}_id", f"{near}_field", f"{far}_id", f"{far}_field", "type", "subtype", "description", "masking")
+        for n, nf, fpk, ff, kind, subtype, description, masking in rows:
+            fields = by_node[n]
+            if direction == "upstream":
+                # A column depends on what feeds it and on what feeds its whole dataset.
+                hit = nf in fields or (nf == WHOLE_DATASET and any(f != WHOLE_DATASET for f in fields))
+            else:
+                # What reaches a whole dataset reaches each of its columns, and so what they feed.
+                hit = nf in fields or WHOLE_DATASET in fields
+            if hit:
+                out.append(((n, nf), (fpk, ff), (kind, subtype, description, masking)))
+    return out
+
+
+def column_walk(*, seeds: list[Column], direction: str, depth: int, max_nodes: int | None = None,
+                types: frozenset[str] | None = None) -> ColumnWalk:
+    """Walk column edges from ``seeds`` for at most ``depth`` levels; ``types`` keeps only DIRECT or INDIRECT."""
+    max_nodes = max_nodes or settings.LINEAGE_MAX_NODES
+    walk = ColumnWalk(direction=direction, depth=depth)
+    walk.distance = {c: 0 for c in seeds}
+    frontier = set(seeds)
+    level = 0
+    while frontier:
+        steps = [s for s in _step(frontier, direction) if types is None or s[2][0] in types]
+        if level == depth:
+            walk.cut_by_depth = bool(steps)
+            break
+        level += 1
+        nxt: set[Column] = set()
+        for a, b, t in steps:
+            if b not in walk.distance:
+                if len(walk.distance) >= max_nodes:
+                    walk.cut_by_size = True
+                    continue
+                walk.distance[b] = level
+                nxt.add(b)
+            walk.distance.setdefault(a, level - 1)  # a column reached through its whole dataset, or the reverse
+            key = (b, a) if direction == "upstream" else (a, b)  # edges keep the direction data flows
+            ts = walk.edges.setdefault(key, [])
+            if t not in ts:
+                ts.append(t)
+        frontier = nxt
+    return walk
+
+
+def column_seeds(node: Node, field_name: str) -> list[Column]:
+    """A dataset's column stands for that column in each of its versions; a version's for its own."""
+    if node.kind == "dataset":
+        pks = list(Node.objects.filter(parent=node, kind="datasetVersion").values_list("pk", flat=True)
+                   [: settings.LINEAGE_MAX_NODES])
+        return [(pk, field_name) for pk in sorted(pks)]
+    return [(node.pk, field_name)]
+
+
+def column_known(seeds: list[Column]) -> bool:
+    """Whether any column edge touches one of ``seeds``."""
+    pks = [pk for pk, _ in seeds]
+    name = seeds[0][1] if seeds else ""
+    return (ColumnEdge.objects.filter(src_id__in=pks, src_field=name).exists()
+            or ColumnEdge.objects.filter(dst_id__in=pks, dst_field=name).exists())
+
+
+def column_nodes(*, user: User, pks: list[int]) -> dict[int, dict[str, Any]]:
+    """The dataset versions among ``pks`` that ``user`` may see, with their dataset's id."""
+    out: dict[int, dict[str, Any]] = {}
+    for i in range(0, len(pks), 5000):
+        rows = Node.objects.visible_to(user).filter(pk__in=pks[i : i + 5000]).values_list(
+            "pk", "node_id", "kind", "namespace", "name", "version")
+        for pk, node_id, kind, ns, name, version in rows:
+            dataset = node_id if kind == "dataset" else ids.dataset_id(ns, name)
+            out[pk] = {"dataset": dataset, "datasetVersion": node_id if kind == "datasetVersion" else None,
+                       "namespace": ns, "name": name, "version": version}
+    return out
+
+
+# -- sensitive columns -------------------------------------------------------------------------------------
+@dataclass(slots=True)
+class ColumnSensitivity:
+    """Which sensitive column tags reach a node's columns, and through which kind of path.
+
+    ``carries``: tag -> source columns (dataset id, field) it reaches through DIRECT edges only, so the values
+    are derived from the tagged column. ``influenced_by``: tag -> source columns that reach only through a path
+    with an INDIRECT edge (a filter, join, group by): they shape which rows exist, never a value. ``columns``:
+    per column of the node (for a model, the columns it was trained on), the same two maps. ``hidden``: source
+    columns of datasets the reader may not see (their tags count, their names are left out).
+    """
+
+    trained_on: list[tuple[str, str]] = field(default_factory=list)
+    carries: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    influenced_by: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    columns: dict[str, dict[str, dict[str, list[tuple[str, str]]]]] = field(default_factory=dict)
+    hidden: int = 0
+    cut: bool = False
+
+
+def _node_columns(node: Node) -> list[Column]:
+    """The columns a node stands for: a dataset's or version's own; a model's, those of the versions its
+    training run read."""
+    versions: Any
+    if node.kind == "modelVersion":
+        runs = Edge.objects.filter(dst=node, kind="produces").values("src_id")
+        versions = Edge.objects.filter(dst_id__in=runs, kind="reads").values("src_id")
+    elif node.kind == "dataset":
+        versions = Node.objects.filter(parent=node, kind="datasetVersion").values("pk")
+    elif node.kind == "datasetVersion":
+        versions = [node.pk]
+    else:
+        return []
+    # One query (subqueries, a union): a page pays the same whatever the number of versions.
+    into = ColumnEdge.objects.filter(dst_id__in=versions).exclude(dst_field=WHOLE_DATASET).values_list(
+        "dst_id", "dst_field")
+    out_of = ColumnEdge.objects.filter(src_id__in=versions).values_list("src_id", "src_field")
+    return sorted(set(into.union(out_of)))
+
+
+def _upstream_by_seed(seeds: list[Column], depth: int, types: frozenset[str] | None
+                      ) -> tuple[dict[Column, set[Column]], bool]:
+    """Every column upstream of each seed, in one walk for all seeds: a query per level, not per seed.
+
+    Each column carries the set of seeds it lies upstream of; a column is walked again when that set grows,
+    so the answer per seed is what a walk from that seed alone would reach (within ``depth``). Returns
+    seed -> columns, and whether the depth or size bound cut the walk.
+    """
+    max_nodes = settings.LINEAGE_MAX_NODES
+    origins: dict[Column, set[Column]] = {c: {c} for c in seeds}
+    changed: dict[Column, set[Column]] = {c: {c} for c in seeds}
+    cut = False
+    for level in range(depth + 1):
+        if not changed:
+            break
+        steps = [st for st in _step(set(changed), "upstream") if types is None or st[2][0] in types]
+        if level == depth:
+            cut = bool(steps)
+            break
+        grown: dict[Column, set[Column]] = {}
+        per_node: dict[int, set[Column]] = {}  # what feeds a whole dataset feeds each of its columns
+        for (pk, _), seeds_of in changed.items():
+            per_node.setdefault(pk, set()).update(seeds_of)
+        for a, b, _ in steps:
+            new = (changed.get(a, set()) if a[1] else per_node.get(a[0], set())) - origins.get(b, set())
+            if not new:
+                continue
+            if b not in origins and len(origins) >= max_nodes:
+                cut = True
+                continue
+            origins.setdefault(b, set()).update(new)
+            grown.setdefault(b, set()).update(new)
+        changed = grown
+    by_seed: dict[Column, set[Column]] = {}
+    for col, seeds_of in origins.items():
+        for seed in seeds_of:
+            by_seed.setdefault(seed, set()).add(col)
+    return by_seed, cut
+
+
+def column_sensitivity(*, user: User, node: Node, depth: int | None = None) -> ColumnSensitivity:
+    """Sensitive column tags reaching ``node``'s columns over column edges (see ``ColumnSensitivity``).
+
+    A column carries the tags set on it (``NodeTag`` with its field, on its dataset). Two bounded walks
+    upstream from all the columns at once, one over DIRECT edges only and one over all, each remembering which
+    of the node's columns every column feeds: what the second reaches and the first does not is "influenced
+    by". Tags set on a whole dataset travel with the dataset-level walk
+    (``selectors.sensitive_upstream``), not here.
+    """
+    depth = depth if depth is not None else min(20, settings.LINEAGE_MAX_DEPTH)
+    out = ColumnSensitivity()
+    seeds = _node_columns(node)
+    if not seeds:
+        return out
+    visible = column_nodes(user=user, pks=sorted({pk for pk, _ in seeds}))
+    out.trained_on = sorted({(visible[pk]["dataset"], f) for pk, f in seeds if pk in visible})
+    every, out.cut = _upstream_by_seed(seeds, depth, None)
+    all_cols = {c for cols in every.values() for c in cols}
+    version_parent = dict(Node.objects.filter(pk__in={pk for pk, _ in all_cols}).values_list("pk", "parent_id"))
+    tagged: dict[tuple[int, str], set[str]] = {}
+    holders = {p if p else pk for pk, p in version_parent.items()}
+    for ds, fld, tag in NodeTag.objects.filter(node_id__in=holders, tag__in=SENSITIVE_TAGS).exclude(
+            field="").values_list("node_id", "field", "tag"):
+        tagged.setdefault((ds, fld), set()).add(tag)
+    if not tagged:
+        return out  # no tagged column upstream: the DIRECT walk could find none either
+    direct, cut_d = _upstream_by_seed(seeds, depth, frozenset({"DIRECT"}))
+    out.cut = out.cut or cut_d
+    reached = {seed: (direct.get(seed, set()), every.get(seed, set())) for seed in seeds}  # seed -> (direct, all)
+    names = column_nodes(user=user, pks=sorted(holders))
+    hidden: set[tuple[int, str]] = set()
+
+    def note(target: dict[str, list[tuple[str, str]]], cols: set[Column]) -> None:
+        for pk, fld in cols:
+            holder = version_parent.get(pk) or pk
+            for tag in tagged.get((holder, fld), ()):
+                if holder not in names:
+                    hidden.add((holder, fld))
+                    target.setdefault(tag, [])
+                    continue
+                src = (names[holder]["dataset"], fld)
+                if src not in target.setdefault(tag, []):
+                    target[tag].append(src)
+
+    for seed, (by_direct, by_any) in reached.items():
+        if seed[0] not in visible:
+            continue
+        per: dict[str, dict[str, list[tuple[str, str]]]] = {"carries": {}, "influencedBy": {}}
+        note(per["carries"], by_direct)
+        note(per["influencedBy"], by_any - by_direct)
+        note(out.carries, by_direct)
+        note(out.influenced_by, by_any - by_direct)
+        if per["carries"] or per["influencedBy"]:
+            col = out.columns.setdefault(seed[1], {"carries": {}, "influencedBy": {}})
+            for kind in ("carries", "influencedBy"):
+                for tag, srcs in per[kind].items():
+                    merged = col[kind].setdefault(tag, [])
+                    merged.extend(s for s in srcs if s not in merged)
+    # A source that reaches some column directly is carried; it is not also "only influencing".
+    for tag, srcs in list(out.influenced_by.items()):
+        out.influenced_by[tag] = [s for s in srcs if s not in out.carries.get(tag, [])]
+        if not out.influenced_by[tag] and tag in out.carries:
+            del out.influenced_by[tag]
+    for maps in (out.carries, out.influenced_by, *[m for c in out.columns.values() for m in c.values()]):
+        for tag in maps:
+            maps[tag].sort()
+    out.hidden = len(hidden)
+    return out
