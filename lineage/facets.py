@@ -10,6 +10,7 @@ The portal defines five facets (JSON Schemas in ``lineage/facets/schemas/``, doc
 - ``portalGovernance`` (dataset facet): GDPR/HIPAA attributes (lawful basis, purposes, retention, legal hold,
   hashed subject keys). ``portalModelVersion`` and ``portalDeployment`` also carry optional inventory and
   profile fields.
+- ``portalMonitoring`` (run facet): a monitoring run's results against a deployment (read in ``monitoring.py``).
 
 Pure functions: each returns plain values and appends to ``warnings`` when a facet is unusable.
 """

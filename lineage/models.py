@@ -38,6 +38,7 @@ class EdgeKind(models.TextChoices):
     PARENT_OF = "parent_of", "parent run of child run"
     PRODUCES = "produces", "run produces model version"
     DEPLOYS = "deploys", "model version is deployed by deployment"
+    MONITORS = "monitors", "deployment is watched by monitoring run"
 
 
 class Tag(models.TextChoices):

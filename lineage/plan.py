@@ -15,6 +15,7 @@ from typing import Any
 
 from . import facets as F
 from . import ids
+from . import monitoring as M
 from .columns import column_links
 from .openlineage import DatasetRef, ParsedEvent
 
@@ -93,6 +94,10 @@ class GraphDelta:
     run_starts: dict[str, datetime] = field(default_factory=dict)
     # node_id -> governance attributes (model field names, see lineage/governance_fields.py); later events win.
     governance: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Monitoring runs' results (lineage/monitoring.py), and edges to nodes that must already exist (a monitoring
+    # run names the deployment it watches; it never creates one): dropped when the node is unknown.
+    monitoring: list[M.MonitoringRecord] = field(default_factory=list)
+    existing_edges: set[tuple[str, str, str]] = field(default_factory=set)
     # run, src dataset id, src field, dst version id, dst field, type, subtype, description, masking (columns.py)
     columns: set[tuple[str, str, str, str, str, str, str, str, bool]] = field(default_factory=set)
 
@@ -329,7 +334,7 @@ class Planner:
             return
         run, state, deid = self._event_run(ev, job, commit)
         self._event_parent(ev, run)
-        self._event_inputs(ev, run)
+        self._monitoring(ev, run, self._event_inputs(ev, run))
         self._event_outputs(ev, run, state, deid)
         dep = F.deployment(ev.run_facets, ev.job_namespace or "", ev.warnings)
         if dep is not None and state in ("COMPLETED", ""):  # a deploy counts once it has succeeded
@@ -392,13 +397,45 @@ class Planner:
         self.delta.edges.add((p_job, p_run, "executes"))
         self.delta.edges.add((p_run, run, "parent_of"))
 
-    def _event_inputs(self, ev: ParsedEvent, run: str) -> None:
+    def _event_inputs(self, ev: ParsedEvent, run: str) -> list[tuple[DatasetRef, str]]:
         """The datasets the run read. Which version is decided when the delta is applied, against every write
-        stored (``versions.py``): the one the facet names, else the latest finished before the run started."""
+        stored (``versions.py``): the one the facet names, else the latest finished before the run started.
+        Returns each input with its dataset node id."""
         t = self.time(ev)
+        read = []
         for d in ev.inputs:
             ds = self._dataset(d, t, ev.warnings)
             self.delta.read(run, ds, t, F.dataset_version(d.facets, ev.warnings))
+            read.append((d, ds))
+        return read
+
+    def _monitoring(self, ev: ParsedEvent, run: str, read: list[tuple[DatasetRef, str]]) -> None:
+        """A run that reports monitoring results (``portalMonitoring``) or data-quality assertions on its inputs.
+        The record names the datasets read; the versions are filled in once the reads are resolved (``services``
+        after ``versions.reads_resolve``), so a monitoring run reads by event time like any other run."""
+        assert ev.job_namespace is not None and ev.job_name is not None
+        t = self.time(ev)
+        mon = M.monitoring_facet(ev.run_facets, ev.job_namespace, ev.warnings)
+        measures = [a for d, ds in read for a in M.assertions({**d.facets, **d.input_facets}, ds)]
+        if mon is None and not measures:
+            return
+        record = M.MonitoringRecord(run=run, job=ids.job_id(ev.job_namespace, ev.job_name), observed_at=t,
+                                    datasets=[ds for _, ds in read], measures=measures)
+        if mon is not None:
+            record.measures[:0] = mon.measures
+            record.window_start, record.window_end = mon.window_start, mon.window_end
+            if mon.deployment is not None:
+                k = mon.deployment
+                record.deployment = ids.deployment_id(k.namespace, k.name, k.version, k.environment)
+                self.delta.existing_edges.add((record.deployment, run, "monitors"))
+            if mon.reference is not None:  # named with its version: read as named, even when not listed
+                r = mon.reference
+                record.reference = ids.dataset_version_id(r.namespace, r.name, r.version)
+                ds = self._dataset(DatasetRef(r.namespace, r.name, {}, {}, {}), t)
+                self.delta.read(run, ds, t, r.version)
+                if ds not in record.datasets:
+                    record.datasets.append(ds)
+        self.delta.monitoring.append(record)
 
     def _event_outputs(self, ev: ParsedEvent, run: str, state: str, deid: bool) -> None:
         """The dataset versions the run wrote, and the model versions among them."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -27,9 +27,10 @@ from . import facets as F
 from . import ids
 from .guard import Refusal, WriteGuard, WriteRefused, strip_inputs
 from .models import ColumnEdge, DatasetRead, DatasetWrite, Edge, Node, NodeTag, RawEvent, Tag
+from .monitoring import MonitoringRecord
 from .openlineage import ParsedEvent, parse_event, parse_time
 from .plan import PARENT_KINDS, GraphDelta, NodeDelta, NodeRow, Planner, _as_row, merge_node
-from .versions import datasets_lock, reads_resolve
+from .versions import datasets_lock, read_versions, reads_resolve
 
 NODE_COLUMNS = ("node_id", "kind", "namespace", "name", "version", "environment", "parent_id", "state",
                 "owners", "facets", "attrs", "deidentifies", "event_time", "times", "created_at", "updated_at")
@@ -44,6 +45,10 @@ RAW_COLUMNS = ("dedupe_key", "kind", "event_type", "event_time", "run_id", "job_
 # Called with the node ids of active deployments just written. The approvals app registers its violation
 # check here (``portal/approvals/apps.py``).
 deployment_observers: list[Callable[[list[str]], None]] = []
+# Called with the monitoring records of the events just applied (``monitoring.py``), after their nodes and
+# edges are written. The monitoring app registers its results, thresholds and alerts here
+# (``portal/monitoring/apps.py``). An observer must be idempotent: a rebuild replays every event.
+monitoring_observers: list[Callable[[list[MonitoringRecord], User | None], object]] = []
 
 
 class GovernanceHook(Protocol):
@@ -213,14 +218,32 @@ def _supersede(keys: list[tuple[str, str, str]], now: datetime) -> None:
             Node.objects.filter(pk__in=active[1:]).update(state="superseded", updated_at=now)
 
 
-def _apply(delta: GraphDelta, now: datetime) -> list[Change]:
+def _existing_edges(delta: GraphDelta, id_map: dict[str, int]) -> list[tuple[int, int, str]]:
+    """Edges to nodes an event names but may not create (a monitored deployment): kept only when the node exists."""
+    wanted = {n for s, d, _ in delta.existing_edges for n in (s, d)} - set(id_map)
+    if wanted:
+        id_map = {**id_map, **dict(Node.objects.filter(node_id__in=wanted).values_list("node_id", "id"))}
+    return [(id_map[s], id_map[d], k) for s, d, k in delta.existing_edges if s in id_map and d in id_map]
+
+
+def _monitoring_resolve(records: list[MonitoringRecord], id_map: dict[str, int]) -> None:
+    """Fill in the dataset versions the monitoring runs read, now that ``reads_resolve`` decided them."""
+    links = read_versions({(r.run, ds) for r in records for ds in r.datasets}, id_map)
+    for r in records:
+        r.inputs = [links[(r.run, ds)] for ds in r.datasets if (r.run, ds) in links]
+        r.measures = [replace(m, dataset_version=links.get((r.run, m.dataset), "")) if m.dataset else m
+                      for m in r.measures]
+
+
+def _apply(delta: GraphDelta, now: datetime, by: User | None = None) -> list[Change]:
     """Apply a delta; returns the audit entries of the classifications it weakened."""
     weakened: list[Change] = []
     deploy_keys = _deployment_keys(delta)
     datasets_lock(delta)
     id_map = _apply_nodes(delta, now, weakened)
     db_now = _dt(now)
-    edges = sorted((id_map[s], id_map[d], k, db_now) for s, d, k in delta.edges)
+    edges = sorted([(id_map[s], id_map[d], k, db_now) for s, d, k in delta.edges]
+                   + [(s, d, k, db_now) for s, d, k in _existing_edges(delta, id_map)])
     insert_ignore("lineage_edge", ("src_id", "dst_id", "kind", "created_at"), edges,
                   conflict=("src_id", "dst_id", "kind"))
     reads_resolve(delta, id_map)
@@ -238,6 +261,10 @@ def _apply(delta: GraphDelta, now: datetime) -> list[Change]:
     if deployed:
         for observe in deployment_observers:
             observe(deployed)
+    if delta.monitoring:
+        _monitoring_resolve(delta.monitoring, id_map)
+        for record_results in monitoring_observers:
+            record_results(delta.monitoring, by)
     return weakened
 
 
@@ -341,7 +368,7 @@ def events_ingest(*, events: list[ParsedEvent], by: User | None, atomic: bool = 
         # Some were stored before: plan again from the new ones only, so duplicates change nothing.
         fresh = [ev for ev in unique if ev.dedupe_key in inserted]
         delta = Planner().add_events(fresh)
-    weakened = _apply(delta, now)
+    weakened = _apply(delta, now, by)
     _governance_apply(delta.governance, by)
     audit_record_many(actor=by, changes=[
         *(_ingest_change(ev) for ev in unique if ev.dedupe_key in inserted), *weakened,

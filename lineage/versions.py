@@ -137,6 +137,23 @@ def reads_resolve(delta: GraphDelta, id_map: dict[str, int]) -> None:
     _relink(stored, wanted, links)
 
 
+def read_versions(pairs: set[tuple[str, str]], id_map: dict[str, int]) -> dict[tuple[str, str], str]:
+    """(run, dataset) node ids -> the version node id the read links now (after ``reads_resolve``)."""
+    by_pk = {(id_map[r], id_map[d]): (r, d) for r, d in pairs if r in id_map and d in id_map}
+    names: dict[int, tuple[str, str]] = {}
+    for part in chunks(sorted({d for _, d in by_pk}), 5000):
+        names.update((pk, (ns, name)) for pk, ns, name in Node.objects.filter(pk__in=part)
+                     .values_list("pk", "namespace", "name"))
+    out: dict[tuple[str, str], str] = {}
+    for part in chunks(sorted({r for r, _ in by_pk}), 5000):
+        for run, ds, linked in DatasetRead.objects.filter(run_id__in=part).values_list("run_id", "dataset_id",
+                                                                                       "linked"):
+            key = by_pk.get((run, ds))
+            if key is not None and linked:
+                out[key] = ids.dataset_version_id(*names[ds], linked)
+    return out
+
+
 def _resolve(reads: list[tuple[int, int, int, datetime]]) -> dict[int, str | None]:
     out: dict[int, str | None] = {}
     for part in chunks(reads, 250):

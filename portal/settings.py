@@ -7,6 +7,7 @@ CELERY_BROKER_URL at Redis.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from pathlib import Path
@@ -55,6 +56,8 @@ INSTALLED_APPS = [
     "portal.web",
     "portal.demo",
     "lineage",
+    "portal.monitoring",
+    "portal.incidents",
 ]
 
 MIDDLEWARE = [
@@ -73,6 +76,7 @@ MIDDLEWARE = [
     "portal.web.middleware.SecondFactorEnrolmentMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "portal.metrics.requests.IngestMetricsMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -360,6 +364,13 @@ if not DEBUG and SECRET_KEY.startswith("insecure-") and env_bool("PORTAL_PRODUCT
 
     raise ImproperlyConfigured("PORTAL_SECRET_KEY must be set in production.")
 
+# /metrics (Prometheus): a scraper sends `Authorization: Bearer <PORTAL_METRICS_TOKEN>` or scrapes from one of
+# PORTAL_METRICS_ALLOWED_NETWORKS (CIDRs; default loopback only). PORTAL_METRICS_QUEUES: the Celery queues whose
+# depth is reported.
+PORTAL_METRICS_TOKEN = os.environ.get("PORTAL_METRICS_TOKEN", "")
+PORTAL_METRICS_ALLOWED_NETWORKS = [ipaddress.ip_network(n.strip(), strict=False) for n in os.environ.get(
+    "PORTAL_METRICS_ALLOWED_NETWORKS", "127.0.0.1/32,::1/128").split(",") if n.strip()]
+PORTAL_METRICS_QUEUES = [q.strip() for q in os.environ.get("PORTAL_METRICS_QUEUES", "celery").split(",") if q.strip()]
 # Importers (lineage/importers/, docs/integrations.md). The MLflow poll joins the beat schedule only when a
 # tracking server is set; `manage.py import_mlflow` takes the same values as its defaults.
 PORTAL_MLFLOW_TRACKING_URI = os.environ.get("PORTAL_MLFLOW_TRACKING_URI", "")

@@ -4,6 +4,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from portal.metrics.views import metrics
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/audit/", include("portal.audit.urls")),
@@ -12,6 +14,8 @@ urlpatterns = [
     path("api/v1/", include("portal.evidence.urls")),
     path("api/v1/", include("lineage.urls")),
     path("api/v1/", include("portal.governance.urls")),
+    path("api/v1/", include("portal.monitoring.urls")),
+    path("api/v1/", include("portal.incidents.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves Swagger UI's init script from ?script, so the page needs no inline script (CSP).
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema", template_name="api_docs.html"),
@@ -21,6 +25,8 @@ urlpatterns = [
     path("governance/", include("portal.governance.page_urls")),
     path("reports/", include("portal.reports.page_urls")),
     path("evidence/", include("portal.evidence.page_urls")),
+    path("incidents/", include("portal.incidents.page_urls")),
+    path("metrics", metrics, name="metrics"),
     path("", include("portal.web.urls")),
 ]
 

@@ -67,3 +67,16 @@ def deploy_facets(name: str, version: str, environment: str, action: str = "depl
                   namespace: str = "ml-pipelines") -> dict[str, Any]:
     return {"portalDeployment": facet(environment=environment, action=action, endpoint=f"https://{environment}/m",
                                       model={"namespace": namespace, "name": name, "version": version})}
+
+
+def monitoring_facets(name: str, version: str, environment: str = "production", *, metrics: list[dict[str, Any]],
+                      namespace: str = "ml-pipelines", reference: dict[str, str] | None = None,
+                      window: tuple[str, str] | None = None) -> dict[str, Any]:
+    """A ``portalMonitoring`` run facet: a monitoring run of deployment ``name`` ``version`` @ ``environment``."""
+    fields: dict[str, Any] = {"deployment": {"namespace": namespace, "name": name, "version": version,
+                                             "environment": environment}, "metrics": metrics}
+    if reference:
+        fields["reference"] = reference
+    if window:
+        fields["window"] = {"start": window[0], "end": window[1]}
+    return {"portalMonitoring": facet(**fields)}

@@ -45,6 +45,8 @@ SCHEMA: dict[str, tuple[Attr, ...]] = {
     "monitoring_plan": (
         A("thresholds", "object", "F4", "Metric -> threshold the plan sets.", required=True),
         A("cadence", "str", "", "How often results are produced, e.g. weekly."),
+        A("metrics", "list", "A10", "The metrics the post-market monitoring plan collects (metric names)."),
+        A("frequency_days", "int", "A10", "Each metric has a result at least this often (days)."),
     ),
     "monitoring_result": (
         A("breaches", "list", "F4", "Threshold breaches as objects {\"metric\": ..., \"issue\": <issue key>}; a "

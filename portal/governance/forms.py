@@ -93,7 +93,7 @@ class ParametersForm(forms.Form):
             value = current.get(p.name, p.default)
             if p.kind == "int":
                 field: forms.Field = forms.IntegerField(label=label, help_text=p.description, initial=value)
-            elif p.kind == "tiers":
+            elif p.kind in ("tiers", "tier_limits"):
                 field = forms.CharField(label=label, help_text=p.description + " As 1: 30, 2: 90.",
                                         initial=_tiers_text(value))
             else:
@@ -104,10 +104,11 @@ class ParametersForm(forms.Form):
         data = super().clean()
         for p in P.PARAMS:
             raw = data.get(f"p_{p.name}")
-            if p.kind == "tiers" and isinstance(raw, str):
+            if p.kind in ("tiers", "tier_limits") and isinstance(raw, str):
+                number = int if p.kind == "tiers" else float
                 try:
-                    data[f"p_{p.name}"] = {t.strip(): int(d) for t, d in (part.split(":") for part in
-                                                                         raw.split(",") if part.strip())}
+                    data[f"p_{p.name}"] = {t.strip(): number(d) for t, d in (part.split(":") for part in
+                                                                            raw.split(",") if part.strip())}
                 except ValueError:
                     self.add_error(f"p_{p.name}", "Write it as tier: days, e.g. 1: 30, 2: 90.")
         return data

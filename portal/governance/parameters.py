@@ -13,6 +13,7 @@ are stored as JSON.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -26,11 +27,12 @@ from .models import ParameterSet
 class Param:
     name: str
     default: Any
-    kind: str  # "int" | "str" | "tiers" (tier number -> int)
+    kind: str  # "int" | "str" | "tiers" (tier number -> int) | "tier_limits" (tier number -> number)
     controls: str
     description: str
     minimum: int = 0
     law: bool = False
+    maximum: int | None = None  # a legal deadline: a version may shorten it, never lengthen it
 
 
 PARAMS: tuple[Param, ...] = (
@@ -81,9 +83,38 @@ PARAMS: tuple[Param, ...] = (
     Param("hipaa_retention_years", 6, "int", "H7", "HIPAA documentation is kept this long.", 6, law=True),
     Param("ai_act_retention_years", 10, "int", "A9", "AI Act technical documentation is kept this long.", 10,
           law=True),
+    # Monitoring and incidents (portal/monitoring, portal/incidents).
+    Param("monitoring_psi_max", {"1": 0.1, "2": 0.2, "3": 0.25}, "tier_limits", "F4 A10", "Highest population "
+          "stability index a monitoring result may report before it is a breach, by tier."),
+    Param("monitoring_ks_max", {"1": 0.1, "2": 0.15, "3": 0.2}, "tier_limits", "F4 A10", "Highest "
+          "Kolmogorov-Smirnov statistic a monitoring result may report before it is a breach, by tier."),
+    Param("ai_act_incident_days", 15, "int", "A10", "A serious incident is reported within this many days of "
+          "awareness (Art. 73(2)).", 1, law=True, maximum=15),
+    Param("ai_act_incident_death_days", 10, "int", "A10", "... within this many days when it involves a death "
+          "(Art. 73(4)).", 1, law=True, maximum=10),
+    Param("ai_act_incident_widespread_days", 2, "int", "A10", "... within this many days for a widespread "
+          "infringement or a serious disruption of critical infrastructure (Art. 73(3)).", 1, law=True, maximum=2),
+    Param("gdpr_breach_notify_hours", 72, "int", "G13", "A personal-data breach is notified to the supervisory "
+          "authority within this many hours of awareness (Art. 33(1)).", 1, law=True, maximum=72),
+    Param("hipaa_breach_notify_days", 60, "int", "H11", "A breach of unsecured PHI is notified within this many "
+          "days of discovery (§164.404(b)).", 1, law=True, maximum=60),
 )
 SCHEMA: dict[str, Param] = {p.name: p for p in PARAMS}
 DEFAULTS: dict[str, Any] = {p.name: p.default for p in PARAMS}
+
+
+def _tier_problems(where: str, value: Any, *, days: bool) -> list[tuple[str, str]]:
+    """A tier table: tier number -> days (a positive integer) or -> a limit (a positive number)."""
+    what, example = ("days", 30) if days else ("limit", 0.1)
+    if not isinstance(value, dict) or not value:
+        return [(where, f"must be an object of tier number to {what}, e.g. {{\"1\": {example}}}")]
+    problems = []
+    for tier, v in value.items():
+        if not str(tier).isdigit() or int(tier) < 1:
+            problems.append((f"{where}.{tier}", "tier must be a positive integer"))
+        elif isinstance(v, bool) or not isinstance(v, int if days else int | float) or not 0 < v < 1e6:
+            problems.append((f"{where}.{tier}", f"{what} must be a positive " + ("integer" if days else "number")))
+    return problems
 
 
 def validate(values: Any) -> list[tuple[str, str]]:
@@ -102,18 +133,13 @@ def validate(values: Any) -> list[tuple[str, str]]:
                 problems.append((where, "must be an integer"))
             elif value < p.minimum:
                 problems.append((where, f"must be at least {p.minimum}" + (" (law)" if p.law else "")))
+            elif p.maximum is not None and value > p.maximum:
+                problems.append((where, f"must be at most {p.maximum} (law)"))
         elif p.kind == "str":
             if not isinstance(value, str) or not value.strip():
                 problems.append((where, "must be a non-empty string"))
-        elif p.kind == "tiers":
-            if not isinstance(value, dict) or not value:
-                problems.append((where, "must be an object of tier number to days, e.g. {\"1\": 30}"))
-                continue
-            for tier, days in value.items():
-                if not str(tier).isdigit() or int(tier) < 1:
-                    problems.append((f"{where}.{tier}", "tier must be a positive integer"))
-                elif isinstance(days, bool) or not isinstance(days, int) or days < 1:
-                    problems.append((f"{where}.{tier}", "days must be a positive integer"))
+        elif p.kind in ("tiers", "tier_limits"):
+            problems += _tier_problems(where, value, days=p.kind == "tiers")
     return problems
 
 
@@ -124,11 +150,30 @@ def normalise(values: dict[str, Any]) -> dict[str, Any]:
         kind = SCHEMA[key].kind
         if kind == "str":
             out[key] = value.strip()
-        elif kind == "tiers":
+        elif kind in ("tiers", "tier_limits"):
             out[key] = {str(int(t)): d for t, d in sorted(value.items(), key=lambda td: int(td[0]))}
         else:
             out[key] = value
     return out
+
+
+def parameters_timeline() -> Callable[[datetime], tuple[ParameterSet | None, dict[str, Any]]]:
+    """``parameters_in_force`` for many times with one query: a function of the time."""
+    versions: list[ParameterSet] = []
+    loaded = False
+
+    def at(t: datetime) -> tuple[ParameterSet | None, dict[str, Any]]:
+        nonlocal loaded
+        if not loaded:  # read on first use: a page with nothing to judge reads nothing
+            versions.extend(ParameterSet.objects.order_by("effective_from", "version"))
+            loaded = True
+        current = None
+        for v in versions:  # a handful of versions: a scan is the simplest correct choice
+            if v.effective_from <= t:
+                current = v
+        return current, {**DEFAULTS, **(current.values if current else {})}
+
+    return at
 
 
 def parameters_in_force(at: datetime | None = None) -> tuple[ParameterSet | None, dict[str, Any]]:

@@ -56,6 +56,9 @@ HIPAA = Framework("hipaa", "HIPAA Security Rule (45 CFR 164)", (
       "Method and determination document per de-identified dataset", "P"),
     C("H10", "§164.308(a)(1)(ii)(A) Risk analysis", "Risk-assess systems that use ePHI",
       "Each risk analysis and the production deployments it covers", "P"),
+    # Not in the shared catalog (2026-11): the breach-notification clocks, evaluated from incident records.
+    C("H11", "§164.404(b); §164.406; §164.408 Breach notification", "Notify breaches of unsecured PHI in time",
+      "Each PHI breach incident: discovery, the 60-day deadline, when and to whom it was notified", "P"),
 ))
 
 GDPR = Framework("gdpr", "GDPR (Regulation (EU) 2016/679)", (
@@ -82,6 +85,10 @@ GDPR = Framework("gdpr", "GDPR (Regulation (EU) 2016/679)", (
     C("G11", "Art. 32(1)", "Security of processing", "Encryption and storage location; security tests", "P",
       needs="encryption-at-rest and storage-location attributes and security test records"),
     C("G12", "Art. 35(1), (3), (7), (11)", "DPIA", "DPIA status for each triggering production deployment", "P"),
+    # Not in the shared catalog (2026-11): the Art. 33 clock, evaluated from incident records.
+    C("G13", "Art. 33(1), (5); 34", "Personal-data breach notification",
+      "Each personal-data breach incident: awareness, the 72-hour deadline, the notification or the documented "
+      "reason none was due", "P"),
 ))
 
 MODEL_RISK = Framework("model-risk", "Model risk management (SR 11-7, superseded by SR 26-2)", (
@@ -126,8 +133,8 @@ AI_ACT = Framework("eu-ai-act", "EU AI Act (Regulation (EU) 2024/1689), high-ris
     C("A8", "Art. 17", "Quality management system (QMS)", "The QMS procedure in force; gates passed per release", "P",
       needs="the QMS procedure's list of required gates per release"),
     C("A9", "Art. 18(1)", "10-year documentation keeping", "Retention ledger of technical documentation", "P"),
-    C("A10", "Art. 72 (with Art. 73)", "Post-market monitoring", "Post-market monitoring plans; incidents", "P",
-      needs="collected post-market data and serious-incident records"),
+    C("A10", "Art. 72 (with Art. 73)", "Post-market monitoring",
+      "Post-market monitoring plans; monitoring results collected; serious incidents and their Art. 73 reports", "P"),
     C("A11", "Art. 26(5); 27", "Deployer monitoring; FRIA", "Deployer monitoring records; FRIA", "P",
       needs="whether the organisation is a public body or deploys Annex III 5(b)/5(c) as a deployer; FRIA records"),
 ))

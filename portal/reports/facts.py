@@ -198,6 +198,55 @@ class ReportFact:
     finished_at: datetime
 
 
+@dataclass(slots=True)
+class MonitoringFact:
+    """One monitoring result on a deployment (portal/monitoring)."""
+
+    deployment: int
+    observed_at: datetime
+    metric: str
+    has_threshold: bool  # its own threshold, or drift statistics judged by the policy's tier limits
+    breaches: list[str]
+    run: str
+
+
+@dataclass(slots=True)
+class AlertFact:
+    id: int
+    deployment: int
+    opened_at: datetime
+    state: str  # open | incident | closed
+    reason: str
+    closed_at: datetime | None
+    incidents: list[int] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ClockFact:
+    name: str  # ai_act | gdpr | hipaa
+    label: str
+    deadline: datetime
+    notified_at: datetime | None
+    exempt: bool
+
+
+@dataclass(slots=True)
+class IncidentFact:
+    id: int
+    title: str
+    kinds: list[str]
+    severity: str
+    detected_at: datetime
+    opened_at: datetime
+    state: str
+    closed_at: datetime | None
+    nodes: set[int]  # deployments, model versions and datasets it names
+    clocks: list[ClockFact] = field(default_factory=list)
+
+    def clock(self, name: str) -> ClockFact | None:
+        return next((c for c in self.clocks if c.name == name), None)
+
+
 @dataclass
 class Facts:
     now: datetime
@@ -217,6 +266,9 @@ class Facts:
     audit: AuditFacts = field(default_factory=lambda: AuditFacts(None, None, 0, []))
     reports: list[ReportFact] = field(default_factory=list)
     erasure_requests: list[ErasureFact] = field(default_factory=list)
+    monitoring: list[MonitoringFact] = field(default_factory=list)
+    alerts: list[AlertFact] = field(default_factory=list)
+    incidents: list[IncidentFact] = field(default_factory=list)
     record_history: dict[int, list[RecordChange]] = field(default_factory=dict)  # node pk -> audited changes
     truncated: bool = False
 
@@ -337,6 +389,11 @@ class Facts:
         mvs = self.preds(deployment.pk, "modelVersion")
         return mvs[0] if mvs else None
 
+    def monitoring_of(self, deployment_pk: int) -> list[MonitoringFact]:
+        return [m for m in self.monitoring if m.deployment == deployment_pk]
+
+    def incidents_of(self, pks: set[int]) -> list[IncidentFact]:
+        return [i for i in self.incidents if i.nodes & pks]
     # -- the scope vocabulary of the catalog (controls.md "Conventions") ---------------------------------
     # Every check names its subjects through these, so "personal-data DV" or "prod(D)" means one thing.
 

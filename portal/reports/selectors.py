@@ -25,16 +25,24 @@ from portal.governance.models import (
     ModelInventory,
     SubjectKey,
 )
+from portal.governance.parameters import parameters_timeline
+from portal.incidents.models import Incident
+from portal.incidents.services import incident_clocks
 from portal.lib.sql import select_in
+from portal.monitoring.models import Alert, MonitoringResult
 
 from .catalog import FRAMEWORKS
 from .facts import (
+    AlertFact,
     AuditFacts,
+    ClockFact,
     DatasetGov,
     DocumentFact,
     ErasureFact,
     Facts,
+    IncidentFact,
     Inventory,
+    MonitoringFact,
     NodeFact,
     Profile,
     RecordChange,
@@ -267,6 +275,42 @@ def _erasures(facts: Facts) -> None:
             dispositions=[(d.node.node_id, d.node.kind, d.outcome, d.decided_at) for d in r.dispositions.all()]))
 
 
+def _monitoring(facts: Facts) -> None:
+    """Monitoring results and alerts of the deployments in scope, and the incidents touching the scope, up to
+    the end of the period."""
+    deployments = [n.pk for n in facts.nodes.values() if n.kind == "deployment"]
+    end = facts.period_end
+    for part in _chunks(deployments):
+        for r in (MonitoringResult.objects.filter(deployment_id__in=part, observed_at__lte=end)
+                  .select_related("run").only("deployment_id", "observed_at", "metric", "threshold", "psi", "ks",
+                                              "breaches", "run__node_id")):
+            facts.monitoring.append(MonitoringFact(
+                deployment=r.deployment_id, observed_at=r.observed_at, metric=r.metric,
+                has_threshold=r.threshold is not None or r.psi is not None or r.ks is not None,
+                breaches=list(r.breaches), run=r.run.node_id))
+        for a in Alert.objects.filter(deployment_id__in=part, opened_at__lte=end).prefetch_related("incidents"):
+            facts.alerts.append(AlertFact(id=a.pk, deployment=a.deployment_id, opened_at=a.opened_at, state=a.state,
+                                          reason=a.reason, closed_at=a.closed_at,
+                                          incidents=[i.pk for i in a.incidents.all()]))
+    incidents = (Incident.objects.filter(detected_at__lte=end)
+                 .exclude(state=Incident.State.CLOSED, closed_at__lt=facts.period_start)
+                 .prefetch_related("deployments", "model_versions", "datasets", "notifications"))
+    params_at = parameters_timeline()
+    for i in incidents:
+        nodes = ({n.pk for n in i.deployments.all()} | {n.pk for n in i.model_versions.all()}
+                 | {n.pk for n in i.datasets.all()})
+        if not nodes & facts.in_scope:
+            continue
+        recorded = {n.clock: n for n in i.notifications.all()}
+        facts.incidents.append(IncidentFact(
+            id=i.pk, title=i.title, kinds=list(i.kinds), severity=i.severity, detected_at=i.detected_at,
+            opened_at=i.opened_at, state=i.state, closed_at=i.closed_at, nodes=nodes,
+            clocks=[ClockFact(c.name, c.label, c.deadline,
+                              recorded[c.name].notified_at if c.name in recorded else None,
+                              bool(c.name in recorded and recorded[c.name].exempt_reason))
+                    for c in incident_clocks(i, params_at)]))
+
+
 def facts_load(*, scope: dict[str, list[str]], period: tuple[datetime, datetime], now: datetime,
                params: dict[str, Any], progress: Callable[[str], None] | None = None) -> Facts:
     step = progress or (lambda _: None)
@@ -283,7 +327,8 @@ def facts_load(*, scope: dict[str, list[str]], period: tuple[datetime, datetime]
     facts = Facts(now=now, period_start=period[0], period_end=period[1], params=params, nodes=nodes, edges=edges,
                   in_scope=in_scope, truncated=cut)
     for name, load in (("governance records", _governance), ("documents", _documents), ("releases", _releases),
-                       ("people", _people), ("audit entries", _audit), ("record history", _record_history)):
+                       ("people", _people), ("audit entries", _audit), ("record history", _record_history),
+                       ("monitoring and incidents", _monitoring)):
         step(f"loading {name}")
         load(facts)
     step("propagating sensitive tags")

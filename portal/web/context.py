@@ -13,7 +13,8 @@ from portal.accounts.models import Role
 SECTION_BY_VIEW = {"web:dashboard": "dashboard", "web:explore": "explorer", "web:node-detail": "explorer",
                    "governance:node": "explorer", "web:home": "search", "web:tokens": "tokens",
                    "web:two-factor": "two-factor"}
-SECTION_BY_APP = {"approvals": "approvals", "evidence": "evidence", "reports": "reports", "audit": "audit"}
+SECTION_BY_APP = {"approvals": "approvals", "evidence": "evidence", "reports": "reports", "audit": "audit",
+                  "incidents": "incidents"}
 
 
 def navigation(request: HttpRequest) -> dict[str, str]:

@@ -16,7 +16,7 @@ from portal.lib.errors import error_body
 
 from .errors import refusal
 
-ALLOWED_PREFIXES = ("/api/", "/login/", "/logout/", "/settings/tokens/", "/healthz", "/static/")
+ALLOWED_PREFIXES = ("/api/", "/login/", "/logout/", "/settings/tokens/", "/healthz", "/metrics", "/static/")
 
 
 class ServiceAccountPagesMiddleware:

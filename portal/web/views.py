@@ -26,6 +26,9 @@ from portal.accounts.models import ApiToken, Role, User
 from portal.accounts.permissions import AUDIT_ROLES, REPORT_ROLES, has_role
 from portal.audit.context import client_address
 from portal.evidence import selectors as evidence_selectors
+from portal.incidents import selectors as incident_selectors
+from portal.incidents import services as incident_services
+from portal.monitoring import selectors as monitoring_selectors
 from portal.reports.selectors import posture_overview
 
 from . import selectors as web_selectors
@@ -117,6 +120,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "deployments": deployments,
         "unapproved": sum(1 for d in deployments if not d.release_pk),
         "violations": web_selectors.violations_open(user=user),
+        "alerts": monitoring_selectors.alerts_open(user=user),
+        "incidents": incident_selectors.incidents_open_by_deadline(user=user),
         "waiting": web_selectors.releases_waiting(user=user),
         "violation_weeks": web_selectors.violations_per_week(user=user),
         "pending_weeks": web_selectors.releases_pending_per_week(user=user),
@@ -163,6 +168,9 @@ def node_detail(request: HttpRequest, node_id: str) -> HttpResponse:
         raise Http404
     context = web_selectors.node_page(user=request.user, node=node)
     context["node_documents"] = evidence_selectors.document_list(user=request.user, node=node)
+    if node.kind == "deployment":
+        context.update(monitoring_selectors.deployment_monitoring(user=request.user, deployment=node))
+        context["may_open_incident"] = incident_services.may_handle(request.user)
     return render(request, "lineage/node_detail.html", context)
 
 

@@ -8,11 +8,15 @@ from typing import Any
 
 from portal.governance.parameters import DEFAULTS
 from portal.reports.facts import (
+    AlertFact,
     AuditFacts,
+    ClockFact,
     DatasetGov,
     DocumentFact,
     Facts,
+    IncidentFact,
     Inventory,
+    MonitoringFact,
     NodeFact,
     Profile,
     ReleaseFact,
@@ -135,6 +139,39 @@ class Graph:
                                                   subject_digest="ab" * 32) for a in approvers])
         self.facts.releases.append(r)
         return r
+
+    def result(self, d: NodeFact, *, days_ago: float = 1, metric: str = "auc", threshold: bool = True,
+               breaches: list[str] = ()) -> MonitoringFact:
+        m = MonitoringFact(deployment=d.pk, observed_at=ago(days_ago), metric=metric, has_threshold=threshold,
+                           breaches=list(breaches), run=f"run:{len(self.facts.monitoring)}")
+        self.facts.monitoring.append(m)
+        return m
+
+    def alert(self, d: NodeFact, *, days_ago: float = 1, state: str = "open") -> AlertFact:
+        a = AlertFact(id=len(self.facts.alerts) + 1, deployment=d.pk, opened_at=ago(days_ago), state=state,
+                      reason="auc 0.7 is below its threshold 0.75", closed_at=None)
+        self.facts.alerts.append(a)
+        return a
+
+    def incident(self, *, on: list[NodeFact], kinds: list[str], days_ago: float = 10,
+                 opened_days_ago: float | None = None, clocks: dict[str, tuple[float, float | None]] | None = None,
+                 alerts: list[AlertFact] = (),
+                 exempt: set[str] = frozenset(), state: str = "open") -> IncidentFact:
+        """``clocks``: name -> (deadline in days after awareness, notified days after awareness or None)."""
+        aware = ago(days_ago)
+        i = IncidentFact(id=len(self.facts.incidents) + 1, title=f"incident {len(self.facts.incidents) + 1}",
+                         kinds=kinds, severity="high", detected_at=aware,
+                         opened_at=ago(days_ago if opened_days_ago is None else opened_days_ago), state=state,
+                         closed_at=None, nodes={n.pk for n in on},
+                         clocks=[ClockFact(name, name, aware + timedelta(days=due),
+                                           aware + timedelta(days=notified) if notified is not None else None,
+                                           name in exempt)
+                                 for name, (due, notified) in (clocks or {}).items()])
+        self.facts.incidents.append(i)
+        for a in alerts:
+            a.incidents.append(i.id)
+            a.state = "incident"
+        return i
 
     def user(self, username: str, *, teams: set[str] = frozenset(), role: str = "viewer",
              email: str | None = None) -> UserFact:

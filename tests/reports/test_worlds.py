@@ -64,6 +64,7 @@ def test_hipaa_world():
         "H8": (NE, set()),
         "H9": (NA, set()),  # no de-identified dataset
         "H10": ("fail", {d1.node_id}),  # v1's analysis is > 12 months old by effect; v2's is fresh
+        "H11": (NA, set()),  # no PHI breach incident
     })
 
 
@@ -96,6 +97,7 @@ def test_gdpr_world():
         "G10": ("fail", {d1.node_id}),  # v1 served during the period with no ROPA entry
         "G11": (NE, set()),
         "G12": (NA, set()),  # no trigger: a human in the loop, no special-category data, not high-risk
+        "G13": (NA, set()),  # no personal-data breach incident
     })
 
 
@@ -187,5 +189,6 @@ def test_eu_ai_act_world():
         "A4": ("fail", {d1.node_id}), "A5": ("fail", {d1.node_id}), "A6": ("fail", {d1.node_id}),
         "A7": (NE, set()), "A8": (NE, set()),
         "A9": ("pass", set()),  # the instructions are locked 10 years by default
-        "A10": (NE, set()), "A11": (NE, set()),
+        "A10": ("fail", {d1.node_id, d2.node_id}),  # no post-market monitoring plan for either
+        "A11": (NE, set()),
     })

@@ -109,6 +109,7 @@ def _value(route: str, name: str, world: World) -> str:
             v["deployment"] if "deployments/" in route else v["dataset"])
     if name == "pk":
         for prefix, key in (("releases/", "release"), ("tokens/", "token"), ("erasure-requests/", "erasure_request"),
+                            ("from-alert/", "alert"), ("alerts/", "alert"), ("incidents/", "incident"),
                             ("reports/", "report"),
                             ("documents/", "document"), ("evidence/", "document")):
             if prefix in route:

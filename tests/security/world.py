@@ -16,6 +16,8 @@ from portal.demo import story as demo
 from portal.demo.management.commands.load_demo import _load
 from portal.evidence.models import Document
 from portal.governance.erasure import erasure_request_open
+from portal.incidents.services import incident_open_from_alert
+from portal.monitoring.models import Alert
 from portal.reports.models import Report
 from portal.reports.services import report_generate, report_request
 
@@ -66,11 +68,14 @@ def build_world() -> World:
                             enqueue=False)
     report_generate(report_id=str(report.pk))
     erasure = erasure_request_open(by=users["compliance_officer"], dataset=dataset.node_id)
+    alert = hidden(Alert.objects, Alert.objects.filter(deployment__namespace__in=credit).order_by("pk").first())
+    incident = incident_open_from_alert(by=users["compliance_officer"], alert=alert)
     return World(users=users, tokens=tokens, values={
         "field": column_of(dataset),
         "dataset": dataset.node_id, "modelVersion": model.node_id, "deployment": deployment.node_id,
         "run_uuid": run.node_id.removeprefix("run:"), "release": str(release.pk), "document": str(document.pk),
         "report": str(report.pk), "erasure_request": str(erasure.pk),
+        "alert": str(alert.pk), "incident": str(incident.pk),
         "seq": str(AuditEntry.objects.order_by("-seq").values_list("seq", flat=True)[0]),
         # The viewer's token: nobody else may revoke it.
         "token": str(ApiToken.objects.filter(user=viewer).order_by("pk").values_list("pk", flat=True)[0]),

@@ -40,7 +40,7 @@ MODEL = "modelVersion:clinical-ai:readmission#2"
 BUDGETS = {
     "home": 6, "search": 6, "dashboard": 14, "inbox": 12, "release": 38, "audit log": 9, "audit entry": 8,
     "explorer": 5, "explorer search": 6, "graph api": 18, "dataset": 25, "datasetVersion": 23, "run": 20,
-    "job": 14, "modelVersion": 26, "deployment": 17, "commit": 11,
+    "job": 14, "modelVersion": 26, "deployment": 19, "commit": 11,  # deployment: + monitoring results, alerts
     "reports": 8, "erasure tool": 6,
 }
 NODE_KINDS = ("dataset", "datasetVersion", "run", "job", "modelVersion", "deployment", "commit")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from ..facts import Facts, NodeFact
-from . import Failing, Result, check, failing, verdict, years_later
+from . import Failing, Result, check, clocks, failing, verdict, years_later
 
 ANNEX_IV_POINTS = tuple(str(i) for i in range(1, 10))
 INSTRUCTION_SECTIONS = ("purpose", "accuracy", "limitations", "oversight", "logging")
@@ -145,3 +145,36 @@ def documentation_keeping(f: Facts) -> Result:
             fails.append(Failing(f"document:{x.id}", "document", x.title,
                                  f"locked until {x.retention_until}; {years} years require {needed}"))
     return verdict(docs, fails, what="technical documentation records", none="no technical documentation on file")
+
+
+@check("A10")
+def post_market_monitoring(f: Facts) -> Result:
+    """Each high-risk production deployment has a plan naming metrics and a frequency (a monitoring plan with
+    ``metrics`` and ``frequency_days``), data collected as it sets (a result for every metric it names within
+    that many days), and each serious incident touching it has its Art. 73 report by the deadline."""
+    fails, rows = [], []
+    deployments = high_risk_production(f)
+    for d in deployments:
+        mv = f.model_of(d)
+        targets = {d.pk, mv.pk}
+        plans = [x for t in targets for x in f.documents_for(t, "monitoring_plan") if x.in_effect(f.now)]
+        plan = next((x for x in plans if x.attributes.get("metrics") and x.attributes.get("frequency_days")), None)
+        serious = [i for i in f.incidents_of(targets) if "ai_act_serious" in i.kinds]
+        results = f.monitoring_of(d.pk)
+        rows.append([d.label, plan.title if plan else "-", len(results), len(serious)])
+        if plan is None:
+            fails.append(failing(d, "no post-market monitoring plan naming metrics and frequency in effect"))
+        else:
+            days = int(plan.attributes["frequency_days"])
+            since = f.now - timedelta(days=days)
+            seen = {r.metric for r in results if r.observed_at >= since}
+            missing = [m for m in plan.attributes["metrics"] if m not in seen]
+            if missing:
+                fails.append(failing(d, f"no result in the last {days} days for {', '.join(map(str, missing))}, "
+                                        "as the plan sets"))
+        for i in serious:
+            problem = clocks.clock_problem(f, i, "ai_act")
+            if problem:
+                fails.append(failing(d, f"serious incident #{i.id}: {problem}"))
+    return verdict(deployments, fails, what="high-risk production deployments", none="no high-risk deployment",
+                   columns=["Deployment", "Post-market monitoring plan", "Results", "Serious incidents"], rows=rows)

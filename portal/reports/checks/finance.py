@@ -125,29 +125,52 @@ def independent_validation(f: Facts) -> Result:
                    columns=["Deployment", "Validation report", "Validator", "Independence"], rows=rows)
 
 
+def _breach_problems(f: Facts, d: NodeFact, days: int) -> list[str]:
+    """Each breach alert on ``d`` opened an issue (an incident) within ``days``, or was closed with a note."""
+    problems = []
+    for a in (a for a in f.alerts if a.deployment == d.pk):
+        opened = [i for i in f.incidents if i.id in a.incidents]
+        first = min((i.opened_at for i in opened), default=None)
+        if first is not None and first - a.opened_at > timedelta(days=days):
+            problems.append(f"breach alert #{a.id} ({a.reason}) opened incident #{opened[0].id} after more than "
+                            f"{days} days")
+        elif first is None and a.state == "open" and f.now - a.opened_at > timedelta(days=days):
+            problems.append(f"breach alert #{a.id} ({a.reason}) has no issue opened within {days} days")
+    return problems
+
+
 @check("F4")
 def ongoing_monitoring(f: Facts) -> Result:
-    limits = f.params["monitoring_max_days"]
-    fails, subjects = [], []
+    """From the monitoring results and alerts the portal holds (portalMonitoring, POST /api/v1/monitoring), and
+    from uploaded monitoring plans and results where those are what an organisation keeps."""
+    limits, issue_days = f.params["monitoring_max_days"], f.params["breach_issue_days"]
+    fails, subjects, rows = [], [], []
     for d in f.production():
         subjects.append(d)
         mv = f.model_of(d)
         targets = {d.pk} | ({mv.pk} if mv else set())
         plans = [x for t in targets for x in f.documents_for(t, "monitoring_plan") if x.in_effect(f.now)]
-        if not plans or not plans[0].attributes.get("thresholds"):
-            fails.append(failing(d, "no monitoring plan with thresholds in effect"))
+        results = f.monitoring_of(d.pk)
+        if not any(p.attributes.get("thresholds") for p in plans) and not any(r.has_threshold for r in results):
+            fails.append(failing(d, "no thresholds set: no monitoring plan with thresholds in effect and no "
+                                    "monitoring result judged against one"))
             continue
         inv = f.inventory.get(mv.pk) if mv else None
         days = int(limits.get(str(inv.tier if inv and inv.tier else 1), max(limits.values())))
-        results = [x for t in targets for x in f.documents_for(t, "monitoring_result", approved=False)]
-        latest = max((x.effective_from for x in results), default=None)
+        documents = [x for t in targets for x in f.documents_for(t, "monitoring_result", approved=False)]
+        latest = max([x.effective_from for x in documents] + [r.observed_at for r in results], default=None)
+        breaches = sum(1 for r in results if r.breaches)
+        rows.append([d.label, latest.isoformat() if latest else "never", len(results), breaches,
+                     ", ".join(f"#{i.id}" for i in f.incidents_of({d.pk})) or "-"])
         if latest is None or f.now - latest > timedelta(days=days):
             fails.append(failing(d, f"no monitoring result in the last {days} days"))
-        for x in results:
+        for x in documents:
             for breach in x.attributes.get("breaches", []):
                 if not breach.get("issue"):
                     fails.append(failing(d, f"threshold breach {breach.get('metric', '?')} has no issue opened"))
-    return verdict(subjects, fails, what="production deployments", none="no production deployment")
+        fails += [failing(d, p) for p in _breach_problems(f, d, issue_days)]
+    return verdict(subjects, fails, what="production deployments", none="no production deployment",
+                   columns=["Deployment", "Last result", "Results", "Breaches", "Incidents"], rows=rows)
 
 
 @check("F5")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from ..facts import SPECIAL_TAGS, Facts, NodeFact
-from . import EVIDENCE, Failing, Result, check, failing, verdict
+from . import EVIDENCE, Failing, Result, check, clocks, failing, verdict
 
 ROPA_ITEMS = ("30(1)(a)", "30(1)(b)", "30(1)(c)", "30(1)(d)", "30(1)(e)")
 ROPA_OPTIONAL = ("30(1)(f)", "30(1)(g)")
@@ -208,3 +208,9 @@ def dpia(f: Facts) -> Result:
     return verdict(subjects, fails, what="production deployments that require a DPIA",
                    none="no production deployment meets a DPIA trigger",
                    columns=["Deployment", "Trigger", "DPIA", "Approved"], rows=rows)
+
+
+@check("G13")
+def breach_notification(f: Facts) -> Result:
+    return clocks.timeliness(f, kind="personal_data_breach", clock_name="gdpr",
+                             what="personal-data breach incidents", none="no personal-data breach incident in scope")

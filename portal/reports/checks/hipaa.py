@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from ..facts import Facts
-from . import NOT_EVALUATED, Failing, Result, check, failing, verdict, years_later
+from . import NOT_EVALUATED, Failing, Result, check, clocks, failing, verdict, years_later
 
 RECORD_TYPES = ("policy", "risk_analysis", "dpia", "validation_report", "monitoring_plan", "qms_procedure")
 
@@ -166,3 +166,9 @@ def risk_analysis(f: Facts) -> Result:
             fails.append(failing(d, "risk analysis predates the model version now deployed"))
     return verdict(subjects, fails, what="production deployments using ePHI",
                    none="no production deployment has PHI upstream or HIPAA scope in the period")
+
+
+@check("H11")
+def breach_notification(f: Facts) -> Result:
+    return clocks.timeliness(f, kind="phi_breach", clock_name="hipaa", what="PHI breach incidents",
+                             none="no PHI breach incident in scope")

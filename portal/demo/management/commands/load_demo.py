@@ -21,6 +21,7 @@ from portal.audit.services import audit_verify_and_store, checkpoint_create
 from portal.demo import approvals as demo_approvals
 from portal.demo import evidence as demo_evidence
 from portal.demo import governance as demo_governance
+from portal.demo import monitoring as demo_monitoring
 from portal.demo import story as demo
 from portal.reports.services import posture_evaluate
 
@@ -85,6 +86,7 @@ def _load() -> Loaded:
     documents_new = demo_evidence.load(users)  # before the deploys: production releases wait for validation
     outcomes += events_ingest(events=deploys, by=ingestor)
     demo_governance.load(users)
+    demo_monitoring.load(users)
     warnings = [f"{ev.job_name} {ev.event_type}: {w}" for ev in parsed for w in ev.warnings]
     return Loaded(events_new=sum(o.status == "created" for o in outcomes), events_total=len(parsed),
                   commits=len(demo.COMMITS), warnings=warnings, token=token, documents_new=documents_new)

@@ -1,0 +1,65 @@
+"""Incident pages: the deadline shown, one click from an alert, closure signed on the page."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from urllib.parse import quote
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from lineage.models import Node
+from portal.accounts.models import User
+from portal.incidents import services
+from portal.incidents.models import Incident
+from portal.monitoring.models import Alert
+
+pytestmark = pytest.mark.django_db
+
+
+def _client(user: User) -> Client:
+    c = Client()
+    c.force_login(user)
+    return c
+
+
+def test_the_deployment_page_offers_an_incident_for_an_alert(alert: Alert, officer: User) -> None:
+    c = _client(officer)
+    page = c.get(f"/lineage/node/{quote(alert.deployment.node_id, safe='')}").content.decode()
+    assert "auc 0.7 is below its threshold 0.75" in page and "Open an incident" in page
+    r = c.post(f"/incidents/from-alert/{alert.pk}")
+    incident = Incident.objects.get()
+    assert r.status_code == 302 and r["Location"] == f"/incidents/{incident.pk}"
+    assert "Threshold breach on credit 7 @ production" in c.get(r["Location"]).content.decode()
+
+
+def test_the_list_and_the_dashboard_show_overdue_deadlines(deployment: Node, officer: User) -> None:
+    aware = timezone.now() - timedelta(days=3)
+    services.incident_open(by=officer, title="Leaked scores", kinds=["personal_data_breach"], severity="high",
+                           detected_at=aware, deployments=[deployment.node_id])
+    due = (aware + timedelta(hours=72)).strftime("%Y-%m-%d %H:%M")
+    c = _client(officer)
+    assert f"OVERDUE since {due} UTC" in c.get("/incidents/").content.decode()
+    assert f"OVERDUE since {due} UTC" in c.get("/dashboard/").content.decode()
+
+
+def test_closing_on_the_page_is_a_signature(deployment: Node, officer: User) -> None:
+    incident = services.incident_open(by=officer, title="Drift", kinds=["model_failure"], severity="low",
+                                      detected_at=timezone.now(), deployments=[deployment.node_id])
+    c = _client(officer)
+    c.post(f"/incidents/{incident.pk}/update", {"what": "close", "password": "bad", "reason": "fixed"})
+    incident.refresh_from_db()
+    assert incident.state == "open"
+    c.post(f"/incidents/{incident.pk}/update", {"what": "close", "password": "pw-olivia", "reason": "fixed"})
+    incident.refresh_from_db()
+    assert incident.state == "closed"
+    assert "signed by <strong>Olivia Officer</strong>" in c.get(f"/incidents/{incident.pk}").content.decode()
+
+
+def test_charlie_gets_404(alert: Alert, officer: User, charlie: User) -> None:
+    incident = services.incident_open_from_alert(by=officer, alert=alert)
+    c = _client(charlie)
+    assert c.get(f"/incidents/{incident.pk}").status_code == 404
+    assert c.post(f"/incidents/{incident.pk}/update", {"what": "action", "text": "x"}).status_code == 404
+    assert c.post(f"/incidents/from-alert/{alert.pk}").status_code == 404
