@@ -59,6 +59,6 @@ def test_dashboard_cards_link_to_the_lists_they_count(client, admin_user) -> Non
     client.force_login(admin_user)
     page = client.get("/dashboard/").content.decode()
     targets = re.findall(r'<a class="stat[^"]*" href="#([a-z]+)">', page)
-    assert targets == ["production", "production", "violations", "waiting"]
+    assert targets == ["production", "production", "violations", "waiting", "alerts"]
     for target in set(targets):
         assert f'id="{target}"' in page
