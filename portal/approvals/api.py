@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC
 from typing import Any
 
 from django.db.models import QuerySet
 from django.http import Http404
-from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -20,7 +17,7 @@ from rest_framework.views import APIView
 from portal.accounts.models import Role
 from portal.accounts.permissions import CanRead
 from portal.evidence.selectors import evidence_missing
-from portal.lib.errors import FieldError
+from portal.lib.errors import FieldError, query_datetime
 from portal.lib.pagination import BoundedPagination, page_parameters
 from portal.lib.schema import ErrorSerializer, paginated
 
@@ -323,17 +320,7 @@ class ViolationListApi(APIView):
         p = request.query_params
         if p.get("status") and p["status"] not in ("open", "closed"):
             raise FieldError("status", "expected open or closed")
-        times = {}
-        for name in ("detected_after", "detected_before"):
-            if p.get(name):
-                try:
-                    times[name] = parse_datetime(p[name])
-                except ValueError:
-                    times[name] = None
-                if times[name] is None:
-                    raise FieldError(name, "expected an ISO 8601 date-time, e.g. 2026-01-31T00:00:00Z")
-                if timezone.is_naive(times[name]):
-                    times[name] = timezone.make_aware(times[name], UTC)  # a time without a zone is UTC
+        times = {name: query_datetime(p, name) for name in ("detected_after", "detected_before")}
         qs = selectors.violation_list(user=request.user, environment=p.get("environment") or None,
                                       namespace=p.get("namespace") or None, status=p.get("status") or None,
                                       **times)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-from datetime import datetime
 from typing import Any
 
 from django.db.models import Q, QuerySet
@@ -16,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from portal.accounts.permissions import CanAudit
-from portal.lib.errors import FieldError
+from portal.lib.errors import FieldError, query_datetime
 from portal.lib.pagination import BoundedPagination, page_parameters
 
 from . import keys
@@ -64,11 +63,8 @@ def entry_filter(qs: QuerySet[AuditEntry], params: dict[str, str]) -> QuerySet[A
     if params.get("target_id"):
         qs = qs.filter(target_id=params["target_id"])
     for name, lookup in (("since", "time__gte"), ("until", "time__lt")):
-        if params.get(name):
-            try:
-                value = datetime.fromisoformat(params[name].replace("Z", "+00:00"))
-            except ValueError as exc:
-                raise FieldError(name, "not an ISO 8601 date-time") from exc
+        value = query_datetime(params, name)
+        if value is not None:
             qs = qs.filter(**{lookup: value})
     return qs
 

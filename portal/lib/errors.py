@@ -8,11 +8,13 @@ Every 4xx/5xx body is::
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.utils.dateparse import parse_datetime
 from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -120,3 +122,25 @@ def server_error(request: HttpRequest) -> HttpResponse:
     if _is_api(request):
         return JsonResponse(error_body("Internal server error."), status=500)
     return defaults.server_error(request)
+
+
+def query_datetime(params: Any, name: str) -> datetime | None:
+    """An ISO 8601 query parameter as an aware UTC date-time (a time without a zone is UTC), or None when absent.
+    Anything the database could not compare (a malformed value, an offset or year out of range) is a 400 naming
+    the parameter, never a database error."""
+    raw = params.get(name)
+    if not raw:
+        return None
+    problem = "expected an ISO 8601 date-time, e.g. 2026-01-31T00:00:00Z"
+    try:
+        value = parse_datetime(raw)
+        if value is None:
+            raise FieldError(name, problem)
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        value = value.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
+        raise FieldError(name, problem) from exc
+    if value.year < 1900:
+        raise FieldError(name, "out of range: expected a year from 1900 to 9999")
+    return value

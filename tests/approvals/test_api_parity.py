@@ -92,3 +92,18 @@ def test_the_openapi_schema_documents_what_the_answers_carry() -> None:
     assert {"feasible", "groups"} <= response_props("/api/v1/releases/{id}/eligibility")
     assert "409" in schema["paths"]["/api/v1/releases/{id}/approve"]["post"]["responses"]
     assert "409" in schema["paths"]["/api/v1/releases"]["post"]["responses"]
+
+
+@pytest.mark.parametrize("name, value", [
+    ("detected_after", "0116-08-22T00:58:47+16:04"),  # schemathesis on PostgreSQL: a 500 (offset out of range)
+    ("detected_before", "1203-04-08T02:46:17.9-01:39"),
+    ("detected_after", "0001-01-01T00:00:00+00:30"),  # before year 1 once in UTC
+])
+def test_violation_times_the_database_cannot_compare_are_a_400(violations, name, value) -> None:
+    r = violations.get("/api/v1/violations", {name: value})
+    assert r.status_code == 400, r.content
+    assert r.json()["errors"][0]["field"] == name
+
+
+def test_violation_times_with_any_offset_are_compared_in_utc(violations) -> None:
+    assert violations.get("/api/v1/violations", {"detected_after": "2000-01-01T00:00:00+15:30"}).json()["count"] == 2
