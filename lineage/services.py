@@ -25,6 +25,7 @@ from portal.lib.sql import chunks, insert_ignore
 
 from . import facets as F
 from . import ids
+from .asof import history_apply, history_clear
 from .guard import Refusal, WriteGuard, WriteRefused, strip_inputs
 from .models import ColumnEdge, DatasetRead, DatasetWrite, Edge, Node, NodeTag, RawEvent, Tag
 from .monitoring import MonitoringRecord
@@ -257,6 +258,7 @@ def _apply(delta: GraphDelta, now: datetime, by: User | None = None) -> list[Cha
         weakened.extend(_weakened(by_pk[pk], "dataset", {"tags": []}, {"tags": [Tag.DEIDENTIFIED.value]})
                         for pk in sorted(marked))
     _supersede(deploy_keys, now)
+    history_apply(delta, id_map, now)  # lineage as of a time (asof.py): event times, states
     deployed = [d.node_id for d in delta.nodes.values() if d.kind == "deployment" and d.state == "active"]
     if deployed:
         for observe in deployment_observers:
@@ -545,21 +547,22 @@ def lineage_rebuild(*, batch_size: int = 2000, by: User | None = None) -> int:
     DatasetRead.objects.all().delete()
     DatasetWrite.objects.all().delete()
     NodeTag.objects.exclude(source=NodeTag.Source.API).delete()
+    history_clear()
     Node.objects.update(facets={}, attrs={}, owners=[], state="", deidentifies=False, event_time=None, parent=None,
                         times={})
     count = 0
     batch: list[ParsedEvent] = []
     touched: set[str] = set()
 
-    def apply(planner: Planner) -> None:
+    def apply(planner: Planner, received: datetime) -> None:
         touched.update(planner.delta.nodes)
-        _apply(planner.delta, timezone.now())
+        _apply(planner.delta, received)  # at its receipt time: lineage as of a receipt time survives a rebuild
 
     def flush() -> None:
         if batch:
             planner = Planner()
             planner.add_events(batch)
-            apply(planner)
+            apply(planner, batch[0].received_at or timezone.now())
             batch.clear()
 
     for kind, payload, body, ignored, received in RawEvent.objects.order_by("id").values_list(
@@ -570,8 +573,10 @@ def lineage_rebuild(*, batch_size: int = 2000, by: User | None = None) -> int:
             flush()
             planner = Planner()
             _PORTAL_KINDS[kind](planner, payload)
-            apply(planner)
+            apply(planner, _aware(received) or timezone.now())
             continue
+        if batch and batch[0].received_at != _aware(received):
+            flush()  # one batch per receipt, as the events arrived
         ev = parse_event(bytes(body) if body is not None else _dumps(payload).encode())
         strip_inputs(ev, ignored)  # what was ignored when it arrived stays ignored
         ev.received_at = _aware(received)
