@@ -21,6 +21,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import Q
 from django.utils import timezone
 
 from portal.accounts.models import User
@@ -97,6 +98,11 @@ def history_apply(delta: GraphDelta, id_map: dict[str, int], now: datetime) -> N
                      "p, t", 1,
                      "UPDATE lineage_node SET event_from = v.t FROM v WHERE lineage_node.id = v.p AND "
                      "(lineage_node.event_from IS NULL OR lineage_node.event_from > v.t)")
+    tags = sorted((pk[n], f, tag, t) for (n, f, tag), t in delta.tag_times.items() if n in pk)
+    _update_from(tags, "n, f, g, t", 3,
+                 "UPDATE lineage_nodetag SET event_from = v.t FROM v WHERE lineage_nodetag.node_id = v.n AND "
+                 "lineage_nodetag.field = v.f AND lineage_nodetag.tag = v.g AND "
+                 "(lineage_nodetag.event_from IS NULL OR lineage_nodetag.event_from > v.t)")
     _received_clamp(sorted(runs), now)
     _states(delta, pk, now)
 
@@ -299,6 +305,14 @@ def _held_states(pks: list[int], at: AsOf | None) -> dict[int, str]:
     return out
 
 
+def _tags_then(at: AsOf) -> Q:
+    """The tags of then: stored by then, or (as of an event time) carried by an event of then; a tag set by hand
+    counts from when it was set."""
+    if at.kind == "received":
+        return Q(created_at__lte=at.at)
+    return Q(event_from__lte=at.at) | Q(event_from__isnull=True, created_at__lte=at.at)
+
+
 def _stamp(t: datetime) -> str:
     return t.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
@@ -311,11 +325,11 @@ def node_summaries(*, user: User, pks: list[int], at: AsOf) -> dict[int, dict[st
     out: dict[int, dict[str, Any]] = {}
     ids = sorted(existing)
     for part in chunks(ids, 5000):
-        for row in Node.objects.visible_to(user).filter(pk__in=part).values(*fields):
-            out[row.pop("pk")] = {"id": row.pop("node_id"), **row, "tags": []}
-        for row in NodeRetired.objects.visible_to(user).filter(pk__in=part).values(*fields):
-            out[row.pop("pk")] = {"id": row.pop("node_id"), **row, "tags": []}
-        for node_pk, column, tag, source in NodeTag.objects.filter(node_id__in=part, created_at__lte=at.at) \
+        for model in (Node, NodeRetired):
+            for row in model.objects.visible_to(user).filter(pk__in=part).values(*fields):
+                pk = row.pop("pk")
+                out[pk] = {"id": row.pop("node_id"), **row, "tags": []}
+        for node_pk, column, tag, source in NodeTag.objects.filter(_tags_then(at), node_id__in=part) \
                 .order_by("node_id", "field", "tag").values_list("node_id", "field", "tag", "source"):
             if node_pk in out:
                 out[node_pk]["tags"].append({"field": column, "tag": tag, "source": source})
@@ -351,7 +365,7 @@ def _closure(seeds: list[int], at: AsOf) -> tuple[dict[int, tuple[str, bool, int
 
 def _sensitive_tags(holders: set[int], at: AsOf) -> dict[int, set[str]]:
     tags: dict[int, set[str]] = {}
-    for pk, tag in NodeTag.objects.filter(node_id__in=holders, created_at__lte=at.at, tag__in=SENSITIVE_TAGS) \
+    for pk, tag in NodeTag.objects.filter(_tags_then(at), node_id__in=holders, tag__in=SENSITIVE_TAGS) \
             .values_list("node_id", "tag"):
         tags.setdefault(pk, set()).add(tag)
     return tags

@@ -166,6 +166,8 @@ class NodeTag(models.Model):
     tag = models.CharField(max_length=20, choices=Tag.choices)
     source = models.CharField(max_length=10, choices=Source.choices)
     created_at = models.DateTimeField()
+    event_from = models.DateTimeField(null=True, blank=True,
+                                      help_text="Earliest event time a facet carried it (none: set by hand).")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["node", "field", "tag"], name="nodetag_unique")]

@@ -106,6 +106,8 @@ class GraphDelta:
     first_seen: dict[str, datetime] = field(default_factory=dict)
     # Every (node, state, event time) an event said, before merging keeps the latest: state as of an event time.
     states: set[tuple[str, str, datetime]] = field(default_factory=set)
+    # (node, field, tag) -> the earliest event time a facet carried it
+    tag_times: dict[tuple[str, str, str], datetime] = field(default_factory=dict)
 
     def edge(self, src: str, dst: str, kind: str, t: datetime, *, existing: bool = False) -> None:
         """An edge the events assert at ``t``; ``existing``: kept only if both ends already exist."""
@@ -301,6 +303,7 @@ class Planner:
                                  owners=F.owners(facets), event_time=t))
         for column, tag in F.dataset_tags(facets, warnings):
             self.delta.tags.add((nid, column, tag))
+            self.delta.tag_times[(nid, column, tag)] = min(t, self.delta.tag_times.get((nid, column, tag), t))
         if warnings is not None:
             self.delta.add_governance(nid, F.dataset_governance(facets, f"dataset {d.namespace}:{d.name}", warnings))
         return nid

@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.db import migrations
 
 FORWARDS = [
+    "UPDATE lineage_nodetag SET event_from = created_at WHERE event_from IS NULL AND source = 'facet'",
     "UPDATE lineage_edge SET event_from = created_at WHERE event_from IS NULL",
     "UPDATE lineage_node SET event_from = CASE WHEN event_time IS NOT NULL AND event_time < created_at "
     "THEN event_time ELSE created_at END WHERE event_from IS NULL",
