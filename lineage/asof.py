@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -28,9 +28,11 @@ from portal.accounts.models import User
 from portal.lib.sql import chunks, insert_ignore, select_in
 
 from . import graph
+from .guard import strip_inputs
 from .labels import node_label
-from .models import SENSITIVE_TAGS, Node, NodeRetired, NodeStateChange, NodeTag
-from .plan import GraphDelta
+from .models import SENSITIVE_TAGS, Node, NodeRetired, NodeStateChange, NodeTag, RawEvent
+from .openlineage import ParsedEvent, parse_event
+from .plan import GraphDelta, Planner
 from .selectors import AGGREGATE_KINDS, Subgraph, Walk
 
 KINDS = ("received", "event")
@@ -73,6 +75,14 @@ def history_apply(delta: GraphDelta, id_map: dict[str, int], now: datetime) -> N
     one arriving late moves it back), the event time of each read (its edge, whichever version it links), and
     the state each node said and now holds. Called once per delta, after its nodes, edges and reads are stored."""
     pk = dict(id_map)
+    runs = _event_times(delta, pk)
+    _received_clamp(sorted(runs), now)
+    _states(delta, pk, now)
+
+
+def _event_times(delta: GraphDelta, pk: dict[str, int]) -> set[int]:
+    """Move each edge's, read's, node's and tag's ``event_from`` back to the delta's time when it is earlier.
+    Returns the runs whose reads it touched."""
     wanted = {n for e in delta.edge_times for n in e[:2]} - set(pk)
     if wanted:
         pk.update(Node.objects.filter(node_id__in=wanted).values_list("node_id", "id"))
@@ -103,8 +113,7 @@ def history_apply(delta: GraphDelta, id_map: dict[str, int], now: datetime) -> N
                  "UPDATE lineage_nodetag SET event_from = v.t FROM v WHERE lineage_nodetag.node_id = v.n AND "
                  "lineage_nodetag.field = v.f AND lineage_nodetag.tag = v.g AND "
                  "(lineage_nodetag.event_from IS NULL OR lineage_nodetag.event_from > v.t)")
-    _received_clamp(sorted(runs), now)
-    _states(delta, pk, now)
+    return runs
 
 
 def _received_clamp(runs: list[int], now: datetime) -> None:
@@ -183,6 +192,54 @@ def node_retire(pk: int) -> None:
                     "parent_id, state, owners, created_at, updated_at, event_from, retired_at) SELECT id, node_id, "
                     "kind, namespace, name, version, environment, parent_id, state, owners, created_at, updated_at, "
                     "event_from, %s FROM lineage_node WHERE id = %s", [_dt(timezone.now()), pk])
+
+
+@transaction.atomic
+def history_backfill(*, batch_size: int = 2000) -> int:
+    """Exact event times for rows stored before the history existed: plan every raw event again (no graph is
+    written) and move each edge's, read's, node's and tag's ``event_from`` back to the earliest event time that
+    says it, and record the states the events said. The migration's values are receipt times, never earlier
+    than the event times, so this only moves them back. Returns the number of events read."""
+    from .services import _PORTAL_KINDS, _dumps  # services applies through this module: imported when called
+
+    count = 0
+    batch: list[ParsedEvent] = []
+
+    def flush(planner: Planner) -> None:
+        delta = planner.delta
+        wanted = set(delta.nodes) | set(delta.first_seen) | {n for e in delta.edge_times for n in e[:2]}
+        pk: dict[str, int] = {}
+        for part in chunks(sorted(wanted), 5000):
+            pk.update(Node.objects.filter(node_id__in=part).values_list("node_id", "id"))
+        _event_times(delta, pk)
+        said = sorted((pk[n], NodeStateChange.Basis.EVENT, st, _dt(t)) for n, st, t in delta.states if n in pk)
+        insert_ignore("lineage_nodestatechange", ("node_id", "basis", "state", "at"), said,
+                      conflict=("node_id", "basis", "at", "state"))
+
+    for kind, payload, body, ignored, received in RawEvent.objects.order_by("id").values_list(
+            "kind", "payload", "body", "ignored_inputs", "received_at").iterator(chunk_size=batch_size):
+        count += 1
+        if kind in _PORTAL_KINDS:
+            planner = Planner()
+            _PORTAL_KINDS[kind](planner, payload)
+            flush(planner)
+            continue
+        ev = parse_event(bytes(body) if body is not None else _dumps(payload).encode())
+        strip_inputs(ev, ignored)
+        ev.received_at = _aware(received)
+        batch.append(ev)
+        if len(batch) >= batch_size:
+            flush(_planned(batch))
+            batch.clear()
+    if batch:
+        flush(_planned(batch))
+    return count
+
+
+def _planned(events: list[ParsedEvent]) -> Planner:
+    planner = Planner()
+    planner.add_events(events)
+    return planner
 
 
 def history_clear() -> None:

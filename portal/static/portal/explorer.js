@@ -99,6 +99,7 @@
     p.set("depth", String(state.depth));
     p.set("direction", state.direction);
     state.expand.forEach(function (id) { p.append("expand", id); });
+    if (asOfInput && asOfInput.value) { p.set("asOf", asOfInput.value); p.set("asOfKind", asOfKindInput.value); }
     history.replaceState(null, "", "?" + p.toString());
   }
 
