@@ -47,7 +47,7 @@ HISTORY = [
     ("retired reads: 1% of the reads held another link for an hour", """
 INSERT INTO lineage_edgeretired (src_id, dst_id, kind, dataset_id, created_at, event_from, retired_at)
 SELECT e.src_id - 1, e.dst_id, 'reads', NULL, e.created_at, e.event_from, e.created_at + interval '1 hour'
-FROM lineage_edge e WHERE e.kind = 'reads' AND e.id % 100 = 0"""),
+FROM lineage_edge e WHERE e.kind = 'reads' AND random() < 0.01"""),
 ]
 
 
@@ -79,10 +79,12 @@ def main() -> None:
                 conn.execute("VACUUM (ANALYZE) lineage_node")
                 conn.execute("VACUUM (ANALYZE) lineage_edgeretired")
                 n_edges = conn.execute("SELECT count(*) FROM lineage_edge").fetchone()[0]
+                n_retired = conn.execute("SELECT count(*) FROM lineage_edgeretired").fetchone()[0]
                 lo, hi = conn.execute("SELECT min(created_at), max(created_at) FROM lineage_edge").fetchone()
                 deps = conn.execute("SELECT id, node_id, created_at FROM lineage_node WHERE kind = 'deployment' "
                                     "ORDER BY id").fetchall()
-            log(f"  graph built in {build_s:.1f}s: {n_edges:,} edges, receipt times {lo} .. {hi}")
+            log(f"  graph built in {build_s:.1f}s: {n_edges:,} edges and {n_retired:,} replaced reads, receipt times "
+                f"{lo} .. {hi}")
             rng = random.Random(args.seed)
             picks = rng.sample(deps, min(args.queries, len(deps)))
             middle = lo + (hi - lo) / 2

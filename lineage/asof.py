@@ -261,6 +261,20 @@ def edge_relation(at: AsOf) -> tuple[str, list[Any]]:
             [t, t, t])
 
 
+def _next_of(at: AsOf, this_col: str, next_col: str) -> tuple[str, list[Any]]:
+    """The neighbours of ``w.id`` then, as a LATERAL subquery (``next_id``): PostgreSQL walks it by index from each
+    node, where a join to the whole edge relation would be hashed, scanning every edge at every level."""
+    t = _dt(at.at)
+    if at.kind == "event":
+        return (f"SELECT x.{next_col} AS next_id FROM lineage_edge x WHERE x.{this_col} = w.id "  # noqa: S608
+                "AND x.event_from <= %s", [t])
+    live = (f"SELECT x.{next_col} AS next_id FROM lineage_edge x "  # noqa: S608
+            f"WHERE x.{this_col} = w.id AND x.created_at <= %s")
+    retired = (f"SELECT r.{next_col} FROM lineage_edgeretired r WHERE r.{this_col} = w.id "  # noqa: S608
+               "AND r.created_at <= %s AND r.retired_at > %s")
+    return f"{live} UNION ALL {retired}", [t, t, t]
+
+
 def _live(at: AsOf) -> tuple[str, list[Any]]:
     """A condition on ``lineage_node`` (no alias) for the nodes that existed then."""
     col = "event_from" if at.kind == "event" else "created_at"
@@ -310,10 +324,10 @@ WITH RECURSIVE walk(id, depth) AS (
     UNION
     SELECT id, 0 FROM lineage_noderetired WHERE id IN ({seeds})
     UNION
-    SELECT e.{next_col}, w.depth + 1
+    SELECT e.next_id, w.depth + 1
     FROM walk w
-    JOIN {edges} e ON e.{this_col} = w.id
     LEFT JOIN lineage_node n ON n.id = w.id
+    CROSS JOIN LATERAL ({edges}) e
     WHERE w.depth < %s AND (n.kind IS NULL OR n.kind <> %s OR w.depth = 0)
 )
 SELECT id, MIN(depth) AS d FROM walk GROUP BY id ORDER BY d, id LIMIT %s
@@ -325,13 +339,14 @@ def lineage_walk(*, seeds: list[int], direction: str, depth: int, at: AsOf, max_
     max_nodes = max_nodes or settings.LINEAGE_MAX_NODES
     this_col, next_col = ("dst_id", "src_id") if direction == "upstream" else ("src_id", "dst_id")
     rel, rel_params = edge_relation(at)
+    step, step_params = _next_of(at, this_col, next_col)
     marks = ", ".join(["%s"] * len(seeds))
-    sql = _WALK_SQL.format(seeds=marks, this_col=this_col, next_col=next_col, edges=rel)
+    sql = _WALK_SQL.format(seeds=marks, edges=step)
     walk = Walk(direction=direction, depth=depth)
     if not seeds:
         return walk
     with connection.cursor() as cur:
-        cur.execute(sql, [*seeds, *seeds, *rel_params, depth, "job", max_nodes + 1])
+        cur.execute(sql, [*seeds, *seeds, *step_params, depth, "job", max_nodes + 1])
         rows = cur.fetchall()
     if len(rows) > max_nodes:
         walk.cut_by_size = True
