@@ -7,10 +7,16 @@ reads are given a replaced link (an ``EdgeRetired`` row that held for an hour), 
 
 For each seed it times, in-process: ``selectors.lineage_walk`` (now) and ``asof.lineage_walk`` as of the newest
 receipt time, as of the middle of the timeline (receipt and event clocks), then the API (``GET .../upstream``
-with and without ``asOf``) through Django's test client. Prints medians and p99 side by side with the ratio.
+with and without ``asOf``, and the explorer's ``GET .../graph``) through Django's test client, alternating request by
+request. Prints medians and p99 side by side with the ratio.
 
     .venv/bin/python bench/asof.py                    # 1,000,000 edges
     .venv/bin/python bench/asof.py --edges 200000     # quicker
+    .venv/bin/python bench/asof.py --ingest-only      # only what recording the history costs ingestion
+
+What the history costs ingestion (``--ingest-batches``, on by default; a separate database): ``bench/ingest.py``'s
+events through ``services.events_ingest`` in batches of 500, in-process, alternating batch by batch between the
+real ``history_apply`` and a no-op in its place, so both see the same growing graph; prints events/s of each.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import argparse
 import os
 import random
 import statistics
+import subprocess
 import sys
 from typing import Any
 from urllib.parse import quote
@@ -39,6 +46,7 @@ from _common import (
     run_name,
     summary_ms,
 )
+from ingest import EventStream, Pool
 from lineage_query import Layout, build_graph, timed
 
 HISTORY = [
@@ -60,7 +68,68 @@ def main() -> None:
     p.add_argument("--db", default=run_name("lineage_bench_asof"))
     p.add_argument("--keep-db", action="store_true")
     p.add_argument("--max-seconds", type=float, default=1800)
+    p.add_argument("--ingest-batches", type=int, default=40, help="batches of 500 for the ingestion cost (0: skip)")
+    p.add_argument("--ingest-only", action="store_true")
     args = p.parse_args()
+    if args.ingest_only:
+        ingest_cost(args)
+        return
+    walks(args)
+    if args.ingest_batches:  # its own process: Django is set up on the walks' database here
+        subprocess.run([sys.executable, __file__, "--ingest-only", "--ingest-batches", str(args.ingest_batches),
+                        "--db", args.db, *(["--keep-db"] if args.keep_db else [])], check=True)
+
+
+def ingest_cost(args: argparse.Namespace) -> None:
+    """Events/s through ``events_ingest`` with and without the history, alternating batches on one graph."""
+    import time
+
+    log(f"bench/asof.py --ingest-only  {machine_line()}")
+    db = args.db + "_ingest"
+    try:
+        with deadline(args.max_seconds):
+            recreate_database(db)
+            log(f"\n== ingestion with and without the history: database {db} migrated in {migrate(db):.1f}s ==")
+            os.environ.update({"DATABASE_URL": database_url(db), "DJANGO_SETTINGS_MODULE": "portal.settings"})
+            sys.path.insert(0, str(ROOT))
+            import django
+
+            django.setup()
+            from django.db import connections
+
+            connections.close_all()
+            from lineage import services
+            from lineage.openlineage import parse_event
+
+            real = services.history_apply
+            stream = EventStream(Pool(datasets=3000, sources=200), seed=4242)
+            for _ in range(4):  # warm-up: the graph exists before anything is timed
+                services.events_ingest(events=[parse_event(raw) for raw in stream.take(500)], by=None)
+            spent: dict[str, list[float]] = {"with history": [], "without (no-op in its place)": []}
+            for i in range(args.ingest_batches):
+                label = "with history" if i % 2 == 0 else "without (no-op in its place)"
+                services.history_apply = real if i % 2 == 0 else (lambda delta, id_map, now: None)  # type: ignore[assignment]
+                events = [parse_event(raw) for raw in stream.take(500)]
+                t0 = time.perf_counter()
+                services.events_ingest(events=events, by=None)
+                spent[label].append(time.perf_counter() - t0)
+            services.history_apply = real
+            rates = {k: 500 / statistics.median(v) for k, v in spent.items()}
+            for k, v in rates.items():
+                log(f"  {k:<30} {v:8.0f} events/s (median batch {statistics.median(spent[k]) * 1000:.0f} ms, "
+                    f"{len(spent[k])} batches of 500)")
+            with_h, without = rates["with history"], rates["without (no-op in its place)"]
+            log(f"    the history costs {100 * (without - with_h) / without:.1f}% of the ingestion rate")
+    finally:
+        if "django.db" in sys.modules:
+            from django.db import connections
+
+            connections.close_all()
+        if not args.keep_db:
+            drop_database(db)
+
+
+def walks(args: argparse.Namespace) -> None:
     log(f"bench/asof.py  {machine_line()}")
     L = Layout(edges=args.edges, model_every=50, commits_per_job=10)
     try:
@@ -138,16 +207,20 @@ def main() -> None:
                 return len(resp.content)
 
             stamp = quote(middle.isoformat())
-            now_paths = [f"/api/v1/nodes/{quote(nid, safe='')}/upstream?depth={args.depth}" for _, nid in late]
-            asof_paths = [f"{p}&asOf={stamp}" for p in now_paths]
-            timed(api, now_paths[:3])
-            timed(api, asof_paths[:3])
-            now_t, _ = timed(api, now_paths)
-            asof_t, _ = timed(api, asof_paths)
-            ratio = statistics.median(asof_t) / statistics.median(now_t)
-            log(f"  GET .../upstream now (test client):           {summary_ms(now_t)}")
-            log(f"  GET .../upstream?asOf=<middle> (test client): {summary_ms(asof_t)}")
-            log(f"    ratio of medians {ratio:.2f} x  [within 3 x: {'MET' if ratio <= 3 else 'NOT MET'}]")
+            for label, suffix in ((f"GET .../upstream?depth={args.depth}", f"/upstream?depth={args.depth}"),
+                                  ("GET .../graph (explorer, depth 5)", "/graph?depth=5")):
+                now_paths = [f"/api/v1/nodes/{quote(nid, safe='')}{suffix}" for _, nid in late]
+                pairs = [(p, f"{p}&asOf={stamp}") for p in now_paths]
+                timed(api, [x for pair in pairs[:2] for x in pair])
+                now_t: list[float] = []
+                asof_t: list[float] = []
+                for now_path, asof_path in pairs:  # alternating, so both see the same load
+                    now_t += timed(api, [now_path])[0]
+                    asof_t += timed(api, [asof_path])[0]
+                ratio = statistics.median(asof_t) / statistics.median(now_t)
+                log(f"  {label} now (test client):       {summary_ms(now_t)}")
+                log(f"  {label} ?asOf=<middle>:          {summary_ms(asof_t)}")
+                log(f"    ratio of medians {ratio:.2f} x  [within 3 x: {'MET' if ratio <= 3 else 'NOT MET'}]")
     finally:
         if "django.db" in sys.modules:
             from django.db import connections

@@ -80,34 +80,52 @@ def history_apply(delta: GraphDelta, id_map: dict[str, int], now: datetime) -> N
     _states(delta, pk, now)
 
 
+def _as_time(value: Any) -> datetime:
+    """A time from a raw SQL row: an aware datetime on PostgreSQL, text on SQLite."""
+    if isinstance(value, datetime):
+        return _aware(value)
+    return _aware(datetime.fromisoformat(str(value)))
+
+
+def _earlier(rows: list[tuple[int, Any]], times: dict[int, datetime]) -> list[tuple[int, datetime]]:
+    """(row id, time) for the rows whose stored time (``rows``: id, time or None) is later than ``times`` says."""
+    return sorted((i, times[i]) for i, t in rows if i in times and (t is None or _as_time(t) > times[i]))
+
+
 def _event_times(delta: GraphDelta, pk: dict[str, int]) -> set[int]:
-    """Move each edge's, read's, node's and tag's ``event_from`` back to the delta's time when it is earlier.
+    """Move each edge's, read's, node's and tag's ``event_from`` back to the delta's time when it is earlier (new
+    rows carry theirs from their INSERT): rows are read first and only those that move are written.
     Returns the runs whose reads it touched."""
     wanted = {n for e in delta.edge_times for n in e[:2]} - set(pk)
     if wanted:
         pk.update(Node.objects.filter(node_id__in=wanted).values_list("node_id", "id"))
-    edges = sorted((pk[s], pk[d], k, t) for (s, d, k), t in delta.edge_times.items() if s in pk and d in pk)
-    _update_from(edges, "s, d, k, t", 3,
-                 "UPDATE lineage_edge SET event_from = v.t FROM v WHERE lineage_edge.src_id = v.s AND "
-                 "lineage_edge.dst_id = v.d AND lineage_edge.kind = v.k AND "
-                 "(lineage_edge.event_from IS NULL OR lineage_edge.event_from > v.t)")
+    said = {(pk[s], pk[d], k): t for (s, d, k), t in delta.edge_times.items() if s in pk and d in pk}
+    if said:
+        by_id: dict[int, datetime] = {}
+        stored: list[tuple[int, Any]] = []
+        for i, s, d, k, t in select_in("SELECT id, src_id, dst_id, kind, event_from FROM lineage_edge WHERE dst_id",
+                                       sorted({d for _, d, _ in said})):
+            if (s, d, k) in said:
+                by_id[i] = said[(s, d, k)]
+                stored.append((i, t))
+        _update_from(_earlier(stored, by_id), "i, t", 1,
+                     "UPDATE lineage_edge SET event_from = v.t FROM v WHERE lineage_edge.id = v.i")
     reads = sorted((pk[r], pk[ds], t) for (r, ds), (t, _) in delta.reads.items() if r in pk and ds in pk)
     _update_from(reads, "r, ds, t", 2,
                  "UPDATE lineage_edge SET event_from = v.t FROM v, lineage_node n WHERE lineage_edge.kind = 'reads' "
                  "AND lineage_edge.dst_id = v.r AND n.id = lineage_edge.src_id AND n.parent_id = v.ds AND "
                  "(lineage_edge.event_from IS NULL OR lineage_edge.event_from > v.t)")
     runs = {r for r, _, _ in reads} | _untimed_reads_fill()
-    nodes = sorted((pk[n], t) for n, t in delta.first_seen.items() if n in pk)
-    _update_from(nodes, "p, t", 1,
-                 "UPDATE lineage_node SET event_from = v.t FROM v WHERE lineage_node.id = v.p AND "
-                 "(lineage_node.event_from IS NULL OR lineage_node.event_from > v.t)")
+    first = {pk[n]: t for n, t in delta.first_seen.items() if n in pk}
     if runs:  # a version a read links exists from that read's time (an ``initial`` one has no other)
-        rows = select_in("SELECT src_id, MIN(event_from) FROM lineage_edge WHERE kind = 'reads' AND dst_id",
-                         sorted(runs), suffix="GROUP BY src_id")
-        _update_from(sorted((s, _aware(t) if isinstance(t, datetime) else t) for s, t in rows if t is not None),
-                     "p, t", 1,
-                     "UPDATE lineage_node SET event_from = v.t FROM v WHERE lineage_node.id = v.p AND "
-                     "(lineage_node.event_from IS NULL OR lineage_node.event_from > v.t)")
+        for src, t in select_in("SELECT src_id, MIN(event_from) FROM lineage_edge WHERE kind = 'reads' AND dst_id",
+                                sorted(runs), suffix="GROUP BY src_id"):
+            if t is not None:
+                first[src] = min(_as_time(t), first.get(src, _as_time(t)))
+    if first:
+        stored = select_in("SELECT id, event_from FROM lineage_node WHERE id", sorted(first))
+        _update_from(_earlier(stored, first), "p, t", 1,
+                     "UPDATE lineage_node SET event_from = v.t FROM v WHERE lineage_node.id = v.p")
     tags = sorted((pk[n], f, tag, t) for (n, f, tag), t in delta.tag_times.items() if n in pk)
     _update_from(tags, "n, f, g, t", 3,
                  "UPDATE lineage_nodetag SET event_from = v.t FROM v WHERE lineage_nodetag.node_id = v.n AND "
@@ -145,11 +163,10 @@ def _untimed_reads_fill() -> set[int]:
     before: dict[tuple[int, int], datetime] = {}
     for r, ds, t in select_in("SELECT dst_id, dataset_id, event_from FROM lineage_edgeretired WHERE kind = 'reads' "
                               "AND event_from IS NOT NULL AND dst_id", runs):
-        t = _aware(t) if isinstance(t, datetime) else datetime.fromisoformat(t).replace(tzinfo=UTC)
+        t = _as_time(t)
         before[(r, ds)] = min(t, before.get((r, ds), t))
     for r, ds, t in select_in("SELECT run_id, dataset_id, at FROM lineage_datasetread WHERE run_id", runs):
-        t = _aware(t) if isinstance(t, datetime) else datetime.fromisoformat(t).replace(tzinfo=UTC)
-        before.setdefault((r, ds), t)
+        before.setdefault((r, ds), _as_time(t))
     rows = [(eid, before[(r, ds)]) for eid, r, ds in untimed if (r, ds) in before]
     _update_from(rows, "i, t", 1, "UPDATE lineage_edge SET event_from = v.t FROM v WHERE lineage_edge.id = v.i")
     with connection.cursor() as cur:  # never left untimed: at worst it counts from its receipt

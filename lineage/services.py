@@ -34,7 +34,8 @@ from .plan import PARENT_KINDS, GraphDelta, NodeDelta, NodeRow, Planner, _as_row
 from .versions import datasets_lock, read_versions, reads_resolve
 
 NODE_COLUMNS = ("node_id", "kind", "namespace", "name", "version", "environment", "parent_id", "state",
-                "owners", "facets", "attrs", "deidentifies", "event_time", "times", "created_at", "updated_at")
+                "owners", "facets", "attrs", "deidentifies", "event_time", "times", "created_at", "updated_at",
+                "event_from")
 RAW_COLUMNS = ("dedupe_key", "kind", "event_type", "event_time", "run_id", "job_namespace", "job_name",
                "producer", "payload", "body", "body_sha256", "warnings", "received_at", "received_by_id",
                "ignored_inputs")
@@ -119,11 +120,11 @@ def _aware(value: datetime | None) -> datetime | None:
 
 
 # -- applying a delta -----------------------------------------------------------------------------------
-def _node_row(d: NodeDelta, parent_id: int | None, now: Any) -> tuple[Any, ...]:
+def _node_row(d: NodeDelta, parent_id: int | None, now: Any, first_seen: datetime | None) -> tuple[Any, ...]:
     row = _as_row(d)  # a node's first row keeps what the delta says, and when it said each part
     return (d.node_id, d.kind, d.namespace, d.name, d.version, d.environment, parent_id, row.state,
             _dumps(row.owners), _dumps(row.facets), _dumps(row.attrs), row.deidentifies, _dt(row.event_time),
-            _dumps(row.times), now, now)
+            _dumps(row.times), now, now, _dt(first_seen))
 
 
 def _lock_existing(node_ids: list[str]) -> dict[str, tuple[int, int | None, NodeRow]]:
@@ -159,7 +160,8 @@ def _apply_nodes(delta: GraphDelta, now: datetime, weakened: list[Change]) -> di
             missing = {d.parent_node_id for d in deltas if d.parent_node_id and d.parent_node_id not in id_map}
             if missing:
                 id_map.update(Node.objects.filter(node_id__in=missing).values_list("node_id", "id"))
-        rows = [_node_row(d, id_map.get(d.parent_node_id or ""), db_now) for d in deltas]
+        rows = [_node_row(d, id_map.get(d.parent_node_id or ""), db_now, delta.first_seen.get(d.node_id))
+                for d in deltas]
         inserted = dict(insert_ignore("lineage_node", NODE_COLUMNS, rows, conflict=("node_id",),
                                       returning=("node_id", "id")))
         id_map.update(inserted)
@@ -243,9 +245,11 @@ def _apply(delta: GraphDelta, now: datetime, by: User | None = None) -> list[Cha
     datasets_lock(delta)
     id_map = _apply_nodes(delta, now, weakened)
     db_now = _dt(now)
-    edges = sorted([(id_map[s], id_map[d], k, db_now) for s, d, k in delta.edges]
-                   + [(s, d, k, db_now) for s, d, k in _existing_edges(delta, id_map)])
-    insert_ignore("lineage_edge", ("src_id", "dst_id", "kind", "created_at"), edges,
+    # each edge's event time goes in with it; asof.history_apply moves it back when an earlier one arrives later
+    edges = sorted([(id_map[s], id_map[d], k, db_now, _dt(delta.edge_times.get((s, d, k))))
+                    for s, d, k in delta.edges]
+                   + [(s, d, k, db_now, None) for s, d, k in _existing_edges(delta, id_map)])
+    insert_ignore("lineage_edge", ("src_id", "dst_id", "kind", "created_at", "event_from"), edges,
                   conflict=("src_id", "dst_id", "kind"))
     reads_resolve(delta, id_map)
     _apply_columns(delta, id_map, db_now)
