@@ -178,6 +178,7 @@ def _states(delta: GraphDelta, pk: dict[str, int], now: datetime) -> None:
     said = sorted((pk[n], NodeStateChange.Basis.EVENT, s, _dt(t)) for n, s, t in delta.states if n in pk)
     insert_ignore("lineage_nodestatechange", ("node_id", "basis", "state", "at"), said,
                   conflict=("node_id", "basis", "at", "state"))
+    _superseded_said(delta)
     pks = {pk[n] for n, d in delta.nodes.items() if d.state and n in pk}
     for s in delta.supersede:
         pks.update(Node.objects.filter(kind="deployment", namespace=s.namespace, name=s.name,
@@ -188,6 +189,26 @@ def _states(delta: GraphDelta, pk: dict[str, int], now: datetime) -> None:
     last = _held_states(sorted(pks), None)
     rows = sorted((p, NodeStateChange.Basis.RECEIVED, s, _dt(now)) for p, s in held.items() if last.get(p) != s)
     insert_ignore("lineage_nodestatechange", ("node_id", "basis", "state", "at"), rows,
+                  conflict=("node_id", "basis", "at", "state"))
+
+
+def _superseded_said(delta: GraphDelta) -> None:
+    """On the event clock, a deployment is superseded from the first time a newer deploy of the same model to the
+    same environment said ``active`` (newer as ``services._supersede`` orders them: event time, then node id)."""
+    keys = sorted({(s.namespace, s.name, s.environment) for s in delta.supersede})
+    rows = []
+    for ns, name, env in keys:
+        deps = dict(Node.objects.filter(kind="deployment", namespace=ns, name=name, environment=env)
+                    .values_list("pk", "node_id"))
+        active: dict[int, datetime] = {}
+        for node, at in NodeStateChange.objects.filter(node_id__in=deps, basis=NodeStateChange.Basis.EVENT,
+                                                       state="active").values_list("node_id", "at"):
+            active[node] = min(at, active.get(node, at))
+        for a, ta in active.items():
+            newer = [tb for b, tb in active.items() if (tb, deps[b]) > (ta, deps[a])]
+            if newer:
+                rows.append((a, NodeStateChange.Basis.EVENT, "superseded", _dt(min(newer))))
+    insert_ignore("lineage_nodestatechange", ("node_id", "basis", "state", "at"), sorted(rows),
                   conflict=("node_id", "basis", "at", "state"))
 
 

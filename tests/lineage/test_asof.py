@@ -26,13 +26,15 @@ from lineage import ids
 from lineage.models import EdgeRetired, NodeRetired, RawEvent
 from lineage.openlineage import parse_event
 from lineage.services import events_ingest, lineage_rebuild
-from tests.factories import dataset, facet, run_event
+from tests.factories import dataset, deploy_facets, facet, model_output, run_event
 
 NS = "postgres://bank-db:5432"  # owned by credit-risk in the visibility tests
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 RUNS = {"w1": "00000000-0000-4000-8000-000000000001", "r1": "00000000-0000-4000-8000-000000000002",
         "w0": "00000000-0000-4000-8000-000000000003", "r2": "00000000-0000-4000-8000-000000000004",
-        "w2": "00000000-0000-4000-8000-000000000005", "r3": "00000000-0000-4000-8000-000000000006"}
+        "w2": "00000000-0000-4000-8000-000000000005", "r3": "00000000-0000-4000-8000-000000000006",
+        "d1": "00000000-0000-4000-8000-000000000007", "d2": "00000000-0000-4000-8000-000000000008",
+        "d0": "00000000-0000-4000-8000-000000000009"}
 
 
 def _at(minutes: int) -> str:
@@ -47,6 +49,11 @@ def _ev(run: str, job: str, etype: str, minutes: int, reads: list[str], writes: 
                 for d in reads],
         outputs=[dataset(NS, d, documentation=facet(description=f"{etype} {minutes}")) for d in writes],
         run_facets={"note": facet(text=f"{etype} {minutes}")})).encode()
+
+
+def _deploy(run: str, version: str, minutes: int) -> bytes:
+    return json.dumps(run_event(job="deploy_scorer", namespace="ml-pipelines", run_id=RUNS[run], time=_at(minutes),
+                                run_facets=deploy_facets("scorer", version, "production"))).encode()
 
 
 BATCHES = [
@@ -65,10 +72,19 @@ BATCHES = [
     [_ev("w2", "build_features", "START", 42, ["clean"], ["features"]),
      _ev("w2", "build_features", "COMPLETE", 45, ["clean"], ["features"]),
      _ev("r3", "train", "START", 60, ["clean"], ["features"])],
+    # r4 trains the scorer; versions 1 and 2 are deployed (2 supersedes 1)
+    [json.dumps(run_event(job="train_scorer", namespace="ml-pipelines", run_id="00000000-0000-4000-8000-00000000000a",
+                          time=_at(75), inputs=[dataset(NS, "features")],
+                          outputs=[model_output("scorer", "1")])).encode(),
+     _deploy("d1", "1", 80), _deploy("d2", "2", 100)],
+    # late: version 0 was deployed at 1:30, between them: superseded at once (by 2), and it superseded 1 then
+    [_deploy("d0", "0", 90)],
 ]
 
 ROOTS = [ids.dataset_id(NS, "features"), ids.dataset_id(NS, "raw"), ids.run_id(RUNS["r1"]),
-         ids.run_id(RUNS["r2"]), ids.job_id("pipelines", "train"), ids.dataset_version_id(NS, "raw", RUNS["w1"])]
+         ids.run_id(RUNS["r2"]), ids.job_id("pipelines", "train"), ids.dataset_version_id(NS, "raw", RUNS["w1"]),
+         ids.model_version_id("ml-pipelines", "scorer", "0"), ids.model_version_id("ml-pipelines", "scorer", "1"),
+         ids.model_version_id("ml-pipelines", "scorer", "2")]
 
 
 def _ingest() -> list[datetime]:
@@ -143,8 +159,13 @@ def _diff(a: dict[str, Any], b: dict[str, Any]) -> str:
 
 def _replayed(client: APIClient, keep: Q) -> dict[str, Any]:
     """The current-time answers of a graph rebuilt from the raw events ``keep`` selects, then rolled back."""
+    from portal.approvals.models import Violation
+
     with transaction.atomic():
         RawEvent.objects.exclude(keep).delete()
+        # a scratch run starts without what consumers recorded since (a violation keeps its deployment and model
+        # version as empty nodes through a rebuild); replaying the deploys of then records theirs again
+        Violation.objects.all().delete()
         lineage_rebuild()
         out = _answers(client, "")
         transaction.set_rollback(True)
@@ -170,7 +191,7 @@ def test_as_of_a_receipt_time_answers_what_a_replay_of_the_events_received_by_th
 @pytest.mark.django_db
 def test_as_of_an_event_time_answers_what_a_replay_of_the_events_of_then_answers(admin_client: APIClient) -> None:
     _ingest()
-    for minutes in (-5, 3, 15, 35, 43, 52, 65, 90):
+    for minutes in (-5, 3, 15, 35, 43, 52, 65, 77, 85, 95, 120):
         t = T0 + timedelta(minutes=minutes)
         as_of = _answers(admin_client, f"?asOf={quote(t.isoformat())}&asOfKind=event")
         keep = Q(pk__in=RawEvent.objects.annotate(counts_at=Least(F("event_time"), F("received_at")))
@@ -193,6 +214,10 @@ def test_a_late_write_changes_what_was_believed_not_what_was_true(admin_client: 
     assert state[ids.run_id(RUNS["r1"])] == "COMPLETED"
     early = admin_client.get(f"/api/v1/nodes/{r1}?asOf={quote(moments[1].isoformat())}").json()
     assert early["state"] == "RUNNING"
+    # version 1 was the live deployment until 1:30 by event time; the portal learnt so only with the last batch
+    dep = quote(ids.deployment_id("ml-pipelines", "scorer", "1", "production"), safe="")
+    assert admin_client.get(f"/api/v1/nodes/{dep}?asOfKind=event&asOf={_at(85)}").json()["state"] == "active"
+    assert admin_client.get(f"/api/v1/nodes/{dep}?asOfKind=event&asOf={_at(95)}").json()["state"] == "superseded"
 
 
 @pytest.mark.django_db
