@@ -14,7 +14,9 @@ explorer's graph and the sensitive tags reaching a node, each over the edges and
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -76,8 +78,22 @@ def history_apply(delta: GraphDelta, id_map: dict[str, int], now: datetime) -> N
     the state each node said and now holds. Called once per delta, after its nodes, edges and reads are stored."""
     pk = dict(id_map)
     runs = _event_times(delta, pk)
-    _received_clamp(sorted(runs), now)
+    if _replaying.get():
+        _received_clamp(sorted(runs), now)
     _states(delta, pk, now)
+
+
+_replaying: ContextVar[bool] = ContextVar("lineage_asof_replaying", default=False)
+
+
+@contextmanager
+def replaying() -> Iterator[None]:
+    """While a rebuild replays the raw events at their original receipt times (``services.lineage_rebuild``)."""
+    token = _replaying.set(True)
+    try:
+        yield
+    finally:
+        _replaying.reset(token)
 
 
 def _as_time(value: Any) -> datetime:
@@ -135,8 +151,8 @@ def _event_times(delta: GraphDelta, pk: dict[str, int]) -> set[int]:
 
 
 def _received_clamp(runs: list[int], now: datetime) -> None:
-    """What ``versions.py`` stored or dropped while applying this delta counts from the delta's receipt time (in a
-    rebuild, the replayed events' original one), not from the moment the statement ran."""
+    """In a replay, what ``versions.py`` stored or dropped while applying a delta counts from the replayed events'
+    original receipt time, not from the moment the statement ran (while ingesting, the two are the same batch)."""
     t = _dt(now)
     with connection.cursor() as cur:
         for part in chunks(runs, 5000):

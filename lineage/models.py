@@ -300,7 +300,8 @@ class NodeStateChange(models.Model):
         RECEIVED = "received", "Held from this receipt time"
         EVENT = "event", "Said at this event time"
 
-    node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="+")
+    # no index of its own: the unique constraint's index leads with the node
+    node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="+", db_index=False)
     basis = models.CharField(max_length=10, choices=Basis.choices)
     state = models.CharField(max_length=20, blank=True)
     at = models.DateTimeField()

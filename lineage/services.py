@@ -25,7 +25,7 @@ from portal.lib.sql import chunks, insert_ignore
 
 from . import facets as F
 from . import ids
-from .asof import history_apply, history_clear
+from .asof import history_apply, history_clear, replaying
 from .guard import Refusal, WriteGuard, WriteRefused, strip_inputs
 from .models import ColumnEdge, DatasetRead, DatasetWrite, Edge, Node, NodeTag, RawEvent, Tag
 from .monitoring import MonitoringRecord
@@ -560,7 +560,8 @@ def lineage_rebuild(*, batch_size: int = 2000, by: User | None = None) -> int:
 
     def apply(planner: Planner, received: datetime) -> None:
         touched.update(planner.delta.nodes)
-        _apply(planner.delta, received)  # at its receipt time: lineage as of a receipt time survives a rebuild
+        with replaying():  # at its receipt time: lineage as of a receipt time survives a rebuild
+            _apply(planner.delta, received)
 
     def flush() -> None:
         if batch:
