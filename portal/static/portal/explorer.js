@@ -119,7 +119,15 @@
       if (state.path) { highlight(state.path); }
       if (state.selected && state.elements[state.selected]) { state.elements[state.selected].classList.add("selected"); }
     }).catch(function (err) {
+      if (ticket !== state.request) { return; }  // a newer request is on its way
       notice.hidden = false;
+      if (asOfInput && asOfInput.value) {  // as of a time: nothing of now stays drawn
+        draw({ nodes: [], edges: [] });
+        say("Nothing drawn.");
+        notice.textContent = "Nothing to draw as of " + asOfInput.value + " UTC: the node did not exist then (" +
+          err.message + ")";
+        return;
+      }
       notice.textContent = "The graph could not be loaded: " + err.message;
     });
   }
