@@ -57,9 +57,9 @@ def build(db: str, versions: int, columns: int, window: int) -> tuple[int, float
     with psycopg.connect(dsn(db), autocommit=True) as conn:
         conn.execute(
             "INSERT INTO lineage_node (node_id, kind, namespace, name, version, environment, state, owners, facets, "
-            "attrs, deidentifies, created_at, updated_at) "
+            "attrs, deidentifies, created_at, updated_at, times) "
             "SELECT 'datasetVersion:bench:t' || v || '#1', 'datasetVersion', 'bench', 't' || v, '1', '', '', "
-            "'[]', '{}', '{}', false, now(), now() FROM generate_series(0, %s) v", [versions - 1])
+            "'[]', '{}', '{}', false, now(), now(), '{}' FROM generate_series(0, %s) v", [versions - 1])
         conn.execute("CREATE TEMP TABLE ids AS SELECT (regexp_match(node_id, 't(\\d+)#'))[1]::int AS v, id "
                      "FROM lineage_node WHERE namespace = 'bench'")
         conn.execute("CREATE INDEX ON ids (v)")
