@@ -20,7 +20,6 @@ from portal.accounts.models import NamespaceOwner, User
 from portal.accounts.selectors import namespace_visibility_q
 from portal.lib.sql import select_in
 
-from . import graph
 from .labels import node_label
 from .models import SENSITIVE_TAGS, Node, NodeTag, RawEvent
 
@@ -366,14 +365,56 @@ def _sensitive_tags_of(pks: set[int]) -> dict[int, set[str]]:
     return out
 
 
-def sensitive_upstream(*, node: Node, depth: int | None = None) -> dict[str, list[str]]:
-    """Which sensitive tags reach ``node`` from upstream, stopping at de-identifying runs.
+def sensitive_upstream(*, node: Node, source: GraphSource = LIVE) -> dict[str, list[str]]:
+    """Which sensitive tags reach ``node`` from anywhere upstream, stopping at de-identifying runs (one statement,
+    ``closure_prefix``).
 
     Returns ``{tag: [dataset node ids that carry it]}``. A dataset version carries its dataset's tags.
     """
-    closure = upstream_closure(seeds=walk_seeds(node), depth=depth)
-    holders = set(closure.info) | {p for _, _, p in closure.info.values() if p}
-    return _tags_by_holder_name(_sensitive_tags_of(holders))
+    prefix, params = closure_prefix(seeds=walk_seeds(node), members=False, source=source)
+    sql = prefix + f""",
+holders(id) AS (SELECT id FROM closure UNION SELECT n.parent_id FROM closure c JOIN g_node n ON n.id = c.id)
+SELECT t.tag, h.node_id FROM lineage_nodetag t JOIN lineage_node h ON h.id = t.node_id
+WHERE t.tag IN ({_SENSITIVE_MARKS}) AND t.node_id IN (SELECT id FROM holders)"""  # noqa: S608
+    found: dict[str, set[str]] = {}
+    with connection.cursor() as cur:
+        cur.execute(sql, [*params, *sorted(SENSITIVE_TAGS)])
+        for tag, holder in cur.fetchall():
+            found.setdefault(tag, set()).add(holder)
+    return {tag: sorted(v) for tag, v in sorted(found.items())}
+
+
+_SENSITIVE_MARKS = ", ".join(["%s"] * len(SENSITIVE_TAGS))
+
+
+def closure_prefix(*, seeds: list[int], members: bool, source: GraphSource = LIVE) -> tuple[str, list[Any]]:
+    """CTEs for sensitive-tag questions, ending with ``closure(id)``: everything upstream of ``seeds`` (and, with
+    ``members``, of the versions and runs of the datasets and jobs among them), however deep, each node once (the
+    working set holds ids only, so a cycle ends the walk), not passing through jobs nor de-identifying runs,
+    seeds excepted. At most ``max(LINEAGE_MAX_NODES, seeds)`` nodes; ``closure_cut`` has a row when more were
+    reached. The limit stops the walk itself on PostgreSQL, which evaluates a recursive CTE only as far as read.
+    """
+    head, params = source.with_clause()
+    cond, seed_params = _marks(seeds)
+    member_sql, member_params = "", []
+    if members:
+        member_sql = f" UNION SELECT id FROM g_node WHERE parent_id {cond}"  # noqa: S608
+        member_params = list(seed_params)
+    sql = f"""{head},
+seeds(id) AS (SELECT id FROM g_node WHERE id {cond}{member_sql}),
+up(id) AS (
+    SELECT id FROM seeds
+    UNION
+    SELECT e.src_id FROM up JOIN g_node n ON n.id = up.id JOIN g_edge e ON e.dst_id = up.id
+    WHERE (n.kind <> 'job' AND n.deidentifies = %s) OR up.id IN (SELECT id FROM seeds)
+),
+closure_all(id) AS (SELECT id FROM up LIMIT (SELECT MAX(x) + 1 FROM (SELECT %s AS x UNION ALL
+                                                                     SELECT COUNT(*) FROM seeds) m)),
+closure(id) AS (SELECT id FROM closure_all LIMIT (SELECT MAX(x) FROM (SELECT %s AS x UNION ALL
+                                                                      SELECT COUNT(*) FROM seeds) m)),
+closure_cut(cut) AS (SELECT 1 WHERE (SELECT COUNT(*) FROM closure_all) > (SELECT COUNT(*) FROM closure))"""  # noqa: S608
+    cap = settings.LINEAGE_MAX_NODES
+    return sql, [*params, *seed_params, *member_params, False, cap, cap]
 
 
 def _tags_by_holder_name(tags: dict[int, set[str]]) -> dict[str, list[str]]:
@@ -477,24 +518,44 @@ def lineage_graph(
                     cut_by_depth=cut_depth, cut_by_size=cut_size, sensitive_incomplete=incomplete)
 
 
-def sensitive_reaching(pks: list[int]) -> tuple[dict[int, list[str]], bool]:
-    """Sensitive tags reaching each of ``pks`` (as ``sensitive_upstream`` would say for each, in one walk of
-    their shared upstream closure instead of one walk per node). The flag says the closure hit its size cap."""
+def sensitive_reaching(pks: list[int], source: GraphSource = LIVE) -> tuple[dict[int, list[str]], bool]:
+    """Sensitive tags reaching each of ``pks`` (as ``sensitive_upstream`` would say for each), in one statement:
+    their shared upstream ``closure``, the tags its nodes carry (a version its dataset's), and those tags carried
+    down the closure's edges, never out of a job or a de-identifying run, but into it. A dataset or job among
+    ``pks`` also holds what reaches its versions or runs. The flag says the closure hit its size cap."""
     if not pks:
         return {}, False
-    member_rows = select_in("SELECT parent_id, id FROM lineage_node WHERE parent_id", pks)
-    members: dict[int, list[int]] = {}
-    for parent, pk in member_rows:
-        members.setdefault(parent, []).append(pk)
-    seeds = list(dict.fromkeys([*pks, *(pk for _, pk in member_rows)]))
-    closure = upstream_closure(seeds=seeds, max_nodes=max(settings.LINEAGE_MAX_NODES, len(seeds)))
-    info = closure.info
-    tags = _sensitive_tags_of(set(info) | {p for _, _, p in info.values() if p})
-    own = {pk: frozenset(tags.get(pk, set()) | (tags.get(parent, set()) if parent else set()))
-           for pk, (_, _, parent) in info.items()}
-    stops = {pk for pk, (kind, deid, _) in info.items() if kind == "job" or deid}
-    reach = graph.tags_reaching(own, closure.edges, stops=stops, members=members)
-    return {pk: sorted(reach.get(pk, ())) for pk in pks}, closure.cut
+    prefix, params = closure_prefix(seeds=pks, members=True, source=source)
+    cond, pk_params = _marks(pks)
+    sql = prefix + f""",
+tagged(id, tag) AS (
+    SELECT c.id, t.tag FROM closure c JOIN lineage_nodetag t ON t.node_id = c.id WHERE t.tag IN ({_SENSITIVE_MARKS})
+    UNION
+    SELECT c.id, t.tag FROM closure c JOIN g_node n ON n.id = c.id JOIN lineage_nodetag t ON t.node_id = n.parent_id
+    WHERE t.tag IN ({_SENSITIVE_MARKS})
+),
+reach(id, tag) AS (
+    SELECT id, tag FROM tagged
+    UNION
+    SELECT e.dst_id, r.tag FROM reach r JOIN g_node n ON n.id = r.id JOIN g_edge e ON e.src_id = r.id
+    WHERE n.kind <> 'job' AND n.deidentifies = %s AND e.dst_id IN (SELECT id FROM closure)
+)
+SELECT id, tag FROM reach WHERE id {cond}
+UNION
+SELECT n.parent_id, r.tag FROM reach r JOIN g_node n ON n.id = r.id WHERE n.parent_id {cond}
+UNION
+SELECT NULL, NULL FROM closure_cut"""  # noqa: S608
+    tags = sorted(SENSITIVE_TAGS)
+    found: dict[int, set[str]] = {pk: set() for pk in pks}
+    cut = False
+    with connection.cursor() as cur:
+        cur.execute(sql, [*params, *tags, *tags, False, *pk_params, *pk_params])
+        for pk, tag in cur.fetchall():
+            if pk is None:
+                cut = True
+            elif pk in found:
+                found[pk].add(tag)
+    return {pk: sorted(t) for pk, t in found.items()}, cut
 
 
 # -- whole upstream lineage (for decisions) ---------------------------------------------------------------

@@ -162,3 +162,61 @@ def test_an_answer_written_as_text_is_still_redacted(charlie_client, admin_clien
     body = charlie_client.get(url).content.decode()
     assert secret not in body and "of another team" in body
     assert secret in admin_client.get(url).content.decode()
+
+
+def reaching_by_levels(pks: list[int]) -> dict[int, list[str]]:
+    """The sensitive tags reaching each of ``pks`` the way the explorer found them before issue 19: the upstream
+    closure level by level (``upstream_closure``), then the tags carried along its edges in Python."""
+    from lineage import graph
+
+    members: dict[int, list[int]] = {}
+    for parent, pk in Node.objects.filter(parent_id__in=pks).values_list("parent_id", "pk"):
+        members.setdefault(parent, []).append(pk)
+    seeds = list(dict.fromkeys([*pks, *(m for ms in members.values() for m in ms)]))
+    closure = selectors.upstream_closure(seeds=seeds, max_nodes=10_000, depth=200)
+    tags: dict[int, set[str]] = {}
+    for pk, tag in NodeTag.objects.values_list("node_id", "tag"):
+        tags.setdefault(pk, set()).add(tag)
+    own = {pk: frozenset(tags.get(pk, set()) | (tags.get(parent, set()) if parent else set()))
+           for pk, (_, _, parent) in closure.info.items()}
+    stops = {pk for pk, (kind, deid, _) in closure.info.items() if kind == "job" or deid}
+    reach = graph.tags_reaching(own, closure.edges, stops=stops, members=members)
+    return {pk: sorted(reach.get(pk, ())) for pk in pks}
+
+
+def upstream_by_levels(node: Node) -> dict[str, list[str]]:
+    """``sensitive_upstream`` before issue 19: the tags of every node of the level-by-level closure, or of its
+    dataset or job."""
+    closure = selectors.upstream_closure(seeds=selectors.walk_seeds(node), max_nodes=10_000, depth=200)
+    holders = set(closure.info) | {p for _, _, p in closure.info.values() if p}
+    out: dict[str, set[str]] = {}
+    for holder, tag in NodeTag.objects.filter(node_id__in=holders).values_list("node__node_id", "tag"):
+        out.setdefault(tag, set()).add(holder)
+    return {tag: sorted(v) for tag, v in sorted(out.items())}
+
+
+@pytest.mark.parametrize("seed", [8, 9, 10])
+def test_sensitive_tags_reaching_are_those_the_level_by_level_walk_found(seed: int) -> None:
+    build(seed)
+    rnd = random.Random(seed)
+    dataset_ = Node.objects.filter(kind="dataset").first()
+    NodeTag.objects.create(node=dataset_, tag="PHI", field="", source="api", created_at=T0)
+    everything = sorted(Node.objects.values_list("pk", flat=True))
+    found = 0
+    for _ in range(6):
+        pks = rnd.sample(everything, rnd.choice([1, 5, 20]))
+        got, cut = selectors.sensitive_reaching(pks)
+        assert got == reaching_by_levels(pks) and not cut, pks
+        found += sum(1 for tags in got.values() if tags)
+    for pk in everything[::4]:
+        node = Node.objects.get(pk=pk)
+        assert selectors.sensitive_upstream(node=node) == upstream_by_levels(node), node.node_id
+    assert found  # the graphs do carry tags somewhere
+
+
+def test_the_sensitive_closure_says_when_its_cap_cut_it(settings) -> None:
+    build(11)
+    settings.LINEAGE_MAX_NODES = 3
+    deep = Edge.objects.values("dst_id").order_by("-dst_id").first()["dst_id"]
+    _, cut = selectors.sensitive_reaching([deep])
+    assert cut == (len(selectors.upstream_closure(seeds=[deep], max_nodes=1000, depth=200).info) > 3)
