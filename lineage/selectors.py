@@ -75,51 +75,61 @@ def _marks(values: list[int]) -> tuple[str, list[Any]]:
     return "IN (" + ", ".join(["%s"] * len(values)) + ")", list(values)
 
 
-def _reached_cte(*, seeds: list[int], direction: str, depth: int, max_nodes: int, stop_at_deidentifying: bool
-                 ) -> tuple[str, list[Any]]:
-    """``reached(id, d)``: every node within ``depth`` edges of ``seeds`` with its distance, not passing through
-    jobs (nor, if asked, de-identifying runs), seeds excepted. Needs ``g_edge`` and ``g_node``.
+def _reached_cte(*, seeds: list[int], direction: str, depth: int | None, max_nodes: int,
+                 stop_at_deidentifying: bool) -> tuple[str, list[Any]]:
+    """``reached(id, d)``: the nodes within ``depth`` edges of ``seeds`` (no bound: ``None``) with their distance,
+    not passing through jobs (nor, if asked, de-identifying runs), seeds excepted. Needs ``g_edge``, ``g_node``.
 
-    On PostgreSQL a breadth-first search in one statement: each level is one row holding the level's new nodes and
-    every node seen so far (arrays), so each node is expanded once, at its distance, and the search stops at the
-    level that passes ``max_nodes``. The plain recursive CTE (elsewhere) keeps a row per (node, distance) pair and
-    expands a node once per distance it is reached at: from a job's 200 runs at depth 41 that took a minute here,
-    the levels take 0.1 s. Both give the same nodes and distances up to the cap.
+    On PostgreSQL a breadth-first search in one statement: each level is one row holding its new nodes, those of
+    them the walk passes through, and every node seen so far (arrays). Each node is expanded once, at its
+    distance, and looked up once (its kind, after the level's new ids are known), and the search stops at the
+    level that passes ``max_nodes``. The plain recursive CTE (SQLite) keeps a row per (node, distance) pair and
+    expands a node once per distance it is reached at: from a job's 200 runs at depth 41 that took a minute on
+    the benchmark graph, the levels take 0.1 s. Both give the same nodes and distances up to the cap.
     """
     this_col, next_col = ("dst_id", "src_id") if direction == "upstream" else ("src_id", "dst_id")
-    stop = "n.kind <> 'job'" + (" AND n.deidentifies = %s" if stop_at_deidentifying else "")
-    stop_params: list[Any] = [False] if stop_at_deidentifying else []
+    stop = "n.kind = 'job'" + (" OR n.deidentifies" if stop_at_deidentifying else "")
     cond, seed_params = _marks(seeds)
     if connection.vendor == "postgresql":
+        bound = "" if depth is None else "b.depth < %s AND "
         sql = f"""
-bfs(depth, frontier, seen) AS (
-    SELECT 0, s.ids, s.ids FROM (SELECT ARRAY(SELECT id FROM g_node WHERE id {cond}) AS ids) s
+bfs(depth, fresh, frontier, seen) AS (
+    SELECT 0, s.ids, s.ids, s.ids FROM (SELECT ARRAY(SELECT id FROM g_node WHERE id {cond}) AS ids) s
     UNION ALL
-    SELECT b.depth + 1, nx.ids, b.seen || nx.ids
+    SELECT b.depth + 1, nx.fresh, nx.frontier, b.seen || nx.fresh
     FROM bfs b CROSS JOIN LATERAL (
-        SELECT coalesce(array_agg(DISTINCT e.{next_col}), '{{}}') AS ids
-        FROM unnest(b.frontier) f(id)
-        JOIN g_node n ON n.id = f.id
-        JOIN g_edge e ON e.{this_col} = f.id
-        LEFT JOIN unnest(b.seen) s(id) ON s.id = e.{next_col}
-        WHERE s.id IS NULL AND (b.depth = 0 OR ({stop}))
+        SELECT coalesce(array_agg(f.id), '{{}}') AS fresh,
+               coalesce(array_agg(f.id) FILTER (WHERE NOT coalesce({stop}, FALSE)), '{{}}') AS frontier
+        FROM (SELECT DISTINCT e.{next_col} AS id
+              FROM unnest(b.frontier) x(id) JOIN g_edge e ON e.{this_col} = x.id
+              LEFT JOIN unnest(b.seen) s(id) ON s.id = e.{next_col}
+              WHERE s.id IS NULL) f
+        LEFT JOIN g_node n ON n.id = f.id
     ) nx
-    WHERE b.depth < %s AND cardinality(b.frontier) > 0 AND cardinality(b.seen) <= %s
+    WHERE {bound}cardinality(b.frontier) > 0 AND cardinality(b.seen) <= %s
 ),
-reached(id, d) AS (SELECT unnest(frontier), depth FROM bfs)"""  # noqa: S608
-        return sql, [*seed_params, *stop_params, depth, max_nodes]
+reached(id, d) AS (SELECT unnest(fresh), depth FROM bfs)"""  # noqa: S608
+        return sql, [*seed_params, *([] if depth is None else [depth]), max_nodes]
+    if depth is None:  # ids only: each node once, a cycle ends the walk; the cap stops it
+        sql = f"""
+walk(id) AS (
+    SELECT id FROM g_node WHERE id {cond}
+    UNION
+    SELECT e.{next_col} FROM walk w JOIN g_edge e ON e.{this_col} = w.id LEFT JOIN g_node n ON n.id = w.id
+    WHERE NOT coalesce({stop}, FALSE) OR w.id {cond}
+),
+reached(id, d) AS (SELECT id, 0 FROM walk LIMIT %s)"""  # noqa: S608
+        return sql, [*seed_params, *seed_params, max_nodes + 1]
     sql = f"""
 walk(id, depth) AS (
     SELECT id, 0 FROM g_node WHERE id {cond}
     UNION
     SELECT e.{next_col}, w.depth + 1
-    FROM walk w
-    JOIN g_node n ON n.id = w.id
-    JOIN g_edge e ON e.{this_col} = w.id
-    WHERE w.depth < %s AND (w.depth = 0 OR ({stop}))
+    FROM walk w JOIN g_edge e ON e.{this_col} = w.id LEFT JOIN g_node n ON n.id = w.id
+    WHERE w.depth < %s AND (w.depth = 0 OR NOT coalesce({stop}, FALSE))
 ),
 reached(id, d) AS (SELECT id, MIN(depth) FROM walk GROUP BY id)"""  # noqa: S608
-    return sql, [*seed_params, depth, *stop_params]
+    return sql, [*seed_params, depth]
 
 
 def walk_prefix(*, seeds: list[int], direction: str, depth: int, max_nodes: int,
@@ -389,32 +399,23 @@ _SENSITIVE_MARKS = ", ".join(["%s"] * len(SENSITIVE_TAGS))
 
 def closure_prefix(*, seeds: list[int], members: bool, source: GraphSource = LIVE) -> tuple[str, list[Any]]:
     """CTEs for sensitive-tag questions, ending with ``closure(id)``: everything upstream of ``seeds`` (and, with
-    ``members``, of the versions and runs of the datasets and jobs among them), however deep, each node once (the
-    working set holds ids only, so a cycle ends the walk), not passing through jobs nor de-identifying runs,
-    seeds excepted. At most ``max(LINEAGE_MAX_NODES, seeds)`` nodes; ``closure_cut`` has a row when more were
-    reached. The limit stops the walk itself on PostgreSQL, which evaluates a recursive CTE only as far as read.
-    """
+    ``members``, of the versions and runs of the datasets and jobs among them), however deep (``_reached_cte``
+    without a depth: each node once, a cycle ends the walk), not passing through jobs nor de-identifying runs,
+    seeds excepted. At most ``max(LINEAGE_MAX_NODES, seeds)`` nodes, the nearest; ``closure_cut`` has a row when
+    more were reached."""
     head, params = source.with_clause()
-    cond, seed_params = _marks(seeds)
-    member_sql, member_params = "", []
-    if members:
-        member_sql = f" UNION SELECT id FROM g_node WHERE parent_id {cond}"  # noqa: S608
-        member_params = list(seed_params)
-    sql = f"""{head},
-seeds(id) AS (SELECT id FROM g_node WHERE id {cond}{member_sql}),
-up(id) AS (
-    SELECT id FROM seeds
-    UNION
-    SELECT e.src_id FROM up JOIN g_node n ON n.id = up.id JOIN g_edge e ON e.dst_id = up.id
-    WHERE (n.kind <> 'job' AND n.deidentifies = %s) OR up.id IN (SELECT id FROM seeds)
-),
-closure_all(id) AS (SELECT id FROM up LIMIT (SELECT MAX(x) + 1 FROM (SELECT %s AS x UNION ALL
-                                                                     SELECT COUNT(*) FROM seeds) m)),
-closure(id) AS (SELECT id FROM closure_all LIMIT (SELECT MAX(x) FROM (SELECT %s AS x UNION ALL
-                                                                      SELECT COUNT(*) FROM seeds) m)),
-closure_cut(cut) AS (SELECT 1 WHERE (SELECT COUNT(*) FROM closure_all) > (SELECT COUNT(*) FROM closure))"""  # noqa: S608
-    cap = settings.LINEAGE_MAX_NODES
-    return sql, [*params, *seed_params, *member_params, False, cap, cap]
+    if members:  # a query of its own: inside the statement, its row estimate turned every level into seq scans
+        cond, seed_params = _marks(seeds)
+        with connection.cursor() as cur:
+            cur.execute(f"{head} SELECT id FROM g_node WHERE parent_id {cond}", [*params, *seed_params])  # noqa: S608
+            seeds = list(dict.fromkeys([*seeds, *(pk for (pk,) in cur.fetchall())]))
+    cap = max(settings.LINEAGE_MAX_NODES, len(seeds))
+    reached, reached_params = _reached_cte(seeds=seeds, direction="upstream", depth=None, max_nodes=cap,
+                                           stop_at_deidentifying=True)
+    sql = f"""{head},{reached},
+closure(id) AS (SELECT id FROM reached ORDER BY d, id LIMIT %s),
+closure_cut(cut) AS (SELECT 1 WHERE (SELECT COUNT(*) FROM reached) > %s)"""  # noqa: S608
+    return sql, [*params, *reached_params, cap, cap]
 
 
 def _tags_by_holder_name(tags: dict[int, set[str]]) -> dict[str, list[str]]:
