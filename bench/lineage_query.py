@@ -472,7 +472,7 @@ def main() -> None:
     p.add_argument("--max-seconds", type=float, default=1800, help="overall time limit (default %(default)s)")
     args = p.parse_args()
 
-    log(f"bench/lineage_query.py  {machine_line()}")
+    log(f"bench/lineage_query.py  {machine_line()}; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     L = Layout(edges=args.edges, model_every=args.model_every, commits_per_job=args.commits_per_job)
     server: Gunicorn | None = None
     try:
