@@ -21,6 +21,7 @@ from portal.lib.schema import paginated
 from .. import selectors, services
 from ..column_selectors import column_sensitivity
 from ..models import Node, NodeKind, Tag
+from ..redaction import RawJSON
 from .columns import column_sensitivity_body
 from .common import DEPTH_PARAMETER, ERRORS, NodeDetailSerializer, NodeSummarySerializer, depth_param, node_or_404
 
@@ -105,8 +106,12 @@ class NodeWalkApi(APIView):
         bad = kinds - set(NodeKind.values)
         if bad:
             raise FieldError("kinds", f"unknown kind(s) {', '.join(sorted(bad))}")
-        walk = selectors.lineage_walk(seeds=selectors.walk_seeds(node), direction=self.direction,
-                                      depth=depth_param(request))
+        depth = depth_param(request)
+        text = selectors.walk_json(user=request_user(request), root=node, direction=self.direction, depth=depth,
+                                   kinds=kinds or None)
+        if text is not None:
+            return Response(RawJSON(text))
+        walk = selectors.lineage_walk(seeds=selectors.walk_seeds(node), direction=self.direction, depth=depth)
         selectors.walk_fold(walk, kinds=kinds)
         nodes = selectors.node_summaries(user=request_user(request), pks=list(walk.distance))
         return Response(walk_response(node, walk, nodes, kinds or None))
