@@ -20,7 +20,7 @@ from typing import Any
 
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 
-from .models import Node, NodeKind
+from .models import Node, NodeKind, NodeRetired
 
 _ID = re.compile("^(" + "|".join(re.escape(k) for k in NodeKind.values) + "):.")
 
@@ -67,12 +67,14 @@ class Redactor:
         visible: set[str] = set()
         for i in range(0, len(ids), 2000):
             part = ids[i:i + 2000]
-            visible.update(Node.objects.visible_to(self.user).filter(node_id__in=part)
-                           .values_list("node_id", flat=True))
+            for model in (Node, NodeRetired):  # a dropped node still answers lineage as of a time (asof.py)
+                visible.update(model.objects.visible_to(self.user).filter(node_id__in=part)
+                               .values_list("node_id", flat=True))
         # An id that names no node at all (a typo in a facet) is not another team's: leave it.
         existing: set[str] = set()
         for i in range(0, len(ids), 2000):
-            existing.update(Node.objects.filter(node_id__in=ids[i:i + 2000]).values_list("node_id", flat=True))
+            for model in (Node, NodeRetired):
+                existing.update(model.objects.filter(node_id__in=ids[i:i + 2000]).values_list("node_id", flat=True))
         for node_id in existing - visible:
             self.hidden[node_id] = redacted_label(node_id.split(":", 1)[0])
 
