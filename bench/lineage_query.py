@@ -172,6 +172,14 @@ SELECT {L.dep0} + row_number() OVER (ORDER BY k, env), 'deployment:ml:model_' ||
 FROM generate_series(1, {L.models}) k CROSS JOIN (VALUES ('staging'), ('production')) e(env)
 WHERE env = 'staging' OR k % 2 = 1"""),
         ("sequence", "SELECT setval(pg_get_serial_sequence('lineage_node', 'id'), (SELECT max(id) FROM lineage_node))"),
+        # As in a real catalog, the operational sources carry personal data: the explorer's sensitive-tag walk
+        # finds tags and carries them down, instead of answering "none" early.
+        ("tags: every source dataset PII, one in three also on a column", f"""
+INSERT INTO lineage_nodetag (node_id, field, tag, source, created_at)
+SELECT id, '', 'PII', 'api', {t0} FROM lineage_node WHERE kind = 'dataset' AND namespace LIKE 'postgres://%'
+UNION ALL
+SELECT id, 'customer_id', 'PII', 'api', {t0} FROM lineage_node
+WHERE kind = 'dataset' AND namespace LIKE 'postgres://%' AND id % 3 = 0"""),
         ("random seed", f"SELECT setseed({seed})"),
         ("edges: commit -> job (built_from)", f"""
 INSERT INTO lineage_edge (src_id, dst_id, kind, created_at)
