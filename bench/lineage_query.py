@@ -359,8 +359,8 @@ def _plain_nodes(ids: list[int], distance: dict[int, int]) -> list[dict[str, Any
 
 
 def breakdown(picks: list[tuple[int, str]], depth: int) -> None:
-    """Time the steps of GET .../upstream one by one (same calls as lineage/api/nodes.py's NodeWalkApi), per request,
-    and two alternatives for the slow steps (measured here only; the portal's code is not changed)."""
+    """Time the steps of GET .../upstream one by one (the Python path of lineage/api/nodes.py's NodeWalkApi, which
+    SQLite takes; on PostgreSQL the API answers with walk_json, timed on its own), per request, and two alternatives for the slow steps (measured here only; the portal's code is not changed)."""
     from django.contrib.auth import get_user_model
     from django.db import connection
     from rest_framework.renderers import JSONRenderer
@@ -375,6 +375,7 @@ def breakdown(picks: list[tuple[int, str]], depth: int) -> None:
     walk_params: dict[str, list[int]] = {}
     steps: dict[str, list[float]] = {k: [] for k in (
         "node_get", "lineage_walk", "node_summaries", "_walk_response", "JSON render", "total")}
+    sql_answer: list[float] = []
     alt: dict[str, list[float]] = {k: [] for k in (
         "nodes_by_pk objects -> NodeSummarySerializer(many=True)",
         "2 plain SQL (= ANY(array)) + dicts by hand",
@@ -403,6 +404,10 @@ def breakdown(picks: list[tuple[int, str]], depth: int) -> None:
         for series, a, b in zip(list(steps.values())[:-1], t[:-1], t[1:], strict=True):
             series.append(b - a)
         steps["total"].append(t[-1] - t[0])
+        if hasattr(selectors, "walk_json"):  # the API's own path on PostgreSQL since issue 19
+            a0 = time.perf_counter()
+            selectors.walk_json(user=user, root=node, direction="upstream", depth=depth, kinds=None)
+            sql_answer.append(time.perf_counter() - a0)
         nodes = selectors.nodes_by_pk(user=user, pks=list(walk.distance))
         a0 = time.perf_counter()
         NodeSummarySerializer([nodes[pk] for pk in walk.distance if pk in nodes], many=True).data  # noqa: B018
@@ -420,6 +425,9 @@ def breakdown(picks: list[tuple[int, str]], depth: int) -> None:
     for name, series in steps.items():
         log(f"    {name:<34} median {statistics.median(series) * 1000:8.1f} ms   "
             f"p99 {percentile(series, 99) * 1000:8.1f} ms")
+    if sql_answer:
+        log(f"    {'walk_json: the whole answer (API path)':<34} median {statistics.median(sql_answer) * 1000:8.1f} ms   "
+            f"p99 {percentile(sql_answer, 99) * 1000:8.1f} ms")
     log("  SQL statements inside lineage_walk (wall time incl. psycopg's client-side query building):")
     for label, series in walk_sql.items():
         log(f"    {label:<60} median {statistics.median(series) * 1000:7.1f} ms per request "
