@@ -360,7 +360,8 @@ def _plain_nodes(ids: list[int], distance: dict[int, int]) -> list[dict[str, Any
 
 def breakdown(picks: list[tuple[int, str]], depth: int) -> None:
     """Time the steps of GET .../upstream one by one (the Python path of lineage/api/nodes.py's NodeWalkApi, which
-    SQLite takes; on PostgreSQL the API answers with walk_json, timed on its own), per request, and two alternatives for the slow steps (measured here only; the portal's code is not changed)."""
+    SQLite takes; on PostgreSQL the API answers with walk_json, timed on its own), per request, and two alternatives
+    for the slow steps (measured here only; the portal's code is not changed)."""
     from django.contrib.auth import get_user_model
     from django.db import connection
     from rest_framework.renderers import JSONRenderer
@@ -426,8 +427,8 @@ def breakdown(picks: list[tuple[int, str]], depth: int) -> None:
         log(f"    {name:<34} median {statistics.median(series) * 1000:8.1f} ms   "
             f"p99 {percentile(series, 99) * 1000:8.1f} ms")
     if sql_answer:
-        log(f"    {'walk_json: the whole answer (API path)':<34} median {statistics.median(sql_answer) * 1000:8.1f} ms   "
-            f"p99 {percentile(sql_answer, 99) * 1000:8.1f} ms")
+        log(f"    {'walk_json: the whole answer (API path)':<34} "
+            f"median {statistics.median(sql_answer) * 1000:8.1f} ms   p99 {percentile(sql_answer, 99) * 1000:8.1f} ms")
     log("  SQL statements inside lineage_walk (wall time incl. psycopg's client-side query building):")
     for label, series in walk_sql.items():
         log(f"    {label:<60} median {statistics.median(series) * 1000:7.1f} ms per request "
