@@ -21,7 +21,8 @@ from .graph import build_graph, layers
 MAX_SWEEPS = 24
 PATIENCE = 4  # sweeps without improvement before stopping
 TRANSPOSE_MAX_LAYER = 120
-ALIGN_PASSES = 4  # adjacent swaps are quadratic in a layer's size: skip them in huge layers
+ALIGN_PASSES = 4
+TRANSPOSE_ROUNDS = 4  # adjacent swaps are quadratic in a layer's size: skip them in huge layers
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class Layout:
     height: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # identity hashing: each placeholder is one object, and hashing is hot
 class _Dummy:
     """A placeholder for an edge passing through a layer."""
 
@@ -179,28 +180,28 @@ def _sort_by_barycentre(column: list[Hashable], fixed: Sequence[Hashable],
 def _transpose(columns: list[list[Hashable]], up: dict[Hashable, list[Hashable]],
                down: dict[Hashable, list[Hashable]]) -> None:
     """Swap neighbours in a layer while the swap removes crossings with the layers on both sides."""
-    improved = True
-    rounds = 0
-    while improved and rounds < 4:
-        improved, rounds = False, rounds + 1
+    for _ in range(TRANSPOSE_ROUNDS):
+        improved = False
         for i, col in enumerate(columns):
             if len(col) > TRANSPOSE_MAX_LAYER:
                 continue
             left = {n: r for r, n in enumerate(columns[i - 1])} if i > 0 else {}
             right = {n: r for r, n in enumerate(columns[i + 1])} if i + 1 < len(columns) else {}
+            # The other layers do not move while this one is swept: each node's neighbour ranks are fixed.
+            ranks = {n: ([left[m] for m in up[n] if m in left], [right[m] for m in down[n] if m in right])
+                     for n in col}
             for j in range(len(col) - 1):
-                a, b = col[j], col[j + 1]
-                if _pair_crossings(b, a, up, left) + _pair_crossings(b, a, down, right) < \
-                        _pair_crossings(a, b, up, left) + _pair_crossings(a, b, down, right):
-                    col[j], col[j + 1] = b, a
+                a, b = ranks[col[j]], ranks[col[j + 1]]
+                if _pair_crossings(b, a) < _pair_crossings(a, b):
+                    col[j], col[j + 1] = col[j + 1], col[j]
                     improved = True
+        if not improved:
+            return
 
 
-def _pair_crossings(a: Hashable, b: Hashable, nbrs: dict[Hashable, list[Hashable]], rank: dict[Hashable, int]) -> int:
-    """Crossings between the edges of ``a`` and ``b`` (``a`` above ``b``) towards the layer ranked by ``rank``."""
-    ra = [rank[m] for m in nbrs[a] if m in rank]
-    rb = [rank[m] for m in nbrs[b] if m in rank]
-    return sum(1 for x in ra for y in rb if x > y)
+def _pair_crossings(a: tuple[list[int], list[int]], b: tuple[list[int], list[int]]) -> int:
+    """Crossings between the edges of node ``a`` placed above node ``b``, on both sides."""
+    return sum(1 for x in a[0] for y in b[0] if x > y) + sum(1 for x in a[1] for y in b[1] if x > y)
 
 
 def total_crossings(columns: list[list[Hashable]], down: dict[Hashable, list[Hashable]]) -> int:
