@@ -57,3 +57,28 @@ def test_each_main_page_is_saved_as_each_role_sees_it(new_page: Any, user: Any) 
             page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
         page.screenshot(path=str(folder / f"{user.role}-{user.username}-{name}.png"), full_page=False)
     print(user.username, answered)
+
+
+def test_the_readme_pictures_are_saved_for_docs(new_page: Any) -> None:
+    """The three pictures the README shows (docs/screenshot-*.png), as the compliance officer sees them; copy
+    them from var/screenshots/readme/ after looking at them."""
+    from portal.approvals.models import Release
+
+    folder = SCREENSHOTS / "readme"
+    folder.mkdir(parents=True, exist_ok=True)
+    page = new_page(demo.SAM.username, demo.SAM.password)
+    page.goto(reverse("web:dashboard"))
+    page.screenshot(path=str(folder / "screenshot-dashboard.png"))
+    page.goto(reverse("web:explore") + "?node=" + quote("modelVersion:clinical-ai:readmission#2", safe=""))
+    run = page.locator(".gnode.k-run[aria-label*='deidentify']")
+    run.click()
+    page.locator("#panel dl").wait_for()
+    assert "PHI" in page.inner_text("#panel")
+    page.mouse.move(5, 5)
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    page.screenshot(path=str(folder / "screenshot-explorer.png"))
+    release = Release.objects.get(model_version__name=demo.CREDIT_MODEL, model_version__version="7",
+                                  environment="production")
+    page.goto(reverse("approvals:release", args=[release.pk]))
+    assert page.get_by_role("heading", level=1).inner_text().startswith(f"Release #{release.pk}")
+    page.screenshot(path=str(folder / "screenshot-release.png"))

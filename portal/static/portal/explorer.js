@@ -19,7 +19,7 @@
   var W = 228, H = 48;              // node box, in graph units: at zoom 1 one unit is one CSS pixel
   var STEPS = {                     // grid steps per orientation: room for the arrows between the boxes
     lr: { layer: 288, row: 66 },
-    tb: { layer: 90, row: 244 }
+    tb: { layer: 88, row: 244 }
   };
   var PAD = 16;                     // canvas margin around the graph at the default view
   var MIN_K = 0.02, MAX_K = 3, DEFAULT_MAX_K = 1.25;
