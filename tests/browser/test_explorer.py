@@ -13,6 +13,7 @@ from urllib.parse import quote
 import pytest
 
 from portal.demo import story as demo
+from portal.reports.pdf_draw import KIND_COLOURS as PDF_COLOURS
 from tests.browser.conftest import screenshot
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
@@ -80,6 +81,13 @@ def test_names_are_drawn_at_least_at_the_body_font_size_with_no_box_on_another(n
     assert min(g["names"]) >= g["body"] - 0.01, (min(g["names"]), g["body"])
     assert overlapping(g["boxes"]) == []
     assert inside(g["root"], g["canvas"])
+    # Each kind is painted with the colours the PDF reports use (one table, lineage/labels.py).
+    painted = page.evaluate("() => [...document.querySelectorAll('.gnode')].map(n => [n.getAttribute('class')"
+                            ".split(' ')[1].slice(2), n.querySelector('rect').getAttribute('fill'), "
+                            "n.querySelector('rect').getAttribute('stroke')])")
+    assert {kind for kind, _, _ in painted} >= {"job", "run", "modelVersion", "deployment", "commit"}
+    for kind, fill, stroke in painted:
+        assert (fill, stroke) == PDF_COLOURS[kind], kind
     # The canvas is not a thin strip: the graph fills it on at least one axis, and it is as tall as the graph needs.
     drawn = [min(b[0] for b in g["boxes"]), min(b[1] for b in g["boxes"]), max(b[2] for b in g["boxes"]),
              max(b[3] for b in g["boxes"])]
