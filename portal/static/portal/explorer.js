@@ -43,14 +43,16 @@
   var depthInput = document.getElementById("depth");
   var depthOut = document.getElementById("depth-out");
   var directionInput = document.getElementById("direction");
-  var orientInput = document.getElementById("orientation");
+  var turnButton = document.getElementById("turn");
+  var asOfInput = document.getElementById("as-of");
+  var asOfKindInput = document.getElementById("as-of-kind");
   var resetExpand = document.getElementById("reset-expand");
   var clearPathBtn = document.getElementById("clear-path");
 
   var state = {
     node: cfg.node, depth: cfg.depth, direction: cfg.direction, expand: cfg.expand || [],
     data: null, byId: {}, pos: {}, elements: {}, edgeEls: [], selected: null, focused: null,
-    pathFrom: null, path: null, orient: "lr", bounds: { w: 0, h: 0 },
+    pathFrom: null, path: null, orient: "lr", turned: null, bounds: { w: 0, h: 0 },
     view: { x: 0, y: 0, k: 1 }, request: 0, up: {}, down: {}, layers: {}
   };
 
@@ -159,6 +161,10 @@
     p.set("direction", state.direction);
     state.expand.forEach(function (id) { p.append("expand", id); });
     extraParams().forEach(function (kv) { p.set(kv[0], kv[1]); });
+    if (asOfInput && asOfInput.value) {  // lineage as of a time (empty: now)
+      p.set("asOf", asOfInput.value);
+      p.set("asOfKind", asOfKindInput.value);
+    }
     return p;
   }
   function syncUrl() { history.replaceState(null, "", "?" + graphQuery(true).toString()); }
@@ -234,7 +240,7 @@
   }
   // Whichever way round shows the graph bigger; left to right (the reading direction) when both fit.
   function chooseOrientation() {
-    if (orientInput && orientInput.value !== "auto") { return orientInput.value; }
+    if (state.turned) { return state.turned; }  // the reader turned it: keep their choice
     var width = svg.getBoundingClientRect().width || 800, height = maxCanvasHeight();
     var lr = Math.min(DEFAULT_MAX_K, fitScale(extent("lr"), width, height));
     var tb = Math.min(DEFAULT_MAX_K, fitScale(extent("tb"), width, height));
@@ -610,17 +616,23 @@
   depthInput.addEventListener("input", function () { depthOut.textContent = depthInput.value; });
   depthInput.addEventListener("change", function () { state.depth = parseInt(depthInput.value, 10); load(false); });
   directionInput.addEventListener("change", function () { state.direction = directionInput.value; load(false); });
-  if (orientInput) {
-    orientInput.addEventListener("change", function () {
+  if (turnButton) {
+    turnButton.addEventListener("click", function () {
       if (!state.data) { return; }
-      place(chooseOrientation()); draw(state.data); defaultView();
+      state.turned = state.orient === "lr" ? "tb" : "lr";
+      place(state.turned); draw(state.data); defaultView();
       if (state.path) { highlight(state.path); }
+      say("The graph is drawn " + (state.orient === "lr" ? "left to right." : "top to bottom."));
     });
   }
   controls.addEventListener("change", function (ev) {
     if (ev.target && ev.target.hasAttribute && ev.target.hasAttribute("data-graph-param")) { load(false); }
   });
   controls.addEventListener("submit", function (ev) { ev.preventDefault(); load(false); });
+  if (asOfInput) {
+    asOfInput.addEventListener("change", function () { load(false); });
+    asOfKindInput.addEventListener("change", function () { load(false); });
+  }
   resetExpand.addEventListener("click", function () { state.expand = []; load(false); });
   clearPathBtn.addEventListener("click", clearPath);
 
