@@ -211,3 +211,14 @@ def test_edges_are_named_in_words(new_page) -> None:
     page.locator(".gnode.root").click()
     assert "produces" in page.locator("#panel .edges-list").inner_text()
     screenshot(page, "explorer-hover")
+
+
+def test_the_turn_button_redraws_the_graph_the_other_way_round_still_legible(new_page) -> None:
+    page = new_page(demo.SAM.username, demo.SAM.password)
+    explore(page, MODEL)
+    before = "tb" in (page.get_attribute("#graph", "class") or "")
+    page.get_by_role("button", name="Turn the graph").click()
+    g = settled(page)
+    assert ("tb" in (page.get_attribute("#graph", "class") or "")) != before
+    assert min(g["names"]) >= g["body"] - 0.01 and overlapping(g["boxes"]) == [] and inside(g["root"], g["canvas"])
+    screenshot(page, "explorer-turned")
