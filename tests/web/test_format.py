@@ -91,3 +91,19 @@ def test_api_docs_are_grouped_by_resource_and_link_back(client, admin_user) -> N
     assert "v1" not in tags and {"releases", "nodes", "audit", "lineage", "documents"} <= tags
     page = client.get("/api/docs/").content.decode()
     assert 'class="docs-back"' in page and 'href="/"' in page
+
+
+def test_no_template_formats_dates_its_own_way() -> None:
+    """Every date and time on every page goes through ``|when`` (the one format); ``|date:`` is another."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "templates"
+    offenders = [f"{p.relative_to(root)}: {m.group(0)}" for p in root.rglob("*.html")
+                 for m in re.finditer(r"\|date:\"[^\"]*\"", p.read_text())]
+    assert offenders == []
+
+
+def test_when_has_a_plain_text_form_for_svg_titles() -> None:
+    moment = dt.datetime(2026, 3, 4, 5, 6, 7, 890, tzinfo=dt.UTC)
+    assert when(moment, "plain") == "2026-03-04 05:06:07 UTC" and when(moment, "plain-day") == "2026-03-04"
+    assert when(dt.date(2026, 3, 4), "plain-day") == "2026-03-04"
