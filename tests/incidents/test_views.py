@@ -40,7 +40,7 @@ def test_the_list_and_the_dashboard_show_overdue_deadlines(deployment: Node, off
                            detected_at=aware, deployments=[deployment.node_id])
     due = (aware + timedelta(hours=72)).strftime("%Y-%m-%d %H:%M:%S UTC")  # the one format: |when
     c = _client(officer)
-    assert f'OVERDUE since <time datetime="' in c.get("/incidents/").content.decode()
+    assert 'OVERDUE since <time datetime="' in c.get("/incidents/").content.decode()
     assert f"{due}</time>" in c.get("/incidents/").content.decode()
     assert f"{due}</time>" in c.get("/dashboard/").content.decode()
 
