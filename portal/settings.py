@@ -258,6 +258,10 @@ if PORTAL_AUDIT_SEQUENCER not in ("inline", "service"):
     raise ImproperlyConfigured("PORTAL_AUDIT_SEQUENCER must be inline or service")
 PORTAL_AUDIT_LATENCY = float(os.environ.get("PORTAL_AUDIT_LATENCY", "1.0"))
 PORTAL_AUDIT_WITNESSES = os.environ.get("PORTAL_AUDIT_WITNESSES", "").split()
+# PORTAL_AUDIT_WITNESS_KEYS: space-separated URL=PATH, the public key (PEM) of each HTTP witness (its GET /public-key,
+# fetched once and pinned): every countersignature it returns or holds must verify under it.
+PORTAL_AUDIT_WITNESS_KEYS = dict(item.split("=", 1) for item in os.environ.get("PORTAL_AUDIT_WITNESS_KEYS", "").split()
+                                 if "=" in item)
 PORTAL_TRUST_X_FORWARDED_FOR = env_bool("PORTAL_TRUST_X_FORWARDED_FOR", False)
 # How many proxies in front of the portal append to X-Forwarded-For; the client is that many hops from the end.
 PORTAL_TRUSTED_PROXIES = env_int("PORTAL_TRUSTED_PROXIES", 1)

@@ -102,7 +102,11 @@ def export_write(*, out: Path, tree_size: int | None = None) -> dict[str, Any]:
                 fh.write(outside.line(c) + "\n")
     for i, spec in enumerate(outside.witnesses(), 1):
         held = [c for c in outside.witness_checkpoints(spec) if int(c["tree_size"]) <= tree_size]
-        (out / f"witness-{i}.jsonl").write_text("".join(outside.line(c) + "\n" for c in held), encoding="utf-8")
+        (out / f"witness-{i}.jsonl").write_text("".join(outside.witness_line(c) + "\n" for c in held),
+                                                 encoding="utf-8")
+        pinned = outside.witness_key(spec)
+        if pinned is not None:  # verify.py checks each countersignature under it
+            (out / f"witness-{i}.pem").write_bytes(pinned)
     (out / "public_key.pem").write_bytes(keys.public_key_pem())
     shutil.copyfile(VERIFIER, out / "verify.py")
     (out / "README.md").write_text(README.format(rules=_rules()), encoding="utf-8")
