@@ -81,3 +81,12 @@ def test_a_notification_time_that_is_not_a_date_time_is_a_400_naming_the_field(d
     r = c.post(f"/incidents/{incident.pk}/update", {"what": "notify", "clock": "gdpr",
                                                     "notified_at": f"{sent:%Y-%m-%d %H:%M}", "authority": "ICO"})
     assert r.status_code == 302 and incident.notifications.get().notified_at == sent
+
+
+def test_kinds_read_in_words_not_as_stored_values(deployment: Node, officer: User) -> None:
+    incident = services.incident_open(by=officer, title="Leak", kinds=["personal_data_breach"], severity="high",
+                                      detected_at=timezone.now(), deployments=[deployment.node_id])
+    c = _client(officer)
+    for page in (c.get("/incidents/"), c.get(f"/incidents/{incident.pk}")):
+        html = page.content.decode()
+        assert "Personal-data breach (GDPR Art. 33)" in html and "personal_data_breach" not in html
