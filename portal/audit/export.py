@@ -35,7 +35,11 @@ Files:
 - `checkpoints.jsonl`: the portal's checkpoint file kept outside its database, as it was when this export was
   made: one signed checkpoint (tree size, RFC 6962 Merkle root, time, Ed25519 signature) per batch of entries
   the sequencer integrated. The last one covers every entry in this export.
-- `witness-<n>.jsonl` (if the portal has witnesses): the checkpoints each witness holds.
+- `witness-<n>.jsonl` (if the portal has witnesses): the checkpoints each witness holds, with its
+  countersignatures.
+- `witness-<n>.pem` (when the portal pins that witness's key): the witness's public key; `verify.py` checks every
+  countersignature in `witness-<n>.jsonl` under it. Compare it with the key the witness itself serves
+  (`GET /public-key`).
 - `public_key.pem`: the Ed25519 public key that signs checkpoints. Compare its fingerprint (the checkpoints'
   `key_id`, SHA-256 of the raw key) with the one the portal's operators published.
 - `verify.py`: the verifier. Its docstring states the exact hashing rules, repeated here.
