@@ -176,6 +176,8 @@ class ReleaseDiffChangeSerializer(serializers.Serializer):
                                           "approval. False: it lies outside the subject.")
     rules = serializers.ListField(child=serializers.ChoiceField(choices=materiality.RULE_NAMES))
     triggers = serializers.ListField(child=serializers.ChoiceField(choices=materiality.TRIGGERS))
+    label = serializers.CharField(help_text="The node's readable name (or the hidden label).")  # type: ignore[assignment]
+    target_label = serializers.CharField(allow_blank=True)
 
 
 class ApprovedNodeSerializer(serializers.Serializer):

@@ -52,8 +52,8 @@ def _node_rows(pks: list[int]) -> list[dict[str, Any]]:
     return out
 
 
-def lineage_capture(*, model_version: Node, subject: dict[str, Any], lineage: Lineage | None = None
-                    ) -> dict[str, Any]:
+def lineage_capture(*, model_version: Node, subject: dict[str, Any], lineage: Lineage | None = None,
+                    approved_at: Any = None) -> dict[str, Any]:
     """The lineage a release is approved on: ``subject`` (the digested subject) and the whole upstream graph."""
     lineage = lineage or lineage_of(model_version)
     rows = _node_rows(list(lineage.pks))
@@ -78,10 +78,14 @@ def lineage_capture(*, model_version: Node, subject: dict[str, Any], lineage: Li
             "attrs": {a: r[a] or "" for a in _ATTRS.get(r["kind"], ())}}
     edges = sorted({(by_pk[s]["node_id"], by_pk[d]["node_id"], k) for s, d, k in select_in(
         "SELECT src_id, dst_id, kind FROM lineage_edge WHERE dst_id", list(known)) if s in by_pk})
-    return {"format": SNAPSHOT_FORMAT, "captured_at": timezone.now().isoformat().replace("+00:00", "Z"),
+    return {"format": SNAPSHOT_FORMAT, "captured_at": _iso(timezone.now()), "approved_at": _iso(approved_at),
             "subject_digest": subject_digest(subject), "subject": subject,
             "nodes": dict(sorted(nodes.items())), "edges": [list(e) for e in edges],
             "sensitive": lineage.sensitive, "truncated": lineage.cut}
+
+
+def _iso(t: Any) -> str | None:
+    return t.isoformat().replace("+00:00", "Z") if t is not None else None
 
 
 # -- compare (pure) ----------------------------------------------------------------------------------------
@@ -100,6 +104,8 @@ class Change:
     in_subject: bool
     rules: list[str] = field(default_factory=list)
     triggers: list[str] = field(default_factory=list)
+    label: str = ""  # the node's readable name (``lineage.labels.node_label``)
+    target_label: str = ""
 
 
 def _subject_nodes(subject: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -115,7 +121,9 @@ def _subject_nodes(subject: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def _node_text(n: dict[str, Any]) -> str:
-    bits = [n["label"]] + [f"{k} {v}" for k, v in n["attrs"].items() if v] + ([n["state"]] if n["state"] else [])
+    """A node's attributes for the detail column (its name is in ``label``)."""
+    bits = ([f"version {n['version']}"] if n["version"] and n["kind"] == "datasetVersion" else []) + [
+        f"{k} {v}" for k, v in n["attrs"].items() if v] + ([n["state"]] if n["state"] else [])
     return ", ".join(bits)
 
 
@@ -210,7 +218,9 @@ def lineage_compare(approved: dict[str, Any], now: dict[str, Any], rules: dict[s
     if bool(old_subject.get("truncated")) != bool(new_subject.get("truncated")):
         out.append(Change("walk", "changed", "", "", "", "the upstream walk " + (
             "now reaches its safety bound" if new_subject.get("truncated") else "is complete again"), True))
+    names = {**{k: v["label"] for k, v in before.items()}, **{k: v["label"] for k, v in after.items()}}
     for c in out:
+        c.label, c.target_label = names.get(c.node, c.node), names.get(c.target, c.target)
         c.rules = [r for r in c.rules if rules["rules"][r]["enabled"]]
         c.triggers = [t for t in materiality.TRIGGERS if any(t in rules["rules"][r]["triggers"] for r in c.rules)]
     return out
@@ -258,7 +268,8 @@ def _hide(changes: list[dict[str, Any]], redactor: Redactor) -> list[dict[str, A
     for c in changes:
         hidden = [k for k in ("node", "target") if c[k] and redactor.is_hidden(c[k])]
         if hidden:
-            c = {**c, **{k: redactor.hidden[c[k]] for k in hidden}}
+            c = {**c, **{k: redactor.hidden[c[k]] for k in hidden},
+                 **{f"{k}_label" if k == "target" else "label": redactor.hidden[c[k]] for k in hidden}}
             if c["element"] in ("tag", "sensitive"):  # tags name no one; a hidden dataset's column names might
                 c["detail"] = c["detail"].split("@", 1)[0]
             elif c["element"] != "edge":
@@ -295,7 +306,8 @@ def release_diff(*, release: Release, user: Any, only: str = "") -> dict[str, An
     mode, approved, note = _baseline(release)
     body: dict[str, Any] = {
         "release": release.pk, "model_version": release.model_version.node_id, "state": release.state,
-        "approved_at": release.approved_at, "baseline": mode, "note": note,
+        "approved_at": (approved or {}).get("approved_at") or _iso(release.approved_at), "baseline": mode,
+        "note": note,
         "captured_at": (approved or {}).get("captured_at"), "approved_digest": None, "current_digest": None,
         "voids_approval": False, "rules": None, "changes": [], "triggers": [], "approved_lineage": [],
         "approved_edges": 0, "summary": {"changes": 0, "in_subject": 0, "outside": 0, "material": 0},

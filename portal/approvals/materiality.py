@@ -25,6 +25,7 @@ SR_26_2 = "SR 26-2 revalidation"
 EU_AI_ACT = "EU AI Act substantial modification"
 COLORADO = "Colorado AI Act impact-assessment update"
 TRIGGERS: tuple[str, ...] = (SR_26_2, EU_AI_ACT, COLORADO)
+SHORT = {SR_26_2: "SR 26-2", EU_AI_ACT: "EU AI Act", COLORADO: "Colorado AI Act"}  # for table cells
 
 
 @dataclass(frozen=True, slots=True)

@@ -356,7 +356,8 @@ def _maybe_approve(release: Release, by: User | None) -> None:
     for username, group in assigned.items():
         release.signatures.filter(signer__username=username, voided_at__isnull=True).update(counted_for=group)
     release.state, release.state_reason, release.approved_at = Release.State.APPROVED, "quorum met", timezone.now()
-    release.approved_lineage = lineage_capture(model_version=release.model_version, subject=release.subject)
+    release.approved_lineage = lineage_capture(model_version=release.model_version, subject=release.subject,
+                                               approved_at=release.approved_at)
     release.save()
     audit_record(actor=by, action="approval.release_approved", target_kind="release", target_id=str(release.pk),
                  payload={"counted": assigned, "subject_digest": release.subject_digest,
@@ -537,7 +538,8 @@ def release_break_glass(*, release: Release, by: User, password: str, reason: st
         now = timezone.now()
         release.state, release.break_glass, release.break_glass_reason = Release.State.APPROVED, True, reason
         release.state_reason, release.approved_at = f"break-glass by {by.printed_name}: {reason}", now
-        release.approved_lineage = lineage_capture(model_version=release.model_version, subject=release.subject)
+        release.approved_lineage = lineage_capture(model_version=release.model_version, subject=release.subject,
+                                                   approved_at=now)
         release.save()
         retro = Release.objects.create(
             model_version=release.model_version, environment=release.environment, requester=release.requester,

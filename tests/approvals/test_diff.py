@@ -112,7 +112,8 @@ def test_a_tag_set_upstream_lies_outside_the_subject_and_keeps_the_approval(rele
     tag = by(d["changes"], element="tag")[0]
     assert tag == {"element": "tag", "change": "added", "kind": "dataset", "node": ds.node_id, "target": "",
                    "detail": "PHI@diagnosis", "in_subject": False, "rules": ["new_sensitive_tag"],
-                   "triggers": [materiality.EU_AI_ACT, materiality.COLORADO]}
+                   "triggers": [materiality.EU_AI_ACT, materiality.COLORADO], "label": "features.credit",
+                   "target_label": ""}
     assert by(d["changes"], element="sensitive")[0]["detail"] == "PHI (new to the model)"
     assert services.release_refresh(release=release).state == Release.State.APPROVED
 
@@ -213,7 +214,8 @@ def test_upstream_nodes_of_another_team_are_redacted_without_names_or_counts(rel
     hidden = by(c, element="node", change="added", kind="dataset")
     assert hidden == [{"element": "node", "change": "added", "kind": "dataset", "node": "a dataset of another team",
                        "target": "", "detail": "", "in_subject": False, "rules": ["new_data_source"],
-                       "triggers": [materiality.SR_26_2, materiality.EU_AI_ACT, materiality.COLORADO]}]
+                       "triggers": [materiality.SR_26_2, materiality.EU_AI_ACT, materiality.COLORADO],
+                       "label": "a dataset of another team", "target_label": ""}]
     assert by(c, element="sensitive")[0]["detail"] == "FINANCIAL (new to the model)"
     # The admin sees the same change with its names.
     assert "bureau.scores" in api_client(people["admin"]).get(f"/api/v1/releases/{release.pk}/diff").content.decode()
