@@ -163,8 +163,7 @@ class ReleaseDetailApi(APIView):
 
 
 class ReleaseDiffChangeSerializer(serializers.Serializer):
-    element = serializers.ChoiceField(choices=["node", "edge", "tag", "sensitive", "metric", "parameter",
-                                               "artifact", "policy", "walk"])
+    element = serializers.ChoiceField(choices=materiality.ELEMENTS)
     change = serializers.ChoiceField(choices=["added", "removed", "changed"])
     kind = serializers.CharField(help_text="The node's kind, or the edge's kind; empty for policy and walk.")
     node = serializers.CharField(help_text="The node id (an edge's source; the dataset a sensitive tag comes "
@@ -227,7 +226,7 @@ class ReleaseDiffApi(APIView):
 
     @extend_schema(
         operation_id="release_diff",
-        parameters=[OpenApiParameter("pk", int, OpenApiParameter.PATH, description="The release id."),
+        parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH, description="The release id."),
                     OpenApiParameter("only", str, enum=list(ONLY), description="Only material changes (a rule "
                                      "fired), those in the subject, or those outside it.")],
         responses={200: OutputSerializer, 400: ErrorSerializer, 404: ErrorSerializer})

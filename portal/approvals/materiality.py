@@ -50,6 +50,8 @@ RULES: tuple[Rule, ...] = (
          "A code commit upstream of the model that was not there when it was approved."),
 )
 RULE_NAMES: tuple[str, ...] = tuple(r.name for r in RULES)
+# What a change of the diff is about (``diff.Change.element``).
+ELEMENTS = ("node", "edge", "tag", "sensitive", "metric", "parameter", "artifact", "policy", "walk")
 BY_NAME: dict[str, Rule] = {r.name: r for r in RULES}
 
 DEFAULTS: dict[str, Any] = {
