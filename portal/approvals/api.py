@@ -7,7 +7,13 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
@@ -35,6 +41,9 @@ class SignatureSerializer(serializers.ModelSerializer):
 
 class PolicySerializer(serializers.ModelSerializer):
     groups = serializers.SerializerMethodField()
+    material_change = serializers.SerializerMethodField(help_text=(
+        "The material-change rule set this version applies (the defaults for a version written before rule "
+        "sets): {rules: {name: {enabled, triggers}}, metric_drop_percent, lower_is_better}."))
 
     class Meta:
         model = Policy
@@ -42,6 +51,10 @@ class PolicySerializer(serializers.ModelSerializer):
                   "effective_from",
                   "approval_expiry_days", "min_wait_hours", "required_evidence", "retrospective_days", "reason",
                   "created_at", "groups", "material_change"]
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_material_change(self, p: Policy) -> dict[str, Any]:
+        return materiality.in_force(p.material_change)[0]
 
     def get_groups(self, p: Policy) -> list[dict[str, Any]]:
         return [{"team": g.team.name, "min_approvals": g.min_approvals} for g in p.groups.select_related("team")]

@@ -133,3 +133,13 @@ def metric_drop(name: str, before: Any, after: Any, rules: dict[str, Any]) -> fl
     if worse <= 0:
         return None
     return 100.0 * worse / (abs(before) or 1.0)
+
+
+def describe(stored: dict[str, Any] | None) -> str:
+    """A policy version's rule set in one line, for people."""
+    values, defaults = in_force(stored)
+    on = [r.title.lower() for r in RULES if values["rules"][r.name]["enabled"]]
+    text = ("material: " + ", ".join(on) if on else "no change is material")
+    if values["rules"]["metric_drop"]["enabled"]:
+        text += f" (metrics worse by more than {values['metric_drop_percent']:g}%)"
+    return text + (" [defaults]" if defaults else "")

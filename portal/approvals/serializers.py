@@ -74,4 +74,15 @@ def policy_form_data(post: QueryDict) -> dict[str, Any]:
         raw = str(post.get(name, "")).strip()
         if raw:
             data[name] = number(raw)
+    if "metric_drop_percent" in post:  # the form's rule set: ticked rules are on, each keeps its default triggers
+        ticked = set(post.getlist("material_rule"))
+        drop = str(post.get("metric_drop_percent", "")).strip()
+        try:
+            percent: float | str = float(drop)
+        except ValueError:
+            percent = drop
+        data["material_change"] = {
+            "rules": {name: {"enabled": name in ticked} for name in materiality.RULE_NAMES},
+            "metric_drop_percent": percent,
+            "lower_is_better": [m.strip() for m in post.get("lower_is_better", "").split(",") if m.strip()]}
     return data

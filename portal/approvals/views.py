@@ -200,8 +200,11 @@ def policy_list(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, "Policy saved as a new version.")
         return redirect("approvals:policies")
+    policies = list(Policy.objects.prefetch_related("groups__team").select_related("created_by"))
+    for p in policies:
+        p.material_text = materiality.describe(p.material_change)  # type: ignore[attr-defined]
     return render(request, "approvals/policies.html", {
-        "policies": Policy.objects.prefetch_related("groups__team").select_related("created_by"),
+        "policies": policies, "material_rules": materiality.RULES, "material_defaults": materiality.DEFAULTS,
         "is_admin": is_admin, "teams": Team.objects.order_by("name"), "tags": Tag.values,
         "document_types": DocumentType.values, "unpoliced": settings.APPROVALS_UNPOLICED_ENVIRONMENTS,
         "unpoliced_open": settings.APPROVALS_UNPOLICED_ENVIRONMENTS == "open",

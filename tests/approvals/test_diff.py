@@ -12,7 +12,7 @@ from lineage.models import Node
 from lineage.services import node_tag_set
 from portal.accounts.services import namespace_assign, user_ensure
 from portal.approvals import diff, materiality, services
-from portal.approvals.models import Release
+from portal.approvals.models import Policy, Release
 from portal.audit.models import AuditEntry
 from tests.approvals.conftest import PASSWORD, ingest
 from tests.conftest import api_client
@@ -219,3 +219,38 @@ def test_upstream_nodes_of_another_team_are_redacted_without_names_or_counts(rel
     assert by(c, element="sensitive")[0]["detail"] == "FINANCIAL (new to the model)"
     # The admin sees the same change with its names.
     assert "bureau.scores" in api_client(people["admin"]).get(f"/api/v1/releases/{release.pk}/diff").content.decode()
+
+
+# -- the rule set on the policy API and page -------------------------------------------------------------
+def test_the_policy_api_takes_a_rule_set_and_refuses_a_bad_one_naming_the_key(people) -> None:
+    ada = api_client(people["admin"])
+    body = {"environment": "production", "groups": [{"team": "model-risk", "min_approvals": 1}], "reason": "r",
+            "material_change": {"metric_drop_percent": "lots"}}
+    r = ada.post("/api/v1/policies", body, format="json")
+    assert r.status_code == 400, r.content
+    assert r.json()["errors"][0]["field"] == "material_change.metric_drop_percent"
+    body["material_change"] = {"metric_drop_percent": 5, "rules": {"new_sensitive_tag": {"enabled": False}}}
+    r = ada.post("/api/v1/policies", body, format="json")
+    assert r.status_code == 201, r.content
+    listed = ada.get("/api/v1/policies").json()["results"][0]["material_change"]
+    assert listed["metric_drop_percent"] == 5 and listed["rules"]["new_sensitive_tag"]["enabled"] is False
+    assert listed["rules"]["new_data_source"]["triggers"] == list(materiality.BY_NAME["new_data_source"].triggers)
+
+
+def test_the_policy_page_saves_the_ticked_rules_and_shows_them(people, client) -> None:
+    client.force_login(people["admin"])
+    r = client.post("/approvals/policies", {
+        "environment": "staging", "team": ["model-risk"], "min_approvals": ["1"], "reason": "tolerant staging",
+        "material_rule": ["new_data_source", "new_training_code"], "metric_drop_percent": "7.5",
+        "lower_is_better": "loss, rmse"})
+    assert r.status_code == 302
+    p = Policy.objects.get(environment="staging")
+    assert {n for n, v in p.material_change["rules"].items() if v["enabled"]} == {"new_data_source",
+                                                                                    "new_training_code"}
+    assert p.material_change["metric_drop_percent"] == 7.5 and p.material_change["lower_is_better"] == ["loss", "rmse"]
+    page = client.get("/approvals/policies").content.decode()
+    assert "material: new data source, new training code" in page
+    r = client.post("/approvals/policies", {"environment": "staging", "team": ["model-risk"], "min_approvals": ["1"],
+                                            "reason": "x", "metric_drop_percent": "-3"}, follow=True)
+    assert "material_change.metric_drop_percent" in r.content.decode()
+    assert Policy.objects.filter(environment="staging").count() == 1
