@@ -66,6 +66,13 @@ class ReleaseQuerySet(models.QuerySet["Release"]):
         return self.filter(model_version__in=Node.objects.visible_to(user))  # type: ignore[arg-type]
 
 
+class ReleaseManager(models.Manager.from_queryset(ReleaseQuerySet)):  # type: ignore[misc]
+    """Rows without ``approved_lineage`` (megabytes for a large upstream graph): read when it is used."""
+
+    def get_queryset(self) -> ReleaseQuerySet:
+        return super().get_queryset().defer("approved_lineage")  # type: ignore[no-any-return]
+
+
 class Release(models.Model):
     """A request to put one model version into one environment, approved under the policy in force."""
 
@@ -100,7 +107,7 @@ class Release(models.Model):
         "the whole upstream graph with its attributes. Releases approved before it was kept hold only "
         "{format: 0, not_stored_before: <time>}."))
 
-    objects = ReleaseQuerySet.as_manager()
+    objects = ReleaseManager()
 
     class Meta:
         ordering = ["-created_at"]

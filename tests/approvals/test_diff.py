@@ -254,3 +254,13 @@ def test_the_policy_page_saves_the_ticked_rules_and_shows_them(people, client) -
                                             "reason": "x", "metric_drop_percent": "-3"}, follow=True)
     assert "material_change.metric_drop_percent" in r.content.decode()
     assert Policy.objects.filter(environment="staging").count() == 1
+
+
+def test_the_release_page_of_a_release_approved_before_lineage_was_kept_says_so(release, people, client) -> None:
+    release = approve(release, people)
+    Release.objects.filter(pk=release.pk).update(approved_lineage={"format": 0,
+                                                                   "not_stored_before": "2026-12-06T14:00:00Z"})
+    client.force_login(people["requester"])
+    page = client.get(f"/approvals/releases/{release.pk}").content.decode()
+    assert "Subject not stored; approved before 2026-12-06." in page
+    assert "No change since approval" in page
