@@ -64,3 +64,19 @@ def test_a_reader_who_may_not_see_the_new_source_gets_no_name_of_it(new_page) ->
     assert "analytics-lake" not in text and "churn" not in text and "crm" not in text
     assert "a dataset of another team" in text and "New data source" in text
     assert "EU AI Act substantial modification" in page.locator("#since-triggers").inner_text()
+
+
+def test_the_policy_page_lists_each_version_s_rules_and_its_form_sets_them(new_page) -> None:
+    page = new_page(demo.ALEX.username, demo.ALEX.password)
+    page.goto("/approvals/policies")
+    assert "material: new sensitive tag upstream, new data source" in page.locator(".material-rules").first.inner_text()
+    page.fill("#p-env", "sandbox")
+    page.select_option("#p-team1", "model-risk")
+    page.locator("input[name=material_rule][value=new_training_code]").uncheck()
+    page.fill("#p-drop", "5")
+    page.fill("#p-reason", "sandbox: code changes are routine")
+    page.locator("#p-material").screenshot(path=str(SCREENSHOTS / "policy-material-change.png"))
+    page.get_by_role("button", name="Save new version").click()
+    page.wait_for_load_state()
+    row = page.locator("tr", has_text="sandbox").first.inner_text()
+    assert "metrics worse by more than 5%" in row and "new training code" not in row
