@@ -177,7 +177,10 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
     "ENUM_NAME_OVERRIDES": {"ClassificationTagEnum": "lineage.models.Tag",
                             "DocumentTypeEnum": "portal.evidence.models.DocumentType",
-                            "ReleaseStateEnum": "portal.approvals.models.Release.State"},
+                            "ReleaseStateEnum": "portal.approvals.models.Release.State",
+                            "MaterialChangeTriggerEnum": "portal.approvals.materiality.TRIGGERS",
+                            "MaterialChangeRuleEnum": "portal.approvals.materiality.RULE_NAMES",
+                            "ReleaseDiffElementEnum": "portal.approvals.materiality.ELEMENTS"},
 }
 
 # Celery: without a broker, tasks run in-process so the embedded setup needs no Redis.
