@@ -13,6 +13,7 @@ every answer (``RedactingJSONRenderer``), so no endpoint can forget it; pages ca
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -109,13 +110,34 @@ class Redactor:
         return item
 
 
+class RawJSON:
+    """An answer already written as JSON text (by the database). The renderers redact it like any answer: for a
+    reader who may see everything (redaction changes nothing) the text goes out as it is; for anyone else it is
+    parsed, redacted and rendered again, so no endpoint can skip redaction by answering text."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def parsed(self) -> Any:
+        return json.loads(self.text)
+
+
 def redact_for(user: Any, data: Any) -> Any:
     return Redactor(user).redact(data)
 
 
 def _redacted(data: Any, renderer_context: Mapping[str, Any] | None) -> Any:
     request = (renderer_context or {}).get("request")
+    if isinstance(data, RawJSON):
+        data = data.parsed()
     return redact_for(request.user, data) if request is not None and data is not None else data
+
+
+def _sees_everything(renderer_context: Mapping[str, Any] | None) -> bool:
+    request = (renderer_context or {}).get("request")
+    return request is not None and Redactor(request.user).everything
 
 
 class RedactingJSONRenderer(JSONRenderer):
@@ -123,6 +145,9 @@ class RedactingJSONRenderer(JSONRenderer):
 
     def render(self, data: Any, accepted_media_type: str | None = None,
                renderer_context: Mapping[str, Any] | None = None) -> bytes:
+        if isinstance(data, RawJSON) and _sees_everything(renderer_context) and not self.get_indent(
+                accepted_media_type or "", renderer_context or {}):
+            return data.text.encode()
         return super().render(_redacted(data, renderer_context), accepted_media_type, renderer_context)
 
 

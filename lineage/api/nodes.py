@@ -21,6 +21,7 @@ from portal.lib.schema import paginated
 from .. import asof, selectors, services
 from ..column_selectors import column_sensitivity
 from ..models import Node, NodeKind, Tag
+from ..redaction import RawJSON
 from .asof import ASOF_PARAMETERS, asof_param, node_at_or_404, node_detail_body
 from .columns import column_sensitivity_body
 from .common import DEPTH_PARAMETER, ERRORS, NodeDetailSerializer, NodeSummarySerializer, depth_param, node_or_404
@@ -111,12 +112,15 @@ class NodeWalkApi(APIView):
         bad = kinds - set(NodeKind.values)
         if bad:
             raise FieldError("kinds", f"unknown kind(s) {', '.join(sorted(bad))}")
+        depth = depth_param(request)
         if at is None:
-            walk = selectors.lineage_walk(seeds=selectors.walk_seeds(node), direction=self.direction,
-                                          depth=depth_param(request))
+            text = selectors.walk_json(user=request_user(request), root=node, direction=self.direction, depth=depth,
+                                       kinds=kinds or None)
+            if text is not None:
+                return Response(RawJSON(text))
+            walk = selectors.lineage_walk(seeds=selectors.walk_seeds(node), direction=self.direction, depth=depth)
         else:
-            walk = asof.lineage_walk(seeds=asof.walk_seeds(node, at), direction=self.direction,
-                                     depth=depth_param(request), at=at)
+            walk = asof.lineage_walk(seeds=asof.walk_seeds(node, at), direction=self.direction, depth=depth, at=at)
         selectors.walk_fold(walk, kinds=kinds)
         nodes = (selectors.node_summaries(user=request_user(request), pks=list(walk.distance)) if at is None
                  else asof.node_summaries(user=request_user(request), pks=list(walk.distance), at=at))
