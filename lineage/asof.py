@@ -14,6 +14,7 @@ explorer's graph and the sensitive tags reaching a node, each over the edges and
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -35,7 +36,7 @@ from .labels import node_label
 from .models import SENSITIVE_TAGS, Node, NodeRetired, NodeStateChange, NodeTag, RawEvent
 from .openlineage import ParsedEvent, parse_event
 from .plan import GraphDelta, Planner
-from .selectors import AGGREGATE_KINDS, Subgraph, Walk
+from .selectors import AGGREGATE_KINDS, Subgraph, Walk, hidden_namespaces
 
 KINDS = ("received", "event")
 
@@ -381,7 +382,7 @@ WITH RECURSIVE walk(id, depth) AS (
     SELECT e.next_id, w.depth + 1
     FROM walk w
     LEFT JOIN lineage_node n ON n.id = w.id
-    CROSS JOIN LATERAL ({edges}) e
+    {step}
     WHERE w.depth < %s AND (n.kind IS NULL OR n.kind <> %s OR w.depth = 0)
 )
 SELECT id, MIN(depth) AS d FROM walk GROUP BY id ORDER BY d, id LIMIT %s
@@ -393,9 +394,14 @@ def lineage_walk(*, seeds: list[int], direction: str, depth: int, at: AsOf, max_
     max_nodes = max_nodes or settings.LINEAGE_MAX_NODES
     this_col, next_col = ("dst_id", "src_id") if direction == "upstream" else ("src_id", "dst_id")
     rel, rel_params = edge_relation(at)
-    step, step_params = _next_of(at, this_col, next_col)
+    if connection.vendor == "postgresql":
+        lateral, step_params = _next_of(at, this_col, next_col)
+        step = f"CROSS JOIN LATERAL ({lateral}) e"
+    else:  # SQLite has no LATERAL; its planner reaches the edge indexes through the join
+        step = f"JOIN (SELECT {next_col} AS next_id, {this_col} AS this_id FROM {rel} r) e ON e.this_id = w.id"  # noqa: S608
+        step_params = rel_params
     marks = ", ".join(["%s"] * len(seeds))
-    sql = _WALK_SQL.format(seeds=marks, edges=step)
+    sql = _WALK_SQL.format(seeds=marks, step=step)
     walk = Walk(direction=direction, depth=depth)
     if not seeds:
         return walk
@@ -418,17 +424,17 @@ def lineage_walk(*, seeds: list[int], direction: str, depth: int, at: AsOf, max_
 
 def _held_states(pks: list[int], at: AsOf | None) -> dict[int, str]:
     """Each node's state then: the latest held from a receipt time, or the latest said at an event time."""
-    qs = NodeStateChange.objects.filter(node_id__in=pks)
-    if at is None or at.kind == "received":
-        qs = qs.filter(basis=NodeStateChange.Basis.RECEIVED)
-        if at is not None:
-            qs = qs.filter(at__lte=at.at)
-    else:
-        qs = qs.filter(basis=NodeStateChange.Basis.EVENT, at__lte=at.at)
-    out: dict[int, str] = {}
-    for node, state in qs.order_by("node_id", "at", "state").values_list("node_id", "state"):
-        out[node] = state
-    return out
+    if not pks:
+        return {}
+    basis = NodeStateChange.Basis.EVENT if at is not None and at.kind == "event" else NodeStateChange.Basis.RECEIVED
+    cond, params = ("AND at <= %s", [_dt(at.at)]) if at is not None else ("", [])
+    latest: dict[int, tuple[datetime, str]] = {}
+    for node, state, when in select_in(f"SELECT node_id, state, at FROM lineage_nodestatechange "  # noqa: S608
+                                       f"WHERE basis = %s {cond} AND node_id", pks, extra=[basis, *params]):
+        key = (_as_time(when), state)
+        if node not in latest or key > latest[node]:
+            latest[node] = key
+    return {node: state for node, (_, state) in latest.items()}
 
 
 def _tags_then(at: AsOf) -> Q:
@@ -445,25 +451,31 @@ def _stamp(t: datetime) -> str:
 
 def node_summaries(*, user: User, pks: list[int], at: AsOf) -> dict[int, dict[str, Any]]:
     """``selectors.node_summaries`` as of then: only nodes that existed and the reader may see, with the state and
-    tags of then (a tag counts from when it was stored) and ``updatedAt`` no later than then."""
-    existing = nodes_existing(pks, at)
-    fields = ("pk", "node_id", "kind", "namespace", "name", "version", "environment", "state", "owners", "updated_at")
+    tags of then (a tag counts from when it was stored) and ``updatedAt`` no later than then. Plain SQL with the
+    ids as one array: Django's ``IN`` of thousands of placeholders is slow to build."""
+    ids = sorted(nodes_existing(pks, at))
+    hidden = set(hidden_namespaces(user))
     out: dict[int, dict[str, Any]] = {}
-    ids = sorted(existing)
-    for part in chunks(ids, 5000):
-        for model in (Node, NodeRetired):
-            for row in model.objects.visible_to(user).filter(pk__in=part).values(*fields):
-                pk = row.pop("pk")
-                out[pk] = {"id": row.pop("node_id"), **row, "tags": []}
-        for node_pk, column, tag, source in NodeTag.objects.filter(_tags_then(at), node_id__in=part) \
-                .order_by("node_id", "field", "tag").values_list("node_id", "field", "tag", "source"):
-            if node_pk in out:
-                out[node_pk]["tags"].append({"field": column, "tag": tag, "source": source})
+    for table in ("lineage_node", "lineage_noderetired"):
+        for pk, nid, kind, ns, name, version, env, state, owners, updated in select_in(
+                f"SELECT id, node_id, kind, namespace, name, version, environment, state, owners, updated_at "  # noqa: S608
+                f"FROM {table} WHERE id", ids):
+            if ns in hidden or pk in out:
+                continue
+            out[pk] = {"id": nid, "kind": kind, "namespace": ns, "name": name, "version": version,
+                       "environment": env, "state": state,
+                       "owners": owners if isinstance(owners, list) else json.loads(owners),
+                       "tags": [], "updatedAt": _stamp(min(_as_time(updated), at.at))}
+    cond, params = ("created_at <= %s", [_dt(at.at)]) if at.kind == "received" else (
+        "(event_from <= %s OR (event_from IS NULL AND created_at <= %s))", [_dt(at.at), _dt(at.at)])
+    for node_pk, column, tag, source in sorted(select_in(
+            f"SELECT node_id, field, tag, source FROM lineage_nodetag WHERE {cond} AND node_id",  # noqa: S608
+            sorted(out), extra=params)):
+        out[node_pk]["tags"].append({"field": column, "tag": tag, "source": source})
     states = _held_states(sorted(out), at)
     for pk, d in out.items():
         if d["state"] or pk in states:
             d["state"] = states.get(pk, "")
-        d["updatedAt"] = _stamp(min(d.pop("updated_at"), at.at))
     return out
 
 
