@@ -30,13 +30,13 @@ from django.utils import timezone
 from portal.accounts.models import User
 from portal.lib.sql import chunks, insert_ignore, select_in
 
+from . import graph
 from .guard import strip_inputs
 from .labels import node_label
 from .models import SENSITIVE_TAGS, Node, NodeRetired, NodeStateChange, NodeTag, RawEvent
 from .openlineage import ParsedEvent, parse_event
 from .plan import GraphDelta, Planner
-from .selectors import AGGREGATE_KINDS, GraphSource, Subgraph, Walk, hidden_namespaces
-from .selectors import sensitive_reaching as selectors_sensitive_reaching
+from .selectors import AGGREGATE_KINDS, Subgraph, Walk, hidden_namespaces
 
 KINDS = ("received", "event")
 
@@ -509,28 +509,21 @@ def _sensitive_tags(holders: set[int], at: AsOf) -> dict[int, set[str]]:
     return tags
 
 
-def graph_source(at: AsOf) -> GraphSource:
-    """The edges, nodes and tags of then, for the walks of ``selectors`` (``GraphSource``)."""
-    t = _dt(at.at)
-    rel, rel_params = edge_relation(at)
-    if at.kind == "event":
-        nodes = "(SELECT id, kind, deidentifies, parent_id FROM lineage_node WHERE event_from <= %s)"
-        node_params: list[Any] = [t]
-        tags = ("(SELECT node_id, tag FROM lineage_nodetag WHERE event_from <= %s OR "
-                "(event_from IS NULL AND created_at <= %s))")
-        tag_params = [t, t]
-    else:
-        nodes = ("(SELECT id, kind, deidentifies, parent_id FROM lineage_node WHERE created_at <= %s UNION ALL "
-                 "SELECT id, kind, %s, parent_id FROM lineage_noderetired WHERE created_at <= %s AND retired_at > %s)")
-        node_params = [t, False, t, t]
-        tags, tag_params = "(SELECT node_id, tag FROM lineage_nodetag WHERE created_at <= %s)", [t]
-    return GraphSource(edges=rel, edge_params=tuple(rel_params), nodes=nodes, node_params=tuple(node_params),
-                       tags=tags, tag_params=tuple(tag_params))
-
-
 def sensitive_reaching(pks: list[int], at: AsOf) -> tuple[dict[int, list[str]], bool]:
-    """``selectors.sensitive_reaching`` over the edges, nodes and tags of then (one statement)."""
-    return selectors_sensitive_reaching(pks, source=graph_source(at))
+    """``selectors.sensitive_reaching`` over the edges, nodes and tags of then."""
+    if not pks:
+        return {}, False
+    members: dict[int, list[int]] = {}
+    member_rows = members_of(pks, at)
+    for parent, pk in member_rows:
+        members.setdefault(parent, []).append(pk)
+    info, edges, cut = _closure(list(dict.fromkeys([*pks, *(pk for _, pk in member_rows)])), at)
+    tags = _sensitive_tags(set(info) | {p for _, _, p in info.values() if p}, at)
+    own = {pk: frozenset(tags.get(pk, set()) | (tags.get(parent, set()) if parent else set()))
+           for pk, (_, _, parent) in info.items()}
+    stops = {pk for pk, (kind, deid, _) in info.items() if kind == "job" or deid}
+    reach = graph.tags_reaching(own, edges, stops=stops, members=members)
+    return {pk: sorted(reach.get(pk, ())) for pk in pks}, cut
 
 
 def _node_info(pks: list[int]) -> dict[int, tuple[str, bool, int | None]]:

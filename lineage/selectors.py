@@ -57,16 +57,12 @@ class GraphSource:
     edge_params: tuple[Any, ...] = ()
     nodes: str = "lineage_node"
     node_params: tuple[Any, ...] = ()
-    tags: str = "lineage_nodetag"  # columns ``node_id, tag``: the tags of then, for ``sensitive_reaching``
-    tag_params: tuple[Any, ...] = ()
 
     def with_clause(self) -> tuple[str, list[Any]]:
-        """``WITH RECURSIVE g_edge AS ..., g_node AS ..., g_tag AS ...`` (to be followed by ", <more CTEs>") and
-        its parameters."""
+        """``WITH RECURSIVE g_edge AS ..., g_node AS ...`` (to be followed by ", <more CTEs>") and its parameters."""
         sql = (f"WITH RECURSIVE g_edge AS NOT MATERIALIZED (SELECT src_id, dst_id, kind FROM {self.edges} ge), "  # noqa: S608
-               f"g_node AS NOT MATERIALIZED (SELECT id, kind, deidentifies, parent_id FROM {self.nodes} gn), "
-               f"g_tag AS NOT MATERIALIZED (SELECT node_id, tag FROM {self.tags} gt)")
-        return sql, [*self.edge_params, *self.node_params, *self.tag_params]
+               f"g_node AS NOT MATERIALIZED (SELECT id, kind, deidentifies, parent_id FROM {self.nodes} gn)")
+        return sql, [*self.edge_params, *self.node_params]
 
 
 LIVE = GraphSource()
@@ -571,9 +567,9 @@ def sensitive_reaching(pks: list[int], source: GraphSource = LIVE) -> tuple[dict
     cond, pk_params = _marks(pks)
     sql = prefix + f""",
 tagged(id, tag) AS (
-    SELECT c.id, t.tag FROM closure c JOIN g_tag t ON t.node_id = c.id WHERE t.tag IN ({_SENSITIVE_MARKS})
+    SELECT c.id, t.tag FROM closure c JOIN lineage_nodetag t ON t.node_id = c.id WHERE t.tag IN ({_SENSITIVE_MARKS})
     UNION
-    SELECT c.id, t.tag FROM closure c JOIN g_node n ON n.id = c.id JOIN g_tag t ON t.node_id = n.parent_id
+    SELECT c.id, t.tag FROM closure c JOIN g_node n ON n.id = c.id JOIN lineage_nodetag t ON t.node_id = n.parent_id
     WHERE t.tag IN ({_SENSITIVE_MARKS})
 ),
 reach(id, tag) AS (
