@@ -277,7 +277,7 @@ def _apply_columns(delta: GraphDelta, id_map: dict[str, int], db_now: Any) -> No
 
     The source of each is the version of the input the run read, as linked by ``reads_resolve`` just before;
     an input the event does not list (Spark leaves some out) is taken at its newest version, else the dataset.
-    A read relinked later (an earlier write arriving late) does not move its column edges: a rebuild does.
+    A read relinked later (an earlier write arriving late) takes its column edges along (``versions.py``).
     """
     if not delta.columns:
         return

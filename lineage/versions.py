@@ -4,7 +4,8 @@ A read links the version the reader named (the ``version`` facet's ``datasetVers
 written by a run that completed at or before the reader started (ties: the greater version), else ``initial``.
 The planner records reads and finished writes; ``reads_resolve`` applies them against every write stored, so a
 write that arrives late re-links the reads it precedes, and a START that arrives late moves the reads of its run
-back to the run's real start. An ``initial`` version no read links any more is removed.
+back to the run's real start; the column edges of what a re-linked run wrote move to the version it now reads.
+An ``initial`` version no read links any more is removed.
 
 Set-based: a handful of statements per batch whatever its size.
 """
@@ -209,6 +210,7 @@ def _relink(stored: dict[tuple[int, int], DatasetRead], wanted: dict[tuple[int, 
             old_pk = old_pks.get(old_ids[key])
             if old_pk is not None:
                 Edge.objects.filter(src_id=old_pk, dst_id=key[0], kind="reads").delete()
+                _columns_move(run=key[0], old=old_pk, new=by_id[version_ids[key]])
                 if old_ids[key].endswith("#" + INITIAL_VERSION):
                     orphan_candidates.add(old_ids[key])
     edges = sorted((by_id[version_ids[key]], key[0], "reads", now) for key in links)
@@ -228,6 +230,23 @@ def _relink(stored: dict[tuple[int, int], DatasetRead], wanted: dict[tuple[int, 
         DatasetRead.objects.bulk_update(changed, ["at", "version", "linked"])
     for nid in sorted(orphan_candidates):
         _drop_if_unread(nid)
+
+
+_COLUMNS_MOVE_SQL = """
+INSERT INTO lineage_columnedge (src_id, src_field, dst_id, dst_field, type, subtype, description, masking, created_at)
+SELECT %s, c.src_field, c.dst_id, c.dst_field, c.type, c.subtype, c.description, c.masking, c.created_at
+FROM lineage_columnedge c JOIN lineage_edge w ON w.dst_id = c.dst_id AND w.src_id = %s AND w.kind = 'writes'
+WHERE c.src_id = %s
+ON CONFLICT (src_id, src_field, dst_id, dst_field, type, subtype) DO NOTHING
+"""
+
+
+def _columns_move(*, run: int, old: int, new: int) -> None:
+    """The column edges of what ``run`` wrote follow its read from version ``old`` to version ``new``."""
+    with connection.cursor() as cur:
+        cur.execute(_COLUMNS_MOVE_SQL, [new, run, old])
+        cur.execute("DELETE FROM lineage_columnedge WHERE src_id = %s AND dst_id IN "
+                    "(SELECT dst_id FROM lineage_edge WHERE src_id = %s AND kind = 'writes')", [old, run])
 
 
 def _drop_if_unread(node_id: str) -> None:
