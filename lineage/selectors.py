@@ -18,7 +18,7 @@ from django.db.models import Q, QuerySet
 from portal.accounts.models import User
 from portal.lib.sql import select_in
 
-from . import graph
+from . import graph, stops
 from .labels import node_label
 from .models import SENSITIVE_TAGS, Node, NodeTag, RawEvent
 
@@ -158,12 +158,14 @@ class Closure:
     info: dict[int, tuple[str, bool, int | None]]
     edges: list[tuple[int, int, str]]
     cut: bool = False
+    stopped: set[int] = field(default_factory=set)  # the de-identifying runs the walk did not pass
 
 
 def upstream_closure(*, seeds: list[int], max_nodes: int | None = None, depth: int | None = None,
-                     stop_at_deidentifying: bool = True) -> Closure:
+                     stop_at_deidentifying: bool = True, passable: frozenset[int] = frozenset()) -> Closure:
     """Breadth-first upstream of ``seeds``, one query per level, each node visited once, not passing through
-    jobs nor (unless asked) de-identifying runs. Seeds are always passed through.
+    jobs nor (unless asked) de-identifying runs other than ``passable`` (``stops.split_walk``). Seeds are always
+    passed through.
 
     The recursive CTE of ``lineage_walk`` keeps one row per (node, depth) pair, which multiplies on wide graphs
     when walks are deep or start from many seeds; visiting by node keeps this linear in the nodes returned.
@@ -187,7 +189,9 @@ def upstream_closure(*, seeds: list[int], max_nodes: int | None = None, depth: i
                     closure.cut = True
                     continue
                 info[src] = (kind, bool(deid), parent)
-                if kind != "job" and not (deid and stop_at_deidentifying):
+                if deid and stop_at_deidentifying and src not in passable:
+                    closure.stopped.add(src)
+                elif kind != "job":
                     nxt.append(src)
             closure.edges.append((src, dst, edge_kind))
         frontier = nxt
@@ -203,13 +207,57 @@ def _sensitive_tags_of(pks: set[int]) -> dict[int, set[str]]:
 
 
 def sensitive_upstream(*, node: Node, depth: int | None = None) -> dict[str, list[str]]:
-    """Which sensitive tags reach ``node`` from upstream, stopping at de-identifying runs.
+    """Which sensitive tags reach ``node`` from upstream, stopping at de-identifying runs (``stops.py``).
 
     Returns ``{tag: [dataset node ids that carry it]}``. A dataset version carries its dataset's tags.
     """
-    closure = upstream_closure(seeds=walk_seeds(node), depth=depth)
-    holders = set(closure.info) | {p for _, _, p in closure.info.values() if p}
-    return _tags_by_holder_name(_sensitive_tags_of(holders))
+    return sensitive_upstream_explained(node=node, depth=depth)[0]
+
+
+def sensitive_upstream_explained(*, node: Node, depth: int | None = None) -> tuple[dict[str, list[str]], set[int]]:
+    """``sensitive_upstream``, and the de-identifying runs an evidence-requiring tag got through for want of an
+    approved determination (empty when none let a tag through)."""
+    seeds = walk_seeds(node)
+
+    def walk(passable: frozenset[int]) -> tuple[set[int], set[int]]:
+        closure = upstream_closure(seeds=seeds, depth=depth, passable=passable)
+        return set(closure.info) | {p for _, _, p in closure.info.values() if p}, closure.stopped
+
+    tags, passed = split_tags(stops.split_walk(walk))
+    return _tags_by_holder_name(tags), passed
+
+
+def split_tags(split: stops.SplitWalk[set[int]]) -> tuple[dict[int, set[str]], set[int]]:
+    """The sensitive tags of the holders each walk of ``split`` reached, each tag from the walk that answers for
+    it; and ``split.passed`` when a tag reached only through those runs."""
+    found = _sensitive_tags_of(split.all_stops)
+    if split.evidence_stops is split.all_stops:
+        return found, set()
+    out = {pk: {t for t in tags if t not in split.tags} for pk, tags in found.items()}
+    leaked = False
+    for pk, tags in _sensitive_tags_of(split.evidence_stops).items():
+        mine = tags & split.tags
+        if mine:
+            out.setdefault(pk, set()).update(mine)
+            leaked = leaked or not mine <= found.get(pk, set())
+    return {pk: t for pk, t in out.items() if t}, split.passed if leaked else set()
+
+
+def sensitive_holders_upstream(*, seeds: list[int], max_nodes: int) -> tuple[set[int], bool]:
+    """The datasets (and versions) upstream of ``seeds`` whose sensitive tags reach them, with the stops applied;
+    and whether a size bound cut a walk."""
+    cut = False
+
+    def walk(passable: frozenset[int]) -> tuple[set[int], set[int]]:
+        nonlocal cut
+        closure = upstream_closure(seeds=seeds, max_nodes=max_nodes, passable=passable)
+        cut = cut or closure.cut
+        holders = {parent if kind == "datasetVersion" and parent else pk
+                   for pk, (kind, _, parent) in closure.info.items() if kind in ("dataset", "datasetVersion")}
+        return holders, closure.stopped
+
+    tags, _ = split_tags(stops.split_walk(walk))
+    return set(tags), cut
 
 
 def _tags_by_holder_name(tags: dict[int, set[str]]) -> dict[str, list[str]]:
@@ -323,14 +371,26 @@ def sensitive_reaching(pks: list[int]) -> tuple[dict[int, list[str]], bool]:
     for parent, pk in member_rows:
         members.setdefault(parent, []).append(pk)
     seeds = list(dict.fromkeys([*pks, *(pk for _, pk in member_rows)]))
-    closure = upstream_closure(seeds=seeds, max_nodes=max(settings.LINEAGE_MAX_NODES, len(seeds)))
+
+    def walk(passable: frozenset[int]) -> tuple[Closure, set[int]]:
+        closure = upstream_closure(seeds=seeds, max_nodes=max(settings.LINEAGE_MAX_NODES, len(seeds)),
+                                   passable=passable)
+        return closure, closure.stopped
+
+    split = stops.split_walk(walk)
+    closure = split.evidence_stops  # the larger walk: the stops below cut it back per tag
     info = closure.info
     tags = _sensitive_tags_of(set(info) | {p for _, _, p in info.values() if p})
     own = {pk: frozenset(tags.get(pk, set()) | (tags.get(parent, set()) if parent else set()))
            for pk, (_, _, parent) in info.items()}
-    stops = {pk for pk, (kind, deid, _) in info.items() if kind == "job" or deid}
-    reach = graph.tags_reaching(own, closure.edges, stops=stops, members=members)
-    return {pk: sorted(reach.get(pk, ())) for pk in pks}, closure.cut
+    halts = {pk for pk, (kind, deid, _) in info.items() if kind == "job" or deid}
+    reach = graph.tags_reaching(own, closure.edges, stops=halts, members=members)
+    if split.passed:
+        evidence_own = {pk: t & split.tags for pk, t in own.items()}
+        through = graph.tags_reaching(evidence_own, closure.edges, stops=halts - split.passed, members=members)
+        reach = {pk: frozenset(reach.get(pk, frozenset()) | through.get(pk, frozenset())) for pk in
+                 set(reach) | set(through)}
+    return {pk: sorted(reach.get(pk, ())) for pk in pks}, split.all_stops.cut or closure.cut
 
 
 # -- whole upstream lineage (for decisions) ---------------------------------------------------------------
@@ -342,6 +402,7 @@ class Upstream:
     cut: bool = False
     parents: set[int] = field(default_factory=set)
     deidentifying: bool = False
+    stopped: set[int] = field(default_factory=set)  # the de-identifying runs a stopping walk did not pass
 
 
 # Set-based: the working set holds node ids only and UNION drops every id already reached, so each node is
@@ -361,36 +422,55 @@ SELECT up.id, n.parent_id, n.deidentifies FROM up JOIN lineage_node n ON n.id = 
 """
 
 
-def upstream_all(*, seeds: list[int], max_nodes: int, stop_at_deidentifying: bool = False) -> Upstream:
+def upstream_all(*, seeds: list[int], max_nodes: int, stop_at_deidentifying: bool = False,
+                 passable: frozenset[int] = frozenset()) -> Upstream:
     """The whole upstream lineage of ``seeds``, however deep: for decisions (release subjects, separation of
     duties, the policy a sensitive tag selects), which must never rest on a partial walk. ``max_nodes`` is a
-    safety bound, not a request size: when it is hit, ``cut`` says so and the caller must not decide."""
+    safety bound, not a request size: when it is hit, ``cut`` says so and the caller must not decide. A stopping
+    walk still passes the de-identifying runs in ``passable`` (``stops.split_walk``)."""
     if not seeds:
         return Upstream(pks=[])
     marks = ", ".join(["%s"] * len(seeds))
-    sql = _UPSTREAM_ALL_SQL.format(seeds=marks, deid="AND n.deidentifies = %s" if stop_at_deidentifying else "")
-    params: list[Any] = [*seeds, "job", *([False] if stop_at_deidentifying else []), *seeds, max_nodes + 1]
+    deid, deid_params = "", []
+    if stop_at_deidentifying:
+        passing = sorted(passable)
+        deid = "AND (n.deidentifies = %s" + (f" OR n.id IN ({', '.join(['%s'] * len(passing))})" if passing
+                                             else "") + ")"
+        deid_params = [False, *passing]
+    sql = _UPSTREAM_ALL_SQL.format(seeds=marks, deid=deid)
+    params: list[Any] = [*seeds, "job", *deid_params, *seeds, max_nodes + 1]
     with connection.cursor() as cur:
         cur.execute(sql, params)
         rows = cur.fetchall()
     cut = len(rows) > max_nodes
     rows = rows[:max_nodes]
+    stopped = {pk for pk, _, d in rows if d and pk not in passable and pk not in seeds} if stop_at_deidentifying \
+        else set()
     return Upstream(pks=[pk for pk, _, _ in rows], cut=cut, parents={p for _, p, _ in rows if p is not None},
-                    deidentifying=any(d for _, _, d in rows))
+                    deidentifying=any(d for _, _, d in rows), stopped=stopped)
 
 
 def sensitive_upstream_all(*, node: Node, max_nodes: int, whole: Upstream | None = None
                            ) -> tuple[dict[str, list[str]], bool]:
-    """``sensitive_upstream`` over the whole upstream lineage: ``({tag: [dataset node ids]}, cut)``.
+    """``sensitive_upstream`` over the whole upstream lineage: ``({tag: [dataset node ids]}, cut)``, with the
+    de-identification stops of ``stops.py``.
 
     ``whole``, the caller's ``upstream_all`` of ``node`` alone, is reused when no de-identifying run lies in it:
     the walk that stops at such runs would find the same nodes.
     """
     seeds = walk_seeds(node)
-    reuse = whole is not None and seeds == [node.pk] and not whole.deidentifying
-    walk = whole if reuse and whole is not None else upstream_all(seeds=seeds, max_nodes=max_nodes,
-                                                                  stop_at_deidentifying=True)
-    return _tags_by_holder_name(_sensitive_tags_of(set(walk.pks) | walk.parents)), walk.cut
+    if whole is not None and seeds == [node.pk] and not whole.deidentifying:
+        return _tags_by_holder_name(_sensitive_tags_of(set(whole.pks) | whole.parents)), whole.cut
+    cut = False
+
+    def walk(passable: frozenset[int]) -> tuple[set[int], set[int]]:
+        nonlocal cut
+        up = upstream_all(seeds=seeds, max_nodes=max_nodes, stop_at_deidentifying=True, passable=passable)
+        cut = cut or up.cut
+        return set(up.pks) | up.parents, up.stopped
+
+    tags, _ = split_tags(stops.split_walk(walk))
+    return _tags_by_holder_name(tags), cut
 
 
 # -- erasure impact ----------------------------------------------------------------------------------------

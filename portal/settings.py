@@ -212,6 +212,11 @@ PORTAL_API_MAX_PAGE_SIZE = env_int("PORTAL_API_MAX_PAGE_SIZE", 500)
 PORTAL_JSON_MAX_DEPTH = env_int("PORTAL_JSON_MAX_DEPTH", 64)
 LINEAGE_MAX_DEPTH = env_int("PORTAL_MAX_DEPTH", 50)
 LINEAGE_MAX_NODES = env_int("PORTAL_MAX_NODES", 5000)
+# A run marked de-identifying stops these sensitive tags only when an approved de-identification determination
+# (HIPAA §164.514(b): safe harbor or expert determination) is attached to it (lineage/stops.py); other tags stop at
+# the mark alone. Comma-separated tags; "*" every sensitive tag; "" none (the mark alone stops every tag).
+LINEAGE_DEID_EVIDENCE_TAGS = [t.strip().upper() for t in os.environ.get("PORTAL_DEID_EVIDENCE_TAGS", "PHI").split(",")
+                              if t.strip()]
 # A report's scope may cover far more than one interactive walk.
 PORTAL_REPORT_MAX_NODES = env_int("PORTAL_REPORT_MAX_NODES", 250_000)
 PORTAL_VERSION = "0.2.0"

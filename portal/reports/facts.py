@@ -14,6 +14,7 @@ from typing import Any
 
 import networkx as nx
 
+from lineage import stops
 from lineage.labels import node_label
 from lineage.models import SENSITIVE_TAGS
 
@@ -314,8 +315,12 @@ class Facts:
 
     @cached_property
     def sensitive(self) -> dict[int, set[str]]:
-        """Sensitive tags reaching each node: own tags, plus everything upstream, stopping at de-identifying runs."""
+        """Sensitive tags reaching each node: own tags, plus everything upstream, stopping at de-identifying runs
+        (``lineage.stops``: a run without an approved determination lets the evidence-requiring tags through)."""
         g = self.graph
+        marked = [pk for pk, n in self.nodes.items() if n.kind == "run" and n.deidentifies]
+        unvouched = set(marked) - stops.deid_evidenced(marked)
+        through = stops.evidence_tags()
         acyclic = nx.is_directed_acyclic_graph(g)
         # A cycle is rare (a run reading what it wrote): then repeat passes towards the fixed point.
         order = list(nx.topological_sort(g)) if acyclic else list(g.nodes)
@@ -327,6 +332,8 @@ class Facts:
                 for p in g.predecessors(pk):
                     pn = self.nodes[p]
                     if pn.kind == "run" and pn.deidentifies:
+                        if p in unvouched:
+                            tags |= out.get(p, set()) & through
                         continue
                     tags |= out.get(p, set())
                 out[pk] = tags

@@ -82,8 +82,11 @@ def _load() -> Loaded:
     deploys = [ev for ev in parsed if "portalDeployment" in ev.run_facets]
     others = [ev for ev in parsed if "portalDeployment" not in ev.run_facets]
     outcomes = events_ingest(events=others, by=ingestor)
+    # The de-identification determination before the approvals: without it PHI would not stop at the
+    # de-identifying run, and the readmission releases would fall under the PHI policy.
+    documents_new = demo_evidence.load(users, doc_types={"deid_determination"})
     demo_approvals.load(users)
-    documents_new = demo_evidence.load(users)  # before the deploys: production releases wait for validation
+    documents_new += demo_evidence.load(users)  # before the deploys: production releases wait for validation
     outcomes += events_ingest(events=deploys, by=ingestor)
     demo_governance.load(users)
     demo_monitoring.load(users)
