@@ -365,6 +365,7 @@
     buttons.appendChild(button(state.pathFrom ? "Path from " + shorten(state.pathFrom, 20) + " to here" : "Path from here",
       function () { pathClick(d.id); }));
     panelBody.appendChild(buttons);
+    if (window.PortalColumns && (d.kind === "dataset" || d.kind === "datasetVersion")) { window.PortalColumns.attach(panelBody, nodeUrl(d.id), exploreUrl); }
 
     var sensHolders = Object.keys(sens);
     if (sensHolders.length) {

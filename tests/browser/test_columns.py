@@ -1,0 +1,35 @@
+"""In Chromium: the explorer loads a dataset's columns on demand, with their tags, the sensitive columns that
+reach them and their column edges."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import pytest
+
+from portal.demo import story as demo
+from tests.browser.conftest import screenshot
+
+pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
+
+FEATURES = f"dataset:{demo.CREDIT_ML}:features/credit_applicant_features"
+
+
+def test_the_explorer_shows_the_columns_of_a_dataset_with_tags_and_edges(new_page) -> None:
+    page = new_page(demo.PRIYA.username, demo.PRIYA.password)
+    page.goto("/lineage/explore/?node=" + quote(FEATURES, safe=""))
+    page.wait_for_selector(".gnode.root")
+    page.locator(".gnode.root").click()
+    panel = page.locator("#panel")
+    columns = panel.locator("#columns-section")
+    columns.locator("summary").first.click()
+    age = columns.locator("details.column", has=page.locator("summary code", has_text="age_band"))
+    age.wait_for()
+    assert "reached by" in age.locator("summary").inner_text() and age.locator(".tag-PII").count() == 1
+    age.locator("summary").click()
+    edge = age.locator(".column-edges li").first
+    assert "core.customers" in edge.inner_text() and "dob" in edge.inner_text()
+    assert "DIRECT/TRANSFORMATION" in edge.inner_text()
+    assert "Filtered or joined by" in columns.inner_text() and "posted_at" in columns.inner_text()
+    columns.scroll_into_view_if_needed()
+    screenshot(page, "explorer-columns")
