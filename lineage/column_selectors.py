@@ -106,11 +106,13 @@ def column_known(seeds: list[Column]) -> bool:
             or ColumnEdge.objects.filter(dst_id__in=pks, dst_field=name).exists())
 
 
-def column_nodes(*, user: User, pks: list[int]) -> dict[int, dict[str, Any]]:
-    """The dataset versions among ``pks`` that ``user`` may see, with their dataset's id."""
+def column_nodes(*, user: User | None, pks: list[int]) -> dict[int, dict[str, Any]]:
+    """The dataset versions among ``pks`` that ``user`` may see, with their dataset's id. ``user`` None: every
+    one, for reports, which show a model's whole lineage to their readers."""
     out: dict[int, dict[str, Any]] = {}
+    nodes = Node.objects.all() if user is None else Node.objects.visible_to(user)
     for i in range(0, len(pks), 5000):
-        rows = Node.objects.visible_to(user).filter(pk__in=pks[i : i + 5000]).values_list(
+        rows = nodes.filter(pk__in=pks[i : i + 5000]).values_list(
             "pk", "node_id", "kind", "namespace", "name", "version")
         for pk, node_id, kind, ns, name, version in rows:
             dataset = node_id if kind == "dataset" else ids.dataset_id(ns, name)
@@ -138,6 +140,8 @@ class ColumnSensitivity:
     hidden: int = 0
     cut: bool = False
     passed: list[int] = field(default_factory=list)  # de-identifying runs an evidence-requiring tag got through
+    # (tag, "carries" | "influencedBy", source dataset, source field, node's dataset, node's column)
+    paths: list[tuple[str, str, str, str, str, str]] = field(default_factory=list)
 
 
 def _deid_writers(pks: set[int]) -> dict[int, int]:
@@ -216,7 +220,7 @@ def _upstream_by_seed(seeds: list[Column], depth: int, types: frozenset[str] | N
     return by_seed, cut, stopped
 
 
-def column_sensitivity(*, user: User, node: Node, depth: int | None = None) -> ColumnSensitivity:
+def column_sensitivity(*, user: User | None, node: Node, depth: int | None = None) -> ColumnSensitivity:
     """Sensitive column tags reaching ``node``'s columns over column edges (see ``ColumnSensitivity``).
 
     A column carries the tags set on it (``NodeTag`` with its field, on its dataset). Two bounded walks
@@ -282,6 +286,9 @@ def column_sensitivity(*, user: User, node: Node, depth: int | None = None) -> C
             note(per["influencedBy"], by_any - by_direct, evidence)
             note(out.carries, by_direct, evidence)
             note(out.influenced_by, by_any - by_direct, evidence)
+        for kind in ("carries", "influencedBy"):
+            for tag, srcs in per[kind].items():
+                out.paths.extend((tag, kind, d, f, visible[seed[0]]["dataset"], seed[1]) for d, f in srcs)
         if per["carries"] or per["influencedBy"]:
             col = out.columns.setdefault(seed[1], {"carries": {}, "influencedBy": {}})
             for kind in ("carries", "influencedBy"):
@@ -297,6 +304,7 @@ def column_sensitivity(*, user: User, node: Node, depth: int | None = None) -> C
         for tag in maps:
             maps[tag].sort()
     out.hidden = len(hidden)
+    out.paths = sorted(set(out.paths))
     return out
 
 

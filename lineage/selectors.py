@@ -375,7 +375,9 @@ def sensitive_reaching(pks: list[int]) -> tuple[dict[int, list[str]], bool]:
     def walk(passable: frozenset[int]) -> tuple[Closure, set[int]]:
         closure = upstream_closure(seeds=seeds, max_nodes=max(settings.LINEAGE_MAX_NODES, len(seeds)),
                                    passable=passable)
-        return closure, closure.stopped
+        # A de-identifying run among the seeds is walked through, but it stops tags towards the other seeds.
+        marked = {pk for pk in seeds if closure.info.get(pk, ("", False, None))[1]} - passable
+        return closure, closure.stopped | marked
 
     split = stops.split_walk(walk)
     closure = split.evidence_stops  # the larger walk: the stops below cut it back per tag

@@ -308,7 +308,8 @@ def _build_dossier(report: Report, facts: Any, params: tuple[Any, dict[str, Any]
     return B.assemble(head=head, controls=controls, audit=audit, lineage=diagrams, approvals=approvals,
                       deployments=B.deployments(facts, facts.succs(mv.pk, "deployment")),
                       violations=[v for v in B.violations(facts) if v["model"] == mv.label],
-                      documents=B.documents(facts, keep), datasets=B.datasets(facts, keep))
+                      documents=B.documents(facts, keep), datasets=B.datasets(facts, keep),
+                      column_paths=B.column_paths([mv.node_id]))
 
 
 def _build_erasure(report: Report, params: tuple[Any, dict[str, Any]], progress: Progress) -> dict[str, Any]:

@@ -33,3 +33,14 @@ def test_the_explorer_shows_the_columns_of_a_dataset_with_tags_and_edges(new_pag
     assert "Filtered or joined by" in columns.inner_text() and "posted_at" in columns.inner_text()
     columns.scroll_into_view_if_needed()
     screenshot(page, "explorer-columns")
+
+
+def test_the_model_page_shows_which_sensitive_column_reaches_which_trained_on_column(new_page) -> None:
+    page = new_page(demo.PRIYA.username, demo.PRIYA.password)
+    page.goto("/lineage/node/" + quote(f"modelVersion:{demo.CREDIT_NS}:{demo.CREDIT_MODEL}#7", safe=""))
+    table = page.locator("#column-paths")
+    row = table.locator("tr", has=page.locator("td", has_text="age_band"))
+    assert "core.customers" in row.inner_text() and "dob" in row.inner_text()
+    assert "carries (DIRECT)" in row.inner_text()
+    table.scroll_into_view_if_needed()
+    screenshot(page, "model-column-paths")

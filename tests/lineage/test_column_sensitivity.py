@@ -97,9 +97,14 @@ def test_the_model_page_shows_carried_and_influencing_columns(world, alice, clie
     assert r.status_code == 200
     section = r.content.decode().split('id="column-sensitivity"')[1].split("</section>")[0]
     assert "<code>ssn</code>" in section and "<code>email</code>" not in section
+    rows = section.split('id="column-paths"')[1].split("</table>")[0].split("<tr>")[2:]
+    assert len(rows) == 1 and "<code>ssn_hash</code>" in rows[0] and "<code>ssn</code>" in rows[0]
+    assert "carries (DIRECT)" in rows[0] and "s3://features:risk" in rows[0]
     section = client.get(reverse("web:node-detail", args=[CHURN])).content.decode()
     section = section.split('id="column-sensitivity"')[1].split("</section>")[0]
-    assert "<code>email</code>" in section and "influenced by PII" in section
+    rows = section.split('id="column-paths"')[1].split("</table>")[0].split("<tr>")[2:]
+    assert len(rows) == 1 and "<code>sessions</code>" in rows[0] and "<code>email</code>" in rows[0]
+    assert "influenced by (INDIRECT)" in rows[0]
 
 
 def _columns(client, node_id: str) -> Any:
