@@ -220,6 +220,19 @@ def _upstream_by_seed(seeds: list[Column], depth: int, types: frozenset[str] | N
     return by_seed, cut, stopped
 
 
+def _tags_note(cols: set[Column], version_parent: dict[int, int | None],
+               tagged: dict[tuple[int, str], set[str]]) -> bool:
+    """Add the sensitive tags of ``cols`` (set on their dataset) to ``tagged``, and their versions' datasets to
+    ``version_parent``; whether any of ``cols`` carries one."""
+    new = {pk for pk, _ in cols} - set(version_parent)
+    version_parent.update(Node.objects.filter(pk__in=new).values_list("pk", "parent_id"))
+    holders = {version_parent.get(pk) or pk for pk in new}
+    for ds, fld, tag in NodeTag.objects.filter(node_id__in=holders, tag__in=SENSITIVE_TAGS).exclude(
+            field="").values_list("node_id", "field", "tag"):
+        tagged.setdefault((ds, fld), set()).add(tag)
+    return any((version_parent.get(pk) or pk, fld) in tagged for pk, fld in cols)
+
+
 def column_sensitivity(*, user: User | None, node: Node, depth: int | None = None) -> ColumnSensitivity:
     """Sensitive column tags reaching ``node``'s columns over column edges (see ``ColumnSensitivity``).
 
@@ -238,22 +251,23 @@ def column_sensitivity(*, user: User | None, node: Node, depth: int | None = Non
     out.trained_on = sorted({(visible[pk]["dataset"], f) for pk, f in seeds if pk in visible})
     Reach = tuple[dict[Column, set[Column]], dict[Column, set[Column]]]  # noqa: N806 - a local alias
 
+    version_parent: dict[int, int | None] = {}
+    tagged: dict[tuple[int, str], set[str]] = {}
+
     def walk(passable: frozenset[int]) -> tuple[Reach, set[int]]:
         every, cut_e, stopped = _upstream_by_seed(seeds, depth, None, passable)
+        out.cut = out.cut or cut_e
+        if not _tags_note({c for cols in every.values() for c in cols}, version_parent, tagged):
+            return (every, {}), stopped  # no tagged column upstream: the DIRECT walk could find none either
         direct, cut_d, _ = _upstream_by_seed(seeds, depth, frozenset({"DIRECT"}), passable)
-        out.cut = out.cut or cut_e or cut_d
+        out.cut = out.cut or cut_d
         return (every, direct), stopped  # the DIRECT walk stops where the other does, or before
 
     split = stops.split_walk(walk)
     every_cols = {c for cols in split.evidence_stops[0].values() for c in cols}
-    version_parent = dict(Node.objects.filter(pk__in={pk for pk, _ in every_cols}).values_list("pk", "parent_id"))
-    tagged: dict[tuple[int, str], set[str]] = {}
-    holders = {p if p else pk for pk, p in version_parent.items()}
-    for ds, fld, tag in NodeTag.objects.filter(node_id__in=holders, tag__in=SENSITIVE_TAGS).exclude(
-            field="").values_list("node_id", "field", "tag"):
-        tagged.setdefault((ds, fld), set()).add(tag)
     if not tagged:
         return out
+    holders = {p if p else pk for pk, p in version_parent.items()}
     if split.passed:
         before = {c for cols in split.all_stops[0].values() for c in cols}
         if any(t in split.tags for pk, fld in every_cols - before
