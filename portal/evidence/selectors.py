@@ -83,17 +83,20 @@ DEID_METHODS = ("safe_harbor", "expert_determination")
 def deid_determined_runs(run_pks: list[int]) -> set[int]:
     """The runs among ``run_pks`` vouched for by an approved de-identification determination in effect now
     (``method`` safe harbor or expert determination) attached to the run, its job, a dataset version it wrote or
-    that version's dataset: the targets control H9 accepts too. Registered as a ``lineage.stops`` source."""
-    targets: dict[int, set[int]] = {pk: {pk} for pk in run_pks}
-    for pk, parent in Node.objects.filter(pk__in=run_pks).values_list("pk", "parent_id"):
-        if parent:
-            targets[pk].add(parent)
-    for run, version, dataset in Edge.objects.filter(src_id__in=run_pks, kind="writes").values_list(
-            "src_id", "dst_id", "dst__parent_id"):
-        targets[run].update(t for t in (version, dataset) if t)
-    every = {t for ts in targets.values() for t in ts}
+    that version's dataset: the targets control H9 accepts too. Registered as a ``lineage.stops`` source.
+
+    Starts from the nodes such documents are attached to (few), so a lineage without any costs one query."""
     docs = (Document.objects.approved().in_effect().filter(doc_type="deid_determination",
                                                            attributes__method__in=DEID_METHODS))
-    vouched = set(Document.nodes.through.objects.filter(document__in=docs, node_id__in=every)
-                  .values_list("node_id", flat=True))
-    return {run for run, ts in targets.items() if ts & vouched}
+    vouched = set(Document.nodes.through.objects.filter(document__in=docs).values_list("node_id", flat=True))
+    if not vouched:
+        return set()
+    out = {pk for pk in run_pks if pk in vouched}
+    rest = [pk for pk in run_pks if pk not in out]
+    if rest:
+        out.update(Node.objects.filter(pk__in=rest, parent_id__in=vouched).values_list("pk", flat=True))
+        rest = [pk for pk in rest if pk not in out]
+    if rest:
+        out.update(Edge.objects.filter(src_id__in=rest, kind="writes").filter(
+            Q(dst_id__in=vouched) | Q(dst__parent_id__in=vouched)).values_list("src_id", flat=True))
+    return out
