@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from django.conf import settings
 
@@ -84,13 +84,15 @@ def split_walk(walk: Callable[[frozenset[int]], tuple[T, set[int]]]) -> SplitWal
         passable |= new
 
 
-def deid_notes(*, user: User | None, run_pks: Iterable[int]) -> tuple[list[dict[str, str]], bool]:
-    """Why tags went through ``run_pks``: ``[{"run", "job", "reason"}]`` for the runs ``user`` may see (None:
+def deid_notes(*, user: User | None, run_pks: Iterable[int]) -> tuple[list[dict[str, Any]], bool]:
+    """Why tags went through ``run_pks``: ``[{"run", "job", "reason", "tags"}]`` for the runs ``user`` may see (None:
     all, for reports), and whether some they may not see let tags through too (never named)."""
     pks = set(run_pks)
     if not pks:
         return [], False
     nodes = Node.objects.all() if user is None else Node.objects.visible_to(user)
     rows = list(nodes.filter(pk__in=pks).values_list("pk", "node_id", "parent__name").order_by("node_id"))
-    notes = [{"run": node_id, "job": job or "", "reason": DEID_NOT_EVIDENCED} for _, node_id, job in rows]
+    tags = sorted(evidence_tags())
+    notes = [{"run": node_id, "job": job or "", "reason": DEID_NOT_EVIDENCED, "tags": tags}
+             for _, node_id, job in rows]
     return notes, len(rows) < len(pks)

@@ -78,8 +78,8 @@ class NodeDetailApi(APIView):
                       "determination attached).")
         deidentificationNotStopping = serializers.DictField(  # noqa: N815 - the API's camelCase key
             help_text="De-identifying runs a tag went through for want of an approved de-identification "
-                      "determination: `runs` [{run, job, reason}] the caller may see, `hidden` whether others "
-                      "did too.")
+                      "determination: `runs` [{run, job, reason, tags}] the caller may see (`tags`: those that "
+                      "need one), `hidden` whether others did too.")
 
     @extend_schema(operation_id="node_detail", responses={200: OutputSerializer, **ERRORS})
     def get(self, request: Request, node_id: str) -> Response:

@@ -44,3 +44,22 @@ def test_the_model_page_shows_which_sensitive_column_reaches_which_trained_on_co
     assert "carries (DIRECT)" in row.inner_text()
     table.scroll_into_view_if_needed()
     screenshot(page, "model-column-paths")
+
+
+def test_a_withdrawn_determination_lets_phi_through_and_the_model_page_says_why(new_page) -> None:
+    from django.utils import timezone
+
+    from portal.evidence.models import Document
+
+    readmission = f"modelVersion:clinical-ai:{demo.READMISSION_MODEL}#2"
+    page = new_page(demo.SAM.username, demo.SAM.password)
+    page.goto("/lineage/node/" + quote(readmission, safe=""))
+    assert page.locator("#deid-not-stopped").count() == 0  # the demo's Safe Harbor determination stops PHI
+    ended = Document.objects.filter(doc_type="deid_determination").update(effective_until=timezone.now())
+    assert ended == 1
+    page.reload()
+    why = page.locator("#deid-not-stopped")
+    assert "deidentify" in why.inner_text() and "no approved de-identification determination" in why.inner_text()
+    assert "PHI" in page.locator(".facts", has=why).inner_text()
+    why.scroll_into_view_if_needed()
+    screenshot(page, "model-deid-not-stopped")

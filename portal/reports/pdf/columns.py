@@ -34,10 +34,11 @@ class ColumnSections(StoryBase):
                         for p in paths],
                        weights=[1, 3.2, 3.2, 1.8], where="column_paths[].paths",
                        empty=f"No tagged column reaches the {clean(m.get('trained_on'))} columns it was trained on.")
-            for n in _list(m.get("not_stopped")):
-                n = _dict(n)
+            for raw in _list(m.get("not_stopped")):
+                n = _dict(raw)
+                tags = ", ".join(clean(t) for t in _list(n.get("tags"))) or "its tags"
                 self.p(f"Not stopped: run {clean(n.get('run'))} ({clean(n.get('job'))}) is {clean(n.get('reason'))}; "
-                       "its tags continue downstream.", "warn")
+                       f"{tags} go on downstream.", "warn")
             if m.get("truncated") is True:
                 self.p("The column walk was cut by its depth or size bound: more columns may reach the model.",
                        "note")
