@@ -148,3 +148,15 @@ def test_an_outsider_learns_that_a_run_let_phi_through_but_not_which(world, alic
     assert "a de-identifying run you may not see" in why and "deidentify" not in why
     assert "run:3333" not in page and "run%3A3333" not in page
 
+
+
+def test_the_phi_policy_applies_until_a_determination_is_approved(world, people) -> None:
+    from portal.approvals.services import policy_create, policy_in_force
+
+    admin = people["admin"]
+    policy_create(by=admin, environment="production", groups=[("model-risk", 1)], reason="default")
+    phi = policy_create(by=admin, environment="production", groups=[("model-risk", 1), ("compliance", 1)],
+                        reason="PHI needs compliance", sensitive_tag="PHI")
+    assert policy_in_force(model_version=_model(), environment="production") == phi
+    approve(upload(people["admin"], **DETERMINATION), people["risk"])
+    assert policy_in_force(model_version=_model(), environment="production").sensitive_tag == ""
