@@ -379,7 +379,7 @@ def sensitive_reaching(pks: list[int]) -> tuple[dict[int, list[str]], bool]:
         marked = {pk for pk in seeds if closure.info.get(pk, ("", False, None))[1]} - passable
         return closure, closure.stopped | marked
 
-    split = stops.split_walk(walk)
+    split = stops.split_walk(walk, walked=frozenset(seeds))
     closure = split.evidence_stops  # the larger walk: the stops below cut it back per tag
     info = closure.info
     tags = _sensitive_tags_of(set(info) | {p for _, _, p in info.values() if p})

@@ -64,10 +64,12 @@ class SplitWalk(Generic[T]):
         return self.evidence_stops if tag in self.tags else self.all_stops
 
 
-def split_walk(walk: Callable[[frozenset[int]], tuple[T, set[int]]]) -> SplitWalk[T]:
+def split_walk(walk: Callable[[frozenset[int]], tuple[T, set[int]]], *,
+               walked: frozenset[int] = frozenset()) -> SplitWalk[T]:
     """Run ``walk(passable)``, which answers what it reached and the de-identifying runs it stopped at (not
     passing those in ``passable``), with no run passable, then again passing the runs without evidence until no
-    new such run is met. One walk when no de-identifying run lacks evidence (or no tag needs it)."""
+    new such run is met. One walk when no de-identifying run lacks evidence (or no tag needs it), or when those
+    are all in ``walked``, runs the walk goes through anyway (its seeds): then only ``passed`` tells them apart."""
     first, stopped = walk(frozenset())
     tags = evidence_tags()
     if not tags or not stopped:
@@ -75,6 +77,8 @@ def split_walk(walk: Callable[[frozenset[int]], tuple[T, set[int]]]) -> SplitWal
     passable = frozenset(stopped - deid_evidenced(stopped))
     if not passable:
         return SplitWalk(first, first, tags)
+    if passable <= walked:
+        return SplitWalk(first, first, tags, set(passable))
     while True:
         second, stopped_again = walk(passable)
         new = stopped_again - passable

@@ -85,18 +85,10 @@ def deid_determined_runs(run_pks: list[int]) -> set[int]:
     (``method`` safe harbor or expert determination) attached to the run, its job, a dataset version it wrote or
     that version's dataset: the targets control H9 accepts too. Registered as a ``lineage.stops`` source.
 
-    Starts from the nodes such documents are attached to (few), so a lineage without any costs one query."""
+    One query, whatever the number of runs (the attachments as a subquery)."""
     docs = (Document.objects.approved().in_effect().filter(doc_type="deid_determination",
                                                            attributes__method__in=DEID_METHODS))
-    vouched = set(Document.nodes.through.objects.filter(document__in=docs).values_list("node_id", flat=True))
-    if not vouched:
-        return set()
-    out = {pk for pk in run_pks if pk in vouched}
-    rest = [pk for pk in run_pks if pk not in out]
-    if rest:
-        out.update(Node.objects.filter(pk__in=rest, parent_id__in=vouched).values_list("pk", flat=True))
-        rest = [pk for pk in rest if pk not in out]
-    if rest:
-        out.update(Edge.objects.filter(src_id__in=rest, kind="writes").filter(
-            Q(dst_id__in=vouched) | Q(dst__parent_id__in=vouched)).values_list("src_id", flat=True))
-    return out
+    vouched = Document.nodes.through.objects.filter(document__in=docs).values("node_id")
+    wrote = Edge.objects.filter(kind="writes").filter(Q(dst_id__in=vouched) | Q(dst__parent_id__in=vouched))
+    return set(Node.objects.filter(pk__in=run_pks).filter(
+        Q(pk__in=vouched) | Q(parent_id__in=vouched) | Q(pk__in=wrote.values("src_id"))).values_list("pk", flat=True))
