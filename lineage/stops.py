@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from django.conf import settings
@@ -23,8 +24,9 @@ from .models import SENSITIVE_TAGS, Node
 if TYPE_CHECKING:
     from portal.accounts.models import User
 
-# Each source gets the pks of de-identifying runs and answers those whose de-identification it vouches for.
-deid_evidence_sources: list[Callable[[list[int]], set[int]]] = []
+# Each source gets the pks of de-identifying runs (and a moment: None for now) and answers those whose
+# de-identification it vouches for then.
+deid_evidence_sources: list[Callable[[list[int], datetime | None], set[int]]] = []
 
 DEID_NOT_EVIDENCED = ("marked de-identifying, but no approved de-identification determination (HIPAA §164.514(b) "
                       "safe harbor or expert determination) is attached to it")
@@ -40,13 +42,14 @@ def evidence_tags() -> frozenset[str]:
     return frozenset(t for t in configured if t in SENSITIVE_TAGS)
 
 
-def deid_evidenced(run_pks: Iterable[int]) -> set[int]:
-    """The de-identifying runs among ``run_pks`` that some registered source vouches for."""
+def deid_evidenced(run_pks: Iterable[int], at: datetime | None = None) -> set[int]:
+    """The de-identifying runs among ``run_pks`` that some registered source vouches for (at ``at``: lineage as
+    of a time asks what vouched for them then)."""
     pks = sorted(set(run_pks))
     out: set[int] = set()
     if pks:
         for source in deid_evidence_sources:
-            out |= source(pks) & set(pks)
+            out |= source(pks, at) & set(pks)
     return out
 
 
@@ -65,7 +68,7 @@ class SplitWalk(Generic[T]):
 
 
 def split_walk(walk: Callable[[frozenset[int]], tuple[T, set[int]]], *,
-               walked: frozenset[int] = frozenset()) -> SplitWalk[T]:
+               walked: frozenset[int] = frozenset(), at: datetime | None = None) -> SplitWalk[T]:
     """Run ``walk(passable)``, which answers what it reached and the de-identifying runs it stopped at (not
     passing those in ``passable``), with no run passable, then again passing the runs without evidence until no
     new such run is met. One walk when no de-identifying run lacks evidence (or no tag needs it), or when those
@@ -74,7 +77,7 @@ def split_walk(walk: Callable[[frozenset[int]], tuple[T, set[int]]], *,
     tags = evidence_tags()
     if not tags or not stopped:
         return SplitWalk(first, first, tags)
-    passable = frozenset(stopped - deid_evidenced(stopped))
+    passable = frozenset(stopped - deid_evidenced(stopped, at))
     if not passable:
         return SplitWalk(first, first, tags)
     if passable <= walked:
@@ -82,7 +85,7 @@ def split_walk(walk: Callable[[frozenset[int]], tuple[T, set[int]]], *,
     while True:
         second, stopped_again = walk(passable)
         new = stopped_again - passable
-        new -= deid_evidenced(new)
+        new -= deid_evidenced(new, at)
         if not new:
             return SplitWalk(first, second, tags, set(passable))
         passable |= new

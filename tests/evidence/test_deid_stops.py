@@ -160,3 +160,19 @@ def test_the_phi_policy_applies_until_a_determination_is_approved(world, people)
     assert policy_in_force(model_version=_model(), environment="production") == phi
     approve(upload(people["admin"], **DETERMINATION), people["risk"])
     assert policy_in_force(model_version=_model(), environment="production").sensitive_tag == ""
+
+
+def test_lineage_as_of_a_time_stops_phi_with_the_determinations_of_then(world, admin_client, people) -> None:
+    approve(upload(people["admin"], **DETERMINATION), people["risk"])
+    url = f"/api/v1/nodes/{quote(MODEL, safe='')}"
+
+    def reaching(at: str) -> dict[str, Any]:
+        r = admin_client.get(url, {"asOf": at, "asOfKind": "event"})
+        assert r.status_code == 200, r.content
+        return r.json()["sensitiveUpstream"]
+
+    assert reaching("2026-06-01T00:00:00Z") == {"PHI": [ADMISSIONS]}  # trained then, determined only now
+    now = timezone.now().isoformat().replace("+00:00", "Z")
+    assert reaching(now) == {}
+    graph = admin_client.get(f"{url}/graph", {"asOf": "2026-06-01T00:00:00Z", "asOfKind": "event", "depth": 5})
+    assert {n["id"]: n["sensitive"] for n in graph.json()["nodes"]}[MODEL] == ["PHI"]
