@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import zlib
+from collections.abc import Iterable, Iterator, Sequence, Sized
 from typing import Any
 
 from django.db import connection
@@ -27,6 +28,8 @@ def insert_ignore(
     """INSERT rows, skipping those that collide on ``conflict``; return ``returning`` of the inserted ones."""
     if not rows:
         return []
+    if copy_fast(rows):
+        return insert_copy(table, columns, rows, conflict=conflict, returning=returning)
     qn = connection.ops.quote_name
     cols = ", ".join(qn(c) for c in columns)
     one = "(" + ", ".join(["%s"] * len(columns)) + ")"
@@ -59,3 +62,82 @@ def select_in(
             cur.execute(f"{sql_prefix} IN ({marks}) {suffix}", [*extra, *part])
             out.extend(cur.fetchall())
     return out
+
+
+# -- PostgreSQL fast path: COPY into a temporary staging table, then one set-based statement ------------------
+# A multi-row ``VALUES`` with thousands of placeholders costs twice: psycopg splits and binds the giant statement
+# on the client (``_split_query``; long statements are not cached) and PostgreSQL parses megabytes of literals.
+# COPY streams the rows instead and the statement that follows is short and the same every time.
+COPY_MIN_ROWS = 20  # below this a VALUES statement is as cheap as the extra round trips
+
+
+def _stage(cur: Any, table: str, columns: Sequence[str], extra: str = "") -> str:
+    """A temporary table with ``columns`` of ``table`` (their exact types), emptied at commit; its name."""
+    qn = connection.ops.quote_name
+    name = f"_stage_{table}_{_crc(','.join(columns))}"
+    cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {qn(name)} ON COMMIT DELETE ROWS AS "  # noqa: S608 - fixed names
+                f"SELECT {', '.join(qn(c) for c in columns)}{extra} FROM {qn(table)} WITH NO DATA")
+    return name
+
+
+def _crc(text: str) -> str:
+    return format(zlib.crc32(text.encode()), "08x")
+
+
+def _copy(cur: Any, stage: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    qn = connection.ops.quote_name
+    with cur.cursor.copy(f"COPY {qn(stage)} ({', '.join(qn(c) for c in columns)}) FROM STDIN") as cp:
+        for row in rows:
+            cp.write_row(row)
+
+
+def copy_fast(rows: Sized) -> bool:
+    """Whether the COPY path pays for ``rows`` on this connection."""
+    return connection.vendor == "postgresql" and len(rows) >= COPY_MIN_ROWS
+
+
+def insert_copy(
+    table: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    conflict: Sequence[str] | None,
+    returning: Sequence[str] = (),
+) -> list[tuple[Any, ...]]:
+    """PostgreSQL: COPY ``rows`` into a staging table, then one ``INSERT ... SELECT ... ORDER BY <conflict> ON
+    CONFLICT DO NOTHING`` (no conflict clause when ``conflict`` is None: a collision raises). The rows are taken in
+    the order of the conflict columns, so two transactions inserting overlapping keys lock them in one order."""
+    qn = connection.ops.quote_name
+    cols = ", ".join(qn(c) for c in columns)
+    with connection.cursor() as cur:
+        stage = _stage(cur, table, columns)
+        _copy(cur, stage, columns, rows)
+        order = f" ORDER BY {', '.join(qn(c) for c in conflict)}" if conflict else ""
+        tail = f" ON CONFLICT ({', '.join(qn(c) for c in conflict)}) DO NOTHING" if conflict else ""
+        if returning:
+            tail += " RETURNING " + ", ".join(qn(c) for c in returning)
+        # The DELETE empties the stage in the same statement, for the next use in this transaction.
+        cur.execute(f"WITH s AS (DELETE FROM {qn(stage)} RETURNING *) "  # noqa: S608 - fixed names
+                    f"INSERT INTO {qn(table)} ({cols}) SELECT {cols} FROM s{order}{tail}")
+        return cur.fetchall() if returning else []
+
+
+def update_rows(table: str, key: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> int:
+    """``UPDATE table SET columns = ... WHERE key = ...`` for each row (``columns`` values, then the key).
+
+    PostgreSQL with many rows: COPY into a staging table and one ``UPDATE ... FROM`` in key order; otherwise
+    ``executemany``. Returns the rows given."""
+    if not rows:
+        return 0
+    qn = connection.ops.quote_name
+    with connection.cursor() as cur:
+        if not copy_fast(rows):
+            sets = ", ".join(f"{qn(c)} = %s" for c in columns)
+            cur.executemany(f"UPDATE {qn(table)} SET {sets} WHERE {qn(key)} = %s", rows)  # noqa: S608
+            return len(rows)
+        stage = _stage(cur, table, (*columns, key))
+        _copy(cur, stage, (*columns, key), rows)
+        sets = ", ".join(f"{qn(c)} = s.{qn(c)}" for c in columns)
+        cur.execute(f"WITH s AS (DELETE FROM {qn(stage)} RETURNING *) "  # noqa: S608 - fixed names
+                    f"UPDATE {qn(table)} t SET {sets} FROM s WHERE t.{qn(key)} = s.{qn(key)}")
+    return len(rows)
