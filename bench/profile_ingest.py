@@ -20,7 +20,7 @@ import time
 from collections import defaultdict
 from typing import Any
 
-from _common import ROOT, database_url, drop_database, issue_token, log, migrate, recreate_database, run_name
+from _common import ROOT, drop_database, issue_token, log, migrate, portal_env, recreate_database, run_name
 from ingest import EventStream, Pool
 
 
@@ -83,8 +83,9 @@ def main() -> None:
     try:
         migrate(args.db)
         token = issue_token(args.db, "benchsvc", "ingestor")
-        os.environ.update({"DATABASE_URL": database_url(args.db), "DJANGO_SETTINGS_MODULE": "portal.settings",
-                           "PORTAL_ALLOWED_HOSTS": "127.0.0.1", "PORTAL_DEBUG": "0"})
+        # The same environment as the benchmarks' gunicorn, so the audit key and checkpoints of this throwaway
+        # database stay out of var/ (a checkpoint of an earlier run made every after-commit step fail).
+        os.environ.update(portal_env(args.db))
         sys.path.insert(0, str(ROOT))
         import django
 

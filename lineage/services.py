@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from portal.accounts.models import User
 from portal.audit.services import Change, audit_record, audit_record_many
-from portal.lib.sql import chunks, insert_ignore
+from portal.lib.sql import chunks, insert_ignore, update_rows
 
 from . import facets as F
 from . import ids
@@ -34,6 +34,8 @@ from .versions import datasets_lock, read_versions, reads_resolve
 
 NODE_COLUMNS = ("node_id", "kind", "namespace", "name", "version", "environment", "parent_id", "state",
                 "owners", "facets", "attrs", "deidentifies", "event_time", "times", "created_at", "updated_at")
+_NODE_UPDATE_COLUMNS = ("parent_id", "state", "owners", "facets", "attrs", "deidentifies", "event_time", "times",
+                        "updated_at")
 RAW_COLUMNS = ("dedupe_key", "kind", "event_type", "event_time", "run_id", "job_namespace", "job_name",
                "producer", "payload", "body", "body_sha256", "warnings", "received_at", "received_by_id",
                "ignored_inputs")
@@ -128,7 +130,7 @@ def _node_row(d: NodeDelta, parent_id: int | None, now: Any) -> tuple[Any, ...]:
 def _lock_existing(node_ids: list[str]) -> dict[str, tuple[int, int | None, NodeRow]]:
     out: dict[str, tuple[int, int | None, NodeRow]] = {}
     for part in chunks(sorted(node_ids), 5000):
-        qs = Node.objects.filter(node_id__in=part).order_by("node_id")
+        qs = Node.objects.filter(node_id__in_array=part).order_by("node_id")
         if connection.features.has_select_for_update:
             qs = qs.select_for_update()
         for nid, pk, parent_id, facets, attrs, owners, state, deid, et, times in qs.values_list(
@@ -157,7 +159,7 @@ def _apply_nodes(delta: GraphDelta, now: datetime, weakened: list[Change]) -> di
         if children:
             missing = {d.parent_node_id for d in deltas if d.parent_node_id and d.parent_node_id not in id_map}
             if missing:
-                id_map.update(Node.objects.filter(node_id__in=missing).values_list("node_id", "id"))
+                id_map.update(Node.objects.filter(node_id__in_array=missing).values_list("node_id", "id"))
         rows = [_node_row(d, id_map.get(d.parent_node_id or ""), db_now) for d in deltas]
         inserted = dict(insert_ignore("lineage_node", NODE_COLUMNS, rows, conflict=("node_id",),
                                       returning=("node_id", "id")))
@@ -181,13 +183,8 @@ def _apply_nodes(delta: GraphDelta, now: datetime, weakened: list[Change]) -> di
                 updates.append((new_parent, merged.state, _dumps(merged.owners), _dumps(merged.facets),
                                 _dumps(merged.attrs), merged.deidentifies, _dt(merged.event_time),
                                 _dumps(merged.times), db_now, pk))
-        if updates:
-            with connection.cursor() as cur:
-                cur.executemany(
-                    "UPDATE lineage_node SET parent_id = %s, state = %s, owners = %s, facets = %s, attrs = %s, "
-                    "deidentifies = %s, event_time = %s, times = %s, updated_at = %s WHERE id = %s",
-                    updates,
-                )
+        # One set-based UPDATE in pk order (COPY and ``UPDATE ... FROM`` on PostgreSQL).
+        update_rows("lineage_node", "id", _NODE_UPDATE_COLUMNS, sorted(updates, key=lambda u: u[-1]))
     return id_map
 
 
@@ -215,14 +212,14 @@ def _supersede(keys: list[tuple[str, str, str]], now: datetime) -> None:
                                           state="active")
                       .order_by(Col("event_time").desc(nulls_last=True), "-node_id").values_list("pk", flat=True))
         if len(active) > 1:
-            Node.objects.filter(pk__in=active[1:]).update(state="superseded", updated_at=now)
+            Node.objects.filter(pk__in_array=active[1:]).update(state="superseded", updated_at=now)
 
 
 def _existing_edges(delta: GraphDelta, id_map: dict[str, int]) -> list[tuple[int, int, str]]:
     """Edges to nodes an event names but may not create (a monitored deployment): kept only when the node exists."""
     wanted = {n for s, d, _ in delta.existing_edges for n in (s, d)} - set(id_map)
     if wanted:
-        id_map = {**id_map, **dict(Node.objects.filter(node_id__in=wanted).values_list("node_id", "id"))}
+        id_map = {**id_map, **dict(Node.objects.filter(node_id__in_array=wanted).values_list("node_id", "id"))}
     return [(id_map[s], id_map[d], k) for s, d, k in delta.existing_edges if s in id_map and d in id_map]
 
 
