@@ -160,7 +160,12 @@ def _apply_nodes(delta: GraphDelta, now: datetime, weakened: list[Change]) -> di
             missing = {d.parent_node_id for d in deltas if d.parent_node_id and d.parent_node_id not in id_map}
             if missing:
                 id_map.update(Node.objects.filter(node_id__in_array=missing).values_list("node_id", "id"))
-        rows = [_node_row(d, id_map.get(d.parent_node_id or ""), db_now) for d in deltas]
+        # Rows are built only for nodes not stored yet (most of a batch's jobs and datasets are): the insert
+        # still skips any a concurrent batch stored meanwhile, and those are merged below like the rest.
+        stored_ids = set(Node.objects.filter(node_id__in_array=[d.node_id for d in deltas])
+                         .values_list("node_id", flat=True))
+        rows = [_node_row(d, id_map.get(d.parent_node_id or ""), db_now) for d in deltas
+                if d.node_id not in stored_ids]
         inserted = dict(insert_ignore("lineage_node", NODE_COLUMNS, rows, conflict=("node_id",),
                                       returning=("node_id", "id")))
         id_map.update(inserted)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import weakref
 import zlib
 from collections.abc import Iterable, Iterator, Sequence, Sized
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 
 # SQLite allows 32766 bound parameters per statement; stay well under it on both engines.
 MAX_PARAMS = 30000
@@ -71,12 +72,23 @@ def select_in(
 COPY_MIN_ROWS = 20  # below this a VALUES statement is as cheap as the extra round trips
 
 
-def _stage(cur: Any, table: str, columns: Sequence[str], extra: str = "") -> str:
+# Staging tables known to exist, per database session (the psycopg connection): created once, kept by the
+# session. A table created in a transaction exists for sure only once that transaction commits.
+_staged: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
+
+
+def _stage(cur: Any, table: str, columns: Sequence[str]) -> str:
     """A temporary table with ``columns`` of ``table`` (their exact types), emptied at commit; its name."""
     qn = connection.ops.quote_name
     name = f"_stage_{table}_{_crc(','.join(columns))}"
-    cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {qn(name)} ON COMMIT DELETE ROWS AS "  # noqa: S608 - fixed names
-                f"SELECT {', '.join(qn(c) for c in columns)}{extra} FROM {qn(table)} WITH NO DATA")
+    known = _staged.setdefault(connection.connection, set())
+    if name not in known:
+        cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {qn(name)} ON COMMIT DELETE ROWS AS "  # noqa: S608 - fixed names
+                    f"SELECT {', '.join(qn(c) for c in columns)} FROM {qn(table)} WITH NO DATA")
+        if connection.in_atomic_block:
+            transaction.on_commit(lambda: known.add(name))
+        else:
+            known.add(name)
     return name
 
 
