@@ -132,7 +132,7 @@ def _lock_existing(node_ids: list[str]) -> dict[str, tuple[int, int | None, Node
     for part in chunks(sorted(node_ids), 5000):
         qs = Node.objects.filter(node_id__in_array=part).order_by("node_id")
         if connection.features.has_select_for_update:
-            qs = qs.select_for_update()
+            qs = qs.select_for_update(no_key=True)  # FK checks of other batches (KEY SHARE) do not wait for it
         for nid, pk, parent_id, facets, attrs, owners, state, deid, et, times in qs.values_list(
             "node_id", "id", "parent_id", "facets", "attrs", "owners", "state", "deidentifies", "event_time", "times"
         ):

@@ -7,6 +7,7 @@ import zlib
 from collections.abc import Iterable, Iterator, Sequence, Sized
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 
 # SQLite allows 32766 bound parameters per statement; stay well under it on both engines.
@@ -69,7 +70,6 @@ def select_in(
 # A multi-row ``VALUES`` with thousands of placeholders costs twice: psycopg splits and binds the giant statement
 # on the client (``_split_query``; long statements are not cached) and PostgreSQL parses megabytes of literals.
 # COPY streams the rows instead and the statement that follows is short and the same every time.
-COPY_MIN_ROWS = 20  # below this a VALUES statement is as cheap as the extra round trips
 
 
 # Staging tables known to exist, per database session (the psycopg connection): created once, kept by the
@@ -105,7 +105,8 @@ def _copy(cur: Any, stage: str, columns: Sequence[str], rows: Iterable[Sequence[
 
 def copy_fast(rows: Sized) -> bool:
     """Whether the COPY path pays for ``rows`` on this connection."""
-    return connection.vendor == "postgresql" and len(rows) >= COPY_MIN_ROWS
+    # Below the threshold (``PORTAL_SQL_COPY_MIN_ROWS``) one VALUES statement is as cheap as the extra round trips.
+    return connection.vendor == "postgresql" and len(rows) >= settings.PORTAL_SQL_COPY_MIN_ROWS
 
 
 def insert_copy(
