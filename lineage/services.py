@@ -285,12 +285,12 @@ def _apply_columns(delta: GraphDelta, id_map: dict[str, int], db_now: Any) -> No
         return
     runs = {id_map[c[0]] for c in delta.columns}
     read: dict[tuple[int, int | None], int] = {}
-    for src, run, parent in Edge.objects.filter(kind="reads", dst_id__in=runs).values_list(
+    for src, run, parent in Edge.objects.filter(kind="reads", dst__id__in_array=runs).values_list(
             "src_id", "dst_id", "src__parent_id"):
         read[(run, parent)] = src
     unlisted = {id_map[c[1]] for c in delta.columns if (id_map[c[0]], id_map[c[1]]) not in read}
     newest: dict[int, int] = {}
-    for pk, parent in (Node.objects.filter(parent_id__in=unlisted, kind="datasetVersion")
+    for pk, parent in (Node.objects.filter(parent__id__in_array=unlisted, kind="datasetVersion")
                        .order_by(Col("event_time").asc(nulls_first=True), "pk").values_list("pk", "parent_id")):
         newest[parent] = pk
     rows = sorted({(read.get((id_map[run], id_map[ds])) or newest.get(id_map[ds]) or id_map[ds], sf, id_map[d], df,

@@ -106,7 +106,7 @@ def reads_resolve(delta: GraphDelta, id_map: dict[str, int]) -> None:
         return
     stored: dict[tuple[int, int], DatasetRead] = {}
     for part in chunks(run_pks, 5000):
-        for r in DatasetRead.objects.filter(run_id__in=part):
+        for r in DatasetRead.objects.filter(run__id__in_array=part):
             stored[(r.run_id, r.dataset_id)] = r
     if written:
         rows = sorted(written.items())
@@ -151,7 +151,7 @@ def read_versions(pairs: set[tuple[str, str]], id_map: dict[str, int]) -> dict[t
                      .values_list("pk", "namespace", "name"))
     out: dict[tuple[str, str], str] = {}
     for part in chunks(sorted({r for r, _ in by_pk}), 5000):
-        for run, ds, linked in DatasetRead.objects.filter(run_id__in=part).values_list("run_id", "dataset_id",
+        for run, ds, linked in DatasetRead.objects.filter(run__id__in_array=part).values_list("run_id", "dataset_id",
                                                                                        "linked"):
             key = by_pk.get((run, ds))
             if key is not None and linked:
