@@ -14,9 +14,11 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+import msgspec
 from django.db import connection, transaction
 from django.db.models import F as Col
-from django.db.models import ProtectedError
+from django.db.models import ProtectedError, TextField
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from portal.accounts.models import User
@@ -133,11 +135,24 @@ def _lock_existing(node_ids: list[str]) -> dict[str, tuple[int, int | None, Node
         qs = Node.objects.filter(node_id__in_array=part).order_by("node_id")
         if connection.features.has_select_for_update:
             qs = qs.select_for_update(no_key=True)  # FK checks of other batches (KEY SHARE) do not wait for it
+        # The JSON columns as text, decoded with msgspec: a batch locks thousands of rows, and JSONField's
+        # json.loads per value was a tenth of the batch's Python time.
+        qs = qs.annotate(facets_text=Cast("facets", TextField()), attrs_text=Cast("attrs", TextField()),
+                         owners_text=Cast("owners", TextField()), times_text=Cast("times", TextField()))
         for nid, pk, parent_id, facets, attrs, owners, state, deid, et, times in qs.values_list(
-            "node_id", "id", "parent_id", "facets", "attrs", "owners", "state", "deidentifies", "event_time", "times"
+            "node_id", "id", "parent_id", "facets_text", "attrs_text", "owners_text", "state", "deidentifies",
+            "event_time", "times_text"
         ):
-            out[nid] = (pk, parent_id, NodeRow(facets, attrs, owners, state, deid, et, times or {}))
+            out[nid] = (pk, parent_id, NodeRow(_loads(facets), _loads(attrs), _loads(owners), state, deid, et,
+                                               _loads(times) or {}))
     return out
+
+
+_json_decode = msgspec.json.Decoder().decode
+
+
+def _loads(text: str | None) -> Any:
+    return _json_decode(text) if text is not None else None
 
 
 def _weakened(node_id: str, kind: str, before: Any, after: Any) -> Change:
