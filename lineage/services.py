@@ -137,9 +137,9 @@ def _lock_existing(node_ids: list[str]) -> dict[str, tuple[int, int | None, Node
             qs = qs.select_for_update(no_key=True)  # FK checks of other batches (KEY SHARE) do not wait for it
         # The JSON columns as text, decoded with msgspec: a batch locks thousands of rows, and JSONField's
         # json.loads per value was a tenth of the batch's Python time.
-        qs = qs.annotate(facets_text=Cast("facets", TextField()), attrs_text=Cast("attrs", TextField()),
-                         owners_text=Cast("owners", TextField()), times_text=Cast("times", TextField()))
-        for nid, pk, parent_id, facets, attrs, owners, state, deid, et, times in qs.values_list(
+        texts = qs.annotate(facets_text=Cast("facets", TextField()), attrs_text=Cast("attrs", TextField()),
+                            owners_text=Cast("owners", TextField()), times_text=Cast("times", TextField()))
+        for nid, pk, parent_id, facets, attrs, owners, state, deid, et, times in texts.values_list(
             "node_id", "id", "parent_id", "facets_text", "attrs_text", "owners_text", "state", "deidentifies",
             "event_time", "times_text"
         ):
