@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from portal.accounts.models import User
 from portal.audit.services import Change, audit_record, audit_record_many
-from portal.lib.sql import chunks, insert_ignore, update_rows
+from portal.lib.sql import chunks, copy_fast, insert_ignore, update_rows
 
 from . import facets as F
 from . import ids
@@ -103,6 +103,19 @@ def _dumps(value: Any) -> str:
     return text
 
 
+_json_encode = msgspec.json.Encoder().encode
+
+
+def _node_json(value: Any) -> str:
+    """``_dumps`` for a node's facets, attributes, owners and times, which hold only JSON values (parsed events,
+    the planner's strings): msgspec's encoder, several times faster on a batch's thousands of rows."""
+    try:
+        text = _json_encode(value).decode()
+    except (TypeError, OverflowError):
+        return _dumps(value)
+    return _dumps(value) if "\\u0000" in text else text
+
+
 def _payload_text(raw: bytes) -> str:
     """The event's JSON text for ``RawEvent.payload``: as received unless it holds a U+0000 escape."""
     text = raw.decode("utf-8")
@@ -125,8 +138,8 @@ def _aware(value: datetime | None) -> datetime | None:
 def _node_row(d: NodeDelta, parent_id: int | None, now: Any) -> tuple[Any, ...]:
     row = _as_row(d)  # a node's first row keeps what the delta says, and when it said each part
     return (d.node_id, d.kind, d.namespace, d.name, d.version, d.environment, parent_id, row.state,
-            _dumps(row.owners), _dumps(row.facets), _dumps(row.attrs), row.deidentifies, _dt(row.event_time),
-            _dumps(row.times), now, now)
+            _node_json(row.owners), _node_json(row.facets), _node_json(row.attrs), row.deidentifies,
+            _dt(row.event_time), _node_json(row.times), now, now)
 
 
 def _lock_existing(node_ids: list[str]) -> dict[str, tuple[int, int | None, NodeRow]]:
@@ -175,10 +188,11 @@ def _apply_nodes(delta: GraphDelta, now: datetime, weakened: list[Change]) -> di
             missing = {d.parent_node_id for d in deltas if d.parent_node_id and d.parent_node_id not in id_map}
             if missing:
                 id_map.update(Node.objects.filter(node_id__in_array=missing).values_list("node_id", "id"))
-        # Rows are built only for nodes not stored yet (most of a batch's jobs and datasets are): the insert
-        # still skips any a concurrent batch stored meanwhile, and those are merged below like the rest.
+        # In a large batch rows are built only for nodes not stored yet (most of its jobs and datasets are): the
+        # insert still skips any a concurrent batch stored meanwhile, and those are merged below like the rest.
+        # A single event's few rows are cheaper to send than to look up first.
         stored_ids = set(Node.objects.filter(node_id__in_array=[d.node_id for d in deltas])
-                         .values_list("node_id", flat=True))
+                         .values_list("node_id", flat=True)) if copy_fast(deltas) else set()
         rows = [_node_row(d, id_map.get(d.parent_node_id or ""), db_now) for d in deltas
                 if d.node_id not in stored_ids]
         inserted = dict(insert_ignore("lineage_node", NODE_COLUMNS, rows, conflict=("node_id",),
@@ -200,9 +214,9 @@ def _apply_nodes(delta: GraphDelta, now: datetime, weakened: list[Change]) -> di
                 weakened.append(_weakened(d.node_id, d.kind, {"deidentifies": False}, {"deidentifies": True}))
             new_parent = parent_id or id_map.get(d.parent_node_id or "")
             if merged != row or new_parent != parent_id:
-                updates.append((new_parent, merged.state, _dumps(merged.owners), _dumps(merged.facets),
-                                _dumps(merged.attrs), merged.deidentifies, _dt(merged.event_time),
-                                _dumps(merged.times), db_now, pk))
+                updates.append((new_parent, merged.state, _node_json(merged.owners), _node_json(merged.facets),
+                                _node_json(merged.attrs), merged.deidentifies, _dt(merged.event_time),
+                                _node_json(merged.times), db_now, pk))
         # One set-based UPDATE in pk order (COPY and ``UPDATE ... FROM`` on PostgreSQL).
         update_rows("lineage_node", "id", _NODE_UPDATE_COLUMNS, sorted(updates, key=lambda u: u[-1]))
     return id_map
