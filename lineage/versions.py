@@ -19,7 +19,7 @@ from django.db import connection, transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
 
-from portal.lib.sql import chunks, insert_ignore, update_rows
+from portal.lib.sql import chunks, insert_ignore, rows_relation, update_rows
 
 from . import ids
 from .asof import edges_retire, node_retire
@@ -45,18 +45,6 @@ def _dt(value: datetime) -> Any:
 
 def _aware(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if timezone.is_naive(value) else value
-
-
-def _table(rows: list[tuple[Any, ...]], time_at: int) -> tuple[str, list[Any]]:
-    """``rows`` as a table expression for ``WITH v(...) AS (...)``, with its parameters: on PostgreSQL one array
-    per column (``unnest``: a short statement whatever the count), elsewhere ``VALUES`` with a placeholder each."""
-    width = len(rows[0])
-    if connection.vendor == "postgresql":
-        types = ["timestamptz" if i == time_at else "bigint" for i in range(width)]
-        cols = ", ".join(f"%s::{t}[]" for t in types)
-        return f"SELECT * FROM unnest({cols})", [[r[i] for r in rows] for i in range(width)]  # noqa: S608 - fixed types
-    one = "(" + ", ".join(["%s"] * width) + ")"
-    return "VALUES " + ", ".join([one] * len(rows)), [x for r in rows for x in r]
 
 
 def _writes_store(delta: GraphDelta, id_map: dict[str, int]) -> dict[int, datetime]:
@@ -112,7 +100,7 @@ def reads_resolve(delta: GraphDelta, id_map: dict[str, int]) -> None:
     if written:
         rows = sorted(written.items())
         for part in chunks(rows, 400 if connection.vendor != "postgresql" else len(rows)):
-            table, params = _table([(d, _dt(c)) for d, c in part], 1)
+            table, params = rows_relation([(d, c) for d, c in part])
             with connection.cursor() as cur:
                 cur.execute(_AFTER_SQL.format(rows=table), params)
                 later = [rid for (rid,) in cur.fetchall()]
@@ -163,7 +151,7 @@ def read_versions(pairs: set[tuple[str, str]], id_map: dict[str, int]) -> dict[t
 def _resolve(reads: list[tuple[int, int, int, datetime]]) -> dict[int, str | None]:
     out: dict[int, str | None] = {}
     for part in chunks(reads, 250 if connection.vendor != "postgresql" else max(1, len(reads))):
-        table, params = _table([(i, ds, _dt(at), run) for i, run, ds, at in part], 2)
+        table, params = rows_relation([(i, ds, at, run) for i, run, ds, at in part])
         with connection.cursor() as cur:
             cur.execute(_RESOLVE_SQL.format(rows=table), params)
             out.update(cur.fetchall())

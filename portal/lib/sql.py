@@ -5,6 +5,7 @@ from __future__ import annotations
 import weakref
 import zlib
 from collections.abc import Iterable, Iterator, Sequence, Sized
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -154,3 +155,23 @@ def update_rows(table: str, key: str, columns: Sequence[str], rows: Sequence[Seq
         cur.execute(f"WITH s AS (DELETE FROM {qn(stage)} RETURNING *) "  # noqa: S608 - fixed names
                     f"UPDATE {qn(table)} t SET {sets} FROM s WHERE t.{qn(key)} = s.{qn(key)}")
     return len(rows)
+
+
+_PG_TYPES = ((bool, "boolean"), (int, "bigint"), (float, "float8"), (str, "text"), (datetime, "timestamptz"))
+
+
+def rows_relation(rows: Sequence[Sequence[Any]]) -> tuple[str, list[Any]]:
+    """``rows`` as a relation for ``WITH v(...) AS (<relation>)``, with its parameters. PostgreSQL: ``unnest`` of one
+    array per column (typed from the values: int, float, bool, str, datetime), a short statement whatever the
+    count; elsewhere ``VALUES`` with a placeholder per value. Times are adapted for the connection."""
+    width = len(rows[0])
+    adapt = connection.ops.adapt_datetimefield_value
+    cols = [[adapt(v) if isinstance(v, datetime) else v for v in (r[i] for r in rows)] for i in range(width)]
+    if connection.vendor != "postgresql":
+        one = "(" + ", ".join(["%s"] * width) + ")"
+        return "VALUES " + ", ".join([one] * len(rows)), [col[j] for j in range(len(rows)) for col in cols]
+    types = []
+    for i in range(width):
+        sample = next((v for v in (r[i] for r in rows) if v is not None), "")
+        types.append(next(t for cls, t in _PG_TYPES if isinstance(sample, cls)))
+    return "SELECT * FROM unnest(" + ", ".join(f"%s::{t}[]" for t in types) + ")", cols  # noqa: S608 - fixed types
