@@ -3,6 +3,10 @@
 Ingestion is set-based: a batch of events becomes one GraphDelta (``plan.py``), applied with a handful
 of multi-row statements whatever the batch size. Raw events are inserted first with
 ``ON CONFLICT DO NOTHING`` so an exact duplicate is stored once and changes nothing.
+
+One code path for the rules, two for storage (``portal/lib/sql.py``): on PostgreSQL a write of many rows is a COPY
+into a temporary staging table and one ``INSERT ... SELECT`` or ``UPDATE ... FROM``, and id lists are one array
+parameter; on SQLite (and for a single event's few rows) multi-row ``VALUES``.
 """
 
 from __future__ import annotations
