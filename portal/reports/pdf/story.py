@@ -38,6 +38,7 @@ class Story(SummarySections, AnnexIVSections, ColumnSections, ErasureSections, A
             self.data(0)
             self.column_paths(0)
             self.approvals(0)
+            self.approved_lineage(0)
             self.deployments(0)
             self.violations(0)
             self.documents(0, _list(self.b.get("documents")))
@@ -48,6 +49,8 @@ class Story(SummarySections, AnnexIVSections, ColumnSections, ErasureSections, A
             self.controls(0)
             self.lineage(0)
             self.approvals(0)
+            if _list(self.b.get("approved_lineage")):
+                self.approved_lineage(0)
             self.deployments(0)
             self.violations(0)
             if _list(self.b.get("documents")):

@@ -1,8 +1,8 @@
 /* Explorer: a dataset's columns, loaded on demand into the details panel (GET /api/v1/nodes/<id>/columns).
  * Each column with its classification tags, the sensitive tags that reach it over column lineage (carried
  * through DIRECT edges, or only influencing it through a filter or join), and its column edges one step up
- * and down. The explorer calls PortalColumns.attach(panel, nodeApiUrl, exploreUrl) for datasets and dataset
- * versions. Every server text goes through textContent. */
+ * and down. It listens for the explorer's `explorer:details` event and adds the section for datasets and
+ * dataset versions; explorer.js knows nothing of it. Every server text goes through textContent. */
 (function () {
   "use strict";
 
@@ -97,5 +97,17 @@
     return section;
   }
 
+  // The explorer announces each filled details panel (explorer.js): datasets and versions get the section.
+  var root = document.getElementById("explorer");
+  var cfgEl = document.getElementById("explorer-config");
+  if (root && cfgEl) {
+    var cfg = JSON.parse(cfgEl.textContent);
+    root.addEventListener("explorer:details", function (ev) {
+      var d = ev.detail.node;
+      if (d.kind !== "dataset" && d.kind !== "datasetVersion") { return; }
+      attach(ev.detail.panel, cfg.nodeApi + encodeURIComponent(d.id),
+        function (id) { return cfg.explorePage + "?node=" + encodeURIComponent(id); });
+    });
+  }
   window.PortalColumns = { attach: attach };
 })();
