@@ -301,6 +301,9 @@ PORTAL_TOKEN_MAX_FAILURES = env_int("PORTAL_TOKEN_MAX_FAILURES", 20)
 PORTAL_TOKEN_WINDOW_SECONDS = env_int("PORTAL_TOKEN_WINDOW_SECONDS", 5 * 60)
 # ... and this many from all addresses together. Known valid tokens are never throttled (README "Sign-in").
 PORTAL_TOKEN_MAX_FAILURES_GLOBAL = env_int("PORTAL_TOKEN_MAX_FAILURES_GLOBAL", 1000)
+# A valid API token is remembered per process this many seconds (0: read it on every request). A token revoked,
+# or a user deactivated, elsewhere is refused by every worker within this time; in the revoking process at once.
+PORTAL_TOKEN_CACHE_SECONDS = env_int("PORTAL_TOKEN_CACHE_SECONDS", 5)
 
 # Second factor (TOTP, RFC 6238): required for these roles (superusers count as admins) at sign-in and at each
 # electronic signature; optional for everyone else. Every deployment with its own PORTAL_SECRET_KEY requires it
