@@ -201,6 +201,12 @@ LINEAGE_MAX_EVENT_BYTES = env_int("PORTAL_MAX_EVENT_BYTES", 2 * 1024 * 1024)
 LINEAGE_MAX_BATCH_BYTES = env_int("PORTAL_MAX_BATCH_BYTES", 32 * 1024 * 1024)
 LINEAGE_MAX_BATCH_EVENTS = env_int("PORTAL_MAX_BATCH_EVENTS", 5000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = LINEAGE_MAX_BATCH_BYTES
+# Single events (POST /api/v1/lineage) that one process serves at the same time are applied together in one
+# transaction, each request answered with its own outcome after the commit (lineage/intake.py; groups form
+# under gunicorn's gthread workers). At most GROUP_MAX events per group; a leader may wait GROUP_WAIT_MS for more.
+LINEAGE_INGEST_GROUP = env_bool("PORTAL_INGEST_GROUP", True)
+LINEAGE_INGEST_GROUP_MAX = env_int("PORTAL_INGEST_GROUP_MAX", 100)
+LINEAGE_INGEST_GROUP_WAIT_MS = env_int("PORTAL_INGEST_GROUP_WAIT_MS", 0)
 # Event times: further ahead than the clock skew is refused (400 on eventTime); older than the horizon (days,
 # 0 = no horizon) is accepted with a warning.
 LINEAGE_MAX_FUTURE_SECONDS = env_int("PORTAL_EVENT_MAX_FUTURE_SECONDS", 600)
