@@ -281,9 +281,19 @@ class CpuMeter:
     including any other activity on the server during the span.
     """
 
-    def __init__(self, server: Gunicorn | None, *, others: dict[str, int] | None = None) -> None:
+    def __init__(self, server: Gunicorn | None, *, others: dict[str, int] | None = None,
+                 db: str | None = None) -> None:
         self.server = server
         self.others = others or {}  # more processes to count by name (a sidecar such as the audit sequencer)
+        # With ``db``: also "postgres (db)", the backends connected to that database at the start and the end
+        # (live ones only: a backend that exits in between is missed), apart from the rest of a shared server.
+        self.db = db
+        self.db_pids: set[int] = set()
+
+    def _db_backends(self) -> set[int]:
+        with psycopg.connect(dsn("postgres"), autocommit=True) as conn:
+            rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", (self.db,)).fetchall()
+        return {pid for (pid,) in rows}
 
     def _group(self, pids: list[int], parent: int | None) -> float:
         total = sum(c for pid in pids if (c := cpu_seconds(pid)) is not None)
@@ -306,14 +316,22 @@ class CpuMeter:
 
     def __enter__(self) -> CpuMeter:
         self.t0, self.before = time.perf_counter(), self._snap()
+        if self.db:
+            self.db_pids = self._db_backends()
+            self.db_before = {pid: cpu_seconds(pid) or 0.0 for pid in self.db_pids}
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.wall, after = time.perf_counter() - self.t0, self._snap()
         self.used = {name: after[name] - self.before[name] for name in after}
+        if self.db:
+            pids = self.db_pids | self._db_backends()
+            self.used[f"postgres ({self.db})"] = sum(
+                (c - self.db_before.get(pid, 0.0)) for pid in pids if (c := cpu_seconds(pid)) is not None)
 
     def line(self) -> str:
         cores = os.cpu_count() or 1
         parts = ", ".join(f"{name} {sec:.1f}s" for name, sec in self.used.items())
-        busy = sum(self.used.values()) / (self.wall * cores) * 100
+        busy = sum(sec for name, sec in self.used.items() if not name.startswith("postgres (")) / (
+            self.wall * cores) * 100
         return f"CPU over {self.wall:.1f}s wall: {parts} ({busy:.0f}% of {cores} cores)"

@@ -541,7 +541,7 @@ def batch_phase(args: argparse.Namespace, pool: Pool, server: Gunicorn, token: s
     threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(args.batch_clients)]
     samp = threading.Thread(target=sampler, daemon=True)
     t0 = time.perf_counter()
-    with CpuMeter(server, others=_sidecars(args)) as cpu:
+    with CpuMeter(server, others=_sidecars(args), db=args.db) as cpu:
         samp.start()
         for t in threads:
             t.start()
@@ -619,7 +619,7 @@ def single_phase(args: argparse.Namespace, pool: Pool, server: Gunicorn, token: 
         f"(http.client, keep-alive requested), gunicorn -w {args.workers} ({args.worker_class}) ==")
     threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(k)]
     t0 = time.perf_counter()
-    with CpuMeter(server, others=_sidecars(args)) as cpu:
+    with CpuMeter(server, others=_sidecars(args), db=args.db) as cpu:
         for t in threads:
             t.start()
         for t in threads:
@@ -698,6 +698,8 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1, help="gunicorn --threads (gthread; default %(default)s)")
     p.add_argument("--app", default="portal.wsgi", help="gunicorn application (portal.asgi with "
                    "--worker-class uvicorn.workers.UvicornWorker; default %(default)s)")
+    p.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                   help="extra environment for gunicorn, e.g. PORTAL_INGEST_GROUP=0 (repeatable)")
     p.add_argument("--audit-sequencer", choices=["service", "inline"], default="service",
                    help="service (default, as docker-compose runs it): a separate `manage.py audit_sequencer` "
                    "process chains the audit entries; inline: every request chains its own (the demo and tests)")
@@ -736,7 +738,8 @@ def main() -> None:
             token = issue_token(args.db, "benchsvc", "ingestor")
             if "baseline" not in args.skip:
                 results["baseline"] = run_baselines(args, pool)
-            mode = {"PORTAL_AUDIT_SEQUENCER": args.audit_sequencer}
+            mode = {"PORTAL_AUDIT_SEQUENCER": args.audit_sequencer,
+                    **dict(kv.split("=", 1) for kv in args.env)}
             if args.audit_sequencer == "service":
                 args.sequencer_proc = start_sequencer(args.db, f"/tmp/bench-sequencer-{args.db}.log")
             server = Gunicorn(args.db, workers=args.workers, worker_class=args.worker_class,
@@ -744,7 +747,8 @@ def main() -> None:
             log(f"\ngunicorn: {' '.join(server.cmdline[1:])} (pid {server.proc.pid if server.proc else '?'}, "
                 f"workers {server.worker_pids()}, log {server.log_path}); audit sequencer: "
                 f"{args.audit_sequencer}" + (f" (manage.py audit_sequencer, pid {args.sequencer_proc.pid})"
-                                             if args.audit_sequencer == "service" else " (each request)"))
+                                             if args.audit_sequencer == "service" else " (each request)")
+                + (f"; environment {' '.join(args.env)}" if args.env else ""))
             if "batch" not in args.skip:
                 results["batch"] = batch_phase(args, pool, server, token)
                 log(f"  database after the batch run: {db_counts(args.db)}")
