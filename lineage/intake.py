@@ -6,7 +6,9 @@ rows. Here a request hands its event to the process's :class:`Intake`. If no gro
 being applied, the request leads: it takes every event waiting (up to ``LINEAGE_INGEST_GROUP_MAX``), applies
 them with one ``events_ingest`` call in one transaction, and hands each waiting request its own outcome.
 Requests arriving meanwhile wait and form the next group, so groups grow with the load and a lone request
-is applied at once (plus ``LINEAGE_INGEST_GROUP_WAIT_MS``, default 0, if set).
+is applied at once. A leader waits for requests that have already arrived in this process and are still being
+read and parsed (``ingest_arriving``), at most ``LINEAGE_INGEST_GROUP_WAIT_MS``, so they join its group
+instead of starting the next one; with nothing arriving it does not wait.
 
 Nothing of the answer changes: each request learns its own outcome only after its group committed, so 201
 (created), 200 (an exact duplicate, also of an event earlier in the same group), 403/409 refusals with their
@@ -23,6 +25,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,7 +65,28 @@ class Intake:
         self._cond = threading.Condition()
         self._queues: dict[Any, list[_Waiter]] = defaultdict(list)
         self._busy: set[Any] = set()
+        self._arriving = 0
+        self._local = threading.local()
         self.stats = GroupStats()
+
+    def waiting(self) -> int:
+        with self._cond:
+            return sum(len(q) for q in self._queues.values())
+
+    def arrive(self) -> None:
+        with self._cond:
+            self._arriving += 1
+            self._local.counted = True
+
+    def leave(self) -> None:
+        with self._cond:
+            self._leave_locked()
+
+    def _leave_locked(self) -> None:
+        if getattr(self._local, "counted", False):
+            self._local.counted = False
+            self._arriving -= 1
+            self._cond.notify_all()
 
     def submit(self, *, event: ParsedEvent, by: Any) -> IngestOutcome:
         """Apply ``event`` for ``by`` together with whatever other requests of ``by`` are waiting."""
@@ -70,6 +95,7 @@ class Intake:
         key = getattr(by, "pk", None)
         with self._cond:
             self._queues[key].append(me)
+            self._leave_locked()
         while True:
             with self._cond:
                 while not me.done and key in self._busy:
@@ -78,10 +104,10 @@ class Intake:
                     return self._result(me)
                 self._busy.add(key)
             try:
-                wait = settings.LINEAGE_INGEST_GROUP_WAIT_MS / 1000
-                if wait > 0:
-                    time.sleep(wait)
+                deadline = time.monotonic() + settings.LINEAGE_INGEST_GROUP_WAIT_MS / 1000
                 with self._cond:
+                    while self._arriving > 0 and (left := deadline - time.monotonic()) > 0:
+                        self._cond.wait(left)
                     queue = self._queues[key]
                     group = queue[:settings.LINEAGE_INGEST_GROUP_MAX]
                     del queue[:len(group)]
@@ -156,5 +182,23 @@ def event_ingest_grouped(*, event: ParsedEvent, by: Any) -> IngestOutcome:
     return _intake.submit(event=event, by=by)
 
 
+@contextmanager
+def ingest_arriving() -> Iterator[None]:
+    """Around reading and parsing a single event: a group's leader waits for requests inside this block."""
+    if not settings.LINEAGE_INGEST_GROUP:
+        yield
+        return
+    _intake.arrive()
+    try:
+        yield
+    finally:
+        _intake.leave()  # nothing left to count when the event was submitted; a 400 leaves here
+
+
 def intake_stats() -> GroupStats:
     return _intake.stats
+
+
+def intake_waiting() -> int:
+    """Events queued in this process for the next group."""
+    return _intake.waiting()

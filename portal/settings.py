@@ -203,10 +203,11 @@ LINEAGE_MAX_BATCH_EVENTS = env_int("PORTAL_MAX_BATCH_EVENTS", 5000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = LINEAGE_MAX_BATCH_BYTES
 # Single events (POST /api/v1/lineage) that one process serves at the same time are applied together in one
 # transaction, each request answered with its own outcome after the commit (lineage/intake.py; groups form
-# under gunicorn's gthread workers). At most GROUP_MAX events per group; a leader may wait GROUP_WAIT_MS for more.
+# under gunicorn's gthread workers). At most GROUP_MAX events per group; a group's leader waits for requests
+# already arriving in its process (read, parsed) at most GROUP_WAIT_MS, and not at all when none are.
 LINEAGE_INGEST_GROUP = env_bool("PORTAL_INGEST_GROUP", True)
 LINEAGE_INGEST_GROUP_MAX = env_int("PORTAL_INGEST_GROUP_MAX", 100)
-LINEAGE_INGEST_GROUP_WAIT_MS = env_int("PORTAL_INGEST_GROUP_WAIT_MS", 0)
+LINEAGE_INGEST_GROUP_WAIT_MS = env_int("PORTAL_INGEST_GROUP_WAIT_MS", 20)
 # Event times: further ahead than the clock skew is refused (400 on eventTime); older than the horizon (days,
 # 0 = no horizon) is accepted with a warning.
 LINEAGE_MAX_FUTURE_SECONDS = env_int("PORTAL_EVENT_MAX_FUTURE_SECONDS", 600)

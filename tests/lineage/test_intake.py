@@ -5,13 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from rest_framework.test import APIClient
 
-from lineage.intake import intake_stats
+from lineage.intake import ingest_arriving, intake_stats, intake_waiting
 from lineage.models import RawEvent
 from portal.accounts.services import namespace_assign, token_issue, user_ensure
 from portal.audit.models import AuditEntry
@@ -22,7 +24,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def token(db: Any, settings: Any) -> str:
-    settings.LINEAGE_INGEST_GROUP_WAIT_MS = 400  # the leader waits for the others: one group, deterministic
+    settings.LINEAGE_INGEST_GROUP_WAIT_MS = 30_000  # bounds the wait for a request held "arriving" below
     for ns, team in (("team-a", "team-a"), ("s3://a", "team-a"), ("team-b", "team-b")):
         namespace_assign(namespace=ns, team=team)
     _, raw = token_issue(user=user_ensure(username="svc-a", role="ingestor", team="team-a"))
@@ -30,9 +32,14 @@ def token(db: Any, settings: Any) -> str:
 
 
 def _post_together(token: str, bodies: list[bytes]) -> list[Any]:
-    """Post every body from its own thread at the same moment, as concurrent pipelines do."""
+    """Post every body from its own thread at the same moment, as concurrent pipelines do.
+
+    This thread holds one more request "arriving" until every body is queued, as a request still being read
+    would: the first request's group waits for it, so all of them form one group, however slow the machine.
+    """
     barrier = threading.Barrier(len(bodies))
     answers: list[Any] = [None] * len(bodies)
+    grouping = settings.LINEAGE_INGEST_GROUP
 
     def post(i: int) -> None:
         client = APIClient(raise_request_exception=False)
@@ -45,8 +52,12 @@ def _post_together(token: str, bodies: list[bytes]) -> list[Any]:
             connection.close()
 
     threads = [threading.Thread(target=post, args=(i,)) for i in range(len(bodies))]
-    for t in threads:
-        t.start()
+    with ingest_arriving():
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 60
+        while grouping and intake_waiting() < len(bodies) and time.monotonic() < deadline:
+            time.sleep(0.01)
     for t in threads:
         t.join()
     return answers
