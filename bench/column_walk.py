@@ -31,7 +31,6 @@ from _common import (
     deadline,
     drop_database,
     dsn,
-    git_state,
     log,
     machine_line,
     migrate,
@@ -57,9 +56,9 @@ def build(db: str, versions: int, columns: int, window: int) -> tuple[int, float
     with psycopg.connect(dsn(db), autocommit=True) as conn:
         conn.execute(
             "INSERT INTO lineage_node (node_id, kind, namespace, name, version, environment, state, owners, facets, "
-            "attrs, deidentifies, created_at, updated_at) "
+            "attrs, deidentifies, created_at, updated_at, times) "
             "SELECT 'datasetVersion:bench:t' || v || '#1', 'datasetVersion', 'bench', 't' || v, '1', '', '', "
-            "'[]', '{}', '{}', false, now(), now() FROM generate_series(0, %s) v", [versions - 1])
+            "'[]', '{}', '{}', false, now(), now(), '{}' FROM generate_series(0, %s) v", [versions - 1])
         conn.execute("CREATE TEMP TABLE ids AS SELECT (regexp_match(node_id, 't(\\d+)#'))[1]::int AS v, id "
                      "FROM lineage_node WHERE namespace = 'bench'")
         conn.execute("CREATE INDEX ON ids (v)")
@@ -106,15 +105,21 @@ def main() -> None:
     p.add_argument("--samples", type=int, default=50)
     p.add_argument("--db", default=run_name("lineage_bench_columns"))
     p.add_argument("--keep-db", action="store_true")
+    p.add_argument("--reuse-db", action="store_true", help="walk the graph already in --db (kept by --keep-db)")
     p.add_argument("--max-seconds", type=float, default=1200)
     args = p.parse_args()
     log(machine_line())
-    log(git_state())
-    recreate_database(args.db)
+    log(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    if not args.reuse_db:
+        recreate_database(args.db)
     try:
         with deadline(args.max_seconds):
             migrate(args.db)
-            edges, secs = build(args.db, args.versions, args.columns, args.window)
+            if args.reuse_db:
+                with psycopg.connect(dsn(args.db)) as conn:
+                    edges, secs = (conn.execute("SELECT count(*) FROM lineage_columnedge").fetchone() or (0,))[0], 0.0
+            else:
+                edges, secs = build(args.db, args.versions, args.columns, args.window)
             log(f"graph: {args.versions:,} versions x {args.columns} columns, {edges:,} column edges "
                 f"(built in {secs:.1f} s)")
             os.environ.update({"DATABASE_URL": database_url(args.db), "DJANGO_SETTINGS_MODULE": "portal.settings"})

@@ -84,7 +84,7 @@ class Layout:
 
 
 NODE_COLS = ("id, node_id, kind, namespace, name, version, environment, parent_id, state, owners, facets, attrs, "
-             "deidentifies, event_time, created_at, updated_at")
+             "deidentifies, event_time, created_at, updated_at, times")
 SCHEMA_FACET = json.dumps({"schema": {"_producer": "bench", "_schemaURL": "https://openlineage.io/spec/facets/1-1-1/"
                                       "SchemaDatasetFacet.json", "fields": [
                                           {"name": n, "type": t} for n, t in (
@@ -110,7 +110,7 @@ def build_statements(L: Layout, *, far: float, window: int, seed: float) -> list
         return f"(CASE WHEN {x} >= 1 THEN {L.dsv0} + {x} ELSE {source} END)"
 
     schema = f"'{SCHEMA_FACET}'::jsonb"
-    common = "'[]'::jsonb, {facets}, {attrs}, false, {t}, {t}, {t}"
+    common = "'[]'::jsonb, {facets}, {attrs}, false, {t}, {t}, {t}, '{{}}'::jsonb"
     stmts = [
         ("commits", f"""
 INSERT INTO lineage_node ({NODE_COLS})
@@ -256,6 +256,33 @@ SELECT json_build_object(
 )::text
 """
 
+# The explorer's neighbourhood in one statement: both directions to a depth, the nearest 300 nodes, their rows
+# and the edges between them as JSON (no visibility, sensitive tags or layout).
+GRAPH_SQL = """
+WITH RECURSIVE up(id, depth) AS (
+    SELECT %(seed)s::bigint, 0
+    UNION SELECT e.src_id, u.depth + 1 FROM up u JOIN lineage_edge e ON e.dst_id = u.id WHERE u.depth < %(depth)s
+), down(id, depth) AS (
+    SELECT %(seed)s::bigint, 0
+    UNION SELECT e.dst_id, d.depth + 1 FROM down d JOIN lineage_edge e ON e.src_id = d.id WHERE d.depth < %(depth)s
+), near AS (
+    SELECT id, min(depth) AS d FROM (SELECT * FROM up UNION ALL SELECT * FROM down) b GROUP BY id
+    ORDER BY 2, 1 LIMIT 300
+)
+SELECT json_build_object(
+    'nodes', (SELECT json_agg(json_build_object('id', n.node_id, 'kind', n.kind, 'namespace', n.namespace,
+                                                'name', n.name, 'version', n.version, 'distance', c.d))
+              FROM near c JOIN lineage_node n ON n.id = c.id),
+    'edges', (SELECT json_agg(json_build_object('source', e.src_id, 'target', e.dst_id, 'kind', e.kind))
+              FROM lineage_edge e JOIN near a ON a.id = e.dst_id JOIN near b ON b.id = e.src_id)
+)::text
+"""
+
+
+def ratio_verdict(times: list[float], baseline: list[float], most: float) -> str:
+    r = statistics.median(times) / statistics.median(baseline)
+    return f"median {r:.2f} x the CTE + rows as JSON baseline [within {most:g} x: {'MET' if r <= most else 'NOT MET'}]"
+
 
 def timed(fn: Any, items: list[Any], cap: float = 0) -> tuple[list[float], list[Any]]:
     """Call ``fn`` on each item, timing each call; stop early once ``cap`` seconds have passed (0: no cap)."""
@@ -290,6 +317,10 @@ class SqlTimer:
             n = len(params) if isinstance(params, list | tuple) else 0
             self.calls.append((" ".join(sql.split()[:6])[:60], time.perf_counter() - t0))
             self.params.append(n)
+
+
+def graph_verdict(times: list[float]) -> str:
+    return f"[median < 200 ms: {'MET' if statistics.median(times) * 1000 < 200 else 'NOT MET'}]"
 
 
 def verdict(times: list[float]) -> str:
@@ -434,21 +465,29 @@ def main() -> None:
     p.add_argument("--db", default=run_name("lineage_bench_query"),
                    help="database to (re)create (default %(default)s: one per run)")
     p.add_argument("--keep-db", action="store_true", help="do not drop the database at the end")
+    p.add_argument("--reuse-db", action="store_true", help="use the graph already in --db (from a run with "
+                   "--keep-db and the same graph flags) instead of re-building it")
+    p.add_argument("--graph-depth", type=int, default=5, help="depth of the explorer graph API series "
+                   "(default %(default)s)")
     p.add_argument("--max-seconds", type=float, default=1800, help="overall time limit (default %(default)s)")
     args = p.parse_args()
 
-    log(f"bench/lineage_query.py  {machine_line()}")
+    log(f"bench/lineage_query.py  {machine_line()}; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     L = Layout(edges=args.edges, model_every=args.model_every, commits_per_job=args.commits_per_job)
     server: Gunicorn | None = None
     try:
         with deadline(args.max_seconds):
-            recreate_database(args.db)
-            log(f"database {args.db}: re-created, migrated in {migrate(args.db):.1f}s")
+            if args.reuse_db:
+                log(f"database {args.db}: re-used (--reuse-db), migrated in {migrate(args.db):.1f}s")
+            else:
+                recreate_database(args.db)
+                log(f"database {args.db}: re-created, migrated in {migrate(args.db):.1f}s")
             token = issue_token(args.db, "benchadmin", "admin")
             log(f"\n== Building the graph: {L.runs:,} runs, {L.jobs:,} jobs, {L.commits:,} commits, "
                 f"{L.models:,} model versions, {L.deployments:,} deployments (~{L.total_nodes:,} nodes, "
                 f"~{L.expected_edges:,} edges) ==")
-            build_s = build_graph(args.db, L, far=args.far, window=args.window, seed=args.seed)
+            build_s = 0.0 if args.reuse_db else build_graph(args.db, L, far=args.far, window=args.window,
+                                                            seed=args.seed)
             with psycopg.connect(dsn(args.db)) as conn:
                 n_nodes = conn.execute("SELECT count(*) FROM lineage_node").fetchone()[0]
                 n_edges = conn.execute("SELECT count(*) FROM lineage_edge").fetchone()[0]
@@ -480,6 +519,21 @@ def main() -> None:
                 nojob_t, nojob_sizes = timed(no_jobs, pks)
                 timed(full, pks[:5])
                 full_t, full_bytes = timed(full, pks, args.series_seconds)
+                graph_roots = [r[0] for r in conn.execute(
+                    "SELECT DISTINCT ON (e.dst_id) e.src_id, s.node_id FROM lineage_edge e JOIN lineage_node s "
+                    "ON s.id = e.src_id WHERE e.kind = 'deploys' AND e.dst_id = ANY(%s)", [pks]).fetchall()]
+                mq_jobs = [r[0] for r in conn.execute(
+                    "SELECT j.node_id FROM lineage_edge d JOIN lineage_edge p ON p.dst_id = d.src_id AND p.kind = "
+                    "'produces' JOIN lineage_node r ON r.id = p.src_id JOIN lineage_node j ON j.id = r.parent_id "
+                    "WHERE d.kind = 'deploys' AND d.dst_id = ANY(%s)", [pks]).fetchall()]
+                graph_ids = dict(conn.execute("SELECT id, node_id FROM lineage_node WHERE id = ANY(%s)",
+                                              [graph_roots]).fetchall())
+
+                def graph_base(pk: int) -> int:
+                    return len(conn.execute(GRAPH_SQL, {"seed": pk, "depth": args.graph_depth}).fetchone()[0])
+
+                timed(graph_base, graph_roots[:5])
+                graph_base_t, _ = timed(graph_base, graph_roots)
             log(f"  closure size (nodes within depth {args.depth}): median {statistics.median(sizes):,.0f}, "
                 f"p99 {percentile(sizes, 99):,.0f}, max {max(sizes):,}")
             with psycopg.connect(dsn(args.db)) as conn:
@@ -493,6 +547,8 @@ def main() -> None:
                 f"max {max(nojob_sizes):,}")
             log(f"  baseline, CTE + node rows + edges as JSON (1 SQL): {summary_ms(full_t)}  "
                 f"(median {statistics.median(full_bytes) / 1024:,.0f} KB){capped(full_t, len(pks))}")
+            log(f"  baseline, explorer neighbourhood at depth {args.graph_depth} (both directions, nearest 300, rows "
+                f"+ edges as JSON, 1 SQL) from the deployments' model versions: {summary_ms(graph_base_t)}")
 
             # lineage_walk in-process.
             os.environ.update({"DATABASE_URL": database_url(args.db), "DJANGO_SETTINGS_MODULE": "portal.settings",
@@ -530,7 +586,15 @@ def main() -> None:
             api_t, api_bytes = timed(api, paths[: args.api_queries], args.series_seconds)
             log(f"  GET .../upstream, Django test client in-process:  {summary_ms(api_t)}  {verdict(api_t)}"
                 f"{capped(api_t, min(args.api_queries, len(paths)))}")
-            log(f"    response size median {statistics.median(api_bytes) / 1024:,.0f} KB")
+            log(f"    response size median {statistics.median(api_bytes) / 1024:,.0f} KB; "
+                f"{ratio_verdict(api_t, full_t, 3)}")
+            graph_paths = [f"/api/v1/nodes/{quote(graph_ids[pk], safe='')}/graph?depth={args.graph_depth}"
+                           for pk in graph_roots]
+            timed(api, graph_paths[:3])
+            graph_t, graph_bytes = timed(api, graph_paths[: args.api_queries], args.series_seconds)
+            log(f"  GET .../graph?depth={args.graph_depth} (explorer), test client:     {summary_ms(graph_t)}  "
+                f"{graph_verdict(graph_t)}; response median {statistics.median(graph_bytes) / 1024:,.0f} KB"
+                f"{capped(graph_t, min(args.api_queries, len(graph_paths)))}")
 
             if args.breakdown:
                 breakdown(picks[: args.breakdown], args.depth)
@@ -553,9 +617,23 @@ def main() -> None:
 
                 timed(http_get, paths[:3])
                 http_t, _ = timed(http_get, paths[: args.api_queries], args.series_seconds)
-                conn_h.close()
                 log(f"  GET .../upstream over HTTP, gunicorn -w {args.workers}:  {summary_ms(http_t)}  "
                     f"{verdict(http_t)}{capped(http_t, min(args.api_queries, len(paths)))}")
+                log(f"    {ratio_verdict(http_t, full_t, 3)}")
+                timed(http_get, graph_paths[:3])
+                ghttp_t, _ = timed(http_get, graph_paths[: args.api_queries], args.series_seconds)
+                log(f"  GET .../graph?depth={args.graph_depth} over HTTP, gunicorn -w {args.workers}: "
+                    f"{summary_ms(ghttp_t)}  {graph_verdict(ghttp_t)}"
+                    f"{capped(ghttp_t, min(args.api_queries, len(graph_paths)))}")
+                # Marquez's lineage call for the job behind each deployment: the same walks, both directions,
+                # to 2 x depth + 1 edges (Marquez counts job hops).
+                mq_paths = [f"/api/v1/lineage?nodeId={quote(j, safe='')}&depth={args.depth}" for j in mq_jobs]
+                timed(http_get, mq_paths[:3])
+                mq_t, mq_bytes = timed(http_get, mq_paths[: args.api_queries], args.series_seconds)
+                conn_h.close()
+                log(f"  GET /api/v1/lineage?nodeId=<job>&depth={args.depth} (Marquez) over HTTP: {summary_ms(mq_t)}; "
+                    f"response median {statistics.median(mq_bytes) / 1024:,.0f} KB; "
+                    f"{ratio_verdict(mq_t, full_t, 3)}{capped(mq_t, min(args.api_queries, len(mq_paths)))}")
     finally:
         if server is not None:
             server.stop()

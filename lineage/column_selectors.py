@@ -2,17 +2,19 @@
 
 A column is ``(dataset version pk, field)``; field "" is the whole dataset (the facet's dataset-wide list).
 Walking upstream from a column also follows the edges into its dataset's whole-dataset column; walking
-downstream from a whole-dataset column continues from every column of that version. The walk goes one level
-per query (an indexed ``IN`` on the edge table), so it stops at ``depth`` levels or ``max_nodes`` columns.
+downstream from a whole-dataset column continues from every column of that version. ``column_walk`` is one
+statement (a recursive CTE); the sensitivity questions below still go one level per query.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
+from django.db import connection
 
 from portal.accounts.models import User
 
@@ -58,34 +60,85 @@ def _step(frontier: set[Column], direction: str) -> list[tuple[Column, Column, T
     return out
 
 
+def _column_seeds_sql(seeds: list[Column]) -> tuple[str, list[Any]]:
+    if connection.vendor == "postgresql":  # two array parameters, not thousands of placeholders
+        return "SELECT * FROM unnest(%s::bigint[], %s::text[])", [[pk for pk, _ in seeds], [f for _, f in seeds]]
+    return "VALUES " + ", ".join(["(%s, %s)"] * len(seeds)), [v for seed in seeds for v in seed]
+
+
 def column_walk(*, seeds: list[Column], direction: str, depth: int, max_nodes: int | None = None,
-                types: frozenset[str] | None = None) -> ColumnWalk:
-    """Walk column edges from ``seeds`` for at most ``depth`` levels; ``types`` keeps only DIRECT or INDIRECT."""
+                types: frozenset[str] | None = None, edges: tuple[str, Sequence[Any]] = ("lineage_columnedge", ()),
+                ) -> ColumnWalk:
+    """Walk column edges from ``seeds`` for at most ``depth`` levels; ``types`` keeps only DIRECT or INDIRECT.
+
+    One statement on both engines: a recursive CTE over (version, field, distance) for the columns reached (each
+    at its least distance), the ``max_nodes`` nearest kept (by distance, version pk, field), and the edges
+    leaving each kept column short of the bound towards a kept one. ``edges`` names the column edges walked (SQL
+    relation and parameters, ``lineage_columnedge`` by default; lineage as of a time passes a filtered one).
+    A column the walk goes through without an edge (see below) has the distance of the column it came from.
+    """
     max_nodes = max_nodes or settings.LINEAGE_MAX_NODES
     walk = ColumnWalk(direction=direction, depth=depth)
-    walk.distance = {c: 0 for c in seeds}
-    frontier = set(seeds)
-    level = 0
-    while frontier:
-        steps = [s for s in _step(frontier, direction) if types is None or s[2][0] in types]
-        if level == depth:
-            walk.cut_by_depth = bool(steps)
-            break
-        level += 1
-        nxt: set[Column] = set()
-        for a, b, t in steps:
-            if b not in walk.distance:
-                if len(walk.distance) >= max_nodes:
-                    walk.cut_by_size = True
-                    continue
-                walk.distance[b] = level
-                nxt.add(b)
-            walk.distance.setdefault(a, level - 1)  # a column reached through its whole dataset, or the reverse
-            key = (b, a) if direction == "upstream" else (a, b)  # edges keep the direction data flows
-            ts = walk.edges.setdefault(key, [])
-            if t not in ts:
-                ts.append(t)
-        frontier = nxt
+    if not seeds:
+        return walk
+    # Besides the edges, a step that keeps its distance: upstream, a column goes through its whole dataset's column
+    # when edges feed that; downstream, a whole dataset's column goes through each of its columns that feeds on.
+    if direction == "upstream":
+        near, far = ("dst", "src")
+        through = "(b.k = 1 AND e.dst_field = '' AND w.field <> '')"
+        to_field = "''"
+        hit = "(e.dst_field = w.field OR (e.dst_field = '' AND w.field <> ''))"
+    else:
+        near, far = ("src", "dst")
+        through = "(b.k = 1 AND w.field = '')"
+        to_field = "e.src_field"
+        hit = "(e.src_field = w.field OR w.field = '')"
+    rel, rel_params = edges
+    type_sql = f"WHERE type IN ({', '.join(['%s'] * len(types))})" if types else ""
+    seeds_sql, seed_params = _column_seeds_sql(list(dict.fromkeys(seeds)))
+    sql = f"""
+WITH RECURSIVE c_edge AS NOT MATERIALIZED (
+    SELECT src_id, src_field, dst_id, dst_field, type, subtype, description, masking FROM {rel} ce {type_sql}),
+seeds(id, field) AS ({seeds_sql}),
+walk(id, field, depth) AS (
+    SELECT id, field, 0 FROM seeds
+    UNION
+    SELECT CASE b.k WHEN 0 THEN e.{far}_id ELSE w.id END, CASE b.k WHEN 0 THEN e.{far}_field ELSE {to_field} END,
+           w.depth + 1 - b.k
+    FROM walk w CROSS JOIN (SELECT 0 AS k UNION ALL SELECT 1) b
+    JOIN c_edge e ON e.{near}_id = w.id AND ((b.k = 0 AND e.{near}_field = w.field) OR {through})
+    WHERE w.depth < %s
+),
+reached(id, field, d) AS (SELECT id, field, MIN(depth) FROM walk GROUP BY id, field),
+kept(id, field, d) AS (SELECT id, field, d FROM reached ORDER BY d, id, field LIMIT %s)
+SELECT 0, id, field, d, NULL, NULL, NULL, NULL, NULL, NULL FROM kept
+UNION ALL
+SELECT 1, e.{near}_id, e.{near}_field, w.d, e.{far}_id, e.{far}_field, e.type, e.subtype, e.description, e.masking
+FROM kept w JOIN c_edge e ON e.{near}_id = w.id AND e.{near}_field = w.field
+JOIN kept o ON o.id = e.{far}_id AND o.field = e.{far}_field
+WHERE w.d < %s
+UNION ALL
+SELECT 2, (SELECT COUNT(*) FROM reached), NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+UNION ALL
+SELECT 3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL WHERE EXISTS (
+    SELECT 1 FROM kept w JOIN c_edge e ON e.{near}_id = w.id AND {hit} WHERE w.d = %s)"""  # noqa: S608
+    with connection.cursor() as cur:
+        cur.execute(sql, [*rel_params, *sorted(types or ()), *seed_params, depth, max_nodes, depth, depth])
+        rows = cur.fetchall()
+    for row in rows:
+        if row[0] == 0:
+            walk.distance[(row[1], row[2])] = row[3]
+        elif row[0] == 2:
+            walk.cut_by_size = row[1] > max_nodes
+        elif row[0] == 3:
+            walk.cut_by_depth = True
+    for _, pk, fld, _, fpk, ffld, kind, subtype, description, masking in (r for r in rows if r[0] == 1):
+        a, b = (pk, fld), (fpk, ffld)
+        key = (b, a) if direction == "upstream" else (a, b)  # edges keep the direction data flows
+        t = (kind, subtype, description, bool(masking))
+        ts = walk.edges.setdefault(key, [])
+        if t not in ts:
+            ts.append(t)
     return walk
 
 

@@ -81,6 +81,8 @@ class Node(models.Model):
     event_time = models.DateTimeField(null=True, blank=True, help_text="Newest event time seen for the node.")
     times = models.JSONField(default=dict, blank=True,
                              help_text="Event time of each facet, attribute, the owners and the state (plan.py).")
+    event_from = models.DateTimeField(null=True, blank=True,
+                                      help_text="Earliest event time that names the node (asof.py).")
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
 
@@ -90,6 +92,7 @@ class Node(models.Model):
         indexes = [
             models.Index(fields=["kind", "namespace", "name"], name="node_kind_ns_name"),
             models.Index(fields=["kind", "environment", "state"], name="node_kind_env_state"),
+            models.Index(fields=["kind"], condition=models.Q(event_from__isnull=True), name="node_untimed"),
         ]
 
     def __str__(self) -> str:
@@ -102,11 +105,14 @@ class Edge(models.Model):
     src = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="out_edges")
     dst = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="in_edges")
     kind = models.CharField(max_length=20, choices=EdgeKind.choices)
-    created_at = models.DateTimeField()
+    created_at = models.DateTimeField(help_text="When the portal was told: the receipt time of the batch.")
+    event_from = models.DateTimeField(null=True, blank=True,
+                                      help_text="Earliest event time that asserts the edge (asof.py).")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["src", "dst", "kind"], name="edge_unique_src_dst_kind")]
-        indexes = [models.Index(fields=["dst", "src"], name="edge_dst_src")]
+        indexes = [models.Index(fields=["dst", "src"], name="edge_dst_src"),
+                   models.Index(fields=["dst"], condition=models.Q(event_from__isnull=True), name="edge_untimed")]
 
     def __str__(self) -> str:
         return f"{self.src_id} -{self.kind}-> {self.dst_id}"
@@ -160,6 +166,8 @@ class NodeTag(models.Model):
     tag = models.CharField(max_length=20, choices=Tag.choices)
     source = models.CharField(max_length=10, choices=Source.choices)
     created_at = models.DateTimeField()
+    event_from = models.DateTimeField(null=True, blank=True,
+                                      help_text="Earliest event time a facet carried it (none: set by hand).")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["node", "field", "tag"], name="nodetag_unique")]
@@ -228,3 +236,77 @@ class ColumnEdge(models.Model):
 
     def __str__(self) -> str:
         return f"{self.src_id}.{self.src_field} -{self.type}/{self.subtype}-> {self.dst_id}.{self.dst_field}"
+
+
+class EdgeRetired(models.Model):
+    """An edge the graph held and then dropped (a read re-linked when a write that completed earlier arrived late,
+    or a START moved a read back): kept with the times it held, so lineage as of a receipt time can show it
+    (``asof.py``). ``src_id``/``dst_id`` are node pks without a constraint: a dropped ``initial`` version lives on
+    in ``NodeRetired``. ``dataset_id`` is the dataset a retired read was of."""
+
+    src_id = models.BigIntegerField()
+    dst_id = models.BigIntegerField()
+    kind = models.CharField(max_length=20, choices=EdgeKind.choices)
+    dataset_id = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    event_from = models.DateTimeField(null=True, blank=True)
+    retired_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["dst_id", "src_id"], name="edgeretired_dst_src"),
+                   models.Index(fields=["src_id", "dst_id"], name="edgeretired_src_dst")]
+
+    def __str__(self) -> str:
+        return f"{self.src_id} -{self.kind}-> {self.dst_id} until {self.retired_at}"
+
+
+class NodeRetired(models.Model):
+    """A node the graph dropped (an ``initial`` version no read links any more), as it was when dropped, with
+    when it was created and dropped: lineage as of a receipt time before the drop still shows it. ``id`` is the
+    pk it had."""
+
+    id = models.BigIntegerField(primary_key=True)
+    node_id = models.CharField(max_length=2000)
+    kind = models.CharField(max_length=20, choices=NodeKind.choices)
+    namespace = models.CharField(max_length=1000)
+    name = models.CharField(max_length=1000)
+    version = models.CharField(max_length=200, blank=True)
+    environment = models.CharField(max_length=100, blank=True)
+    parent_id = models.BigIntegerField(null=True, blank=True)
+    state = models.CharField(max_length=20, blank=True)
+    owners = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    event_from = models.DateTimeField(null=True, blank=True)
+    retired_at = models.DateTimeField()
+
+    objects = NodeQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["parent_id"], name="noderetired_parent")]
+
+    def __str__(self) -> str:
+        return f"{self.node_id} until {self.retired_at}"
+
+
+class NodeStateChange(models.Model):
+    """A node's state (run state, deployment status) through time, for lineage as of a time (``asof.py``).
+
+    ``basis`` ``received``: the graph held ``state`` from ``at`` (a receipt time) until the next such row.
+    ``basis`` ``event``: an event said ``state`` at event time ``at``; as of an event time the latest said wins
+    (ties: the greater state, as ``plan.merge_node`` decides)."""
+
+    class Basis(models.TextChoices):
+        RECEIVED = "received", "Held from this receipt time"
+        EVENT = "event", "Said at this event time"
+
+    node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="+")
+    basis = models.CharField(max_length=10, choices=Basis.choices)
+    state = models.CharField(max_length=20, blank=True)
+    at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["node", "basis", "at", "state"], name="nodestate_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.node_id}: {self.state} @ {self.at} ({self.basis})"

@@ -100,8 +100,31 @@ class GraphDelta:
     existing_edges: set[tuple[str, str, str]] = field(default_factory=set)
     # run, src dataset id, src field, dst version id, dst field, type, subtype, description, masking (columns.py)
     columns: set[tuple[str, str, str, str, str, str, str, str, bool]] = field(default_factory=set)
+    # When the events said it first (their earliest event time): each edge (``edges`` and ``existing_edges``)
+    # and each node. Lineage as of an event time (``asof.py``) is built from these.
+    edge_times: dict[tuple[str, str, str], datetime] = field(default_factory=dict)
+    first_seen: dict[str, datetime] = field(default_factory=dict)
+    # Every (node, state, event time) an event said, before merging keeps the latest: state as of an event time.
+    states: set[tuple[str, str, datetime]] = field(default_factory=set)
+    # (node, field, tag) -> the earliest event time a facet carried it
+    tag_times: dict[tuple[str, str, str], datetime] = field(default_factory=dict)
+
+    def edge(self, src: str, dst: str, kind: str, t: datetime, *, existing: bool = False) -> None:
+        """An edge the events assert at ``t``; ``existing``: kept only if both ends already exist."""
+        (self.existing_edges if existing else self.edges).add((src, dst, kind))
+        key = (src, dst, kind)
+        self.edge_times[key] = min(t, self.edge_times.get(key, t))
+        if not existing:
+            for nid in (src, dst):
+                self.first_seen[nid] = min(t, self.first_seen.get(nid, t))
 
     def add(self, delta: NodeDelta) -> None:
+        if delta.event_time is not None:
+            t = delta.event_time
+            self.first_seen[delta.node_id] = min(t, self.first_seen.get(delta.node_id, t))
+        said = delta.state_time or delta.event_time
+        if delta.state and said is not None:
+            self.states.add((delta.node_id, delta.state, said))
         cur = self.nodes.get(delta.node_id)
         if cur is None:
             self.nodes[delta.node_id] = delta
@@ -280,6 +303,7 @@ class Planner:
                                  owners=F.owners(facets), event_time=t))
         for column, tag in F.dataset_tags(facets, warnings):
             self.delta.tags.add((nid, column, tag))
+            self.delta.tag_times[(nid, column, tag)] = min(t, self.delta.tag_times.get((nid, column, tag), t))
         if warnings is not None:
             self.delta.add_governance(nid, F.dataset_governance(facets, f"dataset {d.namespace}:{d.name}", warnings))
         return nid
@@ -355,7 +379,7 @@ class Planner:
         self.delta.add(NodeDelta(commit_nid, "commit", commit.repo, commit.sha,
                                  attrs={k: v for k, v in (("branch", commit.branch), ("path", commit.path),
                                                           ("url", commit.url)) if v}, event_time=t))
-        self.delta.edges.add((commit_nid, job, "built_from"))
+        self.delta.edge(commit_nid, job, "built_from", t)
         return job, commit_nid
 
     def _event_run(self, ev: ParsedEvent, job: str, commit: str | None) -> tuple[str, str, bool]:
@@ -375,10 +399,10 @@ class Planner:
         deid = F.deidentifies(ev.run_facets, ev.job_facets)
         run = self._run(ev.run_id, ev.job_namespace, ev.job_name, t, facets=kept, deleted_facets=deleted,
                         attrs=attrs, state=state, state_time=t if state else None, deidentifies=deid)
-        self.delta.edges.add((job, run, "executes"))
+        self.delta.edge(job, run, "executes", t)
         self.delta.run_start(run, t)
         if commit:
-            self.delta.edges.add((commit, run, "built_from"))
+            self.delta.edge(commit, run, "built_from", t)
         return run, state, deid
 
     def _event_parent(self, ev: ParsedEvent, run: str) -> None:
@@ -394,8 +418,8 @@ class Planner:
             return
         p_job = self._job(p_ns, p_name, {}, self.time(ev), {})
         p_run = self._run(p_uuid, p_ns, p_name, self.time(ev), attrs={"job": p_job})
-        self.delta.edges.add((p_job, p_run, "executes"))
-        self.delta.edges.add((p_run, run, "parent_of"))
+        self.delta.edge(p_job, p_run, "executes", self.time(ev))
+        self.delta.edge(p_run, run, "parent_of", self.time(ev))
 
     def _event_inputs(self, ev: ParsedEvent, run: str) -> list[tuple[DatasetRef, str]]:
         """The datasets the run read. Which version is decided when the delta is applied, against every write
@@ -427,7 +451,7 @@ class Planner:
             if mon.deployment is not None:
                 k = mon.deployment
                 record.deployment = ids.deployment_id(k.namespace, k.name, k.version, k.environment)
-                self.delta.existing_edges.add((record.deployment, run, "monitors"))
+                self.delta.edge(record.deployment, run, "monitors", t, existing=True)
             if mon.reference is not None:  # named with its version: read as named, even when not listed
                 r = mon.reference
                 record.reference = ids.dataset_version_id(r.namespace, r.name, r.version)
@@ -447,7 +471,7 @@ class Planner:
                 continue  # a failed run's outputs are not a new version of the data
             version = F.dataset_version(d.facets, ev.warnings) or ev.run_id
             dsv = self._dataset_version(d, version, t, {"run": run})
-            self.delta.edges.add((run, dsv, "writes"))
+            self.delta.edge(run, dsv, "writes", t)
             self._columns(d, run, dsv, t, f"outputs[{i}].facets.columnLineage", ev.warnings)
             if state in ("COMPLETED", ""):
                 # Only a finished write becomes what later readers read (Spark lists outputs on START).
@@ -459,7 +483,7 @@ class Planner:
             model = F.model_version(d.facets, ev.job_namespace or "", f"outputs[{i}].facets", ev.warnings)
             if model is not None:
                 mv = self._model_version(model, t, {"artifact": dsv, "run": run, "produced_in": ev.job_namespace or ""})
-                self.delta.edges.add((run, mv, "produces"))
+                self.delta.edge(run, mv, "produces", t)
                 self.delta.add_governance(mv, F.model_inventory(d.facets, f"outputs[{i}].facets", ev.warnings))
 
     def _columns(self, d: DatasetRef, run: str, dsv: str, t: datetime, where: str, warnings: list[str]) -> None:
@@ -484,7 +508,7 @@ class Planner:
         self.delta.add(NodeDelta(nid, "deployment", m.namespace, m.name, version=m.version,
                                  environment=dep.environment, attrs=attrs, state=status, state_time=t,
                                  event_time=t))
-        self.delta.edges.add((mv, nid, "deploys"))
+        self.delta.edge(mv, nid, "deploys", t)
         if status == "active":
             self.delta.supersede.append(Supersede(m.namespace, m.name, dep.environment, nid, t))
         return nid
@@ -506,5 +530,5 @@ class Planner:
         if run_uuid:
             run = ids.run_id(run_uuid)
             self.delta.add(NodeDelta(run, "run", m.namespace, run_uuid, event_time=None))
-            self.delta.edges.add((run, mv, "produces"))
+            self.delta.edge(run, mv, "produces", t)
         return mv

@@ -25,6 +25,7 @@ from portal.lib.sql import chunks, insert_ignore
 
 from . import facets as F
 from . import ids
+from .asof import history_apply, history_clear
 from .guard import Refusal, WriteGuard, WriteRefused, strip_inputs
 from .models import ColumnEdge, DatasetRead, DatasetWrite, Edge, Node, NodeTag, RawEvent, Tag
 from .monitoring import MonitoringRecord
@@ -33,7 +34,8 @@ from .plan import PARENT_KINDS, GraphDelta, NodeDelta, NodeRow, Planner, _as_row
 from .versions import datasets_lock, read_versions, reads_resolve
 
 NODE_COLUMNS = ("node_id", "kind", "namespace", "name", "version", "environment", "parent_id", "state",
-                "owners", "facets", "attrs", "deidentifies", "event_time", "times", "created_at", "updated_at")
+                "owners", "facets", "attrs", "deidentifies", "event_time", "times", "created_at", "updated_at",
+                "event_from")
 RAW_COLUMNS = ("dedupe_key", "kind", "event_type", "event_time", "run_id", "job_namespace", "job_name",
                "producer", "payload", "body", "body_sha256", "warnings", "received_at", "received_by_id",
                "ignored_inputs")
@@ -118,11 +120,11 @@ def _aware(value: datetime | None) -> datetime | None:
 
 
 # -- applying a delta -----------------------------------------------------------------------------------
-def _node_row(d: NodeDelta, parent_id: int | None, now: Any) -> tuple[Any, ...]:
+def _node_row(d: NodeDelta, parent_id: int | None, now: Any, first_seen: datetime | None) -> tuple[Any, ...]:
     row = _as_row(d)  # a node's first row keeps what the delta says, and when it said each part
     return (d.node_id, d.kind, d.namespace, d.name, d.version, d.environment, parent_id, row.state,
             _dumps(row.owners), _dumps(row.facets), _dumps(row.attrs), row.deidentifies, _dt(row.event_time),
-            _dumps(row.times), now, now)
+            _dumps(row.times), now, now, _dt(first_seen))
 
 
 def _lock_existing(node_ids: list[str]) -> dict[str, tuple[int, int | None, NodeRow]]:
@@ -158,7 +160,8 @@ def _apply_nodes(delta: GraphDelta, now: datetime, weakened: list[Change]) -> di
             missing = {d.parent_node_id for d in deltas if d.parent_node_id and d.parent_node_id not in id_map}
             if missing:
                 id_map.update(Node.objects.filter(node_id__in=missing).values_list("node_id", "id"))
-        rows = [_node_row(d, id_map.get(d.parent_node_id or ""), db_now) for d in deltas]
+        rows = [_node_row(d, id_map.get(d.parent_node_id or ""), db_now, delta.first_seen.get(d.node_id))
+                for d in deltas]
         inserted = dict(insert_ignore("lineage_node", NODE_COLUMNS, rows, conflict=("node_id",),
                                       returning=("node_id", "id")))
         id_map.update(inserted)
@@ -242,9 +245,11 @@ def _apply(delta: GraphDelta, now: datetime, by: User | None = None) -> list[Cha
     datasets_lock(delta)
     id_map = _apply_nodes(delta, now, weakened)
     db_now = _dt(now)
-    edges = sorted([(id_map[s], id_map[d], k, db_now) for s, d, k in delta.edges]
-                   + [(s, d, k, db_now) for s, d, k in _existing_edges(delta, id_map)])
-    insert_ignore("lineage_edge", ("src_id", "dst_id", "kind", "created_at"), edges,
+    # each edge's event time goes in with it; asof.history_apply moves it back when an earlier one arrives later
+    edges = sorted([(id_map[s], id_map[d], k, db_now, _dt(delta.edge_times.get((s, d, k))))
+                    for s, d, k in delta.edges]
+                   + [(s, d, k, db_now, None) for s, d, k in _existing_edges(delta, id_map)])
+    insert_ignore("lineage_edge", ("src_id", "dst_id", "kind", "created_at", "event_from"), edges,
                   conflict=("src_id", "dst_id", "kind"))
     reads_resolve(delta, id_map)
     _apply_columns(delta, id_map, db_now)
@@ -257,6 +262,7 @@ def _apply(delta: GraphDelta, now: datetime, by: User | None = None) -> list[Cha
         weakened.extend(_weakened(by_pk[pk], "dataset", {"tags": []}, {"tags": [Tag.DEIDENTIFIED.value]})
                         for pk in sorted(marked))
     _supersede(deploy_keys, now)
+    history_apply(delta, id_map, now)  # lineage as of a time (asof.py): event times, states
     deployed = [d.node_id for d in delta.nodes.values() if d.kind == "deployment" and d.state == "active"]
     if deployed:
         for observe in deployment_observers:
@@ -545,21 +551,22 @@ def lineage_rebuild(*, batch_size: int = 2000, by: User | None = None) -> int:
     DatasetRead.objects.all().delete()
     DatasetWrite.objects.all().delete()
     NodeTag.objects.exclude(source=NodeTag.Source.API).delete()
+    history_clear()
     Node.objects.update(facets={}, attrs={}, owners=[], state="", deidentifies=False, event_time=None, parent=None,
                         times={})
     count = 0
     batch: list[ParsedEvent] = []
     touched: set[str] = set()
 
-    def apply(planner: Planner) -> None:
+    def apply(planner: Planner, received: datetime) -> None:
         touched.update(planner.delta.nodes)
-        _apply(planner.delta, timezone.now())
+        _apply(planner.delta, received)  # at its receipt time: lineage as of a receipt time survives a rebuild
 
     def flush() -> None:
         if batch:
             planner = Planner()
             planner.add_events(batch)
-            apply(planner)
+            apply(planner, batch[0].received_at or timezone.now())
             batch.clear()
 
     for kind, payload, body, ignored, received in RawEvent.objects.order_by("id").values_list(
@@ -570,8 +577,10 @@ def lineage_rebuild(*, batch_size: int = 2000, by: User | None = None) -> int:
             flush()
             planner = Planner()
             _PORTAL_KINDS[kind](planner, payload)
-            apply(planner)
+            apply(planner, _aware(received) or timezone.now())
             continue
+        if batch and batch[0].received_at != _aware(received):
+            flush()  # one batch per receipt, as the events arrived
         ev = parse_event(bytes(body) if body is not None else _dumps(payload).encode())
         strip_inputs(ev, ignored)  # what was ignored when it arrived stays ignored
         ev.received_at = _aware(received)

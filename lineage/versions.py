@@ -22,6 +22,7 @@ from django.utils import timezone
 from portal.lib.sql import chunks, insert_ignore
 
 from . import ids
+from .asof import edges_retire, node_retire
 from .models import DatasetRead, Edge, Node
 from .plan import INITIAL_VERSION, GraphDelta
 
@@ -208,7 +209,7 @@ def _relink(stored: dict[tuple[int, int], DatasetRead], wanted: dict[tuple[int, 
         for key in gone:
             old_pk = old_pks.get(old_ids[key])
             if old_pk is not None:
-                Edge.objects.filter(src_id=old_pk, dst_id=key[0], kind="reads").delete()
+                edges_retire([(old_pk, key[0], "reads", key[1])])  # kept for lineage as of a time
                 if old_ids[key].endswith("#" + INITIAL_VERSION):
                     orphan_candidates.add(old_ids[key])
     edges = sorted((by_id[version_ids[key]], key[0], "reads", now) for key in links)
@@ -237,6 +238,7 @@ def _drop_if_unread(node_id: str) -> None:
         return
     try:
         with transaction.atomic():
+            node_retire(node.pk)  # kept for lineage as of a time
             node.delete()
     except ProtectedError:
         pass  # something (a release) still refers to it: kept

@@ -14,10 +14,11 @@ from portal.accounts.permissions import CanRead, request_user
 from portal.lib.errors import FieldError
 from portal.lib.pagination import bounded_int_parameter
 
-from .. import graph, selectors
+from .. import asof, graph, selectors
 from ..labels import kind_colours
 from ..layout import layout
 from ..models import Node, NodeKind
+from .asof import ASOF_PARAMETERS, asof_param, node_at_or_404
 from .common import DEPTH_PARAMETER, ERRORS, NodeSummarySerializer, depth_param, int_param, node_or_404
 
 GRAPH_DEFAULT_DEPTH = 5
@@ -46,6 +47,7 @@ class NodeGraphApi(APIView):
                              description="Node ids to expand in place: their neighbours one edge away are added."),
             bounded_int_parameter("limit", low=1, high=GRAPH_MAX_NODES, description=f"Most nodes returned (default "
                                   f"{GRAPH_DEFAULT_NODES}); the nearest to the node are kept."),
+            *ASOF_PARAMETERS,
         ],
         responses={200: inline_serializer("NodeGraph", {
             "root": serializers.CharField(), "direction": serializers.CharField(),
@@ -68,7 +70,8 @@ class NodeGraphApi(APIView):
         "name and colours.",
     )
     def get(self, request: Request, node_id: str) -> Response:
-        node = node_or_404(request, node_id)
+        at = asof_param(request)
+        node = node_at_or_404(request, node_id, at)
         direction = request.query_params.get("direction", "both")
         if direction not in ("both", "upstream", "downstream"):
             raise FieldError("direction", "must be both, upstream or downstream")
@@ -77,12 +80,19 @@ class NodeGraphApi(APIView):
         if len(expand_ids) > GRAPH_MAX_EXPAND:
             raise FieldError("expand", f"at most {GRAPH_MAX_EXPAND} nodes may be expanded")
         expand = list(Node.objects.visible_to(request.user).filter(node_id__in=expand_ids)) if expand_ids else []
+        if at is not None:  # as of a time, a node that did not exist then is no such node either
+            alive = asof.nodes_existing([n.pk for n in expand], at)
+            expand = [n for n in expand if n.pk in alive]
         if len(expand) != len(expand_ids):
             raise FieldError("expand", "no such node")
         depth = depth_param(request, default=GRAPH_DEFAULT_DEPTH)
         directions = ("upstream", "downstream") if direction == "both" else (direction,)
-        sub = selectors.lineage_graph(user=request_user(request), node=node, depth=depth, directions=directions,
-                                      max_nodes=limit, expand=expand)
+        if at is None:
+            sub = selectors.lineage_graph(user=request_user(request), node=node, depth=depth, directions=directions,
+                                          max_nodes=limit, expand=expand)
+        else:
+            sub = asof.lineage_graph(user=request_user(request), node=node, depth=depth, directions=directions,
+                                     max_nodes=limit, expand=expand, at=at)
         placed = layout([pk for pk in sub.nodes], [(s, d) for s, d, _ in sub.edges])
         nodes = [{**sub.nodes[pk], "distance": sub.distance[pk], "side": sub.side[pk],
                   "sensitive": sub.sensitive.get(pk, []), "layer": placed.positions[pk].layer,

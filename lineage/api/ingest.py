@@ -21,12 +21,13 @@ from portal.accounts.permissions import CanIngest, CanRead, request_user
 from portal.lib.errors import FieldError, TooLarge
 from portal.lib.pagination import bounded_int_parameter
 
-from .. import marquez, selectors, services
+from .. import asof, marquez, selectors, services
 from ..guard import WriteRefused
 from ..intake import event_ingest_grouped, ingest_arriving
 from ..openlineage import EventError, ParsedEvent, check_event_time, parse_event, split_batch, time_problem
+from .asof import ASOF_PARAMETERS, asof_param, marquez_nodes, node_at_or_404
 from .columns import column_lineage_marquez
-from .common import ERRORS, INGEST_ERRORS, depth_param, node_or_404
+from .common import ERRORS, INGEST_ERRORS, depth_param
 
 
 def read_body(request: Request, limit: int) -> bytes:
@@ -126,6 +127,7 @@ class LineageApi(APIView):
                                   "column levels."),
             OpenApiParameter("withDownstream", bool, description="For a datasetField id: the derived columns "
                              "too (default false: upstream only, as Marquez's column lineage)."),
+            *ASOF_PARAMETERS,
         ],
         responses={200: OpenApiTypes.OBJECT, **ERRORS},
     )
@@ -134,11 +136,20 @@ class LineageApi(APIView):
         if not node_id:
             raise FieldError("nodeId", "this query parameter is required")
         node_id = node_id.split("#", 1)[0] if node_id.startswith(("dataset:", "job:", "datasetField:")) else node_id
+        at = asof_param(request)
         if node_id.startswith("datasetField:"):
+            if at is not None:
+                raise FieldError("asOf", "column lineage is answered for the current graph only")
             return Response(column_lineage_marquez(request, node_id))
-        node = node_or_404(request, node_id)
+        node = node_at_or_404(request, node_id, at)
         hops = depth_param(request, default=20)
         walk_depth = min(2 * hops + 1, 2 * settings.LINEAGE_MAX_DEPTH)
+        if at is not None:
+            seeds = asof.walk_seeds(node, at)
+            up = asof.lineage_walk(seeds=seeds, direction="upstream", depth=walk_depth, at=at)
+            down = asof.lineage_walk(seeds=seeds, direction="downstream", depth=walk_depth, at=at)
+            fold_nodes = marquez_nodes(request, sorted(set(up.distance) | set(down.distance)), at)
+            return Response(marquez.fold(fold_nodes, up.edges + down.edges, root=node.pk))
         seeds = selectors.walk_seeds(node)
         up = selectors.lineage_walk(seeds=seeds, direction="upstream", depth=walk_depth)
         down = selectors.lineage_walk(seeds=seeds, direction="downstream", depth=walk_depth)

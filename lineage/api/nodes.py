@@ -18,9 +18,11 @@ from portal.lib.errors import FieldError
 from portal.lib.pagination import BoundedPagination, page_parameters
 from portal.lib.schema import paginated
 
-from .. import selectors, services
+from .. import asof, selectors, services
 from ..column_selectors import column_sensitivity
 from ..models import Node, NodeKind, Tag
+from ..redaction import RawJSON
+from .asof import ASOF_PARAMETERS, asof_param, node_at_or_404, node_detail_body
 from .columns import column_sensitivity_body
 from .common import DEPTH_PARAMETER, ERRORS, NodeDetailSerializer, NodeSummarySerializer, depth_param, node_or_404
 
@@ -75,9 +77,12 @@ class NodeDetailApi(APIView):
             child=serializers.ListField(child=serializers.CharField()),
             help_text="Sensitive tag -> ids of the upstream datasets that carry it, stopping at de-identifying runs.")
 
-    @extend_schema(operation_id="node_detail", responses={200: OutputSerializer, **ERRORS})
+    @extend_schema(operation_id="node_detail", parameters=ASOF_PARAMETERS, responses={200: OutputSerializer, **ERRORS})
     def get(self, request: Request, node_id: str) -> Response:
-        node = node_or_404(request, node_id)
+        at = asof_param(request)
+        node = node_at_or_404(request, node_id, at)
+        if at is not None:
+            return Response(node_detail_body(request, node, at))
         data = dict(NodeDetailSerializer(node).data)
         members = Node.objects.visible_to(request.user).filter(parent=node).order_by("-event_time")[:50]
         data["members"] = NodeSummarySerializer(members.prefetch_related("tags"), many=True).data
@@ -96,19 +101,29 @@ class NodeWalkApi(APIView):
     @extend_schema(
         parameters=[DEPTH_PARAMETER, OpenApiParameter(
             "kinds", str, description="Comma-separated node kinds to return (the walk crosses every kind). A "
-            "dataset version counts as its dataset when `dataset` is asked, a run as its job when `job` is.")],
+            "dataset version counts as its dataset when `dataset` is asked, a run as its job when `job` is."),
+            *ASOF_PARAMETERS],
         responses={200: OpenApiTypes.OBJECT, **ERRORS},
     )
     def get(self, request: Request, node_id: str) -> Response:
-        node = node_or_404(request, node_id)
+        at = asof_param(request)
+        node = node_at_or_404(request, node_id, at)
         kinds = {k for k in request.query_params.get("kinds", "").split(",") if k}
         bad = kinds - set(NodeKind.values)
         if bad:
             raise FieldError("kinds", f"unknown kind(s) {', '.join(sorted(bad))}")
-        walk = selectors.lineage_walk(seeds=selectors.walk_seeds(node), direction=self.direction,
-                                      depth=depth_param(request))
+        depth = depth_param(request)
+        if at is None:
+            text = selectors.walk_json(user=request_user(request), root=node, direction=self.direction, depth=depth,
+                                       kinds=kinds or None)
+            if text is not None:
+                return Response(RawJSON(text))
+            walk = selectors.lineage_walk(seeds=selectors.walk_seeds(node), direction=self.direction, depth=depth)
+        else:
+            walk = asof.lineage_walk(seeds=asof.walk_seeds(node, at), direction=self.direction, depth=depth, at=at)
         selectors.walk_fold(walk, kinds=kinds)
-        nodes = selectors.node_summaries(user=request_user(request), pks=list(walk.distance))
+        nodes = (selectors.node_summaries(user=request_user(request), pks=list(walk.distance)) if at is None
+                 else asof.node_summaries(user=request_user(request), pks=list(walk.distance), at=at))
         return Response(walk_response(node, walk, nodes, kinds or None))
 
 

@@ -23,6 +23,8 @@
   var depthInput = document.getElementById("depth");
   var depthOut = document.getElementById("depth-out");
   var directionInput = document.getElementById("direction");
+  var asOfInput = document.getElementById("as-of");
+  var asOfKindInput = document.getElementById("as-of-kind");
   var resetExpand = document.getElementById("reset-expand");
   var clearPathBtn = document.getElementById("clear-path");
 
@@ -84,6 +86,10 @@
     p.set("depth", String(state.depth));
     p.set("direction", state.direction);
     state.expand.forEach(function (id) { p.append("expand", id); });
+    if (asOfInput && asOfInput.value) {  // lineage as of a time (empty: now)
+      p.set("asOf", asOfInput.value);
+      p.set("asOfKind", asOfKindInput.value);
+    }
     return p;
   }
 
@@ -93,6 +99,7 @@
     p.set("depth", String(state.depth));
     p.set("direction", state.direction);
     state.expand.forEach(function (id) { p.append("expand", id); });
+    if (asOfInput && asOfInput.value) { p.set("asOf", asOfInput.value); p.set("asOfKind", asOfKindInput.value); }
     history.replaceState(null, "", "?" + p.toString());
   }
 
@@ -287,6 +294,10 @@
   depthInput.addEventListener("input", function () { depthOut.textContent = depthInput.value; });
   depthInput.addEventListener("change", function () { state.depth = parseInt(depthInput.value, 10); load(false); });
   directionInput.addEventListener("change", function () { state.direction = directionInput.value; load(false); });
+  if (asOfInput) {
+    asOfInput.addEventListener("change", function () { load(false); });
+    asOfKindInput.addEventListener("change", function () { load(false); });
+  }
   document.getElementById("explorer-controls").addEventListener("submit", function (ev) { ev.preventDefault(); load(false); });
   resetExpand.addEventListener("click", function () { state.expand = []; load(false); });
   clearPathBtn.addEventListener("click", clearPath);

@@ -1,0 +1,83 @@
+"""``?asOf=`` on the lineage reads: parsing the parameters, and the answers only an as-of read needs (a node's
+detail then, Marquez's fold of the nodes then). The walks and the graph are in ``lineage/asof.py``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
+from rest_framework.request import Request
+
+from portal.accounts.permissions import request_user
+from portal.lib.errors import FieldError, query_datetime
+
+from .. import asof, marquez
+from ..models import Node, NodeRetired
+from .common import NodeDetailSerializer, node_or_404
+
+ASOF_PARAMETERS = [
+    OpenApiParameter("asOf", OpenApiTypes.DATETIME, description="Answer as of this moment (ISO 8601; without a "
+                     "zone, UTC): only the nodes and edges of then, with their state and tags then. A node that did "
+                     "not exist then is a 404."),
+    OpenApiParameter("asOfKind", str, enum=list(asof.KINDS), description="The clock ``asOf`` is read on: "
+                     "``received`` (default: what the portal had been told by then, what an approver saw) or "
+                     "``event`` (what was true then by the event times of everything received since)."),
+]
+
+
+def asof_param(request: Request) -> asof.AsOf | None:
+    """The request's ``asOf``/``asOfKind``, or None for the current graph. Bad values are a 400 naming them."""
+    at = query_datetime(request.query_params, "asOf")
+    kind = request.query_params.get("asOfKind")
+    if kind is not None and kind not in asof.KINDS:
+        raise FieldError("asOfKind", "must be received or event")
+    if at is None:
+        if kind is not None:
+            raise FieldError("asOf", "required with asOfKind")
+        return None
+    return asof.AsOf(at=at, kind=kind or "received")
+
+
+def node_at_or_404(request: Request, node_id: str, at: asof.AsOf | None) -> Node:
+    """The node the reader may see, and (with ``at``) that existed then; else 404."""
+    node = node_or_404(request, node_id)
+    if at is not None and not asof.node_exists(node, at):
+        raise Http404
+    return node
+
+
+def node_detail_body(request: Request, node: Node, at: asof.AsOf) -> dict[str, Any]:
+    """``NodeDetailApi``'s answer as of then: members, parent, state, tags and sensitive upstream of then. Facets and
+    attributes are the node's current ones (no history is kept of them); column sensitivity is left out."""
+    user = request_user(request)
+    data = dict(NodeDetailSerializer(node).data)
+    summary = asof.node_summaries(user=user, pks=[node.pk], at=at)[node.pk]
+    data.update(state=summary["state"], tags=summary["tags"], updatedAt=summary["updatedAt"])
+    members = sorted(m for _, m in asof.members_of([node.pk], at))
+    rows = asof.node_summaries(user=user, pks=members, at=at)
+    data["members"] = sorted(rows.values(), key=lambda r: r["id"])[:50]
+    if node.parent_id:
+        parent = Node.objects.visible_to(user).filter(pk=node.parent_id).first()
+        data["parent"] = parent.node_id if parent else None
+    data["sensitiveUpstream"] = asof.sensitive_upstream(node, at)
+    return data
+
+
+def marquez_nodes(request: Request, pks: list[int], at: asof.AsOf) -> dict[int, marquez.FoldNode]:
+    """The visible nodes among ``pks`` (and their parents) that existed then, as Marquez's fold takes them."""
+    user = request_user(request)
+    summaries = asof.node_summaries(user=user, pks=pks, at=at)
+    parents = {p for p in asof.nodes_existing(list(summaries), at).values() if p and p not in summaries}
+    summaries.update(asof.node_summaries(user=user, pks=sorted(parents), at=at))
+    parent_of = asof.nodes_existing(list(summaries), at)
+    rows: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {
+        pk: (facets, attrs) for pk, facets, attrs in
+        Node.objects.filter(pk__in=list(summaries)).values_list("pk", "facets", "attrs")}
+    retired = NodeRetired.objects.filter(pk__in=list(summaries)).values_list("pk", flat=True)
+    rows.update((pk, ({}, {})) for pk in retired)
+    return {pk: marquez.FoldNode(pk, s["id"], s["kind"], s["namespace"], s["name"], parent_of.get(pk),
+                                 rows[pk][0], rows[pk][1], tuple(sorted({t["tag"] for t in s["tags"]})), s["state"],
+                                 s["version"])
+            for pk, s in summaries.items()}

@@ -1,0 +1,547 @@
+"""Lineage as of a time: what the portal knew at a moment (docs/lineage-asof.md).
+
+Two clocks. ``received`` (the default): the graph as the portal held it at that receipt time, which is what an
+approver saw then; an edge counts from the batch that stored it (``Edge.created_at``) until it was replaced
+(``EdgeRetired``: a read re-linked when a write that completed earlier arrived late), a node from its creation
+until it was dropped (``NodeRetired``). ``event``: what was true at that event time by everything received since;
+an edge counts from the earliest event time that asserts it (``Edge.event_from``), a node likewise, and a replaced
+edge never counts (the link that replaced it was true all along).
+
+Writes: ``history_apply`` runs once at the end of each applied delta (``services._apply``), set-based;
+``edges_retire`` and ``node_retire`` replace deletions in ``versions.py``. Reads: walks, node summaries, the
+explorer's graph and the sensitive tags reaching a node, each over the edges and nodes of that time. No replay.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from portal.accounts.models import User
+from portal.lib.sql import chunks, insert_ignore, select_in
+
+from . import graph
+from .guard import strip_inputs
+from .labels import node_label
+from .models import SENSITIVE_TAGS, Node, NodeRetired, NodeStateChange, NodeTag, RawEvent
+from .openlineage import ParsedEvent, parse_event
+from .plan import GraphDelta, Planner
+from .selectors import AGGREGATE_KINDS, Subgraph, Walk
+
+KINDS = ("received", "event")
+
+
+@dataclass(frozen=True, slots=True)
+class AsOf:
+    """A moment and the clock it is read on: ``received`` (receipt time) or ``event`` (event time)."""
+
+    at: datetime
+    kind: str = "received"
+
+
+def _dt(value: datetime) -> Any:
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def _aware(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if timezone.is_naive(value) else value
+
+
+def _values(n: int, width: int, time_at: int) -> str:
+    cast = "::timestamptz" if connection.vendor == "postgresql" else ""
+    one = "(" + ", ".join("%s" + (cast if i == time_at else "") for i in range(width)) + ")"
+    return ", ".join([one] * n)
+
+
+def _update_from(rows: Sequence[tuple[Any, ...]], names: str, time_at: int, sql: str) -> None:
+    """Run ``WITH v(<names>) AS (VALUES ...) <sql>`` over ``rows`` in chunks (PostgreSQL and SQLite alike)."""
+    width = len(names.split(","))
+    for part in chunks(list(rows), 2000):
+        with connection.cursor() as cur:
+            cur.execute(f"WITH v({names}) AS (VALUES {_values(len(part), width, time_at)}) {sql}",
+                        [_dt(x) if isinstance(x, datetime) else x for row in part for x in row])
+
+
+# -- writes ------------------------------------------------------------------------------------------------
+def history_apply(delta: GraphDelta, id_map: dict[str, int], now: datetime) -> None:
+    """Record what the applied ``delta`` says about time: each edge's and node's earliest event time (an earlier
+    one arriving late moves it back), the event time of each read (its edge, whichever version it links), and
+    the state each node said and now holds. Called once per delta, after its nodes, edges and reads are stored."""
+    pk = dict(id_map)
+    runs = _event_times(delta, pk)
+    _received_clamp(sorted(runs), now)
+    _states(delta, pk, now)
+
+
+def _as_time(value: Any) -> datetime:
+    """A time from a raw SQL row: an aware datetime on PostgreSQL, text on SQLite."""
+    if isinstance(value, datetime):
+        return _aware(value)
+    return _aware(datetime.fromisoformat(str(value)))
+
+
+def _earlier(rows: list[tuple[int, Any]], times: dict[int, datetime]) -> list[tuple[int, datetime]]:
+    """(row id, time) for the rows whose stored time (``rows``: id, time or None) is later than ``times`` says."""
+    return sorted((i, times[i]) for i, t in rows if i in times and (t is None or _as_time(t) > times[i]))
+
+
+def _event_times(delta: GraphDelta, pk: dict[str, int]) -> set[int]:
+    """Move each edge's, read's, node's and tag's ``event_from`` back to the delta's time when it is earlier (new
+    rows carry theirs from their INSERT): rows are read first and only those that move are written.
+    Returns the runs whose reads it touched."""
+    wanted = {n for e in delta.edge_times for n in e[:2]} - set(pk)
+    if wanted:
+        pk.update(Node.objects.filter(node_id__in=wanted).values_list("node_id", "id"))
+    said = {(pk[s], pk[d], k): t for (s, d, k), t in delta.edge_times.items() if s in pk and d in pk}
+    if said:
+        by_id: dict[int, datetime] = {}
+        stored: list[tuple[int, Any]] = []
+        for i, s, d, k, t in select_in("SELECT id, src_id, dst_id, kind, event_from FROM lineage_edge WHERE dst_id",
+                                       sorted({d for _, d, _ in said})):
+            if (s, d, k) in said:
+                by_id[i] = said[(s, d, k)]
+                stored.append((i, t))
+        _update_from(_earlier(stored, by_id), "i, t", 1,
+                     "UPDATE lineage_edge SET event_from = v.t FROM v WHERE lineage_edge.id = v.i")
+    reads = sorted((pk[r], pk[ds], t) for (r, ds), (t, _) in delta.reads.items() if r in pk and ds in pk)
+    _update_from(reads, "r, ds, t", 2,
+                 "UPDATE lineage_edge SET event_from = v.t FROM v, lineage_node n WHERE lineage_edge.kind = 'reads' "
+                 "AND lineage_edge.dst_id = v.r AND n.id = lineage_edge.src_id AND n.parent_id = v.ds AND "
+                 "(lineage_edge.event_from IS NULL OR lineage_edge.event_from > v.t)")
+    runs = {r for r, _, _ in reads} | _untimed_reads_fill()
+    first = {pk[n]: t for n, t in delta.first_seen.items() if n in pk}
+    if runs:  # a version a read links exists from that read's time (an ``initial`` one has no other)
+        for src, t in select_in("SELECT src_id, MIN(event_from) FROM lineage_edge WHERE kind = 'reads' AND dst_id",
+                                sorted(runs), suffix="GROUP BY src_id"):
+            if t is not None:
+                first[src] = min(_as_time(t), first.get(src, _as_time(t)))
+    if first:
+        stored = select_in("SELECT id, event_from FROM lineage_node WHERE id", sorted(first))
+        _update_from(_earlier(stored, first), "p, t", 1,
+                     "UPDATE lineage_node SET event_from = v.t FROM v WHERE lineage_node.id = v.p")
+    tags = sorted((pk[n], f, tag, t) for (n, f, tag), t in delta.tag_times.items() if n in pk)
+    _update_from(tags, "n, f, g, t", 3,
+                 "UPDATE lineage_nodetag SET event_from = v.t FROM v WHERE lineage_nodetag.node_id = v.n AND "
+                 "lineage_nodetag.field = v.f AND lineage_nodetag.tag = v.g AND "
+                 "(lineage_nodetag.event_from IS NULL OR lineage_nodetag.event_from > v.t)")
+    return runs
+
+
+def _received_clamp(runs: list[int], now: datetime) -> None:
+    """What ``versions.py`` stored or dropped while applying this delta counts from the delta's receipt time (in a
+    rebuild, the replayed events' original one), not from the moment the statement ran."""
+    t = _dt(now)
+    with connection.cursor() as cur:
+        for part in chunks(runs, 5000):
+            marks = ", ".join(["%s"] * len(part))
+            cur.execute(f"UPDATE lineage_node SET created_at = %s WHERE created_at > %s AND id IN "  # noqa: S608
+                        f"(SELECT src_id FROM lineage_edge WHERE kind = 'reads' AND dst_id IN ({marks}))",
+                        [t, t, *part])
+            cur.execute(f"UPDATE lineage_edge SET created_at = %s WHERE created_at > %s AND kind = 'reads' "  # noqa: S608
+                        f"AND dst_id IN ({marks})", [t, t, *part])
+        cur.execute("UPDATE lineage_edgeretired SET retired_at = %s WHERE retired_at > %s", [t, t])
+        cur.execute("UPDATE lineage_noderetired SET retired_at = %s WHERE retired_at > %s", [t, t])
+
+
+def _untimed_reads_fill() -> set[int]:
+    """Reads edges stored without an event time (a read re-linked by a late write, outside the delta's reads)
+    take the one of the edge they replaced, else the read's own time. Returns their runs."""
+    with connection.cursor() as cur:
+        cur.execute("SELECT e.id, e.dst_id, n.parent_id FROM lineage_edge e JOIN lineage_node n ON n.id = e.src_id "
+                    "WHERE e.event_from IS NULL AND e.kind = 'reads'")
+        untimed = cur.fetchall()
+    if not untimed:
+        return set()
+    runs = sorted({r for _, r, _ in untimed})
+    before: dict[tuple[int, int], datetime] = {}
+    for r, ds, t in select_in("SELECT dst_id, dataset_id, event_from FROM lineage_edgeretired WHERE kind = 'reads' "
+                              "AND event_from IS NOT NULL AND dst_id", runs):
+        t = _as_time(t)
+        before[(r, ds)] = min(t, before.get((r, ds), t))
+    for r, ds, t in select_in("SELECT run_id, dataset_id, at FROM lineage_datasetread WHERE run_id", runs):
+        before.setdefault((r, ds), _as_time(t))
+    rows = [(eid, before[(r, ds)]) for eid, r, ds in untimed if (r, ds) in before]
+    _update_from(rows, "i, t", 1, "UPDATE lineage_edge SET event_from = v.t FROM v WHERE lineage_edge.id = v.i")
+    with connection.cursor() as cur:  # never left untimed: at worst it counts from its receipt
+        cur.execute("UPDATE lineage_edge SET event_from = created_at WHERE event_from IS NULL")
+    return set(runs)
+
+
+def _states(delta: GraphDelta, pk: dict[str, int], now: datetime) -> None:
+    said = sorted((pk[n], NodeStateChange.Basis.EVENT, s, _dt(t)) for n, s, t in delta.states if n in pk)
+    insert_ignore("lineage_nodestatechange", ("node_id", "basis", "state", "at"), said,
+                  conflict=("node_id", "basis", "at", "state"))
+    pks = {pk[n] for n, d in delta.nodes.items() if d.state and n in pk}
+    for s in delta.supersede:
+        pks.update(Node.objects.filter(kind="deployment", namespace=s.namespace, name=s.name,
+                                       environment=s.environment).values_list("pk", flat=True))
+    if not pks:
+        return
+    held = dict(select_in("SELECT id, state FROM lineage_node WHERE id", sorted(pks)))
+    last = _held_states(sorted(pks), None)
+    rows = sorted((p, NodeStateChange.Basis.RECEIVED, s, _dt(now)) for p, s in held.items() if last.get(p) != s)
+    insert_ignore("lineage_nodestatechange", ("node_id", "basis", "state", "at"), rows,
+                  conflict=("node_id", "basis", "at", "state"))
+
+
+def edges_retire(edges: list[tuple[int, int, str, int | None]]) -> None:
+    """Drop edges ``(src, dst, kind, dataset)``, keeping each in ``EdgeRetired`` with the times it held."""
+    now = _dt(timezone.now())
+    with connection.cursor() as cur:
+        for src, dst, kind, dataset in edges:
+            cur.execute("INSERT INTO lineage_edgeretired (src_id, dst_id, kind, dataset_id, created_at, event_from, "
+                        "retired_at) SELECT src_id, dst_id, kind, %s, created_at, event_from, %s FROM lineage_edge "
+                        "WHERE src_id = %s AND dst_id = %s AND kind = %s", [dataset, now, src, dst, kind])
+            cur.execute("DELETE FROM lineage_edge WHERE src_id = %s AND dst_id = %s AND kind = %s", [src, dst, kind])
+
+
+def node_retire(pk: int) -> None:
+    """Keep a node about to be dropped in ``NodeRetired`` (call it in the same transaction as the delete)."""
+    with connection.cursor() as cur:
+        cur.execute("INSERT INTO lineage_noderetired (id, node_id, kind, namespace, name, version, environment, "
+                    "parent_id, state, owners, created_at, updated_at, event_from, retired_at) SELECT id, node_id, "
+                    "kind, namespace, name, version, environment, parent_id, state, owners, created_at, updated_at, "
+                    "event_from, %s FROM lineage_node WHERE id = %s", [_dt(timezone.now()), pk])
+
+
+@transaction.atomic
+def history_backfill(*, batch_size: int = 2000) -> int:
+    """Exact event times for rows stored before the history existed: plan every raw event again (no graph is
+    written) and move each edge's, read's, node's and tag's ``event_from`` back to the earliest event time that
+    says it, and record the states the events said. The migration's values are receipt times, never earlier
+    than the event times, so this only moves them back. Returns the number of events read."""
+    from .services import _PORTAL_KINDS, _dumps  # services applies through this module: imported when called
+
+    count = 0
+    batch: list[ParsedEvent] = []
+
+    def flush(planner: Planner) -> None:
+        delta = planner.delta
+        wanted = set(delta.nodes) | set(delta.first_seen) | {n for e in delta.edge_times for n in e[:2]}
+        pk: dict[str, int] = {}
+        for part in chunks(sorted(wanted), 5000):
+            pk.update(Node.objects.filter(node_id__in=part).values_list("node_id", "id"))
+        _event_times(delta, pk)
+        said = sorted((pk[n], NodeStateChange.Basis.EVENT, st, _dt(t)) for n, st, t in delta.states if n in pk)
+        insert_ignore("lineage_nodestatechange", ("node_id", "basis", "state", "at"), said,
+                      conflict=("node_id", "basis", "at", "state"))
+
+    for kind, payload, body, ignored, received in RawEvent.objects.order_by("id").values_list(
+            "kind", "payload", "body", "ignored_inputs", "received_at").iterator(chunk_size=batch_size):
+        count += 1
+        if kind in _PORTAL_KINDS:
+            planner = Planner()
+            _PORTAL_KINDS[kind](planner, payload)
+            flush(planner)
+            continue
+        ev = parse_event(bytes(body) if body is not None else _dumps(payload).encode())
+        strip_inputs(ev, ignored)
+        ev.received_at = _aware(received)
+        batch.append(ev)
+        if len(batch) >= batch_size:
+            flush(_planned(batch))
+            batch.clear()
+    if batch:
+        flush(_planned(batch))
+    return count
+
+
+def _planned(events: list[ParsedEvent]) -> Planner:
+    planner = Planner()
+    planner.add_events(events)
+    return planner
+
+
+def history_clear() -> None:
+    """A rebuild replays the raw events and records their history afresh."""
+    NodeRetired.objects.all().delete()
+    NodeStateChange.objects.all().delete()
+    with connection.cursor() as cur:
+        cur.execute("DELETE FROM lineage_edgeretired")
+
+
+# -- reads -------------------------------------------------------------------------------------------------
+def edge_relation(at: AsOf) -> tuple[str, list[Any]]:
+    """The edges of that time as a SQL relation ``(src_id, dst_id, kind)`` and its parameters."""
+    t = _dt(at.at)
+    if at.kind == "event":
+        return "(SELECT src_id, dst_id, kind FROM lineage_edge WHERE event_from <= %s)", [t]
+    return ("(SELECT src_id, dst_id, kind FROM lineage_edge WHERE created_at <= %s UNION ALL "
+            "SELECT src_id, dst_id, kind FROM lineage_edgeretired WHERE created_at <= %s AND retired_at > %s)",
+            [t, t, t])
+
+
+def _next_of(at: AsOf, this_col: str, next_col: str) -> tuple[str, list[Any]]:
+    """The neighbours of ``w.id`` then, as a LATERAL subquery (``next_id``): PostgreSQL walks it by index from each
+    node, where a join to the whole edge relation would be hashed, scanning every edge at every level."""
+    t = _dt(at.at)
+    if at.kind == "event":
+        return (f"SELECT x.{next_col} AS next_id FROM lineage_edge x WHERE x.{this_col} = w.id "  # noqa: S608
+                "AND x.event_from <= %s", [t])
+    live = (f"SELECT x.{next_col} AS next_id FROM lineage_edge x "  # noqa: S608
+            f"WHERE x.{this_col} = w.id AND x.created_at <= %s")
+    retired = (f"SELECT r.{next_col} FROM lineage_edgeretired r WHERE r.{this_col} = w.id "  # noqa: S608
+               "AND r.created_at <= %s AND r.retired_at > %s")
+    return f"{live} UNION ALL {retired}", [t, t, t]
+
+
+def _live(at: AsOf) -> tuple[str, list[Any]]:
+    """A condition on ``lineage_node`` (no alias) for the nodes that existed then."""
+    col = "event_from" if at.kind == "event" else "created_at"
+    return f"{col} <= %s", [_dt(at.at)]
+
+
+def nodes_existing(pks: list[int], at: AsOf) -> dict[int, int | None]:
+    """Those of ``pks`` that existed then (current or since dropped), with their parent pk."""
+    if not pks:
+        return {}
+    cond, params = _live(at)
+    out: dict[int, int | None] = dict(select_in(f"SELECT id, parent_id FROM lineage_node WHERE {cond} AND id",  # noqa: S608
+                                                pks, extra=params))
+    if at.kind == "received":
+        t = _dt(at.at)
+        out.update(select_in("SELECT id, parent_id FROM lineage_noderetired WHERE created_at <= %s AND "
+                             "retired_at > %s AND id", pks, extra=[t, t]))
+    return out
+
+
+def node_exists(node: Node, at: AsOf) -> bool:
+    return node.pk in nodes_existing([node.pk], at)
+
+
+def members_of(parents: list[int], at: AsOf) -> list[tuple[int, int]]:
+    """(parent, member) of the given datasets and jobs as of then: their versions and runs."""
+    cond, params = _live(at)
+    rows = select_in(f"SELECT parent_id, id FROM lineage_node WHERE {cond} AND parent_id", parents,  # noqa: S608
+                     extra=params)
+    if at.kind == "received":
+        t = _dt(at.at)
+        rows += select_in("SELECT parent_id, id FROM lineage_noderetired WHERE created_at <= %s AND retired_at > %s "
+                          "AND parent_id", parents, extra=[t, t])
+    return rows
+
+
+def walk_seeds(node: Node, at: AsOf) -> list[int]:
+    """As ``selectors.walk_seeds``, with the members of that time."""
+    if node.kind not in AGGREGATE_KINDS:
+        return [node.pk]
+    return [node.pk, *sorted(m for _, m in members_of([node.pk], at))[: settings.LINEAGE_MAX_NODES]]
+
+
+_WALK_SQL = """
+WITH RECURSIVE walk(id, depth) AS (
+    SELECT id, 0 FROM lineage_node WHERE id IN ({seeds})
+    UNION
+    SELECT id, 0 FROM lineage_noderetired WHERE id IN ({seeds})
+    UNION
+    SELECT e.next_id, w.depth + 1
+    FROM walk w
+    LEFT JOIN lineage_node n ON n.id = w.id
+    CROSS JOIN LATERAL ({edges}) e
+    WHERE w.depth < %s AND (n.kind IS NULL OR n.kind <> %s OR w.depth = 0)
+)
+SELECT id, MIN(depth) AS d FROM walk GROUP BY id ORDER BY d, id LIMIT %s
+"""
+
+
+def lineage_walk(*, seeds: list[int], direction: str, depth: int, at: AsOf, max_nodes: int | None = None) -> Walk:
+    """``selectors.lineage_walk`` over the edges of that time (passing through runs, not jobs)."""
+    max_nodes = max_nodes or settings.LINEAGE_MAX_NODES
+    this_col, next_col = ("dst_id", "src_id") if direction == "upstream" else ("src_id", "dst_id")
+    rel, rel_params = edge_relation(at)
+    step, step_params = _next_of(at, this_col, next_col)
+    marks = ", ".join(["%s"] * len(seeds))
+    sql = _WALK_SQL.format(seeds=marks, edges=step)
+    walk = Walk(direction=direction, depth=depth)
+    if not seeds:
+        return walk
+    with connection.cursor() as cur:
+        cur.execute(sql, [*seeds, *seeds, *step_params, depth, "job", max_nodes + 1])
+        rows = cur.fetchall()
+    if len(rows) > max_nodes:
+        walk.cut_by_size = True
+        rows = rows[:max_nodes]
+    walk.distance = {pk: d for pk, d in rows}
+    edge_rows = select_in(f"SELECT src_id, dst_id, kind FROM {rel} e WHERE e.{this_col}",  # noqa: S608
+                          list(walk.distance), extra=rel_params)
+    walk.edges = [(s, d, k) for s, d, k in edge_rows if s in walk.distance and d in walk.distance]
+    frontier = [pk for pk, d in walk.distance.items() if d == depth]
+    if frontier:
+        walk.cut_by_depth = bool(select_in(f"SELECT 1 FROM {rel} e WHERE e.{this_col}", frontier,  # noqa: S608
+                                           extra=rel_params, suffix="LIMIT 1"))
+    return walk
+
+
+def _held_states(pks: list[int], at: AsOf | None) -> dict[int, str]:
+    """Each node's state then: the latest held from a receipt time, or the latest said at an event time."""
+    qs = NodeStateChange.objects.filter(node_id__in=pks)
+    if at is None or at.kind == "received":
+        qs = qs.filter(basis=NodeStateChange.Basis.RECEIVED)
+        if at is not None:
+            qs = qs.filter(at__lte=at.at)
+    else:
+        qs = qs.filter(basis=NodeStateChange.Basis.EVENT, at__lte=at.at)
+    out: dict[int, str] = {}
+    for node, state in qs.order_by("node_id", "at", "state").values_list("node_id", "state"):
+        out[node] = state
+    return out
+
+
+def _tags_then(at: AsOf) -> Q:
+    """The tags of then: stored by then, or (as of an event time) carried by an event of then; a tag set by hand
+    counts from when it was set."""
+    if at.kind == "received":
+        return Q(created_at__lte=at.at)
+    return Q(event_from__lte=at.at) | Q(event_from__isnull=True, created_at__lte=at.at)
+
+
+def _stamp(t: datetime) -> str:
+    return t.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def node_summaries(*, user: User, pks: list[int], at: AsOf) -> dict[int, dict[str, Any]]:
+    """``selectors.node_summaries`` as of then: only nodes that existed and the reader may see, with the state and
+    tags of then (a tag counts from when it was stored) and ``updatedAt`` no later than then."""
+    existing = nodes_existing(pks, at)
+    fields = ("pk", "node_id", "kind", "namespace", "name", "version", "environment", "state", "owners", "updated_at")
+    out: dict[int, dict[str, Any]] = {}
+    ids = sorted(existing)
+    for part in chunks(ids, 5000):
+        for model in (Node, NodeRetired):
+            for row in model.objects.visible_to(user).filter(pk__in=part).values(*fields):
+                pk = row.pop("pk")
+                out[pk] = {"id": row.pop("node_id"), **row, "tags": []}
+        for node_pk, column, tag, source in NodeTag.objects.filter(_tags_then(at), node_id__in=part) \
+                .order_by("node_id", "field", "tag").values_list("node_id", "field", "tag", "source"):
+            if node_pk in out:
+                out[node_pk]["tags"].append({"field": column, "tag": tag, "source": source})
+    states = _held_states(sorted(out), at)
+    for pk, d in out.items():
+        if d["state"] or pk in states:
+            d["state"] = states.get(pk, "")
+        d["updatedAt"] = _stamp(min(d.pop("updated_at"), at.at))
+    return out
+
+
+def _closure(seeds: list[int], at: AsOf) -> tuple[dict[int, tuple[str, bool, int | None]],
+                                                  list[tuple[int, int, str]], bool]:
+    """``selectors.upstream_closure`` over the edges of then: info by node, edges, and whether the cap cut it."""
+    max_nodes = max(settings.LINEAGE_MAX_NODES, len(seeds))
+    info = _node_info(seeds)
+    edges: list[tuple[int, int, str]] = []
+    rel, rel_params = edge_relation(at)
+    frontier, cut = list(info), False
+    for _ in range(settings.LINEAGE_MAX_DEPTH):
+        if not frontier:
+            break
+        rows = select_in(f"SELECT e.src_id, e.dst_id, e.kind FROM {rel} e WHERE e.dst_id",  # noqa: S608
+                         frontier, extra=rel_params)
+        new = sorted({s for s, _, _ in rows if s not in info})
+        if len(info) + len(new) > max_nodes:
+            cut, new = True, new[: max_nodes - len(info)]
+        info.update(_node_info(new))
+        frontier = [pk for pk in new if info[pk][0] != "job" and not info[pk][1]]
+        edges.extend(r for r in rows if r[0] in info)
+    return info, edges, cut
+
+
+def _sensitive_tags(holders: set[int], at: AsOf) -> dict[int, set[str]]:
+    tags: dict[int, set[str]] = {}
+    for pk, tag in NodeTag.objects.filter(_tags_then(at), node_id__in=holders, tag__in=SENSITIVE_TAGS) \
+            .values_list("node_id", "tag"):
+        tags.setdefault(pk, set()).add(tag)
+    return tags
+
+
+def sensitive_reaching(pks: list[int], at: AsOf) -> tuple[dict[int, list[str]], bool]:
+    """``selectors.sensitive_reaching`` over the edges, nodes and tags of then."""
+    if not pks:
+        return {}, False
+    members: dict[int, list[int]] = {}
+    member_rows = members_of(pks, at)
+    for parent, pk in member_rows:
+        members.setdefault(parent, []).append(pk)
+    info, edges, cut = _closure(list(dict.fromkeys([*pks, *(pk for _, pk in member_rows)])), at)
+    tags = _sensitive_tags(set(info) | {p for _, _, p in info.values() if p}, at)
+    own = {pk: frozenset(tags.get(pk, set()) | (tags.get(parent, set()) if parent else set()))
+           for pk, (_, _, parent) in info.items()}
+    stops = {pk for pk, (kind, deid, _) in info.items() if kind == "job" or deid}
+    reach = graph.tags_reaching(own, edges, stops=stops, members=members)
+    return {pk: sorted(reach.get(pk, ())) for pk in pks}, cut
+
+
+def _node_info(pks: list[int]) -> dict[int, tuple[str, bool, int | None]]:
+    if not pks:
+        return {}
+    out = {pk: (kind, bool(deid), parent) for pk, kind, deid, parent in
+           select_in("SELECT id, kind, deidentifies, parent_id FROM lineage_node WHERE id", pks)}
+    missing = [pk for pk in pks if pk not in out]
+    if missing:
+        out.update((pk, (kind, False, parent)) for pk, kind, parent in
+                   select_in("SELECT id, kind, parent_id FROM lineage_noderetired WHERE id", missing))
+    return out
+
+
+def sensitive_upstream(node: Node, at: AsOf) -> dict[str, list[str]]:
+    """``selectors.sensitive_upstream`` as of then: ``{tag: [ids of the nodes upstream that carry it]}``."""
+    info, _, _ = _closure(walk_seeds(node, at), at)
+    holders = set(info) | {p for _, _, p in info.values() if p}
+    tags = _sensitive_tags(holders, at)
+    names = dict(select_in("SELECT id, node_id FROM lineage_node WHERE id", list(tags))) if tags else {}
+    found: dict[str, set[str]] = {}
+    for pk, pk_tags in tags.items():
+        for tag in pk_tags:
+            found.setdefault(tag, set()).add(names[pk])
+    return {tag: sorted(v) for tag, v in sorted(found.items())}
+
+
+def lineage_graph(*, user: User, node: Node, depth: int, directions: tuple[str, ...], max_nodes: int,
+                  at: AsOf, expand: list[Node] | None = None, expand_depth: int = 1) -> Subgraph:
+    """``selectors.lineage_graph`` as of then: the walks, nodes, edges and sensitive tags of that time."""
+    distance: dict[int, int] = {}
+    side: dict[int, str] = {node.pk: "root"}
+    cut_depth = cut_size = False
+    for start, d, bias in [(node, depth, 0)] + [(n, expand_depth, 1) for n in expand or []]:
+        for direction in directions:
+            walk = lineage_walk(seeds=walk_seeds(start, at), direction=direction, depth=d, max_nodes=max_nodes,
+                                at=at)
+            cut_depth = cut_depth or (walk.cut_by_depth and bias == 0)
+            cut_size = cut_size or walk.cut_by_size
+            base = 0 if bias == 0 else distance.get(start.pk, depth)
+            for pk, dist in walk.distance.items():
+                if pk not in distance or base + dist < distance[pk]:
+                    distance[pk] = base + dist
+                side.setdefault(pk, direction)
+    distance[node.pk] = 0
+    kept = sorted(distance, key=lambda pk: (distance[pk], pk))
+    if len(kept) > max_nodes:
+        cut_size, kept = True, kept[:max_nodes]
+    nodes = node_summaries(user=user, pks=kept, at=at)
+    order = [pk for pk in kept if pk in nodes]
+    rel, rel_params = edge_relation(at)
+    edge_rows = select_in(f"SELECT src_id, dst_id, kind FROM {rel} e WHERE e.src_id", order,  # noqa: S608
+                          extra=rel_params) if order else []
+    edges = sorted({(s, d, k) for s, d, k in edge_rows if d in nodes})
+    info = _node_info(order)
+    parents = {p for _, _, p in info.values() if p}
+    names = dict(select_in("SELECT id, name FROM lineage_node WHERE id", sorted(parents))) if parents else {}
+    for pk in order:
+        kind, _, parent = info[pk]
+        if kind == "run" and parent in names:
+            nodes[pk]["label"] = names[parent]
+        elif kind == "datasetVersion" and parent in nodes:
+            edges.append((parent, pk, "version"))
+    for n in nodes.values():
+        n["displayName"] = node_label(kind=n["kind"], name=n["name"], version=n["version"],
+                                      environment=n["environment"], job=n.get("label", ""))
+    sensitive, incomplete = sensitive_reaching(order, at)
+    return Subgraph(root=node.pk, nodes=nodes, edges=edges, distance={pk: distance[pk] for pk in order},
+                    side={pk: side.get(pk, "root") for pk in order}, sensitive=sensitive,
+                    cut_by_depth=cut_depth, cut_by_size=cut_size, sensitive_incomplete=incomplete)
