@@ -21,7 +21,7 @@ import time
 from collections import defaultdict
 from typing import Any
 
-from _common import ROOT, database_url, drop_database, issue_token, log, migrate, recreate_database, run_name
+from _common import ROOT, drop_database, issue_token, log, migrate, portal_env, recreate_database, run_name
 from ingest import EventStream, Pool
 
 
@@ -49,7 +49,7 @@ class SqlTally:
             log(f"    {self.seconds[key]:7.3f}s {self.count[key]:7,}x  {key}")
 
 
-def profile(label: str, fn: Any, top: int, threads: int = 1) -> None:
+def profile(label: str, fn: Any, top: int, dump: str = "", threads: int = 1) -> None:
     """Profile ``fn`` (returns the events it posted); with ``threads`` > 1, that many threads run it at once,
     each under its own profiler and SQL tally, and the figures are added up."""
     from django.db import connection
@@ -87,6 +87,9 @@ def profile(label: str, fn: Any, top: int, threads: int = 1) -> None:
     log(f"\n== {label}: {n:,} events in {wall:.2f}s in-process = {n / wall:,.0f} events/s (one process, "
         f"{threads} thread(s), under cProfile, which slows Python code ~1.5-2x) ==")
     tally.report(wall)
+    if dump:
+        prof.dump_stats(dump)
+        log(f"  profile written to {dump} (python -m pstats {dump})")
     for sort in ("cumulative", "tottime"):
         out = io.StringIO()
         prof.stream = out  # type: ignore[attr-defined]
@@ -107,17 +110,16 @@ def main() -> None:
                    help="service (default, as in production): requests only append pending audit entries")
     p.add_argument("--db", default=run_name("lineage_bench_profile"))
     p.add_argument("--keep-db", action="store_true")
+    p.add_argument("--pstats", default="", help="also write the batch profile to this file (for pstats)")
     args = p.parse_args()
 
     recreate_database(args.db)
     try:
         migrate(args.db)
         token = issue_token(args.db, "benchsvc", "ingestor")
-        os.environ.update({"DATABASE_URL": database_url(args.db), "DJANGO_SETTINGS_MODULE": "portal.settings",
-                           "PORTAL_ALLOWED_HOSTS": "127.0.0.1", "PORTAL_DEBUG": "0",
-                           "PORTAL_AUDIT_SEQUENCER": args.audit_sequencer,
-                           "PORTAL_AUDIT_KEY": f"/tmp/{args.db}-audit-key.pem",
-                           "PORTAL_AUDIT_CHECKPOINT_DIR": f"/tmp/{args.db}-checkpoints"})
+        # The same environment as the benchmarks' gunicorn, so the audit key and checkpoints of this throwaway
+        # database stay out of var/ (a checkpoint of an earlier run made every after-commit step fail).
+        os.environ.update(portal_env(args.db, PORTAL_AUDIT_SEQUENCER=args.audit_sequencer))
         sys.path.insert(0, str(ROOT))
         import django
 
@@ -156,7 +158,8 @@ def main() -> None:
                     raise RuntimeError(f"HTTP {resp.status_code}: {resp.content[:500]!r}")
             return len(mine)
 
-        profile(f"POST /api/v1/lineage/batch x {args.batches} (batches of {args.batch_size})", batches, args.top)
+        profile(f"POST /api/v1/lineage/batch x {args.batches} (batches of {args.batch_size})", batches, args.top,
+                args.pstats)
         profile("POST /api/v1/lineage (one event per request)", singles, args.top, threads=args.single_threads)
         if args.single_threads > 1:
             from lineage.intake import intake_stats

@@ -203,6 +203,9 @@ CELERY_ACCEPT_CONTENT = ["json"]
 LINEAGE_MAX_EVENT_BYTES = env_int("PORTAL_MAX_EVENT_BYTES", 2 * 1024 * 1024)
 LINEAGE_MAX_BATCH_BYTES = env_int("PORTAL_MAX_BATCH_BYTES", 32 * 1024 * 1024)
 LINEAGE_MAX_BATCH_EVENTS = env_int("PORTAL_MAX_BATCH_EVENTS", 5000)
+# PostgreSQL: a set-based write of at least this many rows goes through COPY into a temporary staging table
+# (portal/lib/sql.py); fewer rows go in one VALUES statement. Either path applies the same rules.
+PORTAL_SQL_COPY_MIN_ROWS = env_int("PORTAL_SQL_COPY_MIN_ROWS", 20)
 DATA_UPLOAD_MAX_MEMORY_SIZE = LINEAGE_MAX_BATCH_BYTES
 # Single events (POST /api/v1/lineage) that one process serves at the same time are applied together in one
 # transaction, each request answered with its own outcome after the commit (lineage/intake.py; groups form
