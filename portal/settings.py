@@ -177,7 +177,10 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
     "ENUM_NAME_OVERRIDES": {"ClassificationTagEnum": "lineage.models.Tag",
                             "DocumentTypeEnum": "portal.evidence.models.DocumentType",
-                            "ReleaseStateEnum": "portal.approvals.models.Release.State"},
+                            "ReleaseStateEnum": "portal.approvals.models.Release.State",
+                            "MaterialChangeTriggerEnum": "portal.approvals.materiality.TRIGGERS",
+                            "MaterialChangeRuleEnum": "portal.approvals.materiality.RULE_NAMES",
+                            "ReleaseDiffElementEnum": "portal.approvals.materiality.ELEMENTS"},
 }
 
 # Celery: without a broker, tasks run in-process so the embedded setup needs no Redis.
@@ -200,6 +203,9 @@ CELERY_ACCEPT_CONTENT = ["json"]
 LINEAGE_MAX_EVENT_BYTES = env_int("PORTAL_MAX_EVENT_BYTES", 2 * 1024 * 1024)
 LINEAGE_MAX_BATCH_BYTES = env_int("PORTAL_MAX_BATCH_BYTES", 32 * 1024 * 1024)
 LINEAGE_MAX_BATCH_EVENTS = env_int("PORTAL_MAX_BATCH_EVENTS", 5000)
+# PostgreSQL: a set-based write of at least this many rows goes through COPY into a temporary staging table
+# (portal/lib/sql.py); fewer rows go in one VALUES statement. Either path applies the same rules.
+PORTAL_SQL_COPY_MIN_ROWS = env_int("PORTAL_SQL_COPY_MIN_ROWS", 20)
 DATA_UPLOAD_MAX_MEMORY_SIZE = LINEAGE_MAX_BATCH_BYTES
 # Event times: further ahead than the clock skew is refused (400 on eventTime); older than the horizon (days,
 # 0 = no horizon) is accepted with a warning.
@@ -238,6 +244,8 @@ PORTAL_EVIDENCE_RETENTION_MAX_YEARS: dict[str, int] = {}
 PORTAL_EVIDENCE_QUOTA_BYTES = env_int("PORTAL_EVIDENCE_QUOTA_BYTES", 2 * 1024**3)
 # Roles that see every namespace regardless of team ownership.
 PORTAL_ORG_WIDE_ROLES = ("admin", "auditor", "compliance_officer")
+# Rows each dashboard panel lists (its card counts them all and links to the whole list).
+PORTAL_DASHBOARD_PANEL_ROWS = env_int("PORTAL_DASHBOARD_PANEL_ROWS", 10)
 
 # Audit trail: checkpoints are signed with an Ed25519 key and also appended to a file outside the database.
 PORTAL_AUDIT_KEY = os.environ.get("PORTAL_AUDIT_KEY", str(VAR_DIR / "audit_ed25519.pem"))
@@ -258,6 +266,10 @@ if PORTAL_AUDIT_SEQUENCER not in ("inline", "service"):
     raise ImproperlyConfigured("PORTAL_AUDIT_SEQUENCER must be inline or service")
 PORTAL_AUDIT_LATENCY = float(os.environ.get("PORTAL_AUDIT_LATENCY", "1.0"))
 PORTAL_AUDIT_WITNESSES = os.environ.get("PORTAL_AUDIT_WITNESSES", "").split()
+# PORTAL_AUDIT_WITNESS_KEYS: space-separated URL=PATH, the public key (PEM) of each HTTP witness (its GET /public-key,
+# fetched once and pinned): every countersignature it returns or holds must verify under it.
+PORTAL_AUDIT_WITNESS_KEYS = dict(item.split("=", 1) for item in os.environ.get("PORTAL_AUDIT_WITNESS_KEYS", "").split()
+                                 if "=" in item)
 PORTAL_TRUST_X_FORWARDED_FOR = env_bool("PORTAL_TRUST_X_FORWARDED_FOR", False)
 # How many proxies in front of the portal append to X-Forwarded-For; the client is that many hops from the end.
 PORTAL_TRUSTED_PROXIES = env_int("PORTAL_TRUSTED_PROXIES", 1)
