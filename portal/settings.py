@@ -241,6 +241,8 @@ PORTAL_EVIDENCE_RETENTION_MAX_YEARS: dict[str, int] = {}
 PORTAL_EVIDENCE_QUOTA_BYTES = env_int("PORTAL_EVIDENCE_QUOTA_BYTES", 2 * 1024**3)
 # Roles that see every namespace regardless of team ownership.
 PORTAL_ORG_WIDE_ROLES = ("admin", "auditor", "compliance_officer")
+# Rows each dashboard panel lists (its card counts them all and links to the whole list).
+PORTAL_DASHBOARD_PANEL_ROWS = env_int("PORTAL_DASHBOARD_PANEL_ROWS", 10)
 
 # Audit trail: checkpoints are signed with an Ed25519 key and also appended to a file outside the database.
 PORTAL_AUDIT_KEY = os.environ.get("PORTAL_AUDIT_KEY", str(VAR_DIR / "audit_ed25519.pem"))
@@ -261,6 +263,10 @@ if PORTAL_AUDIT_SEQUENCER not in ("inline", "service"):
     raise ImproperlyConfigured("PORTAL_AUDIT_SEQUENCER must be inline or service")
 PORTAL_AUDIT_LATENCY = float(os.environ.get("PORTAL_AUDIT_LATENCY", "1.0"))
 PORTAL_AUDIT_WITNESSES = os.environ.get("PORTAL_AUDIT_WITNESSES", "").split()
+# PORTAL_AUDIT_WITNESS_KEYS: space-separated URL=PATH, the public key (PEM) of each HTTP witness (its GET /public-key,
+# fetched once and pinned): every countersignature it returns or holds must verify under it.
+PORTAL_AUDIT_WITNESS_KEYS = dict(item.split("=", 1) for item in os.environ.get("PORTAL_AUDIT_WITNESS_KEYS", "").split()
+                                 if "=" in item)
 PORTAL_TRUST_X_FORWARDED_FOR = env_bool("PORTAL_TRUST_X_FORWARDED_FOR", False)
 # How many proxies in front of the portal append to X-Forwarded-For; the client is that many hops from the end.
 PORTAL_TRUSTED_PROXIES = env_int("PORTAL_TRUSTED_PROXIES", 1)

@@ -415,6 +415,15 @@ def release_sign_check(*, release: Release, by: User) -> None:
         raise NotAllowed("You may not sign this release: " + "; ".join(problems) + ".")
 
 
+def subject_changed_payload_for(user: Any, payload: dict[str, Any]) -> dict[str, Any]:
+    """An ``approval.subject_changed`` entry's payload as ``user`` may read it: its change list with the same
+    redaction as the 409 (another team's node is "a dataset of another team")."""
+    diff = payload.get("diff")
+    if not isinstance(diff, list) or not all(isinstance(x, str) for x in diff):
+        return payload
+    return {**payload, "diff": subject_diff_for(user, diff)}
+
+
 def subject_changes_since(*, release: Release, digest: str) -> list[str]:
     """What changed in ``release``'s subject since it had ``digest``, from its ``approval.subject_changed``
     audit entries (each records its diff). Empty when the release never had that digest."""

@@ -21,7 +21,7 @@ from portal.lib.pagination import BoundedPagination, page_parameters
 from . import keys
 from .merkle import ChainTree
 from .models import AuditCheckpoint, AuditEntry, AuditPending
-from .services import audit_verify, entry_dict
+from .services import audit_verify, entry_for
 
 
 def _b64(items: list[bytes]) -> list[str]:
@@ -79,7 +79,7 @@ class AuditEntryListApi(APIView):
         qs = entry_filter(AuditEntry.objects.order_by("-seq"), request.query_params)
         paginator = BoundedPagination()
         page = paginator.paginate_queryset(qs, request, view=self) or []
-        return paginator.get_paginated_response([entry_dict(e) for e in page])
+        return paginator.get_paginated_response([entry_for(request.user, e) for e in page])
 
 
 class AuditVerifyApi(APIView):

@@ -35,7 +35,11 @@ Files:
 - `checkpoints.jsonl`: the portal's checkpoint file kept outside its database, as it was when this export was
   made: one signed checkpoint (tree size, RFC 6962 Merkle root, time, Ed25519 signature) per batch of entries
   the sequencer integrated. The last one covers every entry in this export.
-- `witness-<n>.jsonl` (if the portal has witnesses): the checkpoints each witness holds.
+- `witness-<n>.jsonl` (if the portal has witnesses): the checkpoints each witness holds, with its
+  countersignatures.
+- `witness-<n>.pem` (when the portal pins that witness's key): the witness's public key; `verify.py` checks every
+  countersignature in `witness-<n>.jsonl` under it. Compare it with the key the witness itself serves
+  (`GET /public-key`).
 - `public_key.pem`: the Ed25519 public key that signs checkpoints. Compare its fingerprint (the checkpoints'
   `key_id`, SHA-256 of the raw key) with the one the portal's operators published.
 - `verify.py`: the verifier. Its docstring states the exact hashing rules, repeated here.
@@ -102,7 +106,11 @@ def export_write(*, out: Path, tree_size: int | None = None) -> dict[str, Any]:
                 fh.write(outside.line(c) + "\n")
     for i, spec in enumerate(outside.witnesses(), 1):
         held = [c for c in outside.witness_checkpoints(spec) if int(c["tree_size"]) <= tree_size]
-        (out / f"witness-{i}.jsonl").write_text("".join(outside.line(c) + "\n" for c in held), encoding="utf-8")
+        (out / f"witness-{i}.jsonl").write_text("".join(outside.witness_line(c) + "\n" for c in held),
+                                                 encoding="utf-8")
+        pinned = outside.witness_key(spec)
+        if pinned is not None:  # verify.py checks each countersignature under it
+            (out / f"witness-{i}.pem").write_bytes(pinned)
     (out / "public_key.pem").write_bytes(keys.public_key_pem())
     shutil.copyfile(VERIFIER, out / "verify.py")
     (out / "README.md").write_text(README.format(rules=_rules()), encoding="utf-8")

@@ -4,7 +4,9 @@ A witness is a directory (``/mnt/locked/portal``: an object-locked or write-once
 or an HTTP endpoint (``https://witness.example``: ``manage.py audit_witness`` on another machine, or anything
 speaking the same two calls). An HTTP witness is sent each checkpoint with a consistency proof from the last
 tree size it holds; it checks the signature and the proof, keeps the checkpoint and countersigns it, and refuses
-one that does not extend what it already saw. Verification reads every witness's checkpoints back.
+one that does not extend what it already saw. Verification reads every witness's checkpoints back, and where the
+witness's public key is pinned (``PORTAL_AUDIT_WITNESS_KEYS``) checks each countersignature under it: a copy
+whose countersignature does not verify was not vouched for by that witness.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from typing import Any
 
 from django.conf import settings
 
+from .verifier import cosignature_problem
+
 log = logging.getLogger(__name__)
 FILE_NAME = "checkpoints.jsonl"
 HTTP_TIMEOUT = 5.0
@@ -36,6 +40,12 @@ def checkpoint_file() -> Path:
 
 def line(cp: dict[str, Any]) -> str:
     return json.dumps({k: cp[k] for k in ("tree_size", "root", "time", "signature", "key_id")}, sort_keys=True)
+
+
+def witness_line(cp: dict[str, Any]) -> str:
+    """A checkpoint as a witness kept it: with its countersignature when it has one."""
+    keep = ("tree_size", "root", "time", "signature", "key_id", "cosignature", "witness_key_id")
+    return json.dumps({k: cp[k] for k in keep if k in cp}, sort_keys=True)
 
 
 def append_line(path: Path, text: str) -> None:
@@ -80,6 +90,19 @@ def outside_last() -> dict[str, Any] | None:
 # -- witnesses -------------------------------------------------------------------------------------------
 def witnesses() -> list[str]:
     return [w for w in settings.PORTAL_AUDIT_WITNESSES if w]
+
+
+def witness_key(spec: str) -> bytes | None:
+    """The pinned public key (PEM) of witness ``spec``, or None when none is pinned."""
+    path = dict(settings.PORTAL_AUDIT_WITNESS_KEYS).get(spec)
+    return Path(path).read_bytes() if path else None
+
+
+def _check_cosignature(spec: str, cp: dict[str, Any]) -> None:
+    pem = witness_key(spec)
+    problem = cosignature_problem(pem, cp) if pem is not None else None
+    if problem:
+        raise WitnessError(f"witness {spec}: checkpoint at tree size {cp.get('tree_size')}: {problem}")
 
 
 def _is_http(spec: str) -> bool:
@@ -127,6 +150,8 @@ def witness_publish(cp: dict[str, Any], old_size: int, proof_from: Callable[[int
                 status, body = _post(spec, cp, theirs, proof_from(theirs) if theirs else [])
             if status != 200:
                 raise WitnessError(f"refused ({status}): {body.get('error', body)}")
+            _check_cosignature(spec, dict(cp, cosignature=body.get("cosignature"),
+                                          witness_key_id=body.get("witness_key_id")))
         except (OSError, WitnessError, ValueError) as exc:
             problems.append(f"witness {spec}: {exc}")
             log.error("audit checkpoint %s not witnessed by %s: %s", cp["tree_size"], spec, exc)
@@ -144,6 +169,9 @@ def witness_checkpoints(spec: str) -> list[dict[str, Any]]:
         status, raw = _http("GET", spec.rstrip("/") + "/checkpoints")
         if status != 200:
             raise WitnessError(f"witness {spec}: answered {status}")
-        return [json.loads(x) for x in raw.decode().splitlines() if x.strip()]
+        kept = [json.loads(x) for x in raw.decode().splitlines() if x.strip()]
     except (OSError, ValueError) as exc:
         raise WitnessError(f"witness {spec}: cannot read its checkpoints: {exc}") from exc
+    for cp in kept:
+        _check_cosignature(spec, cp)
+    return kept

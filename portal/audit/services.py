@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,6 +81,24 @@ def _row_dict(row: tuple[Any, ...]) -> dict[str, Any]:
 
 def entry_dict(e: AuditEntry) -> dict[str, Any]:
     return _row_dict(tuple(getattr(e, f) for f in ENTRY_COLUMNS))
+
+
+# How a payload is shown to a reader who may not see everything it names, by action: registered by the domain
+# that writes those entries (approvals, for ``approval.subject_changed``) from its AppConfig.ready. Entries stay
+# as written (the chain hashes them); only what a reader is shown is redacted.
+payload_redactors: dict[str, Callable[[Any, dict[str, Any]], dict[str, Any]]] = {}
+
+
+def entry_for(user: Any, e: AuditEntry) -> dict[str, Any]:
+    """``entry_dict`` as ``user`` may read it. A redacted payload is flagged ``"redacted": true``: its hash no
+    longer matches ``entry_hash``; the export (for verification) carries entries as written."""
+    d = entry_dict(e)
+    redact = payload_redactors.get(d["action"])
+    if redact is not None and isinstance(d["payload"], dict):
+        shown = redact(user, d["payload"])
+        if shown != d["payload"]:
+            d = {**d, "payload": shown, "redacted": True}
+    return d
 
 
 def entries_iter(chunk: int = 5000) -> Iterator[dict[str, Any]]:

@@ -25,6 +25,10 @@ Hashing rules
    the empty tree ``SHA-256("")``.
 5. A checkpoint signs ``canonical({"tree_size", "root", "time"})`` with Ed25519 (``root`` hex,
    ``signature`` base64). Its ``key_id`` is the hex SHA-256 of the raw 32-byte public key.
+6. A witness countersigns the same message with its own Ed25519 key (``cosignature`` base64,
+   ``witness_key_id``). When the export holds a witness's public key (``witness-<n>.pem`` beside
+   ``witness-<n>.jsonl``), every checkpoint that witness kept must carry a countersignature that verifies under
+   it: a witness's copy is evidence only if the witness, not whoever holds the files, vouched for it.
 """
 
 from __future__ import annotations
@@ -157,19 +161,48 @@ def key_id(public_key_raw: bytes) -> str:
     return hashlib.sha256(public_key_raw).hexdigest()
 
 
-def verify_signature(public_key_pem: bytes, cp: dict[str, Any]) -> bool:
+def _ed25519_verify(public_key_pem: bytes, signature_b64: Any, message: bytes) -> bool:
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
     from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
     key = load_pem_public_key(public_key_pem)
-    if not isinstance(key, Ed25519PublicKey):
+    if not isinstance(key, Ed25519PublicKey) or not isinstance(signature_b64, str):
         return False
     try:
-        key.verify(base64.b64decode(cp["signature"], validate=True), checkpoint_message(cp))
+        key.verify(base64.b64decode(signature_b64, validate=True), message)
     except (InvalidSignature, ValueError):
         return False
     return True
+
+
+def verify_signature(public_key_pem: bytes, cp: dict[str, Any]) -> bool:
+    return _ed25519_verify(public_key_pem, cp.get("signature"), checkpoint_message(cp))
+
+
+def pem_key_id(public_key_pem: bytes) -> str:
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_public_key
+
+    return key_id(load_pem_public_key(public_key_pem).public_bytes(Encoding.Raw, PublicFormat.Raw))
+
+
+def cosignature_problem(witness_public_pem: bytes, cp: dict[str, Any]) -> str | None:
+    """Why the witness countersignature on ``cp`` does not hold under the witness's own (pinned) key, or None."""
+    if not cp.get("cosignature"):
+        return "not countersigned by the witness"
+    if cp.get("witness_key_id") and cp["witness_key_id"] != pem_key_id(witness_public_pem):
+        return f"countersigned by key {str(cp['witness_key_id'])[:16]}…, not the witness's key"
+    if not _ed25519_verify(witness_public_pem, cp["cosignature"], checkpoint_message(cp)):
+        return "the witness countersignature does not verify (forged or altered)"
+    return None
+
+
+def check_cosignatures(witness_public_pem: bytes, checkpoints: list[dict[str, Any]]) -> None:
+    """Every checkpoint a witness kept carries its valid countersignature; ``VerifyError`` names the first not."""
+    for cp in checkpoints:
+        problem = cosignature_problem(witness_public_pem, cp)
+        if problem:
+            raise VerifyError(None, f"{_where(cp)}: {problem}")
 
 
 # -- the chain ------------------------------------------------------------------------------------------
@@ -339,7 +372,11 @@ def verify_export(directory: Path, extra: list[Path] | None = None) -> tuple[int
     if not checkpoints:
         raise VerifyError(None, "the export has no checkpoint: nothing signed to verify against")
     for path in sorted(directory.glob("witness-*.jsonl")):
-        checkpoints += _checkpoints_from(path, path.name)
+        kept = _checkpoints_from(path, path.name)
+        witness_key = path.with_suffix(".pem")
+        if witness_key.exists():
+            check_cosignatures(witness_key.read_bytes(), kept)
+        checkpoints += kept
     for path in extra or []:
         checkpoints += _checkpoints_from(path, f"your file {path.name}")
     key_pem = key_path.read_bytes()

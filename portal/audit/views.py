@@ -21,7 +21,7 @@ from portal.lib.errors import FieldError
 from .api import entry_filter
 from .export import ExportRefused, audit_export
 from .models import AuditCheckpoint, AuditEntry, AuditVerification
-from .services import entry_dict, pending_count
+from .services import entry_for, pending_count
 from .tasks import audit_verify_task
 
 NODE_KINDS = ("dataset", "datasetVersion", "job", "run", "commit", "modelVersion", "deployment")
@@ -59,7 +59,8 @@ def audit_log(request: HttpRequest) -> HttpResponse:
 def audit_entry(request: HttpRequest, seq: int) -> HttpResponse:
     _require_auditor(request)
     entry = get_object_or_404(AuditEntry, seq=seq)
-    return render(request, "audit/entry.html", {"entry": entry, "data": entry_dict(entry), **chain_status()})
+    return render(request, "audit/entry.html", {"entry": entry, "data": entry_for(request.user, entry),
+                                                **chain_status()})
 
 
 @login_required

@@ -9,6 +9,8 @@ Two calls, JSON over HTTP:
   countersignature, 409 with ``{"tree_size": n}`` when ``old_size`` is not the size it holds, 422 when the proof
   fails or the tree shrank (the log was rolled back or forked), 403 when the log signature is bad.
 - ``GET /checkpoints``: everything it kept, one JSON line each, oldest first.
+- ``GET /public-key``: this witness's public key (PEM), for the log's operators to pin once
+  (``PORTAL_AUDIT_WITNESS_KEYS``): the portal and ``verify.py`` then check every countersignature under it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from .verifier import checkpoint_message, verify_consistency, verify_signature
@@ -37,6 +40,8 @@ class WitnessStore:
         self.log_pem = log_public_pem
         self.key = key
         self.key_id = key_id
+        self.public_pem = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                        serialization.PublicFormat.SubjectPublicKeyInfo)
         self.lock = threading.Lock()
 
     def kept(self) -> list[dict[str, Any]]:
@@ -85,6 +90,9 @@ def make_server(address: tuple[str, int], store: WitnessStore) -> ThreadingHTTPS
             self.wfile.write(body)
 
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            if self.path == "/public-key":
+                self._answer(HTTPStatus.OK, store.public_pem, "application/x-pem-file")
+                return
             if self.path != "/checkpoints":
                 self._answer(HTTPStatus.NOT_FOUND, b'{"error": "not found"}')
                 return

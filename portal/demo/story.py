@@ -144,7 +144,8 @@ def at(day: int, hour: int = 0, minute: int = 0) -> datetime:
 
 
 def iso(t: datetime) -> str:
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    t = t.astimezone(UTC)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
 
 
 def run_uuid(key: str) -> str:
@@ -438,6 +439,7 @@ class _Timeline:
 
     def __init__(self) -> None:
         self.events: list[dict[str, Any]] = []
+        self.deploy_runs: list[str] = []
 
     def _event(self, event_type: str, t: datetime, run_id: str, run_facets: dict[str, Any], job: Job,
                commit: Commit, inputs: list[Dataset], outputs: list[dict[str, Any]]) -> None:
@@ -522,6 +524,7 @@ class _Timeline:
 
     def deploy(self, job: Job, model: Model, environment: str, day: int, hour: int) -> str:
         """A CI deploy job: reads the model artifact; its COMPLETE carries the portalDeployment facet."""
+        self.deploy_runs.append(run_uuid(f"deploy/{model.name}/{model.version}/{environment}"))
         return self.run(f"deploy/{model.name}/{model.version}/{environment}", job, COMMITS["p1"], at(day, hour),
                         at(day, hour, 4), inputs=[model.artifact], launched_by=ALEX, deploy=(model, environment))
 
@@ -635,13 +638,33 @@ def _churn(tl: _Timeline) -> None:
     tl.deploy(deploy, CHURN_MODELS["4"], "staging", 22, 10)
 
 
-def events() -> list[dict[str, Any]]:
-    """Every demo OpenLineage RunEvent, in event-time order. Deterministic."""
+def events(*, deploys_from: datetime | None = None) -> list[dict[str, Any]]:
+    """Every demo OpenLineage RunEvent, in event-time order. Deterministic.
+
+    With ``deploys_from``, the deploy runs happen from that instant on instead of on their story days, in
+    story order, a millisecond apart: ``load_demo`` approves the releases now (the approval services stamp
+    their own time, as they must), so the deploys that follow those approvals are sent after them, at the time
+    they are actually made, rather than back-dated before the approvals they depend on."""
     tl = _Timeline()
     _credit(tl)
     _readmission(tl)
     _churn(tl)
-    return sorted(tl.events, key=lambda e: e["eventTime"])
+    story = sorted(tl.events, key=lambda e: e["eventTime"])
+    if deploys_from is None:
+        return story
+    deploys = sorted(tl.deploy_runs, key=lambda r: next(e["eventTime"] for e in story if e["run"]["runId"] == r))
+    order = {run_id: i for i, run_id in enumerate(deploys)}
+    for e in story:
+        i = order.get(e["run"]["runId"])
+        if i is not None:
+            tick = 2 * i + (0 if e["eventType"] == "START" else 1)
+            e["eventTime"] = iso(deploys_from + timedelta(milliseconds=tick))
+    return sorted(story, key=lambda e: e["eventTime"])
+
+
+def deploy_runs(events_: Sequence[dict[str, Any]]) -> set[str]:
+    """The run ids of the deploy jobs among ``events_`` (their COMPLETE carries the portalDeployment facet)."""
+    return {e["run"]["runId"] for e in events_ if "portalDeployment" in e["run"]["facets"]}
 
 
 # What the events should leave in the graph: (model, version, environment) of active deployments.

@@ -81,6 +81,12 @@ class Incident(models.Model):
     def __str__(self) -> str:
         return f"incident {self.pk}: {self.title}"
 
+    @property
+    def kind_names(self) -> list[str]:
+        """The kinds in words, as the pages show them (an unknown stored value as itself)."""
+        labels = dict(Kind.choices)
+        return [str(labels.get(k, k)) for k in self.kinds]
+
 
 class Notification(models.Model):
     """The report to an authority that a clock asks for, or the recorded decision that none is due."""

@@ -3,18 +3,15 @@ closing signature, and opening an incident from a breach alert."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_POST
 
 from portal.accounts.permissions import CURATE_ROLES, has_role, request_user
 from portal.governance.parameters import parameters_timeline
-from portal.lib.errors import DomainError, FieldError
+from portal.lib.errors import DomainError, FieldError, query_datetime
 from portal.monitoring.models import Alert
 
 from . import services
@@ -43,20 +40,16 @@ def incident_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    incident = _visible(request, pk)
-    return render(request, "incidents/detail.html", {
+    return _detail(request, _visible(request, pk))
+
+
+def _detail(request: HttpRequest, incident: Incident, *, status: int = 200) -> HttpResponse:
+    return render(request, "incidents/detail.html", status=status, context={
         "incident": incident, "clocks": services.incident_clock_status(incident),
         "actions": incident.actions.select_related("by"), "notifications": incident.notifications.all(),
         "alerts": incident.alerts.select_related("deployment", "result"),
         "may_handle": services.may_handle(request_user(request)), "may_close": has_role(request.user, CURATE_ROLES),
         "clock_choices": Notification.Clock.choices})
-
-
-def _when(value: str) -> datetime | None:
-    parsed = parse_datetime(value.strip().replace(" ", "T")) if value.strip() else None
-    if parsed is not None and parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed
 
 
 @login_required
@@ -69,10 +62,11 @@ def incident_update(request: HttpRequest, pk: int) -> HttpResponse:
         if what == "action":
             services.incident_action_add(by=request_user(request), incident=incident, text=request.POST.get("text", ""))
         elif what == "notify":
-            raw = request.POST.get("notified_at", "")
-            when = _when(raw)
-            if raw.strip() and when is None:
-                raise DomainError("Write the notification time as YYYY-MM-DD HH:MM (UTC).", field="notified_at")
+            try:  # bad input is the caller's: 400 naming the field, the page shown again, nothing recorded
+                when = query_datetime({"notified_at": request.POST.get("notified_at", "").strip()}, "notified_at")
+            except FieldError as exc:
+                messages.error(request, f"{exc.field}: {exc.message}")
+                return _detail(request, incident, status=400)
             services.incident_notify(by=request_user(request), incident=incident, clock=request.POST.get("clock", ""),
                                      notified_at=when, authority=request.POST.get("authority", ""),
                                      reference=request.POST.get("reference", ""),

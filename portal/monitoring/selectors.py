@@ -17,6 +17,10 @@ def alerts_open(*, user: User, limit: int = 10) -> list[Alert]:
                 .select_related("deployment", "result").order_by("-opened_at")[:limit])
 
 
+def alerts_open_count(*, user: User) -> int:
+    return Alert.objects.visible_to(user).filter(state=Alert.State.OPEN).count()
+
+
 def deployment_monitoring(*, user: User, deployment: Node) -> dict[str, Any]:
     """The deployment page's monitoring panel: latest results (with their runs) and its alerts."""
     results = list(MonitoringResult.objects.filter(deployment=deployment)

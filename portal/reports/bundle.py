@@ -102,6 +102,7 @@ def approvals(facts: Facts, model_pks: set[int]) -> list[dict[str, Any]]:
             "break_glass": r.break_glass,
             "signatures": [{"printed_name": s.printed_name, "username": s.username, "signed_at": iso(s.signed_at),
                             "meaning": s.meaning, "reason": s.reason, "voided": s.voided,
+                            "reviewed_digest": f"sha256:{s.subject_digest}",
                             "auth_methods": s.auth_methods} for s in r.signatures],
         })
     return out

@@ -72,6 +72,30 @@ def report_list(request: HttpRequest) -> HttpResponse:
         "posture": _posture_rows()})
 
 
+POSTURE_STATUSES = {"pass": "passing", "fail": "failing", "not_applicable": "not applicable (nothing in scope)",
+                    "not_evaluated": "not evaluated", "evidence": "evidence only"}
+
+
+@login_required
+def posture_controls(request: HttpRequest, framework: str) -> HttpResponse:
+    """The controls of a framework's latest posture evaluation with one outcome: what a posture cell counts."""
+    _guard(request)
+    fw = FRAMEWORKS.get(framework)
+    if fw is None:
+        raise Http404
+    status = request.GET.get("status", "")
+    if status and status not in POSTURE_STATUSES:
+        return render(request, "reports/posture_controls.html", status=400, context={
+            "framework": fw, "error": f"status: expected one of {', '.join(POSTURE_STATUSES)}"})
+    snapshot = selectors.posture_latest().get(fw.id)
+    outcomes = snapshot.controls if snapshot else {}
+    controls = [(c, outcomes[c.id], outcomes[c.id].replace("_", " ")) for c in fw.controls
+                if c.id in outcomes and (not status or outcomes[c.id] == status)]
+    return render(request, "reports/posture_controls.html", {
+        "framework": fw, "snapshot": snapshot, "status": status, "status_label": POSTURE_STATUSES.get(status, ""),
+        "controls": controls, "statuses": POSTURE_STATUSES})
+
+
 def _posture_rows() -> list[tuple[Any, Any]]:
     latest = selectors.posture_latest()
     return [(f, latest.get(f.id)) for f in FRAMEWORKS.values()]

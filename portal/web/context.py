@@ -10,7 +10,9 @@ from portal.accounts.models import Role
 
 # A view name, or an app's namespace, to the navigation entry it belongs to. Node pages belong with the explorer
 # (the graph), not with search.
-SECTION_BY_VIEW = {"web:dashboard": "dashboard", "web:explore": "explorer", "web:node-detail": "explorer",
+SECTION_BY_VIEW = {"web:dashboard": "dashboard", "web:deployments": "dashboard", "web:violations": "dashboard",
+                   "web:alerts": "dashboard", "web:releases-waiting": "dashboard", "reports:posture": "dashboard",
+                   "web:explore": "explorer", "web:node-detail": "explorer",
                    "governance:node": "explorer", "web:home": "search", "web:tokens": "tokens",
                    "web:two-factor": "two-factor"}
 SECTION_BY_APP = {"approvals": "approvals", "evidence": "evidence", "reports": "reports", "audit": "audit",

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, Exists, F, OuterRef, Q, Subquery, Window
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Window
 from django.db.models.fields.json import KT
 from django.db.models.functions import RowNumber, TruncWeek
 from django.utils import timezone
@@ -56,14 +56,31 @@ def production_deployments(*, user: User, environment: str = "production") -> li
     )
 
 
+LIST_CAP = 500  # the dashboard's lists, each the rows a card counts
+
+
+def _violations(user: User) -> QuerySet[Violation]:
+    return Violation.objects.filter(model_version__in=Node.objects.visible_to(user))
+
+
 def violations_open(*, user: User, limit: int = 10) -> list[Violation]:
-    return list(Violation.objects.filter(model_version__in=Node.objects.visible_to(user))
-                .select_related("deployment", "model_version")[:limit])
+    return list(_violations(user).select_related("deployment", "model_version")[:limit])
+
+
+def violations_count(*, user: User) -> int:
+    return _violations(user).count()
+
+
+def _waiting(user: User) -> QuerySet[Release]:
+    return Release.objects.visible_to(user).filter(state=Release.State.PENDING)
 
 
 def releases_waiting(*, user: User, limit: int = 10) -> list[Release]:
-    return list(Release.objects.visible_to(user).filter(state=Release.State.PENDING)
-                .select_related("model_version", "requester").order_by("created_at")[:limit])
+    return list(_waiting(user).select_related("model_version", "requester").order_by("created_at")[:limit])
+
+
+def releases_waiting_count(*, user: User) -> int:
+    return _waiting(user).count()
 
 
 def violations_per_week(*, user: User, now: datetime | None = None) -> list[Week]:

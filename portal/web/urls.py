@@ -3,13 +3,17 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import path, re_path
 
-from . import account_views, views
+from . import account_views, list_views, views
 
 app_name = "web"
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("dashboard/", views.dashboard, name="dashboard"),
+    path("dashboard/deployments", list_views.deployment_list, name="deployments"),
+    path("dashboard/violations", list_views.violation_list, name="violations"),
+    path("dashboard/alerts", list_views.alert_list, name="alerts"),
+    path("dashboard/releases-waiting", list_views.release_waiting_list, name="releases-waiting"),
     path("lineage/explore/", views.explore, name="explore"),
     path("healthz", views.healthz, name="healthz"),
     path("login/", views.PortalLoginView.as_view(), name="login"),

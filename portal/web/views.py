@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -112,17 +113,29 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "lineage/home.html", {"nodes": nodes, "q": q, "kind": kind, "kinds": NodeKind.choices})
 
 
+def _count(rows: list[Any], count: Callable[[], int]) -> int:
+    return len(rows) if len(rows) < settings.PORTAL_DASHBOARD_PANEL_ROWS else count()
+
+
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     user = request.user
     deployments = web_selectors.production_deployments(user=user)
+    violations = web_selectors.violations_open(user=user, limit=settings.PORTAL_DASHBOARD_PANEL_ROWS)
+    alerts = monitoring_selectors.alerts_open(user=user, limit=settings.PORTAL_DASHBOARD_PANEL_ROWS)
+    waiting = web_selectors.releases_waiting(user=user, limit=settings.PORTAL_DASHBOARD_PANEL_ROWS)
     return render(request, "web/dashboard.html", {
         "deployments": deployments,
         "unapproved": sum(1 for d in deployments if not d.release_pk),
-        "violations": web_selectors.violations_open(user=user),
-        "alerts": monitoring_selectors.alerts_open(user=user),
+        # A card shows the whole count (the number its list holds), the panel its first rows: counted only when
+        # the panel is full.
+        "violations": violations,
+        "violation_count": _count(violations, lambda: web_selectors.violations_count(user=user)),
+        "alerts": alerts,
+        "alert_count": _count(alerts, lambda: monitoring_selectors.alerts_open_count(user=user)),
+        "waiting_count": _count(waiting, lambda: web_selectors.releases_waiting_count(user=user)),
         "incidents": incident_selectors.incidents_open_by_deadline(user=user),
-        "waiting": web_selectors.releases_waiting(user=user),
+        "waiting": waiting,
         "violation_weeks": web_selectors.violations_per_week(user=user),
         "pending_weeks": web_selectors.releases_pending_per_week(user=user),
         "is_auditor": has_role(user, AUDIT_ROLES),

@@ -102,3 +102,33 @@ def test_what_changed_names_no_node_of_a_team_the_signer_cannot_see(release, peo
         services.release_sign(release=release, by=admin, password=PASSWORD, meaning="approval",
                               reason="ok", reviewed_digest=reviewed)
     assert hidden in err.value.message
+
+
+def test_the_audit_trail_shows_what_changed_with_the_same_redaction(release, people, client, settings) -> None:
+    """The ``approval.subject_changed`` entry keeps the change list as written (the chain hashes it); a reader who
+    may not see another team's nodes reads it redacted, in the API and on the entry page, and is told so."""
+    from portal.accounts.models import NamespaceOwner, Team
+    from portal.accounts.services import user_ensure
+
+    NamespaceOwner.objects.create(namespace="postgres://ehr-db:5432", team=Team.objects.create(name="clinical"))
+    ingest(run_event(job="train_credit", time="2026-01-05T00:00:00Z", sha=SHA,
+                     inputs=[dataset("postgres://bank-db:5432", "features.credit", tags={"ssn": ["PII"]}),
+                             dataset("postgres://ehr-db:5432", "patients")],
+                     outputs=[model_output("credit", "7", auc=0.81)],
+                     run_facets={"portalRun": facet(launchedBy="erin@example.com")}))
+    services.release_refresh(release=release)
+    entry = AuditEntry.objects.get(action="approval.subject_changed", target_id=str(release.pk))
+    hidden = "postgres://ehr-db:5432"
+    assert hidden in entry.payload  # written as it happened
+    settings.PORTAL_ORG_WIDE_ROLES = ("admin",)  # an organisation whose auditors see only their teams' namespaces
+    auditor = user_ensure(username="ines", role="auditor", email="ines@example.com")
+    [shown] = api_client(auditor).get("/api/v1/audit/entries", {"action": "approval.subject_changed"}).json()[
+        "results"]
+    assert hidden not in json.dumps(shown) and "a dataset of another team" in json.dumps(shown)
+    assert shown["redacted"] is True and shown["entry_hash"] == entry.entry_hash
+    client.force_login(auditor)
+    page = client.get(f"/audit/entries/{entry.seq}").content.decode()
+    assert hidden not in page and "a dataset of another team" in page and "names of nodes you may not see" in page
+    admin = user_ensure(username="ada", role="admin", email="ada@example.com")
+    [full] = api_client(admin).get("/api/v1/audit/entries", {"action": "approval.subject_changed"}).json()["results"]
+    assert hidden in json.dumps(full) and "redacted" not in full

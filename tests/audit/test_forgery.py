@@ -194,6 +194,55 @@ def test_a_witness_that_saw_a_checkpoint_catches_a_database_rolled_back_behind_i
         assert witness_server.kept()[-1]["tree_size"] == 6
 
 
+def _forge_last_cosignature(lines: list[str]) -> list[str]:
+    """The newest kept checkpoint with a countersignature made by another key (under the witness's key id)."""
+    import base64
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from portal.audit.verifier import checkpoint_message
+
+    last = json.loads(lines[-1])
+    last["cosignature"] = base64.b64encode(Ed25519PrivateKey.generate().sign(checkpoint_message(last))).decode()
+    return [*lines[:-1], json.dumps(last, sort_keys=True)]
+
+
+def test_a_forged_witness_countersignature_fails_verification_and_the_export(
+    settings: Any, tmp_path: Path, witness_server: Any
+) -> None:
+    """The witness's copy counts only with the witness's own countersignature, checked under its pinned key:
+    by ``verify_audit`` (reading the witness) and by ``verify.py`` (reading an export)."""
+    from cryptography.hazmat.primitives import serialization
+
+    from portal.audit.export import audit_export
+    from portal.audit.verifier import VerifyError, verify_export
+
+    private = serialization.load_pem_private_key((witness_server.store / "witness_ed25519.pem").read_bytes(), None)
+    pinned = tmp_path / "witness-public.pem"
+    pinned.write_bytes(private.public_key().public_bytes(serialization.Encoding.PEM,
+                                                         serialization.PublicFormat.SubjectPublicKeyInfo))
+    settings.PORTAL_AUDIT_SEQUENCER = "inline"
+    settings.PORTAL_AUDIT_WITNESSES = [witness_server.url]
+    settings.PORTAL_AUDIT_WITNESS_KEYS = {witness_server.url: str(pinned)}
+    _write(4)
+    assert audit_verify().ok
+    out = tmp_path / "export"
+    audit_export(out=out)
+    assert (out / "witness-1.pem").read_bytes() == pinned.read_bytes()
+    verify_export(out)  # the genuine countersignatures verify
+
+    kept = witness_server.store / "checkpoints.jsonl"
+    kept.write_text("\n".join(_forge_last_cosignature(kept.read_text().splitlines())) + "\n")
+    verdict = audit_verify()
+    assert not verdict.ok and "countersignature does not verify" in verdict.message
+    assert witness_server.url in verdict.message
+
+    copy = out / "witness-1.jsonl"
+    copy.write_text("\n".join(_forge_last_cosignature(copy.read_text().splitlines())) + "\n")
+    with pytest.raises(VerifyError, match="witness-1.jsonl.*countersignature does not verify"):
+        verify_export(out)
+
+
 # -- the parallel walk finds what the single one does -----------------------------------------------------
 @pytest.mark.parametrize("where", [3, 12])
 def test_verify_in_parallel_ranges_names_the_same_first_bad_entry(where: int) -> None:

@@ -49,3 +49,26 @@ def test_the_demo_ci_token_asks_the_gate_as_the_readme_shows() -> None:
         assert body.get("allowed") is True, (call, body)
         signed = body["attestation"]["signed"]
         assert signed["namespace"] and signed["model"] and signed["version"]
+
+
+def test_the_demo_deploys_after_its_approvals_so_change_controls_pass() -> None:
+    """The services stamp approvals with their own clock (now); the demo's deploys come after them, not
+    back-dated before them, so F3 (validated before use), F6 (change record approved before the deploy) and F7
+    (segregation of duties on that record) pass for the demo's production releases."""
+    from lineage.models import Node
+    from portal.audit.models import AuditEntry
+    from portal.reports.models import PostureSnapshot
+
+    load()
+    latest = {s.framework: s.controls for s in PostureSnapshot.objects.order_by("evaluated_at")}
+    assert latest["model-risk"]["F3"] == "pass"
+    assert latest["sox"]["F6"] == "pass" and latest["sox"]["F7"] == "pass"
+    production = Release.objects.filter(environment="production", approved_at__isnull=False)
+    assert production.exists()
+    for release in production:
+        dep = Node.objects.get(node_id=f"deployment:{release.model_version.namespace}:{release.model_version.name}"
+                               f"#{release.model_version.version}@production")
+        assert dep.event_time > release.approved_at, dep.node_id
+    # Honest trail: every entry is stamped when written, in order.
+    times = list(AuditEntry.objects.order_by("seq").values_list("time", flat=True))
+    assert times == sorted(times)

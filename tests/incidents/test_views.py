@@ -38,10 +38,11 @@ def test_the_list_and_the_dashboard_show_overdue_deadlines(deployment: Node, off
     aware = timezone.now() - timedelta(days=3)
     services.incident_open(by=officer, title="Leaked scores", kinds=["personal_data_breach"], severity="high",
                            detected_at=aware, deployments=[deployment.node_id])
-    due = (aware + timedelta(hours=72)).strftime("%Y-%m-%d %H:%M")
+    due = (aware + timedelta(hours=72)).strftime("%Y-%m-%d %H:%M:%S UTC")  # the one format: |when
     c = _client(officer)
-    assert f"OVERDUE since {due} UTC" in c.get("/incidents/").content.decode()
-    assert f"OVERDUE since {due} UTC" in c.get("/dashboard/").content.decode()
+    assert 'OVERDUE since <time datetime="' in c.get("/incidents/").content.decode()
+    assert f"{due}</time>" in c.get("/incidents/").content.decode()
+    assert f"{due}</time>" in c.get("/dashboard/").content.decode()
 
 
 def test_closing_on_the_page_is_a_signature(deployment: Node, officer: User) -> None:
@@ -63,3 +64,29 @@ def test_charlie_gets_404(alert: Alert, officer: User, charlie: User) -> None:
     assert c.get(f"/incidents/{incident.pk}").status_code == 404
     assert c.post(f"/incidents/{incident.pk}/update", {"what": "action", "text": "x"}).status_code == 404
     assert c.post(f"/incidents/from-alert/{alert.pk}").status_code == 404
+
+
+def test_a_notification_time_that_is_not_a_date_time_is_a_400_naming_the_field(deployment: Node, officer: User) -> None:
+    incident = services.incident_open(by=officer, title="Drift", kinds=["personal_data_breach"], severity="low",
+                                      detected_at=timezone.now() - timedelta(days=2), deployments=[deployment.node_id])
+    c = _client(officer)
+    for bad in ("yesterday", "0116-01-01T00:00:00+16:04", "2026-13-01 10:00"):
+        r = c.post(f"/incidents/{incident.pk}/update", {"what": "notify", "clock": "gdpr", "notified_at": bad,
+                                                        "authority": "ICO"})
+        body = r.content.decode()
+        assert r.status_code == 400 and "notified_at" in body, bad
+        assert "ISO 8601" in body or "out of range" in body, bad
+    assert not incident.notifications.exists()
+    sent = (timezone.now() - timedelta(days=1)).replace(second=0, microsecond=0)  # the form's HH:MM, read as UTC
+    r = c.post(f"/incidents/{incident.pk}/update", {"what": "notify", "clock": "gdpr",
+                                                    "notified_at": f"{sent:%Y-%m-%d %H:%M}", "authority": "ICO"})
+    assert r.status_code == 302 and incident.notifications.get().notified_at == sent
+
+
+def test_kinds_read_in_words_not_as_stored_values(deployment: Node, officer: User) -> None:
+    incident = services.incident_open(by=officer, title="Leak", kinds=["personal_data_breach"], severity="high",
+                                      detected_at=timezone.now(), deployments=[deployment.node_id])
+    c = _client(officer)
+    for page in (c.get("/incidents/"), c.get(f"/incidents/{incident.pk}")):
+        html = page.content.decode()
+        assert "Personal-data breach (GDPR Art. 33)" in html and "personal_data_breach" not in html

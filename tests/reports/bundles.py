@@ -66,9 +66,11 @@ def _approvals() -> list[dict]:
         "decided_at": "2026-11-02T10:00:00Z",
         "signatures": [
             {"printed_name": "Bob Stone", "username": "bob", "signed_at": "2026-11-02T09:00:00Z",
-             "meaning": "approve", "reason": "metrics reviewed", "voided": False, "audit_seq": 845},
+             "meaning": "approve", "reason": "metrics reviewed", "voided": False, "audit_seq": 845,
+             "reviewed_digest": "sha256:" + "5d" * 32},
             {"printed_name": "Dana Reyes", "username": "dana", "signed_at": "2026-11-02T09:30:00Z",
-             "meaning": "approve", "reason": "bias report OK", "voided": True, "audit_seq": 846},
+             "meaning": "approve", "reason": "bias report OK", "voided": True, "audit_seq": 846,
+             "reviewed_digest": "sha256:" + "d4" * 32},
         ],
     }]
 

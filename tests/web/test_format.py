@@ -91,3 +91,38 @@ def test_api_docs_are_grouped_by_resource_and_link_back(client, admin_user) -> N
     assert "v1" not in tags and {"releases", "nodes", "audit", "lineage", "documents"} <= tags
     page = client.get("/api/docs/").content.decode()
     assert 'class="docs-back"' in page and 'href="/"' in page
+
+
+def test_no_template_formats_dates_its_own_way() -> None:
+    """Every date and time on every page goes through ``|when`` (the one format); ``|date:`` is another."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "templates"
+    offenders = [f"{p.relative_to(root)}: {m.group(0)}" for p in root.rglob("*.html")
+                 for m in re.finditer(r"\|date:\"[^\"]*\"", p.read_text())]
+    assert offenders == []
+
+
+def test_when_has_a_plain_text_form_for_svg_titles() -> None:
+    moment = dt.datetime(2026, 3, 4, 5, 6, 7, 890, tzinfo=dt.UTC)
+    assert when(moment, "plain") == "2026-03-04 05:06:07 UTC" and when(moment, "plain-day") == "2026-03-04"
+    assert when(dt.date(2026, 3, 4), "plain-day") == "2026-03-04"
+
+
+def test_no_template_prints_python_reprs() -> None:
+    """Payloads, facets and attributes are shown as JSON (``|pretty_json``), never as Python dicts (``|pprint``)."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "templates"
+    assert [str(p.relative_to(root)) for p in root.rglob("*.html") if "|pprint" in p.read_text()] == []
+
+
+@pytest.mark.django_db
+def test_a_node_page_shows_its_facets_as_json(client, alice, node_id) -> None:
+    from lineage.models import Node
+
+    Node.objects.filter(node_id=node_id).update(facets={"documentation": {"description": "loans", "flag": True}})
+    client.force_login(alice)
+    page = client.get("/lineage/node/" + quote(node_id, safe="")).content.decode()
+    facets = page.split("<summary>Facets</summary>")[1].split("</pre>")[0]
+    assert "&quot;flag&quot;: true" in facets and "&#x27;" not in facets and "True" not in facets

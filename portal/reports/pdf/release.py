@@ -27,14 +27,15 @@ class ReleaseSections(StoryBase):
                 self.p("Break-glass release: deployed under the emergency procedure, outside the normal approval "
                        "quorum.", "warn")
             sigs = [s for s in _list(a.get("signatures")) if isinstance(s, dict)]
-            self.table(["Printed name", "Username", "Signed at", "Meaning", "Reason", "Authenticated by", "Voided",
-                        "Audit seq"],
+            # The digest each signer reviewed, in full: what they signed is checkable against the subject digest.
+            self.table(["Printed name", "Username", "Signed at", "Meaning", "Reviewed digest", "Reason",
+                        "Authenticated by", "Voided", "Audit seq"],
                        [[s.get("printed_name"), s.get("username"), W.human_date(s.get("signed_at"), time=True),
-                         s.get("meaning"), s.get("reason"),
+                         s.get("meaning"), s.get("reviewed_digest"), s.get("reason"),
                          " + ".join(clean(m) for m in _list(s.get("auth_methods"))) or None,
                          "VOIDED" if s.get("voided") is True else "no", s.get("audit_seq")]
                         for s in sigs],
-                       weights=[2.2, 1.4, 2.2, 1.3, 3, 1.3, 1.1, 1], empty="No signatures.")
+                       weights=[2, 1.1, 1.8, 1.1, 3.2, 2.8, 1.1, 1, 0.9], mono=(4,), empty="No signatures.")
 
     def deployments(self, level: int) -> None:
         self.mark("deployments")

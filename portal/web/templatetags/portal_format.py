@@ -1,7 +1,8 @@
 """One way to show things on every page (loaded as a template builtin in settings).
 
 - ``{{ value|when }}``: a date-time as absolute UTC to the second, no microseconds, with a relative hint
-  (``2026-12-06 13:04:05 UTC`` and "3 hours ago" beside it); ``|when:"day"`` for the date alone.
+  (``2026-12-06 13:04:05 UTC`` and "3 hours ago" beside it); ``|when:"day"`` for the date alone;
+  ``|when:"plain"`` and ``|when:"plain-day"`` for the same text without markup (inside an SVG ``<title>``).
 - ``{{ value|pretty_json }}``: a payload as indented JSON, not Python's dict syntax.
 """
 
@@ -44,13 +45,17 @@ def when(value: Any, style: str = "") -> str:
     moment = _as_datetime(value)
     if moment is None:
         if isinstance(value, dt.date):
+            if style.startswith("plain"):
+                return value.isoformat()
             return format_html('<time datetime="{}">{}</time>', value.isoformat(), value.isoformat())
         return "" if value in (None, "") else str(value)
     utc = moment.astimezone(dt.UTC).replace(microsecond=0)
     iso = utc.strftime("%Y-%m-%dT%H:%M:%SZ")
     hint = relative(utc)
     full = utc.strftime("%Y-%m-%d %H:%M:%S UTC")
-    shown = utc.strftime("%Y-%m-%d") if style == "day" else full
+    shown = utc.strftime("%Y-%m-%d") if style in ("day", "plain-day") else full
+    if style.startswith("plain"):
+        return shown
     return format_html('<time datetime="{}" title="{}">{}</time> <span class="ago">({})</span>', iso, full, shown,
                        hint)
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
 from lineage.models import Edge, Node, NodeTag, RawEvent
 from lineage.openlineage import parse_event
@@ -77,18 +78,24 @@ def _load() -> Loaded:
     # CI reports a commit when it is pushed, before any pipeline runs it.
     for payload in demo.commits():
         portal_record_ingest(kind="commit", payload=payload, by=ingestor)
-    parsed = [parse_event(demo.event_bytes(e)) for e in demo.events()]
+    story = demo.events()
+    deploy_runs = demo.deploy_runs(story)
     # Pipelines first, then the approvals, then the deploys CI made once the releases were approved.
-    deploys = [ev for ev in parsed if "portalDeployment" in ev.run_facets]
-    others = [ev for ev in parsed if "portalDeployment" not in ev.run_facets]
+    others = [parse_event(demo.event_bytes(e)) for e in story if e["run"]["runId"] not in deploy_runs]
     outcomes = events_ingest(events=others, by=ingestor)
     demo_approvals.load(users)
     documents_new = demo_evidence.load(users)  # before the deploys: production releases wait for validation
+    # The approvals and validations were stamped now, by the services: the deploys that depend on them happen
+    # after them (not back-dated to the story's days), each deploy run once.
+    done = set(Node.objects.filter(kind="run", name__in=deploy_runs).values_list("name", flat=True))
+    deploys = [parse_event(demo.event_bytes(e)) for e in demo.events(deploys_from=timezone.now())
+               if e["run"]["runId"] in deploy_runs - done]
     outcomes += events_ingest(events=deploys, by=ingestor)
+    parsed = others + deploys
     demo_governance.load(users)
     demo_monitoring.load(users)
     warnings = [f"{ev.job_name} {ev.event_type}: {w}" for ev in parsed for w in ev.warnings]
-    return Loaded(events_new=sum(o.status == "created" for o in outcomes), events_total=len(parsed),
+    return Loaded(events_new=sum(o.status == "created" for o in outcomes), events_total=len(story),
                   commits=len(demo.COMMITS), warnings=warnings, token=token, documents_new=documents_new)
 
 
