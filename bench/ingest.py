@@ -456,6 +456,69 @@ def _per_event(cpu: CpuMeter, events: int) -> str:
     return "CPU per event: " + ", ".join(f"{name} {sec / events * 1000:.2f} ms" for name, sec in cpu.used.items())
 
 
+class PgWaits:
+    """Samples what the portal's database sessions are doing (``pg_stat_activity``) every ``interval`` seconds:
+    running a statement, waiting for a lock (and which statement waits), idle inside a transaction (the worker
+    is running Python with the transaction open) or idle outside one. Where the batch time goes on the
+    database side, and how much of it two workers spend waiting for each other."""
+
+    SQL = ("SELECT state, wait_event_type, wait_event, regexp_replace(left(query, 300), '\\s+', ' ', 'g') "
+           "FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid() AND backend_type = 'client backend'")
+
+    def __init__(self, db: str, interval: float = 0.05) -> None:
+        self.db, self.interval = db, interval
+        self.states: Counter[str] = Counter()
+        self.waiting: Counter[str] = Counter()
+        self.running: Counter[str] = Counter()
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @staticmethod
+    def _statement(query: str) -> str:
+        words = query.split()
+        if words[:1] == ["WITH"] and "INSERT" in words:
+            words = words[words.index("INSERT"):]
+        return " ".join(words[:4])[:70]
+
+    def _run(self) -> None:
+        with psycopg.connect(dsn(self.db), autocommit=True) as conn:
+            while not self._stop.wait(self.interval):
+                self.samples += 1
+                for state, wtype, wevent, query in conn.execute(self.SQL, (self.db,)).fetchall():
+                    if state == "active" and wtype in ("Lock", "LWLock"):
+                        key = f"waiting for a lock ({wtype}: {wevent})"
+                        self.waiting[f"{wevent}: {self._statement(query)}"] += 1
+                    elif state == "active" and wtype == "Client":
+                        key = "COPY: waiting for the worker's rows"
+                    elif state == "active":
+                        key = "running a statement" + (f" ({wtype})" if wtype else "")
+                        self.running[self._statement(query)] += 1
+                    elif state == "idle in transaction":
+                        key = "idle in transaction (worker runs Python)"
+                    else:
+                        key = f"{state} (outside a transaction)"
+                    self.states[key] += 1
+
+    def __enter__(self) -> PgWaits:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def report(self) -> None:
+        total = sum(self.states.values()) or 1
+        log(f"  database sessions of the workers, sampled every {self.interval * 1000:.0f} ms ({self.samples:,} "
+            "samples; share of session-samples):")
+        for key, n in self.states.most_common():
+            log(f"    {100 * n / total:5.1f}%  {key}")
+        for label, counter in (("waiting", self.waiting), ("running", self.running)):
+            for key, n in counter.most_common(6):
+                log(f"      {label} {100 * n / total:5.1f}%  {key}")
+
+
 def batch_phase(args: argparse.Namespace, pool: Pool, server: Gunicorn, token: str) -> dict[str, Any]:
     total, size = args.events, args.batch_size
     n_batches = (total + size - 1) // size
@@ -534,7 +597,7 @@ def batch_phase(args: argparse.Namespace, pool: Pool, server: Gunicorn, token: s
     threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(args.batch_clients)]
     samp = threading.Thread(target=sampler, daemon=True)
     t0 = time.perf_counter()
-    with CpuMeter(server) as cpu:
+    with CpuMeter(server) as cpu, PgWaits(args.db) as waits:
         samp.start()
         for t in threads:
             t.start()
@@ -554,6 +617,7 @@ def batch_phase(args: argparse.Namespace, pool: Pool, server: Gunicorn, token: s
     log(f"  {_per_event(cpu, prog.done)}")
     for e in prog.errors:
         log(f"  error: {e}")
+    waits.report()
     log("  gunicorn worker RSS (VmRSS of the master's children):")
     log(_rss_line("before any request", 0, before))
     log(_rss_line("after warm-up", 0, after_warm))
@@ -720,11 +784,17 @@ def main() -> None:
     def raw(key: str) -> str:
         return f"{base[key]:,.0f}/s" if base else "skipped"
 
+    def ratio(key: str, base_key: str) -> str:
+        if not base:
+            return ""
+        r = results[key]["rate"] / base[base_key]
+        return f" = {r:.2f} x baseline (target >= 0.7: {'MET' if r >= 0.7 else 'NOT MET'})"
+
     if "batch" in results:
-        log(f"  batch endpoint   {results['batch']['rate']:8,.0f} events/s  (target 2,000) | raw PG same rows: "
+        log(f"  batch endpoint   {results['batch']['rate']:8,.0f} events/s{ratio('batch', 'set')} | raw PG same rows: "
             f"COPY+INSERT..SELECT {raw('set')}, executemany {raw('executemany')}, COPY JSON only {raw('copy')}")
     if "single" in results:
-        log(f"  single endpoint  {results['single']['rate']:8,.0f} events/s  (target 300)   | raw PG one "
+        log(f"  single endpoint  {results['single']['rate']:8,.0f} events/s{ratio('single', 'single')} | raw PG one "
             f"transaction per event: {raw('single')}")
 
 

@@ -20,7 +20,7 @@ import time
 from collections import defaultdict
 from typing import Any
 
-from _common import ROOT, database_url, drop_database, issue_token, log, migrate, recreate_database, run_name
+from _common import ROOT, drop_database, issue_token, log, migrate, portal_env, recreate_database, run_name
 from ingest import EventStream, Pool
 
 
@@ -48,7 +48,7 @@ class SqlTally:
             log(f"    {self.seconds[key]:7.3f}s {self.count[key]:7,}x  {key}")
 
 
-def profile(label: str, fn: Any, top: int) -> None:
+def profile(label: str, fn: Any, top: int, dump: str = "") -> None:
     from django.db import connection
 
     tally = SqlTally()
@@ -62,6 +62,9 @@ def profile(label: str, fn: Any, top: int) -> None:
     log(f"\n== {label}: {n:,} events in {wall:.2f}s in-process = {n / wall:,.0f} events/s (one core, under cProfile, "
         "which slows Python code ~1.5-2x) ==")
     tally.report(wall)
+    if dump:
+        prof.dump_stats(dump)
+        log(f"  profile written to {dump} (python -m pstats {dump})")
     for sort in ("cumulative", "tottime"):
         out = io.StringIO()
         pstats.Stats(prof, stream=out).strip_dirs().sort_stats(sort).print_stats(top)
@@ -77,14 +80,16 @@ def main() -> None:
     p.add_argument("--top", type=int, default=25)
     p.add_argument("--db", default=run_name("lineage_bench_profile"))
     p.add_argument("--keep-db", action="store_true")
+    p.add_argument("--pstats", default="", help="also write the batch profile to this file (for pstats)")
     args = p.parse_args()
 
     recreate_database(args.db)
     try:
         migrate(args.db)
         token = issue_token(args.db, "benchsvc", "ingestor")
-        os.environ.update({"DATABASE_URL": database_url(args.db), "DJANGO_SETTINGS_MODULE": "portal.settings",
-                           "PORTAL_ALLOWED_HOSTS": "127.0.0.1", "PORTAL_DEBUG": "0"})
+        # The same environment as the benchmarks' gunicorn, so the audit key and checkpoints of this throwaway
+        # database stay out of var/ (a checkpoint of an earlier run made every after-commit step fail).
+        os.environ.update(portal_env(args.db))
         sys.path.insert(0, str(ROOT))
         import django
 
@@ -116,7 +121,8 @@ def main() -> None:
                     raise RuntimeError(f"HTTP {resp.status_code}: {resp.content[:500]!r}")
             return args.single_events
 
-        profile(f"POST /api/v1/lineage/batch x {args.batches} (batches of {args.batch_size})", batches, args.top)
+        profile(f"POST /api/v1/lineage/batch x {args.batches} (batches of {args.batch_size})", batches, args.top,
+                args.pstats)
         profile("POST /api/v1/lineage (one event per request)", singles, args.top)
     finally:
         if "django.db" in sys.modules:

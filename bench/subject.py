@@ -14,7 +14,10 @@ CTE over the same graph (psycopg, ids only, every edge, no Django):
 - ``upstream_all``: the set-based walk (ids);
 - ``lineage_of``: that walk plus the sensitive-tag walk that stops at de-identifying runs;
 - ``subject_build``: both walks plus the subject's rows (JSON keys read in SQL) and its canonical digest;
-- ``release_request``: the whole service (policy choice, subject, the release row, the audit entry).
+- ``release_request``: the whole service (policy choice, subject, the release row, the audit entry);
+- ``lineage_capture``: the lineage an approval keeps (nodes with their attributes and tags, edges), its JSON size;
+- ``lineage_compare``: the pure node-by-node, edge-by-edge comparison of two such snapshots;
+- ``release_diff``: "what changed since approval" end to end (the walk now, its capture, the comparison).
 
     .venv/bin/python bench/subject.py                    # ~100,000 upstream nodes (default)
     .venv/bin/python bench/subject.py --layers 20        # ~20,000, quicker
@@ -37,9 +40,9 @@ import psycopg
 from _common import ROOT, database_url, deadline, drop_database, dsn, log, machine_line, migrate, recreate_database
 
 NODE_COLS = ("id, node_id, kind, namespace, name, version, environment, parent_id, state, owners, facets, attrs, "
-             "deidentifies, event_time, created_at, updated_at")
+             "deidentifies, event_time, created_at, updated_at, times")
 T0 = "timestamptz '2026-01-01 00:00:00+00'"
-TAIL = f"'[]'::jsonb, {{facets}}, {{attrs}}, false, {T0}, {T0}, {T0}"
+TAIL = f"'[]'::jsonb, {{facets}}, {{attrs}}, false, {T0}, {T0}, {T0}, '{{{{}}}}'::jsonb"
 BARE_CTE = """WITH RECURSIVE up(id) AS (SELECT %(seed)s::bigint UNION
     SELECT e.src_id FROM up JOIN lineage_edge e ON e.dst_id = up.id) SELECT count(*) FROM up"""
 
@@ -191,6 +194,29 @@ def main() -> int:
                 services.release_withdraw(release=release, by=admin, reason="bench")
             log(f"  release_request (whole service, one transaction):   {med(req_t)}; truncated="
                 f"{release.subject['truncated']}")
+
+            # What approving now adds (the lineage kept as approved) and what "what changed since approval" costs.
+            import json
+
+            from django.utils import timezone
+
+            from portal.approvals.diff import lineage_capture, lineage_compare, release_diff
+            from portal.approvals.materiality import normalise
+
+            subject = subject_build(model_version=node, policy=policy)
+            cap_t, snap = timed(lambda: lineage_capture(model_version=node, subject=subject), args.repeat)
+            size = len(json.dumps(snap)) / 1e6
+            log(f"  lineage_capture (kept at approval):                 {med(cap_t)}; {len(snap['nodes']):,} nodes, "
+                f"{len(snap['edges']):,} edges, {size:.1f} MB of JSON")
+            cmp_t, changes = timed(lambda: lineage_compare(snap, snap, normalise(None)), args.repeat)
+            log(f"  lineage_compare (pure, nothing changed):            {med(cmp_t)}; {len(changes)} changes")
+            release = services.release_request(by=admin, model="credit", version="1", environment="production",
+                                               justification="bench")
+            release.approved_lineage, release.approved_at = snap, timezone.now()
+            release.save()
+            diff_t, d = timed(lambda: release_diff(release=release, user=admin), args.repeat)
+            log(f"  release_diff (walk now + capture + compare):        {med(diff_t)}; "
+                f"{d['summary']['changes']} changes")
     finally:
         if not args.keep_db:
             drop_database(args.db)

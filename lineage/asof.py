@@ -25,7 +25,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from portal.accounts.models import User
-from portal.lib.sql import chunks, insert_ignore, select_in
+from portal.lib.sql import chunks, insert_ignore, rows_relation, select_in
 
 from . import graph
 from .guard import strip_inputs
@@ -54,19 +54,13 @@ def _aware(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if timezone.is_naive(value) else value
 
 
-def _values(n: int, width: int, time_at: int) -> str:
-    cast = "::timestamptz" if connection.vendor == "postgresql" else ""
-    one = "(" + ", ".join("%s" + (cast if i == time_at else "") for i in range(width)) + ")"
-    return ", ".join([one] * n)
-
-
 def _update_from(rows: Sequence[tuple[Any, ...]], names: str, time_at: int, sql: str) -> None:
     """Run ``WITH v(<names>) AS (VALUES ...) <sql>`` over ``rows`` in chunks (PostgreSQL and SQLite alike)."""
-    width = len(names.split(","))
-    for part in chunks(list(rows), 2000):
+    # On PostgreSQL one statement of one array per column (rows_relation), not thousands of placeholders.
+    for part in chunks(list(rows), 2000 if connection.vendor != "postgresql" else max(1, len(rows))):
+        relation, params = rows_relation(part)
         with connection.cursor() as cur:
-            cur.execute(f"WITH v({names}) AS (VALUES {_values(len(part), width, time_at)}) {sql}",
-                        [_dt(x) if isinstance(x, datetime) else x for row in part for x in row])
+            cur.execute(f"WITH v({names}) AS ({relation}) {sql}", params)
 
 
 # -- writes ------------------------------------------------------------------------------------------------
@@ -138,9 +132,11 @@ def _received_clamp(runs: list[int], now: datetime) -> None:
     """What ``versions.py`` stored or dropped while applying this delta counts from the delta's receipt time (in a
     rebuild, the replayed events' original one), not from the moment the statement ran."""
     t = _dt(now)
+    pg = connection.vendor == "postgresql"
     with connection.cursor() as cur:
-        for part in chunks(runs, 5000):
-            marks = ", ".join(["%s"] * len(part))
+        for part in chunks(runs, 5000 if not pg else max(1, len(runs))):
+            marks = "SELECT unnest(%s::bigint[])" if pg else ", ".join(["%s"] * len(part))
+            part = [list(part)] if pg else part
             cur.execute(f"UPDATE lineage_node SET created_at = %s WHERE created_at > %s AND id IN "  # noqa: S608
                         f"(SELECT src_id FROM lineage_edge WHERE kind = 'reads' AND dst_id IN ({marks}))",
                         [t, t, *part])

@@ -83,14 +83,17 @@ def column_walk(*, seeds: list[Column], direction: str, depth: int, max_nodes: i
         return walk
     # Besides the edges, a step that keeps its distance: upstream, a column goes through its whole dataset's column
     # when edges feed that; downstream, a whole dataset's column goes through each of its columns that feeds on.
+    # Each branch matches the edge's near column by equality where it can, so (version, field) stays an index key.
     if direction == "upstream":
         near, far = ("dst", "src")
-        through = "(b.k = 1 AND e.dst_field = '' AND w.field <> '')"
+        branch = "b.k = 0 OR w.field <> ''"
+        match = "e.dst_field = CASE b.k WHEN 0 THEN w.field ELSE '' END"
         to_field = "''"
         hit = "(e.dst_field = w.field OR (e.dst_field = '' AND w.field <> ''))"
     else:
         near, far = ("src", "dst")
-        through = "(b.k = 1 AND w.field = '')"
+        branch = "b.k = 0 OR w.field = ''"
+        match = "(b.k = 1 OR e.src_field = w.field)"
         to_field = "e.src_field"
         hit = "(e.src_field = w.field OR w.field = '')"
     rel, rel_params = edges
@@ -105,8 +108,8 @@ walk(id, field, depth) AS (
     UNION
     SELECT CASE b.k WHEN 0 THEN e.{far}_id ELSE w.id END, CASE b.k WHEN 0 THEN e.{far}_field ELSE {to_field} END,
            w.depth + 1 - b.k
-    FROM walk w CROSS JOIN (SELECT 0 AS k UNION ALL SELECT 1) b
-    JOIN c_edge e ON e.{near}_id = w.id AND ((b.k = 0 AND e.{near}_field = w.field) OR {through})
+    FROM walk w JOIN (SELECT 0 AS k UNION ALL SELECT 1) b ON {branch}
+    JOIN c_edge e ON e.{near}_id = w.id AND {match}
     WHERE w.depth < %s
 ),
 reached(id, field, d) AS (SELECT id, field, MIN(depth) FROM walk GROUP BY id, field),

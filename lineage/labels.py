@@ -39,3 +39,13 @@ def node_label(*, kind: str, name: str, version: str = "", environment: str = ""
     if kind == "datasetVersion" and version:
         return f"{name} #{version[:12]}"
     return name
+
+
+# Edges between a dataset and its versions are drawn by the explorer but are not lineage edges (no EdgeKind).
+_EDGE_WORDS = {"version": "has version"}
+
+
+def edge_label(kind: str) -> str:
+    """An edge kind in words, as the explorer, the node pages and the reports print it: "built from", not
+    ``built_from`` (the ``EdgeKind`` values read as verbs from source to target)."""
+    return _EDGE_WORDS.get(kind, kind.replace("_", " "))

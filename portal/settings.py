@@ -177,7 +177,10 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
     "ENUM_NAME_OVERRIDES": {"ClassificationTagEnum": "lineage.models.Tag",
                             "DocumentTypeEnum": "portal.evidence.models.DocumentType",
-                            "ReleaseStateEnum": "portal.approvals.models.Release.State"},
+                            "ReleaseStateEnum": "portal.approvals.models.Release.State",
+                            "MaterialChangeTriggerEnum": "portal.approvals.materiality.TRIGGERS",
+                            "MaterialChangeRuleEnum": "portal.approvals.materiality.RULE_NAMES",
+                            "ReleaseDiffElementEnum": "portal.approvals.materiality.ELEMENTS"},
 }
 
 # Celery: without a broker, tasks run in-process so the embedded setup needs no Redis.
@@ -200,6 +203,9 @@ CELERY_ACCEPT_CONTENT = ["json"]
 LINEAGE_MAX_EVENT_BYTES = env_int("PORTAL_MAX_EVENT_BYTES", 2 * 1024 * 1024)
 LINEAGE_MAX_BATCH_BYTES = env_int("PORTAL_MAX_BATCH_BYTES", 32 * 1024 * 1024)
 LINEAGE_MAX_BATCH_EVENTS = env_int("PORTAL_MAX_BATCH_EVENTS", 5000)
+# PostgreSQL: a set-based write of at least this many rows goes through COPY into a temporary staging table
+# (portal/lib/sql.py); fewer rows go in one VALUES statement. Either path applies the same rules.
+PORTAL_SQL_COPY_MIN_ROWS = env_int("PORTAL_SQL_COPY_MIN_ROWS", 20)
 DATA_UPLOAD_MAX_MEMORY_SIZE = LINEAGE_MAX_BATCH_BYTES
 # Event times: further ahead than the clock skew is refused (400 on eventTime); older than the horizon (days,
 # 0 = no horizon) is accepted with a warning.

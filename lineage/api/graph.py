@@ -15,9 +15,9 @@ from portal.lib.errors import FieldError
 from portal.lib.pagination import bounded_int_parameter
 
 from .. import asof, graph, selectors
-from ..labels import kind_colours
+from ..labels import edge_label, kind_colours
 from ..layout import layout
-from ..models import Node, NodeKind
+from ..models import EdgeKind, Node, NodeKind
 from .asof import ASOF_PARAMETERS, asof_param, node_at_or_404
 from .common import DEPTH_PARAMETER, ERRORS, NodeSummarySerializer, depth_param, int_param, node_or_404
 
@@ -25,11 +25,15 @@ GRAPH_DEFAULT_DEPTH = 5
 GRAPH_DEFAULT_NODES = 300
 GRAPH_MAX_NODES = 1000
 GRAPH_MAX_EXPAND = 20
+GRID_COLUMN, GRID_ROW = 220.0, 60.0
 
 
 # Each kind's name and colours (labels.py, the table the PDF draws with): the explorer paints with these.
 _KINDS = {kind: {"name": str(name), "fill": kind_colours(kind)[0], "stroke": kind_colours(kind)[1]}
           for kind, name in NodeKind.choices}
+# Each edge kind in words ("built from") and in a sentence ("commit builds job or run"), for labels and tooltips.
+_EDGE_KINDS = {kind: {"name": edge_label(kind), "description": str(description)}
+               for kind, description in [*EdgeKind.choices, ("version", "dataset has this version")]}
 
 
 class NodeGraphApi(APIView):
@@ -61,13 +65,18 @@ class NodeGraphApi(APIView):
             "kinds": serializers.DictField(child=inline_serializer("GraphKind", {
                 "name": serializers.CharField(), "fill": serializers.CharField(),
                 "stroke": serializers.CharField()})),
+            "edgeKinds": serializers.DictField(child=inline_serializer("GraphEdgeKind", {
+                "name": serializers.CharField(), "description": serializers.CharField()})),
+            "grid": inline_serializer("GraphGrid", {"column": serializers.FloatField(),
+                                                    "row": serializers.FloatField()}),
         }), **ERRORS},
         description="Nodes carry their summary, ``displayName`` (the label the pages and reports print), "
         "``distance`` from the node, ``side`` (root, upstream or "
         "downstream), ``sensitive`` (the sensitive tags that reach them from anywhere upstream, stopping at "
         "de-identifying runs) and ``x``/``y``/``layer`` from the layered layout. Edges of kind ``version`` join a "
         "dataset to its versions when both are drawn; the others are lineage edges. ``kinds`` gives each node kind's "
-        "name and colours.",
+        "name and colours, ``edgeKinds`` each edge kind's words (``built from``) and sentence; ``grid`` the column "
+        "and row steps the positions were computed with, so a client may redraw them at another scale or turned.",
     )
     def get(self, request: Request, node_id: str) -> Response:
         at = asof_param(request)
@@ -93,7 +102,8 @@ class NodeGraphApi(APIView):
         else:
             sub = asof.lineage_graph(user=request_user(request), node=node, depth=depth, directions=directions,
                                      max_nodes=limit, expand=expand, at=at)
-        placed = layout([pk for pk in sub.nodes], [(s, d) for s, d, _ in sub.edges])
+        placed = layout([pk for pk in sub.nodes], [(s, d) for s, d, _ in sub.edges], column_width=GRID_COLUMN,
+                        row_height=GRID_ROW)
         nodes = [{**sub.nodes[pk], "distance": sub.distance[pk], "side": sub.side[pk],
                   "sensitive": sub.sensitive.get(pk, []), "layer": placed.positions[pk].layer,
                   "x": placed.positions[pk].x, "y": placed.positions[pk].y} for pk in sub.nodes]
@@ -103,7 +113,8 @@ class NodeGraphApi(APIView):
                          "truncated": {"depth": sub.cut_by_depth, "size": sub.cut_by_size},
                          "sensitiveIncomplete": sub.sensitive_incomplete,
                          "width": placed.width, "height": placed.height, "nodes": nodes, "edges": edges,
-                         "kinds": _KINDS})
+                         "kinds": _KINDS, "edgeKinds": _EDGE_KINDS,
+                         "grid": {"column": GRID_COLUMN, "row": GRID_ROW}})
 
 
 class PathApi(APIView):

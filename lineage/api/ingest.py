@@ -151,15 +151,7 @@ class LineageApi(APIView):
         seeds = selectors.walk_seeds(node)
         up = selectors.lineage_walk(seeds=seeds, direction="upstream", depth=walk_depth)
         down = selectors.lineage_walk(seeds=seeds, direction="downstream", depth=walk_depth)
-        pks = set(up.distance) | set(down.distance)
-        nodes = selectors.nodes_by_pk(user=request_user(request), pks=list(pks))
-        parent_pks = {n.parent_id for n in nodes.values() if n.parent_id and n.parent_id not in nodes}
-        nodes.update(selectors.nodes_by_pk(user=request_user(request), pks=list(parent_pks)))
-        fold_nodes = {
-            pk: marquez.FoldNode(pk, n.node_id, n.kind, n.namespace, n.name, n.parent_id, n.facets, n.attrs,
-                                 tuple(sorted({t.tag for t in n.tags.all()})), n.state, n.version)
-            for pk, n in nodes.items()
-        }
+        fold_nodes = selectors.fold_nodes(user=request_user(request), pks=sorted(set(up.distance) | set(down.distance)))
         return Response(marquez.fold(fold_nodes, up.edges + down.edges, root=node.pk))
 
 

@@ -7,7 +7,13 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
@@ -21,7 +27,7 @@ from portal.lib.errors import FieldError, query_datetime
 from portal.lib.pagination import BoundedPagination, page_parameters
 from portal.lib.schema import ErrorSerializer, paginated
 
-from . import selectors, services
+from . import diff, materiality, selectors, services
 from .models import Policy, Release, Signature, Violation
 from .serializers import PolicyInputSerializer
 
@@ -35,13 +41,20 @@ class SignatureSerializer(serializers.ModelSerializer):
 
 class PolicySerializer(serializers.ModelSerializer):
     groups = serializers.SerializerMethodField()
+    material_change = serializers.SerializerMethodField(help_text=(
+        "The material-change rule set this version applies (the defaults for a version written before rule "
+        "sets): {rules: {name: {enabled, triggers}}, metric_drop_percent, lower_is_better}."))
 
     class Meta:
         model = Policy
         fields = ["id", "key", "environment", "namespace", "model_name", "sensitive_tag", "governed", "version",
                   "effective_from",
                   "approval_expiry_days", "min_wait_hours", "required_evidence", "retrospective_days", "reason",
-                  "created_at", "groups"]
+                  "created_at", "groups", "material_change"]
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_material_change(self, p: Policy) -> dict[str, Any]:
+        return materiality.in_force(p.material_change)[0]
 
     def get_groups(self, p: Policy) -> list[dict[str, Any]]:
         return [{"team": g.team.name, "min_approvals": g.min_approvals} for g in p.groups.select_related("team")]
@@ -160,6 +173,84 @@ class ReleaseDetailApi(APIView):
         release = _release_or_404(request, pk)
         release = services.release_refresh(release=release, by=request.user)
         return Response(_detail(release, request))
+
+
+class ReleaseDiffChangeSerializer(serializers.Serializer):
+    element = serializers.ChoiceField(choices=materiality.ELEMENTS)
+    change = serializers.ChoiceField(choices=["added", "removed", "changed"])
+    kind = serializers.CharField(help_text="The node's kind, or the edge's kind; empty for policy and walk.")
+    node = serializers.CharField(help_text="The node id (an edge's source; the dataset a sensitive tag comes "
+                                 "from), or \"a dataset of another team\" when the caller may not see it.")
+    target = serializers.CharField(help_text="An edge's destination; empty otherwise.")
+    detail = serializers.CharField(help_text="What changed, for people: attributes before → after, the tag, "
+                                   "the metric; empty for a node the caller may not see.")
+    in_subject = serializers.BooleanField(help_text="The change is in the digested subject: it voids the "
+                                          "approval. False: it lies outside the subject.")
+    rules = serializers.ListField(child=serializers.ChoiceField(choices=materiality.RULE_NAMES))
+    triggers = serializers.ListField(child=serializers.ChoiceField(choices=materiality.TRIGGERS))
+    label = serializers.CharField(help_text="The node's readable name (or the hidden label).")  # type: ignore[assignment]
+    target_label = serializers.CharField(allow_blank=True)
+
+
+class ApprovedNodeSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    kind = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]
+    version = serializers.CharField(allow_blank=True)
+    state = serializers.CharField(allow_blank=True)
+    tags = serializers.ListField(child=serializers.CharField(), help_text="TAG, or TAG@column.")
+    attrs = serializers.DictField(child=serializers.CharField(allow_blank=True))
+    hidden = serializers.BooleanField(help_text="One entry per kind stands for the nodes of other teams.")
+
+
+class ReleaseDiffApi(APIView):
+    """The lineage as approved against the lineage now (``diff.release_diff``), for the caller: nodes they may
+    not see keep their kind and classification, never their ids, names or attributes."""
+
+    permission_classes = [CanRead]
+    ONLY = ("material", "subject", "outside")
+
+    class OutputSerializer(serializers.Serializer):
+        release = serializers.IntegerField()
+        model_version = serializers.CharField()
+        state = serializers.ChoiceField(choices=Release.State.values)
+        approved_at = serializers.DateTimeField(allow_null=True)
+        baseline = serializers.ChoiceField(choices=["stored", "subject", "none"], help_text=(
+            "stored: the lineage kept at approval; subject: only the digested subject (approved before lineage "
+            "was kept); none: nothing to compare (never approved, or reopened since)."))
+        note = serializers.CharField(allow_blank=True)
+        captured_at = serializers.CharField(allow_null=True)
+        approved_digest = serializers.CharField(allow_null=True)
+        current_digest = serializers.CharField(allow_null=True)
+        voids_approval = serializers.BooleanField(help_text="The subject digest now differs from the approved one.")
+        rules = inline_serializer("MaterialChangeRulesInForce", {
+            "policy": serializers.CharField(), "policy_id": serializers.IntegerField(),
+            "defaults": serializers.BooleanField(help_text="The policy version predates rule sets: defaults apply."),
+            "values": serializers.JSONField()}, allow_null=True)
+        changes = ReleaseDiffChangeSerializer(many=True)
+        triggers = serializers.ListField(child=inline_serializer("MaterialChangeTrigger", {
+            "trigger": serializers.ChoiceField(choices=materiality.TRIGGERS),
+            "rules": serializers.ListField(child=serializers.ChoiceField(choices=materiality.RULE_NAMES))}))
+        approved_lineage = ApprovedNodeSerializer(many=True, help_text="The lineage as approved.")
+        approved_edges = serializers.IntegerField(help_text="Edges kept at approval between nodes the caller sees.")
+        summary = inline_serializer("ReleaseDiffSummary", {
+            "changes": serializers.IntegerField(), "in_subject": serializers.IntegerField(),
+            "outside": serializers.IntegerField(), "material": serializers.IntegerField()})
+
+    @extend_schema(
+        operation_id="release_diff",
+        parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH, description="The release id."),
+                    OpenApiParameter("only", str, enum=list(ONLY), description="Only material changes (a rule "
+                                     "fired), those in the subject, or those outside it.")],
+        responses={200: OutputSerializer, 400: ErrorSerializer, 404: ErrorSerializer})
+    def get(self, request: Request, pk: str) -> Response:
+        if not pk.isascii() or not pk.isdigit() or not 0 < int(pk) < 2**63:
+            raise FieldError("id", "expected a release id: a positive integer")
+        only = request.query_params.get("only", "")
+        if only and only not in self.ONLY:
+            raise FieldError("only", f"expected one of {', '.join(self.ONLY)}")
+        release = _release_or_404(request, int(pk))
+        return Response(diff.release_diff(release=release, user=request.user, only=only))
 
 
 class _SignInput(serializers.Serializer):

@@ -28,6 +28,9 @@ class Policy(models.Model):
     min_wait_hours = models.PositiveIntegerField(default=0)
     required_evidence = models.JSONField(default=list, blank=True)
     retrospective_days = models.PositiveIntegerField(default=5)
+    material_change = models.JSONField(default=dict, blank=True, help_text=(
+        "The material-change rule set (portal/approvals/materiality.py): which changes since approval are "
+        "material and which reviews they may trigger. Empty: the defaults (a version written before rule sets)."))
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
     reason = models.TextField()
     created_at = models.DateTimeField(auto_now_add=True)
@@ -63,6 +66,13 @@ class ReleaseQuerySet(models.QuerySet["Release"]):
         return self.filter(model_version__in=Node.objects.visible_to(user))  # type: ignore[arg-type]
 
 
+class ReleaseManager(models.Manager.from_queryset(ReleaseQuerySet)):  # type: ignore[misc]
+    """Rows without ``approved_lineage`` (megabytes for a large upstream graph): read when it is used."""
+
+    def get_queryset(self) -> ReleaseQuerySet:
+        return super().get_queryset().defer("approved_lineage")  # type: ignore[no-any-return]
+
+
 class Release(models.Model):
     """A request to put one model version into one environment, approved under the policy in force."""
 
@@ -92,8 +102,12 @@ class Release(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     approved_at = models.DateTimeField(null=True, blank=True)
+    approved_lineage = models.JSONField(null=True, blank=True, editable=False, help_text=(
+        "The lineage this release was approved on (portal/approvals/diff.py lineage_capture): the subject and "
+        "the whole upstream graph with its attributes. Releases approved before it was kept hold only "
+        "{format: 0, not_stored_before: <time>}."))
 
-    objects = ReleaseQuerySet.as_manager()
+    objects = ReleaseManager()
 
     class Meta:
         ordering = ["-created_at"]

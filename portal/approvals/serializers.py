@@ -10,6 +10,8 @@ from rest_framework import serializers
 from lineage.models import Tag
 from portal.evidence.models import DocumentType
 
+from . import materiality
+
 
 class PolicyInputSerializer(serializers.Serializer):
     """A new policy version: the one validation of the API and the policy page."""
@@ -28,7 +30,16 @@ class PolicyInputSerializer(serializers.Serializer):
                                               default=list)
     retrospective_days = serializers.IntegerField(min_value=1, max_value=365, default=5)
     effective_from = serializers.DateTimeField(required=False)
+    material_change = serializers.JSONField(required=False, help_text=(
+        "The material-change rule set: {rules: {new_sensitive_tag|new_data_source|metric_drop|new_training_code: "
+        "{enabled, triggers}}, metric_drop_percent, lower_is_better}. Left-out keys keep their defaults."))
     reason = serializers.CharField(max_length=5000)
+
+    def validate_material_change(self, value: Any) -> dict[str, Any]:
+        problems = materiality.validate(value)
+        if problems:
+            raise serializers.ValidationError({k.removeprefix("material_change."): m for k, m in problems})
+        return dict(value)
 
     def validate_groups(self, value: list[dict[str, Any]]) -> list[tuple[str, int]]:
         out = []
@@ -63,4 +74,15 @@ def policy_form_data(post: QueryDict) -> dict[str, Any]:
         raw = str(post.get(name, "")).strip()
         if raw:
             data[name] = number(raw)
+    if "metric_drop_percent" in post:  # the form's rule set: ticked rules are on, each keeps its default triggers
+        ticked = set(post.getlist("material_rule"))
+        drop = str(post.get("metric_drop_percent", "")).strip()
+        try:
+            percent: float | str = float(drop)
+        except ValueError:
+            percent = drop
+        data["material_change"] = {
+            "rules": {name: {"enabled": name in ticked} for name in materiality.RULE_NAMES},
+            "metric_drop_percent": percent,
+            "lower_is_better": [m.strip() for m in post.get("lower_is_better", "").split(",") if m.strip()]}
     return data

@@ -29,6 +29,8 @@ from portal.evidence.models import DocumentType
 from portal.evidence.selectors import evidence_missing
 from portal.lib.errors import DomainError
 
+from . import materiality
+from .diff import lineage_capture
 from .models import Policy, PolicyGroup, Release, Signature, Violation
 from .quorum import quorum_assign
 from .subject import (
@@ -74,8 +76,10 @@ def policy_key(environment: str, namespace: str = "", model_name: str = "", sens
 def policy_create(*, by: User, environment: str, groups: list[tuple[str, int]], reason: str,
                   namespace: str = "", model_name: str = "", sensitive_tag: str = "", governed: bool = True,
                   approval_expiry_days: int = 30, min_wait_hours: int = 0, required_evidence: list[str] | None = None,
-                  retrospective_days: int = 5, effective_from: Any = None) -> Policy:
-    """Add a new version of the policy identified by environment and scope. Admins only; ``reason`` required."""
+                  retrospective_days: int = 5, effective_from: Any = None,
+                  material_change: dict[str, Any] | None = None) -> Policy:
+    """Add a new version of the policy identified by environment and scope. Admins only; ``reason`` required.
+    ``material_change`` (``materiality``): the rules left out keep their defaults; the version stores them all."""
     if not (by.is_superuser or by.role == Role.ADMIN):
         raise NotAllowed("Only admins may change approval policies.")
     if not reason.strip():
@@ -88,6 +92,9 @@ def policy_create(*, by: User, environment: str, groups: list[tuple[str, int]], 
     if unknown:
         raise ApprovalError(f"Unknown document types {', '.join(map(repr, unknown))}; expected some of "
                             f"{', '.join(DocumentType.values)}.", field="required_evidence")
+    if problems := materiality.validate(material_change or {}):
+        raise ApprovalError(problems[0][1], field=problems[0][0])
+    rules = materiality.normalise(material_change)
     key = policy_key(environment, namespace, model_name, sensitive_tag)
     previous = Policy.objects.select_for_update().filter(key=key).order_by("-version").first()
     policy = Policy.objects.create(
@@ -96,7 +103,7 @@ def policy_create(*, by: User, environment: str, groups: list[tuple[str, int]], 
         governed=governed,
         approval_expiry_days=approval_expiry_days, min_wait_hours=min_wait_hours,
         required_evidence=required_evidence or [], retrospective_days=retrospective_days, created_by=by,
-        reason=reason,
+        reason=reason, material_change=rules,
     )
     for team_name, n in groups:
         team = Team.objects.filter(name=team_name).first()
@@ -106,7 +113,8 @@ def policy_create(*, by: User, environment: str, groups: list[tuple[str, int]], 
     audit_record(actor=by, action="approval.policy_changed", target_kind="policy", target_id=key,
                  payload={"before": previous.version if previous else None, "after": policy.version,
                           "governed": governed, "groups": groups, "reason": reason, "expiry_days": approval_expiry_days,
-                          "wait_hours": min_wait_hours, "required_evidence": required_evidence or []})
+                          "wait_hours": min_wait_hours, "required_evidence": required_evidence or [],
+                          "material_change": rules})
     return policy
 
 
@@ -348,9 +356,12 @@ def _maybe_approve(release: Release, by: User | None) -> None:
     for username, group in assigned.items():
         release.signatures.filter(signer__username=username, voided_at__isnull=True).update(counted_for=group)
     release.state, release.state_reason, release.approved_at = Release.State.APPROVED, "quorum met", timezone.now()
+    release.approved_lineage = lineage_capture(model_version=release.model_version, subject=release.subject,
+                                               approved_at=release.approved_at)
     release.save()
     audit_record(actor=by, action="approval.release_approved", target_kind="release", target_id=str(release.pk),
-                 payload={"counted": assigned, "subject_digest": release.subject_digest})
+                 payload={"counted": assigned, "subject_digest": release.subject_digest,
+                          "approved_lineage": _lineage_digest(release)})
     _notify(release, "decided")
     older = list(Release.objects.filter(
         model_version__name=release.model_version.name, model_version__namespace=release.model_version.namespace,
@@ -364,6 +375,11 @@ def _maybe_approve(release: Release, by: User | None) -> None:
                                                                        "after": Release.State.SUPERSEDED,
                                                                        "by_release": release.pk})
             for pk in older])
+
+
+def _lineage_digest(release: Release) -> str:
+    """What the audit entry of an approval pins: the SHA-256 of the lineage kept as approved."""
+    return hashlib.sha256(canonical(release.approved_lineage)).hexdigest()
 
 
 def _locked(release: Release) -> Release:
@@ -531,6 +547,8 @@ def release_break_glass(*, release: Release, by: User, password: str, reason: st
         now = timezone.now()
         release.state, release.break_glass, release.break_glass_reason = Release.State.APPROVED, True, reason
         release.state_reason, release.approved_at = f"break-glass by {by.printed_name}: {reason}", now
+        release.approved_lineage = lineage_capture(model_version=release.model_version, subject=release.subject,
+                                                   approved_at=now)
         release.save()
         retro = Release.objects.create(
             model_version=release.model_version, environment=release.environment, requester=release.requester,
@@ -539,6 +557,7 @@ def release_break_glass(*, release: Release, by: User, password: str, reason: st
             retrospective_of=release, retrospective_due=now + timedelta(days=release.policy.retrospective_days))
         audit_record(actor=by, action="approval.break_glass", target_kind="release", target_id=str(release.pk),
                      payload={"reason": reason, "retrospective": retro.pk, "auth_methods": methods,
+                              "approved_lineage": _lineage_digest(release),
                               "retrospective_due": time_text(retro.retrospective_due)})
     return release
 

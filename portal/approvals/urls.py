@@ -13,6 +13,7 @@ urlpatterns = [
     path("releases/<int:pk>/reject", api.ReleaseRejectApi.as_view(), name="release-reject"),
     path("releases/<int:pk>/withdraw", api.ReleaseWithdrawApi.as_view(), name="release-withdraw"),
     path("releases/<int:pk>/break-glass", api.ReleaseBreakGlassApi.as_view(), name="release-break-glass"),
+    path("releases/<str:pk>/diff", api.ReleaseDiffApi.as_view(), name="release-diff"),
     path("releases/<int:pk>/eligibility", api.ReleaseEligibilityApi.as_view(), name="release-eligibility"),
     path("violations", api.ViolationListApi.as_view(), name="violations"),
     path("policies", api.PolicyListCreateApi.as_view(), name="policies"),

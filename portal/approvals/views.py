@@ -12,14 +12,14 @@ from django.views.decorators.http import require_POST
 from rest_framework.exceptions import ValidationError
 
 from lineage.models import Node, Tag
-from lineage.redaction import redact_for
+from lineage.redaction import REDACTED_LABELS, redact_for
 from portal.accounts.mfa import second_factor_required
 from portal.accounts.models import Role, Team, User
 from portal.evidence import selectors as evidence_selectors
 from portal.evidence.models import DocumentType
 from portal.lib.errors import DomainError, flatten_errors
 
-from . import services
+from . import diff, materiality, services
 from .models import Policy, Release, Signature, Violation
 from .serializers import PolicyInputSerializer, policy_form_data
 
@@ -90,7 +90,34 @@ def _release_page(request: HttpRequest, release: Release, *, typed: dict[str, st
         "release_documents": evidence_selectors.release_documents(user=request.user, release=release),
         "typed": typed or {}, "error": error,
         "changes": getattr(error, "changes", None),
+        "since": _since_approval(request, release),
     }, status=error.status_code if error else 200)
+
+
+def _since_approval(request: HttpRequest, release: Release) -> dict[str, object]:
+    """The diff as the page shows it: rule titles beside rule names, links only to nodes the reader may see."""
+    answer = diff.release_diff(release=release, user=request.user)
+    for c in answer["changes"]:
+        c["rule_titles"] = [materiality.BY_NAME[r].title for r in c["rules"]]
+        c["short_triggers"] = [materiality.SHORT[t] for t in c["triggers"]]
+        c["linked"] = bool(c["node"]) and c["node"] not in REDACTED_LABELS and c["element"] not in ("policy", "walk")
+        c["target_linked"] = bool(c["target"]) and c["target"] not in REDACTED_LABELS
+    answer["node_changes"] = [c for c in answer["changes"] if c["element"] != "edge"]
+    answer["edge_changes"] = [c for c in answer["changes"] if c["element"] == "edge"]
+    for t in answer["triggers"]:
+        t["rule_titles"] = [materiality.BY_NAME[r].title.lower() for r in t["rules"]]
+    for n in answer["approved_lineage"]:
+        n["attr_text"] = ", ".join(f"{k} {v}" for k, v in n["attrs"].items() if v)
+        n["tag_pairs"] = [(t, t.split("@", 1)[0]) for t in n["tags"]]
+    rules = answer["rules"]
+    if rules:
+        answer["rule_lines"] = [
+            f"{r.title}: {'on' if rules['values']['rules'][r.name]['enabled'] else 'off'}"
+            + (f" (worse by more than {rules['values']['metric_drop_percent']:g}%)" if r.name == "metric_drop" else "")
+            + (f"; may trigger {', '.join(rules['values']['rules'][r.name]['triggers'])}"
+               if rules["values"]["rules"][r.name]["triggers"] else "")
+            for r in materiality.RULES]
+    return answer
 
 
 def _counts(sig: Signature, assigned: dict[str, str]) -> str:
@@ -173,8 +200,11 @@ def policy_list(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, "Policy saved as a new version.")
         return redirect("approvals:policies")
+    policies = list(Policy.objects.prefetch_related("groups__team").select_related("created_by"))
+    for p in policies:
+        p.material_text = materiality.describe(p.material_change)  # type: ignore[attr-defined]
     return render(request, "approvals/policies.html", {
-        "policies": Policy.objects.prefetch_related("groups__team").select_related("created_by"),
+        "policies": policies, "material_rules": materiality.RULES, "material_defaults": materiality.DEFAULTS,
         "is_admin": is_admin, "teams": Team.objects.order_by("name"), "tags": Tag.values,
         "document_types": DocumentType.values, "unpoliced": settings.APPROVALS_UNPOLICED_ENVIRONMENTS,
         "unpoliced_open": settings.APPROVALS_UNPOLICED_ENVIRONMENTS == "open",

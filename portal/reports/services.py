@@ -35,6 +35,7 @@ from portal.governance.parameters import parameters_in_force
 from portal.lib.errors import DomainError, FieldError
 
 from . import bundle as B
+from .approved_lineage import approved_lineages
 from .catalog import FRAMEWORKS, framework_get
 from .checks import evaluate
 from .models import PostureSnapshot, Report, ReportSignature
@@ -278,9 +279,13 @@ def _build(report: Report, progress: Progress) -> dict[str, Any]:
     progress(74, "collecting inclusion proofs", force=True)
     audit = B.audit_appendix([a["release"] for a in approvals], lambda step: progress(76, step))
     head = B.header(report, framework=framework, parameters=params)
-    return B.assemble(head=head, controls=controls, audit=audit, lineage=diagrams, approvals=approvals,
-                      deployments=B.deployments(facts, facts.of_kind("deployment")),
-                      violations=B.violations(facts), documents=B.documents(facts))
+    progress(78, "comparing approved lineage with the lineage now", force=True)
+    bundle = B.assemble(head=head, controls=controls, audit=audit, lineage=diagrams, approvals=approvals,
+                        deployments=B.deployments(facts, facts.of_kind("deployment")),
+                        violations=B.violations(facts), documents=B.documents(facts))
+    bundle["approved_lineage"] = approved_lineages(release_ids=[a["release"] for a in approvals],
+                                                   user=report.requested_by)
+    return bundle
 
 
 def _build_dossier(report: Report, facts: Any, params: tuple[Any, dict[str, Any]], progress: Progress) -> dict:
@@ -305,10 +310,14 @@ def _build_dossier(report: Report, facts: Any, params: tuple[Any, dict[str, Any]
         head["model"]["inventory"] = {"owner": inv.owner, "intended_use": inv.intended_use, "tier": inv.tier,
                                       "limitations": inv.limitations, "status": inv.status,
                                       "high_risk_annex": inv.high_risk_annex}
-    return B.assemble(head=head, controls=controls, audit=audit, lineage=diagrams, approvals=approvals,
-                      deployments=B.deployments(facts, facts.succs(mv.pk, "deployment")),
-                      violations=[v for v in B.violations(facts) if v["model"] == mv.label],
-                      documents=B.documents(facts, keep), datasets=B.datasets(facts, keep))
+    bundle = B.assemble(head=head, controls=controls, audit=audit, lineage=diagrams, approvals=approvals,
+                        deployments=B.deployments(facts, facts.succs(mv.pk, "deployment")),
+                        violations=[v for v in B.violations(facts) if v["model"] == mv.label],
+                        documents=B.documents(facts, keep), datasets=B.datasets(facts, keep))
+    progress(75, "comparing approved lineage with the lineage now", force=True)
+    bundle["approved_lineage"] = approved_lineages(release_ids=[a["release"] for a in approvals],
+                                                   user=report.requested_by)
+    return bundle
 
 
 def _build_erasure(report: Report, params: tuple[Any, dict[str, Any]], progress: Progress) -> dict[str, Any]:

@@ -16,7 +16,8 @@ import pytest
 from tests.conftest import need_service
 
 CHROMIUM = os.environ.get("PORTAL_CHROMIUM", "/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
+# Screenshots of the pages the browser tests visit (not committed): var/screenshots/, or PORTAL_SCREENSHOTS.
+SCREENSHOTS = Path(os.environ.get("PORTAL_SCREENSHOTS") or Path(__file__).resolve().parents[2] / "var" / "screenshots")
 # Without these Chromium tries to reach Google's hosts at every start, which a closed network refuses.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]

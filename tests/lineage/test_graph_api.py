@@ -56,6 +56,16 @@ def test_it_lays_out_the_neighbourhood_left_to_right(alice_client, pipeline) -> 
     assert body["truncated"] == {"depth": False, "size": False}
 
 
+def test_edge_kinds_come_in_words_and_the_grid_says_how_positions_were_spaced(alice_client, pipeline) -> None:
+    body = alice_client.get(graph_url(MODEL), {"depth": 10}).json()
+    assert body["edgeKinds"]["built_from"] == {"name": "built from", "description": "commit builds job or run"}
+    assert body["edgeKinds"]["parent_of"]["name"] == "parent of"
+    assert {e["kind"] for e in body["edges"]} <= set(body["edgeKinds"])
+    rows = {n["y"] / body["grid"]["row"] for n in body["nodes"]}
+    columns = {n["x"] / body["grid"]["column"] for n in body["nodes"]}
+    assert columns == {float(n["layer"]) for n in body["nodes"]} and min(rows) == 0
+
+
 def test_sensitive_tags_show_on_every_node_they_reach_and_stop_at_de_identification(alice_client, pipeline) -> None:
     named = by_name(alice_client.get(graph_url(MODEL), {"depth": 10}).json())
     assert named[("datasetVersion", "cust")]["sensitive"] == ["PII"]

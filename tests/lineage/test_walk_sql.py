@@ -220,3 +220,24 @@ def test_the_sensitive_closure_says_when_its_cap_cut_it(settings) -> None:
     deep = Edge.objects.values("dst_id").order_by("-dst_id").first()["dst_id"]
     _, cut = selectors.sensitive_reaching([deep])
     assert cut == (len(selectors.upstream_closure(seeds=[deep], max_nodes=1000, depth=200).info) > 3)
+
+
+def test_marquez_fold_nodes_are_the_visible_nodes_and_their_visible_parents(alice, charlie, admin_user) -> None:
+    build(12)
+    namespace_assign(namespace=HIDDEN_NS, team="credit-risk")
+    Node.objects.filter(kind="dataset").update(facets={"schema": {"fields": [{"name": "id"}]}})
+    NodeTag.objects.create(node=Node.objects.filter(kind="dataset").first(), tag="PII", source="api", created_at=T0)
+    pks = sorted(Node.objects.exclude(kind__in=["dataset", "job"]).values_list("pk", flat=True))
+    for user in (admin_user, alice, charlie):
+        got = selectors.fold_nodes(user=user, pks=pks)
+        nodes = selectors.nodes_by_pk(user=user, pks=pks)
+        nodes.update(selectors.nodes_by_pk(user=user, pks=[n.parent_id for n in nodes.values() if n.parent_id]))
+        assert set(got) == set(nodes), user.username
+        for pk, n in nodes.items():
+            f = got[pk]
+            assert (f.node_id, f.kind, f.parent_pk, f.state, f.version) == (n.node_id, n.kind, n.parent_id, n.state,
+                                                                            n.version)
+            if n.kind in ("dataset", "job"):
+                assert (f.facets, f.tags) == (n.facets, tuple(sorted({t.tag for t in n.tags.all()})))
+        if user == charlie:
+            assert not any(f.namespace == HIDDEN_NS for f in got.values())

@@ -15,6 +15,7 @@ from lineage.services import events_ingest
 from portal.accounts.models import User
 from portal.accounts.services import user_ensure
 from portal.audit.services import audit_verify_and_store, checkpoint_create
+from tests.approvals.conftest import model, people, policy, release  # noqa: F401 - a release to approve
 from tests.factories import dataset, deploy_facets, model_output, run_event
 
 

@@ -4,6 +4,7 @@ evidence documents filed under the point they belong to."""
 from __future__ import annotations
 
 from ..pdf_text import clean
+from .approved_lineage import ApprovedLineageSections
 from .base import _list
 from .controls import ControlSections
 from .lineage import LineageSections
@@ -34,7 +35,7 @@ ANNEX_IV_BY_TYPE = {
 }
 
 
-class AnnexIVSections(LineageSections, ControlSections, ReleaseSections):
+class AnnexIVSections(LineageSections, ControlSections, ReleaseSections, ApprovedLineageSections):
     def annex_iv(self) -> None:
         by_point: dict[int, list] = {i: [] for i in ANNEX_IV_POINTS}
         for d in _list(self.b.get("documents")):
@@ -66,6 +67,7 @@ class AnnexIVSections(LineageSections, ControlSections, ReleaseSections):
             elif point == 5 and _list(self.b.get("controls")):
                 self.controls(1)
             elif point == 6:
+                self.approved_lineage(1)
                 self.deployments(1)
             elif point == 9:
                 self.violations(1)

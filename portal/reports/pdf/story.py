@@ -35,6 +35,7 @@ class Story(SummarySections, AnnexIVSections, ErasureSections, AppendixSection):
             self.lineage(0)
             self.data(0)
             self.approvals(0)
+            self.approved_lineage(0)
             self.deployments(0)
             self.violations(0)
             self.documents(0, _list(self.b.get("documents")))
@@ -45,6 +46,8 @@ class Story(SummarySections, AnnexIVSections, ErasureSections, AppendixSection):
             self.controls(0)
             self.lineage(0)
             self.approvals(0)
+            if _list(self.b.get("approved_lineage")):
+                self.approved_lineage(0)
             self.deployments(0)
             self.violations(0)
             if _list(self.b.get("documents")):

@@ -32,5 +32,5 @@ def kind_name(kind: str) -> str:
 
 @register.filter
 def edge_name(kind: str) -> str:
-    """An edge kind in words: "built from", not ``built_from``."""
-    return kind.replace("_", " ")
+    """An edge kind in words: "built from", not ``built_from`` (the lineage core's words)."""
+    return labels.edge_label(kind)
