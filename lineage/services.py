@@ -355,14 +355,14 @@ def _ingest_change(ev: ParsedEvent) -> Change:
         target = ("dataset", ids.dataset_id(ev.dataset.namespace, ev.dataset.name))
     return Change("lineage.event_ingested", target[0], target[1],
                   {"sha256": ev.sha256, "eventType": ev.event_type, "eventTime": ev.event_time.isoformat(),
-                   "warnings": ev.warnings})
+                   "warnings": ev.warnings}, context=ev.context)
 
 
 def _refusal_change(ev: ParsedEvent, refusal: Refusal) -> Change:
     change = _ingest_change(ev)
     return Change("lineage.event_refused", change.target_kind, change.target_id,
                   {**(change.payload or {}), "status": refusal.status, "field": refusal.field,
-                   "message": refusal.message})
+                   "message": refusal.message}, context=ev.context)
 
 
 @transaction.atomic

@@ -207,6 +207,13 @@ LINEAGE_MAX_BATCH_EVENTS = env_int("PORTAL_MAX_BATCH_EVENTS", 5000)
 # (portal/lib/sql.py); fewer rows go in one VALUES statement. Either path applies the same rules.
 PORTAL_SQL_COPY_MIN_ROWS = env_int("PORTAL_SQL_COPY_MIN_ROWS", 20)
 DATA_UPLOAD_MAX_MEMORY_SIZE = LINEAGE_MAX_BATCH_BYTES
+# Single events (POST /api/v1/lineage) that one process serves at the same time are applied together in one
+# transaction, each request answered with its own outcome after the commit (lineage/intake.py; groups form
+# under gunicorn's gthread workers). At most GROUP_MAX events per group; a group's leader waits for requests
+# already arriving in its process (read, parsed) at most GROUP_WAIT_MS, and not at all when none are.
+LINEAGE_INGEST_GROUP = env_bool("PORTAL_INGEST_GROUP", True)
+LINEAGE_INGEST_GROUP_MAX = env_int("PORTAL_INGEST_GROUP_MAX", 100)
+LINEAGE_INGEST_GROUP_WAIT_MS = env_int("PORTAL_INGEST_GROUP_WAIT_MS", 20)
 # Event times: further ahead than the clock skew is refused (400 on eventTime); older than the horizon (days,
 # 0 = no horizon) is accepted with a warning.
 LINEAGE_MAX_FUTURE_SECONDS = env_int("PORTAL_EVENT_MAX_FUTURE_SECONDS", 600)
@@ -313,6 +320,9 @@ PORTAL_TOKEN_MAX_FAILURES = env_int("PORTAL_TOKEN_MAX_FAILURES", 20)
 PORTAL_TOKEN_WINDOW_SECONDS = env_int("PORTAL_TOKEN_WINDOW_SECONDS", 5 * 60)
 # ... and this many from all addresses together. Known valid tokens are never throttled (README "Sign-in").
 PORTAL_TOKEN_MAX_FAILURES_GLOBAL = env_int("PORTAL_TOKEN_MAX_FAILURES_GLOBAL", 1000)
+# A valid API token is remembered per process this many seconds (0: read it on every request). A token revoked,
+# or a user deactivated, elsewhere is refused by every worker within this time; in the revoking process at once.
+PORTAL_TOKEN_CACHE_SECONDS = env_int("PORTAL_TOKEN_CACHE_SECONDS", 5)
 
 # Second factor (TOTP, RFC 6238): required for these roles (superusers count as admins) at sign-in and at each
 # electronic signature; optional for everyone else. Every deployment with its own PORTAL_SECRET_KEY requires it
