@@ -110,15 +110,17 @@ class Gunicorn:
     """``gunicorn portal.wsgi -w N -b 127.0.0.1:<port>`` in its own process group, stopped on exit."""
 
     def __init__(self, db: str, *, workers: int = 2, port: int | None = None, worker_class: str = "sync",
-                 threads: int = 1, timeout: int = 120, log_path: Path | None = None) -> None:
+                 threads: int = 1, timeout: int = 120, log_path: Path | None = None,
+                 env: dict[str, str] | None = None, app: str = "portal.wsgi") -> None:
         self.db, self.workers, self.port = db, workers, port or free_port()
         self.worker_class, self.threads, self.timeout = worker_class, threads, timeout
+        self.env, self.app = env or {}, app
         self.log_path = log_path or Path(f"/tmp/bench-gunicorn-{RUN}-{self.port}.log")
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def cmdline(self) -> list[str]:
-        cmd = [GUNICORN, "portal.wsgi", "-w", str(self.workers), "-b", f"127.0.0.1:{self.port}",
+        cmd = [GUNICORN, self.app, "-w", str(self.workers), "-b", f"127.0.0.1:{self.port}",
                "--timeout", str(self.timeout), "--worker-class", self.worker_class]
         if self.threads > 1:
             cmd += ["--threads", str(self.threads)]
@@ -126,7 +128,7 @@ class Gunicorn:
 
     def start(self, wait: float = 60) -> Gunicorn:
         logf = self.log_path.open("wb")
-        self.proc = subprocess.Popen(self.cmdline, cwd=ROOT, env=portal_env(self.db), stdout=logf,
+        self.proc = subprocess.Popen(self.cmdline, cwd=ROOT, env=portal_env(self.db, **self.env), stdout=logf,
                                      stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
@@ -279,8 +281,19 @@ class CpuMeter:
     including any other activity on the server during the span.
     """
 
-    def __init__(self, server: Gunicorn | None) -> None:
+    def __init__(self, server: Gunicorn | None, *, others: dict[str, int] | None = None,
+                 db: str | None = None) -> None:
         self.server = server
+        self.others = others or {}  # more processes to count by name (a sidecar such as the audit sequencer)
+        # With ``db``: also "postgres (db)", the backends connected to that database at the start and the end
+        # (live ones only: a backend that exits in between is missed), apart from the rest of a shared server.
+        self.db = db
+        self.db_pids: set[int] = set()
+
+    def _db_backends(self) -> set[int]:
+        with psycopg.connect(dsn("postgres"), autocommit=True) as conn:
+            rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", (self.db,)).fetchall()
+        return {pid for (pid,) in rows}
 
     def _group(self, pids: list[int], parent: int | None) -> float:
         total = sum(c for pid in pids if (c := cpu_seconds(pid)) is not None)
@@ -297,19 +310,28 @@ class CpuMeter:
         return {
             "gunicorn": self._group(workers + ([master] if master else []), master),
             "postgres": self._group(pg, postmaster),
+            **{name: cpu_seconds(pid) or 0.0 for name, pid in self.others.items()},
             "bench client": cpu_seconds(os.getpid()) or 0.0,
         }
 
     def __enter__(self) -> CpuMeter:
         self.t0, self.before = time.perf_counter(), self._snap()
+        if self.db:
+            self.db_pids = self._db_backends()
+            self.db_before = {pid: cpu_seconds(pid) or 0.0 for pid in self.db_pids}
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.wall, after = time.perf_counter() - self.t0, self._snap()
         self.used = {name: after[name] - self.before[name] for name in after}
+        if self.db:
+            pids = self.db_pids | self._db_backends()
+            self.used[f"postgres ({self.db})"] = sum(
+                (c - self.db_before.get(pid, 0.0)) for pid in pids if (c := cpu_seconds(pid)) is not None)
 
     def line(self) -> str:
         cores = os.cpu_count() or 1
         parts = ", ".join(f"{name} {sec:.1f}s" for name, sec in self.used.items())
-        busy = sum(self.used.values()) / (self.wall * cores) * 100
+        busy = sum(sec for name, sec in self.used.items() if not name.startswith("postgres (")) / (
+            self.wall * cores) * 100
         return f"CPU over {self.wall:.1f}s wall: {parts} ({busy:.0f}% of {cores} cores)"

@@ -16,11 +16,12 @@ import io
 import os
 import pstats
 import sys
+import threading
 import time
 from collections import defaultdict
 from typing import Any
 
-from _common import ROOT, database_url, drop_database, issue_token, log, migrate, recreate_database, run_name
+from _common import ROOT, drop_database, issue_token, log, migrate, portal_env, recreate_database, run_name
 from ingest import EventStream, Pool
 
 
@@ -48,23 +49,51 @@ class SqlTally:
             log(f"    {self.seconds[key]:7.3f}s {self.count[key]:7,}x  {key}")
 
 
-def profile(label: str, fn: Any, top: int) -> None:
+def profile(label: str, fn: Any, top: int, dump: str = "", threads: int = 1) -> None:
+    """Profile ``fn`` (returns the events it posted); with ``threads`` > 1, that many threads run it at once,
+    each under its own profiler and SQL tally, and the figures are added up."""
     from django.db import connection
 
     tally = SqlTally()
-    prof = cProfile.Profile()
-    with connection.execute_wrapper(tally):
-        t0 = time.perf_counter()
-        prof.enable()
-        n = fn()
-        prof.disable()
-        wall = time.perf_counter() - t0
-    log(f"\n== {label}: {n:,} events in {wall:.2f}s in-process = {n / wall:,.0f} events/s (one core, under cProfile, "
-        "which slows Python code ~1.5-2x) ==")
+    profs: list[cProfile.Profile] = []
+    done: list[int] = []
+
+    def run() -> None:
+        prof = cProfile.Profile()
+        try:
+            with connection.execute_wrapper(tally):
+                prof.enable()
+                done.append(fn())
+                prof.disable()
+        finally:
+            profs.append(prof)
+            if threads > 1:
+                connection.close()
+
+    t0 = time.perf_counter()
+    if threads == 1:
+        run()
+    else:
+        workers = [threading.Thread(target=run) for _ in range(threads)]
+        for t in workers:
+            t.start()
+        for t in workers:
+            t.join()
+    wall = time.perf_counter() - t0
+    n = sum(done)
+    prof = pstats.Stats(profs[0])
+    for other in profs[1:]:
+        prof.add(other)
+    log(f"\n== {label}: {n:,} events in {wall:.2f}s in-process = {n / wall:,.0f} events/s (one process, "
+        f"{threads} thread(s), under cProfile, which slows Python code ~1.5-2x) ==")
     tally.report(wall)
+    if dump:
+        prof.dump_stats(dump)
+        log(f"  profile written to {dump} (python -m pstats {dump})")
     for sort in ("cumulative", "tottime"):
         out = io.StringIO()
-        pstats.Stats(prof, stream=out).strip_dirs().sort_stats(sort).print_stats(top)
+        prof.stream = out  # type: ignore[attr-defined]
+        prof.strip_dirs().sort_stats(sort).print_stats(top)
         log(f"  -- top {top} by {sort} --")
         log("\n".join(line for line in out.getvalue().splitlines() if line.strip()))
 
@@ -75,16 +104,22 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=500)
     p.add_argument("--single-events", type=int, default=1000)
     p.add_argument("--top", type=int, default=25)
+    p.add_argument("--single-threads", type=int, default=1, help="post single events from this many threads at "
+                   "once (they form groups, lineage/intake.py); each posts --single-events / threads")
+    p.add_argument("--audit-sequencer", choices=["service", "inline"], default="service",
+                   help="service (default, as in production): requests only append pending audit entries")
     p.add_argument("--db", default=run_name("lineage_bench_profile"))
     p.add_argument("--keep-db", action="store_true")
+    p.add_argument("--pstats", default="", help="also write the batch profile to this file (for pstats)")
     args = p.parse_args()
 
     recreate_database(args.db)
     try:
         migrate(args.db)
         token = issue_token(args.db, "benchsvc", "ingestor")
-        os.environ.update({"DATABASE_URL": database_url(args.db), "DJANGO_SETTINGS_MODULE": "portal.settings",
-                           "PORTAL_ALLOWED_HOSTS": "127.0.0.1", "PORTAL_DEBUG": "0"})
+        # The same environment as the benchmarks' gunicorn, so the audit key and checkpoints of this throwaway
+        # database stay out of var/ (a checkpoint of an earlier run made every after-commit step fail).
+        os.environ.update(portal_env(args.db, PORTAL_AUDIT_SEQUENCER=args.audit_sequencer))
         sys.path.insert(0, str(ROOT))
         import django
 
@@ -109,15 +144,29 @@ def main() -> None:
                 post_batch(args.batch_size)
             return args.batches * args.batch_size
 
+        per_thread = args.single_events // args.single_threads
+        bodies = iter([stream.take(per_thread) for _ in range(args.single_threads)])
+        take = threading.Lock()
+
         def singles() -> int:
-            for body in stream.take(args.single_events):
-                resp = client.post("/api/v1/lineage", body, content_type="application/json")
+            with take:
+                mine = next(bodies)
+            own = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Bearer {token}")
+            for body in mine:
+                resp = own.post("/api/v1/lineage", body, content_type="application/json")
                 if resp.status_code not in (200, 201):
                     raise RuntimeError(f"HTTP {resp.status_code}: {resp.content[:500]!r}")
-            return args.single_events
+            return len(mine)
 
-        profile(f"POST /api/v1/lineage/batch x {args.batches} (batches of {args.batch_size})", batches, args.top)
-        profile("POST /api/v1/lineage (one event per request)", singles, args.top)
+        profile(f"POST /api/v1/lineage/batch x {args.batches} (batches of {args.batch_size})", batches, args.top,
+                args.pstats)
+        profile("POST /api/v1/lineage (one event per request)", singles, args.top, threads=args.single_threads)
+        if args.single_threads > 1:
+            from lineage.intake import intake_stats
+
+            st = intake_stats()
+            log(f"  groups (lineage/intake.py): {st.groups:,} for {st.events:,} events, mean "
+                f"{st.events / max(st.groups, 1):.1f}, largest {st.largest}; sizes {dict(sorted(st.sizes.items()))}")
     finally:
         if "django.db" in sys.modules:
             from django.db import connections

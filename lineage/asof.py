@@ -28,9 +28,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from portal.accounts.models import User
-from portal.lib.sql import chunks, insert_ignore, select_in
+from portal.lib.sql import chunks, insert_ignore, rows_relation, select_in
 
-from . import graph
+from . import graph, stops
 from .guard import strip_inputs
 from .labels import node_label
 from .models import SENSITIVE_TAGS, Node, NodeRetired, NodeStateChange, NodeTag, RawEvent
@@ -57,19 +57,13 @@ def _aware(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if timezone.is_naive(value) else value
 
 
-def _values(n: int, width: int, time_at: int) -> str:
-    cast = "::timestamptz" if connection.vendor == "postgresql" else ""
-    one = "(" + ", ".join("%s" + (cast if i == time_at else "") for i in range(width)) + ")"
-    return ", ".join([one] * n)
-
-
 def _update_from(rows: Sequence[tuple[Any, ...]], names: str, time_at: int, sql: str) -> None:
     """Run ``WITH v(<names>) AS (VALUES ...) <sql>`` over ``rows`` in chunks (PostgreSQL and SQLite alike)."""
-    width = len(names.split(","))
-    for part in chunks(list(rows), 2000):
+    # On PostgreSQL one statement of one array per column (rows_relation), not thousands of placeholders.
+    for part in chunks(list(rows), 2000 if connection.vendor != "postgresql" else max(1, len(rows))):
+        relation, params = rows_relation(part)
         with connection.cursor() as cur:
-            cur.execute(f"WITH v({names}) AS (VALUES {_values(len(part), width, time_at)}) {sql}",
-                        [_dt(x) if isinstance(x, datetime) else x for row in part for x in row])
+            cur.execute(f"WITH v({names}) AS ({relation}) {sql}", params)
 
 
 # -- writes ------------------------------------------------------------------------------------------------
@@ -155,9 +149,11 @@ def _received_clamp(runs: list[int], now: datetime) -> None:
     """In a replay, what ``versions.py`` stored or dropped while applying a delta counts from the replayed events'
     original receipt time, not from the moment the statement ran (while ingesting, the two are the same batch)."""
     t = _dt(now)
+    pg = connection.vendor == "postgresql"
     with connection.cursor() as cur:
-        for part in chunks(runs, 5000):
-            marks = ", ".join(["%s"] * len(part))
+        for part in chunks(runs, 5000 if not pg else max(1, len(runs))):
+            marks = "SELECT unnest(%s::bigint[])" if pg else ", ".join(["%s"] * len(part))
+            part = [list(part)] if pg else part
             cur.execute(f"UPDATE lineage_node SET created_at = %s WHERE created_at > %s AND id IN "  # noqa: S608
                         f"(SELECT src_id FROM lineage_edge WHERE kind = 'reads' AND dst_id IN ({marks}))",
                         [t, t, *part])
@@ -479,9 +475,10 @@ def node_summaries(*, user: User, pks: list[int], at: AsOf) -> dict[int, dict[st
     return out
 
 
-def _closure(seeds: list[int], at: AsOf) -> tuple[dict[int, tuple[str, bool, int | None]],
-                                                  list[tuple[int, int, str]], bool]:
-    """``selectors.upstream_closure`` over the edges of then: info by node, edges, and whether the cap cut it."""
+def _closure(seeds: list[int], at: AsOf, passable: frozenset[int] = frozenset()
+             ) -> tuple[dict[int, tuple[str, bool, int | None]], list[tuple[int, int, str]], bool]:
+    """``selectors.upstream_closure`` over the edges of then: info by node, edges, and whether the cap cut it.
+    De-identifying runs in ``passable`` are passed through (``stops.split_walk``)."""
     max_nodes = max(settings.LINEAGE_MAX_NODES, len(seeds))
     info = _node_info(seeds)
     edges: list[tuple[int, int, str]] = []
@@ -496,7 +493,7 @@ def _closure(seeds: list[int], at: AsOf) -> tuple[dict[int, tuple[str, bool, int
         if len(info) + len(new) > max_nodes:
             cut, new = True, new[: max_nodes - len(info)]
         info.update(_node_info(new))
-        frontier = [pk for pk in new if info[pk][0] != "job" and not info[pk][1]]
+        frontier = [pk for pk in new if info[pk][0] != "job" and (not info[pk][1] or pk in passable)]
         edges.extend(r for r in rows if r[0] in info)
     return info, edges, cut
 
@@ -517,13 +514,27 @@ def sensitive_reaching(pks: list[int], at: AsOf) -> tuple[dict[int, list[str]], 
     member_rows = members_of(pks, at)
     for parent, pk in member_rows:
         members.setdefault(parent, []).append(pk)
-    info, edges, cut = _closure(list(dict.fromkeys([*pks, *(pk for _, pk in member_rows)])), at)
+    seeds = list(dict.fromkeys([*pks, *(pk for _, pk in member_rows)]))
+
+    def walk(passable: frozenset[int]) -> tuple[tuple[dict[int, tuple[str, bool, int | None]],
+                                                      list[tuple[int, int, str]], bool], set[int]]:
+        found = _closure(seeds, at, passable)
+        return found, {pk for pk, (_, deid, _) in found[0].items() if deid} - passable
+
+    # The evidence-backed stops of ``stops.py``, with the determinations of then.
+    split = stops.split_walk(walk, walked=frozenset(seeds), at=at.at)
+    info, edges, cut = split.evidence_stops
     tags = _sensitive_tags(set(info) | {p for _, _, p in info.values() if p}, at)
     own = {pk: frozenset(tags.get(pk, set()) | (tags.get(parent, set()) if parent else set()))
            for pk, (_, _, parent) in info.items()}
-    stops = {pk for pk, (kind, deid, _) in info.items() if kind == "job" or deid}
-    reach = graph.tags_reaching(own, edges, stops=stops, members=members)
-    return {pk: sorted(reach.get(pk, ())) for pk in pks}, cut
+    halts = {pk for pk, (kind, deid, _) in info.items() if kind == "job" or deid}
+    reach = graph.tags_reaching(own, edges, stops=halts, members=members)
+    if split.passed:
+        through = graph.tags_reaching({pk: t & split.tags for pk, t in own.items()}, edges,
+                                      stops=halts - split.passed, members=members)
+        reach = {pk: frozenset(reach.get(pk, frozenset()) | through.get(pk, frozenset()))
+                 for pk in set(reach) | set(through)}
+    return {pk: sorted(reach.get(pk, ())) for pk in pks}, cut or split.all_stops[2]
 
 
 def _node_info(pks: list[int]) -> dict[int, tuple[str, bool, int | None]]:
@@ -540,9 +551,19 @@ def _node_info(pks: list[int]) -> dict[int, tuple[str, bool, int | None]]:
 
 def sensitive_upstream(node: Node, at: AsOf) -> dict[str, list[str]]:
     """``selectors.sensitive_upstream`` as of then: ``{tag: [ids of the nodes upstream that carry it]}``."""
-    info, _, _ = _closure(walk_seeds(node, at), at)
-    holders = set(info) | {p for _, _, p in info.values() if p}
-    tags = _sensitive_tags(holders, at)
+    seeds = walk_seeds(node, at)
+
+    def walk(passable: frozenset[int]) -> tuple[set[int], set[int]]:
+        info, _, _ = _closure(seeds, at, passable)
+        marked = {pk for pk, (_, deid, _) in info.items() if deid} - passable - set(seeds)
+        return set(info) | {p for _, _, p in info.values() if p}, marked
+
+    # The evidence-backed stops of ``stops.py``, with the determinations of then.
+    split = stops.split_walk(walk, at=at.at)
+    tags = {pk: {t for t in ts if t not in split.tags} for pk, ts in _sensitive_tags(split.all_stops, at).items()}
+    for pk, ts in _sensitive_tags(split.evidence_stops, at).items():
+        tags.setdefault(pk, set()).update(ts & split.tags)
+    tags = {pk: ts for pk, ts in tags.items() if ts}
     names = dict(select_in("SELECT id, node_id FROM lineage_node WHERE id", list(tags))) if tags else {}
     found: dict[str, set[str]] = {}
     for pk, pk_tags in tags.items():

@@ -18,7 +18,7 @@ from django.db import connection
 
 from portal.accounts.models import User
 
-from . import ids
+from . import ids, stops
 from .columns import WHOLE_DATASET
 from .models import SENSITIVE_TAGS, ColumnEdge, Edge, Node, NodeTag
 
@@ -162,11 +162,13 @@ def column_known(seeds: list[Column]) -> bool:
             or ColumnEdge.objects.filter(dst_id__in=pks, dst_field=name).exists())
 
 
-def column_nodes(*, user: User, pks: list[int]) -> dict[int, dict[str, Any]]:
-    """The dataset versions among ``pks`` that ``user`` may see, with their dataset's id."""
+def column_nodes(*, user: User | None, pks: list[int]) -> dict[int, dict[str, Any]]:
+    """The dataset versions among ``pks`` that ``user`` may see, with their dataset's id. ``user`` None: every
+    one, for reports, which show a model's whole lineage to their readers."""
     out: dict[int, dict[str, Any]] = {}
+    nodes = Node.objects.all() if user is None else Node.objects.visible_to(user)
     for i in range(0, len(pks), 5000):
-        rows = Node.objects.visible_to(user).filter(pk__in=pks[i : i + 5000]).values_list(
+        rows = nodes.filter(pk__in=pks[i : i + 5000]).values_list(
             "pk", "node_id", "kind", "namespace", "name", "version")
         for pk, node_id, kind, ns, name, version in rows:
             dataset = node_id if kind == "dataset" else ids.dataset_id(ns, name)
@@ -193,6 +195,19 @@ class ColumnSensitivity:
     columns: dict[str, dict[str, dict[str, list[tuple[str, str]]]]] = field(default_factory=dict)
     hidden: int = 0
     cut: bool = False
+    passed: list[int] = field(default_factory=list)  # de-identifying runs an evidence-requiring tag got through
+    # (tag, "carries" | "influencedBy", source dataset, source field, node's dataset, node's column)
+    paths: list[tuple[str, str, str, str, str, str]] = field(default_factory=list)
+
+
+def _deid_writers(pks: set[int]) -> dict[int, int]:
+    """Dataset version pk -> the de-identifying run that wrote it, among ``pks``."""
+    out: dict[int, int] = {}
+    ordered = sorted(pks)
+    for i in range(0, len(ordered), 5000):
+        out.update((version, run) for run, version in Edge.objects.filter(
+            kind="writes", dst_id__in=ordered[i : i + 5000], src__deidentifies=True).values_list("src_id", "dst_id"))
+    return out
 
 
 def _node_columns(node: Node) -> list[Column]:
@@ -215,19 +230,25 @@ def _node_columns(node: Node) -> list[Column]:
     return sorted(set(into.union(out_of)))
 
 
-def _upstream_by_seed(seeds: list[Column], depth: int, types: frozenset[str] | None
-                      ) -> tuple[dict[Column, set[Column]], bool]:
+def _upstream_by_seed(seeds: list[Column], depth: int, types: frozenset[str] | None,
+                      passable: frozenset[int] = frozenset()) -> tuple[dict[Column, set[Column]], bool, set[int]]:
     """Every column upstream of each seed, in one walk for all seeds: a query per level, not per seed.
 
     Each column carries the set of seeds it lies upstream of; a column is walked again when that set grows,
-    so the answer per seed is what a walk from that seed alone would reach (within ``depth``). Returns
-    seed -> columns, and whether the depth or size bound cut the walk.
+    so the answer per seed is what a walk from that seed alone would reach (within ``depth``). The walk does not
+    go upstream of a version a de-identifying run wrote, unless that run is in ``passable`` (``lineage.stops``).
+    Returns seed -> columns, whether the depth or size bound cut the walk, and the runs it stopped at.
     """
     max_nodes = settings.LINEAGE_MAX_NODES
     origins: dict[Column, set[Column]] = {c: {c} for c in seeds}
     changed: dict[Column, set[Column]] = {c: {c} for c in seeds}
     cut = False
+    stopped: set[int] = set()
     for level in range(depth + 1):
+        writers = _deid_writers({pk for pk, _ in changed})
+        halted = {v for v, run in writers.items() if run not in passable}
+        stopped |= {writers[v] for v in halted}
+        changed = {c: o for c, o in changed.items() if c[0] not in halted}
         if not changed:
             break
         steps = [st for st in _step(set(changed), "upstream") if types is None or st[2][0] in types]
@@ -252,17 +273,30 @@ def _upstream_by_seed(seeds: list[Column], depth: int, types: frozenset[str] | N
     for col, seeds_of in origins.items():
         for seed in seeds_of:
             by_seed.setdefault(seed, set()).add(col)
-    return by_seed, cut
+    return by_seed, cut, stopped
 
 
-def column_sensitivity(*, user: User, node: Node, depth: int | None = None) -> ColumnSensitivity:
+def _tags_note(cols: set[Column], version_parent: dict[int, int | None],
+               tagged: dict[tuple[int, str], set[str]]) -> bool:
+    """Add the sensitive tags of ``cols`` (set on their dataset) to ``tagged``, and their versions' datasets to
+    ``version_parent``; whether any of ``cols`` carries one."""
+    new = {pk for pk, _ in cols} - set(version_parent)
+    version_parent.update(Node.objects.filter(pk__in=new).values_list("pk", "parent_id"))
+    holders = {version_parent.get(pk) or pk for pk in new}
+    for ds, fld, tag in NodeTag.objects.filter(node_id__in=holders, tag__in=SENSITIVE_TAGS).exclude(
+            field="").values_list("node_id", "field", "tag"):
+        tagged.setdefault((ds, fld), set()).add(tag)
+    return any((version_parent.get(pk) or pk, fld) in tagged for pk, fld in cols)
+
+
+def column_sensitivity(*, user: User | None, node: Node, depth: int | None = None) -> ColumnSensitivity:
     """Sensitive column tags reaching ``node``'s columns over column edges (see ``ColumnSensitivity``).
 
     A column carries the tags set on it (``NodeTag`` with its field, on its dataset). Two bounded walks
     upstream from all the columns at once, one over DIRECT edges only and one over all, each remembering which
     of the node's columns every column feeds: what the second reaches and the first does not is "influenced
-    by". Tags set on a whole dataset travel with the dataset-level walk
-    (``selectors.sensitive_upstream``), not here.
+    by". The walks stop at versions written by de-identifying runs as ``lineage.stops`` says, per tag. Tags set
+    on a whole dataset travel with the dataset-level walk (``selectors.sensitive_upstream``), not here.
     """
     depth = depth if depth is not None else min(20, settings.LINEAGE_MAX_DEPTH)
     out = ColumnSensitivity()
@@ -271,26 +305,39 @@ def column_sensitivity(*, user: User, node: Node, depth: int | None = None) -> C
         return out
     visible = column_nodes(user=user, pks=sorted({pk for pk, _ in seeds}))
     out.trained_on = sorted({(visible[pk]["dataset"], f) for pk, f in seeds if pk in visible})
-    every, out.cut = _upstream_by_seed(seeds, depth, None)
-    all_cols = {c for cols in every.values() for c in cols}
-    version_parent = dict(Node.objects.filter(pk__in={pk for pk, _ in all_cols}).values_list("pk", "parent_id"))
+    Reach = tuple[dict[Column, set[Column]], dict[Column, set[Column]]]  # noqa: N806 - a local alias
+
+    version_parent: dict[int, int | None] = {}
     tagged: dict[tuple[int, str], set[str]] = {}
-    holders = {p if p else pk for pk, p in version_parent.items()}
-    for ds, fld, tag in NodeTag.objects.filter(node_id__in=holders, tag__in=SENSITIVE_TAGS).exclude(
-            field="").values_list("node_id", "field", "tag"):
-        tagged.setdefault((ds, fld), set()).add(tag)
+
+    def walk(passable: frozenset[int]) -> tuple[Reach, set[int]]:
+        every, cut_e, stopped = _upstream_by_seed(seeds, depth, None, passable)
+        out.cut = out.cut or cut_e
+        if not _tags_note({c for cols in every.values() for c in cols}, version_parent, tagged):
+            return (every, {}), stopped  # no tagged column upstream: the DIRECT walk could find none either
+        direct, cut_d, _ = _upstream_by_seed(seeds, depth, frozenset({"DIRECT"}), passable)
+        out.cut = out.cut or cut_d
+        return (every, direct), stopped  # the DIRECT walk stops where the other does, or before
+
+    split = stops.split_walk(walk)
+    every_cols = {c for cols in split.evidence_stops[0].values() for c in cols}
     if not tagged:
-        return out  # no tagged column upstream: the DIRECT walk could find none either
-    direct, cut_d = _upstream_by_seed(seeds, depth, frozenset({"DIRECT"}))
-    out.cut = out.cut or cut_d
-    reached = {seed: (direct.get(seed, set()), every.get(seed, set())) for seed in seeds}  # seed -> (direct, all)
+        return out
+    holders = {p if p else pk for pk, p in version_parent.items()}
+    if split.passed:
+        before = {c for cols in split.all_stops[0].values() for c in cols}
+        if any(t in split.tags for pk, fld in every_cols - before
+               for t in tagged.get((version_parent.get(pk) or pk, fld), ())):
+            out.passed = sorted(split.passed)
     names = column_nodes(user=user, pks=sorted(holders))
     hidden: set[tuple[int, str]] = set()
 
-    def note(target: dict[str, list[tuple[str, str]]], cols: set[Column]) -> None:
+    def note(target: dict[str, list[tuple[str, str]]], cols: set[Column], evidence: bool) -> None:
         for pk, fld in cols:
             holder = version_parent.get(pk) or pk
             for tag in tagged.get((holder, fld), ()):
+                if (tag in split.tags) != evidence:
+                    continue  # the other walk answers for this tag
                 if holder not in names:
                     hidden.add((holder, fld))
                     target.setdefault(tag, [])
@@ -299,14 +346,19 @@ def column_sensitivity(*, user: User, node: Node, depth: int | None = None) -> C
                 if src not in target.setdefault(tag, []):
                     target[tag].append(src)
 
-    for seed, (by_direct, by_any) in reached.items():
+    for seed in seeds:
         if seed[0] not in visible:
             continue
         per: dict[str, dict[str, list[tuple[str, str]]]] = {"carries": {}, "influencedBy": {}}
-        note(per["carries"], by_direct)
-        note(per["influencedBy"], by_any - by_direct)
-        note(out.carries, by_direct)
-        note(out.influenced_by, by_any - by_direct)
+        for evidence, (every, direct) in ((False, split.all_stops), (True, split.evidence_stops)):
+            by_direct, by_any = direct.get(seed, set()), every.get(seed, set())
+            note(per["carries"], by_direct, evidence)
+            note(per["influencedBy"], by_any - by_direct, evidence)
+            note(out.carries, by_direct, evidence)
+            note(out.influenced_by, by_any - by_direct, evidence)
+        for kind in ("carries", "influencedBy"):
+            for tag, srcs in per[kind].items():
+                out.paths.extend((tag, kind, d, f, visible[seed[0]]["dataset"], seed[1]) for d, f in srcs)
         if per["carries"] or per["influencedBy"]:
             col = out.columns.setdefault(seed[1], {"carries": {}, "influencedBy": {}})
             for kind in ("carries", "influencedBy"):
@@ -322,4 +374,87 @@ def column_sensitivity(*, user: User, node: Node, depth: int | None = None) -> C
         for tag in maps:
             maps[tag].sort()
     out.hidden = len(hidden)
+    out.paths = sorted(set(out.paths))
+    return out
+
+
+# -- a dataset's columns, for the explorer ----------------------------------------------------------------
+@dataclass(slots=True)
+class DatasetColumns:
+    """A dataset's (or version's) columns: the schema's, the tagged ones and those column edges name, each with
+    its tags and its one-step column edges folded to datasets (``upstream``: what feeds it; ``downstream``: what
+    it feeds), plus the columns that filter or join the whole dataset (``whole``). ``hidden``: edges to datasets
+    the reader may not see were left out."""
+
+    columns: list[dict[str, Any]] = field(default_factory=list)
+    whole: list[dict[str, Any]] = field(default_factory=list)
+    hidden: bool = False
+    truncated: bool = False
+
+
+def dataset_columns(*, user: User, node: Node, limit: int = 2000) -> DatasetColumns:
+    """The columns of ``node`` (a dataset: every version; a version: its own), at most ``limit`` edges a way."""
+    dataset = node if node.kind == "dataset" else (node.parent or node)
+    versions = [node.pk] if node.kind == "datasetVersion" else list(
+        Node.objects.filter(parent=node, kind="datasetVersion").values_list("pk", flat=True)
+        [: settings.LINEAGE_MAX_NODES])
+    out = DatasetColumns()
+    rows_in = list(ColumnEdge.objects.filter(dst_id__in=versions).values_list(
+        "src_id", "src_field", "dst_field", "type", "subtype", "description")[: limit + 1])
+    rows_out = list(ColumnEdge.objects.filter(src_id__in=[*versions, dataset.pk]).values_list(
+        "dst_id", "dst_field", "src_field", "type", "subtype", "description")[: limit + 1])
+    out.truncated = len(rows_in) > limit or len(rows_out) > limit
+    far = column_nodes(user=user, pks=sorted({r[0] for r in rows_in[:limit]} | {r[0] for r in rows_out[:limit]}))
+    tags: dict[str, set[str]] = {}
+    for fld, tag in NodeTag.objects.filter(node=dataset).exclude(field="").values_list("field", "tag"):
+        tags.setdefault(fld, set()).add(tag)
+    schema = [f for f in ((dataset.facets or {}).get("schema") or {}).get("fields") or [] if isinstance(f, dict)]
+    if node.kind == "datasetVersion":
+        schema = [f for f in ((node.facets or {}).get("schema") or {}).get("fields") or []
+                  if isinstance(f, dict)] or schema
+    cols: dict[str, dict[str, Any]] = {}
+
+    def col(name: str, kind: str = "") -> dict[str, Any]:
+        return cols.setdefault(name, {"name": name, "type": kind, "tags": [], "upstream": [], "downstream": []})
+
+    for f in schema:
+        if isinstance(f.get("name"), str) and f["name"]:
+            col(f["name"], str(f.get("type") or ""))
+    for name in tags:
+        col(name)
+    whole: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def add(target: list[dict[str, Any]], pk: int, fld: str, t: tuple[str, str, str],
+            index: dict[tuple[str, str], dict[str, Any]] | None = None) -> None:
+        if pk not in far:
+            out.hidden = True
+            return
+        key = (far[pk]["dataset"], fld)
+        found = index.get(key) if index is not None else next(
+            (e for e in target if (e["dataset"], e["field"]) == key), None)
+        if found is None:
+            found = {"dataset": key[0], "field": fld or None, "transformations": []}
+            target.append(found)
+            if index is not None:
+                index[key] = found
+        tr = {"type": t[0], "subtype": t[1], "description": t[2]}
+        if tr not in found["transformations"]:
+            found["transformations"].append(tr)
+
+    for src, sf, df, *t in rows_in[:limit]:
+        if df == WHOLE_DATASET:
+            add(out.whole, src, sf, (t[0], t[1], t[2]), whole)
+        else:
+            add(col(df)["upstream"], src, sf, (t[0], t[1], t[2]))
+    for dst, df, sf, *t in rows_out[:limit]:
+        add(col(sf)["downstream"], dst, df, (t[0], t[1], t[2]))
+    for name, c in cols.items():
+        c["tags"] = sorted(tags.get(name, ()))
+        for way in ("upstream", "downstream"):
+            c[way].sort(key=lambda e: (e["dataset"], e["field"] or ""))
+            for e in c[way]:
+                e["transformations"].sort(key=lambda x: (x["type"], x["subtype"]))
+    out.whole.sort(key=lambda e: (e["dataset"], e["field"] or ""))
+    order = {f.get("name"): i for i, f in enumerate(schema)}
+    out.columns = sorted(cols.values(), key=lambda c: (order.get(c["name"], len(order)), c["name"]))
     return out

@@ -131,13 +131,13 @@ class WriteGuard:
         runs = {nid for ev in events for _, nid, _ in run_claims(ev)}
         self.run_jobs: dict[str, str] = {}
         for part in chunks(sorted(runs), 5000):
-            self.run_jobs.update((r, j) for r, j in Node.objects.filter(node_id__in=part, kind="run")
+            self.run_jobs.update((r, j) for r, j in Node.objects.filter(node_id__in_array=part, kind="run")
                                  .values_list("node_id", "parent__node_id") if j)
         models = {nid for ev in events for _, nid in model_claims(ev)}
         self.model_producers: dict[str, str] = {}
         for part in chunks(sorted(models), 5000):
             self.model_producers.update((m, a["produced_in"]) for m, a in Node.objects.filter(
-                node_id__in=part, kind="modelVersion").values_list("node_id", "attrs") if a.get("produced_in"))
+                node_id__in_array=part, kind="modelVersion").values_list("node_id", "attrs") if a.get("produced_in"))
 
     def writable(self, namespace: str) -> bool:
         if self.anywhere:

@@ -13,9 +13,12 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
+
+if TYPE_CHECKING:
+    from portal.audit.context import RequestContext
 
 EVENT_TYPES = frozenset({"START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER"})
 
@@ -106,6 +109,9 @@ class ParsedEvent:
     sha256: str
     warnings: list[str] = field(default_factory=list)
     received_at: datetime | None = None  # set by the portal when it takes the event, never from the body
+    # The request that brought it (request id, client, token), for its audit row when it is applied together
+    # with other requests' events (lineage/intake.py); None: the request running the ingestion.
+    context: RequestContext | None = None
 
     @property
     def dedupe_key(self) -> str:

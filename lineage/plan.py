@@ -7,6 +7,7 @@ against stored rows, so ingest order within and across batches gives the same gr
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from dataclasses import dataclass, field
@@ -168,6 +169,7 @@ def _later(a: datetime | None, b: datetime | None) -> datetime | None:
     return max(a, b)
 
 
+@functools.lru_cache(maxsize=8192)  # a batch stamps each event's time once per node it names
 def stamp(t: datetime | None) -> str:
     """An event time as text that sorts as the time does ("" for none: older than any)."""
     return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ") if t is not None else ""

@@ -20,6 +20,7 @@ from portal.accounts.models import NamespaceOwner, User
 from portal.accounts.selectors import namespace_visibility_q
 from portal.lib.sql import select_in
 
+from . import stops
 from .labels import node_label
 from .marquez import FoldNode
 from .models import SENSITIVE_TAGS, Node, NodeTag, RawEvent
@@ -77,7 +78,7 @@ def _marks(values: list[int]) -> tuple[str, list[Any]]:
 
 
 def _reached_cte(*, seeds: list[int], direction: str, depth: int | None, max_nodes: int,
-                 stop_at_deidentifying: bool) -> tuple[str, list[Any]]:
+                 stop_at_deidentifying: bool, passable: frozenset[int] = frozenset()) -> tuple[str, list[Any]]:
     """``reached(id, d)``: the nodes within ``depth`` edges of ``seeds`` (no bound: ``None``) with their distance,
     not passing through jobs (nor, if asked, de-identifying runs), seeds excepted. Needs ``g_edge``, ``g_node``.
 
@@ -89,7 +90,8 @@ def _reached_cte(*, seeds: list[int], direction: str, depth: int | None, max_nod
     the benchmark graph, the levels take 0.1 s. Both give the same nodes and distances up to the cap.
     """
     this_col, next_col = ("dst_id", "src_id") if direction == "upstream" else ("src_id", "dst_id")
-    stop = "n.kind = 'job'" + (" OR n.deidentifies" if stop_at_deidentifying else "")
+    deid = f"(n.deidentifies AND n.id NOT IN ({_ids_literal(passable)}))" if passable else "n.deidentifies"
+    stop = "n.kind = 'job'" + (f" OR {deid}" if stop_at_deidentifying else "")
     cond, seed_params = _marks(seeds)
     if connection.vendor == "postgresql":
         bound = "" if depth is None else "b.depth < %s AND "
@@ -144,6 +146,17 @@ def walk_prefix(*, seeds: list[int], direction: str, depth: int, max_nodes: int,
     return sql, [*params, *reached_params, max_nodes]
 
 
+def _kept_edges(this_col: str, next_col: str) -> str:
+    """``FROM`` (and ``WHERE``) of the edges between kept nodes, read from the walked side (``this_col``): on
+    PostgreSQL in a lateral subquery, which the planner cannot turn round (from the other side it read 78,368
+    edges of the commits and jobs upstream of a deployment's closure to keep 2,802), the far end checked in a hash
+    of the kept ids. A statement using it must not add a ``WHERE`` of its own."""
+    if connection.vendor == "postgresql":  # "IS TRUE" keeps the IN a hashed subplan, not a join to turn round
+        return (f"kept k CROSS JOIN LATERAL (SELECT * FROM g_edge x WHERE x.{this_col} = k.id OFFSET 0) e "  # noqa: S608
+                f"WHERE (e.{next_col} IN (SELECT id FROM kept)) IS TRUE")
+    return f"kept k JOIN g_edge e ON e.{this_col} = k.id JOIN kept o ON o.id = e.{next_col}"
+
+
 def _walk_tail(direction: str) -> str:
     """Rows of a walk: (0, id, distance, NULL) for each kept node, (1, src, dst, kind) for each edge between kept
     nodes, (2, number reached, 0, NULL), and (3, 0, 0, NULL) when an edge leaves a node at the depth bound."""
@@ -151,7 +164,7 @@ def _walk_tail(direction: str) -> str:
     return f"""
 SELECT 0, id, d, NULL FROM kept
 UNION ALL
-SELECT 1, e.src_id, e.dst_id, e.kind FROM kept k JOIN g_edge e ON e.{this_col} = k.id JOIN kept o ON o.id = e.{next_col}
+SELECT 1, e.src_id, e.dst_id, e.kind FROM {_kept_edges(this_col, next_col)}
 UNION ALL
 SELECT 2, (SELECT COUNT(*) FROM reached), 0, NULL
 UNION ALL
@@ -223,8 +236,7 @@ fold(parent, member, d, kind) AS (
 ),
 dist(id, d) AS (SELECT id, MIN(d) FROM (SELECT id, d FROM kept UNION ALL SELECT parent, d FROM fold) x GROUP BY id),
 wedge(src_id, dst_id, kind) AS (
-    SELECT e.src_id, e.dst_id, e.kind
-    FROM kept k JOIN g_edge e ON e.{this_col} = k.id JOIN kept o ON o.id = e.{next_col}
+    SELECT e.src_id, e.dst_id, e.kind FROM {kept_edges}
     UNION
     SELECT parent, member, kind FROM fold
 ),
@@ -277,7 +289,8 @@ def walk_json(*, user: User, root: Node, direction: str, depth: int, kinds: set[
     params += [direction == "downstream", fold_kinds, hidden_namespaces(user), kind_list, kind_list, max_nodes,
                depth]
     with connection.cursor() as cur:
-        cur.execute(prefix + _WALK_JSON_TAIL.format(this_col=this_col, next_col=next_col), params)
+        cur.execute(prefix + _WALK_JSON_TAIL.format(this_col=this_col, next_col=next_col,
+                                                    kept_edges=_kept_edges(this_col, next_col)), params)
         nodes, edges, cut_size, cut_depth = cur.fetchone()
     head = json.dumps({"root": root.node_id, "direction": direction, "depth": depth,
                        "truncated": {"depth": cut_depth, "size": cut_size}}, separators=(",", ":"))
@@ -368,12 +381,14 @@ class Closure:
     info: dict[int, tuple[str, bool, int | None]]
     edges: list[tuple[int, int, str]]
     cut: bool = False
+    stopped: set[int] = field(default_factory=set)  # the de-identifying runs the walk did not pass
 
 
 def upstream_closure(*, seeds: list[int], max_nodes: int | None = None, depth: int | None = None,
-                     stop_at_deidentifying: bool = True) -> Closure:
+                     stop_at_deidentifying: bool = True, passable: frozenset[int] = frozenset()) -> Closure:
     """Breadth-first upstream of ``seeds``, one query per level, each node visited once, not passing through
-    jobs nor (unless asked) de-identifying runs. Seeds are always passed through.
+    jobs nor (unless asked) de-identifying runs other than ``passable`` (``stops.split_walk``). Seeds are always
+    passed through.
 
     The recursive CTE of ``lineage_walk`` keeps one row per (node, depth) pair, which multiplies on wide graphs
     when walks are deep or start from many seeds; visiting by node keeps this linear in the nodes returned.
@@ -397,7 +412,9 @@ def upstream_closure(*, seeds: list[int], max_nodes: int | None = None, depth: i
                     closure.cut = True
                     continue
                 info[src] = (kind, bool(deid), parent)
-                if kind != "job" and not (deid and stop_at_deidentifying):
+                if deid and stop_at_deidentifying and src not in passable:
+                    closure.stopped.add(src)
+                elif kind != "job":
                     nxt.append(src)
             closure.edges.append((src, dst, edge_kind))
         frontier = nxt
@@ -413,33 +430,97 @@ def _sensitive_tags_of(pks: set[int]) -> dict[int, set[str]]:
 
 
 def sensitive_upstream(*, node: Node, source: GraphSource = LIVE) -> dict[str, list[str]]:
-    """Which sensitive tags reach ``node`` from anywhere upstream, stopping at de-identifying runs (one statement,
-    ``closure_prefix``).
+    """Which sensitive tags reach ``node`` from anywhere upstream, stopping at de-identifying runs as
+    ``stops.py`` says per tag (one statement per walk, ``closure_prefix``).
 
     Returns ``{tag: [dataset node ids that carry it]}``. A dataset version carries its dataset's tags.
     """
-    prefix, params = closure_prefix(seeds=walk_seeds(node), members=False, source=source)
-    sql = prefix + f""",
+    return sensitive_upstream_explained(node=node, source=source)[0]
+
+
+def sensitive_upstream_explained(*, node: Node, source: GraphSource = LIVE
+                                 ) -> tuple[dict[str, list[str]], set[int]]:
+    """``sensitive_upstream``, and the de-identifying runs an evidence-requiring tag got through for want of an
+    approved determination (empty when none let a tag through)."""
+    seeds = walk_seeds(node)
+
+    def walk(passable: frozenset[int]) -> tuple[set[tuple[str, str]], set[int]]:
+        prefix, params = closure_prefix(seeds=seeds, members=False, source=source, passable=passable)
+        sql = prefix + f""",
 holders(id) AS (SELECT id FROM closure UNION SELECT n.parent_id FROM closure c JOIN g_node n ON n.id = c.id)
-SELECT t.tag, h.node_id FROM lineage_nodetag t JOIN lineage_node h ON h.id = t.node_id
-WHERE t.tag IN ({_SENSITIVE_MARKS}) AND t.node_id IN (SELECT id FROM holders)"""  # noqa: S608
-    found: dict[str, set[str]] = {}
-    with connection.cursor() as cur:
-        cur.execute(sql, [*params, *sorted(SENSITIVE_TAGS)])
-        for tag, holder in cur.fetchall():
-            found.setdefault(tag, set()).add(holder)
-    return {tag: sorted(v) for tag, v in sorted(found.items())}
+SELECT t.tag, h.node_id, NULL FROM lineage_nodetag t JOIN lineage_node h ON h.id = t.node_id
+WHERE t.tag IN ({_SENSITIVE_MARKS}) AND t.node_id IN (SELECT id FROM holders)
+UNION ALL
+SELECT NULL, NULL, c.id FROM closure c JOIN g_node n ON n.id = c.id WHERE n.deidentifies"""  # noqa: S608
+        pairs: set[tuple[str, str]] = set()
+        marked: set[int] = set()
+        with connection.cursor() as cur:
+            cur.execute(sql, [*params, *sorted(SENSITIVE_TAGS)])
+            for tag, holder, run in cur.fetchall():
+                if run is not None:
+                    marked.add(run)
+                else:
+                    pairs.add((tag, holder))
+        return pairs, marked - passable - set(seeds)
+
+    split = stops.split_walk(walk)
+    found = {(t, h) for t, h in split.all_stops if t not in split.tags}
+    through = {(t, h) for t, h in split.evidence_stops if t in split.tags}
+    leaked = bool(through - split.all_stops)
+    out: dict[str, set[str]] = {}
+    for tag, holder in found | through:
+        out.setdefault(tag, set()).add(holder)
+    return {tag: sorted(v) for tag, v in sorted(out.items())}, split.passed if leaked else set()
+
+
+def split_tags(split: stops.SplitWalk[set[int]]) -> tuple[dict[int, set[str]], set[int]]:
+    """The sensitive tags of the holders each walk of ``split`` reached, each tag from the walk that answers for
+    it; and ``split.passed`` when a tag reached only through those runs."""
+    found = _sensitive_tags_of(split.all_stops)
+    if split.evidence_stops is split.all_stops:
+        return found, set()
+    out = {pk: {t for t in tags if t not in split.tags} for pk, tags in found.items()}
+    leaked = False
+    for pk, tags in _sensitive_tags_of(split.evidence_stops).items():
+        mine = tags & split.tags
+        if mine:
+            out.setdefault(pk, set()).update(mine)
+            leaked = leaked or not mine <= found.get(pk, set())
+    return {pk: t for pk, t in out.items() if t}, split.passed if leaked else set()
+
+
+def sensitive_holders_upstream(*, seeds: list[int], max_nodes: int) -> tuple[set[int], bool]:
+    """The datasets (and versions) upstream of ``seeds`` whose sensitive tags reach them, with the stops applied;
+    and whether a size bound cut a walk."""
+    cut = False
+
+    def walk(passable: frozenset[int]) -> tuple[set[int], set[int]]:
+        nonlocal cut
+        closure = upstream_closure(seeds=seeds, max_nodes=max_nodes, passable=passable)
+        cut = cut or closure.cut
+        holders = {parent if kind == "datasetVersion" and parent else pk
+                   for pk, (kind, _, parent) in closure.info.items() if kind in ("dataset", "datasetVersion")}
+        return holders, closure.stopped
+
+    tags, _ = split_tags(stops.split_walk(walk))
+    return set(tags), cut
 
 
 _SENSITIVE_MARKS = ", ".join(["%s"] * len(SENSITIVE_TAGS))
 
 
-def closure_prefix(*, seeds: list[int], members: bool, source: GraphSource = LIVE) -> tuple[str, list[Any]]:
+def _ids_literal(pks: frozenset[int]) -> str:
+    """Node pks as SQL literals (integers only): the few de-identifying runs a walk passes."""
+    return ", ".join(str(int(pk)) for pk in sorted(pks))
+
+
+def closure_prefix(*, seeds: list[int], members: bool, source: GraphSource = LIVE,
+                   passable: frozenset[int] = frozenset()) -> tuple[str, list[Any]]:
     """CTEs for sensitive-tag questions, ending with ``closure(id)``: everything upstream of ``seeds`` (and, with
     ``members``, of the versions and runs of the datasets and jobs among them), however deep (``_reached_cte``
-    without a depth: each node once, a cycle ends the walk), not passing through jobs nor de-identifying runs,
-    seeds excepted. At most ``max(LINEAGE_MAX_NODES, seeds)`` nodes, the nearest; ``closure_cut`` has a row when
-    more were reached."""
+    without a depth: each node once, a cycle ends the walk), not passing through jobs nor de-identifying runs
+    other than ``passable`` (``stops.split_walk``), seeds excepted. At most ``max(LINEAGE_MAX_NODES, seeds)``
+    nodes, the nearest; ``closure_cut`` has a row when more were reached."""
     head, params = source.with_clause()
     if members:  # a query of its own: inside the statement, its row estimate turned every level into seq scans
         cond, seed_params = _marks(seeds)
@@ -448,7 +529,7 @@ def closure_prefix(*, seeds: list[int], members: bool, source: GraphSource = LIV
             seeds = list(dict.fromkeys([*seeds, *(pk for (pk,) in cur.fetchall())]))
     cap = max(settings.LINEAGE_MAX_NODES, len(seeds))
     reached, reached_params = _reached_cte(seeds=seeds, direction="upstream", depth=None, max_nodes=cap,
-                                           stop_at_deidentifying=True)
+                                           stop_at_deidentifying=True, passable=passable)
     sql = f"""{head},{reached},
 closure(id) AS (SELECT id FROM reached ORDER BY d, id LIMIT %s),
 closure_cut(cut) AS (SELECT 1 WHERE (SELECT COUNT(*) FROM reached) > %s)"""  # noqa: S608
@@ -559,13 +640,22 @@ def lineage_graph(
 def sensitive_reaching(pks: list[int], source: GraphSource = LIVE) -> tuple[dict[int, list[str]], bool]:
     """Sensitive tags reaching each of ``pks`` (as ``sensitive_upstream`` would say for each), in one statement:
     their shared upstream ``closure``, the tags its nodes carry (a version its dataset's), and those tags carried
-    down the closure's edges, never out of a job or a de-identifying run, but into it. A dataset or job among
-    ``pks`` also holds what reaches its versions or runs. The flag says the closure hit its size cap."""
+    down the closure's edges, never out of a job or a de-identifying run (a tag that needs evidence goes on out of a
+    run no determination vouches for: ``stops.py``), but into it. A dataset or job among ``pks`` also holds what
+    reaches its versions or runs. The flag says the closure hit its size cap."""
     if not pks:
         return {}, False
-    prefix, params = closure_prefix(seeds=pks, members=True, source=source)
-    cond, pk_params = _marks(pks)
-    sql = prefix + f""",
+    tags = sorted(SENSITIVE_TAGS)
+    evidence = sorted(stops.evidence_tags())
+    evidence_marks = ", ".join(["%s"] * len(evidence))
+
+    def walk(passable: frozenset[int]) -> tuple[tuple[dict[int, list[str]], bool], set[int]]:
+        prefix, params = closure_prefix(seeds=pks, members=True, source=source, passable=passable)
+        cond, pk_params = _marks(pks)
+        # Tags leave a de-identifying run only if it is passable and they need evidence (``stops.py``).
+        through = (f" OR (n.id IN ({_ids_literal(passable)}) AND r.tag IN ({evidence_marks}))"
+                   if passable and evidence else "")
+        sql = prefix + f""",
 tagged(id, tag) AS (
     SELECT c.id, t.tag FROM closure c JOIN lineage_nodetag t ON t.node_id = c.id WHERE t.tag IN ({_SENSITIVE_MARKS})
     UNION
@@ -576,24 +666,32 @@ reach(id, tag) AS (
     SELECT id, tag FROM tagged
     UNION
     SELECT e.dst_id, r.tag FROM reach r JOIN g_node n ON n.id = r.id JOIN g_edge e ON e.src_id = r.id
-    WHERE n.kind <> 'job' AND n.deidentifies = %s AND e.dst_id IN (SELECT id FROM closure)
+    WHERE n.kind <> 'job' AND (n.deidentifies = %s{through}) AND e.dst_id IN (SELECT id FROM closure)
 )
 SELECT id, tag FROM reach WHERE id {cond}
 UNION
 SELECT n.parent_id, r.tag FROM reach r JOIN g_node n ON n.id = r.id WHERE n.parent_id {cond}
 UNION
-SELECT NULL, NULL FROM closure_cut"""  # noqa: S608
-    tags = sorted(SENSITIVE_TAGS)
-    found: dict[int, set[str]] = {pk: set() for pk in pks}
-    cut = False
-    with connection.cursor() as cur:
-        cur.execute(sql, [*params, *tags, *tags, False, *pk_params, *pk_params])
-        for pk, tag in cur.fetchall():
-            if pk is None:
-                cut = True
-            elif pk in found:
-                found[pk].add(tag)
-    return {pk: sorted(t) for pk, t in found.items()}, cut
+SELECT NULL, NULL FROM closure_cut
+UNION
+SELECT c.id, NULL FROM closure c JOIN g_node n ON n.id = c.id WHERE n.deidentifies"""  # noqa: S608
+        found: dict[int, set[str]] = {pk: set() for pk in pks}
+        marked: set[int] = set()
+        cut = False
+        with connection.cursor() as cur:
+            cur.execute(sql, [*params, *tags, *tags, False, *(evidence if passable and evidence else []), *pk_params,
+                              *pk_params])
+            for pk, tag in cur.fetchall():
+                if pk is None:
+                    cut = True
+                elif tag is None:
+                    marked.add(pk)
+                elif pk in found:
+                    found[pk].add(tag)
+        return ({pk: sorted(t) for pk, t in found.items()}, cut), marked - passable
+
+    # The walk with the unvouched runs passable answers for every tag: the reach above halts the others there.
+    return stops.split_walk(walk).evidence_stops
 
 
 # -- whole upstream lineage (for decisions) ---------------------------------------------------------------
@@ -605,6 +703,7 @@ class Upstream:
     cut: bool = False
     parents: set[int] = field(default_factory=set)
     deidentifying: bool = False
+    stopped: set[int] = field(default_factory=set)  # the de-identifying runs a stopping walk did not pass
 
 
 # Set-based: the working set holds node ids only and UNION drops every id already reached, so each node is
@@ -624,36 +723,55 @@ SELECT up.id, n.parent_id, n.deidentifies FROM up JOIN lineage_node n ON n.id = 
 """
 
 
-def upstream_all(*, seeds: list[int], max_nodes: int, stop_at_deidentifying: bool = False) -> Upstream:
+def upstream_all(*, seeds: list[int], max_nodes: int, stop_at_deidentifying: bool = False,
+                 passable: frozenset[int] = frozenset()) -> Upstream:
     """The whole upstream lineage of ``seeds``, however deep: for decisions (release subjects, separation of
     duties, the policy a sensitive tag selects), which must never rest on a partial walk. ``max_nodes`` is a
-    safety bound, not a request size: when it is hit, ``cut`` says so and the caller must not decide."""
+    safety bound, not a request size: when it is hit, ``cut`` says so and the caller must not decide. A stopping
+    walk still passes the de-identifying runs in ``passable`` (``stops.split_walk``)."""
     if not seeds:
         return Upstream(pks=[])
     marks = ", ".join(["%s"] * len(seeds))
-    sql = _UPSTREAM_ALL_SQL.format(seeds=marks, deid="AND n.deidentifies = %s" if stop_at_deidentifying else "")
-    params: list[Any] = [*seeds, "job", *([False] if stop_at_deidentifying else []), *seeds, max_nodes + 1]
+    deid, deid_params = "", []
+    if stop_at_deidentifying:
+        passing = sorted(passable)
+        deid = "AND (n.deidentifies = %s" + (f" OR n.id IN ({', '.join(['%s'] * len(passing))})" if passing
+                                             else "") + ")"
+        deid_params = [False, *passing]
+    sql = _UPSTREAM_ALL_SQL.format(seeds=marks, deid=deid)
+    params: list[Any] = [*seeds, "job", *deid_params, *seeds, max_nodes + 1]
     with connection.cursor() as cur:
         cur.execute(sql, params)
         rows = cur.fetchall()
     cut = len(rows) > max_nodes
     rows = rows[:max_nodes]
+    stopped = {pk for pk, _, d in rows if d and pk not in passable and pk not in seeds} if stop_at_deidentifying \
+        else set()
     return Upstream(pks=[pk for pk, _, _ in rows], cut=cut, parents={p for _, p, _ in rows if p is not None},
-                    deidentifying=any(d for _, _, d in rows))
+                    deidentifying=any(d for _, _, d in rows), stopped=stopped)
 
 
 def sensitive_upstream_all(*, node: Node, max_nodes: int, whole: Upstream | None = None
                            ) -> tuple[dict[str, list[str]], bool]:
-    """``sensitive_upstream`` over the whole upstream lineage: ``({tag: [dataset node ids]}, cut)``.
+    """``sensitive_upstream`` over the whole upstream lineage: ``({tag: [dataset node ids]}, cut)``, with the
+    de-identification stops of ``stops.py``.
 
     ``whole``, the caller's ``upstream_all`` of ``node`` alone, is reused when no de-identifying run lies in it:
     the walk that stops at such runs would find the same nodes.
     """
     seeds = walk_seeds(node)
-    reuse = whole is not None and seeds == [node.pk] and not whole.deidentifying
-    walk = whole if reuse and whole is not None else upstream_all(seeds=seeds, max_nodes=max_nodes,
-                                                                  stop_at_deidentifying=True)
-    return _tags_by_holder_name(_sensitive_tags_of(set(walk.pks) | walk.parents)), walk.cut
+    if whole is not None and seeds == [node.pk] and not whole.deidentifying:
+        return _tags_by_holder_name(_sensitive_tags_of(set(whole.pks) | whole.parents)), whole.cut
+    cut = False
+
+    def walk(passable: frozenset[int]) -> tuple[set[int], set[int]]:
+        nonlocal cut
+        up = upstream_all(seeds=seeds, max_nodes=max_nodes, stop_at_deidentifying=True, passable=passable)
+        cut = cut or up.cut
+        return set(up.pks) | up.parents, up.stopped
+
+    tags, _ = split_tags(stops.split_walk(walk))
+    return _tags_by_holder_name(tags), cut
 
 
 # -- erasure impact ----------------------------------------------------------------------------------------

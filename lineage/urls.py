@@ -21,6 +21,7 @@ urlpatterns = [
             api.ColumnDownstreamApi.as_view(), name="column-downstream"),
     re_path(r"^nodes/(?P<node_id>[\s\S]+)/upstream$", api.NodeUpstreamApi.as_view(), name="node-upstream"),
     re_path(r"^nodes/(?P<node_id>[\s\S]+)/downstream$", api.NodeDownstreamApi.as_view(), name="node-downstream"),
+    re_path(r"^nodes/(?P<node_id>[\s\S]+)/columns$", api.DatasetColumnsApi.as_view(), name="node-columns"),
     re_path(r"^nodes/(?P<node_id>[\s\S]+)/graph$", api.NodeGraphApi.as_view(), name="node-graph"),
     re_path(r"^nodes/(?P<node_id>[\s\S]+)/tags$", api.NodeTagsApi.as_view(), name="node-tags"),
     re_path(r"^nodes/(?P<node_id>[\s\S]+)$", api.NodeDetailApi.as_view(), name="node-detail"),

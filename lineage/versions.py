@@ -4,7 +4,8 @@ A read links the version the reader named (the ``version`` facet's ``datasetVers
 written by a run that completed at or before the reader started (ties: the greater version), else ``initial``.
 The planner records reads and finished writes; ``reads_resolve`` applies them against every write stored, so a
 write that arrives late re-links the reads it precedes, and a START that arrives late moves the reads of its run
-back to the run's real start. An ``initial`` version no read links any more is removed.
+back to the run's real start; the column edges of what a re-linked run wrote move to the version it now reads.
+An ``initial`` version no read links any more is removed.
 
 Set-based: a handful of statements per batch whatever its size.
 """
@@ -19,7 +20,7 @@ from django.db import connection, transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
 
-from portal.lib.sql import chunks, insert_ignore
+from portal.lib.sql import chunks, insert_ignore, rows_relation, update_rows
 
 from . import ids
 from .asof import edges_retire, node_retire
@@ -27,14 +28,14 @@ from .models import DatasetRead, Edge, Node
 from .plan import INITIAL_VERSION, GraphDelta
 
 _RESOLVE_SQL = """
-WITH v(rid, ds, at, run) AS (VALUES {rows})
+WITH v(rid, ds, at, run) AS ({rows})
 SELECT v.rid, (SELECT w.version FROM lineage_datasetwrite w
                WHERE w.dataset_id = v.ds AND w.completed_at <= v.at AND w.run_id <> v.run
                ORDER BY w.completed_at DESC, w.version DESC LIMIT 1)
 FROM v
 """
 _AFTER_SQL = """
-WITH v(ds, c) AS (VALUES {rows})
+WITH v(ds, c) AS ({rows})
 SELECT r.id FROM lineage_datasetread r JOIN v ON r.dataset_id = v.ds AND r.at >= v.c
 """
 
@@ -45,13 +46,6 @@ def _dt(value: datetime) -> Any:
 
 def _aware(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if timezone.is_naive(value) else value
-
-
-def _values(n: int, width: int, time_at: int) -> str:
-    """``n`` VALUES rows of ``width`` placeholders, the one at ``time_at`` typed as a time on PostgreSQL."""
-    cast = "::timestamptz" if connection.vendor == "postgresql" else ""
-    one = "(" + ", ".join("%s" + (cast if i == time_at else "") for i in range(width)) + ")"
-    return ", ".join([one] * n)
 
 
 def _writes_store(delta: GraphDelta, id_map: dict[str, int]) -> dict[int, datetime]:
@@ -75,7 +69,7 @@ def _writes_store(delta: GraphDelta, id_map: dict[str, int]) -> dict[int, dateti
 def _run_started(run_pks: list[int]) -> dict[int, datetime]:
     out: dict[int, datetime] = {}
     for part in chunks(run_pks, 5000):
-        for pk, attrs in Node.objects.filter(pk__in=part).values_list("pk", "attrs"):
+        for pk, attrs in Node.objects.filter(pk__in_array=part).values_list("pk", "attrs"):
             started = (attrs or {}).get("started_at")
             if isinstance(started, str):
                 with contextlib.suppress(ValueError):
@@ -102,16 +96,16 @@ def reads_resolve(delta: GraphDelta, id_map: dict[str, int]) -> None:
         return
     stored: dict[tuple[int, int], DatasetRead] = {}
     for part in chunks(run_pks, 5000):
-        for r in DatasetRead.objects.filter(run_id__in=part):
+        for r in DatasetRead.objects.filter(run__id__in_array=part):
             stored[(r.run_id, r.dataset_id)] = r
     if written:
         rows = sorted(written.items())
-        for part in chunks(rows, 400):
+        for part in chunks(rows, 400 if connection.vendor != "postgresql" else len(rows)):
+            table, params = rows_relation([(d, c) for d, c in part])
             with connection.cursor() as cur:
-                cur.execute(_AFTER_SQL.format(rows=_values(len(part), 2, 1)),
-                            [x for d, c in part for x in (d, _dt(c))])
+                cur.execute(_AFTER_SQL.format(rows=table), params)
                 later = [rid for (rid,) in cur.fetchall()]
-            for r in DatasetRead.objects.filter(id__in=later):
+            for r in DatasetRead.objects.filter(id__in_array=later):
                 stored.setdefault((r.run_id, r.dataset_id), r)
     started = _run_started(run_pks)
     batch_start = {id_map[r]: t for r, t in delta.run_starts.items()}
@@ -143,11 +137,11 @@ def read_versions(pairs: set[tuple[str, str]], id_map: dict[str, int]) -> dict[t
     by_pk = {(id_map[r], id_map[d]): (r, d) for r, d in pairs if r in id_map and d in id_map}
     names: dict[int, tuple[str, str]] = {}
     for part in chunks(sorted({d for _, d in by_pk}), 5000):
-        names.update((pk, (ns, name)) for pk, ns, name in Node.objects.filter(pk__in=part)
+        names.update((pk, (ns, name)) for pk, ns, name in Node.objects.filter(pk__in_array=part)
                      .values_list("pk", "namespace", "name"))
     out: dict[tuple[str, str], str] = {}
     for part in chunks(sorted({r for r, _ in by_pk}), 5000):
-        for run, ds, linked in DatasetRead.objects.filter(run_id__in=part).values_list("run_id", "dataset_id",
+        for run, ds, linked in DatasetRead.objects.filter(run__id__in_array=part).values_list("run_id", "dataset_id",
                                                                                        "linked"):
             key = by_pk.get((run, ds))
             if key is not None and linked:
@@ -157,10 +151,10 @@ def read_versions(pairs: set[tuple[str, str]], id_map: dict[str, int]) -> dict[t
 
 def _resolve(reads: list[tuple[int, int, int, datetime]]) -> dict[int, str | None]:
     out: dict[int, str | None] = {}
-    for part in chunks(reads, 250):
+    for part in chunks(reads, 250 if connection.vendor != "postgresql" else max(1, len(reads))):
+        table, params = rows_relation([(i, ds, at, run) for i, run, ds, at in part])
         with connection.cursor() as cur:
-            cur.execute(_RESOLVE_SQL.format(rows=_values(len(part), 4, 2)),
-                        [x for i, run, ds, at in part for x in (i, ds, _dt(at), run)])
+            cur.execute(_RESOLVE_SQL.format(rows=table), params)
             out.update(cur.fetchall())
     return out
 
@@ -170,7 +164,7 @@ def _relink(stored: dict[tuple[int, int], DatasetRead], wanted: dict[tuple[int, 
     datasets = {ds for _, ds in links}
     names: dict[int, tuple[str, str]] = {}
     for part in chunks(sorted(datasets), 5000):
-        names.update((pk, (ns, name)) for pk, ns, name in Node.objects.filter(pk__in=part)
+        names.update((pk, (ns, name)) for pk, ns, name in Node.objects.filter(pk__in_array=part)
                      .values_list("pk", "namespace", "name"))
     version_ids = {key: ids.dataset_version_id(*names[key[1]], links[key]) for key in links}
     old_ids = {key: ids.dataset_version_id(*names[key[1]], r.linked) for key, r in stored.items() if r.linked}
@@ -180,7 +174,7 @@ def _relink(stored: dict[tuple[int, int], DatasetRead], wanted: dict[tuple[int, 
     orphaned: list[tuple[int, int]] = []  # (dataset, version) pks of versions a rebuild left without a parent
     parent_of = {version_ids[key]: key[1] for key in sorted(version_ids)}
     for part in chunks(needed, 5000):
-        for nid, pk, parent in Node.objects.filter(node_id__in=part).values_list("node_id", "id", "parent_id"):
+        for nid, pk, parent in Node.objects.filter(node_id__in_array=part).values_list("node_id", "id", "parent_id"):
             by_id[nid] = pk
             if parent is None:
                 orphaned.append((parent_of[nid], pk))
@@ -201,34 +195,49 @@ def _relink(stored: dict[tuple[int, int], DatasetRead], wanted: dict[tuple[int, 
                                        "parent_id", "state", "owners", "facets", "attrs", "deidentifies",
                                        "event_time", "times", "created_at", "updated_at"), rows,
                       conflict=("node_id",))
-        by_id.update(Node.objects.filter(node_id__in=[nid for _, nid in missing]).values_list("node_id", "id"))
+        by_id.update(Node.objects.filter(node_id__in_array=[nid for _, nid in missing]).values_list("node_id", "id"))
     gone = [key for key, old in sorted(old_ids.items()) if old != version_ids[key]]
     orphan_candidates: set[str] = set()
     if gone:
-        old_pks = dict(Node.objects.filter(node_id__in=[old_ids[k] for k in gone]).values_list("node_id", "id"))
+        old_pks = dict(Node.objects.filter(node_id__in_array=[old_ids[k] for k in gone]).values_list("node_id", "id"))
         for key in gone:
             old_pk = old_pks.get(old_ids[key])
             if old_pk is not None:
                 edges_retire([(old_pk, key[0], "reads", key[1])])  # kept for lineage as of a time
+                _columns_move(run=key[0], old=old_pk, new=by_id[version_ids[key]])
                 if old_ids[key].endswith("#" + INITIAL_VERSION):
                     orphan_candidates.add(old_ids[key])
     edges = sorted((by_id[version_ids[key]], key[0], "reads", now) for key in links)
     insert_ignore("lineage_edge", ("src_id", "dst_id", "kind", "created_at"), edges,
                   conflict=("src_id", "dst_id", "kind"))
-    new_rows = [DatasetRead(run_id=run, dataset_id=ds, at=wanted[(run, ds)][0], version=wanted[(run, ds)][1],
-                            linked=links[(run, ds)]) for run, ds in sorted(links) if (run, ds) not in stored]
-    if new_rows:
-        DatasetRead.objects.bulk_create(new_rows, ignore_conflicts=True)
+    insert_ignore("lineage_datasetread", ("run_id", "dataset_id", "at", "version", "linked"),
+                  [(run, ds, _dt(wanted[(run, ds)][0]), wanted[(run, ds)][1], links[(run, ds)])
+                   for run, ds in sorted(links) if (run, ds) not in stored], conflict=("run_id", "dataset_id"))
     changed = []
-    for key, r in stored.items():
+    for key, r in sorted(stored.items()):
         at, named = wanted[key]
         if (_aware(r.at), r.version, r.linked) != (at, named, links[key]):
-            r.at, r.version, r.linked = at, named, links[key]
-            changed.append(r)
-    if changed:
-        DatasetRead.objects.bulk_update(changed, ["at", "version", "linked"])
+            changed.append((_dt(at), named, links[key], r.pk))
+    update_rows("lineage_datasetread", "id", ("at", "version", "linked"), changed)
     for nid in sorted(orphan_candidates):
         _drop_if_unread(nid)
+
+
+_COLUMNS_MOVE_SQL = """
+INSERT INTO lineage_columnedge (src_id, src_field, dst_id, dst_field, type, subtype, description, masking, created_at)
+SELECT %s, c.src_field, c.dst_id, c.dst_field, c.type, c.subtype, c.description, c.masking, c.created_at
+FROM lineage_columnedge c JOIN lineage_edge w ON w.dst_id = c.dst_id AND w.src_id = %s AND w.kind = 'writes'
+WHERE c.src_id = %s
+ON CONFLICT (src_id, src_field, dst_id, dst_field, type, subtype) DO NOTHING
+"""
+
+
+def _columns_move(*, run: int, old: int, new: int) -> None:
+    """The column edges of what ``run`` wrote follow its read from version ``old`` to version ``new``."""
+    with connection.cursor() as cur:
+        cur.execute(_COLUMNS_MOVE_SQL, [new, run, old])
+        cur.execute("DELETE FROM lineage_columnedge WHERE src_id = %s AND dst_id IN "
+                    "(SELECT dst_id FROM lineage_edge WHERE src_id = %s AND kind = 'writes')", [old, run])
 
 
 def _drop_if_unread(node_id: str) -> None:

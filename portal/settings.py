@@ -203,7 +203,17 @@ CELERY_ACCEPT_CONTENT = ["json"]
 LINEAGE_MAX_EVENT_BYTES = env_int("PORTAL_MAX_EVENT_BYTES", 2 * 1024 * 1024)
 LINEAGE_MAX_BATCH_BYTES = env_int("PORTAL_MAX_BATCH_BYTES", 32 * 1024 * 1024)
 LINEAGE_MAX_BATCH_EVENTS = env_int("PORTAL_MAX_BATCH_EVENTS", 5000)
+# PostgreSQL: a set-based write of at least this many rows goes through COPY into a temporary staging table
+# (portal/lib/sql.py); fewer rows go in one VALUES statement. Either path applies the same rules.
+PORTAL_SQL_COPY_MIN_ROWS = env_int("PORTAL_SQL_COPY_MIN_ROWS", 20)
 DATA_UPLOAD_MAX_MEMORY_SIZE = LINEAGE_MAX_BATCH_BYTES
+# Single events (POST /api/v1/lineage) that one process serves at the same time are applied together in one
+# transaction, each request answered with its own outcome after the commit (lineage/intake.py; groups form
+# under gunicorn's gthread workers). At most GROUP_MAX events per group; a group's leader waits for requests
+# already arriving in its process (read, parsed) at most GROUP_WAIT_MS, and not at all when none are.
+LINEAGE_INGEST_GROUP = env_bool("PORTAL_INGEST_GROUP", True)
+LINEAGE_INGEST_GROUP_MAX = env_int("PORTAL_INGEST_GROUP_MAX", 100)
+LINEAGE_INGEST_GROUP_WAIT_MS = env_int("PORTAL_INGEST_GROUP_WAIT_MS", 20)
 # Event times: further ahead than the clock skew is refused (400 on eventTime); older than the horizon (days,
 # 0 = no horizon) is accepted with a warning.
 LINEAGE_MAX_FUTURE_SECONDS = env_int("PORTAL_EVENT_MAX_FUTURE_SECONDS", 600)
@@ -215,6 +225,11 @@ PORTAL_API_MAX_PAGE_SIZE = env_int("PORTAL_API_MAX_PAGE_SIZE", 500)
 PORTAL_JSON_MAX_DEPTH = env_int("PORTAL_JSON_MAX_DEPTH", 64)
 LINEAGE_MAX_DEPTH = env_int("PORTAL_MAX_DEPTH", 50)
 LINEAGE_MAX_NODES = env_int("PORTAL_MAX_NODES", 5000)
+# A run marked de-identifying stops these sensitive tags only when an approved de-identification determination
+# (HIPAA §164.514(b): safe harbor or expert determination) is attached to it (lineage/stops.py); other tags stop at
+# the mark alone. Comma-separated tags; "*" every sensitive tag; "" none (the mark alone stops every tag).
+LINEAGE_DEID_EVIDENCE_TAGS = [t.strip().upper() for t in os.environ.get("PORTAL_DEID_EVIDENCE_TAGS", "PHI").split(",")
+                              if t.strip()]
 # A report's scope may cover far more than one interactive walk.
 PORTAL_REPORT_MAX_NODES = env_int("PORTAL_REPORT_MAX_NODES", 250_000)
 PORTAL_VERSION = "0.2.0"
@@ -310,6 +325,9 @@ PORTAL_TOKEN_MAX_FAILURES = env_int("PORTAL_TOKEN_MAX_FAILURES", 20)
 PORTAL_TOKEN_WINDOW_SECONDS = env_int("PORTAL_TOKEN_WINDOW_SECONDS", 5 * 60)
 # ... and this many from all addresses together. Known valid tokens are never throttled (README "Sign-in").
 PORTAL_TOKEN_MAX_FAILURES_GLOBAL = env_int("PORTAL_TOKEN_MAX_FAILURES_GLOBAL", 1000)
+# A valid API token is remembered per process this many seconds (0: read it on every request). A token revoked,
+# or a user deactivated, elsewhere is refused by every worker within this time; in the revoking process at once.
+PORTAL_TOKEN_CACHE_SECONDS = env_int("PORTAL_TOKEN_CACHE_SECONDS", 5)
 
 # Second factor (TOTP, RFC 6238): required for these roles (superusers count as admins) at sign-in and at each
 # electronic signature; optional for everyone else. Every deployment with its own PORTAL_SECRET_KEY requires it

@@ -42,6 +42,16 @@ def _audit_flush_in_maintenance() -> Any:
 
 
 @pytest.fixture(autouse=True)
+def _token_cache_empty() -> Any:
+    """Each test starts with no remembered API tokens (portal/accounts/tokencache.py is per process)."""
+    from portal.accounts.tokencache import token_cache_clear
+
+    token_cache_clear()
+    yield
+    token_cache_clear()
+
+
+@pytest.fixture(autouse=True)
 def _audit_files(tmp_path: Path, settings: Any) -> None:
     """Each test signs with its own key and writes checkpoints outside the database into its own folder."""
     settings.PORTAL_AUDIT_KEY = str(tmp_path / "audit_ed25519.pem")

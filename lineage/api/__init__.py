@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from .columns import ColumnDownstreamApi, ColumnUpstreamApi
+from .columns import ColumnDownstreamApi, ColumnUpstreamApi, DatasetColumnsApi
 from .common import ERRORS, NodeDetailSerializer, NodeSummarySerializer
 from .graph import GRAPH_DEFAULT_DEPTH, GRAPH_MAX_EXPAND, NodeGraphApi, PathApi
 from .ingest import LineageApi, LineageBatchApi, read_body
@@ -12,7 +12,7 @@ from .records import CommitCreateApi, DeploymentCreateApi, ModelVersionCreateApi
 from .runs import RunDetailApi
 
 __all__ = [
-    "ColumnDownstreamApi", "ColumnUpstreamApi",
+    "ColumnDownstreamApi", "ColumnUpstreamApi", "DatasetColumnsApi",
     "ERRORS", "GRAPH_DEFAULT_DEPTH", "GRAPH_MAX_EXPAND", "CommitCreateApi", "DeploymentCreateApi", "LineageApi",
     "LineageBatchApi", "ModelVersionCreateApi", "NodeDetailApi", "NodeDetailSerializer", "NodeDownstreamApi",
     "NodeGraphApi", "NodeListApi", "NodeSummarySerializer", "NodeTagsApi", "NodeUpstreamApi", "PathApi",

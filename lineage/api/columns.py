@@ -161,3 +161,48 @@ def column_sensitivity_body(s: cs.ColumnSensitivity) -> dict[str, Any]:
             "columns": {name: {"carries": srcs(c["carries"]), "influencedBy": srcs(c["influencedBy"])}
                         for name, c in sorted(s.columns.items())},
             "hidden": s.hidden > 0, "truncated": s.cut}
+
+
+class DatasetColumnEdgeSerializer(serializers.Serializer[Any]):
+    """One end of a column's edges, folded to its dataset: field null is the whole dataset."""
+
+    dataset = serializers.CharField()
+    field = serializers.CharField(allow_null=True)
+    transformations = serializers.ListField(child=inline_serializer("DatasetColumnTransformation", {
+        "type": serializers.CharField(), "subtype": serializers.CharField(), "description": serializers.CharField()}))
+
+
+DATASET_COLUMNS = inline_serializer("DatasetColumns", {
+    "id": serializers.CharField(),
+    "columns": serializers.ListField(child=inline_serializer("DatasetColumn", {
+        "name": serializers.CharField(), "type": serializers.CharField(),
+        "tags": serializers.ListField(child=serializers.CharField()),
+        "upstream": DatasetColumnEdgeSerializer(many=True), "downstream": DatasetColumnEdgeSerializer(many=True),
+        "reaching": serializers.DictField(help_text="Sensitive tags of upstream columns: {carries, influencedBy}, "
+                                                    "tag -> [{dataset, field}] (as `columnSensitivity.columns`).")})),
+    "wholeDataset": DatasetColumnEdgeSerializer(many=True, help_text="Columns that filter or join its rows."),
+    "hidden": serializers.BooleanField(help_text="Edges to datasets you may not see were left out."),
+    "truncated": serializers.BooleanField()})
+
+
+class DatasetColumnsApi(APIView):
+    permission_classes = [CanRead]
+
+    @extend_schema(operation_id="node_columns", responses={200: DATASET_COLUMNS, **ERRORS},
+                   description="The columns of a dataset (all its versions) or dataset version, each with its "
+                   "classification tags, its column edges one step up and down (folded to datasets, with their "
+                   "transformations) and the sensitive tags that reach it over column lineage. Datasets you may "
+                   "not see are left out; `hidden` says some were.")
+    def get(self, request: Request, node_id: str) -> Response:
+        node = node_or_404(request, node_id)
+        if node.kind not in ("dataset", "datasetVersion"):
+            raise FieldError("id", "columns belong to datasets and dataset versions")
+        user = request_user(request)
+        found = cs.dataset_columns(user=user, node=node)
+        reaching = column_sensitivity_body(cs.column_sensitivity(user=user, node=node))
+        empty: dict[str, dict[str, Any]] = {"carries": {}, "influencedBy": {}}
+        return Response({
+            "id": node.node_id,
+            "columns": [{**c, "reaching": reaching["columns"].get(c["name"], empty)} for c in found.columns],
+            "wholeDataset": found.whole, "hidden": found.hidden or reaching["hidden"],
+            "truncated": found.truncated or reaching["truncated"]})

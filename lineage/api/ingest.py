@@ -23,6 +23,7 @@ from portal.lib.pagination import bounded_int_parameter
 
 from .. import asof, marquez, selectors, services
 from ..guard import WriteRefused
+from ..intake import event_ingest_grouped, ingest_arriving
 from ..openlineage import EventError, ParsedEvent, check_event_time, parse_event, split_batch, time_problem
 from .asof import ASOF_PARAMETERS, asof_param, marquez_nodes, node_at_or_404
 from .columns import column_lineage_marquez
@@ -106,8 +107,9 @@ class LineageApi(APIView):
         "201 for a new event, 200 for an exact duplicate (same run, event type, event time and job).",
     )
     def post(self, request: Request) -> Response:
-        event = _parse(read_body(request, settings.LINEAGE_MAX_EVENT_BYTES))
-        (outcome,) = services.events_ingest(events=[event], by=request_user(request))
+        with ingest_arriving():
+            event = _parse(read_body(request, settings.LINEAGE_MAX_EVENT_BYTES))
+            outcome = event_ingest_grouped(event=event, by=request_user(request))
         if outcome.refusal is not None:
             raise WriteRefused(outcome.refusal)
         code = status.HTTP_201_CREATED if outcome.status == "created" else status.HTTP_200_OK

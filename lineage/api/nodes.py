@@ -18,7 +18,7 @@ from portal.lib.errors import FieldError
 from portal.lib.pagination import BoundedPagination, page_parameters
 from portal.lib.schema import paginated
 
-from .. import asof, selectors, services
+from .. import asof, selectors, services, stops
 from ..column_selectors import column_sensitivity
 from ..models import Node, NodeKind, Tag
 from ..redaction import RawJSON
@@ -75,7 +75,13 @@ class NodeDetailApi(APIView):
                       "see it).")
         sensitiveUpstream = serializers.DictField(  # noqa: N815 - the API's camelCase key
             child=serializers.ListField(child=serializers.CharField()),
-            help_text="Sensitive tag -> ids of the upstream datasets that carry it, stopping at de-identifying runs.")
+            help_text="Sensitive tag -> ids of the upstream datasets that carry it, stopping at de-identifying runs "
+                      "(for PHI, unless configured otherwise, only at those with an approved de-identification "
+                      "determination attached).")
+        deidentificationNotStopping = serializers.DictField(  # noqa: N815 - the API's camelCase key
+            help_text="De-identifying runs a tag went through for want of an approved de-identification "
+                      "determination: `runs` [{run, job, reason, tags}] the caller may see (`tags`: those that "
+                      "need one), `hidden` whether others did too.")
 
     @extend_schema(operation_id="node_detail", parameters=ASOF_PARAMETERS, responses={200: OutputSerializer, **ERRORS})
     def get(self, request: Request, node_id: str) -> Response:
@@ -89,8 +95,12 @@ class NodeDetailApi(APIView):
         if node.parent_id:
             parent = Node.objects.visible_to(request.user).filter(pk=node.parent_id).first()
             data["parent"] = parent.node_id if parent else None
-        data["sensitiveUpstream"] = selectors.sensitive_upstream(node=node)
-        data["columnSensitivity"] = column_sensitivity_body(column_sensitivity(user=request_user(request), node=node))
+        user = request_user(request)
+        data["sensitiveUpstream"], passed = selectors.sensitive_upstream_explained(node=node)
+        columns = column_sensitivity(user=user, node=node)
+        data["columnSensitivity"] = column_sensitivity_body(columns)
+        notes, hidden = stops.deid_notes(user=user, run_pks=passed | set(columns.passed))
+        data["deidentificationNotStopping"] = {"runs": notes, "hidden": hidden}
         return Response(data)
 
 

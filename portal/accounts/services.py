@@ -19,6 +19,7 @@ from portal.audit.services import audit_record
 from portal.lib.errors import DomainError
 
 from .models import ApiToken, LoginAttempt, NamespaceOwner, Role, Team, User
+from .tokencache import token_forget
 
 TOKEN_PREFIX = "lp_"  # noqa: S105 - a marker, not a secret
 TOKEN_PREFIX_LENGTH = 10  # characters kept to recognise a token: the marker and 7 random ones
@@ -89,6 +90,8 @@ def token_issue(*, user: User, name: str = "", by: User | None = None) -> tuple[
 @transaction.atomic
 def token_revoke(*, token: ApiToken, by: User | None = None) -> ApiToken:
     if ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now()):
+        digest = token.digest  # this process refuses it at once; other workers when their entry expires
+        transaction.on_commit(lambda: token_forget(digest=digest))
         audit_record(actor=by or token.user, action="account.token_revoked", target_kind="token",
                      target_id=str(token.pk), payload={"user": token.user.username, "prefix": token.prefix})
     token.refresh_from_db()

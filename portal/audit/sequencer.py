@@ -29,6 +29,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils.dateparse import parse_datetime
 
+from portal.lib.sql import copy_fast, insert_copy
+
 from . import keys, outside
 from .canonical import entry_bytes
 from .merkle import ChainTree
@@ -77,6 +79,9 @@ def head() -> tuple[int, str]:
 
 def _insert(table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
     """Plain multi-row INSERT: a collision raises and rolls the batch back (never silently skipped)."""
+    if copy_fast(rows):  # PostgreSQL, many rows: COPY, no statement of thousands of placeholders
+        insert_copy(table, columns, rows, conflict=None)
+        return
     one = "(" + ", ".join(["%s"] * len(columns)) + ")"
     per = max(1, 30000 // len(columns))
     with connection.cursor() as cur:

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from . import context, keys, outside, sequencer
 from .canonical import entry_bytes
+from .context import RequestContext
 from .models import AuditCheckpoint, AuditEntry, AuditPending, AuditVerification
 from .sequencer import ENTRY_COLUMNS, as_datetime, time_text
 from .verifier import GENESIS, Checkpoints, VerifyError, canonical, verify_stream, walk
@@ -35,6 +36,9 @@ class Change:
     target_kind: str = ""
     target_id: str = ""
     payload: dict[str, Any] | None = None
+    # Who asked, when it is not the request running this code: events applied together for several
+    # requests (lineage/intake.py) each carry the request that brought them.
+    context: RequestContext | None = None
 
 
 def _jsonable(value: Any) -> Any:
@@ -54,8 +58,9 @@ def audit_record_many(*, actor: Any | None, changes: Sequence[Change]) -> int:
     db_now = connection.ops.adapt_datetimefield_value(timezone.now())
     actor_id = getattr(actor, "pk", None) if actor is not None and getattr(actor, "is_authenticated", False) else None
     actor_name = (actor.printed_name if actor is not None and actor_id is not None else "")[:300]
-    rows = [(db_now, actor_id, actor_name, ctx.token_prefix, ch.action, ch.target_kind, ch.target_id,
-             canonical(_jsonable(ch.payload or {})).decode(), ctx.request_id, ctx.client) for ch in changes]
+    rows = [(db_now, actor_id, actor_name, (ch.context or ctx).token_prefix, ch.action, ch.target_kind,
+             ch.target_id, canonical(_jsonable(ch.payload or {})).decode(), (ch.context or ctx).request_id,
+             (ch.context or ctx).client) for ch in changes]
     sequencer.pending_append(rows)
     if sequencer.inline():
         sequencer.lock()

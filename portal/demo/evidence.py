@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from lineage import ids
 from lineage.models import Node
 from portal.accounts.models import User
 from portal.evidence import services
@@ -41,6 +42,7 @@ class DemoDocument:
     attributes: dict[str, Any] = field(default_factory=dict)
     supersedes: str = ""
     description: str = ""
+    nodes: tuple[str, ...] = ()  # other node ids attached
 
     @property
     def content(self) -> bytes:
@@ -141,7 +143,20 @@ Algorithm: LightGBM, 63 leaves, 400 trees. Out-of-time AUC 0.858.
 Limitations: not validated for business customers; scores older than 30 days should not be used.
 """
 
+DEID_DETERMINATION = """# De-identification determination: readmission training extract
+
+Method: HIPAA Safe Harbor, 45 CFR 164.514(b)(2). The pipeline step `deidentify` removes the 18 identifiers
+(names, MRNs, full dates, postcodes below three digits...) from admissions and patients, keeps age bands and
+shifts no date into the extract. The covered entity has no actual knowledge that the remainder could identify
+an individual. Re-verified after the EHR 2025.10 schema change.
+"""
+
 DOCUMENTS: tuple[DemoDocument, ...] = (
+    DemoDocument("deid-readmission", "deid_determination", "Readmission extract de-identification determination",
+                 "1.0", "readmission-deid-determination.md", "text/markdown", DEID_DETERMINATION, demo.TOMAS,
+                 demo.SAM, demo.at(3, 9), (), ("164.514(b)(2)",), {"method": "safe_harbor"},
+                 nodes=(ids.dataset_id(demo.ADMISSIONS_DEID.namespace, demo.ADMISSIONS_DEID.name),),
+                 description="Attached to the extract: every run that writes it de-identifies by this method."),
     DemoDocument("dpia-readmission-1", "dpia", "Readmission model DPIA", "1.0", "readmission-dpia-v1.md",
                  "text/markdown", DPIA_V1, demo.TOMAS, demo.SAM, demo.at(4, 10),
                  ((demo.READMISSION_MODEL, "1"),), ("35(7)(a)", "35(7)(b)", "35(7)(c)", "35(7)(d)"),
@@ -181,19 +196,21 @@ def _node_ids(models: tuple[tuple[str, str], ...]) -> list[str]:
     return out
 
 
-def load(users: dict[str, User]) -> int:
-    """Create what is missing; return how many documents were created. Approving a validation report completes
-    the production releases waiting for it."""
+def load(users: dict[str, User], *, doc_types: set[str] | None = None) -> int:
+    """Create what is missing (of ``doc_types``, or all); return how many documents were created. Approving a
+    validation report completes the production releases waiting for it."""
     created = 0
     by_key: dict[str, Document] = {}
     for d in DOCUMENTS:
+        if doc_types is not None and d.doc_type not in doc_types:
+            continue
         doc = Document.objects.filter(sha256=d.sha256).first()
         if doc is None:
             doc = services.document_upload(
                 by=users[d.author.username], file_name=d.file_name, content=d.content, content_type=d.content_type,
                 doc_type=d.doc_type, title=d.title, version=d.version, description=d.description,
                 effective_from=d.effective_from, sections=d.sections, attributes=d.attributes,
-                node_ids=_node_ids(d.models), supersedes=by_key.get(d.supersedes))
+                node_ids=_node_ids(d.models) + list(d.nodes), supersedes=by_key.get(d.supersedes))
             created += 1
         if d.approver is not None and doc.approved_at is None:
             doc = services.document_approve(document=doc, by=users[d.approver.username],

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.db.models import Prefetch, Q, QuerySet
 
-from lineage.models import Node
+from lineage.models import Edge, Node
 from portal.approvals.models import Release
 
 from .models import Document, DocumentQuerySet
@@ -75,3 +76,24 @@ def release_ids_visible(*, user: Any, document: Document) -> list[int]:
         return [r.pk for r in document.visible_releases]
     return list(document.releases.filter(pk__in=Release.objects.visible_to(user).values("pk"))
                 .order_by("pk").values_list("pk", flat=True))
+
+
+DEID_METHODS = ("safe_harbor", "expert_determination")
+
+
+def deid_determined_runs(run_pks: list[int], at: datetime | None = None) -> set[int]:
+    """The runs among ``run_pks`` vouched for by a de-identification determination approved and in effect at
+    ``at`` (default now; ``method`` safe harbor or expert determination) attached to the run, its job, a dataset
+    version it wrote or that version's dataset: the targets control H9 accepts too. Registered as a
+    ``lineage.stops`` source. (When a document was attached is not recorded: as of a past time, a determination
+    attached since counts if it was approved and in effect then.)
+
+    One query, whatever the number of runs (the attachments as a subquery)."""
+    docs = (Document.objects.approved().in_effect(at).filter(doc_type="deid_determination",
+                                                             attributes__method__in=DEID_METHODS))
+    if at is not None:
+        docs = docs.filter(approved_at__lte=at)
+    vouched = Document.nodes.through.objects.filter(document__in=docs).values("node_id")
+    wrote = Edge.objects.filter(kind="writes").filter(Q(dst_id__in=vouched) | Q(dst__parent_id__in=vouched))
+    return set(Node.objects.filter(pk__in=run_pks).filter(
+        Q(pk__in=vouched) | Q(parent_id__in=vouched) | Q(pk__in=wrote.values("src_id"))).values_list("pk", flat=True))

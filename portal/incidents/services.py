@@ -10,8 +10,8 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from lineage.models import SENSITIVE_TAGS, Node, NodeTag
-from lineage.selectors import erasure_impact, upstream_closure
+from lineage.models import Node
+from lineage.selectors import erasure_impact, sensitive_holders_upstream
 from portal.accounts.models import Role, User
 from portal.accounts.permissions import CURATE_ROLES, has_role
 from portal.accounts.services import password_confirm
@@ -65,18 +65,13 @@ def incident_scope(incident: Incident) -> dict[str, Any]:
     from those datasets downstream (the erasure-impact walk)."""
     named = [n.parent_id if n.kind == "datasetVersion" and n.parent_id else n.pk for n in incident.datasets.all()]
     seeds = [n.pk for n in incident.model_versions.all()] + [n.pk for n in incident.deployments.all()]
-    closure = upstream_closure(seeds=seeds, max_nodes=SCOPE_MAX_NODES, stop_at_deidentifying=True) if seeds else None
-    upstream = {parent if kind == "datasetVersion" and parent else pk
-                for pk, (kind, _, parent) in (closure.info.items() if closure else ())
-                if kind in ("dataset", "datasetVersion")}
-    personal = set(NodeTag.objects.filter(node_id__in=upstream, tag__in=SENSITIVE_TAGS).values_list("node_id",
-                                                                                                     flat=True))
+    personal, cut = sensitive_holders_upstream(seeds=seeds, max_nodes=SCOPE_MAX_NODES) if seeds else (set(), False)
     sources = list(Node.objects.filter(pk__in=set(named) | personal).order_by("node_id"))
     impact = erasure_impact(sources=sources)
     subjects = SubjectKey.objects.filter(dataset__in=sources).values("key_hash").distinct().count()
     return {"datasets": [s.node_id for s in sources], "subjects": subjects, "counts": impact["counts"],
             "affected": [a["node_id"] for a in impact["affected"]][:500],
-            "truncated": impact["truncated"] or bool(closure and closure.cut)}
+            "truncated": impact["truncated"] or cut}
 
 
 def _snapshot(i: Incident) -> dict[str, Any]:

@@ -8,7 +8,11 @@ from typing import Any
 
 from django.conf import settings
 
+from lineage import selectors as lineage_selectors
+from lineage import stops
+from lineage.column_selectors import column_sensitivity
 from lineage.layout import layout
+from lineage.models import Node
 from portal.approvals.models import Violation
 from portal.audit.merkle import ChainTree
 from portal.audit.models import AuditCheckpoint, AuditEntry
@@ -177,9 +181,10 @@ def audit_appendix(release_ids: list[int], progress: Callable[[str], None] | Non
 
 def assemble(*, head: dict[str, Any], controls: list[dict[str, Any]], audit: dict[str, Any],
              **sections: Any) -> dict[str, Any]:
-    """The bundle: ``sections`` are lineage, approvals, deployments, violations, documents, datasets, erasure."""
+    """The bundle: ``sections`` are lineage, approvals, deployments, violations, documents, datasets,
+    column_paths, erasure."""
     body: dict[str, Any] = {"lineage": [], "approvals": [], "deployments": [], "violations": [], "documents": [],
-                            "datasets": [], "erasure": None}
+                            "datasets": [], "column_paths": [], "erasure": None}
     unknown = set(sections) - set(body)
     if unknown:
         raise TypeError(f"unknown bundle sections {sorted(unknown)}")
@@ -217,4 +222,21 @@ def datasets(facts: Facts, pks: set[int]) -> list[dict[str, Any]]:
                     "special_category_condition": gov.special_category_condition if gov else "",
                     "retention_until": str(gov.retention_until) if gov and gov.retention_until else None,
                     "legal_hold": gov.legal_hold if gov else False})
+    return out
+
+
+def column_paths(model_node_ids: list[str]) -> list[dict[str, Any]]:
+    """For each model version: which sensitive column reaches which column it was trained on, carried (DIRECT
+    edges only) or only influencing it (a filter or join on the way), over the column lineage, with the
+    de-identification stops applied; and the de-identifying runs a tag went through for want of an approved
+    determination. The whole lineage, as the rest of the report shows it."""
+    out = []
+    for node in Node.objects.filter(node_id__in=model_node_ids, kind="modelVersion").order_by("node_id"):
+        cs = column_sensitivity(user=None, node=node)
+        _, passed = lineage_selectors.sensitive_upstream_explained(node=node)
+        notes, _ = stops.deid_notes(user=None, run_pks=passed | set(cs.passed))
+        out.append({"model": node.node_id, "trained_on": len(cs.trained_on),
+                    "paths": [{"tag": tag, "kind": kind, "source": {"dataset": sd, "field": sf},
+                               "feature": {"dataset": fd, "field": ff}} for tag, kind, sd, sf, fd, ff in cs.paths],
+                    "not_stopped": notes, "truncated": cs.cut})
     return out

@@ -14,8 +14,10 @@ from typing import Any
 
 import networkx as nx
 
+from lineage import stops
 from lineage.labels import node_label
 from lineage.models import SENSITIVE_TAGS
+from portal.evidence.selectors import DEID_METHODS
 
 PERSONAL_TAGS = frozenset({"PII", "PHI", "SPECIAL_CAT"})
 SPECIAL_TAGS = frozenset({"PHI", "SPECIAL_CAT"})  # Art. 9 data: health (PHI included), genetic, biometric ...
@@ -314,8 +316,11 @@ class Facts:
 
     @cached_property
     def sensitive(self) -> dict[int, set[str]]:
-        """Sensitive tags reaching each node: own tags, plus everything upstream, stopping at de-identifying runs."""
+        """Sensitive tags reaching each node: own tags, plus everything upstream, stopping at de-identifying runs
+        (``lineage.stops``: a run without an approved determination lets the evidence-requiring tags through)."""
         g = self.graph
+        unvouched = {pk for pk, n in self.nodes.items() if n.kind == "run" and n.deidentifies} - self.deid_vouched
+        through = stops.evidence_tags()
         acyclic = nx.is_directed_acyclic_graph(g)
         # A cycle is rare (a run reading what it wrote): then repeat passes towards the fixed point.
         order = list(nx.topological_sort(g)) if acyclic else list(g.nodes)
@@ -327,9 +332,28 @@ class Facts:
                 for p in g.predecessors(pk):
                     pn = self.nodes[p]
                     if pn.kind == "run" and pn.deidentifies:
+                        if p in unvouched:
+                            tags |= out.get(p, set()) & through
                         continue
                     tags |= out.get(p, set())
                 out[pk] = tags
+        return out
+
+    @cached_property
+    def deid_vouched(self) -> set[int]:
+        """De-identifying runs an approved determination in effect vouches for, from the documents loaded: the
+        rule of ``portal.evidence.selectors.deid_determined_runs`` (the run, its job, a version it wrote or that
+        version's dataset), so a report answers from its own facts."""
+        vouched = {pk for d in self.documents if d.doc_type == "deid_determination" and d.approved
+                   and d.in_effect(self.now) and d.attributes.get("method") in DEID_METHODS for pk in d.nodes}
+        out = set()
+        for pk, n in self.nodes.items():
+            if n.kind != "run" or not n.deidentifies or not vouched:
+                continue
+            outputs = self.succs(pk, "datasetVersion") if pk in self.graph else []
+            targets = {pk, n.parent, *(v.pk for v in outputs), *(self.dataset_of(v.pk).pk for v in outputs)}
+            if targets & vouched:
+                out.add(pk)
         return out
 
     def personal(self, pk: int) -> bool:

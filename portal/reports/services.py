@@ -313,7 +313,8 @@ def _build_dossier(report: Report, facts: Any, params: tuple[Any, dict[str, Any]
     bundle = B.assemble(head=head, controls=controls, audit=audit, lineage=diagrams, approvals=approvals,
                         deployments=B.deployments(facts, facts.succs(mv.pk, "deployment")),
                         violations=[v for v in B.violations(facts) if v["model"] == mv.label],
-                        documents=B.documents(facts, keep), datasets=B.datasets(facts, keep))
+                        documents=B.documents(facts, keep), datasets=B.datasets(facts, keep),
+                        column_paths=B.column_paths([mv.node_id]))
     progress(75, "comparing approved lineage with the lineage now", force=True)
     bundle["approved_lineage"] = approved_lineages(release_ids=[a["release"] for a in approvals],
                                                    user=report.requested_by)

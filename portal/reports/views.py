@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from portal.accounts.models import Role
 from portal.accounts.permissions import REPORT_ROLES, has_role, require_role
@@ -77,6 +77,7 @@ POSTURE_STATUSES = {"pass": "passing", "fail": "failing", "not_applicable": "not
 
 
 @login_required
+@require_GET
 def posture_controls(request: HttpRequest, framework: str) -> HttpResponse:
     """The controls of a framework's latest posture evaluation with one outcome: what a posture cell counts."""
     _guard(request)

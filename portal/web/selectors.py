@@ -12,6 +12,7 @@ from django.db.models.functions import RowNumber, TruncWeek
 from django.utils import timezone
 
 from lineage import selectors as lineage_selectors
+from lineage import stops
 from lineage.column_selectors import column_sensitivity
 from lineage.models import SENSITIVE_TAGS, Edge, Node, NodeKind, NodeTag
 from lineage.redaction import redact_for
@@ -171,13 +172,15 @@ def approving_release(*, deployment: Node) -> Release | None:
 def node_page(*, user: User, node: Node) -> dict[str, Any]:
     """Everything a node page shows, by kind. A bounded number of queries whatever the node's degree."""
     tags = list(node.tags.order_by("field", "tag"))
+    sensitive, passed = lineage_selectors.sensitive_upstream_explained(node=node)
     ctx: dict[str, Any] = {
         "node": node, "tags": [t for t in tags if not t.field] if node.kind == "dataset" else tags,
-        "sensitive": redact_for(user, lineage_selectors.sensitive_upstream(node=node)),
+        "sensitive": redact_for(user, sensitive),
         "parent": Node.objects.visible_to(user).filter(pk=node.parent_id).first() if node.parent_id else None,
         "incoming": _edges_in(user, [node.pk]), "outgoing": _edges_out(user, [node.pk]),
     }
     cs = ctx["column_sensitivity"] = column_sensitivity(user=user, node=node)
+    ctx["deid_notes"], ctx["deid_notes_hidden"] = stops.deid_notes(user=user, run_pks=passed | set(cs.passed))
     ctx["column_tag_rows"] = [(tag, (cs.carries.get(tag, []), cs.influenced_by.get(tag, [])))
                               for tag in sorted(set(cs.carries) | set(cs.influenced_by))]
     kind = node.kind
@@ -194,6 +197,9 @@ def node_page(*, user: User, node: Node) -> dict[str, Any]:
         ctx["readers"] = [e for e in ctx["outgoing"] if e.kind == "reads"]
         ctx["writers"] = [e for e in ctx["incoming"] if e.kind == "writes"]
     elif kind == "run":
+        if node.deidentifies:
+            ctx["deid_evidenced"] = bool(stops.deid_evidenced([node.pk]))
+            ctx["deid_evidence_tags"] = sorted(stops.evidence_tags())
         ctx["history"] = list(lineage_selectors.run_events(run_uuid=node.name)
                               .only("event_type", "event_time", "received_at", "warnings"))
         ctx["inputs"] = [e.src for e in ctx["incoming"] if e.kind == "reads"]

@@ -100,7 +100,22 @@ def test_a_walk_that_hits_its_bound_is_never_approved_and_says_why(people, phi_p
 
 
 def test_a_de_identifying_run_deep_in_the_chain_still_stops_the_phi_tag(people, phi_policies) -> None:
-    phi_chain(deidentifying_stage=1)
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from portal.evidence import services as evidence
+
+    model = phi_chain(deidentifying_stage=1)
+    # PHI stops only where an approved de-identification determination vouches for the run (lineage/stops.py).
+    assert services.policy_in_force(model_version=model, environment="production") == phi_policies
+    run = Node.objects.get(kind="run", deidentifies=True)
+    doc = evidence.document_upload(
+        by=people["admin"], file_name="deid.md", content=b"# Safe harbor\n", content_type="text/markdown",
+        doc_type="deid_determination", title="Safe harbor", version="1", description="",
+        effective_from=timezone.now() - timedelta(days=1), attributes={"method": "safe_harbor"},
+        node_ids=[run.node_id])
+    evidence.document_approve(document=doc, by=people["risk"], password=PASSWORD, reason="checked")
     release = services.release_request(by=people["requester"], model="readmit", version="1",
                                        environment="production", justification="monthly")
     assert release.policy != phi_policies and release.policy.sensitive_tag == ""

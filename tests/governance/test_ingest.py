@@ -75,7 +75,11 @@ def test_a_pipeline_does_not_release_a_legal_hold() -> None:
     assert gov().legal_hold
 
 
-def test_one_batch_is_applied_in_a_fixed_number_of_statements() -> None:
+# Both storage paths (portal/lib/sql.py): COPY for every set-based write on PostgreSQL, or VALUES for every one;
+# at the default threshold the two sizes below would take different paths.
+@pytest.mark.parametrize("copy_min_rows", [1, 10**9], ids=["copy", "values"])
+def test_one_batch_is_applied_in_a_fixed_number_of_statements(copy_min_rows: int, settings: Any) -> None:
+    settings.PORTAL_SQL_COPY_MIN_ROWS = copy_min_rows
     def batch(n: int, t: str) -> list[dict[str, Any]]:
         return [run_event(inputs=[dataset(BANK, f"t{i}", **governance_facet(lawfulBasis="f", purposes=["x"],
                                                                            subjectKeyHashes=[H1001]))],

@@ -88,3 +88,24 @@ def test_the_source_is_the_version_the_run_read_and_a_batch_is_one_statement(ing
     dst = "datasetVersion:pg:features.customers#11111111-1111-4111-8111-111111111111"
     assert _edges() == {("datasetVersion:pg:crm.customers#v7", "email", dst, "email_hash", "DIRECT", "TRANSFORMATION"),
                         ("datasetVersion:pg:crm.customers#v7", "country", dst, "", "INDIRECT", "FILTER")}
+
+
+def test_a_late_write_moves_the_column_edges_of_the_reads_it_relinks(ingest_client) -> None:
+    """A reader first linked to ``initial``; the write it followed arrives afterwards: the reads edge moves to
+    the version written, and the column edges move with it, without a rebuild."""
+    out = dataset("pg", "features.customers")
+    out["facets"]["columnLineage"] = facet(fields={"ssn_hash": {"inputFields": [
+        {"namespace": "pg", "name": "crm.customers", "field": "ssn",
+         "transformations": [{"type": "DIRECT", "subtype": "TRANSFORMATION"}]}]}})
+    reader = run_event(job="features", time="2026-01-10T10:00:00Z", inputs=[dataset("pg", "crm.customers")],
+                       outputs=[out], run_id="22222222-2222-4222-8222-222222222222")
+    assert post_event(ingest_client, reader).status_code == 201
+    dst = "datasetVersion:pg:features.customers#22222222-2222-4222-8222-222222222222"
+    assert _edges() == {("datasetVersion:pg:crm.customers#initial", "ssn", dst, "ssn_hash", "DIRECT",
+                         "TRANSFORMATION")}
+    writer = run_event(job="load_customers", time="2026-01-10T09:00:00Z",
+                       outputs=[dataset("pg", "crm.customers", version="w1")])
+    assert post_event(ingest_client, writer).status_code == 201
+    assert _edges() == {("datasetVersion:pg:crm.customers#w1", "ssn", dst, "ssn_hash", "DIRECT", "TRANSFORMATION")}
+    lineage_rebuild()
+    assert _edges() == {("datasetVersion:pg:crm.customers#w1", "ssn", dst, "ssn_hash", "DIRECT", "TRANSFORMATION")}

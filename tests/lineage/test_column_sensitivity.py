@@ -97,6 +97,55 @@ def test_the_model_page_shows_carried_and_influencing_columns(world, alice, clie
     assert r.status_code == 200
     section = r.content.decode().split('id="column-sensitivity"')[1].split("</section>")[0]
     assert "<code>ssn</code>" in section and "<code>email</code>" not in section
+    rows = section.split('id="column-paths"')[1].split("</table>")[0].split("<tr>")[2:]
+    assert len(rows) == 1 and "<code>ssn_hash</code>" in rows[0] and "<code>ssn</code>" in rows[0]
+    assert "carries (DIRECT)" in rows[0] and "s3://features:risk" in rows[0]
     section = client.get(reverse("web:node-detail", args=[CHURN])).content.decode()
     section = section.split('id="column-sensitivity"')[1].split("</section>")[0]
-    assert "<code>email</code>" in section and "influenced by PII" in section
+    rows = section.split('id="column-paths"')[1].split("</table>")[0].split("<tr>")[2:]
+    assert len(rows) == 1 and "<code>sessions</code>" in rows[0] and "<code>email</code>" in rows[0]
+    assert "influenced by (INDIRECT)" in rows[0]
+
+
+def _columns(client, node_id: str) -> Any:
+    return client.get(f"/api/v1/nodes/{quote(node_id, safe='')}/columns")
+
+
+def test_a_dataset_lists_its_columns_with_tags_and_column_edges(world, alice_client) -> None:
+    r = _columns(alice_client, CUSTOMERS)
+    assert r.status_code == 200, r.content
+    body = r.json()
+    cols = {c["name"]: c for c in body["columns"]}
+    assert [c["name"] for c in body["columns"]] == ["ssn", "email", "birth_date"]  # the schema's order
+    assert cols["ssn"]["tags"] == ["PII"] and cols["birth_date"]["tags"] == []
+    assert cols["ssn"]["downstream"] == [{"dataset": "dataset:s3://features:risk", "field": "ssn_hash",
+                                          "transformations": [{"type": "DIRECT", "subtype": "TRANSFORMATION",
+                                                               "description": ""}]}]
+    assert cols["email"]["downstream"] == [{"dataset": "dataset:s3://features:activity", "field": None,
+                                            "transformations": [{"type": "INDIRECT", "subtype": "FILTER",
+                                                                 "description": ""}]}]
+    assert body["hidden"] is False and body["wholeDataset"] == []
+
+
+def test_a_feature_dataset_lists_what_feeds_each_column_and_what_filters_it(world, alice_client) -> None:
+    body = _columns(alice_client, "dataset:s3://features:activity").json()
+    cols = {c["name"]: c for c in body["columns"]}
+    assert cols["sessions"]["upstream"][0]["dataset"] == "dataset:s3://raw:web.events"
+    assert cols["sessions"]["reaching"] == {"carries": {}, "influencedBy": {"PII": [{"dataset": CUSTOMERS,
+                                                                                     "field": "email"}]}}
+    assert body["wholeDataset"] == [{"dataset": CUSTOMERS, "field": "email", "transformations": [
+        {"type": "INDIRECT", "subtype": "FILTER", "description": ""}]}]
+    risk = {c["name"]: c for c in _columns(alice_client, "dataset:s3://features:risk").json()["columns"]}
+    assert risk["ssn_hash"]["reaching"]["carries"] == {"PII": [{"dataset": CUSTOMERS, "field": "ssn"}]}
+
+
+def test_an_outsider_gets_404_on_columns_and_never_the_hidden_sources(world, charlie_client) -> None:
+    assert _columns(charlie_client, CUSTOMERS).status_code == 404
+    body = _columns(charlie_client, "dataset:s3://features:risk").json()
+    assert body["hidden"] is True and BANK not in str(body)
+    assert {c["name"]: c["upstream"] for c in body["columns"]}["ssn_hash"] == []
+
+
+def test_columns_of_a_model_are_a_400_naming_the_id(world, alice_client) -> None:
+    r = _columns(alice_client, RISK)
+    assert r.status_code == 400 and r.json()["errors"][0]["field"] == "id"

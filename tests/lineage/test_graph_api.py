@@ -66,7 +66,12 @@ def test_edge_kinds_come_in_words_and_the_grid_says_how_positions_were_spaced(al
     assert columns == {float(n["layer"]) for n in body["nodes"]} and min(rows) == 0
 
 
-def test_sensitive_tags_show_on_every_node_they_reach_and_stop_at_de_identification(alice_client, pipeline) -> None:
+def test_sensitive_tags_show_on_every_node_they_reach_and_stop_at_de_identification(alice_client, pipeline,
+                                                                                    settings) -> None:
+    named = by_name(alice_client.get(graph_url(MODEL), {"depth": 10}).json())
+    # PHI needs an approved de-identification determination to stop (tests/evidence/test_deid_stops.py) ...
+    assert named[("datasetVersion", "admissions_deid")]["sensitive"] == ["PHI"]
+    settings.LINEAGE_DEID_EVIDENCE_TAGS = []  # ... unless no tag is configured to need one: the mark alone stops
     named = by_name(alice_client.get(graph_url(MODEL), {"depth": 10}).json())
     assert named[("datasetVersion", "cust")]["sensitive"] == ["PII"]
     assert named[("datasetVersion", "features")]["sensitive"] == ["PII"]
@@ -86,8 +91,8 @@ def test_a_small_depth_says_the_graph_is_cut(alice_client, pipeline) -> None:
     body = alice_client.get(graph_url(MODEL), {"depth": 1, "direction": "upstream"}).json()
     assert body["truncated"]["depth"] is True
     assert {n["distance"] for n in body["nodes"]} == {0, 1}
-    # the PII still shows on the model, though its source is not drawn
-    assert by_name(body)[("modelVersion", "readmission")]["sensitive"] == ["PII"]
+    # the PII still shows on the model, though its source is not drawn (and PHI, which no determination stops)
+    assert by_name(body)[("modelVersion", "readmission")]["sensitive"] == ["PHI", "PII"]
 
 
 def test_expanding_a_node_adds_its_neighbours(alice_client, pipeline) -> None:

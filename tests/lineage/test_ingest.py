@@ -75,7 +75,10 @@ def test_which_exact_data_trained_a_model_version() -> None:
     assert len([i for i in ids if i.startswith("datasetVersion:db:features")]) == 1
 
 
-def test_sensitive_tags_flow_downstream_until_a_deidentifying_run() -> None:
+def test_sensitive_tags_flow_downstream_until_a_deidentifying_run(settings) -> None:
+    # The mark alone stops every tag when no tag needs a determination (PHI does by default: lineage/stops.py,
+    # tests/evidence/test_deid_stops.py).
+    settings.LINEAGE_DEID_EVIDENCE_TAGS = []
     ingest(run_event(job="deidentify", run_facets={"portalRun": {"deidentifies": True}},
                      inputs=[dataset("ehr", "admissions", tags={"patient_name": ["PHI"]})],
                      outputs=[dataset("ehr", "admissions_deid")], time="2026-01-10T09:00:00Z"))

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from django.db import transaction
+from django.test import override_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -106,10 +107,19 @@ def _run_in_rollback(fn: Any) -> Any:
 
 
 @pytest.mark.django_db
+# Both storage paths apply the same rules: on PostgreSQL, "copy" sends every set-based write through COPY and a
+# staging table, "values" none (SQLite always takes the second).
+@pytest.mark.parametrize("copy_min_rows", [1, 10**9], ids=["copy", "values"])
 @settings(max_examples=40 * SCALE, deadline=None, derandomize=FIXED,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(world=worlds(), data=st.data())
-def test_every_arrival_order_gives_the_graph_of_the_time_ordered_sequence(world: World, data: st.DataObject) -> None:
+def test_every_arrival_order_gives_the_graph_of_the_time_ordered_sequence(copy_min_rows: int, world: World,
+                                                                         data: st.DataObject) -> None:
+    with override_settings(PORTAL_SQL_COPY_MIN_ROWS=copy_min_rows):
+        _check_every_arrival_order(world, data)
+
+
+def _check_every_arrival_order(world: World, data: st.DataObject) -> None:
     events = _events(world)
     ordered = [raw for _, raw in sorted(events, key=lambda e: e[0])]
     reference = _run_in_rollback(lambda: _ingest([[raw] for raw in ordered]))

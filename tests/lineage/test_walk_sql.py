@@ -164,39 +164,51 @@ def test_an_answer_written_as_text_is_still_redacted(charlie_client, admin_clien
     assert secret in admin_client.get(url).content.decode()
 
 
-def reaching_by_levels(pks: list[int]) -> dict[int, list[str]]:
+def reaching_by_levels(pks: list[int], evidence: frozenset[str] = frozenset()) -> dict[int, list[str]]:
     """The sensitive tags reaching each of ``pks`` the way the explorer found them before issue 19: the upstream
-    closure level by level (``upstream_closure``), then the tags carried along its edges in Python."""
+    closure level by level (``upstream_closure``), then the tags carried along its edges in Python. The tags of
+    ``evidence`` go on through de-identifying runs (no determination vouches for any here: issue 14)."""
     from lineage import graph
 
     members: dict[int, list[int]] = {}
     for parent, pk in Node.objects.filter(parent_id__in=pks).values_list("parent_id", "pk"):
         members.setdefault(parent, []).append(pk)
     seeds = list(dict.fromkeys([*pks, *(m for ms in members.values() for m in ms)]))
-    closure = selectors.upstream_closure(seeds=seeds, max_nodes=10_000, depth=200)
+    closure = selectors.upstream_closure(seeds=seeds, max_nodes=10_000, depth=200,
+                                         stop_at_deidentifying=not evidence)
     tags: dict[int, set[str]] = {}
     for pk, tag in NodeTag.objects.values_list("node_id", "tag"):
         tags.setdefault(pk, set()).add(tag)
     own = {pk: frozenset(tags.get(pk, set()) | (tags.get(parent, set()) if parent else set()))
            for pk, (_, _, parent) in closure.info.items()}
-    stops = {pk for pk, (kind, deid, _) in closure.info.items() if kind == "job" or deid}
-    reach = graph.tags_reaching(own, closure.edges, stops=stops, members=members)
-    return {pk: sorted(reach.get(pk, ())) for pk in pks}
+    jobs = {pk for pk, (kind, _, _) in closure.info.items() if kind == "job"}
+    stops = jobs | {pk for pk, (_, deid, _) in closure.info.items() if deid}
+    reach = graph.tags_reaching({pk: t - evidence for pk, t in own.items()}, closure.edges, stops=stops,
+                                members=members)
+    through = graph.tags_reaching({pk: t & evidence for pk, t in own.items()}, closure.edges, stops=jobs,
+                                  members=members)
+    return {pk: sorted(reach.get(pk, frozenset()) | through.get(pk, frozenset())) for pk in pks}
 
 
-def upstream_by_levels(node: Node) -> dict[str, list[str]]:
+def upstream_by_levels(node: Node, evidence: frozenset[str] = frozenset()) -> dict[str, list[str]]:
     """``sensitive_upstream`` before issue 19: the tags of every node of the level-by-level closure, or of its
-    dataset or job."""
-    closure = selectors.upstream_closure(seeds=selectors.walk_seeds(node), max_nodes=10_000, depth=200)
-    holders = set(closure.info) | {p for _, _, p in closure.info.values() if p}
+    dataset or job; those of ``evidence`` from the closure that passes de-identifying runs."""
     out: dict[str, set[str]] = {}
-    for holder, tag in NodeTag.objects.filter(node_id__in=holders).values_list("node__node_id", "tag"):
-        out.setdefault(tag, set()).add(holder)
+    for stop in (True, False) if evidence else (True,):
+        closure = selectors.upstream_closure(seeds=selectors.walk_seeds(node), max_nodes=10_000, depth=200,
+                                             stop_at_deidentifying=stop)
+        holders = set(closure.info) | {p for _, _, p in closure.info.values() if p}
+        for holder, tag in NodeTag.objects.filter(node_id__in=holders).values_list("node__node_id", "tag"):
+            if (tag in evidence) != stop:
+                out.setdefault(tag, set()).add(holder)
     return {tag: sorted(v) for tag, v in sorted(out.items())}
 
 
+@pytest.mark.parametrize("evidence", [frozenset(), frozenset({"PHI"})], ids=["mark alone", "PHI needs evidence"])
 @pytest.mark.parametrize("seed", [8, 9, 10])
-def test_sensitive_tags_reaching_are_those_the_level_by_level_walk_found(seed: int) -> None:
+def test_sensitive_tags_reaching_are_those_the_level_by_level_walk_found(seed: int, evidence: frozenset[str],
+                                                                         settings) -> None:
+    settings.LINEAGE_DEID_EVIDENCE_TAGS = sorted(evidence)
     build(seed)
     rnd = random.Random(seed)
     dataset_ = Node.objects.filter(kind="dataset").first()
@@ -206,11 +218,11 @@ def test_sensitive_tags_reaching_are_those_the_level_by_level_walk_found(seed: i
     for _ in range(6):
         pks = rnd.sample(everything, rnd.choice([1, 5, 20]))
         got, cut = selectors.sensitive_reaching(pks)
-        assert got == reaching_by_levels(pks) and not cut, pks
+        assert got == reaching_by_levels(pks, evidence) and not cut, pks
         found += sum(1 for tags in got.values() if tags)
     for pk in everything[::4]:
         node = Node.objects.get(pk=pk)
-        assert selectors.sensitive_upstream(node=node) == upstream_by_levels(node), node.node_id
+        assert selectors.sensitive_upstream(node=node) == upstream_by_levels(node, evidence), node.node_id
     assert found  # the graphs do carry tags somewhere
 
 

@@ -2,7 +2,10 @@
 
 from datetime import date
 
+import pytest
+
 from portal.reports.checks import FAIL, NOT_EVALUATED, PASS, hipaa
+from portal.reports.facts import NodeFact
 
 from .builder import Graph, ago
 
@@ -44,16 +47,29 @@ def test_h1_fails_a_late_audit_entry_and_is_not_evaluated_without_a_verification
     assert hipaa.audit_controls(g.facts).status == NOT_EVALUATED
 
 
-def test_h1_ignores_runs_behind_a_deidentification_step():
+def _behind_deidentification(*, determination: str | None) -> tuple[Graph, NodeFact]:
     g = Graph()
     ds = g.dataset("patients", tags={"PHI"})
     clean = g.dataset("features")
-    g.run(reads=[g.version(ds)], writes=[cv := g.version(clean)], deidentifies=True)
+    deid = g.run(reads=[g.version(ds)], writes=[cv := g.version(clean)], deidentifies=True)
+    if determination:
+        g.doc("deid_determination", on=[deid], method=determination)
     downstream = g.run(reads=[cv])
     g.facts.audit.target_times = {}
+    return g, downstream
+
+
+def test_h1_ignores_runs_behind_a_deidentification_step():
+    g, downstream = _behind_deidentification(determination="safe_harbor")
     result = hipaa.audit_controls(g.facts)
     assert downstream.node_id not in {f.node_id for f in result.failing}
     assert len(result.failing) == 1  # only the de-identifying run itself reads PHI
+
+
+@pytest.mark.parametrize("determination", [None, "guess"])
+def test_h1_follows_phi_past_a_de_identifying_run_no_determination_vouches_for(determination):
+    g, downstream = _behind_deidentification(determination=determination)
+    assert downstream.node_id in {f.node_id for f in hipaa.audit_controls(g.facts).failing}
 
 
 def test_h3_requires_a_registered_account_with_a_grant():

@@ -352,3 +352,24 @@ def test_a_chain_never_verified_says_so() -> None:
     b["audit"]["chain"]["ok"] = None
     text = "\n".join(_pages(pdf.render(b)))
     assert "no verification on record" in text and "Audit chain: VERIFIED" not in text
+
+
+def test_a_dossier_shows_which_sensitive_column_reaches_which_trained_on_column() -> None:
+    b = bundles.dossier(annex_iv=False)
+    b["column_paths"] = [{"model": "modelVersion:3", "trained_on": 2, "truncated": False, "paths": [
+        {"tag": "PII", "kind": "carries", "source": {"dataset": "dataset:pg:crm.customers", "field": "ssn"},
+         "feature": {"dataset": "dataset:s3:features", "field": "ssn_hash"}},
+        {"tag": "PII", "kind": "influencedBy", "source": {"dataset": "dataset:pg:crm.customers", "field": "email"},
+         "feature": {"dataset": "dataset:s3:features", "field": "sessions"}}],
+        "not_stopped": [{"run": "run:77", "job": "deidentify", "reason": "marked de-identifying, but no approved "
+                         "de-identification determination"}]}]
+    reader = _read(pdf.render(b))
+    assert "Sensitive data by column" in _outline(reader)
+    flat = _flat("\n".join(p.extract_text() for p in reader.pages))
+    assert "pg:crm.customers·ssn" in flat and "s3:features·ssn_hash" in flat and "carries(DIRECT)" in flat
+    assert "pg:crm.customers·email" in flat and "influencedby(INDIRECT)" in flat
+    assert "Notstopped:runrun:77(deidentify)" in flat
+
+
+def test_a_dossier_without_column_lineage_has_no_column_section() -> None:
+    assert "Sensitive data by column" not in _outline(_read(pdf.render(bundles.dossier(annex_iv=False))))

@@ -121,7 +121,7 @@ def _value(route: str, name: str, world: World) -> str:
             return str(obj.pk) if obj else "1"
         return v["user"]
     simple = {"run_uuid": v["run_uuid"], "seq": v["seq"], "id": v["user"], "content_type_id": v["user_ct"],
-              "app_label": "accounts", "url": "no-such-page/", "field_name": v["field"]}
+              "app_label": "accounts", "url": "no-such-page/", "field_name": v["field"], "framework": "sox"}
     assert name in simple, f"no value for <{name}> in {route}: add one to _value()"
     return simple[name]
 

@@ -7,12 +7,13 @@ from reportlab.platypus import Flowable
 from .annex_iv import AnnexIVSections
 from .appendix import AppendixSection
 from .base import _list
+from .columns import ColumnSections
 from .document import _PageCount
 from .erasure import ErasureSections
 from .summary import SummarySections
 
 
-class Story(SummarySections, AnnexIVSections, ErasureSections, AppendixSection):
+class Story(SummarySections, AnnexIVSections, ColumnSections, ErasureSections, AppendixSection):
     """Turns the bundle into a list of flowables; one method per section, grouped by family in the mixins
     (the Annex IV dossier brings the lineage, control and release sections it arranges)."""
 
@@ -29,11 +30,13 @@ class Story(SummarySections, AnnexIVSections, ErasureSections, AppendixSection):
         elif self.kind == "dossier" and self.report.get("annex_iv") is True:
             self.dossier_summary()
             self.annex_iv()
+            self.column_paths(0)
         elif self.kind == "dossier":
             self.dossier_summary()
             self.model(0)
             self.lineage(0)
             self.data(0)
+            self.column_paths(0)
             self.approvals(0)
             self.approved_lineage(0)
             self.deployments(0)

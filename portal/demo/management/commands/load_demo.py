@@ -83,8 +83,11 @@ def _load() -> Loaded:
     # Pipelines first, then the approvals, then the deploys CI made once the releases were approved.
     others = [parse_event(demo.event_bytes(e)) for e in story if e["run"]["runId"] not in deploy_runs]
     outcomes = events_ingest(events=others, by=ingestor)
+    # The de-identification determination before the approvals: without it PHI would not stop at the
+    # de-identifying run, and the readmission releases would fall under the PHI policy.
+    documents_new = demo_evidence.load(users, doc_types={"deid_determination"})
     demo_approvals.load(users)
-    documents_new = demo_evidence.load(users)  # before the deploys: production releases wait for validation
+    documents_new += demo_evidence.load(users)  # before the deploys: production releases wait for validation
     # The approvals and validations were stamped now, by the services: the deploys that depend on them happen
     # after them (not back-dated to the story's days), each deploy run once.
     done = set(Node.objects.filter(kind="run", name__in=deploy_runs).values_list("name", flat=True))
