@@ -35,10 +35,24 @@ def redacted_label(kind: str) -> str:
 REDACTED_LABELS = frozenset(redacted_label(k) for k in NodeKind.values)
 
 
+def _dataset_pair(item: Any) -> str | None:
+    """The dataset id a ``[namespace, name]`` pair (a job's inputs and outputs in ``attrs``) or a Marquez
+    ``{"namespace": …, "name": …}`` identity names, if ``item`` is one."""
+    if isinstance(item, list | tuple) and len(item) == 2 and all(isinstance(v, str) for v in item):
+        return f"dataset:{item[0]}:{item[1]}"
+    if isinstance(item, dict) and item.keys() == {"namespace", "name"} and all(
+            isinstance(v, str) for v in item.values()):
+        return f"dataset:{item['namespace']}:{item['name']}"
+    return None
+
+
 def _candidates(data: Any, out: set[str]) -> None:
     stack = [data]
     while stack:
         item = stack.pop()
+        pair = _dataset_pair(item)
+        if pair is not None:
+            out.add(pair)
         if isinstance(item, str):
             if _ID.match(item):
                 out.add(item)
@@ -93,6 +107,9 @@ class Redactor:
         return self._walk(data)
 
     def _walk(self, item: Any) -> Any:
+        pair = _dataset_pair(item)
+        if pair is not None and pair in self.hidden:
+            return self.hidden[pair]
         if isinstance(item, str):
             return self.hidden.get(item, item)
         if isinstance(item, dict):

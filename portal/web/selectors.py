@@ -176,6 +176,7 @@ def node_page(*, user: User, node: Node) -> dict[str, Any]:
     ctx: dict[str, Any] = {
         "node": node, "tags": [t for t in tags if not t.field] if node.kind == "dataset" else tags,
         "sensitive": redact_for(user, sensitive),
+        "attrs": redact_for(user, node.attrs),  # a job's inputs/outputs name datasets as (namespace, name) pairs
         "parent": Node.objects.visible_to(user).filter(pk=node.parent_id).first() if node.parent_id else None,
         "incoming": _edges_in(user, [node.pk]), "outgoing": _edges_out(user, [node.pk]),
     }

@@ -127,3 +127,22 @@ def test_a_path_through_another_teams_node_looks_like_no_path() -> None:
     auditor = APIClient()
     auditor.credentials(HTTP_AUTHORIZATION=f"Bearer {world.tokens['auditor']}")
     assert auditor.get("/api/v1/paths", {"from": src, "to": dst}).json()["found"] is True
+
+
+def test_a_job_does_not_name_the_datasets_of_another_team_it_reads() -> None:
+    """A job's attributes list its inputs and outputs as (namespace, name) pairs, not node ids: the credit viewer,
+    who sees the credit job but not the clinical dataset it reads, gets "a dataset of another team" there too."""
+    world = build_world()
+    cross_team_run(world)
+    ehr = Node.objects.filter(namespace=demo.EHR_DB, kind="dataset").order_by("pk").first()
+    user = world.users["viewer"]
+    assert not Node.objects.visible_to(user).filter(pk=ehr.pk).exists()
+    job = quote(f"job:{demo.CREDIT_ML}:enrich_with_ehr", safe="")
+    api, page = APIClient(), Client()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {world.tokens['viewer']}")
+    page.force_login(user)
+    for client, url in ((api, f"/api/v1/nodes/{job}"), (page, f"/lineage/node/{job}")):
+        resp = client.get(url)
+        assert resp.status_code == 200, url
+        body = resp.content.decode()
+        assert ehr.name not in body and demo.EHR_DB not in body, url
