@@ -67,6 +67,8 @@ def main() -> None:
     p.add_argument("--seed", type=float, default=0.42)
     p.add_argument("--db", default=run_name("lineage_bench_asof"))
     p.add_argument("--keep-db", action="store_true")
+    p.add_argument("--reuse-db", action="store_true",
+                   help="time on the graph a previous --keep-db run left in --db (same --edges and --seed)")
     p.add_argument("--max-seconds", type=float, default=1800)
     p.add_argument("--ingest-batches", type=int, default=40, help="batches of 500 for the ingestion cost (0: skip)")
     p.add_argument("--ingest-only", action="store_true")
@@ -134,14 +136,18 @@ def walks(args: argparse.Namespace) -> None:
     L = Layout(edges=args.edges, model_every=50, commits_per_job=10)
     try:
         with deadline(args.max_seconds):
-            recreate_database(args.db)
-            log(f"database {args.db}: re-created, migrated in {migrate(args.db):.1f}s")
-            token = issue_token(args.db, "benchadmin", "admin")
-            with psycopg.connect(dsn(args.db), autocommit=True) as conn:  # the build's INSERTs leave it out
-                conn.execute("ALTER TABLE lineage_node ALTER COLUMN times SET DEFAULT '{}'::jsonb")
-            build_s = build_graph(args.db, L, far=0.01, window=1000, seed=args.seed)
+            if args.reuse_db:
+                log(f"database {args.db}: reused as a previous --keep-db run left it")
+                token, build_s = issue_token(args.db, "benchadmin", "admin"), 0.0
+            else:
+                recreate_database(args.db)
+                log(f"database {args.db}: re-created, migrated in {migrate(args.db):.1f}s")
+                token = issue_token(args.db, "benchadmin", "admin")
+                with psycopg.connect(dsn(args.db), autocommit=True) as conn:  # the build's INSERTs leave it out
+                    conn.execute("ALTER TABLE lineage_node ALTER COLUMN times SET DEFAULT '{}'::jsonb")
+                build_s = build_graph(args.db, L, far=0.01, window=1000, seed=args.seed)
             with psycopg.connect(dsn(args.db), autocommit=True) as conn:
-                for label, stmt in HISTORY:
+                for label, stmt in HISTORY if not args.reuse_db else ():
                     cur = conn.execute(stmt)
                     log(f"  {label:<75} {cur.rowcount:>9} rows")
                 conn.execute("VACUUM (ANALYZE) lineage_edge")

@@ -24,7 +24,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from portal.accounts.models import User
@@ -33,7 +32,7 @@ from portal.lib.sql import chunks, insert_ignore, rows_relation, select_in
 from . import graph, stops
 from .guard import strip_inputs
 from .labels import node_label
-from .models import SENSITIVE_TAGS, Node, NodeRetired, NodeStateChange, NodeTag, RawEvent
+from .models import SENSITIVE_TAGS, Node, NodeRetired, NodeStateChange, RawEvent
 from .openlineage import ParsedEvent, parse_event
 from .plan import GraphDelta, Planner
 from .selectors import AGGREGATE_KINDS, Subgraph, Walk, hidden_namespaces
@@ -433,14 +432,6 @@ def _held_states(pks: list[int], at: AsOf | None) -> dict[int, str]:
     return {node: state for node, (_, state) in latest.items()}
 
 
-def _tags_then(at: AsOf) -> Q:
-    """The tags of then: stored by then, or (as of an event time) carried by an event of then; a tag set by hand
-    counts from when it was set."""
-    if at.kind == "received":
-        return Q(created_at__lte=at.at)
-    return Q(event_from__lte=at.at) | Q(event_from__isnull=True, created_at__lte=at.at)
-
-
 def _stamp(t: datetime) -> str:
     return t.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
@@ -462,8 +453,7 @@ def node_summaries(*, user: User, pks: list[int], at: AsOf) -> dict[int, dict[st
                        "environment": env, "state": state,
                        "owners": owners if isinstance(owners, list) else json.loads(owners),
                        "tags": [], "updatedAt": _stamp(min(_as_time(updated), at.at))}
-    cond, params = ("created_at <= %s", [_dt(at.at)]) if at.kind == "received" else (
-        "(event_from <= %s OR (event_from IS NULL AND created_at <= %s))", [_dt(at.at), _dt(at.at)])
+    cond, params = _tags_cond(at)
     for node_pk, column, tag, source in sorted(select_in(
             f"SELECT node_id, field, tag, source FROM lineage_nodetag WHERE {cond} AND node_id",  # noqa: S608
             sorted(out), extra=params)):
@@ -475,10 +465,68 @@ def node_summaries(*, user: User, pks: list[int], at: AsOf) -> dict[int, dict[st
     return out
 
 
-def _closure(seeds: list[int], at: AsOf, passable: frozenset[int] = frozenset()
-             ) -> tuple[dict[int, tuple[str, bool, int | None]], list[tuple[int, int, str]], bool]:
+Closure = tuple[dict[int, tuple[str, bool, int | None]], list[tuple[int, int, str]], bool]
+
+_CLOSURE_SQL = """
+WITH RECURSIVE bfs(depth, fresh, frontier, seen) AS (
+    SELECT 0, s.ids, s.ids, s.ids FROM (SELECT ARRAY(
+        SELECT id FROM lineage_node WHERE id = ANY(%s) UNION SELECT id FROM lineage_noderetired WHERE id = ANY(%s)
+    ) AS ids) s
+    UNION ALL
+    SELECT b.depth + 1, nx.fresh, nx.frontier, b.seen || nx.fresh
+    FROM bfs b CROSS JOIN LATERAL (
+        SELECT coalesce(array_agg(f.id), '{{}}') AS fresh,
+               coalesce(array_agg(f.id) FILTER (WHERE NOT coalesce({stop}, FALSE)), '{{}}') AS frontier
+        FROM (SELECT DISTINCT e.next_id AS id
+              FROM unnest(b.frontier) w(id) CROSS JOIN LATERAL ({step}) e
+              LEFT JOIN unnest(b.seen) s(id) ON s.id = e.next_id
+              WHERE s.id IS NULL) f
+        LEFT JOIN lineage_node n ON n.id = f.id
+        LEFT JOIN lineage_noderetired r ON r.id = f.id AND n.id IS NULL
+    ) nx
+    WHERE b.depth < %s AND cardinality(b.frontier) > 0 AND cardinality(b.seen) <= %s
+)
+SELECT k.id, k.depth, coalesce(n.kind, r.kind), coalesce(n.deidentifies, FALSE), coalesce(n.parent_id, r.parent_id),
+       n.id IS NOT NULL OR r.id IS NOT NULL
+FROM (SELECT id, depth FROM (SELECT unnest(fresh) AS id, depth FROM bfs) x ORDER BY depth, id LIMIT %s) k
+LEFT JOIN lineage_node n ON n.id = k.id
+LEFT JOIN lineage_noderetired r ON r.id = k.id AND n.id IS NULL
+ORDER BY k.depth, k.id
+"""
+
+
+def _closure(seeds: list[int], at: AsOf, passable: frozenset[int] = frozenset()) -> Closure:
     """``selectors.upstream_closure`` over the edges of then: info by node, edges, and whether the cap cut it.
-    De-identifying runs in ``passable`` are passed through (``stops.split_walk``)."""
+    De-identifying runs in ``passable`` are passed through (``stops.split_walk``).
+
+    On PostgreSQL one statement, the breadth-first search of ``selectors._reached_cte`` (a row per level: its new
+    nodes, those the walk passes through, all seen so far) stepping from each node by index through the LATERAL
+    ``_next_of``: joined to the union of live and replaced edges as a whole, PostgreSQL hashed all of them. The
+    same nodes, distances, cap and edges as ``_closure_levels``, the level-by-level walk SQLite keeps."""
+    if connection.vendor != "postgresql":
+        return _closure_levels(seeds, at, passable)
+    max_nodes = max(settings.LINEAGE_MAX_NODES, len(seeds))
+    step, step_params = _next_of(at, "dst_id", "src_id")
+    deid = "(coalesce(n.deidentifies, FALSE) AND NOT f.id = ANY(%s))"
+    stop = f"coalesce(n.kind, r.kind) = 'job' OR {deid}"
+    with connection.cursor() as cur:
+        cur.execute(_CLOSURE_SQL.format(stop=stop, step=step),
+                    [list(seeds), list(seeds), sorted(passable), *step_params, settings.LINEAGE_MAX_DEPTH,
+                     max_nodes, max_nodes + 1])
+        rows = cur.fetchall()
+    cut = len(rows) > max_nodes
+    rows = [row for row in rows[:max_nodes] if row[5]]  # as ``_node_info``: a node in neither table is left out
+    info = {pk: (kind, deid, parent) for pk, _, kind, deid, parent, _ in rows}
+    expanded = [pk for pk, d, kind, deid, _, _ in rows if d == 0 or (
+        d < settings.LINEAGE_MAX_DEPTH and kind != "job" and (not deid or pk in passable))]
+    rel, rel_params = edge_relation(at)
+    edges = [(s, d, k) for s, d, k in select_in(f"SELECT e.src_id, e.dst_id, e.kind FROM {rel} e "  # noqa: S608
+                                                f"WHERE e.dst_id", expanded, extra=rel_params) if s in info]
+    return info, edges, cut
+
+
+def _closure_levels(seeds: list[int], at: AsOf, passable: frozenset[int] = frozenset()) -> Closure:
+    """``_closure`` a level per query (SQLite has no LATERAL; the reference the tests compare it with)."""
     max_nodes = max(settings.LINEAGE_MAX_NODES, len(seeds))
     info = _node_info(seeds)
     edges: list[tuple[int, int, str]] = []
@@ -498,10 +546,26 @@ def _closure(seeds: list[int], at: AsOf, passable: frozenset[int] = frozenset()
     return info, edges, cut
 
 
+def _tags_cond(at: AsOf) -> tuple[str, list[Any]]:
+    """A condition on ``lineage_nodetag`` (no alias) for the tags of then: stored by then, or (as of an event
+    time) carried by an event of then; a tag set by hand counts from when it was set."""
+    t = _dt(at.at)
+    if at.kind == "received":
+        return "created_at <= %s", [t]
+    return "(event_from <= %s OR (event_from IS NULL AND created_at <= %s))", [t, t]
+
+
 def _sensitive_tags(holders: set[int], at: AsOf) -> dict[int, set[str]]:
+    """The sensitive tags ``holders`` carried then. Plain SQL with the pks as one array: a closure holds up to
+    ``LINEAGE_MAX_NODES`` nodes and Django's ``IN`` of thousands of placeholders was slow to build."""
     tags: dict[int, set[str]] = {}
-    for pk, tag in NodeTag.objects.filter(_tags_then(at), node_id__in=holders, tag__in=SENSITIVE_TAGS) \
-            .values_list("node_id", "tag"):
+    if not holders:
+        return tags
+    cond, params = _tags_cond(at)
+    kinds = sorted(SENSITIVE_TAGS)
+    marks = ", ".join(["%s"] * len(kinds))
+    for pk, tag in select_in(f"SELECT node_id, tag FROM lineage_nodetag WHERE {cond} AND tag IN ({marks}) "  # noqa: S608
+                             f"AND node_id", sorted(holders), extra=[*params, *kinds]):
         tags.setdefault(pk, set()).add(tag)
     return tags
 

@@ -50,27 +50,33 @@ def tags_reaching(
     stops: set[int],
     members: dict[int, list[int]] | None = None,
 ) -> dict[int, frozenset[str]]:
-    """Tags that reach each node along the arrows: its own, and those of everything upstream of it.
+    """Tags that reach each node of ``own`` along the arrows (between nodes of ``own``): its own, and those of
+    everything upstream of it.
 
     The same rule as an upstream walk from each node: tags flow out of a node unless it is in ``stops``
     (a de-identifying run, or a job, which a walk does not pass through), but always into it. A node in
-    ``members`` (a dataset or a job) also holds what reaches its members. Cycles are handled by
-    iterating to a fixed point over the strongly connected components' order.
+    ``members`` (a dataset or a job) also holds what reaches its members. One search downstream per tag from
+    the nodes that hold it (cycles end where a node was met), not a fixed point over the whole subgraph: the
+    as-of explorer carries tags over closures of 5,000 nodes where few hold any.
     """
-    g = build_graph(own, edges)
-    reach: dict[int, set[str]] = {n: set(own.get(n, ())) for n in g}
-    cond = nx.condensation(g)
-    for comp in nx.topological_sort(cond):
-        group = cond.nodes[comp]["members"]
-        changed = True
-        while changed:
-            changed = False
-            for n in group:
-                before = len(reach[n])
-                for p in g.predecessors(n):
-                    if p not in stops:
-                        reach[n] |= reach[p]
-                changed = changed or len(reach[n]) != before
+    after: dict[int, list[int]] = {}
+    for src, dst, _ in edges:
+        if src in own and dst in own and src not in stops:
+            after.setdefault(src, []).append(dst)
+    reach: dict[int, set[str]] = {n: set(t) for n, t in own.items()}
+    holders: dict[str, list[int]] = {}
+    for n, tags in own.items():
+        for tag in tags:
+            holders.setdefault(tag, []).append(n)
+    for tag, start in holders.items():
+        todo = [n for n in start if n not in stops]
+        passed = set(todo)
+        while todo:
+            for m in after.get(todo.pop(), ()):
+                reach[m].add(tag)
+                if m not in passed and m not in stops:
+                    passed.add(m)
+                    todo.append(m)
     for agg, parts in (members or {}).items():
         if agg in reach:
             for m in parts:
