@@ -61,7 +61,8 @@ class Story(SummarySections, AnnexIVSections, ColumnSections, ErasureSections, A
             m.fraction = (i + 1) / len(self.marks)
         toc = self._toc
         # Contents that fit one page: sections and their sub-sections, or only the sections when there are many.
-        depth = 1 if sum(1 for e in self.toc_entries if e[0] <= 1) <= TOC_MAX_LINES else 0
+        # A section's line takes about two of a sub-section's (its bold style has space before it).
+        depth = 1 if sum(2 if e[0] == 0 else 1 for e in self.toc_entries if e[0] <= 1) <= TOC_MAX_LINES else 0
         self.doc.toc_depth = depth
         entries = [(lvl, _toc_text(text), page, key) for lvl, text, page, key in self.toc_entries if lvl <= depth]
         self.doc.toc_text = {key: text for _, text, _, key in entries}
@@ -69,7 +70,7 @@ class Story(SummarySections, AnnexIVSections, ColumnSections, ErasureSections, A
         return [_PageCount(self.doc), *self.out]
 
 
-TOC_MAX_LINES = 40  # contents lines that fit on one page with the heading
+TOC_MAX_LINES = 46  # sub-section lines that fit on one page with the heading (a section counts two)
 TOC_TEXT = 72  # characters of a heading in the contents: a wrapped entry squeezes its page number
 
 
