@@ -35,7 +35,7 @@ from .labels import node_label
 from .models import SENSITIVE_TAGS, Node, NodeRetired, NodeStateChange, RawEvent
 from .openlineage import ParsedEvent, parse_event
 from .plan import GraphDelta, Planner
-from .selectors import AGGREGATE_KINDS, Subgraph, Walk, hidden_namespaces
+from .selectors import AGGREGATE_KINDS, Subgraph, Walk, hidden_namespaces, neighbourhood
 
 KINDS = ("received", "event")
 
@@ -639,24 +639,13 @@ def sensitive_upstream(node: Node, at: AsOf) -> dict[str, list[str]]:
 def lineage_graph(*, user: User, node: Node, depth: int, directions: tuple[str, ...], max_nodes: int,
                   at: AsOf, expand: list[Node] | None = None, expand_depth: int = 1) -> Subgraph:
     """``selectors.lineage_graph`` as of then: the walks, nodes, edges and sensitive tags of that time."""
-    distance: dict[int, int] = {}
-    side: dict[int, str] = {node.pk: "root"}
-    cut_depth = cut_size = False
-    for start, d, bias in [(node, depth, 0)] + [(n, expand_depth, 1) for n in expand or []]:
-        for direction in directions:
-            walk = lineage_walk(seeds=walk_seeds(start, at), direction=direction, depth=d, max_nodes=max_nodes,
-                                at=at)
-            cut_depth = cut_depth or (walk.cut_by_depth and bias == 0)
-            cut_size = cut_size or walk.cut_by_size
-            base = 0 if bias == 0 else distance.get(start.pk, depth)
-            for pk, dist in walk.distance.items():
-                if pk not in distance or base + dist < distance[pk]:
-                    distance[pk] = base + dist
-                side.setdefault(pk, direction)
-    distance[node.pk] = 0
-    kept = sorted(distance, key=lambda pk: (distance[pk], pk))
-    if len(kept) > max_nodes:
-        cut_size, kept = True, kept[:max_nodes]
+    hood = neighbourhood(
+        node=node, depth=depth, directions=directions, max_nodes=max_nodes, expand=expand,
+        expand_depth=expand_depth,
+        walk=lambda start, direction, d: lineage_walk(seeds=walk_seeds(start, at), direction=direction, depth=d,
+                                                      max_nodes=max_nodes, at=at))
+    kept, distance, side = hood.kept, hood.distance, hood.side
+    cut_depth, cut_size = hood.cut_by_depth, hood.cut_by_size
     nodes = node_summaries(user=user, pks=kept, at=at)
     order = [pk for pk in kept if pk in nodes]
     rel, rel_params = edge_relation(at)

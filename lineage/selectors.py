@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -589,24 +590,34 @@ class Subgraph:
     sensitive_incomplete: bool = False
 
 
-def lineage_graph(
-    *, user: User, node: Node, depth: int, directions: tuple[str, ...], max_nodes: int,
-    expand: list[Node] | None = None, expand_depth: int = 1,
-) -> Subgraph:
-    """The neighbourhood of ``node`` up to ``depth`` edges in ``directions``, plus ``expand_depth`` edges around
-    each node of ``expand`` (expanded in place by the explorer), capped at ``max_nodes`` nearest the root."""
+@dataclass
+class Neighbourhood:
+    """The nodes a graph view draws, nearest the root first, before visibility: ``kept`` (capped), their
+    ``distance`` and ``side`` (root, upstream or downstream), and which bounds cut the walks."""
+
+    kept: list[int]
+    distance: dict[int, int]
+    side: dict[int, str]
+    cut_by_depth: bool
+    cut_by_size: bool
+
+
+def neighbourhood(*, node: Node, depth: int, directions: tuple[str, ...], max_nodes: int, expand: list[Node] | None,
+                  expand_depth: int, walk: Callable[[Node, str, int], Walk]) -> Neighbourhood:
+    """The walks of ``lineage_graph`` combined: ``walk(start, direction, depth)`` from ``node`` and from each node
+    of ``expand``; an expansion's distances count from its start. The live and the as-of graphs share it."""
     distance: dict[int, int] = {}
     side: dict[int, str] = {node.pk: "root"}
     cut_depth = cut_size = False
     starts = [(node, depth, 0)] + [(n, expand_depth, 1) for n in expand or []]
     for start, d, bias in starts:
         for direction in directions:
-            walk = lineage_walk(seeds=walk_seeds(start), direction=direction, depth=d, max_nodes=max_nodes)
+            w = walk(start, direction, d)
             # An expansion's frontier is not the graph's frontier: only the root walk's bound is reported.
-            cut_depth = cut_depth or (walk.cut_by_depth and bias == 0)
-            cut_size = cut_size or walk.cut_by_size
+            cut_depth = cut_depth or (w.cut_by_depth and bias == 0)
+            cut_size = cut_size or w.cut_by_size
             base = 0 if bias == 0 else distance.get(start.pk, depth)
-            for pk, dist in walk.distance.items():
+            for pk, dist in w.distance.items():
                 if pk not in distance or base + dist < distance[pk]:
                     distance[pk] = base + dist
                 side.setdefault(pk, direction)
@@ -615,6 +626,22 @@ def lineage_graph(
     if len(kept) > max_nodes:
         cut_size = True
         kept = kept[:max_nodes]
+    return Neighbourhood(kept, distance, side, cut_depth, cut_size)
+
+
+def lineage_graph(
+    *, user: User, node: Node, depth: int, directions: tuple[str, ...], max_nodes: int,
+    expand: list[Node] | None = None, expand_depth: int = 1,
+) -> Subgraph:
+    """The neighbourhood of ``node`` up to ``depth`` edges in ``directions``, plus ``expand_depth`` edges around
+    each node of ``expand`` (expanded in place by the explorer), capped at ``max_nodes`` nearest the root."""
+    hood = neighbourhood(
+        node=node, depth=depth, directions=directions, max_nodes=max_nodes, expand=expand,
+        expand_depth=expand_depth,
+        walk=lambda start, direction, d: lineage_walk(seeds=walk_seeds(start), direction=direction, depth=d,
+                                                      max_nodes=max_nodes))
+    kept, distance, side = hood.kept, hood.distance, hood.side
+    cut_depth, cut_size = hood.cut_by_depth, hood.cut_by_size
     nodes = node_summaries(user=user, pks=kept)
     order = [pk for pk in kept if pk in nodes]
     edge_rows = select_in("SELECT src_id, dst_id, kind FROM lineage_edge WHERE src_id", order) if order else []
