@@ -213,6 +213,23 @@ def test_edges_are_named_in_words(new_page) -> None:
     screenshot(page, "explorer-hover")
 
 
+def test_kinds_and_names_are_shown_as_written_not_upper_cased(new_page) -> None:
+    """Issue 21 found job names and kinds upper-cased in the explorer (a CSS text-transform): what the reader
+    sees (innerText applies text-transform) must be the words as written, in the drawing and in the panel."""
+    page = new_page(demo.SAM.username, demo.SAM.password)
+    explore(page, MODEL)
+    kinds = page.evaluate("() => [...document.querySelectorAll('.gnode text.k')].map(t => t.textContent)")
+    assert "Job" in " ".join(kinds), kinds
+    shown = page.evaluate("""() => [...document.querySelectorAll('.gnode text')].map(t =>
+        getComputedStyle(t).textTransform)""")
+    assert shown and set(shown) == {"none"}, set(shown)
+    page.locator(".gnode.root").click()
+    page.locator("#panel dl").wait_for()
+    panel = page.locator("#panel").inner_text()
+    assert "Model version" in panel, panel[:300]
+    assert "MODEL VERSION" not in panel
+
+
 def test_the_turn_button_redraws_the_graph_the_other_way_round_still_legible(new_page) -> None:
     page = new_page(demo.SAM.username, demo.SAM.password)
     explore(page, MODEL)
