@@ -42,7 +42,7 @@ def asof_param(request: Request) -> asof.AsOf | None:
 
 def node_at_or_404(request: Request, node_id: str, at: asof.AsOf | None) -> Node:
     """The node the reader may see, and (with ``at``) that existed then; else 404."""
-    node = node_or_404(request, node_id)
+    node = node_or_404(request, node_id, as_of_answered=True)
     if at is not None and not asof.node_exists(node, at):
         raise Http404
     return node

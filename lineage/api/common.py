@@ -64,7 +64,13 @@ def depth_param(request: Request, default: int | None = None) -> int:
 DEPTH_PARAMETER = bounded_int_parameter("depth", low=0, high=settings.LINEAGE_MAX_DEPTH)
 
 
-def node_or_404(request: Request, node_id: str) -> Node:
+def node_or_404(request: Request, node_id: str, *, as_of_answered: bool = False) -> Node:
+    """The node the reader may see, else 404. An endpoint that does not answer as of a time (``api/asof.py``)
+    refuses ``asOf`` with a 400 rather than answer with the graph of now as if it were then."""
+    if not as_of_answered and {"asOf", "asOfKind"} & request.query_params.keys():
+        raise FieldError("asOf",
+                         "this endpoint does not answer as of a time (lineage, node, upstream, downstream and "
+                         "graph do)")
     node = selectors.node_get(user=request_user(request), node_id=node_id)
     if node is None:
         raise Http404

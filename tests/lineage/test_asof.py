@@ -271,6 +271,23 @@ def test_bad_as_of_values_are_a_400_naming_the_parameter(admin_client: APIClient
 
 
 @pytest.mark.django_db
+def test_endpoints_that_do_not_answer_as_of_a_time_refuse_the_parameter_instead_of_ignoring_it(
+        admin_client: APIClient) -> None:
+    """A path, a column walk, a dataset's columns, its tags or a run asked ``asOf`` would answer with the graph of
+    now as if it were then: a 400 naming ``asOf`` says so instead."""
+    _ingest()
+    raw = quote(ids.dataset_id(NS, "raw"), safe="")
+    features = quote(ids.dataset_id(NS, "features"), safe="")
+    stamp = quote(_at(30))
+    for path in (f"/api/v1/paths?from={raw}&to={features}&asOf={stamp}", f"/api/v1/nodes/{raw}/tags?asOf={stamp}",
+                 f"/api/v1/nodes/{raw}/columns?asOf={stamp}", f"/api/v1/nodes/{raw}/columns/id/upstream?asOf={stamp}",
+                 f"/api/v1/nodes/{raw}/tags?asOfKind=event"):
+        resp = admin_client.get(path)
+        assert resp.status_code == 400, (path, resp.status_code)
+        assert "asOf" in json.dumps(resp.json()), path
+
+
+@pytest.mark.django_db
 def test_older_rows_answer_from_receipt_until_the_backfill_command_makes_event_times_exact(
         admin_client: APIClient) -> None:
     from django.core.management import call_command
