@@ -62,6 +62,38 @@ def test_each_request_gets_its_own_copy_of_the_user(viewer: User, settings: Any)
     assert second is not None and second[0].role == "viewer" and second[0] is not first[0]
 
 
+def test_the_tokens_user_is_the_requests_own_copy_too(viewer: User, settings: Any) -> None:
+    """``request.auth.user`` is the same copy as ``request.user``, not an object shared by every request."""
+    settings.PORTAL_TOKEN_CACHE_SECONDS = 60
+    _, raw = token_issue(user=viewer)
+    _authenticate(raw)
+    user, token = _authenticate(raw)  # type: ignore[misc]
+    again = _authenticate(raw)
+    assert again is not None and token.user is user and again[1].user is not user
+
+
+@pytest.mark.parametrize("change", ["deactivated", "demoted"])
+def test_a_user_changed_in_this_process_is_not_served_from_the_cache(
+        viewer: User, settings: Any, change: str, django_capture_on_commit_callbacks: Any) -> None:
+    """Deactivating or demoting a user through the model (admin, SSO sync, user_ensure) drops their cached tokens
+    in this process at once: the cache must not keep serving the old role."""
+    settings.PORTAL_TOKEN_CACHE_SECONDS = 60
+    viewer.role = "admin"
+    viewer.save()
+    _, raw = token_issue(user=viewer)
+    assert _authenticate(raw)[0].role == "admin"  # type: ignore[index]
+    with django_capture_on_commit_callbacks(execute=True):
+        if change == "deactivated":
+            viewer.is_active = False
+        else:
+            viewer.role = "viewer"
+        viewer.save()
+    if change == "deactivated":
+        assert _client(raw).get(PATH).status_code == 401
+    else:
+        assert _authenticate(raw)[0].role == "viewer"  # type: ignore[index]
+
+
 def test_a_token_revoked_in_this_process_is_refused_at_once(viewer: User, settings: Any,
                                                             django_capture_on_commit_callbacks: Any) -> None:
     settings.PORTAL_TOKEN_CACHE_SECONDS = 60
