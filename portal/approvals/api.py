@@ -244,7 +244,7 @@ class ReleaseDiffApi(APIView):
                                      "fired), those in the subject, or those outside it.")],
         responses={200: OutputSerializer, 400: ErrorSerializer, 404: ErrorSerializer})
     def get(self, request: Request, pk: str) -> Response:
-        if not pk.isascii() or not pk.isdigit() or not 0 < int(pk) < 2**63:
+        if not (pk.isascii() and pk.isdigit() and len(pk) <= 19 and 0 < int(pk) < 2**63):
             raise FieldError("id", "expected a release id: a positive integer")
         only = request.query_params.get("only", "")
         if only and only not in self.ONLY:
