@@ -345,7 +345,8 @@ class Facts:
         rule of ``portal.evidence.selectors.deid_determined_runs`` (the run, its job, a version it wrote or that
         version's dataset), so a report answers from its own facts."""
         vouched = {pk for d in self.documents if d.doc_type == "deid_determination" and d.approved
-                   and d.in_effect(self.now) and d.attributes.get("method") in DEID_METHODS for pk in d.nodes}
+                   and d.approved_at is not None and d.approved_at <= self.now and d.in_effect(self.now)
+                   and d.attributes.get("method") in DEID_METHODS for pk in d.nodes}
         out = set()
         for pk, n in self.nodes.items():
             if n.kind != "run" or not n.deidentifies or not vouched:

@@ -126,6 +126,18 @@ def test_h9_deidentified_needs_a_recorded_run_and_a_determination():
     assert "no de-identification run produced it" in hipaa.deidentification(g.facts).failing[0].why
 
 
+def test_a_determination_approved_after_the_reports_moment_vouches_for_no_run():
+    """The report's rule is the evidence selector's (``deid_determined_runs``): approved and in effect at the
+    moment asked. A document in effect from a past date but approved only later did not vouch then."""
+    g = Graph()
+    phi = g.dataset("patients", tags={"PHI"})
+    out = g.dataset("cohort", tags={"DEIDENTIFIED"})
+    deid = g.run(reads=[g.version(phi)], writes=[g.version(out)], deidentifies=True)
+    g.doc("deid_determination", on=[deid], method="safe_harbor", approved=ago(-3), effective_from=ago(30))
+    assert deid.pk not in g.facts.deid_vouched
+    assert hipaa.deidentification(g.facts).status == FAIL
+
+
 def test_h10_production_with_phi_needs_a_fresh_risk_analysis():
     g = Graph()
     _, dv, run = _phi_pipeline(g)
