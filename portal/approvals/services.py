@@ -299,6 +299,7 @@ def _void_votes(release: Release, reason: str, by: User | None) -> int:
 
 def _refresh_locked(release: Release, by: User | None) -> Release:
     """Bring a locked release up to date: a changed subject voids votes; old approvals expire."""
+    lineage: Lineage | None = None
     if release.state in OPEN_STATES | {Release.State.APPROVED} and not release.break_glass:
         lineage = lineage_of(release.model_version)
         policy = policy_in_force(model_version=release.model_version, environment=release.environment,
@@ -325,13 +326,14 @@ def _refresh_locked(release: Release, by: User | None) -> Release:
         release.save()
         audit_record(actor=by, action="approval.release_expired", target_kind="release", target_id=str(release.pk))
     if release.state == Release.State.PENDING:
-        _maybe_approve(release, by)
+        _maybe_approve(release, by, lineage)
     return release
 
 
-def _maybe_approve(release: Release, by: User | None) -> None:
+def _maybe_approve(release: Release, by: User | None, lineage: Lineage | None = None) -> None:
     """Approve when the quorum is met, the policy's required evidence is attached and the wait is over; never
-    when the subject's lineage walk reached its safety bound."""
+    when the subject's lineage walk reached its safety bound. ``lineage``: the walk the caller already made under
+    the same lock, kept as the lineage approved instead of walking again."""
     met, assigned, missing = release_quorum(release)
     if release.subject.get("truncated"):
         reason = ("quorum met, but " if met else "") + truncated_reason()
@@ -357,7 +359,7 @@ def _maybe_approve(release: Release, by: User | None) -> None:
         release.signatures.filter(signer__username=username, voided_at__isnull=True).update(counted_for=group)
     release.state, release.state_reason, release.approved_at = Release.State.APPROVED, "quorum met", timezone.now()
     release.approved_lineage = lineage_capture(model_version=release.model_version, subject=release.subject,
-                                               approved_at=release.approved_at)
+                                               lineage=lineage, approved_at=release.approved_at)
     release.save()
     audit_record(actor=by, action="approval.release_approved", target_kind="release", target_id=str(release.pk),
                  payload={"counted": assigned, "subject_digest": release.subject_digest,
