@@ -62,11 +62,7 @@ def incident_update(request: HttpRequest, pk: int) -> HttpResponse:
         if what == "action":
             services.incident_action_add(by=request_user(request), incident=incident, text=request.POST.get("text", ""))
         elif what == "notify":
-            try:  # bad input is the caller's: 400 naming the field, the page shown again, nothing recorded
-                when = query_datetime({"notified_at": request.POST.get("notified_at", "").strip()}, "notified_at")
-            except FieldError as exc:
-                messages.error(request, f"{exc.field}: {exc.message}")
-                return _detail(request, incident, status=400)
+            when = query_datetime({"notified_at": request.POST.get("notified_at", "").strip()}, "notified_at")
             services.incident_notify(by=request_user(request), incident=incident, clock=request.POST.get("clock", ""),
                                      notified_at=when, authority=request.POST.get("authority", ""),
                                      reference=request.POST.get("reference", ""),
@@ -77,9 +73,10 @@ def incident_update(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             raise DomainError("Unknown form.", field="what")
     except (DomainError, FieldError) as exc:
+        # Bad input is the caller's: 400 naming the field, the page shown again, nothing recorded.
         messages.error(request, f"{exc.field}: {exc.message}" if isinstance(exc, FieldError) else exc.message)
-    else:
-        messages.success(request, "Recorded.")
+        return _detail(request, incident, status=400)
+    messages.success(request, "Recorded.")
     return redirect("incidents:detail", pk=incident.pk)
 
 

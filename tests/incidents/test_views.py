@@ -83,6 +83,22 @@ def test_a_notification_time_that_is_not_a_date_time_is_a_400_naming_the_field(d
     assert r.status_code == 302 and incident.notifications.get().notified_at == sent
 
 
+def test_every_refused_form_is_a_400_showing_the_page_with_the_reason(deployment: Node, officer: User) -> None:
+    """Not only a bad notification time: an unknown clock, a wrong closing password or an unknown form are the
+    caller's mistakes too, answered alike (400, the page again, the reason named), and record nothing."""
+    incident = services.incident_open(by=officer, title="Drift", kinds=["personal_data_breach"], severity="low",
+                                      detected_at=timezone.now() - timedelta(days=2), deployments=[deployment.node_id])
+    c = _client(officer)
+    for form, said in (({"what": "notify", "clock": "no-such-clock", "notified_at": "2026-12-01 10:00",
+                         "authority": "ICO"}, "clock"),
+                       ({"what": "close", "password": "bad", "reason": "fixed"}, "password"),
+                       ({"what": "sing"}, "what")):
+        r = c.post(f"/incidents/{incident.pk}/update", form)
+        assert r.status_code == 400 and said in r.content.decode().lower(), form
+    incident.refresh_from_db()
+    assert incident.state == "open" and not incident.notifications.exists()
+
+
 def test_kinds_read_in_words_not_as_stored_values(deployment: Node, officer: User) -> None:
     incident = services.incident_open(by=officer, title="Leak", kinds=["personal_data_breach"], severity="high",
                                       detected_at=timezone.now(), deployments=[deployment.node_id])
