@@ -48,6 +48,9 @@ def node_at_or_404(request: Request, node_id: str, at: asof.AsOf | None) -> Node
     return node
 
 
+MEMBERS_SHOWN = 50
+
+
 def node_detail_body(request: Request, node: Node, at: asof.AsOf) -> dict[str, Any]:
     """``NodeDetailApi``'s answer as of then: members, parent, state, tags and sensitive upstream of then. Facets and
     attributes are the node's current ones (no history is kept of them); column sensitivity is left out."""
@@ -55,9 +58,10 @@ def node_detail_body(request: Request, node: Node, at: asof.AsOf) -> dict[str, A
     data = dict(NodeDetailSerializer(node).data)
     summary = asof.node_summaries(user=user, pks=[node.pk], at=at)[node.pk]
     data.update(state=summary["state"], tags=summary["tags"], updatedAt=summary["updatedAt"])
-    members = sorted(m for _, m in asof.members_of([node.pk], at))
+    # The newest 50 of then (the live answer's bound), summarised; a job's thousands of runs are not read.
+    members = sorted((m for _, m in asof.members_of([node.pk], at)), reverse=True)[:MEMBERS_SHOWN]
     rows = asof.node_summaries(user=user, pks=members, at=at)
-    data["members"] = sorted(rows.values(), key=lambda r: r["id"])[:50]
+    data["members"] = [rows[pk] for pk in members if pk in rows]
     if node.parent_id:
         parent = Node.objects.visible_to(user).filter(pk=node.parent_id).first()
         data["parent"] = parent.node_id if parent else None
