@@ -81,7 +81,9 @@ def _lineage_rows(read: _Read, lineage: Lineage) -> list[dict[str, Any]]:
     return [read.rows[pk] for pk in lineage.pks if pk in read.rows]
 
 
-def _capture(read: _Read, lineage: Lineage, subject: dict[str, Any], approved_at: Any) -> dict[str, Any]:
+def _graph(read: _Read, lineage: Lineage) -> tuple[dict[str, dict[str, Any]], list[list[str]]]:
+    """A lineage's nodes (with their attributes and tags) and edges as a snapshot keeps them: the same for every
+    release of the model version, whatever its policy."""
     rows = _lineage_rows(read, lineage)
     known = {r["pk"] for r in rows}
     by_pk = {r["pk"]: r for r in rows}
@@ -102,9 +104,14 @@ def _capture(read: _Read, lineage: Lineage, subject: dict[str, Any], approved_at
             "attrs": attrs}
     edges = sorted({(by_pk[s]["node_id"], by_pk[d]["node_id"], k) for pk in known for s, d, k in
                     read.edges.get(pk, ()) if s in by_pk})
+    return dict(sorted(nodes.items())), [list(e) for e in edges]
+
+
+def _capture(graph: tuple[dict[str, dict[str, Any]], list[list[str]]], lineage: Lineage, subject: dict[str, Any],
+             approved_at: Any) -> dict[str, Any]:
+    nodes, edges = graph
     return {"format": SNAPSHOT_FORMAT, "captured_at": _iso(timezone.now()), "approved_at": _iso(approved_at),
-            "subject_digest": subject_digest(subject), "subject": subject,
-            "nodes": dict(sorted(nodes.items())), "edges": [list(e) for e in edges],
+            "subject_digest": subject_digest(subject), "subject": subject, "nodes": nodes, "edges": edges,
             "sensitive": lineage.sensitive, "truncated": lineage.cut}
 
 
@@ -112,7 +119,7 @@ def lineage_capture(*, model_version: Node, subject: dict[str, Any], lineage: Li
                     approved_at: Any = None) -> dict[str, Any]:
     """The lineage a release is approved on: ``subject`` (the digested subject) and the whole upstream graph."""
     lineage = lineage or lineage_of(model_version)
-    return _capture(_read([lineage]), lineage, subject, approved_at)
+    return _capture(_graph(_read([lineage]), lineage), lineage, subject, approved_at)
 
 
 def _iso(t: Any) -> str | None:
@@ -180,6 +187,8 @@ def _nodes(before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]], 
         out.append(Change("node", "removed", n["kind"], nid, "", _node_text(n), n["kind"] in SUBJECT_KINDS))
     for nid in sorted(before.keys() & after.keys()):
         a, b = before[nid], after[nid]
+        if a == b:  # most nodes of a large lineage: nothing below would find a difference
+            continue
         diffs = [f"{k} {a['attrs'].get(k) or '(none)'} → {b['attrs'].get(k) or '(none)'}"
                  for k in sorted(set(a["attrs"]) | set(b["attrs"])) if a["attrs"].get(k) != b["attrs"].get(k)]
         if a["version"] != b["version"]:
@@ -292,13 +301,14 @@ def lineages_now(releases: list[Release], effective: dict[str, list[Policy]] | N
     read = _read(list(walks.values()))
     if effective is None:
         effective = policies_effective(environments={r.environment for r in releases})
+    graphs = {pk: _graph(read, lineage) for pk, lineage in walks.items()}
     out = {}
     for r in releases:
         mv, lineage = models[r.model_version_id], walks[r.model_version_id]
         policy = policy_in_force(model_version=mv, environment=r.environment, lineage=lineage,
                                  effective=effective[r.environment]) or r.policy
         subject = subject_build(model_version=mv, policy=policy, lineage=lineage, rows=_lineage_rows(read, lineage))
-        out[r.pk] = _capture(read, lineage, subject, None)
+        out[r.pk] = _capture(graphs[r.model_version_id], lineage, subject, None)
     return out
 
 
