@@ -349,6 +349,29 @@ def node_exists(node: Node, at: AsOf) -> bool:
     return node.pk in nodes_existing([node.pk], at)
 
 
+def nodes_get(*, user: User, node_ids: list[str], at: AsOf) -> list[Node]:
+    """The nodes named ``node_ids`` that ``user`` may see and that existed then: current ones, and (on the receipt
+    clock) ones dropped since (``NodeRetired``), as unsaved ``Node`` objects with the pk they had, their row as it
+    was when dropped, and no facets or attributes (none are kept). A node of another team is left out, as one
+    that never was."""
+    live = list(Node.objects.visible_to(user).filter(node_id__in=node_ids))
+    alive = nodes_existing([n.pk for n in live], at)
+    out = [n for n in live if n.pk in alive]
+    missing = set(node_ids) - {n.node_id for n in out}
+    if missing and at.kind == "received":
+        retired = (NodeRetired.objects.visible_to(user)
+                   .filter(node_id__in=missing, created_at__lte=at.at, retired_at__gt=at.at).order_by("retired_at"))
+        seen: set[str] = set()
+        for r in retired:
+            if r.node_id not in seen:
+                seen.add(r.node_id)
+                out.append(Node(pk=r.pk, node_id=r.node_id, kind=r.kind, namespace=r.namespace, name=r.name,
+                                version=r.version, environment=r.environment, parent_id=r.parent_id, state=r.state,
+                                owners=r.owners, created_at=r.created_at, updated_at=r.updated_at,
+                                event_from=r.event_from))
+    return out
+
+
 def members_of(parents: list[int], at: AsOf) -> list[tuple[int, int]]:
     """(parent, member) of the given datasets and jobs as of then: their versions and runs."""
     cond, params = _live(at)

@@ -41,11 +41,13 @@ def asof_param(request: Request) -> asof.AsOf | None:
 
 
 def node_at_or_404(request: Request, node_id: str, at: asof.AsOf | None) -> Node:
-    """The node the reader may see, and (with ``at``) that existed then; else 404."""
-    node = node_or_404(request, node_id, as_of_answered=True)
-    if at is not None and not asof.node_exists(node, at):
+    """The node the reader may see, and (with ``at``) that existed then, dropped since or not; else 404."""
+    if at is None:
+        return node_or_404(request, node_id, as_of_answered=True)
+    found = asof.nodes_get(user=request_user(request), node_ids=[node_id], at=at)
+    if not found:
         raise Http404
-    return node
+    return found[0]
 
 
 MEMBERS_SHOWN = 50
