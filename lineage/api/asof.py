@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from portal.accounts.permissions import request_user
 from portal.lib.errors import FieldError, query_datetime
 
-from .. import asof, marquez
+from .. import asof, marquez, stops
 from ..models import Node, NodeRetired
 from .common import NodeDetailSerializer, node_or_404
 
@@ -54,8 +54,9 @@ MEMBERS_SHOWN = 50
 
 
 def node_detail_body(request: Request, node: Node, at: asof.AsOf) -> dict[str, Any]:
-    """``NodeDetailApi``'s answer as of then: members, parent, state, tags and sensitive upstream of then. Facets and
-    attributes are the node's current ones (no history is kept of them); column sensitivity is left out."""
+    """``NodeDetailApi``'s answer as of then: members, parent, state, tags, sensitive upstream and the
+    de-identifying runs that did not stop a tag, of then. Facets and attributes are the node's current ones (no
+    history is kept of them); column sensitivity is left out."""
     user = request_user(request)
     data = dict(NodeDetailSerializer(node).data)
     summary = asof.node_summaries(user=user, pks=[node.pk], at=at)[node.pk]
@@ -67,7 +68,9 @@ def node_detail_body(request: Request, node: Node, at: asof.AsOf) -> dict[str, A
     if node.parent_id:
         parent = Node.objects.visible_to(user).filter(pk=node.parent_id).first()
         data["parent"] = parent.node_id if parent else None
-    data["sensitiveUpstream"] = asof.sensitive_upstream(node, at)
+    data["sensitiveUpstream"], passed = asof.sensitive_upstream_explained(node, at)
+    notes, hidden = stops.deid_notes(user=user, run_pks=passed)
+    data["deidentificationNotStopping"] = {"runs": notes, "hidden": hidden}
     return data
 
 
