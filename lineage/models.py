@@ -292,7 +292,10 @@ class NodeRetired(models.Model):
     objects = NodeRetiredQuerySet.as_manager()
 
     class Meta:
-        indexes = [models.Index(fields=["parent_id"], name="noderetired_parent")]
+        # by node id: redaction asks of every answer which ids name a dropped node, and an as-of read finds a
+        # dropped root or expansion by its id (asof.nodes_get)
+        indexes = [models.Index(fields=["parent_id"], name="noderetired_parent"),
+                   models.Index(fields=["node_id"], name="noderetired_node_id")]
 
     def __str__(self) -> str:
         return f"{self.node_id} until {self.retired_at}"

@@ -292,6 +292,24 @@ def test_a_node_dropped_since_answers_as_of_a_moment_it_existed_to_those_who_may
 
 
 @pytest.mark.django_db
+def test_dropped_nodes_are_found_by_id_through_an_index(alice: Any) -> None:
+    """Redaction asks of every answer which of its ids name a dropped node, and an as-of read finds a dropped root
+    by id: with sequential scans ruled out, PostgreSQL must have an index on ``NodeRetired.node_id`` to use."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the plan is PostgreSQL's")
+    moments = _ingest()
+    initial = ids.dataset_version_id(NS, "features", "initial")
+    at = moments[2]
+    with connection.cursor() as cur:
+        cur.execute("SET LOCAL enable_seqscan = off")  # the test table is tiny: a scan would win anyway
+    for qs in (NodeRetired.objects.visible_to(alice).filter(node_id__in=[initial, "dataset:x:y"]),
+               NodeRetired.objects.filter(node_id=initial, created_at__lte=at, retired_at__gt=at)):
+        assert "noderetired_node_id" in qs.explain(), qs.explain()
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize(("query", "field"), [
     ("asOf=yesterday", "asOf"), ("asOf=0116-01-01T00:00:00%2B16:04", "asOf"),
     ("asOf=2026-01-01&asOfKind=wall", "asOfKind"), ("asOfKind=event", "asOf"),
