@@ -21,6 +21,7 @@ from typing import Any
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 
 from .models import Node, NodeKind, NodeRetired
+from .selectors import hidden_namespaces
 
 _ID = re.compile("^(" + "|".join(re.escape(k) for k in NodeKind.values) + "):.")
 
@@ -91,29 +92,41 @@ class Redactor:
 
     def __init__(self, user: Any) -> None:
         self.user = user
-        self.everything = bool(getattr(user, "is_authenticated", False) and user.sees_all_namespaces)
+        self.authenticated = bool(getattr(user, "is_authenticated", False))
+        self.everything = self.authenticated and bool(user.sees_all_namespaces)
         self.hidden: dict[str, str] = {}  # hidden node id -> its label
+        self._hidden_ns: frozenset[str] | None = None  # the namespaces of other teams, once asked
 
     def load(self, node_ids: Iterable[str]) -> None:
+        """Learn which of ``node_ids`` name nodes (current, or dropped since: ``asof.py`` still answers them) of
+        another team. A node is the reader's to see unless its namespace is one of ``hidden_namespaces``: one
+        query for those, then one for the ids (per 2000), and the dropped nodes only for ids no current node has."""
         if self.everything:
             return
-        wanted = {n for n in node_ids if n not in self.hidden}
+        wanted = sorted({n for n in node_ids if n not in self.hidden})
         if not wanted:
             return
-        ids = list(wanted)
-        visible: set[str] = set()
-        for i in range(0, len(ids), 2000):
-            part = ids[i:i + 2000]
-            for model in (Node, NodeRetired):  # a dropped node still answers lineage as of a time (asof.py)
-                visible.update(model.objects.visible_to(self.user).filter(node_id__in=part)
-                               .values_list("node_id", flat=True))
+        others = self._other_teams()
+        if others is not None and not others:
+            return  # nothing belongs to a team this reader is not in
         # An id that names no node at all (a typo in a facet) is not another team's: leave it.
-        existing: set[str] = set()
-        for i in range(0, len(ids), 2000):
-            for model in (Node, NodeRetired):
-                existing.update(model.objects.filter(node_id__in=ids[i:i + 2000]).values_list("node_id", flat=True))
-        for node_id in existing - visible:
-            self.hidden[node_id] = redacted_label(node_id.split(":", 1)[0])
+        found: dict[str, str] = {}
+        for model in (Node, NodeRetired):
+            ask = [n for n in wanted if n not in found]
+            for i in range(0, len(ask), 2000):
+                found.update(model.objects.filter(node_id__in=ask[i:i + 2000]).values_list("node_id", "namespace"))
+        for node_id, namespace in found.items():
+            if others is None or namespace in others:
+                self.hidden[node_id] = redacted_label(node_id.split(":", 1)[0])
+
+    def _other_teams(self) -> frozenset[str] | None:
+        """The namespaces of teams the reader is not in (asked once); None for a reader not signed in, from whom
+        every node is hidden."""
+        if not self.authenticated:
+            return None
+        if self._hidden_ns is None:
+            self._hidden_ns = frozenset(hidden_namespaces(self.user))
+        return self._hidden_ns
 
     def is_hidden(self, node_id: str) -> bool:
         return node_id in self.hidden
