@@ -258,6 +258,8 @@ PORTAL_EVIDENCE_QUOTA_BYTES = env_int("PORTAL_EVIDENCE_QUOTA_BYTES", 2 * 1024**3
 PORTAL_ORG_WIDE_ROLES = ("admin", "auditor", "compliance_officer")
 # Rows each dashboard panel lists (its card counts them all and links to the whole list).
 PORTAL_DASHBOARD_PANEL_ROWS = env_int("PORTAL_DASHBOARD_PANEL_ROWS", 10)
+# Rows per page of those whole lists ("500 of 1234", then the next page).
+PORTAL_DASHBOARD_LIST_ROWS = env_int("PORTAL_DASHBOARD_LIST_ROWS", 500)
 
 # Audit trail: checkpoints are signed with an Ed25519 key and also appended to a file outside the database.
 PORTAL_AUDIT_KEY = os.environ.get("PORTAL_AUDIT_KEY", str(VAR_DIR / "audit_ed25519.pem"))
