@@ -281,7 +281,9 @@ if PORTAL_AUDIT_SEQUENCER not in ("inline", "service"):
 PORTAL_AUDIT_LATENCY = float(os.environ.get("PORTAL_AUDIT_LATENCY", "1.0"))
 PORTAL_AUDIT_WITNESSES = os.environ.get("PORTAL_AUDIT_WITNESSES", "").split()
 # PORTAL_AUDIT_WITNESS_KEYS: space-separated URL=PATH, the public key (PEM) of each HTTP witness (its GET /public-key,
-# fetched once and pinned): every countersignature it returns or holds must verify under it.
+# fetched once and pinned): every countersignature it returns or holds must verify under it. After the witness
+# rotates its key, URL=NEW.pem,OLD.pem: its old checkpoints verify under the retired key (one under a key no longer
+# pinned is reported, not failed, unless it is the witness's newest).
 PORTAL_AUDIT_WITNESS_KEYS = dict(item.split("=", 1) for item in os.environ.get("PORTAL_AUDIT_WITNESS_KEYS", "").split()
                                  if "=" in item)
 PORTAL_TRUST_X_FORWARDED_FOR = env_bool("PORTAL_TRUST_X_FORWARDED_FOR", False)
