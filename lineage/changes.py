@@ -1,7 +1,7 @@
 """A marker that moves whenever the lineage changes: for consumers that keep answers computed from it (the
 release diff's cache) and must know, cheaply and exactly, that nothing changed since.
 
-Database triggers (migration ``0010_lineage_change_marker``) move it on every statement that writes nodes, edges
+Database triggers (migration ``0011_lineage_change_marker``) move it on every statement that writes nodes, edges
 or tags, whoever writes them (ingestion, tags set through the API, a rebuild, raw SQL). On PostgreSQL a trigger
 takes the next value of a sequence (no row lock: concurrent ingestion does not queue behind it) and holds a
 shared advisory lock until its transaction ends; a sequence value is visible before the transaction that took it

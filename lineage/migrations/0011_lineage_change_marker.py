@@ -43,6 +43,6 @@ def backwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("lineage", "0009_node_walk_index")]
+    dependencies = [("lineage", "0010_noderetired_node_id")]
 
     operations = [migrations.RunPython(forwards, backwards)]
