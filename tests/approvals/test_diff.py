@@ -17,7 +17,7 @@ from portal.accounts.services import namespace_assign, user_ensure
 from portal.approvals import diff, materiality, services
 from portal.approvals.models import Policy, Release
 from portal.audit.models import AuditEntry
-from tests.approvals.conftest import PASSWORD, ingest
+from tests.approvals.conftest import PASSWORD, ingest, train
 from tests.conftest import api_client
 from tests.factories import dataset, facet, model_output, run_event
 
@@ -256,6 +256,34 @@ def test_a_repeated_look_walks_nothing_and_any_change_upstream_shows_at_once(rel
         ("model-risk", 1), ("compliance", 1)], material_change={"metric_drop_percent": 50})
     d, statements = look(release, people["admin"])
     assert walked(statements) and d["current_digest"] != first["current_digest"]  # the policy in force moved
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_determination_approved_since_shows_at_once_though_no_lineage_changed(policy, people) -> None:
+    from tests.evidence.conftest import approve as approve_document
+    from tests.evidence.conftest import upload
+
+    cache.clear()
+    deid = "run:44444444-4444-4444-8444-444444444444"
+    ingest(run_event(job="deidentify", time="2026-01-01T00:00:00Z", run_id=deid.removeprefix("run:"),
+                     run_facets={"portalRun": facet(deidentifies=True)},
+                     inputs=[dataset("postgres://ehr:5432", "clinical.notes", tags={"mrn": ["PHI"]})],
+                     outputs=[dataset("postgres://bank-db:5432", "features.credit")]))
+    train()  # reads the version the de-identifying run wrote: PHI reaches the model, no determination stops it
+    phi = services.policy_create(by=people["admin"], environment="production", sensitive_tag="PHI", reason="PHI",
+                                 groups=[("model-risk", 1), ("compliance", 1)])
+    release = services.release_request(by=people["requester"], model="credit", version="7",
+                                       environment="production", justification="quarterly refresh")
+    assert release.policy == phi
+    release = approve(release, people)
+    assert look(release, people["admin"])[0]["changes"] == []
+    assert not walked(look(release, people["admin"])[1])
+    approve_document(upload(people["admin"], doc_type="deid_determination", title="Safe harbor",
+                            attributes={"method": "safe_harbor"}, node_ids=[deid]), people["risk"])
+    d, statements = look(release, people["admin"])  # PHI stops now: the PHI policy no longer governs
+    assert walked(statements) and d["voids_approval"] is True
+    assert [c["detail"] for c in by(d["changes"], element="policy")] == [
+        f"{phi.key} v1 → {policy.key} v{policy.version}"]
 
 
 @pytest.mark.django_db(transaction=True)
