@@ -244,8 +244,12 @@ def policy_list(request: HttpRequest) -> HttpResponse:
         if not is_admin:
             messages.error(request, "Only admins may change approval policies.")
             return redirect("approvals:policies")
+        # What the form does not show comes from the version it follows, or (a new scope) the one it was filled from.
         follows = selectors.policy_latest(**{k: request.POST.get(k, "").strip() for k in (
             "environment", "namespace", "model_name", "sensitive_tag")})
+        filled_from = request.POST.get("from_version", "")
+        if follows is None and filled_from.isdigit() and len(filled_from) < 12:
+            follows = Policy.objects.filter(pk=int(filled_from)).first()
         data = PolicyInputSerializer(data=policy_form_data(request.POST, follows=follows))
         try:
             data.is_valid(raise_exception=True)
