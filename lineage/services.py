@@ -285,10 +285,15 @@ def _monitoring_resolve(records: list[MonitoringRecord], id_map: dict[str, int])
 
 
 def _apply(delta: GraphDelta, now: datetime, by: User | None = None) -> list[Change]:
-    """Apply a delta; returns the audit entries of the classifications it weakened."""
+    """Apply a delta; returns the audit entries of the classifications it weakened.
+
+    Locks, in the order taken (the deadlock argument is at ``versions.datasets_lock``): the deployments'
+    advisory locks, the delta's node rows (``_apply_nodes``), the edges and tags it inserts, the deployment rows
+    it supersedes, then the datasets' advisory locks, as late as possible: only version resolution and what reads
+    its result (column edges, the history's read times) come after them.
+    """
     weakened: list[Change] = []
     deploy_keys = _deployment_keys(delta)
-    datasets_lock(delta)
     id_map = _apply_nodes(delta, now, weakened)
     db_now = _dt(now)
     # each edge's event time goes in with it; asof.history_apply moves it back when an earlier one arrives later
@@ -297,8 +302,6 @@ def _apply(delta: GraphDelta, now: datetime, by: User | None = None) -> list[Cha
                    + [(s, d, k, db_now, _dt(t)) for s, d, k, t in _existing_edges(delta, id_map)])
     insert_ignore("lineage_edge", ("src_id", "dst_id", "kind", "created_at", "event_from"), edges,
                   conflict=("src_id", "dst_id", "kind"))
-    relinked = reads_resolve(delta, id_map)
-    _apply_columns(delta, id_map, db_now)
     tags = sorted((id_map[n], f, t, NodeTag.Source.FACET, db_now) for n, f, t in delta.tags)
     new_tags = insert_ignore("lineage_nodetag", ("node_id", "field", "tag", "source", "created_at"), tags,
                              conflict=("node_id", "field", "tag"), returning=("node_id", "field", "tag"))
@@ -308,6 +311,9 @@ def _apply(delta: GraphDelta, now: datetime, by: User | None = None) -> list[Cha
         weakened.extend(_weakened(by_pk[pk], "dataset", {"tags": []}, {"tags": [Tag.DEIDENTIFIED.value]})
                         for pk in sorted(marked))
     _supersede(deploy_keys, now)
+    datasets_lock(delta)
+    relinked = reads_resolve(delta, id_map)
+    _apply_columns(delta, id_map, db_now)
     history_apply(delta, id_map, now, relinked)  # lineage as of a time (asof.py): event times, states
     deployed = [d.node_id for d in delta.nodes.values() if d.kind == "deployment" and d.state == "active"]
     if deployed:

@@ -79,8 +79,33 @@ def _run_started(run_pks: list[int]) -> dict[int, datetime]:
 
 def datasets_lock(delta: GraphDelta) -> None:
     """Order concurrent batches that read or write the same datasets (PostgreSQL): without it, a write and a read
-    it precedes, committed at the same moment by two batches, would each miss the other. Taken before any node
-    row is locked, in a fixed order, so it cannot close a cycle with the row locks."""
+    it precedes, committed at the same moment by two batches, would each miss the other. A transaction-scoped
+    advisory lock per dataset, in one statement in a fixed order.
+
+    Taken as late as ``services._apply`` can: after the batch's node rows, edges, tags and superseded deployments
+    are written, just before version resolution, so it is held only over resolution, what reads its result and
+    the commit. Why that cannot close a cycle with the row locks:
+
+    1. Every dataset a delta reads or writes is one of its nodes (``plan.Planner._dataset`` for each input, output
+       and monitoring reference), and ``services._apply_nodes`` holds every node row of the delta before anything
+       else of the batch: inserted, or locked ``FOR NO KEY UPDATE``, parents (jobs, datasets) before children
+       (runs, versions), each pass in ``node_id`` order. One order for every batch: the node phase alone cannot
+       deadlock, and a batch waiting in it holds only rows earlier in that order (and the deployments' advisory
+       locks, taken before any row, in key order).
+    2. So a batch asking for dataset D's lock here holds D's node row; any other batch that took D's lock here
+       held D's row too, and keeps it to its commit. Two batches sharing a dataset are therefore already ordered
+       by that row in the node phase, the later one waiting there, before it locks anything out of order; this
+       lock is not waited for by them.
+    3. After it a batch touches, beside rows only it wrote: the reads, writes, reads edges and versions of the
+       datasets it locked (``_relink`` inserts, re-parents, retires and moves rows another batch may hold only if
+       that batch holds the dataset's node row as well -- a version node is in a delta only with its dataset,
+       ``Planner._dataset_version`` -- and so is not running beside it, by 2); and foreign-key checks of inserted
+       edges (``KEY SHARE``, which ``FOR NO KEY UPDATE`` does not block).
+
+    Point 2 rests on ``_apply_nodes`` holding *every* node row of the delta, changed or not; if it ever skips
+    unchanged rows, this lock becomes the one that orders batches sharing a dataset and must move back before the
+    node phase. ``tests/lineage/test_ingest_storage.py`` runs concurrent batches sharing datasets in opposite
+    orders against the serial graph."""
     keys = sorted({ds for _, ds in delta.reads} | {ds for ds, _ in delta.writes})
     if keys and connection.vendor == "postgresql":
         with connection.cursor() as cur:
