@@ -96,6 +96,11 @@ def replaying() -> Iterator[None]:
         _replaying.reset(token)
 
 
+def _earlier(rows: list[tuple[int, Any]], times: dict[int, datetime]) -> list[tuple[int, datetime]]:
+    """(row id, time) for the rows whose stored time (``rows``: id, time or None) is later than ``times`` says."""
+    return sorted((i, times[i]) for i, t in rows if i in times and (t is None or _as_time(t) > times[i]))
+
+
 def _as_time(value: Any) -> datetime:
     """A time from a raw SQL row: an aware datetime on PostgreSQL, text on SQLite."""
     if isinstance(value, datetime):
@@ -105,33 +110,47 @@ def _as_time(value: Any) -> datetime:
 
 def _event_times(delta: GraphDelta, pk: dict[str, int], relinked: Iterable[int] = ()) -> set[int]:
     """Move each edge's, read's, node's and tag's ``event_from`` back to the delta's time when it is earlier (new
-    rows carry theirs from their INSERT, reads edges too: ``versions._relink``): conditional set-based UPDATEs, so
-    only rows that move are written and nothing is read into Python. Returns the runs whose reads it touched
-    (the delta's and ``relinked``)."""
+    rows carry theirs from their INSERT, reads edges too: ``versions._relink``). Edges, reads and nodes are read
+    first by an indexed ``= ANY`` and only those that move are written by pk: an ``UPDATE ... FROM`` joined to
+    thousands of (src, dst, kind), (run, dataset) or pk rows had PostgreSQL hash the whole table (a custom plan
+    knows the array's size), which grew with the graph.
+    Returns the runs whose reads it touched (the delta's and ``relinked``)."""
     wanted = {n for e in delta.edge_times for n in e[:2]} - set(pk)
     if wanted:
         pk.update(Node.objects.filter(node_id__in=wanted).values_list("node_id", "id"))
-    said = sorted((pk[s], pk[d], k, t) for (s, d, k), t in delta.edge_times.items() if s in pk and d in pk)
-    _update_from(said, "s, d, k, t", 3,
-                 "UPDATE lineage_edge SET event_from = v.t FROM v WHERE lineage_edge.src_id = v.s AND "
-                 "lineage_edge.dst_id = v.d AND lineage_edge.kind = v.k AND "
-                 "(lineage_edge.event_from IS NULL OR lineage_edge.event_from > v.t)")
-    reads = sorted((pk[r], pk[ds], t) for (r, ds), (t, _) in delta.reads.items() if r in pk and ds in pk)
-    _update_from(reads, "r, ds, t", 2,
-                 "UPDATE lineage_edge SET event_from = v.t FROM v, lineage_node n WHERE lineage_edge.kind = 'reads' "
-                 "AND lineage_edge.dst_id = v.r AND n.id = lineage_edge.src_id AND n.parent_id = v.ds AND "
-                 "(lineage_edge.event_from IS NULL OR lineage_edge.event_from > v.t)")
-    runs = {r for r, _, _ in reads} | set(relinked)
-    first = sorted((pk[n], t) for n, t in delta.first_seen.items() if n in pk)
-    _update_from(first, "p, t", 1,
-                 "UPDATE lineage_node SET event_from = v.t FROM v WHERE lineage_node.id = v.p AND "
-                 "(lineage_node.event_from IS NULL OR lineage_node.event_from > v.t)")
-    # a version a read links exists from that read's time (an ``initial`` one has no other)
-    _update_from([(r,) for r in sorted(runs)], "r", 0,
-                 "UPDATE lineage_node SET event_from = m.t FROM (SELECT e.src_id AS p, MIN(e.event_from) AS t "
-                 "FROM lineage_edge e WHERE e.kind = 'reads' AND e.dst_id IN (SELECT r FROM v) GROUP BY e.src_id) m "
-                 "WHERE lineage_node.id = m.p AND m.t IS NOT NULL AND "
-                 "(lineage_node.event_from IS NULL OR lineage_node.event_from > m.t)")
+    said = {(pk[s], pk[d], k): t for (s, d, k), t in delta.edge_times.items() if s in pk and d in pk}
+    if said:
+        by_id: dict[int, datetime] = {}
+        stored: list[tuple[int, Any]] = []
+        for i, s, d, k, t in select_in("SELECT id, src_id, dst_id, kind, event_from FROM lineage_edge WHERE dst_id",
+                                       sorted({d for _, d, _ in said})):
+            if (s, d, k) in said:
+                by_id[i] = said[(s, d, k)]
+                stored.append((i, t))
+        _update_from(_earlier(stored, by_id), "i, t", 1,
+                     "UPDATE lineage_edge SET event_from = v.t FROM v WHERE lineage_edge.id = v.i")
+    reads = {(pk[r], pk[ds]): t for (r, ds), (t, _) in delta.reads.items() if r in pk and ds in pk}
+    if reads:  # the edge of each read, whichever version it links (its parent is the dataset read)
+        by_id, stored = {}, []
+        for i, r, ds, t in select_in("SELECT e.id, e.dst_id, n.parent_id, e.event_from FROM lineage_edge e JOIN "
+                                     "lineage_node n ON n.id = e.src_id WHERE e.kind = 'reads' AND e.dst_id",
+                                     sorted({r for r, _ in reads})):
+            if (r, ds) in reads:
+                by_id[i] = reads[(r, ds)]
+                stored.append((i, t))
+        _update_from(_earlier(stored, by_id), "i, t", 1,
+                     "UPDATE lineage_edge SET event_from = v.t FROM v WHERE lineage_edge.id = v.i")
+    runs = {r for r, _ in reads} | set(relinked)
+    first = {pk[n]: t for n, t in delta.first_seen.items() if n in pk}
+    if runs:  # a version a read links exists from that read's time (an ``initial`` one has no other)
+        for src, t in select_in("SELECT src_id, MIN(event_from) FROM lineage_edge WHERE kind = 'reads' AND dst_id",
+                                sorted(runs), suffix="GROUP BY src_id"):
+            if t is not None:
+                first[src] = min(_as_time(t), first.get(src, _as_time(t)))
+    if first:
+        stored = select_in("SELECT id, event_from FROM lineage_node WHERE id", sorted(first))
+        _update_from(_earlier(stored, first), "p, t", 1,
+                     "UPDATE lineage_node SET event_from = v.t FROM v WHERE lineage_node.id = v.p")
     tags = sorted((pk[n], f, tag, t) for (n, f, tag), t in delta.tag_times.items() if n in pk)
     _update_from(tags, "n, f, g, t", 3,
                  "UPDATE lineage_nodetag SET event_from = v.t FROM v WHERE lineage_nodetag.node_id = v.n AND "
