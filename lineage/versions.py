@@ -38,6 +38,14 @@ _AFTER_SQL = """
 WITH v(ds, c) AS ({rows})
 SELECT r.id FROM lineage_datasetread r JOIN v ON r.dataset_id = v.ds AND r.at >= v.c
 """
+# PostgreSQL: a range scan of ``datasetread_dataset_time`` per dataset. Joined as above, its custom plan (it knows
+# the array's size) hashed the datasets against a sequential scan of every read stored, which grew with the graph;
+# OFFSET 0 keeps the lateral subquery from being flattened back into that join.
+_AFTER_SQL_PG = """
+WITH v(ds, c) AS ({rows})
+SELECT r.id FROM v CROSS JOIN LATERAL
+(SELECT id FROM lineage_datasetread WHERE dataset_id = v.ds AND at >= v.c OFFSET 0) r
+"""
 
 
 def _dt(value: datetime) -> Any:
@@ -129,7 +137,8 @@ def reads_resolve(delta: GraphDelta, id_map: dict[str, int]) -> set[int]:
         for part in chunks(rows, 400 if connection.vendor != "postgresql" else len(rows)):
             table, params = rows_relation([(d, c) for d, c in part])
             with connection.cursor() as cur:
-                cur.execute(_AFTER_SQL.format(rows=table), params)
+                sql = _AFTER_SQL_PG if connection.vendor == "postgresql" else _AFTER_SQL
+                cur.execute(sql.format(rows=table), params)
                 later = [rid for (rid,) in cur.fetchall()]
             for r in DatasetRead.objects.filter(id__in_array=later):
                 stored.setdefault((r.run_id, r.dataset_id), r)
