@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('lineage', '0009_node_walk_index'),
+        ('lineage', '0010_noderetired_node_id'),
     ]
 
     operations = [
