@@ -18,7 +18,14 @@ from django.db.models import Q
 from django.utils import timezone
 
 from lineage.models import Node
-from portal.accounts.mfa import signature_second_factor
+from portal.accounts import oidc
+from portal.accounts.mfa import (
+    SecondFactorMissing,
+    device_of,
+    second_factor_required,
+    second_factor_verify,
+    signature_second_factor,
+)
 from portal.accounts.models import Role, Team, User
 from portal.accounts.selectors import namespace_visible, user_emails
 from portal.accounts.services import password_confirm
@@ -395,9 +402,28 @@ def _binding(release_id: int, signer: User, digest: str, meaning: str, reason: s
                                      "time": stamp})).hexdigest()
 
 
-def _reauthenticate(user: User, password: str, otp: str, release: Release) -> list[str]:
+def _reauthenticate(user: User, password: str, otp: str, release: Release,
+                    reauth: dict[str, Any] | None = None) -> list[str]:
     """A signature needs the signer's password now, not their session, and their second factor when they have
-    or need one. A refusal is recorded and kept. Returns the authentication methods used."""
+    or need one; or, for a user who signs in through the identity provider, ``reauth``: the evidence of a fresh
+    sign-in there (``oidc.reauth_evidence``), checked again here. A refusal is recorded and kept. Returns the
+    authentication methods used."""
+    if reauth is not None:
+        try:
+            oidc.reauth_check(user=user, evidence=reauth)
+        except oidc.SsoError as exc:
+            with transaction.atomic():
+                audit_record(actor=user, action="approval.signature_refused", target_kind="release",
+                             target_id=str(release.pk), payload={"reason": exc.message})
+            raise ApprovalError(exc.message, field="reauth") from exc
+        methods = ["sso", *reauth.get("amr", [])]
+        if second_factor_required(user) and not reauth.get("second_factor"):
+            if device_of(user) is None:
+                raise SecondFactorMissing("Your role signs with a second factor, and the identity provider's "
+                                          "sign-in did not include one; nothing was signed.", field="otp")
+            methods.append(second_factor_verify(user=user, code=otp, refused_action="approval.signature_refused",
+                                                target_kind="release", target_id=str(release.pk)))
+        return methods
     if not password_confirm(user=user, password=password, refused_action="approval.signature_refused",
                             target_kind="release", target_id=str(release.pk)):
         raise ApprovalError("The password is wrong; nothing was signed.", field="password")
@@ -440,10 +466,12 @@ def subject_changes_since(*, release: Release, digest: str) -> list[str]:
 
 
 def release_sign(*, release: Release, by: User, password: str, meaning: str, reason: str,
-                 reviewed_digest: str, otp: str = "") -> Release:
+                 reviewed_digest: str, otp: str = "", reauth: dict[str, Any] | None = None) -> Release:
     """Cast an electronic signature: approval, review, responsibility or rejection, on the subject digest the
     signer reviewed. If the release's digest is another one (now, or after it is brought up to date under the
-    lock), nothing is signed: 409 naming what changed. A digest already stale is refused before the password."""
+    lock), nothing is signed: 409 naming what changed. A digest already stale is refused before the password.
+    ``reauth`` replaces the password for a single-sign-on user (``_reauthenticate``); it is recorded in the
+    signature's audit entry."""
     release_sign_check(release=release, by=by)
     if meaning not in Signature.Meaning.values:
         raise ApprovalError(f"Unknown meaning {meaning!r}.", field="meaning")
@@ -455,9 +483,9 @@ def release_sign(*, release: Release, by: User, password: str, meaning: str, rea
     if reviewed_digest != stored:
         raise SubjectChanged(reviewed=reviewed_digest, current=stored, changes=subject_diff_for(
             by, subject_changes_since(release=release, digest=reviewed_digest)))
-    methods = _reauthenticate(by, password, otp, release)
+    methods = _reauthenticate(by, password, otp, release, reauth)
     release, changes = _release_sign(release=release, by=by, meaning=meaning, reason=reason,
-                                     reviewed_digest=reviewed_digest, methods=methods)
+                                     reviewed_digest=reviewed_digest, methods=methods, reauth=reauth)
     if changes is not None:  # raised after the commit: the refresh that found the change is kept
         raise SubjectChanged(reviewed=reviewed_digest, current=release.subject_digest,
                              changes=subject_diff_for(by, changes))
@@ -465,8 +493,8 @@ def release_sign(*, release: Release, by: User, password: str, meaning: str, rea
 
 
 @transaction.atomic
-def _release_sign(*, release: Release, by: User, meaning: str, reason: str,
-                  reviewed_digest: str, methods: list[str]) -> tuple[Release, list[str] | None]:
+def _release_sign(*, release: Release, by: User, meaning: str, reason: str, reviewed_digest: str,
+                  methods: list[str], reauth: dict[str, Any] | None = None) -> tuple[Release, list[str] | None]:
     release = _locked(release)
     before = release.subject
     _refresh_locked(release, by)
@@ -486,7 +514,8 @@ def _release_sign(*, release: Release, by: User, meaning: str, reason: str,
     audit_record(actor=by, action="approval.signed", target_kind="release", target_id=str(release.pk),
                  payload={"signature": sig.pk, "printed_name": sig.printed_name, "meaning": meaning, "reason": reason,
                           "time": stamp, "subject_digest": sig.subject_digest, "reviewed_digest": reviewed_digest,
-                          "binding": sig.binding, "auth_methods": methods})
+                          "binding": sig.binding, "auth_methods": methods,
+                          **({"reauthentication": reauth} if reauth is not None else {})})
     if meaning == Signature.Meaning.REJECTION:
         release.state, release.state_reason = Release.State.REJECTED, f"rejected by {by.printed_name}: {reason}"
         release.save()
@@ -499,9 +528,9 @@ def _release_sign(*, release: Release, by: User, meaning: str, reason: str,
 
 
 def release_reject(*, release: Release, by: User, password: str, reason: str, reviewed_digest: str,
-                   otp: str = "") -> Release:
+                   otp: str = "", reauth: dict[str, Any] | None = None) -> Release:
     return release_sign(release=release, by=by, password=password, meaning=Signature.Meaning.REJECTION, reason=reason,
-                        reviewed_digest=reviewed_digest, otp=otp)
+                        reviewed_digest=reviewed_digest, otp=otp, reauth=reauth)
 
 
 def release_withdraw_check(*, release: Release, by: User) -> None:
