@@ -27,7 +27,9 @@ from django.utils import timezone
 
 from portal.accounts.models import User
 from portal.audit.services import Change, audit_record, audit_record_many
+from portal.lib.sql import aware as _aware
 from portal.lib.sql import chunks, copy_fast, insert_ignore, update_rows
+from portal.lib.sql import db_time as _dt
 
 from . import facets as F
 from . import ids
@@ -128,16 +130,6 @@ def _payload_text(raw: bytes) -> str:
     if "\\u0000" in text:
         return _dumps(json.loads(text))
     return text
-
-
-def _dt(value: datetime | None) -> Any:
-    return connection.ops.adapt_datetimefield_value(value) if value is not None else None
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    if value is not None and timezone.is_naive(value):
-        return value.replace(tzinfo=UTC)
-    return value
 
 
 # -- applying a delta -----------------------------------------------------------------------------------

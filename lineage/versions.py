@@ -13,14 +13,15 @@ Set-based: a handful of statements per batch whatever its size.
 from __future__ import annotations
 
 import contextlib
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
 from django.db import connection, transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
 
+from portal.lib.sql import aware as _aware
 from portal.lib.sql import chunks, insert_ignore, rows_relation, update_rows
+from portal.lib.sql import db_time as _dt
 
 from . import ids
 from .asof import edges_retire, node_retire
@@ -38,14 +39,6 @@ _AFTER_SQL = """
 WITH v(ds, c) AS ({rows})
 SELECT r.id FROM lineage_datasetread r JOIN v ON r.dataset_id = v.ds AND r.at >= v.c
 """
-
-
-def _dt(value: datetime) -> Any:
-    return connection.ops.adapt_datetimefield_value(value)
-
-
-def _aware(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if timezone.is_naive(value) else value
 
 
 def _writes_store(delta: GraphDelta, id_map: dict[str, int]) -> dict[int, datetime]:

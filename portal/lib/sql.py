@@ -5,14 +5,31 @@ from __future__ import annotations
 import weakref
 import zlib
 from collections.abc import Iterable, Iterator, Sequence, Sized
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, overload
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.utils import timezone
 
 # SQLite allows 32766 bound parameters per statement; stay well under it on both engines.
 MAX_PARAMS = 30000
+
+
+def db_time(value: datetime | None) -> Any:
+    """A time as this connection's driver takes it in a raw statement's parameters (None stays None)."""
+    return connection.ops.adapt_datetimefield_value(value) if value is not None else None
+
+
+@overload
+def aware(value: datetime) -> datetime: ...
+@overload
+def aware(value: None) -> None: ...
+def aware(value: datetime | None) -> datetime | None:
+    """A time read back from a raw statement, made aware: SQLite's come back naive, in UTC."""
+    if value is not None and timezone.is_naive(value):
+        return value.replace(tzinfo=UTC)
+    return value
 
 
 def chunks(rows: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
