@@ -110,6 +110,25 @@ def _stage(cur: Any, table: str, columns: Sequence[str]) -> str:
     return name
 
 
+def stage_rows(name: str, columns: Sequence[tuple[str, str]], rows: Iterable[Sequence[Any]]) -> str:
+    """PostgreSQL: COPY ``rows`` into a temporary table ``name`` of ``columns`` ((name, SQL type) pairs; created once
+    per database session, emptied at commit) and return its quoted name, for a statement that takes them with
+    ``WITH s AS (DELETE FROM <name> RETURNING *)``: rows that are no table's own."""
+    qn = connection.ops.quote_name
+    stage = f"_stage_{name}_{_crc(','.join(f'{c} {t}' for c, t in columns))}"
+    with connection.cursor() as cur:
+        known = _staged.setdefault(connection.connection, set())
+        if stage not in known:
+            cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {qn(stage)} "  # noqa: S608 - fixed names and types
+                        f"({', '.join(f'{qn(c)} {t}' for c, t in columns)}) ON COMMIT DELETE ROWS")
+            if connection.in_atomic_block:
+                transaction.on_commit(lambda: known.add(stage))
+            else:
+                known.add(stage)
+        _copy(cur, stage, [c for c, _ in columns], rows)
+    return qn(stage)
+
+
 def _crc(text: str) -> str:
     return format(zlib.crc32(text.encode()), "08x")
 
