@@ -30,7 +30,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from portal.accounts.models import User
+from portal.lib.sql import aware as _aware
 from portal.lib.sql import chunks, insert_ignore, rows_relation, select_in
+from portal.lib.sql import db_time as _dt
 
 from . import graph, stops
 from .guard import strip_inputs
@@ -49,14 +51,6 @@ class AsOf:
 
     at: datetime
     kind: str = "received"
-
-
-def _dt(value: datetime) -> Any:
-    return connection.ops.adapt_datetimefield_value(value)
-
-
-def _aware(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if timezone.is_naive(value) else value
 
 
 def _update_from(rows: Sequence[tuple[Any, ...]], names: str, time_at: int, sql: str,

@@ -29,7 +29,9 @@ from django.utils import timezone
 
 from portal.accounts.models import User
 from portal.audit.services import Change, audit_record, audit_record_many
-from portal.lib.sql import chunks, copy_fast, insert_ignore, update_rows
+from portal.lib.sql import aware as _aware
+from portal.lib.sql import chunks, copy_fast, insert_ignore, stage_rows, update_rows
+from portal.lib.sql import db_time as _dt
 
 from . import facets as F
 from . import ids
@@ -38,7 +40,7 @@ from .guard import Refusal, WriteGuard, WriteRefused, strip_inputs
 from .models import ColumnEdge, DatasetRead, DatasetWrite, Edge, Node, NodeTag, RawEvent, Tag
 from .monitoring import MonitoringRecord
 from .openlineage import ParsedEvent, parse_event, parse_time
-from .plan import PARENT_KINDS, GraphDelta, NodeDelta, NodeRow, Planner, _as_row, merge_node
+from .plan import PARENT_KINDS, TERMINAL_STATES, GraphDelta, NodeDelta, NodeRow, Planner, _as_row, merge_node, stamp
 from .versions import datasets_lock, read_versions, reads_resolve
 
 NODE_COLUMNS = ("node_id", "kind", "namespace", "name", "version", "environment", "parent_id", "state",
@@ -132,16 +134,6 @@ def _payload_text(raw: bytes) -> str:
     return text
 
 
-def _dt(value: datetime | None) -> Any:
-    return connection.ops.adapt_datetimefield_value(value) if value is not None else None
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    if value is not None and timezone.is_naive(value):
-        return value.replace(tzinfo=UTC)
-    return value
-
-
 # -- applying a delta -----------------------------------------------------------------------------------
 def _node_row(d: NodeDelta, parent_id: int | None, now: Any, first_seen: datetime | None) -> tuple[Any, ...]:
     row = _as_row(d)  # a node's first row keeps what the delta says, and when it said each part
@@ -174,6 +166,92 @@ _json_decode = msgspec.json.Decoder().decode
 
 def _loads(text: str | None) -> Any:
     return _json_decode(text) if text is not None else None
+
+
+# The delta of a node, staged for ``_MERGE_NEWER_SQL``: what it says (deleted facets as a JSON array of names),
+# when it said each part (``times``), and ``said``/``said_from``: the earliest of those times, as text and as a time.
+_MERGE_STAGE = (("node_id", "text"), ("parent_id", "bigint"), ("state", "text"), ("owners", "jsonb"),
+                ("facets", "jsonb"), ("deleted", "jsonb"), ("attrs", "jsonb"), ("deidentifies", "boolean"),
+                ("event_time", "timestamptz"), ("times", "jsonb"), ("said", "text"), ("said_from", "timestamptz"))
+_TERMINAL = ", ".join(f"'{s}'" for s in sorted(TERMINAL_STATES))
+_KEEP_STATE = f"(s.state = '' OR (n.kind = 'run' AND n.state IN ({_TERMINAL}) AND s.state NOT IN ({_TERMINAL})))"
+# ``merge_node`` in SQL for the rows where it is plain jsonb ``||``: every part the delta says is newer than every
+# time the stored row holds (its ``event_time`` is the newest of them; ``C`` collation compares the time texts as
+# Python does), so each facet, attribute, the owners and the state the delta says win, except that a finished run is
+# never reopened. Rows it does not take (the delta is not newer throughout, the row lacks times for parts it holds,
+# or the delta would newly mark it de-identifying, an audited change) stay for the merge in Python.
+_MERGE_NEWER_SQL = f"""
+WITH s AS (DELETE FROM {{stage}} RETURNING *)
+UPDATE lineage_node n SET
+    parent_id = COALESCE(n.parent_id, s.parent_id),
+    facets = (n.facets - ARRAY(SELECT jsonb_array_elements_text(s.deleted))) || s.facets,
+    attrs = n.attrs || s.attrs,
+    owners = CASE WHEN s.owners = '[]'::jsonb THEN n.owners ELSE s.owners END,
+    state = CASE WHEN {_KEEP_STATE} THEN n.state ELSE s.state END,
+    deidentifies = n.deidentifies OR s.deidentifies,
+    event_time = GREATEST(n.event_time, s.event_time),
+    times = jsonb_build_object('facets', (n.times -> 'facets') || (s.times -> 'facets'),
+                               'attrs', (n.times -> 'attrs') || (s.times -> 'attrs'))
+        || CASE WHEN s.owners <> '[]'::jsonb THEN jsonb_build_object('owners', s.times -> 'owners')
+                WHEN COALESCE(n.times ->> 'owners', '') <> '' THEN jsonb_build_object('owners', n.times -> 'owners')
+                ELSE jsonb_build_object() END
+        || CASE WHEN NOT {_KEEP_STATE} THEN jsonb_build_object('state', s.times -> 'state')
+                WHEN COALESCE(n.times ->> 'state', '') <> '' THEN jsonb_build_object('state', n.times -> 'state')
+                ELSE jsonb_build_object() END,
+    updated_at = %s
+FROM s
+WHERE n.node_id = s.node_id
+  AND n.event_time < s.said_from AND n.event_time >= '1000-01-01 00:00:00+00'
+  AND (n.deidentifies OR NOT s.deidentifies)
+  AND (n.owners = '[]'::jsonb OR COALESCE(n.times ->> 'owners', '') <> '')
+  AND (n.state = '' OR COALESCE(n.times ->> 'state', '') <> '')
+  AND COALESCE(n.times ->> 'owners', '') COLLATE "C" < s.said AND COALESCE(n.times ->> 'state', '') COLLATE "C" < s.said
+  AND CASE WHEN jsonb_typeof(n.facets) = 'object' AND jsonb_typeof(n.attrs) = 'object'
+            AND jsonb_typeof(n.times -> 'facets') = 'object' AND jsonb_typeof(n.times -> 'attrs') = 'object'
+      THEN NOT EXISTS (SELECT FROM jsonb_each_text(n.times -> 'facets') t WHERE t.value COLLATE "C" >= s.said)
+       AND NOT EXISTS (SELECT FROM jsonb_each_text(n.times -> 'attrs') t WHERE t.value COLLATE "C" >= s.said)
+      ELSE false END
+RETURNING n.node_id, n.id
+"""  # noqa: S608 - fixed names and states
+
+
+def _said_from(d: NodeDelta) -> tuple[NodeRow, str, datetime] | None:
+    """The delta as a row, and the earliest time it says any part at (text and time); None when it does not say
+    every part with a time of a year 1000-9999 (whose texts sort as the times do)."""
+    row = _as_row(d)
+    ft, at = row.times.get("facets", {}), row.times.get("attrs", {})
+    if any(k not in ft for k in row.facets) or any(k not in at for k in row.attrs):
+        return None
+    stamps = [*ft.values(), *at.values(), *(row.times[k] for k in ("owners", "state") if k in row.times)]
+    if (row.owners and not row.times.get("owners")) or (row.state and not row.times.get("state")):
+        return None
+    said = min(stamps, default=stamp(d.event_time))
+    if not all(len(t) == 27 and t[4] == "-" and t[0] != "0" for t in (*stamps, said)):
+        return None
+    return row, said, datetime.fromisoformat(said)
+
+
+def _merge_newer_in_sql(deltas: list[NodeDelta], id_map: dict[str, int], db_now: Any) -> dict[str, int]:
+    """Merge, in one ``UPDATE``, the deltas newer than all their stored row holds (``_MERGE_NEWER_SQL``); the rows
+    are locked first in node-id order, as ``_lock_existing`` does. Returns node ids -> pks of the rows merged."""
+    staged = []
+    for d in deltas:
+        said = _said_from(d)
+        if said is None:
+            continue
+        row, text, t = said
+        deleted = [n for n in row.times.get("facets", {}) if n not in row.facets]
+        staged.append((d.node_id, id_map.get(d.parent_node_id or ""), row.state, _node_json(row.owners),
+                       _node_json(row.facets), _node_json(deleted), _node_json(row.attrs), row.deidentifies,
+                       d.event_time, _node_json(row.times), text, t))
+    if not copy_fast(staged):
+        return {}
+    with connection.cursor() as cur:
+        cur.execute("SELECT id FROM lineage_node WHERE node_id = ANY(%s) ORDER BY node_id FOR NO KEY UPDATE",
+                    [sorted(d.node_id for d in deltas)])
+        stage = stage_rows("node_merge", _MERGE_STAGE, staged)
+        cur.execute(_MERGE_NEWER_SQL.format(stage=stage), [db_now])
+        return dict(cur.fetchall())
 
 
 def _weakened(node_id: str, kind: str, before: Any, after: Any) -> Change:
@@ -209,6 +287,10 @@ def _apply_nodes(delta: GraphDelta, now: datetime, weakened: list[Change]) -> di
         weakened.extend(_weakened(d.node_id, d.kind, {"deidentifies": False}, {"deidentifies": True})
                         for d in deltas if d.deidentifies and d.node_id in inserted)
         existing = [d for d in deltas if d.node_id not in inserted]
+        if copy_fast(existing):
+            merged_in_sql = _merge_newer_in_sql(existing, id_map, db_now)
+            id_map.update(merged_in_sql)
+            existing = [d for d in existing if d.node_id not in merged_in_sql]
         if not existing:
             continue
         stored = _lock_existing([d.node_id for d in existing])

@@ -13,14 +13,15 @@ Set-based: a handful of statements per batch whatever its size.
 from __future__ import annotations
 
 import contextlib
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
 from django.db import connection, transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
 
+from portal.lib.sql import aware as _aware
 from portal.lib.sql import chunks, insert_ignore, rows_relation, select_in, update_rows
+from portal.lib.sql import db_time as _dt
 
 from . import ids
 from .asof import _as_time, _update_from, edges_retire, node_retire
@@ -46,14 +47,6 @@ WITH v(ds, c) AS ({rows})
 SELECT r.id FROM v CROSS JOIN LATERAL
 (SELECT id FROM lineage_datasetread WHERE dataset_id = v.ds AND at >= v.c OFFSET 0) r
 """
-
-
-def _dt(value: datetime) -> Any:
-    return connection.ops.adapt_datetimefield_value(value)
-
-
-def _aware(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if timezone.is_naive(value) else value
 
 
 def _writes_store(delta: GraphDelta, id_map: dict[str, int]) -> dict[int, datetime]:

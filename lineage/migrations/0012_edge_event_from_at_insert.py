@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('lineage', '0010_noderetired_node_id'),
+        ('lineage', '0011_lineage_change_marker'),
     ]
 
     operations = [
