@@ -20,7 +20,9 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from portal.accounts.models import NamespaceOwner, Role, User
+from django.db import connection
+
+from portal.accounts.models import NamespaceOwner, Role, Team, User
 from portal.lib.errors import DomainError
 from portal.lib.sql import chunks, insert_ignore, select_in
 
@@ -158,21 +160,51 @@ class WriteGuard:
     def __init__(self, *, by: User | None, events: list[ParsedEvent]) -> None:
         self.unchecked = by is None
         self.anywhere = self.unchecked or bool(by.is_superuser or by.role == Role.ADMIN)  # type: ignore[union-attr]
-        self.teams: set[str] = set() if self.unchecked else set(by.teams.values_list("name", flat=True))  # type: ignore[union-attr]
+        self.teams: set[str] = set()
         self.owners: dict[str, str] = {}
         self.run_jobs: dict[str, str] = {}
         self.model_producers: dict[str, str] = {}
         self.claimed: set[str] = set()
         if self.unchecked:
             return
+        assert by is not None
         namespaces = {ns for ev in events for _, ns in event_writes(ev)}
         namespaces |= {d.namespace for ev in events for d in ev.inputs}
+        runs = {nid for ev in events for _, nid, _, _ in run_claims(ev)}
+        models = {nid for ev in events for _, nid in model_claims(ev)}
+        if connection.vendor == "postgresql":  # one round trip: a single event's request pays a handful
+            self._load_at_once(by, namespaces, runs, models)
+            return
+        self.teams = set(by.teams.values_list("name", flat=True))
         for part in chunks(sorted(namespaces), 5000):
             self.owners.update(NamespaceOwner.objects.filter(namespace__in=part)
                                .values_list("namespace", "team__name"))
-        self.run_jobs = _stored_runs({nid for ev in events for _, nid, _, _ in run_claims(ev)})
-        self.model_producers = _stored_models({nid for ev in events for _, nid in model_claims(ev)})
+        self.run_jobs = _stored_runs(runs)
+        self.model_producers = _stored_models(models)
         self.claimed = set(self.run_jobs) | set(self.model_producers)  # stored: not claimed again
+
+    def _load_at_once(self, by: User, namespaces: set[str], runs: set[str], models: set[str]) -> None:
+        """The user's teams, the owners of ``namespaces`` and the claims of ``runs`` and ``models`` in one statement."""
+        owner, team = NamespaceOwner._meta.db_table, Team._meta.db_table
+        member = User.teams.through._meta.db_table
+        sql = (f"SELECT 'o', o.namespace, t.name FROM {owner} o JOIN {team} t ON t.id = o.team_id "  # noqa: S608
+               f"WHERE o.namespace = ANY(%s) UNION ALL "
+               f"SELECT 't', t.name, '' FROM {team} t JOIN {member} m ON m.team_id = t.id WHERE m.user_id = %s "
+               "UNION ALL SELECT 'r', run, job FROM lineage_runclaim WHERE run = ANY(%s) "
+               "UNION ALL SELECT 'm', model_version, namespace FROM lineage_modelclaim WHERE model_version = ANY(%s)")
+        with connection.cursor() as cur:
+            cur.execute(sql, [sorted(namespaces), by.pk, sorted(runs), sorted(models)])
+            rows = cur.fetchall()
+        for kind, key, value in rows:
+            if kind == "o":
+                self.owners[key] = value
+            elif kind == "t":
+                self.teams.add(key)
+            elif kind == "r":
+                self.run_jobs[key] = value
+            else:
+                self.model_producers[key] = value
+        self.claimed = set(self.run_jobs) | set(self.model_producers)
 
     def writable(self, namespace: str) -> bool:
         if self.anywhere:

@@ -369,13 +369,18 @@ def _refusal_change(ev: ParsedEvent, refusal: Refusal) -> Change:
 
 
 @transaction.atomic
-def events_ingest(*, events: list[ParsedEvent], by: User | None, atomic: bool = False) -> list[IngestOutcome]:
+def events_ingest(*, events: list[ParsedEvent], by: User | None, atomic: bool = False,
+                  defer: bool = False) -> list[IngestOutcome]:
     """Store and apply OpenLineage events in one transaction. Exact duplicates are stored once.
 
     The outcome list is parallel to ``events``: "created" for a new event, "duplicate" for one already
     stored (or repeated earlier in the same batch), "refused" for one that writes where ``by`` may not
     (``guard.py``; nothing of it is stored, the refusal is audited). With ``atomic``, one refusal refuses
     all (``BatchRefused``).
+
+    With ``defer`` the events are stored (with their claims, so the guard already holds them to what they bind)
+    and answered exactly as above, but applied to the graph later, by ``lineage_apply_pending`` (``apply_soon``).
+    The planner still runs, for the warnings it adds (it is pure).
     """
     now = timezone.now()
     guard = WriteGuard(by=by, events=events)
@@ -407,18 +412,25 @@ def events_ingest(*, events: list[ParsedEvent], by: User | None, atomic: bool = 
     # Rows in key order: two batches sharing events then take the unique-index locks in the same order
     # and cannot deadlock (in opposite orders they did, and the loser answered 503).
     inserted = {k for (k,) in insert_ignore("lineage_rawevent", RAW_COLUMNS,
-                                            [_raw_row(ev, by, _dt(now), ignored[id(ev)])
+                                            [_raw_row(ev, by, _dt(now), ignored[id(ev)], applied=not defer)
                                              for ev in sorted(unique, key=lambda e: e.dedupe_key)],
                                             conflict=("dedupe_key",), returning=("dedupe_key",))}
-    if len(inserted) != len(unique):
+    if defer:
+        audit_record_many(actor=by, changes=[
+            *(_ingest_change(ev) for ev in unique if ev.dedupe_key in inserted),
+            *(_refusal_change(events[i], refusal) for i, refusal in sorted(refused.items()))])
+        if inserted:
+            apply_soon()
+    elif len(inserted) != len(unique):
         # Some were stored before: plan again from the new ones only, so duplicates change nothing.
         fresh = [ev for ev in unique if ev.dedupe_key in inserted]
         delta = Planner().add_events(fresh)
-    weakened = _apply(delta, now, by)
-    _governance_apply(delta.governance, by)
-    audit_record_many(actor=by, changes=[
-        *(_ingest_change(ev) for ev in unique if ev.dedupe_key in inserted), *weakened,
-        *(_refusal_change(events[i], refusal) for i, refusal in sorted(refused.items()))])
+    if not defer:
+        weakened = _apply(delta, now, by)
+        _governance_apply(delta.governance, by)
+        audit_record_many(actor=by, changes=[
+            *(_ingest_change(ev) for ev in unique if ev.dedupe_key in inserted), *weakened,
+            *(_refusal_change(events[i], refusal) for i, refusal in sorted(refused.items()))])
     return [
         IngestOutcome("refused", ev.warnings, refused[i]) if i in refused else
         IngestOutcome("created" if ev.dedupe_key in inserted and first[ev.dedupe_key] == i else "duplicate",
@@ -429,43 +441,13 @@ def events_ingest(*, events: list[ParsedEvent], by: User | None, atomic: bool = 
 
 # -- deferred application: append now, apply in micro-batches ---------------------------------------------
 # ``POST /api/v1/lineage`` with ``LINEAGE_INGEST_DEFER``: the request stores the raw event (which makes its 201/200
-# exact) and its claims, and the graph is applied moments later by ``lineage_apply_pending`` (the
-# ``lineage.apply_pending`` task), many events per transaction. docs/lineage-ingest.md: what a reader sees meanwhile.
-def event_append(*, event: ParsedEvent, by: User | None) -> IngestOutcome:
-    """Accept one event without applying it: the same guard, warnings and answer as ``events_ingest``.
-
-    One short transaction: the guard's refusals (audited), the claims of its run and model versions (so the next
-    event is checked against them while this one waits), the raw row with ``applied_at`` null, the audit entry.
-    The planner runs only for the warnings it adds (it is pure); the applier plans the event again from its body.
-    """
-    with transaction.atomic():
-        guard = WriteGuard(by=by, events=[event])
-        refusal = guard.check(event)
-        ignored: list[int] = []
-        if refusal is None:
-            ignored = guard.foreign_inputs(event)
-            strip_inputs(event, ignored)
-            refusal = guard.claims_take([event]).get(0)
-        if refusal is not None:
-            audit_record_many(actor=by, changes=[_refusal_change(event, refusal)])
-            return IngestOutcome("refused", event.warnings, refusal)
-        now = timezone.now()
-        event.received_at = now
-        Planner().add_events([event])
-        event.warnings[:] = list(dict.fromkeys(event.warnings))
-        created = bool(insert_ignore("lineage_rawevent", RAW_COLUMNS,
-                                     [_raw_row(event, by, _dt(now), ignored, applied=False)],
-                                     conflict=("dedupe_key",), returning=("id",)))
-        if created:
-            audit_record_many(actor=by, changes=[_ingest_change(event)])
-    if created:
-        apply_soon()
-    return IngestOutcome("created" if created else "duplicate", event.warnings)
-
-
+# exact) and its claims (``events_ingest(defer=True)``), and the graph is applied moments later by
+# ``lineage_apply_pending`` (the ``lineage.apply_pending`` task), many events per transaction.
+# docs/lineage-ingest.md: what a reader sees meanwhile.
 def apply_soon() -> None:
     """Have the waiting events applied: at once in-process when Celery runs eagerly (no broker: a newcomer sees
-    the graph as soon as the answer), else the ``lineage.apply_pending`` task, enqueued unless one is pending."""
+    the graph in the answer's transaction, after the events are stored), else the ``lineage.apply_pending`` task
+    once the transaction commits, enqueued unless one is pending."""
     from .tasks import apply_pending_schedule  # the task module imports this one
 
     apply_pending_schedule()

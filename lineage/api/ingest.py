@@ -109,13 +109,9 @@ class LineageApi(APIView):
         "moments later: GET /api/v1/lineage/pending and a node's `pending` say what still waits.",
     )
     def post(self, request: Request) -> Response:
-        if settings.LINEAGE_INGEST_DEFER:  # stored and answered now, applied to the graph moments later
+        with ingest_arriving():
             event = _parse(read_body(request, settings.LINEAGE_MAX_EVENT_BYTES))
-            outcome = services.event_append(event=event, by=request_user(request))
-        else:
-            with ingest_arriving():
-                event = _parse(read_body(request, settings.LINEAGE_MAX_EVENT_BYTES))
-                outcome = event_ingest_grouped(event=event, by=request_user(request))
+            outcome = event_ingest_grouped(event=event, by=request_user(request))
         if outcome.refusal is not None:
             raise WriteRefused(outcome.refusal)
         code = status.HTTP_201_CREATED if outcome.status == "created" else status.HTTP_200_OK

@@ -1,4 +1,4 @@
-"""Deferred application of single events (services.event_append, services.lineage_apply_pending, issue 19).
+"""Deferred application of single events (services.events_ingest(defer=True), services.lineage_apply_pending, issue 19).
 
 The request stores the raw event and its claims and answers; the graph is applied moments later. The answers
 (201/200/400/403/409 and the warnings) must be those of the inline path, a waiting event's run must already be
