@@ -408,7 +408,8 @@ if not DEBUG and SECRET_KEY.startswith("insecure-") and env_bool("PORTAL_PRODUCT
 PORTAL_METRICS_TOKEN = os.environ.get("PORTAL_METRICS_TOKEN", "")
 PORTAL_METRICS_ALLOWED_NETWORKS = [ipaddress.ip_network(n.strip(), strict=False) for n in os.environ.get(
     "PORTAL_METRICS_ALLOWED_NETWORKS", "127.0.0.1/32,::1/128").split(",") if n.strip()]
-PORTAL_METRICS_QUEUES = [q.strip() for q in os.environ.get("PORTAL_METRICS_QUEUES", "celery").split(",") if q.strip()]
+PORTAL_METRICS_QUEUES = [q.strip() for q in os.environ.get("PORTAL_METRICS_QUEUES", f"celery,{LINEAGE_INGEST_QUEUE}")
+                         .split(",") if q.strip()]
 # Importers (lineage/importers/, docs/integrations.md). The MLflow poll joins the beat schedule only when a
 # tracking server is set; `manage.py import_mlflow` takes the same values as its defaults.
 PORTAL_MLFLOW_TRACKING_URI = os.environ.get("PORTAL_MLFLOW_TRACKING_URI", "")
