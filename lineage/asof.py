@@ -349,6 +349,29 @@ def node_exists(node: Node, at: AsOf) -> bool:
     return node.pk in nodes_existing([node.pk], at)
 
 
+def nodes_get(*, user: User, node_ids: list[str], at: AsOf) -> list[Node]:
+    """The nodes named ``node_ids`` that ``user`` may see and that existed then: current ones, and (on the receipt
+    clock) ones dropped since (``NodeRetired``), as unsaved ``Node`` objects with the pk they had, their row as it
+    was when dropped, and no facets or attributes (none are kept). A node of another team is left out, as one
+    that never was."""
+    live = list(Node.objects.visible_to(user).filter(node_id__in=node_ids))
+    alive = nodes_existing([n.pk for n in live], at)
+    out = [n for n in live if n.pk in alive]
+    missing = set(node_ids) - {n.node_id for n in out}
+    if missing and at.kind == "received":
+        retired = (NodeRetired.objects.visible_to(user)
+                   .filter(node_id__in=missing, created_at__lte=at.at, retired_at__gt=at.at).order_by("retired_at"))
+        seen: set[str] = set()
+        for r in retired:
+            if r.node_id not in seen:
+                seen.add(r.node_id)
+                out.append(Node(pk=r.pk, node_id=r.node_id, kind=r.kind, namespace=r.namespace, name=r.name,
+                                version=r.version, environment=r.environment, parent_id=r.parent_id, state=r.state,
+                                owners=r.owners, created_at=r.created_at, updated_at=r.updated_at,
+                                event_from=r.event_from))
+    return out
+
+
 def members_of(parents: list[int], at: AsOf) -> list[tuple[int, int]]:
     """(parent, member) of the given datasets and jobs as of then: their versions and runs."""
     cond, params = _live(at)
@@ -615,6 +638,12 @@ def _node_info(pks: list[int]) -> dict[int, tuple[str, bool, int | None]]:
 
 def sensitive_upstream(node: Node, at: AsOf) -> dict[str, list[str]]:
     """``selectors.sensitive_upstream`` as of then: ``{tag: [ids of the nodes upstream that carry it]}``."""
+    return sensitive_upstream_explained(node, at)[0]
+
+
+def sensitive_upstream_explained(node: Node, at: AsOf) -> tuple[dict[str, list[str]], set[int]]:
+    """``selectors.sensitive_upstream_explained`` as of then: ``sensitive_upstream``, and the de-identifying runs
+    an evidence-requiring tag got through for want of a determination approved by then (empty when none did)."""
     seeds = walk_seeds(node, at)
 
     def walk(passable: frozenset[int]) -> tuple[set[int], set[int]]:
@@ -624,16 +653,19 @@ def sensitive_upstream(node: Node, at: AsOf) -> dict[str, list[str]]:
 
     # The evidence-backed stops of ``stops.py``, with the determinations of then.
     split = stops.split_walk(walk, at=at.at)
-    tags = {pk: {t for t in ts if t not in split.tags} for pk, ts in _sensitive_tags(split.all_stops, at).items()}
-    for pk, ts in _sensitive_tags(split.evidence_stops, at).items():
-        tags.setdefault(pk, set()).update(ts & split.tags)
+    first = _sensitive_tags(split.all_stops, at)
+    through = {pk: ts & split.tags for pk, ts in _sensitive_tags(split.evidence_stops, at).items()}
+    tags = {pk: {t for t in ts if t not in split.tags} for pk, ts in first.items()}
+    for pk, ts in through.items():
+        tags.setdefault(pk, set()).update(ts)
     tags = {pk: ts for pk, ts in tags.items() if ts}
+    leaked = any(ts - first.get(pk, set()) for pk, ts in through.items())
     names = dict(select_in("SELECT id, node_id FROM lineage_node WHERE id", list(tags))) if tags else {}
     found: dict[str, set[str]] = {}
     for pk, pk_tags in tags.items():
         for tag in pk_tags:
             found.setdefault(tag, set()).add(names[pk])
-    return {tag: sorted(v) for tag, v in sorted(found.items())}
+    return {tag: sorted(v) for tag, v in sorted(found.items())}, split.passed if leaked else set()
 
 
 def lineage_graph(*, user: User, node: Node, depth: int, directions: tuple[str, ...], max_nodes: int,

@@ -21,6 +21,7 @@ from typing import Any
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 
 from .models import Node, NodeKind, NodeRetired
+from .selectors import hidden_namespaces
 
 _ID = re.compile("^(" + "|".join(re.escape(k) for k in NodeKind.values) + "):.")
 
@@ -35,32 +36,55 @@ def redacted_label(kind: str) -> str:
 REDACTED_LABELS = frozenset(redacted_label(k) for k in NodeKind.values)
 
 
-def _dataset_pair(item: Any) -> str | None:
-    """The dataset id a ``[namespace, name]`` pair (a job's inputs and outputs in ``attrs``) or a Marquez
-    ``{"namespace": …, "name": …}`` identity names, if ``item`` is one."""
-    if isinstance(item, list | tuple) and len(item) == 2 and all(isinstance(v, str) for v in item):
+# Where (namespace, name) pairs name datasets: the elements of a job's ``inputs``/``outputs`` attributes
+# (``[namespace, name]``) and of Marquez's (``{"namespace": …, "name": …}``), and the ``id`` of a Marquez dataset.
+# Anywhere else (a facet's ``["a", "b"]``, an OpenLineage parent facet's job) a pair is just data: it is neither
+# looked up nor replaced.
+_IO_KEYS = frozenset({"inputs", "outputs"})
+_LIST = "[]"  # the context of a list's elements: "<key of the list>[]"
+
+
+def _dataset_pair(item: Any, context: str | None) -> str | None:
+    """The dataset id ``item`` names if it is a pair where pairs name datasets (``context``: the key holding it,
+    with ``[]`` appended for a list's elements)."""
+    if context is None:
+        return None
+    in_io = context.endswith(_LIST) and context[:-len(_LIST)] in _IO_KEYS
+    if in_io and isinstance(item, list | tuple) and len(item) == 2 and all(isinstance(v, str) for v in item):
         return f"dataset:{item[0]}:{item[1]}"
-    if isinstance(item, dict) and item.keys() == {"namespace", "name"} and all(
+    if (in_io or context == "id") and isinstance(item, dict) and item.keys() == {"namespace", "name"} and all(
             isinstance(v, str) for v in item.values()):
         return f"dataset:{item['namespace']}:{item['name']}"
     return None
 
 
+def _value_context(owner: dict[Any, Any], key: Any) -> str | None:
+    # a Marquez job's ``id`` is the job's own identity, not a dataset's
+    if key == "id" and owner.get("type") == "BATCH":
+        return None
+    return key if isinstance(key, str) else None
+
+
+def _element_context(context: str | None) -> str | None:
+    return None if context is None or context.endswith(_LIST) else context + _LIST
+
+
 def _candidates(data: Any, out: set[str]) -> None:
-    stack = [data]
+    stack: list[tuple[Any, str | None]] = [(data, None)]
     while stack:
-        item = stack.pop()
-        pair = _dataset_pair(item)
+        item, context = stack.pop()
+        pair = _dataset_pair(item, context)
         if pair is not None:
             out.add(pair)
         if isinstance(item, str):
             if _ID.match(item):
                 out.add(item)
         elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
+            stack.extend((k, None) for k in item)
+            stack.extend((v, _value_context(item, k)) for k, v in item.items())
         elif isinstance(item, list | tuple):
-            stack.extend(item)
+            inner = _element_context(context)
+            stack.extend((v, inner) for v in item)
 
 
 class Redactor:
@@ -68,29 +92,41 @@ class Redactor:
 
     def __init__(self, user: Any) -> None:
         self.user = user
-        self.everything = bool(getattr(user, "is_authenticated", False) and user.sees_all_namespaces)
+        self.authenticated = bool(getattr(user, "is_authenticated", False))
+        self.everything = self.authenticated and bool(user.sees_all_namespaces)
         self.hidden: dict[str, str] = {}  # hidden node id -> its label
+        self._hidden_ns: frozenset[str] | None = None  # the namespaces of other teams, once asked
 
     def load(self, node_ids: Iterable[str]) -> None:
+        """Learn which of ``node_ids`` name nodes (current, or dropped since: ``asof.py`` still answers them) of
+        another team. A node is the reader's to see unless its namespace is one of ``hidden_namespaces``: one
+        query for those, then one for the ids (per 2000), and the dropped nodes only for ids no current node has."""
         if self.everything:
             return
-        wanted = {n for n in node_ids if n not in self.hidden}
+        wanted = sorted({n for n in node_ids if n not in self.hidden})
         if not wanted:
             return
-        ids = list(wanted)
-        visible: set[str] = set()
-        for i in range(0, len(ids), 2000):
-            part = ids[i:i + 2000]
-            for model in (Node, NodeRetired):  # a dropped node still answers lineage as of a time (asof.py)
-                visible.update(model.objects.visible_to(self.user).filter(node_id__in=part)
-                               .values_list("node_id", flat=True))
+        others = self._other_teams()
+        if others is not None and not others:
+            return  # nothing belongs to a team this reader is not in
         # An id that names no node at all (a typo in a facet) is not another team's: leave it.
-        existing: set[str] = set()
-        for i in range(0, len(ids), 2000):
-            for model in (Node, NodeRetired):
-                existing.update(model.objects.filter(node_id__in=ids[i:i + 2000]).values_list("node_id", flat=True))
-        for node_id in existing - visible:
-            self.hidden[node_id] = redacted_label(node_id.split(":", 1)[0])
+        found: dict[str, str] = {}
+        for model in (Node, NodeRetired):
+            ask = [n for n in wanted if n not in found]
+            for i in range(0, len(ask), 2000):
+                found.update(model.objects.filter(node_id__in=ask[i:i + 2000]).values_list("node_id", "namespace"))
+        for node_id, namespace in found.items():
+            if others is None or namespace in others:
+                self.hidden[node_id] = redacted_label(node_id.split(":", 1)[0])
+
+    def _other_teams(self) -> frozenset[str] | None:
+        """The namespaces of teams the reader is not in (asked once); None for a reader not signed in, from whom
+        every node is hidden."""
+        if not self.authenticated:
+            return None
+        if self._hidden_ns is None:
+            self._hidden_ns = frozenset(hidden_namespaces(self.user))
+        return self._hidden_ns
 
     def is_hidden(self, node_id: str) -> bool:
         return node_id in self.hidden
@@ -104,20 +140,22 @@ class Redactor:
         self.load(found)
         if not (found & self.hidden.keys()):
             return data
-        return self._walk(data)
+        return self._walk(data, None)
 
-    def _walk(self, item: Any) -> Any:
-        pair = _dataset_pair(item)
+    def _walk(self, item: Any, context: str | None) -> Any:
+        pair = _dataset_pair(item, context)
         if pair is not None and pair in self.hidden:
             return self.hidden[pair]
         if isinstance(item, str):
             return self.hidden.get(item, item)
         if isinstance(item, dict):
-            return {self._walk(k) if isinstance(k, str) else k: self._walk(v) for k, v in item.items()}
+            return {self._walk(k, None) if isinstance(k, str) else k: self._walk(v, _value_context(item, k))
+                    for k, v in item.items()}
         if isinstance(item, list | tuple):
             out, seen = [], set()
+            inner = _element_context(context)
             for v in item:
-                w = self._walk(v)
+                w = self._walk(v, inner)
                 if isinstance(w, str) and w in REDACTED_LABELS:
                     if w in seen:
                         continue  # one entry per kind: the number of hidden nodes is not told

@@ -267,6 +267,8 @@ PORTAL_EVIDENCE_QUOTA_BYTES = env_int("PORTAL_EVIDENCE_QUOTA_BYTES", 2 * 1024**3
 PORTAL_ORG_WIDE_ROLES = ("admin", "auditor", "compliance_officer")
 # Rows each dashboard panel lists (its card counts them all and links to the whole list).
 PORTAL_DASHBOARD_PANEL_ROWS = env_int("PORTAL_DASHBOARD_PANEL_ROWS", 10)
+# Rows per page of those whole lists ("500 of 1234", then the next page).
+PORTAL_DASHBOARD_LIST_ROWS = env_int("PORTAL_DASHBOARD_LIST_ROWS", 500)
 
 # Audit trail: checkpoints are signed with an Ed25519 key and also appended to a file outside the database.
 PORTAL_AUDIT_KEY = os.environ.get("PORTAL_AUDIT_KEY", str(VAR_DIR / "audit_ed25519.pem"))
@@ -288,7 +290,9 @@ if PORTAL_AUDIT_SEQUENCER not in ("inline", "service"):
 PORTAL_AUDIT_LATENCY = float(os.environ.get("PORTAL_AUDIT_LATENCY", "1.0"))
 PORTAL_AUDIT_WITNESSES = os.environ.get("PORTAL_AUDIT_WITNESSES", "").split()
 # PORTAL_AUDIT_WITNESS_KEYS: space-separated URL=PATH, the public key (PEM) of each HTTP witness (its GET /public-key,
-# fetched once and pinned): every countersignature it returns or holds must verify under it.
+# fetched once and pinned): every countersignature it returns or holds must verify under it. After the witness
+# rotates its key, URL=NEW.pem,OLD.pem: its old checkpoints verify under the retired key (one under a key no longer
+# pinned is reported, not failed, unless it is the witness's newest).
 PORTAL_AUDIT_WITNESS_KEYS = dict(item.split("=", 1) for item in os.environ.get("PORTAL_AUDIT_WITNESS_KEYS", "").split()
                                  if "=" in item)
 PORTAL_TRUST_X_FORWARDED_FOR = env_bool("PORTAL_TRUST_X_FORWARDED_FOR", False)

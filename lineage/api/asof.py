@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from portal.accounts.permissions import request_user
 from portal.lib.errors import FieldError, query_datetime
 
-from .. import asof, marquez
+from .. import asof, marquez, stops
 from ..models import Node, NodeRetired
 from .common import NodeDetailSerializer, node_or_404
 
@@ -41,19 +41,22 @@ def asof_param(request: Request) -> asof.AsOf | None:
 
 
 def node_at_or_404(request: Request, node_id: str, at: asof.AsOf | None) -> Node:
-    """The node the reader may see, and (with ``at``) that existed then; else 404."""
-    node = node_or_404(request, node_id, as_of_answered=True)
-    if at is not None and not asof.node_exists(node, at):
+    """The node the reader may see, and (with ``at``) that existed then, dropped since or not; else 404."""
+    if at is None:
+        return node_or_404(request, node_id, as_of_answered=True)
+    found = asof.nodes_get(user=request_user(request), node_ids=[node_id], at=at)
+    if not found:
         raise Http404
-    return node
+    return found[0]
 
 
 MEMBERS_SHOWN = 50
 
 
 def node_detail_body(request: Request, node: Node, at: asof.AsOf) -> dict[str, Any]:
-    """``NodeDetailApi``'s answer as of then: members, parent, state, tags and sensitive upstream of then. Facets and
-    attributes are the node's current ones (no history is kept of them); column sensitivity is left out."""
+    """``NodeDetailApi``'s answer as of then: members, parent, state, tags, sensitive upstream and the
+    de-identifying runs that did not stop a tag, of then. Facets and attributes are the node's current ones (no
+    history is kept of them); column sensitivity is left out."""
     user = request_user(request)
     data = dict(NodeDetailSerializer(node).data)
     summary = asof.node_summaries(user=user, pks=[node.pk], at=at)[node.pk]
@@ -65,7 +68,9 @@ def node_detail_body(request: Request, node: Node, at: asof.AsOf) -> dict[str, A
     if node.parent_id:
         parent = Node.objects.visible_to(user).filter(pk=node.parent_id).first()
         data["parent"] = parent.node_id if parent else None
-    data["sensitiveUpstream"] = asof.sensitive_upstream(node, at)
+    data["sensitiveUpstream"], passed = asof.sensitive_upstream_explained(node, at)
+    notes, hidden = stops.deid_notes(user=user, run_pks=passed)
+    data["deidentificationNotStopping"] = {"runs": notes, "hidden": hidden}
     return data
 
 

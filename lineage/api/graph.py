@@ -88,10 +88,12 @@ class NodeGraphApi(APIView):
         expand_ids = list(dict.fromkeys(request.query_params.getlist("expand")))
         if len(expand_ids) > GRAPH_MAX_EXPAND:
             raise FieldError("expand", f"at most {GRAPH_MAX_EXPAND} nodes may be expanded")
-        expand = list(Node.objects.visible_to(request.user).filter(node_id__in=expand_ids)) if expand_ids else []
-        if at is not None:  # as of a time, a node that did not exist then is no such node either
-            alive = asof.nodes_existing([n.pk for n in expand], at)
-            expand = [n for n in expand if n.pk in alive]
+        if not expand_ids:
+            expand = []
+        elif at is None:
+            expand = list(Node.objects.visible_to(request.user).filter(node_id__in=expand_ids))
+        else:  # as of a time, a node that did not exist then is no such node either; one dropped since is
+            expand = asof.nodes_get(user=request_user(request), node_ids=expand_ids, at=at)
         if len(expand) != len(expand_ids):
             raise FieldError("expand", "no such node")
         depth = depth_param(request, default=GRAPH_DEFAULT_DEPTH)

@@ -10,6 +10,11 @@ from lineage.models import Node, Tag
 from portal.accounts.models import Team
 
 
+def policy_key(environment: str, namespace: str = "", model_name: str = "", sensitive_tag: str = "") -> str:
+    """A policy's identity: its versions share it."""
+    return "|".join((environment, namespace, model_name, sensitive_tag))
+
+
 class Policy(models.Model):
     """One version of the approval policy for an environment, optionally narrowed to a model, a namespace or
     models derived from a sensitive tag. Versions are never edited: a change is a new row with version + 1.

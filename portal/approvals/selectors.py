@@ -9,7 +9,7 @@ from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, 
 from lineage.models import Node
 from portal.accounts.models import User
 
-from .models import Release, Violation
+from .models import Policy, Release, Violation, policy_key
 
 
 def violation_list(*, user: User, environment: str | None = None, namespace: str | None = None,
@@ -38,3 +38,11 @@ def violation_list(*, user: User, environment: str | None = None, namespace: str
     if detected_before:
         qs = qs.filter(detected_at__lt=detected_before)
     return qs
+
+
+def policy_latest(*, environment: str, namespace: str = "", model_name: str = "",
+                  sensitive_tag: str = "") -> Policy | None:
+    """The newest version of the policy of this environment and scope (whatever its ``effective_from``): the one
+    a new version follows."""
+    key = policy_key(environment, namespace, model_name, sensitive_tag)
+    return Policy.objects.filter(key=key).order_by("-version").first()

@@ -11,6 +11,7 @@ from lineage.models import Tag
 from portal.evidence.models import DocumentType
 
 from . import materiality
+from .models import Policy
 
 
 class PolicyInputSerializer(serializers.Serializer):
@@ -51,10 +52,14 @@ class PolicyInputSerializer(serializers.Serializer):
         return out
 
 
-def policy_form_data(post: QueryDict) -> dict[str, Any]:
+def policy_form_data(post: QueryDict, *, follows: Policy | None = None) -> dict[str, Any]:
     """The policy page's form as the API's JSON body: groups from the paired team/min_approvals fields, evidence
     from a comma-separated list, ``governed`` from the yes/no choice. Values that are not numbers stay strings
-    for the serializer to refuse."""
+    for the serializer to refuse.
+
+    ``follows`` is the version the new one follows (same environment and scope): what the form does not show,
+    each rule's triggers and the retrospective window, and the whole rule set when the form has no rule fields,
+    are kept from it instead of falling back to the defaults."""
 
     def number(value: str) -> int | str:
         try:
@@ -74,7 +79,10 @@ def policy_form_data(post: QueryDict) -> dict[str, Any]:
         raw = str(post.get(name, "")).strip()
         if raw:
             data[name] = number(raw)
-    if "metric_drop_percent" in post:  # the form's rule set: ticked rules are on, each keeps its default triggers
+    kept = materiality.in_force(follows.material_change)[0] if follows else None
+    if follows is not None:
+        data["retrospective_days"] = follows.retrospective_days
+    if "metric_drop_percent" in post:  # the form's rule set: ticked rules are on, each keeps its triggers
         ticked = set(post.getlist("material_rule"))
         drop = str(post.get("metric_drop_percent", "")).strip()
         try:
@@ -82,7 +90,32 @@ def policy_form_data(post: QueryDict) -> dict[str, Any]:
         except ValueError:
             percent = drop
         data["material_change"] = {
-            "rules": {name: {"enabled": name in ticked} for name in materiality.RULE_NAMES},
+            "rules": {name: {"enabled": name in ticked,
+                             **({"triggers": kept["rules"][name]["triggers"]} if kept else {})}
+                      for name in materiality.RULE_NAMES},
             "metric_drop_percent": percent,
             "lower_is_better": [m.strip() for m in post.get("lower_is_better", "").split(",") if m.strip()]}
+    elif kept is not None:
+        data["material_change"] = kept
     return data
+
+
+def policy_form_initial(policy: Policy | None) -> dict[str, Any]:
+    """The policy page's form filled with ``policy`` (a version to edit into the next one), or with the defaults
+    for a new policy. Two group rows at least, one empty row after the policy's groups."""
+    rules = materiality.in_force(policy.material_change if policy else None)[0]
+    groups: list[tuple[str, int]] = (
+        [(g.team.name, g.min_approvals) for g in policy.groups.all()] if policy else [])
+    groups += [("", 1)] * max(2 - len(groups), 1 if policy else 0)
+    return {
+        "environment": policy.environment if policy else "", "namespace": policy.namespace if policy else "",
+        "model_name": policy.model_name if policy else "", "sensitive_tag": policy.sensitive_tag if policy else "",
+        "governed": policy.governed if policy else True, "groups": groups,
+        "approval_expiry_days": policy.approval_expiry_days if policy else 30,
+        "min_wait_hours": policy.min_wait_hours if policy else 0,
+        "required_evidence": ", ".join(policy.required_evidence) if policy else "",
+        "rules": [{"name": r.name, "title": r.title, "on": rules["rules"][r.name]["enabled"],
+                   "triggers": rules["rules"][r.name]["triggers"]} for r in materiality.RULES],
+        "metric_drop_percent": f"{rules['metric_drop_percent']:g}",
+        "lower_is_better": ", ".join(rules["lower_is_better"]),
+    }

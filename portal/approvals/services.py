@@ -31,7 +31,7 @@ from portal.lib.errors import DomainError
 
 from . import materiality
 from .diff import lineage_capture
-from .models import Policy, PolicyGroup, Release, Signature, Violation
+from .models import Policy, PolicyGroup, Release, Signature, Violation, policy_key
 from .quorum import quorum_assign
 from .subject import (
     Lineage,
@@ -68,10 +68,6 @@ class SubjectChanged(DomainError):
 
 
 # -- policies --------------------------------------------------------------------------------------------
-def policy_key(environment: str, namespace: str = "", model_name: str = "", sensitive_tag: str = "") -> str:
-    return "|".join((environment, namespace, model_name, sensitive_tag))
-
-
 @transaction.atomic
 def policy_create(*, by: User, environment: str, groups: list[tuple[str, int]], reason: str,
                   namespace: str = "", model_name: str = "", sensitive_tag: str = "", governed: bool = True,

@@ -19,9 +19,9 @@ from portal.evidence import selectors as evidence_selectors
 from portal.evidence.models import DocumentType
 from portal.lib.errors import DomainError, flatten_errors
 
-from . import diff, materiality, services
+from . import diff, materiality, selectors, services
 from .models import Policy, Release, Signature, Violation
-from .serializers import PolicyInputSerializer, policy_form_data
+from .serializers import PolicyInputSerializer, policy_form_data, policy_form_initial
 
 
 def _visible(request: HttpRequest, pk: int) -> Release:
@@ -188,7 +188,9 @@ def policy_list(request: HttpRequest) -> HttpResponse:
         if not is_admin:
             messages.error(request, "Only admins may change approval policies.")
             return redirect("approvals:policies")
-        data = PolicyInputSerializer(data=policy_form_data(request.POST))
+        follows = selectors.policy_latest(**{k: request.POST.get(k, "").strip() for k in (
+            "environment", "namespace", "model_name", "sensitive_tag")})
+        data = PolicyInputSerializer(data=policy_form_data(request.POST, follows=follows))
         try:
             data.is_valid(raise_exception=True)
             services.policy_create(by=request.user, **data.validated_data)
@@ -203,8 +205,14 @@ def policy_list(request: HttpRequest) -> HttpResponse:
     policies = list(Policy.objects.prefetch_related("groups__team").select_related("created_by"))
     for p in policies:
         p.material_text = materiality.describe(p.material_change)  # type: ignore[attr-defined]
+    editing = None
+    if "edit" in request.GET:  # a version shown in the form, to save as the next version with what was changed
+        editing = next((p for p in policies if str(p.pk) == request.GET["edit"]), None)
+        if editing is None:
+            raise Http404
     return render(request, "approvals/policies.html", {
-        "policies": policies, "material_rules": materiality.RULES, "material_defaults": materiality.DEFAULTS,
+        "policies": policies, "material_rules": materiality.RULES, "editing": editing,
+        "form": policy_form_initial(editing),
         "is_admin": is_admin, "teams": Team.objects.order_by("name"), "tags": Tag.values,
         "document_types": DocumentType.values, "unpoliced": settings.APPROVALS_UNPOLICED_ENVIRONMENTS,
         "unpoliced_open": settings.APPROVALS_UNPOLICED_ENVIRONMENTS == "open",

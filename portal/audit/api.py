@@ -89,7 +89,7 @@ class AuditVerifyApi(APIView):
     def get(self, request: Request) -> Response:
         v = audit_verify()
         return Response({"ok": v.ok, "entries": v.entries, "head": v.head, "message": v.message,
-                         "firstBadSeq": v.first_bad_seq, "checkpoints": v.checkpoints})
+                         "firstBadSeq": v.first_bad_seq, "checkpoints": v.checkpoints, "notes": v.notes})
 
 
 class CheckpointLatestApi(APIView):

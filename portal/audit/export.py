@@ -37,8 +37,10 @@ Files:
   the sequencer integrated. The last one covers every entry in this export.
 - `witness-<n>.jsonl` (if the portal has witnesses): the checkpoints each witness holds, with its
   countersignatures.
-- `witness-<n>.pem` (when the portal pins that witness's key): the witness's public key; `verify.py` checks every
-  countersignature in `witness-<n>.jsonl` under it. Compare it with the key the witness itself serves
+- `witness-<n>.pem` (when the portal pins that witness's key): the witness's public key, then the keys it retired
+  that are still pinned; `verify.py` checks every countersignature in `witness-<n>.jsonl` under the key it names.
+  One under a key this file does not hold is printed as a `NOTE` (not vouched for by the witness) unless it is
+  the witness's newest, which fails. Compare the first key with the one the witness itself serves
   (`GET /public-key`).
 - `public_key.pem`: the Ed25519 public key that signs checkpoints. Compare its fingerprint (the checkpoints'
   `key_id`, SHA-256 of the raw key) with the one the portal's operators published.
@@ -73,12 +75,14 @@ def _rules() -> str:
     return text[start:end].strip()
 
 
-def export_write(*, out: Path, tree_size: int | None = None) -> dict[str, Any]:
+def export_write(*, out: Path, tree_size: int | None = None,
+                 pinned: outside.Pinned | None = None) -> dict[str, Any]:
     """Write the export files for the first ``tree_size`` entries (default: the newest checkpoint's size).
 
     No check of its own: ``audit_export`` verifies first. Whatever the database holds, the outside checkpoints
     written beside the entries let ``verify.py`` catch entries that do not match them.
     """
+    pinned = outside.witness_keys() if pinned is None else pinned
     out.mkdir(parents=True, exist_ok=True)
     if any(out.iterdir()):
         raise FileExistsError(f"{out} is not empty")
@@ -105,12 +109,12 @@ def export_write(*, out: Path, tree_size: int | None = None) -> dict[str, Any]:
             if int(c["tree_size"]) <= tree_size:
                 fh.write(outside.line(c) + "\n")
     for i, spec in enumerate(outside.witnesses(), 1):
-        held = [c for c in outside.witness_checkpoints(spec) if int(c["tree_size"]) <= tree_size]
+        held = [c for c in outside.witness_checkpoints(spec, pinned) if int(c["tree_size"]) <= tree_size]
         (out / f"witness-{i}.jsonl").write_text("".join(outside.witness_line(c) + "\n" for c in held),
                                                  encoding="utf-8")
-        pinned = outside.witness_key(spec)
-        if pinned is not None:  # verify.py checks each countersignature under it
-            (out / f"witness-{i}.pem").write_bytes(pinned)
+        witness_pems = outside.witness_key(spec, pinned)
+        if witness_pems is not None:  # verify.py checks each countersignature under them (current key first)
+            (out / f"witness-{i}.pem").write_bytes(witness_pems)
     (out / "public_key.pem").write_bytes(keys.public_key_pem())
     shutil.copyfile(VERIFIER, out / "verify.py")
     (out / "README.md").write_text(README.format(rules=_rules()), encoding="utf-8")
@@ -126,12 +130,16 @@ def audit_export(*, out: Path, by: Any | None = None) -> dict[str, Any]:
         refused = ""
     except SequencerRefused as exc:
         refused = str(exc)
-    verdict = audit_verify()
+    try:
+        pinned = outside.witness_keys()  # once for the verification and the files
+    except outside.WitnessError as exc:
+        raise ExportRefused(f"the audit chain cannot be verified: {exc}") from exc
+    verdict = audit_verify(pinned=pinned)
     if not verdict.ok or refused:
         where = verdict.message if not verdict.ok else refused
         raise ExportRefused(f"the audit chain does not verify: {where}")
     with transaction.atomic():
         audit_record(actor=by, action="audit.exported", target_kind="audit", target_id=str(out.name))
     cp = checkpoint_create()  # covers the audit.exported entry
-    summary = export_write(out=out, tree_size=cp.tree_size if cp else None)
-    return {**summary, "root": cp.root if cp else ""}
+    summary = export_write(out=out, tree_size=cp.tree_size if cp else None, pinned=pinned)
+    return {**summary, "root": cp.root if cp else "", "notes": verdict.notes}

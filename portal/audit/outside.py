@@ -7,6 +7,13 @@ tree size it holds; it checks the signature and the proof, keeps the checkpoint 
 one that does not extend what it already saw. Verification reads every witness's checkpoints back, and where the
 witness's public key is pinned (``PORTAL_AUDIT_WITNESS_KEYS``) checks each countersignature under it: a copy
 whose countersignature does not verify was not vouched for by that witness.
+
+A witness that rotates its key keeps the checkpoints it countersigned under the old one. Pin the new key first
+and the retired ones after it (``URL=NEW.pem,OLD.pem``, or several PEM blocks in one file): old checkpoints then
+verify under the key they were countersigned with. One countersigned under a key no longer pinned is reported
+(witness, tree size, key id) as not vouched for, not a failure, while the witness's newest checkpoint verifies
+(``verifier.check_cosignatures`` says why that is safe); a forged countersignature under a pinned key fails.
+The keys are read once per run (``witness_keys``), not per checkpoint.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from typing import Any
 
 from django.conf import settings
 
-from .verifier import cosignature_problem
+from .verifier import VerifyError, check_cosignatures, cosignature_problem, pem_keys, unvouched_note
 
 log = logging.getLogger(__name__)
 FILE_NAME = "checkpoints.jsonl"
@@ -92,15 +99,34 @@ def witnesses() -> list[str]:
     return [w for w in settings.PORTAL_AUDIT_WITNESSES if w]
 
 
-def witness_key(spec: str) -> bytes | None:
-    """The pinned public key (PEM) of witness ``spec``, or None when none is pinned."""
-    path = dict(settings.PORTAL_AUDIT_WITNESS_KEYS).get(spec)
-    return Path(path).read_bytes() if path else None
+Pinned = dict[str, dict[str, bytes]]  # witness -> key id -> public key (PEM), the current key first
 
 
-def _check_cosignature(spec: str, cp: dict[str, Any]) -> None:
-    pem = witness_key(spec)
-    problem = cosignature_problem(pem, cp) if pem is not None else None
+def witness_keys() -> Pinned:
+    """Every witness's pinned public keys, read from their files once: load them at the start of a run (a
+    verification, an export, a publication) and pass them along. A file that cannot be read is a
+    ``WitnessError``: a pinned key that went missing is not the same as no key pinned."""
+    out: Pinned = {}
+    for spec, paths in dict(settings.PORTAL_AUDIT_WITNESS_KEYS).items():
+        found: dict[str, bytes] = {}
+        for path in (p for p in str(paths).split(",") if p.strip()):
+            try:
+                found.update(pem_keys(Path(path.strip()).read_bytes()))
+            except (OSError, ValueError) as exc:
+                raise WitnessError(f"witness {spec}: cannot read its pinned key {path}: {exc}") from exc
+        if found:
+            out[spec] = found
+    return out
+
+
+def witness_key(spec: str, pinned: Pinned | None = None) -> bytes | None:
+    """The pinned public keys (PEM blocks, the current first) of witness ``spec``, or None when none is pinned."""
+    keys = (witness_keys() if pinned is None else pinned).get(spec)
+    return b"".join(keys.values()) if keys else None
+
+
+def _check_cosignature(spec: str, cp: dict[str, Any], keys: dict[str, bytes]) -> None:
+    problem = cosignature_problem(keys, cp)
     if problem:
         raise WitnessError(f"witness {spec}: checkpoint at tree size {cp.get('tree_size')}: {problem}")
 
@@ -136,6 +162,10 @@ def witness_publish(cp: dict[str, Any], old_size: int, proof_from: Callable[[int
     ``old_size`` is the previous checkpoint's size and ``proof_from(n)`` the consistency proof from size n.
     """
     problems = []
+    try:
+        pinned = witness_keys()
+    except WitnessError as exc:
+        pinned, problems = {}, [str(exc)]
     for spec in witnesses():
         try:
             if not _is_http(spec):
@@ -150,16 +180,21 @@ def witness_publish(cp: dict[str, Any], old_size: int, proof_from: Callable[[int
                 status, body = _post(spec, cp, theirs, proof_from(theirs) if theirs else [])
             if status != 200:
                 raise WitnessError(f"refused ({status}): {body.get('error', body)}")
-            _check_cosignature(spec, dict(cp, cosignature=body.get("cosignature"),
-                                          witness_key_id=body.get("witness_key_id")))
+            if spec in pinned:  # countersigned now: under the witness's current key, not a retired one
+                current = next(iter(pinned[spec].items()))
+                _check_cosignature(spec, dict(cp, cosignature=body.get("cosignature"),
+                                              witness_key_id=body.get("witness_key_id")), dict([current]))
         except (OSError, WitnessError, ValueError) as exc:
             problems.append(f"witness {spec}: {exc}")
             log.error("audit checkpoint %s not witnessed by %s: %s", cp["tree_size"], spec, exc)
     return problems
 
 
-def witness_checkpoints(spec: str) -> list[dict[str, Any]]:
-    """What ``spec`` holds. Raises ``WitnessError`` when it cannot be read."""
+def witness_checkpoints(spec: str, pinned: Pinned | None = None,
+                        notes: list[str] | None = None) -> list[dict[str, Any]]:
+    """What ``spec`` holds, each countersignature checked under its pinned keys (``pinned``: loaded once by the
+    caller). Raises ``WitnessError`` when it cannot be read or a countersignature fails; checkpoints
+    countersigned under a key no longer pinned are added to ``notes`` (``verifier.check_cosignatures``)."""
     if not _is_http(spec):
         try:
             return read_jsonl(Path(spec) / FILE_NAME)
@@ -172,6 +207,12 @@ def witness_checkpoints(spec: str) -> list[dict[str, Any]]:
         kept = [json.loads(x) for x in raw.decode().splitlines() if x.strip()]
     except (OSError, ValueError) as exc:
         raise WitnessError(f"witness {spec}: cannot read its checkpoints: {exc}") from exc
-    for cp in kept:
-        _check_cosignature(spec, cp)
+    keys = (witness_keys() if pinned is None else pinned).get(spec)
+    if keys:
+        try:
+            unvouched = check_cosignatures(keys, [dict(c, source=f"witness {spec}") for c in kept])
+        except VerifyError as exc:
+            raise WitnessError(exc.message) from exc  # names the witness (the checkpoint's source)
+        if notes is not None:
+            notes += [unvouched_note(c) for c in unvouched]
     return kept

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 from collections.abc import Callable, Generator, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection, connections, transaction
@@ -142,11 +142,15 @@ class Verdict:
     message: str
     first_bad_seq: int | None = None
     checkpoints: int = 0
+    notes: list[str] = field(default_factory=list)
 
 
-def checkpoints_all() -> list[dict[str, Any]]:
+def checkpoints_all(pinned: outside.Pinned | None = None,
+                    notes: list[str] | None = None) -> list[dict[str, Any]]:
     """Every checkpoint to verify against, each once, with where it was found: the database, the outside file
-    and every witness. Raises ``WitnessError`` when a witness cannot be read."""
+    and every witness. Raises ``WitnessError`` when a witness cannot be read or vouches falsely; the witness
+    checkpoints countersigned under a key no longer pinned go to ``notes``."""
+    pinned = outside.witness_keys() if pinned is None else pinned
     found: dict[tuple[Any, ...], dict[str, Any]] = {}
 
     def add(cps: list[dict[str, Any]], source: str) -> None:
@@ -160,7 +164,7 @@ def checkpoints_all() -> list[dict[str, Any]]:
     add([c.as_dict() for c in AuditCheckpoint.objects.order_by("tree_size", "id")], "database")
     add(outside.outside_checkpoints(), "checkpoint file")
     for spec in outside.witnesses():
-        add(outside.witness_checkpoints(spec), f"witness {spec}")
+        add(outside.witness_checkpoints(spec, pinned, notes), f"witness {spec}")
     return list(found.values())
 
 
@@ -257,15 +261,18 @@ def _verify_parallel(cps: Checkpoints, workers: int) -> tuple[int, str]:
     return len(leaves), head
 
 
-def audit_verify(*, workers: int = 1) -> Verdict:
+def audit_verify(*, workers: int = 1, pinned: outside.Pinned | None = None) -> Verdict:
     """Walk the whole chain, recompute every hash, check it against every checkpoint and signature.
 
     Checkpoints come from the database, the outside file and every witness; one the database lost, one whose
     root no longer matches, or one for more entries than the chain holds, is reported with where it was found.
     ``workers`` > 1 (PostgreSQL, from a management command: it forks) walks ranges in parallel processes.
+    The witnesses' pinned keys are read once (``pinned``, or now); a witness checkpoint countersigned under a
+    key no longer pinned is named in ``notes`` (and the message) without failing the verdict.
     """
+    notes: list[str] = []
     try:
-        cps = checkpoints_all()
+        cps = checkpoints_all(pinned, notes)
     except outside.WitnessError as exc:
         return Verdict(False, 0, "", str(exc), None, 0)
     try:
@@ -287,7 +294,8 @@ def audit_verify(*, workers: int = 1) -> Verdict:
                     stream.close()  # release the server-side cursor inside its transaction
     except VerifyError as exc:
         return Verdict(False, 0, "", str(exc), exc.seq, len(cps))
-    return Verdict(True, count, head, f"OK {count} entries, head {head}", None, len(cps))
+    noted = "".join(f"; NOTE {n}" for n in notes)
+    return Verdict(True, count, head, f"OK {count} entries, head {head}{noted}", None, len(cps), notes)
 
 
 def audit_verify_and_store() -> AuditVerification:

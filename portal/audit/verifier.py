@@ -26,9 +26,19 @@ Hashing rules
 5. A checkpoint signs ``canonical({"tree_size", "root", "time"})`` with Ed25519 (``root`` hex,
    ``signature`` base64). Its ``key_id`` is the hex SHA-256 of the raw 32-byte public key.
 6. A witness countersigns the same message with its own Ed25519 key (``cosignature`` base64,
-   ``witness_key_id``). When the export holds a witness's public key (``witness-<n>.pem`` beside
-   ``witness-<n>.jsonl``), every checkpoint that witness kept must carry a countersignature that verifies under
-   it: a witness's copy is evidence only if the witness, not whoever holds the files, vouched for it.
+   ``witness_key_id``). When the export holds a witness's public keys (``witness-<n>.pem`` beside
+   ``witness-<n>.jsonl``: its current key first, then the keys it retired, one PEM block each), every
+   checkpoint that witness kept must carry a countersignature, and one made under a key of that file must verify
+   under it: a witness's copy is evidence only if the witness, not whoever holds the files, vouched for it. A
+   forged or altered countersignature fails. A checkpoint countersigned under a key the file does not hold (a
+   key the witness retired and nobody pinned) is reported, named with its tree size, as not vouched for by the
+   witness, and is still checked against the entries under the log's key like any other; it does not fail the
+   export as long as the witness's newest checkpoint verifies under a pinned key. Why that is safe: a witness
+   countersigns a checkpoint only after checking it extends the one it held before (a consistency proof), so
+   its countersignature on the newest checkpoint vouches for the tree it grew from; and a checkpoint a copy
+   claims under an unknown key gives whoever altered the copy nothing that deleting the line would not (copies
+   prove nothing about lines they lack: compare with the witness's own). Its newest checkpoint under a key not
+   pinned is a failure: that is the one that catches a rollback.
 """
 
 from __future__ import annotations
@@ -186,23 +196,55 @@ def pem_key_id(public_key_pem: bytes) -> str:
     return key_id(load_pem_public_key(public_key_pem).public_bytes(Encoding.Raw, PublicFormat.Raw))
 
 
-def cosignature_problem(witness_public_pem: bytes, cp: dict[str, Any]) -> str | None:
-    """Why the witness countersignature on ``cp`` does not hold under the witness's own (pinned) key, or None."""
+def pem_keys(pem_text: bytes) -> dict[str, bytes]:
+    """Each public key of a PEM file, by key id, in the file's order (a witness's current key, then retired ones)."""
+    marker = b"-----BEGIN PUBLIC KEY-----"
+    blocks = [marker + b for b in pem_text.split(marker)[1:]]
+    return {pem_key_id(b): b for b in blocks}
+
+
+def cosignature_problem(witness_keys: dict[str, bytes], cp: dict[str, Any]) -> str | None:
+    """Why the witness countersignature on ``cp`` does not hold under the witness's pinned keys (by key id), or
+    None. A countersignature under a key id that is not pinned is a problem here: see ``check_cosignatures``
+    for when it is only reported."""
     if not cp.get("cosignature"):
         return "not countersigned by the witness"
-    if cp.get("witness_key_id") and cp["witness_key_id"] != pem_key_id(witness_public_pem):
-        return f"countersigned by key {str(cp['witness_key_id'])[:16]}…, not the witness's key"
-    if not _ed25519_verify(witness_public_pem, cp["cosignature"], checkpoint_message(cp)):
+    claimed = cp.get("witness_key_id")
+    if claimed and claimed not in witness_keys:
+        return f"countersigned by key {str(claimed)[:16]}…, which is not pinned for the witness"
+    candidates = [witness_keys[claimed]] if claimed else list(witness_keys.values())
+    if not any(_ed25519_verify(pem, cp["cosignature"], checkpoint_message(cp)) for pem in candidates):
         return "the witness countersignature does not verify (forged or altered)"
     return None
 
 
-def check_cosignatures(witness_public_pem: bytes, checkpoints: list[dict[str, Any]]) -> None:
-    """Every checkpoint a witness kept carries its valid countersignature; ``VerifyError`` names the first not."""
+def unvouched_note(cp: dict[str, Any]) -> str:
+    return (f"{_where(cp)}: countersigned under key {str(cp.get('witness_key_id'))[:16]}…, which is not pinned "
+            "(a key the witness retired? pin it after the current one): not vouched for by the witness, "
+            "checked under the log's key only")
+
+
+def check_cosignatures(witness_keys: dict[str, bytes], checkpoints: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every checkpoint a witness kept carries its countersignature, and each one under a pinned key verifies;
+    ``VerifyError`` names the first that does not. Returns the checkpoints countersigned under a key that is not
+    pinned (not vouched for; the caller reports them), unless the newest is one of them: then it fails, since
+    the newest is the witness's word on where the log stands."""
+    unvouched: list[dict[str, Any]] = []
+    newest_vouched = -1
     for cp in checkpoints:
-        problem = cosignature_problem(witness_public_pem, cp)
+        if cp.get("cosignature") and cp.get("witness_key_id") and cp["witness_key_id"] not in witness_keys:
+            unvouched.append(cp)
+            continue
+        problem = cosignature_problem(witness_keys, cp)
         if problem:
             raise VerifyError(None, f"{_where(cp)}: {problem}")
+        newest_vouched = max(newest_vouched, int(cp["tree_size"]))
+    newest = max(unvouched, key=lambda c: int(c["tree_size"]), default=None)
+    if newest is not None and int(newest["tree_size"]) >= newest_vouched:
+        raise VerifyError(None, f"{_where(newest)}: the witness's newest checkpoint is countersigned by key "
+                                f"{str(newest['witness_key_id'])[:16]}…, which is not pinned for the witness "
+                                "(pin its current key)")
+    return unvouched
 
 
 # -- the chain ------------------------------------------------------------------------------------------
@@ -361,8 +403,9 @@ def _checkpoints_from(path: Path, label: str) -> list[dict[str, Any]]:
     return [dict(cp, source=label) for cp in _read_jsonl(path)]
 
 
-def verify_export(directory: Path, extra: list[Path] | None = None) -> tuple[int, str, int]:
-    """Check an export against its own checkpoint files and ``extra`` ones. Returns (entries, head, checkpoints)."""
+def verify_export(directory: Path, extra: list[Path] | None = None) -> tuple[int, str, int, list[str]]:
+    """Check an export against its own checkpoint files and ``extra`` ones. Returns (entries, head, checkpoints,
+    notes): the notes name the witness checkpoints not vouched for (``check_cosignatures``)."""
     entries_path, checkpoints_path = directory / "entries.jsonl", directory / "checkpoints.jsonl"
     key_path = directory / "public_key.pem"
     for p in (entries_path, checkpoints_path, key_path, *(extra or [])):
@@ -371,17 +414,18 @@ def verify_export(directory: Path, extra: list[Path] | None = None) -> tuple[int
     checkpoints = _checkpoints_from(checkpoints_path, "checkpoints.jsonl")
     if not checkpoints:
         raise VerifyError(None, "the export has no checkpoint: nothing signed to verify against")
+    notes: list[str] = []
     for path in sorted(directory.glob("witness-*.jsonl")):
         kept = _checkpoints_from(path, path.name)
         witness_key = path.with_suffix(".pem")
         if witness_key.exists():
-            check_cosignatures(witness_key.read_bytes(), kept)
+            notes += [unvouched_note(cp) for cp in check_cosignatures(pem_keys(witness_key.read_bytes()), kept)]
         checkpoints += kept
     for path in extra or []:
         checkpoints += _checkpoints_from(path, f"your file {path.name}")
     key_pem = key_path.read_bytes()
     count, head = verify_stream(_read_jsonl(entries_path), checkpoints, key_pem)
-    return count, head, len(checkpoints)
+    return count, head, len(checkpoints), notes
 
 
 def main(argv: list[str]) -> int:
@@ -390,12 +434,14 @@ def main(argv: list[str]) -> int:
         return 2
     extra = [Path(a) for a in argv[2:]]
     try:
-        count, head, checked = verify_export(Path(argv[1]), extra)
+        count, head, checked, notes = verify_export(Path(argv[1]), extra)
     except VerifyError as exc:
         print(f"FAIL {exc}")
         return 1
     more = f" ({len(extra)} extra checkpoint file{'s' if len(extra) != 1 else ''})" if extra else ""
     print(f"OK {count} entries, head {head}; {checked} checkpoints match{more}")
+    for note in notes:
+        print(f"NOTE {note}")
     return 0
 
 

@@ -12,9 +12,9 @@ from .models import Alert, MonitoringResult
 RESULTS_SHOWN = 50
 
 
-def alerts_open(*, user: User, limit: int = 10) -> list[Alert]:
+def alerts_open(*, user: User, limit: int = 10, offset: int = 0) -> list[Alert]:
     return list(Alert.objects.visible_to(user).filter(state=Alert.State.OPEN)
-                .select_related("deployment", "result").order_by("-opened_at")[:limit])
+                .select_related("deployment", "result").order_by("-opened_at", "-pk")[offset:offset + limit])
 
 
 def alerts_open_count(*, user: User) -> int:

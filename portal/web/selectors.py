@@ -41,31 +41,50 @@ def _weeks(now: datetime) -> list[datetime]:
     return [this - timedelta(weeks=i) for i in range(WEEKS - 1, -1, -1)]
 
 
-def production_deployments(*, user: User, environment: str = "production") -> list[Node]:
+def _deployments(user: User, environment: str, approved: str = "") -> QuerySet[Node]:
     """Active deployments in ``environment``, each annotated with the approved release that covers it (if any)
-    and whether a violation was recorded for it."""
-    approved = Release.objects.filter(
+    and whether a violation was recorded for it; ``approved`` "yes"/"no" keeps those with/without one."""
+    covering = Release.objects.filter(
         model_version__node_id=OuterRef("mv_id"), environment=OuterRef("environment")).filter(
         Q(state=Release.State.APPROVED) | Q(state=Release.State.SUPERSEDED, approved_at__isnull=False)
     ).order_by("-approved_at")
-    return list(
-        Node.objects.visible_to(user).filter(kind="deployment", environment=environment, state="active")
-        .annotate(mv_id=KT("attrs__model_version"))
-        .annotate(release_pk=Subquery(approved.values("pk")[:1]), release_state=Subquery(approved.values("state")[:1]),
-                  violated=Exists(Violation.objects.filter(deployment=OuterRef("pk"))))
-        .order_by("namespace", "name", "version")[:100]
-    )
+    qs = (Node.objects.visible_to(user).filter(kind="deployment", environment=environment, state="active")
+          .annotate(mv_id=KT("attrs__model_version"))
+          .annotate(release_pk=Subquery(covering.values("pk")[:1]),
+                    release_state=Subquery(covering.values("state")[:1]),
+                    violated=Exists(Violation.objects.filter(deployment=OuterRef("pk")))))
+    if approved:
+        qs = qs.filter(release_pk__isnull=approved == "no")
+    return qs.order_by("namespace", "name", "version", "pk")
 
 
-LIST_CAP = 500  # the dashboard's lists, each the rows a card counts
+def production_deployments(*, user: User, environment: str = "production", approved: str = "",
+                           offset: int = 0, limit: int = 100) -> list[Node]:
+    return list(_deployments(user, environment, approved)[offset:offset + limit])
+
+
+def deployments_count(*, user: User, environment: str = "production", approved: str = "") -> int:
+    return _deployments(user, environment, approved).count()
+
+
+DEFAULT_ENVIRONMENT = "production"
+
+
+def deployment_environments(*, user: User) -> list[str]:
+    """The environments the deployment list may show: those of the deployments ``user`` may see, and the default
+    (the dashboard links to it before anything is deployed there)."""
+    seen = (Node.objects.visible_to(user).filter(kind="deployment").exclude(environment="")
+            .values_list("environment", flat=True).distinct())
+    return sorted({DEFAULT_ENVIRONMENT, *seen})
 
 
 def _violations(user: User) -> QuerySet[Violation]:
     return Violation.objects.filter(model_version__in=Node.objects.visible_to(user))
 
 
-def violations_open(*, user: User, limit: int = 10) -> list[Violation]:
-    return list(_violations(user).select_related("deployment", "model_version")[:limit])
+def violations_open(*, user: User, limit: int = 10, offset: int = 0) -> list[Violation]:
+    return list(_violations(user).select_related("deployment", "model_version").order_by(
+        "-detected_at", "-pk")[offset:offset + limit])
 
 
 def violations_count(*, user: User) -> int:
@@ -76,8 +95,9 @@ def _waiting(user: User) -> QuerySet[Release]:
     return Release.objects.visible_to(user).filter(state=Release.State.PENDING)
 
 
-def releases_waiting(*, user: User, limit: int = 10) -> list[Release]:
-    return list(_waiting(user).select_related("model_version", "requester").order_by("created_at")[:limit])
+def releases_waiting(*, user: User, limit: int = 10, offset: int = 0) -> list[Release]:
+    return list(_waiting(user).select_related("model_version", "requester").order_by(
+        "created_at", "pk")[offset:offset + limit])
 
 
 def releases_waiting_count(*, user: User) -> int:

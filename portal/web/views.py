@@ -120,13 +120,16 @@ def _count(rows: list[Any], count: Callable[[], int]) -> int:
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     user = request.user
-    deployments = web_selectors.production_deployments(user=user)
+    deployments = web_selectors.production_deployments(user=user, limit=settings.PORTAL_DASHBOARD_PANEL_ROWS)
     violations = web_selectors.violations_open(user=user, limit=settings.PORTAL_DASHBOARD_PANEL_ROWS)
     alerts = monitoring_selectors.alerts_open(user=user, limit=settings.PORTAL_DASHBOARD_PANEL_ROWS)
     waiting = web_selectors.releases_waiting(user=user, limit=settings.PORTAL_DASHBOARD_PANEL_ROWS)
     return render(request, "web/dashboard.html", {
         "deployments": deployments,
-        "unapproved": sum(1 for d in deployments if not d.release_pk),
+        "deployment_count": _count(deployments, lambda: web_selectors.deployments_count(user=user)),
+        "unapproved": (sum(1 for d in deployments if not d.release_pk)
+                       if len(deployments) < settings.PORTAL_DASHBOARD_PANEL_ROWS
+                       else web_selectors.deployments_count(user=user, approved="no")),
         # A card shows the whole count (the number its list holds), the panel its first rows: counted only when
         # the panel is full.
         "violations": violations,

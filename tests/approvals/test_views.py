@@ -137,3 +137,66 @@ def _int_or(value: str) -> object:
         return int(value)
     except ValueError:
         return value
+
+
+def _custom_policy(admin) -> object:
+    """A production policy whose rule triggers and retrospective window were set through the API (not the page)."""
+    return services.policy_create(
+        by=admin, environment="qa", groups=[("model-risk", 2)], reason="QA gate", approval_expiry_days=45,
+        min_wait_hours=4, required_evidence=["dpia"], retrospective_days=11,
+        material_change={"rules": {"new_data_source": {"enabled": True, "triggers": ["SR 26-2 revalidation"]},
+                                   "new_training_code": {"enabled": False, "triggers": []}},
+                         "metric_drop_percent": 7.5, "lower_is_better": ["loss"]})
+
+
+def test_editing_one_field_of_a_policy_on_the_page_keeps_the_others(client, people) -> None:
+    """The page shows a version in the form to edit; saving it with one field changed keeps every other field,
+    the rule triggers and the retrospective window the form does not show included (they were reset to the
+    defaults before)."""
+    from portal.approvals.models import Policy
+
+    v1 = _custom_policy(people["admin"])
+    client.force_login(people["admin"])
+    html = client.get(f"/approvals/policies?edit={v1.pk}").content.decode()
+    assert 'id="p-env" name="environment" required value="qa"' in html
+    assert 'name="approval_expiry_days" type="number" min="1" value="45"' in html
+    assert 'value="7.5"' in html and 'name="lower_is_better" value="loss"' in html
+    assert 'value="new_training_code">' in html and 'value="new_training_code" checked>' not in html
+    # What the browser sends back for that form with only the wait changed.
+    form = {"environment": "qa", "namespace": "", "model_name": "", "sensitive_tag": "", "governed": "yes",
+            "team": ["model-risk", ""], "min_approvals": ["2", "1"], "approval_expiry_days": "45",
+            "min_wait_hours": "8", "required_evidence": "dpia",
+            "material_rule": ["new_sensitive_tag", "new_data_source", "metric_drop"],
+            "metric_drop_percent": "7.5", "lower_is_better": "loss", "reason": "longer wait"}
+    client.post("/approvals/policies", form)
+    v2 = Policy.objects.get(key=v1.key, version=2)
+    assert v2.min_wait_hours == 8
+    assert v2.material_change == v1.material_change
+    assert v2.retrospective_days == 11 and v2.approval_expiry_days == 45 and v2.required_evidence == ["dpia"]
+    assert [(g.team.name, g.min_approvals) for g in v2.groups.all()] == [("model-risk", 2)]
+
+
+def test_a_policy_form_without_the_rule_fields_keeps_the_rules_of_the_version_it_follows(client, people) -> None:
+    from portal.approvals.models import Policy
+
+    v1 = _custom_policy(people["admin"])
+    client.force_login(people["admin"])
+    client.post("/approvals/policies", {"environment": "qa", "team": ["model-risk"], "min_approvals": ["2"],
+                                        "reason": "same rules"})
+    v2 = Policy.objects.get(key=v1.key, version=2)
+    assert v2.material_change == v1.material_change and v2.retrospective_days == 11
+
+
+def test_a_new_policy_from_the_page_starts_from_the_defaults(client, people) -> None:
+    from portal.approvals import materiality
+    from portal.approvals.models import Policy
+
+    _custom_policy(people["admin"])
+    client.force_login(people["admin"])
+    client.post("/approvals/policies", {"environment": "uat", "team": ["model-risk"], "min_approvals": ["1"],
+                                        "reason": "UAT gate", "material_rule": list(materiality.RULE_NAMES),
+                                        "metric_drop_percent": "2", "lower_is_better": "loss"})
+    p = Policy.objects.get(environment="uat")
+    assert p.material_change["rules"]["new_data_source"]["triggers"] == list(materiality.BY_NAME[
+        "new_data_source"].triggers)
+    assert p.retrospective_days == 5

@@ -176,3 +176,20 @@ def test_lineage_as_of_a_time_stops_phi_with_the_determinations_of_then(world, a
     assert reaching(now) == {}
     graph = admin_client.get(f"{url}/graph", {"asOf": "2026-06-01T00:00:00Z", "asOfKind": "event", "depth": 5})
     assert {n["id"]: n["sensitive"] for n in graph.json()["nodes"]}[MODEL] == ["PHI"]
+
+
+def test_the_node_detail_as_of_a_time_says_why_phi_was_not_stopped_then(world, admin_client, alice_client,
+                                                                        people) -> None:
+    """The as-of answer carries ``deidentificationNotStopping`` as the live one does, with the determinations of
+    then: before the determination was approved the run let PHI through, after it nothing did."""
+    before = timezone.now()
+    q = f"/api/v1/nodes/{quote(MODEL, safe='')}?asOf={quote(before.isoformat())}"
+    live = _detail(admin_client)["deidentificationNotStopping"]
+    then = admin_client.get(q).json()
+    assert then["sensitiveUpstream"] == {"PHI": [ADMISSIONS]}
+    assert then["deidentificationNotStopping"] == live and [n["run"] for n in live["runs"]] == [DEID_RUN]
+    assert alice_client.get(q).json()["deidentificationNotStopping"] == {"runs": [], "hidden": True}
+    approve(upload(people["admin"], **DETERMINATION), people["risk"])
+    assert admin_client.get(q).json()["deidentificationNotStopping"] == live  # as of then: not yet approved
+    now = admin_client.get(f"/api/v1/nodes/{quote(MODEL, safe='')}?asOf={quote(timezone.now().isoformat())}").json()
+    assert now["sensitiveUpstream"] == {} and now["deidentificationNotStopping"] == {"runs": [], "hidden": False}

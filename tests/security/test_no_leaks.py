@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 
 from lineage.models import Node
 from lineage.openlineage import parse_event
+from lineage.redaction import redact_for
 from lineage.services import events_ingest
 from portal.demo import story as demo
 from tests.factories import dataset, run_event
@@ -146,3 +147,55 @@ def test_a_job_does_not_name_the_datasets_of_another_team_it_reads() -> None:
         assert resp.status_code == 200, url
         body = resp.content.decode()
         assert ehr.name not in body and demo.EHR_DB not in body, url
+
+
+def test_a_pair_outside_a_jobs_inputs_and_outputs_is_data_left_as_it_is_without_a_query(
+        credit_ns_owned: str, charlie, django_assert_num_queries) -> None:
+    """Only a job's ``inputs``/``outputs`` (and Marquez's identities) name datasets by (namespace, name): a facet's
+    ``["a", "b"]`` or an OpenLineage parent facet's job is neither looked up nor replaced, even when a dataset of
+    another team happens to have that namespace and name."""
+    _ingest(run_event(job="load", namespace="pipelines", time="2026-03-01T10:00:00Z",
+                      outputs=[dataset(credit_ns_owned, "core.loans")]))
+    hidden = [credit_ns_owned, "core.loans"]
+    facets = {"shape": ["a", "b"], "sample": hidden, "parent": {"job": {"namespace": credit_ns_owned,
+                                                                        "name": "core.loans"}}}
+    with django_assert_num_queries(0):
+        assert redact_for(charlie, {"facets": facets}) == {"facets": facets}
+    # in the same answer, the pair in a job's inputs is still another team's dataset
+    answer = redact_for(charlie, {"facets": facets, "attrs": {"inputs": [hidden, hidden], "outputs": [["a", "b"]]}})
+    assert answer == {"facets": facets, "attrs": {"inputs": ["a dataset of another team"], "outputs": [["a", "b"]]}}
+    marquez = {"id": {"namespace": credit_ns_owned, "name": "core.loans"}, "type": "DB_TABLE",
+               "inputs": [{"namespace": credit_ns_owned, "name": "core.loans"}]}
+    assert redact_for(charlie, marquez) == {"id": "a dataset of another team", "type": "DB_TABLE",
+                                            "inputs": ["a dataset of another team"]}
+    job = {"id": {"namespace": credit_ns_owned, "name": "core.loans"}, "type": "BATCH"}  # a job's own identity
+    assert redact_for(charlie, job) == job
+
+
+def test_redaction_asks_the_other_teams_namespaces_once_and_each_table_once(
+        credit_ns_owned: str, alice, charlie, django_assert_num_queries) -> None:
+    """One query for the namespaces of teams the reader is not in, one for the ids among current nodes, and one
+    among dropped nodes for the ids no current node has; a reader with no other team's namespace stops at the first."""
+    from django.utils import timezone
+
+    from lineage.models import NodeRetired
+
+    _ingest(run_event(job="load", namespace="pipelines", time="2026-03-01T10:00:00Z",
+                      inputs=[dataset(credit_ns_owned, "core.raw")], outputs=[dataset(credit_ns_owned, "core.loans")]))
+    dropped = f"datasetVersion:{credit_ns_owned}:core.raw#initial"
+    now = timezone.now()
+    NodeRetired.objects.create(id=10**9, node_id=dropped, kind="datasetVersion", namespace=credit_ns_owned,
+                               name="core.raw", version="initial", created_at=now, updated_at=now, retired_at=now)
+    live = sorted(Node.objects.values_list("node_id", flat=True))
+    hidden = {n for n in live if credit_ns_owned in n}
+    assert hidden and set(live) - hidden
+    shown = sorted([*(set(live) - hidden), "a dataset of another team"])
+    with django_assert_num_queries(2):
+        assert sorted(redact_for(charlie, {"nodes": live})["nodes"]) == shown
+    # a dropped node, and an id that names no node (a typo in a facet), are looked for among the dropped ones
+    answer = {"nodes": [*live, dropped], "typo": "dataset:nowhere:at-all"}
+    with django_assert_num_queries(3):
+        out = redact_for(charlie, answer)
+    assert sorted(out["nodes"]) == shown and out["typo"] == "dataset:nowhere:at-all"  # one entry for all hidden
+    with django_assert_num_queries(1):
+        assert redact_for(alice, answer) == answer

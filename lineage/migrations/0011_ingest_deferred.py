@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('lineage', '0009_node_walk_index'),
+        ('lineage', '0010_noderetired_node_id'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
