@@ -24,11 +24,12 @@ from django.urls import reverse
 from lineage import ids
 from lineage.models import ColumnEdge, Edge, Node, NodeTag, RawEvent, RunClaim
 from lineage.services import lineage_apply_pending, lineage_rebuild
+from lineage.tasks import lineage_apply_pending_task
 from portal.accounts.services import namespace_assign, user_ensure
 from portal.audit.models import AuditEntry
 from tests.conftest import api_client, post_event
 from tests.factories import dataset, facet, model_output, run_event
-from tests.workers import broker_clear, broker_conf, broker_ready, worker_thread
+from tests.workers import KEY_PREFIX, broker_clear, broker_conf, broker_ready, worker_thread
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "openlineage" / "events"
 PARENT = "0190c6f5-0000-7000-8000-0000000000aa"
@@ -296,3 +297,18 @@ def test_a_real_worker_applies_waiting_events_as_the_inline_path_would(settings:
             time.sleep(0.05)
     assert not RawEvent.objects.filter(applied_at__isnull=True).exists()
     assert _graph() == expected
+
+
+@pytest.mark.django_db(transaction=True)
+def test_events_appended_while_the_apply_task_waits_enqueue_it_once(no_worker: None, settings: Any) -> None:
+    clients = _world()
+    client = broker_ready()
+    queue = f"{KEY_PREFIX}{settings.LINEAGE_INGEST_QUEUE}"  # the task is routed to the ingest queue
+    for job in ("one", "two", "three"):
+        assert post_event(clients["a"], run_event(job=job, namespace="team-a")).status_code == 201
+    assert client.llen(queue) == 1
+    lineage_apply_pending_task.apply()  # as the worker would: clears the mark first, then applies all three
+    assert not RawEvent.objects.filter(applied_at__isnull=True).exists()
+    assert post_event(clients["a"], run_event(job="four", namespace="team-a")).status_code == 201
+    assert client.llen(queue) == 2
+    assert settings.CELERY_BEAT_SCHEDULE["lineage-apply-pending"]["task"] == "lineage.apply_pending"
