@@ -114,8 +114,8 @@ class Edge(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["src", "dst", "kind"], name="edge_unique_src_dst_kind")]
-        indexes = [models.Index(fields=["dst", "src"], name="edge_dst_src"),
-                   models.Index(fields=["dst"], condition=models.Q(event_from__isnull=True), name="edge_untimed")]
+        # Every edge gets its ``event_from`` at insert (no untimed ones to find): no ``edge_untimed`` index.
+        indexes = [models.Index(fields=["dst", "src"], name="edge_dst_src")]
 
     def __str__(self) -> str:
         return f"{self.src_id} -{self.kind}-> {self.dst_id}"

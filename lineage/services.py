@@ -11,8 +11,10 @@ parameter; on SQLite (and for a single event's few rows) multi-row ``VALUES``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -247,21 +249,31 @@ def _supersede(keys: list[tuple[str, str, str]], now: datetime) -> None:
     """Leave one active deployment per model and environment: the latest by event time, whatever arrived first.
 
     A deploy that arrives after a newer one (out of order, or from a slower client) is superseded at once.
+    One query for the active deployments of every key, one update.
     """
-    for ns, name, env in keys:
-        active = list(Node.objects.filter(kind="deployment", namespace=ns, name=name, environment=env,
-                                          state="active")
-                      .order_by(Col("event_time").desc(nulls_last=True), "-node_id").values_list("pk", flat=True))
-        if len(active) > 1:
-            Node.objects.filter(pk__in_array=active[1:]).update(state="superseded", updated_at=now)
+    if not keys:
+        return
+    match = functools.reduce(operator.or_, (Q(namespace=ns, name=name, environment=env) for ns, name, env in keys))
+    kept: set[tuple[str, str, str]] = set()
+    older = []
+    for pk, ns, name, env in (Node.objects.filter(match, kind="deployment", state="active")
+                              .order_by(Col("event_time").desc(nulls_last=True), "-node_id")
+                              .values_list("pk", "namespace", "name", "environment")):
+        if (ns, name, env) in kept:
+            older.append(pk)
+        kept.add((ns, name, env))
+    if older:
+        Node.objects.filter(pk__in_array=sorted(older)).update(state="superseded", updated_at=now)
 
 
-def _existing_edges(delta: GraphDelta, id_map: dict[str, int]) -> list[tuple[int, int, str]]:
-    """Edges to nodes an event names but may not create (a monitored deployment): kept only when the node exists."""
+def _existing_edges(delta: GraphDelta, id_map: dict[str, int]) -> list[tuple[int, int, str, datetime]]:
+    """Edges to nodes an event names but may not create (a monitored deployment): kept only when the node exists.
+    Each with the event time that asserts it."""
     wanted = {n for s, d, _ in delta.existing_edges for n in (s, d)} - set(id_map)
     if wanted:
         id_map = {**id_map, **dict(Node.objects.filter(node_id__in_array=wanted).values_list("node_id", "id"))}
-    return [(id_map[s], id_map[d], k) for s, d, k in delta.existing_edges if s in id_map and d in id_map]
+    return [(id_map[s], id_map[d], k, delta.edge_times[(s, d, k)]) for s, d, k in delta.existing_edges
+            if s in id_map and d in id_map]
 
 
 def _monitoring_resolve(records: list[MonitoringRecord], id_map: dict[str, int]) -> None:
@@ -274,20 +286,23 @@ def _monitoring_resolve(records: list[MonitoringRecord], id_map: dict[str, int])
 
 
 def _apply(delta: GraphDelta, now: datetime, by: User | None = None) -> list[Change]:
-    """Apply a delta; returns the audit entries of the classifications it weakened."""
+    """Apply a delta; returns the audit entries of the classifications it weakened.
+
+    Locks, in the order taken (the deadlock argument is at ``versions.datasets_lock``): the deployments'
+    advisory locks, the delta's node rows (``_apply_nodes``), the edges and tags it inserts, the deployment rows
+    it supersedes, then the datasets' advisory locks, as late as possible: only version resolution and what reads
+    its result (column edges, the history's read times) come after them.
+    """
     weakened: list[Change] = []
     deploy_keys = _deployment_keys(delta)
-    datasets_lock(delta)
     id_map = _apply_nodes(delta, now, weakened)
     db_now = _dt(now)
     # each edge's event time goes in with it; asof.history_apply moves it back when an earlier one arrives later
     edges = sorted([(id_map[s], id_map[d], k, db_now, _dt(delta.edge_times.get((s, d, k))))
                     for s, d, k in delta.edges]
-                   + [(s, d, k, db_now, None) for s, d, k in _existing_edges(delta, id_map)])
+                   + [(s, d, k, db_now, _dt(t)) for s, d, k, t in _existing_edges(delta, id_map)])
     insert_ignore("lineage_edge", ("src_id", "dst_id", "kind", "created_at", "event_from"), edges,
                   conflict=("src_id", "dst_id", "kind"))
-    reads_resolve(delta, id_map)
-    _apply_columns(delta, id_map, db_now)
     tags = sorted((id_map[n], f, t, NodeTag.Source.FACET, db_now) for n, f, t in delta.tags)
     new_tags = insert_ignore("lineage_nodetag", ("node_id", "field", "tag", "source", "created_at"), tags,
                              conflict=("node_id", "field", "tag"), returning=("node_id", "field", "tag"))
@@ -297,7 +312,10 @@ def _apply(delta: GraphDelta, now: datetime, by: User | None = None) -> list[Cha
         weakened.extend(_weakened(by_pk[pk], "dataset", {"tags": []}, {"tags": [Tag.DEIDENTIFIED.value]})
                         for pk in sorted(marked))
     _supersede(deploy_keys, now)
-    history_apply(delta, id_map, now)  # lineage as of a time (asof.py): event times, states
+    datasets_lock(delta)
+    relinked = reads_resolve(delta, id_map)
+    _apply_columns(delta, id_map, db_now)
+    history_apply(delta, id_map, now, relinked)  # lineage as of a time (asof.py): event times, states
     deployed = [d.node_id for d in delta.nodes.values() if d.kind == "deployment" and d.state == "active"]
     if deployed:
         for observe in deployment_observers:

@@ -192,6 +192,15 @@ CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "celery"
 if os.environ.get("CELERY_KEY_PREFIX"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": os.environ["CELERY_KEY_PREFIX"]}
 CELERY_TASK_EAGER_PROPAGATES = True
+
+# Django's cache: the release diff keeps its comparisons there (portal/approvals/diff.py, keyed exactly by what
+# they depend on). Redis when PORTAL_CACHE_URL names one (shared by every process), else each process's memory.
+if os.environ.get("PORTAL_CACHE_URL"):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                          "LOCATION": os.environ["PORTAL_CACHE_URL"],
+                          "KEY_PREFIX": os.environ.get("CELERY_KEY_PREFIX", "portal")}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "portal"}}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

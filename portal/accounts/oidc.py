@@ -14,6 +14,13 @@ The flow (OpenID Connect Core 1.0 §3.1, RFC 7636):
 
 The provider's ``amr``/``acr`` claims satisfy the portal's second factor when they name a method listed in
 ``PORTAL_OIDC_MFA_AMR`` or an ``acr`` listed in ``PORTAL_OIDC_MFA_ACR``.
+
+Re-authentication for an electronic signature (an SSO user has no portal password): the same flow with
+``prompt=login`` and ``max_age=0`` (OpenID Connect Core §3.1.2.1), so the provider asks the person to sign in
+again. ``reauth_evidence`` accepts the answer only when the ID token's ``sub`` (and ``iss``) is the identity
+linked to the signing user and its ``auth_time`` is fresh: not before the re-authentication was started (less
+the clock leeway) and at most ``REAUTH_MAX_AGE`` seconds old. A provider that answers from its session without
+asking again gives an old ``auth_time`` and is refused. What was checked is the signature's evidence.
 """
 
 from __future__ import annotations
@@ -39,8 +46,11 @@ from portal.lib.errors import DomainError
 
 from .models import ExternalIdentity, Role, Team, User
 
+SESSION_PENDING = "oidc_pending"  # the session key of a sign-in or re-authentication under way (``Pending``)
+SESSION_REAUTH = "oidc_reauth"  # the evidence of the last re-authentication, taken once by what asked for it
 ALLOWED_ALGORITHMS = ["RS256", "RS384", "RS512", "ES256", "ES384", "PS256"]
 LEEWAY_SECONDS = 60
+REAUTH_MAX_AGE = 300  # seconds from the provider's sign-in to the signature
 HTTP_TIMEOUT = 10
 # When several mapped groups give several roles, the most capable wins.
 ROLE_RANK = [Role.VIEWER, Role.APPROVER, Role.AUDITOR, Role.COMPLIANCE_OFFICER, Role.ADMIN]
@@ -103,19 +113,23 @@ class Pending:
     nonce: str
     verifier: str
     next_url: str
+    reauth: bool = False  # a re-authentication of the signed-in user, not a sign-in
+    started: float = 0.0  # epoch seconds when the browser was sent to the provider
 
-    def as_dict(self) -> dict[str, str]:
-        return {"state": self.state, "nonce": self.nonce, "verifier": self.verifier, "next": self.next_url}
+    def as_dict(self) -> dict[str, Any]:
+        return {"state": self.state, "nonce": self.nonce, "verifier": self.verifier, "next": self.next_url,
+                "reauth": self.reauth, "started": self.started}
 
 
-def authorization_url(*, redirect_uri: str, next_url: str = "") -> tuple[str, Pending]:
+def authorization_url(*, redirect_uri: str, next_url: str = "", reauth: bool = False) -> tuple[str, Pending]:
     pending = Pending(state=secrets.token_urlsafe(24), nonce=secrets.token_urlsafe(24),
-                      verifier=secrets.token_urlsafe(48), next_url=next_url)
+                      verifier=secrets.token_urlsafe(48), next_url=next_url, reauth=reauth, started=time.time())
     challenge = _b64(hashlib.sha256(pending.verifier.encode("ascii")).digest())
     query = urllib.parse.urlencode({
         "response_type": "code", "client_id": settings.PORTAL_OIDC_CLIENT_ID, "redirect_uri": redirect_uri,
         "scope": settings.PORTAL_OIDC_SCOPES, "state": pending.state, "nonce": pending.nonce,
         "code_challenge": challenge, "code_challenge_method": "S256",
+        **({"prompt": "login", "max_age": "0"} if reauth else {}),
     })
     endpoint = discovery()["authorization_endpoint"]
     return f"{endpoint}{'&' if '?' in endpoint else '?'}{query}", pending
@@ -263,3 +277,38 @@ def user_sync(*, claims: dict[str, Any]) -> User:
         audit_record(actor=None, action=action, target_kind="user", target_id=user.username,
                      payload={"before": before, "after": after, "source": "sso", "groups": groups})
     return user
+
+
+def sso_only(user: User) -> bool:
+    """The user signs in through the identity provider and has no portal password to sign with."""
+    return not user.has_usable_password() and ExternalIdentity.objects.filter(user=user).exists()
+
+
+def reauth_evidence(*, user: User, claims: dict[str, Any], started: float, now: float | None = None
+                    ) -> dict[str, Any]:
+    """The evidence of a re-authentication at the provider for ``user``, from verified ID-token ``claims``;
+    ``SsoError`` when it is not ``user``'s identity or not a fresh sign-in (see the module's docstring)."""
+    now = time.time() if now is None else now
+    issuer, sub = str(claims.get("iss", "")), str(claims.get("sub", ""))
+    if not ExternalIdentity.objects.filter(user=user, issuer=issuer, subject=sub).exists():
+        raise SsoError("The identity provider signed in another person than the one signing; nothing was signed.")
+    auth_time = claims.get("auth_time")
+    if isinstance(auth_time, bool) or not isinstance(auth_time, int | float):
+        raise SsoError("The identity provider did not say when you signed in (auth_time); nothing was signed.")
+    if auth_time < started - LEEWAY_SECONDS or now - auth_time > REAUTH_MAX_AGE:
+        raise SsoError("The identity provider did not ask you to sign in again (its sign-in is from "
+                       f"{int(now - auth_time)} s ago); nothing was signed.")
+    amr = claims.get("amr") or []
+    return {"method": "oidc_reauth", "issuer": issuer, "subject": sub, "auth_time": int(auth_time),
+            "started": int(started), "amr": [amr] if isinstance(amr, str) else [str(a) for a in amr],
+            "acr": str(claims.get("acr", "")), "second_factor": second_factor_by_provider(claims)}
+
+
+def reauth_check(*, user: User, evidence: dict[str, Any], now: float | None = None) -> None:
+    """Asked again by the service that signs: the evidence is ``user``'s and still fresh."""
+    now = time.time() if now is None else now
+    if evidence.get("method") != "oidc_reauth" or not ExternalIdentity.objects.filter(
+            user=user, issuer=evidence.get("issuer"), subject=evidence.get("subject")).exists():
+        raise SsoError("This re-authentication is not yours; nothing was signed.")
+    if now - float(evidence.get("auth_time", 0)) > REAUTH_MAX_AGE:
+        raise SsoError("Your re-authentication at the identity provider is too old; sign again.")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -18,7 +19,14 @@ from django.db.models import Q
 from django.utils import timezone
 
 from lineage.models import Node
-from portal.accounts.mfa import signature_second_factor
+from portal.accounts import oidc
+from portal.accounts.mfa import (
+    SecondFactorMissing,
+    device_of,
+    second_factor_required,
+    second_factor_verify,
+    signature_second_factor,
+)
 from portal.accounts.models import Role, Team, User
 from portal.accounts.selectors import namespace_visible, user_emails
 from portal.accounts.services import password_confirm
@@ -114,18 +122,25 @@ def policy_create(*, by: User, environment: str, groups: list[tuple[str, int]], 
     return policy
 
 
+def policies_effective(*, environments: Iterable[str], at: Any = None) -> dict[str, list[Policy]]:
+    """Per environment, the policies ``policy_in_force`` chooses from: the latest version of each key effective at
+    ``at``. One query for all the environments."""
+    latest: dict[str, dict[str, Policy]] = {e: {} for e in environments}
+    candidates = Policy.objects.filter(environment__in=list(latest), effective_from__lte=at or timezone.now())
+    for p in candidates.order_by("environment", "key", "-version"):
+        latest[p.environment].setdefault(p.key, p)
+    return {e: list(by_key.values()) for e, by_key in latest.items()}
+
+
 def policy_in_force(*, model_version: Node, environment: str, at: Any = None,
-                    lineage: Lineage | None = None) -> Policy | None:
+                    lineage: Lineage | None = None, effective: list[Policy] | None = None) -> Policy | None:
     """The most specific policy for this model version and environment, latest version effective at ``at``.
 
     Specificity: model name > namespace > sensitive tag > the environment's default. A tag policy applies
     when that tag reaches the model from anywhere upstream (``lineage_of``: the whole lineage, not a bounded walk).
+    ``effective``: ``policies_effective`` of the environment, when the caller chooses for many releases.
     """
-    at = at or timezone.now()
-    candidates = Policy.objects.filter(environment=environment, effective_from__lte=at).order_by("key", "-version")
-    latest: dict[str, Policy] = {}
-    for p in candidates:
-        latest.setdefault(p.key, p)
+    latest = policies_effective(environments=[environment], at=at)[environment] if effective is None else effective
     if not latest:
         return None
     tags = set((lineage or lineage_of(model_version)).sensitive)
@@ -139,7 +154,7 @@ def policy_in_force(*, model_version: Node, environment: str, at: Any = None,
             return None
         return (8 if p.model_name else 0) + (4 if p.namespace else 0) + (2 if p.sensitive_tag else 0)
 
-    scored = [(s, p) for p in latest.values() if (s := score(p)) is not None]
+    scored = [(s, p) for p in latest if (s := score(p)) is not None]
     return max(scored, key=lambda sp: (sp[0], sp[1].pk))[1] if scored else None
 
 
@@ -395,9 +410,28 @@ def _binding(release_id: int, signer: User, digest: str, meaning: str, reason: s
                                      "time": stamp})).hexdigest()
 
 
-def _reauthenticate(user: User, password: str, otp: str, release: Release) -> list[str]:
+def _reauthenticate(user: User, password: str, otp: str, release: Release,
+                    reauth: dict[str, Any] | None = None) -> list[str]:
     """A signature needs the signer's password now, not their session, and their second factor when they have
-    or need one. A refusal is recorded and kept. Returns the authentication methods used."""
+    or need one; or, for a user who signs in through the identity provider, ``reauth``: the evidence of a fresh
+    sign-in there (``oidc.reauth_evidence``), checked again here. A refusal is recorded and kept. Returns the
+    authentication methods used."""
+    if reauth is not None:
+        try:
+            oidc.reauth_check(user=user, evidence=reauth)
+        except oidc.SsoError as exc:
+            with transaction.atomic():
+                audit_record(actor=user, action="approval.signature_refused", target_kind="release",
+                             target_id=str(release.pk), payload={"reason": exc.message})
+            raise ApprovalError(exc.message, field="reauth") from exc
+        methods = ["sso", *reauth.get("amr", [])]
+        if second_factor_required(user) and not reauth.get("second_factor"):
+            if device_of(user) is None:
+                raise SecondFactorMissing("Your role signs with a second factor, and the identity provider's "
+                                          "sign-in did not include one; nothing was signed.", field="otp")
+            methods.append(second_factor_verify(user=user, code=otp, refused_action="approval.signature_refused",
+                                                target_kind="release", target_id=str(release.pk)))
+        return methods
     if not password_confirm(user=user, password=password, refused_action="approval.signature_refused",
                             target_kind="release", target_id=str(release.pk)):
         raise ApprovalError("The password is wrong; nothing was signed.", field="password")
@@ -440,10 +474,12 @@ def subject_changes_since(*, release: Release, digest: str) -> list[str]:
 
 
 def release_sign(*, release: Release, by: User, password: str, meaning: str, reason: str,
-                 reviewed_digest: str, otp: str = "") -> Release:
+                 reviewed_digest: str, otp: str = "", reauth: dict[str, Any] | None = None) -> Release:
     """Cast an electronic signature: approval, review, responsibility or rejection, on the subject digest the
     signer reviewed. If the release's digest is another one (now, or after it is brought up to date under the
-    lock), nothing is signed: 409 naming what changed. A digest already stale is refused before the password."""
+    lock), nothing is signed: 409 naming what changed. A digest already stale is refused before the password.
+    ``reauth`` replaces the password for a single-sign-on user (``_reauthenticate``); it is recorded in the
+    signature's audit entry."""
     release_sign_check(release=release, by=by)
     if meaning not in Signature.Meaning.values:
         raise ApprovalError(f"Unknown meaning {meaning!r}.", field="meaning")
@@ -455,9 +491,9 @@ def release_sign(*, release: Release, by: User, password: str, meaning: str, rea
     if reviewed_digest != stored:
         raise SubjectChanged(reviewed=reviewed_digest, current=stored, changes=subject_diff_for(
             by, subject_changes_since(release=release, digest=reviewed_digest)))
-    methods = _reauthenticate(by, password, otp, release)
+    methods = _reauthenticate(by, password, otp, release, reauth)
     release, changes = _release_sign(release=release, by=by, meaning=meaning, reason=reason,
-                                     reviewed_digest=reviewed_digest, methods=methods)
+                                     reviewed_digest=reviewed_digest, methods=methods, reauth=reauth)
     if changes is not None:  # raised after the commit: the refresh that found the change is kept
         raise SubjectChanged(reviewed=reviewed_digest, current=release.subject_digest,
                              changes=subject_diff_for(by, changes))
@@ -465,8 +501,8 @@ def release_sign(*, release: Release, by: User, password: str, meaning: str, rea
 
 
 @transaction.atomic
-def _release_sign(*, release: Release, by: User, meaning: str, reason: str,
-                  reviewed_digest: str, methods: list[str]) -> tuple[Release, list[str] | None]:
+def _release_sign(*, release: Release, by: User, meaning: str, reason: str, reviewed_digest: str,
+                  methods: list[str], reauth: dict[str, Any] | None = None) -> tuple[Release, list[str] | None]:
     release = _locked(release)
     before = release.subject
     _refresh_locked(release, by)
@@ -486,7 +522,8 @@ def _release_sign(*, release: Release, by: User, meaning: str, reason: str,
     audit_record(actor=by, action="approval.signed", target_kind="release", target_id=str(release.pk),
                  payload={"signature": sig.pk, "printed_name": sig.printed_name, "meaning": meaning, "reason": reason,
                           "time": stamp, "subject_digest": sig.subject_digest, "reviewed_digest": reviewed_digest,
-                          "binding": sig.binding, "auth_methods": methods})
+                          "binding": sig.binding, "auth_methods": methods,
+                          **({"reauthentication": reauth} if reauth is not None else {})})
     if meaning == Signature.Meaning.REJECTION:
         release.state, release.state_reason = Release.State.REJECTED, f"rejected by {by.printed_name}: {reason}"
         release.save()
@@ -499,9 +536,9 @@ def _release_sign(*, release: Release, by: User, meaning: str, reason: str,
 
 
 def release_reject(*, release: Release, by: User, password: str, reason: str, reviewed_digest: str,
-                   otp: str = "") -> Release:
+                   otp: str = "", reauth: dict[str, Any] | None = None) -> Release:
     return release_sign(release=release, by=by, password=password, meaning=Signature.Meaning.REJECTION, reason=reason,
-                        reviewed_digest=reviewed_digest, otp=otp)
+                        reviewed_digest=reviewed_digest, otp=otp, reauth=reauth)
 
 
 def release_withdraw_check(*, release: Release, by: User) -> None:

@@ -22,7 +22,7 @@ from portal.audit.context import client_address
 from portal.lib.errors import DomainError
 
 PENDING = "mfa_pending"
-SSO_PENDING = "oidc_pending"
+SSO_PENDING = oidc.SESSION_PENDING
 MFA_BY_PROVIDER = "mfa_by_provider"
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 PENDING_SECONDS = 300
@@ -143,6 +143,8 @@ def oidc_callback(request: HttpRequest) -> HttpResponse:
     if not oidc.enabled():
         raise Http404
     pending = request.session.pop(SSO_PENDING, None)
+    if pending and pending.get("reauth"):
+        return _reauth_return(request, pending)
     try:
         claims = oidc.callback(params=request.GET.dict(), pending=pending, redirect_uri=_callback_uri(request))
         user = oidc.user_sync(claims=claims)
@@ -163,6 +165,26 @@ def oidc_callback(request: HttpRequest) -> HttpResponse:
     safe = nxt and url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()},
                                                    require_https=request.is_secure())
     return redirect(nxt if safe else landing_url(user))
+
+
+def _reauth_return(request: HttpRequest, pending: dict[str, Any]) -> HttpResponse:
+    """The provider's answer to a re-authentication (an electronic signature of an SSO user): verify it as a
+    sign-in, check it is the signed-in user freshly authenticated, keep the evidence for the page that asked
+    (``pending["next"]``), which takes it once."""
+    if not request.user.is_authenticated:
+        return sso_refused_page(request, "Sign in first; nothing was signed.", 400)
+    nxt = pending.get("next", "")
+    if not url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()},
+                                           require_https=request.is_secure()):
+        nxt = reverse("web:home")
+    try:
+        claims = oidc.callback(params=request.GET.dict(), pending=pending, redirect_uri=_callback_uri(request))
+        request.session[oidc.SESSION_REAUTH] = oidc.reauth_evidence(
+            user=request.user, claims=claims, started=float(pending.get("started") or 0))
+    except oidc.SsoError as exc:
+        audit_refusal(exc.message)
+        messages.error(request, exc.message)
+    return redirect(nxt)
 
 
 def sso_context() -> dict[str, Any]:

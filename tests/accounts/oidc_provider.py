@@ -14,6 +14,7 @@ import ipaddress
 import json
 import ssl
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -46,6 +47,10 @@ class TestProvider:
     login_as: str = ""
     extra_claims: dict[str, Any] = field(default_factory=dict)
     tamper: Callable[[str], str] | None = None
+    # When the person last signed in at the provider (``auth_time``): by default the moment of each
+    # authorization request, as a provider that asks again; set it to act as one answering from an old session.
+    auth_time: int | None = None
+    auth_times: dict[str, int] = field(default_factory=dict)  # by authorization code
     requests: list[dict[str, Any]] = field(default_factory=list)
     ca_file: str = ""
 
@@ -78,14 +83,17 @@ def _app(op: TestProvider) -> Callable[..., Any]:
             except InvalidAuthenticationRequest as exc:
                 return respond(start, "400 Bad Request", {"error": "invalid_request", "detail": str(exc)})
             response = p.authorize(request, op.login_as)
+            op.auth_times[response["code"]] = op.auth_time if op.auth_time is not None else int(time.time())
             location = response.request(request["redirect_uri"], False)
             start("302 Found", [("Location", location)])
             return [b""]
         if path == "/token":
             try:
                 # the user's claims go into the ID token, as a provider's claim mappers put them
+                code = parse_qs(body).get("code", [""])[0]
                 response = p.handle_token_request(body, headers, extra_id_token_claims=lambda user, client: {
-                    **op.users[user], **op.extra_claims}).to_dict()
+                    **op.users[user], "auth_time": op.auth_times.get(code, int(time.time())),
+                    **op.extra_claims}).to_dict()
             except OAuthError as exc:
                 return respond(start, "400 Bad Request", {"error": exc.oauth_error, "detail": str(exc)})
             if op.tamper and "id_token" in response:
@@ -165,4 +173,22 @@ def oidc_provider(redirect_uri: str, users: dict[str, dict[str, Any]], folder: P
         thread.join(timeout=5)
 
 
-__all__ = ["CLIENT_ID", "CLIENT_SECRET", "TestProvider", "oidc_provider"]
+@contextmanager
+def portal_using(settings: Any, op: TestProvider, *, role_map: str, team_map: str) -> Iterator[TestProvider]:
+    """The portal's SSO settings pointed at ``op`` (pytest-django's ``settings``), its discovery cache empty."""
+    from portal.accounts import oidc
+
+    settings.PORTAL_OIDC_CA_FILE = op.ca_file
+    settings.PORTAL_OIDC_ISSUER = op.issuer
+    settings.PORTAL_OIDC_CLIENT_ID = CLIENT_ID
+    settings.PORTAL_OIDC_CLIENT_SECRET = CLIENT_SECRET
+    settings.PORTAL_OIDC_ROLE_MAP = role_map
+    settings.PORTAL_OIDC_TEAM_MAP = team_map
+    oidc._discovery.clear()
+    try:
+        yield op
+    finally:
+        oidc._discovery.clear()
+
+
+__all__ = ["CLIENT_ID", "CLIENT_SECRET", "TestProvider", "oidc_provider", "portal_using"]

@@ -13,17 +13,15 @@ import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from portal.accounts import oidc
 from portal.accounts.models import ExternalIdentity, User
 from portal.accounts.services import user_ensure
 from portal.audit.models import AuditEntry
 from tests.conftest import need_service
 
 try:
-    from tests.accounts.oidc_provider import CLIENT_ID, CLIENT_SECRET, oidc_provider
+    from tests.accounts.oidc_provider import oidc_provider, portal_using
 except ImportError as exc:  # pyop is in the dev extra; by hand without it, skip (CI fails instead)
-    CLIENT_ID = CLIENT_SECRET = ""
-    oidc_provider = None
+    oidc_provider = portal_using = None
     PROVIDER_MISSING = str(exc)
 else:
     PROVIDER_MISSING = ""
@@ -41,17 +39,11 @@ USERS = {
 def idp(settings, tmp_path):
     if oidc_provider is None:
         need_service("pyop", f"the test OpenID provider needs pyop (pip install -e '.[dev]'): {PROVIDER_MISSING}")
-    with oidc_provider(CALLBACK, USERS, tmp_path) as op:
-        settings.PORTAL_OIDC_CA_FILE = op.ca_file
-        settings.PORTAL_OIDC_ISSUER = op.issuer
-        settings.PORTAL_OIDC_CLIENT_ID = CLIENT_ID
-        settings.PORTAL_OIDC_CLIENT_SECRET = CLIENT_SECRET
-        settings.PORTAL_OIDC_ROLE_MAP = "portal-compliance=compliance_officer,portal-admins=admin"
-        settings.PORTAL_OIDC_TEAM_MAP = "grp-credit-risk=credit-risk,grp-clinical=clinical"
-        oidc._discovery.clear()
+    with oidc_provider(CALLBACK, USERS, tmp_path) as op, portal_using(
+            settings, op, role_map="portal-compliance=compliance_officer,portal-admins=admin",
+            team_map="grp-credit-risk=credit-risk,grp-clinical=clinical"):
         op.login_as = "elena"
         yield op
-    oidc._discovery.clear()
 
 
 def at_provider(client, op):

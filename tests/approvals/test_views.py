@@ -200,3 +200,15 @@ def test_a_new_policy_from_the_page_starts_from_the_defaults(client, people) -> 
     assert p.material_change["rules"]["new_data_source"]["triggers"] == list(materiality.BY_NAME[
         "new_data_source"].triggers)
     assert p.retrospective_days == 5
+
+
+def test_a_policy_edited_into_a_new_scope_keeps_what_the_form_does_not_show_from_the_version_it_came_from(
+        client, people) -> None:
+    from portal.approvals.models import Policy
+
+    v1 = _custom_policy(people["admin"])
+    client.force_login(people["admin"])
+    client.post("/approvals/policies", {"environment": "uat", "team": ["model-risk"], "min_approvals": ["2"],
+                                        "reason": "UAT like QA", "from_version": str(v1.pk)})
+    p = Policy.objects.get(environment="uat")
+    assert p.material_change == v1.material_change and p.retrospective_days == 11

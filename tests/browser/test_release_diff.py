@@ -80,3 +80,27 @@ def test_the_policy_page_lists_each_version_s_rules_and_its_form_sets_them(new_p
     page.wait_for_load_state()
     row = page.locator("tr", has_text="sandbox").first.inner_text()
     assert "metrics worse by more than 5%" in row and "new training code" not in row
+
+
+def test_editing_a_policy_version_on_the_page_keeps_what_was_not_changed(new_page) -> None:
+    from portal.approvals.models import Policy
+
+    first = Policy.objects.order_by("environment", "key", "-version").first()  # the table's first row
+    page = new_page(demo.ALEX.username, demo.ALEX.password)
+    page.goto("/approvals/policies")
+    page.locator("tbody tr").first.get_by_role("link", name="edit").click()
+    page.wait_for_load_state()
+    assert page.locator("#p-env").input_value() == first.environment
+    assert page.locator("#p-exp").input_value() == str(first.approval_expiry_days)
+    page.fill("#p-wait", str(first.min_wait_hours + 12))
+    page.fill("#p-reason", "a longer wait before approval")
+    page.locator("#policy-form").screenshot(path=str(SCREENSHOTS / "policy-edit.png"))
+    page.get_by_role("button", name="Save new version").click()
+    page.wait_for_load_state()
+    after = Policy.objects.filter(key=first.key).order_by("-version").first()
+    assert after.version == first.version + 1 and after.min_wait_hours == first.min_wait_hours + 12
+    assert after.material_change == first.material_change or not first.material_change
+    assert after.retrospective_days == first.retrospective_days
+    assert after.required_evidence == first.required_evidence and after.governed == first.governed
+    assert sorted((g.team.name, g.min_approvals) for g in after.groups.all()) == sorted(
+        (g.team.name, g.min_approvals) for g in first.groups.all())

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from django.db import connection
 from django.test import override_settings
 
-from lineage.models import DatasetRead, Edge, Node, RawEvent
+from lineage.asof import history_clear
+from lineage.models import DatasetRead, Edge, EdgeRetired, Node, RawEvent
 from lineage.openlineage import parse_event
 from lineage.services import events_ingest
 from portal.audit.models import AuditEntry, AuditPending
@@ -80,3 +84,71 @@ def test_the_storage_paths_build_the_same_graph(copy_min_rows: int) -> None:
         for batch in batches:
             events_ingest(events=[parse_event(b) for b in batch], by=None)
         assert _graph() == got
+
+
+def _round(r: int) -> tuple[list[bytes], list[bytes]]:
+    """Two batches sharing datasets: ``a`` reads t0-t10 and writes out0-out4; ``b`` writes t0-t10 (some before
+    ``a``'s runs started, re-linking their reads), reads out0-out4, and carries the STARTs of ``a``'s runs (moving
+    their reads back). ``b`` is listed in the opposite order."""
+    a, b = [], []
+    for i in range(120):
+        run = str(uuid.UUID(int=r * 1000 + i + 1))
+        ins = [dataset("db", f"t{i % 11}"), dataset("db", f"t{(i + 3) % 11}")]
+        a.append(run_event(job=f"a_{i % 7}", run_id=run, time=_minute(r * 600 + 120 + i), inputs=ins,
+                           outputs=[dataset("db", f"out{i % 5}")]))
+        b.append(run_event(job=f"b_{i % 7}", run_id=str(uuid.UUID(int=r * 1000 + 500 + i)),
+                           time=_minute(r * 600 + 60 + 2 * i), inputs=[dataset("db", f"out{i % 5}")],
+                           outputs=[dataset("db", f"t{i % 11}")]))
+        if i % 2:
+            b.append(run_event(job=f"a_{i % 7}", run_id=run, event_type="START", time=_minute(r * 600 + 100 + i),
+                               inputs=ins, outputs=[dataset("db", f"out{i % 5}")]))
+    return [json.dumps(e).encode() for e in a], [json.dumps(e).encode() for e in reversed(b)]
+
+
+def _minute(m: int) -> str:
+    return (datetime(2026, 3, 1, tzinfo=UTC) + timedelta(minutes=m)).isoformat().replace("+00:00", "Z")
+
+
+def _timed_graph() -> tuple[Any, ...]:
+    by = dict(Node.objects.values_list("pk", "node_id"))
+    nodes = sorted(Node.objects.values_list("node_id", "event_from"))
+    edges = sorted((by[s], by[d], k, t) for s, d, k, t in Edge.objects.values_list("src_id", "dst_id", "kind",
+                                                                                    "event_from"))
+    return _graph(), nodes, edges
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrent transactions need PostgreSQL")
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_batches_sharing_datasets_in_opposite_orders_build_the_serial_graph_without_deadlock() -> None:
+    # The datasets' advisory lock is taken after the node rows (versions.datasets_lock has the argument): two
+    # batches that read and write the same datasets, one re-linking the other's reads, start together each round.
+    rounds = [_round(r) for r in range(3)]
+    errors: list[BaseException] = []
+
+    def send(batch: list[bytes], barrier: threading.Barrier) -> None:
+        try:
+            barrier.wait(timeout=10)
+            events_ingest(events=[parse_event(b) for b in batch], by=None)
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    for a, b in rounds:
+        barrier = threading.Barrier(2)
+        threads = [threading.Thread(target=send, args=(batch, barrier)) for batch in (a, b)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+    assert errors == []
+    concurrent = _timed_graph()
+    assert any(k == "reads" for _, _, k, _ in concurrent[2]) and EdgeRetired.objects.exists()
+
+    Node.objects.all().delete()
+    RawEvent.objects.all().delete()
+    history_clear()
+    for a, b in rounds:
+        for batch in (a, b):
+            events_ingest(events=[parse_event(e) for e in batch], by=None)
+    assert _timed_graph() == concurrent
