@@ -7,7 +7,9 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('lineage', '0010_noderetired_node_id'),
+        # After both of main's leaves (0011 and 0012 each follow 0010): one leaf again.
+        ('lineage', '0011_lineage_change_marker'),
+        ('lineage', '0012_edge_event_from_at_insert'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -32,6 +32,6 @@ def forwards(apps: Any, schema_editor: Any) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [("lineage", "0011_ingest_deferred")]
+    dependencies = [("lineage", "0013_ingest_deferred")]
 
     operations = [migrations.RunPython(forwards, migrations.RunPython.noop)]
