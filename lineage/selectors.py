@@ -932,3 +932,38 @@ def erasure_impact(*, sources: list[Node]) -> dict[str, Any]:
             "counts": counts, "truncated": walk.cut_by_depth or walk.cut_by_size}
 
 
+
+
+# -- events waiting to be applied (services.lineage_apply_pending) ----------------------------------------
+def _pending_answer(qs: QuerySet[RawEvent]) -> dict[str, Any]:
+    from django.db.models import Count, Min
+
+    agg = qs.aggregate(n=Count("id"), since=Min("received_at"))
+    return {"events": agg["n"], "since": agg["since"]}
+
+
+def node_pending(*, node: Node) -> dict[str, Any] | None:
+    """For a run or job: how many of its events wait to be applied and since when (the oldest one's receipt); None
+    for other kinds. A job's count covers the events naming it as their job."""
+    pending = RawEvent.objects.filter(applied_at__isnull=True)
+    if node.kind == "run":
+        return _pending_answer(pending.filter(run_id=node.node_id.removeprefix("run:")))
+    if node.kind == "job":
+        return _pending_answer(pending.filter(job_namespace=node.namespace, job_name=node.name))
+    return None
+
+
+def pending_summary(*, user: User) -> dict[str, Any]:
+    """The backlog of events waiting to be applied, as ``user`` may see it: everything for org-wide roles, else the
+    events of jobs in namespaces the user may see (no dataset events: their namespace is not a column of the log).
+    ``failed``: those that failed alone and wait for an operator (``manage.py lineage_apply_pending``)."""
+    from django.db.models import Count, Min
+    from django.utils import timezone
+
+    qs = RawEvent.objects.filter(applied_at__isnull=True)
+    if not user.sees_all_namespaces:
+        qs = qs.exclude(job_namespace="").filter(namespace_visibility_q(user, field="job_namespace"))
+    agg = qs.aggregate(n=Count("id"), since=Min("received_at"), failed=Count("id", filter=~Q(apply_error="")))
+    since = agg["since"]
+    return {"events": agg["n"], "failed": agg["failed"], "since": since,
+            "oldestAgeSeconds": round((timezone.now() - since).total_seconds(), 3) if since else 0.0}

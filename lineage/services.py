@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import msgspec
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F as Col
 from django.db.models import ProtectedError, Q, TextField
@@ -36,7 +37,7 @@ from portal.lib.sql import db_time as _dt
 from . import facets as F
 from . import ids
 from .asof import history_apply, history_clear, replaying
-from .guard import Refusal, WriteGuard, WriteRefused, strip_inputs
+from .guard import Refusal, WriteGuard, WriteRefused, model_claim_take, run_job_namespace, strip_inputs
 from .models import ColumnEdge, DatasetRead, DatasetWrite, Edge, Node, NodeTag, RawEvent, Tag
 from .monitoring import MonitoringRecord
 from .openlineage import ParsedEvent, parse_event, parse_time
@@ -50,7 +51,7 @@ _NODE_UPDATE_COLUMNS = ("parent_id", "state", "owners", "facets", "attrs", "deid
                         "updated_at")
 RAW_COLUMNS = ("dedupe_key", "kind", "event_type", "event_time", "run_id", "job_namespace", "job_name",
                "producer", "payload", "body", "body_sha256", "warnings", "received_at", "received_by_id",
-               "ignored_inputs")
+               "ignored_inputs", "applied_at")
 
 
 # -- hooks: how the apps built on lineage react to ingestion without lineage importing them ---------------
@@ -437,10 +438,12 @@ def _apply_columns(delta: GraphDelta, id_map: dict[str, int], db_now: Any) -> No
                   conflict=("src_id", "src_field", "dst_id", "dst_field", "type", "subtype"))
 
 
-def _raw_row(ev: ParsedEvent, by: User | None, now: Any, ignored: list[int]) -> tuple[Any, ...]:
+def _raw_row(ev: ParsedEvent, by: User | None, now: Any, ignored: list[int], *,
+             applied: bool = True) -> tuple[Any, ...]:
     return (ev.dedupe_key, ev.kind, ev.event_type or "", _dt(ev.event_time), ev.run_id or "",
             ev.job_namespace or "", ev.job_name or "", ev.producer[:2000], _payload_text(ev.raw),
-            ev.raw, ev.sha256, _dumps(ev.warnings), now, by.pk if by else None, _dumps(ignored))
+            ev.raw, ev.sha256, _dumps(ev.warnings), now, by.pk if by else None, _dumps(ignored),
+            now if applied else None)
 
 
 
@@ -466,13 +469,18 @@ def _refusal_change(ev: ParsedEvent, refusal: Refusal) -> Change:
 
 
 @transaction.atomic
-def events_ingest(*, events: list[ParsedEvent], by: User | None, atomic: bool = False) -> list[IngestOutcome]:
+def events_ingest(*, events: list[ParsedEvent], by: User | None, atomic: bool = False,
+                  defer: bool = False) -> list[IngestOutcome]:
     """Store and apply OpenLineage events in one transaction. Exact duplicates are stored once.
 
     The outcome list is parallel to ``events``: "created" for a new event, "duplicate" for one already
     stored (or repeated earlier in the same batch), "refused" for one that writes where ``by`` may not
     (``guard.py``; nothing of it is stored, the refusal is audited). With ``atomic``, one refusal refuses
     all (``BatchRefused``).
+
+    With ``defer`` the events are stored (with their claims, so the guard already holds them to what they bind)
+    and answered exactly as above, but applied to the graph later, by ``lineage_apply_pending`` (``apply_soon``).
+    The planner still runs, for the warnings it adds (it is pure).
     """
     now = timezone.now()
     guard = WriteGuard(by=by, events=events)
@@ -485,6 +493,9 @@ def events_ingest(*, events: list[ParsedEvent], by: User | None, atomic: bool = 
             continue
         ignored[id(ev)] = guard.foreign_inputs(ev)
         strip_inputs(ev, ignored[id(ev)])
+    accepted = [i for i in range(len(events)) if i not in refused]
+    late = guard.claims_take([events[i] for i in accepted])  # claimed meanwhile by a concurrent request
+    refused.update((accepted[j], refusal) for j, refusal in late.items())
     if refused and atomic:
         raise BatchRefused([IngestOutcome("refused", ev.warnings, refused[i]) if i in refused
                             else IngestOutcome("created", ev.warnings) for i, ev in enumerate(events)])
@@ -501,18 +512,25 @@ def events_ingest(*, events: list[ParsedEvent], by: User | None, atomic: bool = 
     # Rows in key order: two batches sharing events then take the unique-index locks in the same order
     # and cannot deadlock (in opposite orders they did, and the loser answered 503).
     inserted = {k for (k,) in insert_ignore("lineage_rawevent", RAW_COLUMNS,
-                                            [_raw_row(ev, by, _dt(now), ignored[id(ev)])
+                                            [_raw_row(ev, by, _dt(now), ignored[id(ev)], applied=not defer)
                                              for ev in sorted(unique, key=lambda e: e.dedupe_key)],
                                             conflict=("dedupe_key",), returning=("dedupe_key",))}
-    if len(inserted) != len(unique):
+    if defer:
+        audit_record_many(actor=by, changes=[
+            *(_ingest_change(ev) for ev in unique if ev.dedupe_key in inserted),
+            *(_refusal_change(events[i], refusal) for i, refusal in sorted(refused.items()))])
+        if inserted:
+            apply_soon()
+    elif len(inserted) != len(unique):
         # Some were stored before: plan again from the new ones only, so duplicates change nothing.
         fresh = [ev for ev in unique if ev.dedupe_key in inserted]
         delta = Planner().add_events(fresh)
-    weakened = _apply(delta, now, by)
-    _governance_apply(delta.governance, by)
-    audit_record_many(actor=by, changes=[
-        *(_ingest_change(ev) for ev in unique if ev.dedupe_key in inserted), *weakened,
-        *(_refusal_change(events[i], refusal) for i, refusal in sorted(refused.items()))])
+    if not defer:
+        weakened = _apply(delta, now, by)
+        _governance_apply(delta.governance, by)
+        audit_record_many(actor=by, changes=[
+            *(_ingest_change(ev) for ev in unique if ev.dedupe_key in inserted), *weakened,
+            *(_refusal_change(events[i], refusal) for i, refusal in sorted(refused.items()))])
     return [
         IngestOutcome("refused", ev.warnings, refused[i]) if i in refused else
         IngestOutcome("created" if ev.dedupe_key in inserted and first[ev.dedupe_key] == i else "duplicate",
@@ -521,13 +539,141 @@ def events_ingest(*, events: list[ParsedEvent], by: User | None, atomic: bool = 
     ]
 
 
+# -- deferred application: append now, apply in micro-batches ---------------------------------------------
+# ``POST /api/v1/lineage`` with ``LINEAGE_INGEST_DEFER``: the request stores the raw event (which makes its 201/200
+# exact) and its claims (``events_ingest(defer=True)``), and the graph is applied moments later by
+# ``lineage_apply_pending`` (the ``lineage.apply_pending`` task), many events per transaction.
+# docs/lineage-ingest.md: what a reader sees meanwhile.
+def apply_soon() -> None:
+    """Have the waiting events applied: at once in-process when Celery runs eagerly (no broker: a newcomer sees
+    the graph in the answer's transaction, after the events are stored), else the ``lineage.apply_pending`` task
+    once the transaction commits, enqueued unless one is pending."""
+    from .tasks import apply_pending_schedule  # the task module imports this one
+
+    apply_pending_schedule()
+
+
+@dataclass(slots=True)
+class ApplyCount:
+    applied: int = 0
+    failed: int = 0
+    batches: int = 0
+
+    def line(self) -> str:
+        return f"applied {self.applied} events in {self.batches} batches; {self.failed} failed"
+
+
+_PENDING_COLUMNS = ("id", "body", "payload", "ignored_inputs", "received_at", "received_by_id")
+
+
+def _pending_events(rows: list[tuple[Any, ...]]) -> list[tuple[int, int | None, ParsedEvent]]:
+    """(raw id, sender id, event) parsed again from the bytes received, what was ignored then ignored again."""
+    out = []
+    for pk, body, payload, ignored, received, sender in rows:
+        ev = parse_event(bytes(body) if body is not None else _dumps(payload).encode())
+        strip_inputs(ev, ignored)
+        ev.received_at = _aware(received)
+        out.append((pk, sender, ev))
+    return out
+
+
+def _apply_events(events: list[tuple[int, int | None, ParsedEvent]], users: dict[int, User]) -> None:
+    """Apply waiting events in the caller's transaction and mark them applied.
+
+    Consecutive events of one sender are one delta (hooks and audit entries act for that sender). The receipt clock
+    (as of a time, ``asof.py``) reads each delta at the latest receipt time among its events, as a rebuild does."""
+    start = 0
+    while start < len(events):
+        sender = events[start][1]
+        end = start
+        while end < len(events) and events[end][1] == sender:
+            end += 1
+        group = [ev for _, _, ev in events[start:end]]
+        by = users.get(sender) if sender is not None else None
+        planner = Planner()
+        planner.add_events(group)
+        received = max(ev.received_at or timezone.now() for ev in group)
+        with replaying():
+            weakened = _apply(planner.delta, received, by)
+        _governance_apply(planner.delta.governance, by)
+        audit_record_many(actor=by, changes=weakened)
+        start = end
+    RawEvent.objects.filter(pk__in=[pk for pk, _, _ in events]).update(applied_at=timezone.now(), apply_error="")
+
+
+def lineage_apply_pending(*, batch_size: int | None = None, retry_failed: bool = False,
+                          max_batches: int | None = None) -> ApplyCount:
+    """Apply the events waiting in the raw log, oldest first, ``batch_size`` per transaction, until none is left.
+
+    Rows are claimed with ``FOR UPDATE SKIP LOCKED``, so appliers running at once share the work. A micro-batch
+    that fails is applied again one event per transaction; an event that fails alone keeps waiting with its error
+    in ``apply_error`` and is skipped from then on (``retry_failed``: retried once now, as
+    ``manage.py lineage_apply_pending --retry-failed`` does).
+    """
+    size = batch_size or settings.LINEAGE_APPLY_BATCH
+    count = ApplyCount()
+    retry_ids: list[int] = list(RawEvent.objects.filter(applied_at__isnull=True).exclude(apply_error="")
+                                .order_by("id").values_list("id", flat=True)) if retry_failed else []
+    while max_batches is None or count.batches < max_batches:
+        ids_: list[int] = []
+        try:
+            with transaction.atomic():
+                qs = RawEvent.objects.filter(applied_at__isnull=True)
+                qs = qs.filter(pk__in=retry_ids[:size]) if retry_ids else qs.filter(apply_error="")
+                qs = qs.select_for_update(skip_locked=True).order_by("id")
+                rows = list(qs.values_list(*_PENDING_COLUMNS)[:size])
+                if not rows:
+                    if retry_ids:
+                        del retry_ids[:size]
+                        continue
+                    break
+                ids_ = [r[0] for r in rows]
+                del retry_ids[:size]
+                events = _pending_events(rows)
+                _apply_events(events, _senders(events))
+            count.applied += len(rows)
+            count.batches += 1
+        except Exception:  # noqa: BLE001 - one bad event must not hold the others back
+            if not ids_:
+                raise
+            count.batches += 1
+            for pk in ids_:
+                if _apply_one(pk):
+                    count.applied += 1
+                else:
+                    count.failed += 1
+    return count
+
+
+def _senders(events: list[tuple[int, int | None, ParsedEvent]]) -> dict[int, User]:
+    wanted = {s for _, s, _ in events if s is not None}
+    return User.objects.in_bulk(list(wanted)) if wanted else {}
+
+
+def _apply_one(pk: int) -> bool:
+    """Apply one waiting event in its own transaction; on failure record why (it then waits for an operator)."""
+    try:
+        with transaction.atomic():
+            rows = list(RawEvent.objects.filter(pk=pk, applied_at__isnull=True).select_for_update(skip_locked=True)
+                        .values_list(*_PENDING_COLUMNS))
+            if rows:
+                events = _pending_events(rows)
+                _apply_events(events, _senders(events))
+        return True
+    except Exception as exc:  # noqa: BLE001 - recorded on the event
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+        RawEvent.objects.filter(pk=pk, applied_at__isnull=True).update(apply_error=error)
+        return False
+
+
 # -- portal records (REST) ---------------------------------------------------------------------------------
 def _portal_record(kind: str, identity: str, payload: dict[str, Any], t: datetime, by: User | None) -> bool:
     """Keep a REST submission in the raw log beside OpenLineage events, so a rebuild replays it too."""
     body = _dumps(payload)
     key = hashlib.sha256(f"{kind}|{identity}|{t.astimezone(UTC).isoformat()}|{body}".encode()).hexdigest()
+    now = _dt(timezone.now())
     row = (key, kind, "", _dt(t), "", "", "", "portal-api", body, body.encode(),
-           hashlib.sha256(body.encode()).hexdigest(), "[]", _dt(timezone.now()), by.pk if by else None, "[]")
+           hashlib.sha256(body.encode()).hexdigest(), "[]", now, by.pk if by else None, "[]", now)
     return bool(insert_ignore("lineage_rawevent", RAW_COLUMNS, [row], conflict=("dedupe_key",),
                               returning=("id",)))
 
@@ -588,15 +734,15 @@ def _record_guard(kind: str, payload: dict[str, Any], by: User | None) -> None:
     guard = WriteGuard(by=by, events=[])
     if kind == "modelVersion":
         ns = payload["namespace"]
-        first = (Node.objects.filter(node_id=ids.model_version_id(ns, payload["name"], str(payload["version"])))
-                 .values_list("attrs", flat=True).first() or {}).get("produced_in")
+        mv = ids.model_version_id(ns, payload["name"], str(payload["version"]))
         producer = _model_producer(payload)
-        # Kept in the raw record, so a rebuild replays it; a registration by the owner keeps the first producer.
-        payload["produced_in"] = first or producer
         guard.load_owners([ns])
-        refusal = guard.record_check(namespace=ns, field="namespace",
-                                     model=ids.model_version_id(ns, payload["name"], str(payload["version"])),
-                                     producer=producer)
+        refusal = guard.record_check(namespace=ns, field="namespace", model=mv, producer=producer)
+        if refusal is None:
+            # The claim is taken in this transaction (or was: a concurrent registration is read back and checked
+            # again). Kept in the raw record, so a rebuild replays it; a registration by the owner keeps the first.
+            payload["produced_in"] = model_claim_take(mv, producer)
+            refusal = guard.record_check(namespace=ns, field="namespace", model=mv, producer=producer)
     elif kind == "deployment":
         ns = payload["model"]["namespace"]
         guard.load_owners([ns])
@@ -610,7 +756,7 @@ def _record_guard(kind: str, payload: dict[str, Any], by: User | None) -> None:
 def _model_producer(p: dict[str, Any]) -> str:
     """The namespace a model version registered by REST is produced in: its training run's job's, else its own."""
     if p.get("run_id"):
-        job = Node.objects.filter(node_id=ids.run_id(p["run_id"])).values_list("parent__namespace", flat=True).first()
+        job = run_job_namespace(ids.run_id(p["run_id"]))  # claimed: also a run whose events wait to be applied
         if job:
             return str(job)
     return str(p["namespace"])
@@ -704,7 +850,10 @@ def lineage_rebuild(*, batch_size: int = 2000, by: User | None = None) -> int:
             apply(planner, batch[0].received_at or timezone.now())
             batch.clear()
 
-    for kind, payload, body, ignored, received in RawEvent.objects.order_by("id").values_list(
+    # Events still waiting are applied by the replay too (and marked so); one that failed alone keeps waiting.
+    log = RawEvent.objects.filter(Q(applied_at__isnull=False) | Q(apply_error=""))
+    RawEvent.objects.filter(applied_at__isnull=True, apply_error="").update(applied_at=timezone.now())
+    for kind, payload, body, ignored, received in log.order_by("id").values_list(
         "kind", "payload", "body", "ignored_inputs", "received_at"
     ).iterator(chunk_size=batch_size):
         count += 1
