@@ -6,6 +6,8 @@ prints the top functions.
 
     .venv/bin/python bench/profile_ingest.py                  # 20 batches of 500 and 1,000 single events
     .venv/bin/python bench/profile_ingest.py --batches 40 --top 40
+    .venv/bin/python bench/profile_ingest.py --batches 0 --broker redis://127.0.0.1:6379/7 --apply-batch 30
+        # deferred single events: the requests without the applier, then the applier alone
 """
 
 from __future__ import annotations
@@ -111,6 +113,12 @@ def main() -> None:
     p.add_argument("--db", default=run_name("lineage_bench_profile"))
     p.add_argument("--keep-db", action="store_true")
     p.add_argument("--pstats", default="", help="also write the batch profile to this file (for pstats)")
+    p.add_argument("--broker", default="", help="a Redis broker URL (no worker is started): deferred single events "
+                   "are then only appended and enqueued, so the applier stays out of the profile (without it Celery "
+                   "runs eagerly and each request applies inline)")
+    p.add_argument("--single-pstats", default="", help="also write the single-event profile to this file")
+    p.add_argument("--apply-batch", type=int, default=0, help="with --broker: then profile applying the events the "
+                   "single run left waiting (lineage_apply_pending), this many per micro-batch, as the ingest worker")
     args = p.parse_args()
 
     recreate_database(args.db)
@@ -120,6 +128,9 @@ def main() -> None:
         # The same environment as the benchmarks' gunicorn, so the audit key and checkpoints of this throwaway
         # database stay out of var/ (a checkpoint of an earlier run made every after-commit step fail).
         os.environ.update(portal_env(args.db, PORTAL_AUDIT_SEQUENCER=args.audit_sequencer))
+        if args.broker:
+            os.environ.update({"CELERY_BROKER_URL": args.broker, "CELERY_KEY_PREFIX": f"{args.db}:",
+                               "CELERY_TASK_DEFAULT_QUEUE": f"{args.db}-default"})
         sys.path.insert(0, str(ROOT))
         import django
 
@@ -160,7 +171,18 @@ def main() -> None:
 
         profile(f"POST /api/v1/lineage/batch x {args.batches} (batches of {args.batch_size})", batches, args.top,
                 args.pstats)
-        profile("POST /api/v1/lineage (one event per request)", singles, args.top, threads=args.single_threads)
+        profile("POST /api/v1/lineage (one event per request)", singles, args.top, args.single_pstats,
+                threads=args.single_threads)
+        if args.broker and args.apply_batch:
+            from lineage.services import lineage_apply_pending
+
+            def apply() -> int:
+                count = lineage_apply_pending(batch_size=args.apply_batch)
+                log(f"  {count.line()}")
+                return count.applied
+
+            profile(f"lineage_apply_pending, micro-batches of {args.apply_batch} (the ingest worker's task)", apply,
+                    args.top)
         if args.single_threads > 1:
             from lineage.intake import intake_stats
 
