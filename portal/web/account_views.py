@@ -18,6 +18,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from portal.accounts import mfa, oidc
 from portal.accounts import services as account_services
 from portal.accounts.models import User
+from portal.accounts.reauth import reauth_record
 from portal.audit.context import client_address
 from portal.lib.errors import DomainError
 
@@ -169,8 +170,8 @@ def oidc_callback(request: HttpRequest) -> HttpResponse:
 
 def _reauth_return(request: HttpRequest, pending: dict[str, Any]) -> HttpResponse:
     """The provider's answer to a re-authentication (an electronic signature of an SSO user): verify it as a
-    sign-in, check it is the signed-in user freshly authenticated, keep the evidence for the page that asked
-    (``pending["next"]``), which takes it once."""
+    sign-in, check it is the signed-in user freshly authenticated, record it and hand its one-time result id to
+    the page that asked (``pending["next"]``); the signature takes it once (``portal.accounts.reauth``)."""
     if not request.user.is_authenticated:
         return sso_refused_page(request, "Sign in first; nothing was signed.", 400)
     nxt = pending.get("next", "")
@@ -179,8 +180,8 @@ def _reauth_return(request: HttpRequest, pending: dict[str, Any]) -> HttpRespons
         nxt = reverse("web:home")
     try:
         claims = oidc.callback(params=request.GET.dict(), pending=pending, redirect_uri=_callback_uri(request))
-        request.session[oidc.SESSION_REAUTH] = oidc.reauth_evidence(
-            user=request.user, claims=claims, started=float(pending.get("started") or 0))
+        evidence = oidc.reauth_evidence(user=request.user, claims=claims, started=float(pending.get("started") or 0))
+        request.session[oidc.SESSION_REAUTH] = reauth_record(user=request.user, evidence=evidence).token
     except oidc.SsoError as exc:
         audit_refusal(exc.message)
         messages.error(request, exc.message)

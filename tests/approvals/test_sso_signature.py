@@ -8,19 +8,19 @@ import json
 import time
 
 import pytest
-import requests
 
 from portal.accounts import oidc
 from portal.accounts.models import User
+from portal.accounts.reauth import ReauthRefused, reauth_record
 from portal.approvals import services
 from portal.approvals.models import Release, Signature
 from portal.audit.models import AuditEntry
 from tests.conftest import need_service
 
 try:
-    from tests.accounts.oidc_provider import oidc_provider, portal_using
+    from tests.accounts.oidc_provider import oidc_provider, portal_using, provider_round_trip, reauth_round_trip
 except ImportError as exc:  # pyop is in the dev extra
-    oidc_provider = portal_using = None
+    oidc_provider = portal_using = provider_round_trip = reauth_round_trip = None
     PROVIDER_MISSING = str(exc)
 
 pytestmark = pytest.mark.django_db
@@ -44,19 +44,11 @@ def idp(settings, tmp_path):
         yield op
 
 
-def _provider_round_trip(client, r, op) -> str:
-    """The browser at the provider: it signs the person in (``login_as``) and sends it back with a code."""
-    assert r.status_code == 302 and r["Location"].startswith(f"{op.issuer}/authorize?"), r
-    back = requests.get(r["Location"], allow_redirects=False, timeout=10, verify=op.ca_file)
-    assert back.status_code == 302, back.text
-    return back.headers["Location"]
-
-
 @pytest.fixture
 def sara(client, idp, release):
     """Sara signed in through SSO (an approver of model-risk, no portal password)."""
     r = client.get("/login/sso")
-    client.get(_provider_round_trip(client, r, idp))
+    client.get(provider_round_trip(r, idp))
     user = User.objects.get(username="sara")
     assert not user.has_usable_password() and "_auth_user_id" in client.session
     return user
@@ -66,10 +58,7 @@ def _sign(client, release, op, **form):
     data = {"action": "approve", "meaning": "approval", "reason": "Back-test within limits",
             "subject_digest": release.subject_digest, **form}
     r = client.post(f"/approvals/releases/{release.pk}/sign", data)
-    back = _provider_round_trip(client, r, op)
-    r = client.get(back)  # the callback: evidence kept, on to the finishing page
-    assert r.status_code == 302 and r["Location"] == f"/approvals/releases/{release.pk}/sign/sso", r
-    return client.get(r["Location"], follow=True)
+    return reauth_round_trip(client, r, op)
 
 
 def test_the_release_page_asks_an_sso_user_to_sign_at_the_provider_not_for_a_password(client, sara,
@@ -111,7 +100,7 @@ def test_another_person_signing_in_at_the_provider_signs_nothing(client, sara, i
 
 def test_the_evidence_counts_once_and_only_for_the_release_it_was_asked_for(client, sara, idp, release) -> None:
     _sign(client, release, idp)
-    r = client.get(f"/approvals/releases/{release.pk}/sign/sso", follow=True)
+    r = client.get("/login/sso/reauth/continue", follow=True)  # the continue page again: the id was handed once
     assert "not signed in again" in r.content.decode()
     assert Signature.objects.filter(release=release).count() == 1
 
@@ -120,12 +109,13 @@ def test_the_service_refuses_stale_or_foreign_evidence(sara, idp, release, peopl
     link = sara.external_identities.get()
     fresh = {"method": "oidc_reauth", "issuer": link.issuer, "subject": link.subject, "auth_time": time.time(),
              "amr": [], "second_factor": False}
-    with pytest.raises(services.ApprovalError, match="too old"):
+    stale = reauth_record(user=sara, evidence={**fresh, "auth_time": time.time() - oidc.REAUTH_MAX_AGE - 5})
+    with pytest.raises(ReauthRefused, match="too old"):
         services.release_sign(release=release, by=sara, password="", meaning="approval", reason="ok",
-                              reviewed_digest=release.subject_digest,
-                              reauth={**fresh, "auth_time": time.time() - oidc.REAUTH_MAX_AGE - 5})
-    with pytest.raises(services.ApprovalError, match="not yours"):
+                              reviewed_digest=release.subject_digest, reauth=stale.token)
+    with pytest.raises(ReauthRefused, match="not yours"):
         services.release_sign(release=release, by=people["risk"], password="", meaning="approval", reason="ok",
-                              reviewed_digest=release.subject_digest, reauth=fresh)
+                              reviewed_digest=release.subject_digest,
+                              reauth=reauth_record(user=sara, evidence=fresh).token)
     assert AuditEntry.objects.filter(action="approval.signature_refused").count() == 2
     assert Release.objects.get(pk=release.pk).signatures.count() == 0
