@@ -8,6 +8,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth import login as auth_login
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -200,7 +201,10 @@ def sso_refused_page(request: HttpRequest, message: str, status: int) -> HttpRes
 
 
 def audit_refusal(reason: str) -> None:
+    """Record a refused answer of the provider. In its own transaction: requests are not atomic, and
+    ``audit_record`` outside one raises (a refused sign-in or re-authentication was a 500 before)."""
     from portal.audit.services import audit_record
 
-    audit_record(actor=None, action="account.sso_refused", target_kind="sso",
-                 target_id=oidc.settings.PORTAL_OIDC_ISSUER, payload={"reason": reason})
+    with transaction.atomic():
+        audit_record(actor=None, action="account.sso_refused", target_kind="sso",
+                     target_id=oidc.settings.PORTAL_OIDC_ISSUER, payload={"reason": reason})

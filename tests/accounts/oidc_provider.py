@@ -214,21 +214,5 @@ def continue_form(html: str) -> tuple[str, list[tuple[str, str]]]:
     return html_lib.unescape(action.group(1)), [f for f in fields if f[0] != "csrfmiddlewaretoken"]
 
 
-def reauth_round_trip(client: Any, r: Any, op: TestProvider) -> Any:
-    """A signature form answered by a redirect to the provider (``prompt=login``): the provider, the portal's
-    callback, the continue page, and its form posted (followed). Returns the last response; when the provider's
-    answer was refused, the page the continue page sent back to."""
-    r = client.get(provider_round_trip(r, op))  # the callback
-    assert r.status_code == 302 and r["Location"] == "/login/sso/reauth/continue", r
-    page = client.get(r["Location"])
-    if page.status_code == 302:  # refused: no result id; back to the action's page with the reason
-        return client.get(page["Location"])
-    action, fields = continue_form(page.content.decode())
-    data: dict[str, list[str]] = {}
-    for name, value in fields:
-        data.setdefault(name, []).append(value)
-    return client.post(action, data, follow=True)
-
-
 __all__ = ["CLIENT_ID", "CLIENT_SECRET", "TestProvider", "continue_form", "oidc_provider", "portal_using",
-           "provider_round_trip", "reauth_round_trip"]
+           "provider_round_trip"]

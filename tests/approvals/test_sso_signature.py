@@ -15,12 +15,13 @@ from portal.accounts.reauth import ReauthRefused, reauth_record
 from portal.approvals import services
 from portal.approvals.models import Release, Signature
 from portal.audit.models import AuditEntry
+from tests.accounts.sso import sso_sign
 from tests.conftest import need_service
 
 try:
-    from tests.accounts.oidc_provider import oidc_provider, portal_using, provider_round_trip, reauth_round_trip
+    from tests.accounts.oidc_provider import oidc_provider, portal_using, provider_round_trip
 except ImportError as exc:  # pyop is in the dev extra
-    oidc_provider = portal_using = provider_round_trip = reauth_round_trip = None
+    oidc_provider = portal_using = provider_round_trip = None
     PROVIDER_MISSING = str(exc)
 
 pytestmark = pytest.mark.django_db
@@ -57,8 +58,7 @@ def sara(client, idp, release):
 def _sign(client, release, op, **form):
     data = {"action": "approve", "meaning": "approval", "reason": "Back-test within limits",
             "subject_digest": release.subject_digest, **form}
-    r = client.post(f"/approvals/releases/{release.pk}/sign", data)
-    return reauth_round_trip(client, r, op)
+    return sso_sign(client, op, lambda: client.post(f"/approvals/releases/{release.pk}/sign", data))
 
 
 def test_the_release_page_asks_an_sso_user_to_sign_at_the_provider_not_for_a_password(client, sara,
