@@ -16,7 +16,7 @@ from portal.approvals import services
 from portal.approvals.models import Release, Signature
 from portal.audit.models import AuditEntry
 from tests.accounts.sso import sso_sign
-from tests.conftest import need_service
+from tests.conftest import api_client, need_service
 
 try:
     from tests.accounts.oidc_provider import oidc_provider, portal_using, provider_round_trip
@@ -119,3 +119,46 @@ def test_the_service_refuses_stale_or_foreign_evidence(sara, idp, release, peopl
                               reauth=reauth_record(user=sara, evidence=fresh).token)
     assert AuditEntry.objects.filter(action="approval.signature_refused").count() == 2
     assert Release.objects.get(pk=release.pk).signatures.count() == 0
+
+
+def _api_approve(api, release, **body):
+    return api.post(f"/api/v1/releases/{release.pk}/approve", {"reason": "Back-test within limits",
+                                                               "subject_digest": release.subject_digest, **body},
+                    format="json")
+
+
+def _result_id(client, idp) -> str:
+    """Open the refusal's reauth_url in the browser (signed in through SSO): the provider, then the page that
+    shows the one-time result id."""
+    r = client.get(provider_round_trip(client.get("/login/sso/reauth"), idp))
+    page = client.get(r["Location"]).content.decode()
+    return page.split('id="reauth-token">')[1].split("<")[0]
+
+
+def test_the_api_tells_an_sso_user_where_to_sign_in_again_and_takes_the_result_once(client, sara, idp,
+                                                                                   release) -> None:
+    api = api_client(sara)
+    r = _api_approve(api, release, password="anything")
+    body = r.json()
+    assert r.status_code == 403 and body["reauth_url"] == "/login/sso/reauth" and body["reauth_field"] == "reauth"
+    assert "sign in again" in body["detail"] and body["errors"][0]["field"] == "reauth"
+    result = _result_id(client, idp)
+    assert idp.requests[-1]["prompt"] == "login"
+    r = _api_approve(api, release, reauth=result)
+    assert r.status_code == 200, r.json()
+    assert Signature.objects.get(release=release, signer=sara).auth_methods[0] == "sso"
+    r = _api_approve(api, release, reauth=result)
+    assert r.status_code == 403 and "already used" in r.json()["detail"]
+
+
+@pytest.mark.parametrize("scenario", ["stale", "another_person"])
+def test_the_api_gets_no_result_id_from_a_stale_or_foreign_sign_in(client, sara, idp, release, scenario) -> None:
+    if scenario == "stale":
+        idp.auth_time = int(time.time()) - 3600
+    else:
+        idp.login_as = "omar"
+    r = client.get(provider_round_trip(client.get("/login/sso/reauth"), idp))
+    page = client.get(r["Location"], follow=True).content.decode()
+    assert "reauth-token" not in page and "nothing was signed" in page
+    assert _api_approve(api_client(sara), release, reauth="guessed").status_code == 403
+    assert not Signature.objects.filter(release=release).exists()
