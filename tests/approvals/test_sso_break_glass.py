@@ -8,7 +8,7 @@ import pytest
 
 from portal.approvals.models import Release
 from portal.audit.models import AuditEntry
-from tests.accounts.sso import REFUSED, refusal_text, sso_idp, sso_sign, sso_sign_in  # noqa: F401 - fixture
+from tests.accounts.sso import REFUSED, refusal_text, sso_sign, sso_sign_in
 
 pytestmark = pytest.mark.django_db
 

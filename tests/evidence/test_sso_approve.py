@@ -10,7 +10,7 @@ import pytest
 
 from portal.audit.models import AuditEntry
 from portal.evidence.models import Document
-from tests.accounts.sso import REFUSED, refusal_text, sso_idp, sso_sign, sso_sign_in  # noqa: F401 - fixture
+from tests.accounts.sso import REFUSED, refusal_text, sso_sign, sso_sign_in
 from tests.accounts.test_mfa import enrol
 from tests.approvals.conftest import PASSWORD
 from tests.evidence.conftest import upload

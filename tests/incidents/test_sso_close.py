@@ -12,7 +12,7 @@ from portal.accounts.models import User
 from portal.audit.models import AuditEntry
 from portal.incidents import services
 from portal.incidents.models import Incident
-from tests.accounts.sso import REFUSED, refusal_text, sso_idp, sso_sign, sso_sign_in  # noqa: F401 - fixture
+from tests.accounts.sso import REFUSED, refusal_text, sso_sign, sso_sign_in
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ import pytest
 from portal.audit.models import AuditEntry
 from portal.reports import services
 from portal.reports.models import Report, ReportSignature
-from tests.accounts.sso import REFUSED, refusal_text, sso_idp, sso_sign, sso_sign_in  # noqa: F401 - fixture
+from tests.accounts.sso import REFUSED, refusal_text, sso_sign, sso_sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the report is drawn after its commit, as in test_views
 
