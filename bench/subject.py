@@ -17,7 +17,10 @@ CTE over the same graph (psycopg, ids only, every edge, no Django):
 - ``release_request``: the whole service (policy choice, subject, the release row, the audit entry);
 - ``lineage_capture``: the lineage an approval keeps (nodes with their attributes and tags, edges), its JSON size;
 - ``lineage_compare``: the pure node-by-node, edge-by-edge comparison of two such snapshots;
-- ``release_diff``: "what changed since approval" end to end (the walk now, its capture, the comparison).
+- ``release_diff``: "what changed since approval" end to end (the walk now, its capture, the comparison);
+  then again on a freshly loaded release with nothing changed (the release page viewed twice);
+- the report section "lineage as approved" (``approved_lineages``) over one release and over five releases of the
+  model version (one per environment), each with Django's cache emptied first.
 
     .venv/bin/python bench/subject.py                    # ~100,000 upstream nodes (default)
     .venv/bin/python bench/subject.py --layers 20        # ~20,000, quicker
@@ -105,6 +108,17 @@ ON CONFLICT DO NOTHING""",
 SELECT {run0} + i, {mv}, 'produces', {T0} FROM generate_series({runs - width}, {runs - 1}) i""",
         "ANALYZE lineage_node", "ANALYZE lineage_edge",
     ]
+
+
+ENVIRONMENTS = ("staging", "qa", "uat", "dr")  # besides production: five releases of one model version
+
+
+def _cold(fn: Callable[[], Any]) -> Any:
+    """``fn`` with Django's cache emptied first: the report's first look, not a repeated view."""
+    from django.core.cache import cache
+
+    cache.clear()
+    return fn()
 
 
 def timed(fn: Callable[[], Any], repeat: int) -> tuple[list[float], Any]:
@@ -202,6 +216,8 @@ def main() -> int:
 
             from portal.approvals.diff import lineage_capture, lineage_compare, release_diff
             from portal.approvals.materiality import normalise
+            from portal.approvals.models import Release
+            from portal.reports.approved_lineage import approved_lineages
 
             subject = subject_build(model_version=node, policy=policy)
             cap_t, snap = timed(lambda: lineage_capture(model_version=node, subject=subject), args.repeat)
@@ -217,6 +233,25 @@ def main() -> int:
             diff_t, d = timed(lambda: release_diff(release=release, user=admin), args.repeat)
             log(f"  release_diff (walk now + capture + compare):        {med(diff_t)}; "
                 f"{d['summary']['changes']} changes")
+            # The release page viewed again with nothing changed (a cached answer, where there is one).
+            again_t, _ = timed(lambda: release_diff(release=Release.objects.get(pk=release.pk), user=admin),
+                               args.repeat)
+            log(f"  release_diff again, nothing changed (fresh row):    {med(again_t)}")
+            # The report section over several approved releases of the model version (one per environment).
+            ids = [release.pk]
+            for env in ENVIRONMENTS:
+                services.policy_create(by=admin, environment=env, groups=[("model-risk", 1)], reason="bench")
+                other = services.release_request(by=admin, model="credit", version="1", environment=env,
+                                                 justification="bench")
+                other.approved_lineage, other.approved_at = snap, timezone.now()
+                other.save()
+                ids.append(other.pk)
+            one_t, _ = timed(lambda: _cold(lambda: approved_lineages(release_ids=ids[:1], user=admin)), args.repeat)
+            log(f"  report section, 1 release (cold):                   {med(one_t)}")
+            all_t, entries_ = timed(lambda: _cold(lambda: approved_lineages(release_ids=ids, user=admin)),
+                                    args.repeat)
+            log(f"  report section, {len(ids)} releases of it (cold):          {med(all_t)}; "
+                f"{len(entries_)} entries; {statistics.median(all_t) / statistics.median(one_t):.2f} x 1 release")
     finally:
         if not args.keep_db:
             drop_database(args.db)

@@ -14,8 +14,10 @@ explorer's graph and the sensitive tags reaching a node, each over the edges and
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Iterator, Sequence
+import operator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -24,10 +26,13 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from portal.accounts.models import User
+from portal.lib.sql import aware as _aware
 from portal.lib.sql import chunks, insert_ignore, rows_relation, select_in
+from portal.lib.sql import db_time as _dt
 
 from . import graph, stops
 from .guard import strip_inputs
@@ -48,30 +53,25 @@ class AsOf:
     kind: str = "received"
 
 
-def _dt(value: datetime) -> Any:
-    return connection.ops.adapt_datetimefield_value(value)
-
-
-def _aware(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if timezone.is_naive(value) else value
-
-
-def _update_from(rows: Sequence[tuple[Any, ...]], names: str, time_at: int, sql: str) -> None:
-    """Run ``WITH v(<names>) AS (VALUES ...) <sql>`` over ``rows`` in chunks (PostgreSQL and SQLite alike)."""
+def _update_from(rows: Sequence[tuple[Any, ...]], names: str, time_at: int, sql: str,
+                 params: Sequence[Any] = ()) -> None:
+    """Run ``WITH v(<names>) AS (VALUES ...) <sql>`` over ``rows`` in chunks (PostgreSQL and SQLite alike);
+    ``params`` follow the relation's own."""
     # On PostgreSQL one statement of one array per column (rows_relation), not thousands of placeholders.
     for part in chunks(list(rows), 2000 if connection.vendor != "postgresql" else max(1, len(rows))):
-        relation, params = rows_relation(part)
+        relation, values = rows_relation(part)
         with connection.cursor() as cur:
-            cur.execute(f"WITH v({names}) AS ({relation}) {sql}", params)
+            cur.execute(f"WITH v({names}) AS ({relation}) {sql}", [*values, *params])
 
 
 # -- writes ------------------------------------------------------------------------------------------------
-def history_apply(delta: GraphDelta, id_map: dict[str, int], now: datetime) -> None:
+def history_apply(delta: GraphDelta, id_map: dict[str, int], now: datetime, relinked: set[int]) -> None:
     """Record what the applied ``delta`` says about time: each edge's and node's earliest event time (an earlier
     one arriving late moves it back), the event time of each read (its edge, whichever version it links), and
-    the state each node said and now holds. Called once per delta, after its nodes, edges and reads are stored."""
+    the state each node said and now holds. Called once per delta, after its nodes, edges and reads are stored;
+    ``relinked``: the runs ``versions.reads_resolve`` gave a new reads edge."""
     pk = dict(id_map)
-    runs = _event_times(delta, pk)
+    runs = _event_times(delta, pk, relinked)
     if _replaying.get():
         _received_clamp(sorted(runs), now)
     _states(delta, pk, now)
@@ -90,6 +90,11 @@ def replaying() -> Iterator[None]:
         _replaying.reset(token)
 
 
+def _earlier(rows: list[tuple[int, Any]], times: dict[int, datetime]) -> list[tuple[int, datetime]]:
+    """(row id, time) for the rows whose stored time (``rows``: id, time or None) is later than ``times`` says."""
+    return sorted((i, times[i]) for i, t in rows if i in times and (t is None or _as_time(t) > times[i]))
+
+
 def _as_time(value: Any) -> datetime:
     """A time from a raw SQL row: an aware datetime on PostgreSQL, text on SQLite."""
     if isinstance(value, datetime):
@@ -97,15 +102,13 @@ def _as_time(value: Any) -> datetime:
     return _aware(datetime.fromisoformat(str(value)))
 
 
-def _earlier(rows: list[tuple[int, Any]], times: dict[int, datetime]) -> list[tuple[int, datetime]]:
-    """(row id, time) for the rows whose stored time (``rows``: id, time or None) is later than ``times`` says."""
-    return sorted((i, times[i]) for i, t in rows if i in times and (t is None or _as_time(t) > times[i]))
-
-
-def _event_times(delta: GraphDelta, pk: dict[str, int]) -> set[int]:
+def _event_times(delta: GraphDelta, pk: dict[str, int], relinked: Iterable[int] = ()) -> set[int]:
     """Move each edge's, read's, node's and tag's ``event_from`` back to the delta's time when it is earlier (new
-    rows carry theirs from their INSERT): rows are read first and only those that move are written.
-    Returns the runs whose reads it touched."""
+    rows carry theirs from their INSERT, reads edges too: ``versions._relink``). Edges, reads and nodes are read
+    first by an indexed ``= ANY`` and only those that move are written by pk: an ``UPDATE ... FROM`` joined to
+    thousands of (src, dst, kind), (run, dataset) or pk rows had PostgreSQL hash the whole table (a custom plan
+    knows the array's size), which grew with the graph.
+    Returns the runs whose reads it touched (the delta's and ``relinked``)."""
     wanted = {n for e in delta.edge_times for n in e[:2]} - set(pk)
     if wanted:
         pk.update(Node.objects.filter(node_id__in=wanted).values_list("node_id", "id"))
@@ -120,12 +123,18 @@ def _event_times(delta: GraphDelta, pk: dict[str, int]) -> set[int]:
                 stored.append((i, t))
         _update_from(_earlier(stored, by_id), "i, t", 1,
                      "UPDATE lineage_edge SET event_from = v.t FROM v WHERE lineage_edge.id = v.i")
-    reads = sorted((pk[r], pk[ds], t) for (r, ds), (t, _) in delta.reads.items() if r in pk and ds in pk)
-    _update_from(reads, "r, ds, t", 2,
-                 "UPDATE lineage_edge SET event_from = v.t FROM v, lineage_node n WHERE lineage_edge.kind = 'reads' "
-                 "AND lineage_edge.dst_id = v.r AND n.id = lineage_edge.src_id AND n.parent_id = v.ds AND "
-                 "(lineage_edge.event_from IS NULL OR lineage_edge.event_from > v.t)")
-    runs = {r for r, _, _ in reads} | _untimed_reads_fill()
+    reads = {(pk[r], pk[ds]): t for (r, ds), (t, _) in delta.reads.items() if r in pk and ds in pk}
+    if reads:  # the edge of each read, whichever version it links (its parent is the dataset read)
+        by_id, stored = {}, []
+        for i, r, ds, t in select_in("SELECT e.id, e.dst_id, n.parent_id, e.event_from FROM lineage_edge e JOIN "
+                                     "lineage_node n ON n.id = e.src_id WHERE e.kind = 'reads' AND e.dst_id",
+                                     sorted({r for r, _ in reads})):
+            if (r, ds) in reads:
+                by_id[i] = reads[(r, ds)]
+                stored.append((i, t))
+        _update_from(_earlier(stored, by_id), "i, t", 1,
+                     "UPDATE lineage_edge SET event_from = v.t FROM v WHERE lineage_edge.id = v.i")
+    runs = {r for r, _ in reads} | set(relinked)
     first = {pk[n]: t for n, t in delta.first_seen.items() if n in pk}
     if runs:  # a version a read links exists from that read's time (an ``initial`` one has no other)
         for src, t in select_in("SELECT src_id, MIN(event_from) FROM lineage_edge WHERE kind = 'reads' AND dst_id",
@@ -162,39 +171,14 @@ def _received_clamp(runs: list[int], now: datetime) -> None:
         cur.execute("UPDATE lineage_noderetired SET retired_at = %s WHERE retired_at > %s", [t, t])
 
 
-def _untimed_reads_fill() -> set[int]:
-    """Reads edges stored without an event time (a read re-linked by a late write, outside the delta's reads)
-    take the one of the edge they replaced, else the read's own time. Returns their runs."""
-    with connection.cursor() as cur:
-        cur.execute("SELECT e.id, e.dst_id, n.parent_id FROM lineage_edge e JOIN lineage_node n ON n.id = e.src_id "
-                    "WHERE e.event_from IS NULL AND e.kind = 'reads'")
-        untimed = cur.fetchall()
-    if not untimed:
-        return set()
-    runs = sorted({r for _, r, _ in untimed})
-    before: dict[tuple[int, int], datetime] = {}
-    for r, ds, t in select_in("SELECT dst_id, dataset_id, event_from FROM lineage_edgeretired WHERE kind = 'reads' "
-                              "AND event_from IS NOT NULL AND dst_id", runs):
-        t = _as_time(t)
-        before[(r, ds)] = min(t, before.get((r, ds), t))
-    for r, ds, t in select_in("SELECT run_id, dataset_id, at FROM lineage_datasetread WHERE run_id", runs):
-        before.setdefault((r, ds), _as_time(t))
-    rows = [(eid, before[(r, ds)]) for eid, r, ds in untimed if (r, ds) in before]
-    _update_from(rows, "i, t", 1, "UPDATE lineage_edge SET event_from = v.t FROM v WHERE lineage_edge.id = v.i")
-    with connection.cursor() as cur:  # never left untimed: at worst it counts from its receipt
-        cur.execute("UPDATE lineage_edge SET event_from = created_at WHERE event_from IS NULL")
-    return set(runs)
-
-
 def _states(delta: GraphDelta, pk: dict[str, int], now: datetime) -> None:
     said = sorted((pk[n], NodeStateChange.Basis.EVENT, s, _dt(t)) for n, s, t in delta.states if n in pk)
     insert_ignore("lineage_nodestatechange", ("node_id", "basis", "state", "at"), said,
                   conflict=("node_id", "basis", "at", "state"))
-    _superseded_said(delta)
+    deployments = _deployments(delta)
+    _superseded_said(deployments)
     pks = {pk[n] for n, d in delta.nodes.items() if d.state and n in pk}
-    for s in delta.supersede:
-        pks.update(Node.objects.filter(kind="deployment", namespace=s.namespace, name=s.name,
-                                       environment=s.environment).values_list("pk", flat=True))
+    pks.update(p for deps in deployments.values() for p in deps)
     if not pks:
         return
     held = dict(select_in("SELECT id, state FROM lineage_node WHERE id", sorted(pks)))
@@ -204,18 +188,34 @@ def _states(delta: GraphDelta, pk: dict[str, int], now: datetime) -> None:
                   conflict=("node_id", "basis", "at", "state"))
 
 
-def _superseded_said(delta: GraphDelta) -> None:
+def _deployments(delta: GraphDelta) -> dict[tuple[str, str, str], dict[int, str]]:
+    """(namespace, model, environment) of each deploy ``delta`` supersedes by -> {pk: node id} of every deployment
+    of it: one query for all of them."""
+    keys = sorted({(s.namespace, s.name, s.environment) for s in delta.supersede})
+    out: dict[tuple[str, str, str], dict[int, str]] = {key: {} for key in keys}
+    if not keys:
+        return out
+    match = functools.reduce(operator.or_, (Q(namespace=ns, name=name, environment=env) for ns, name, env in keys))
+    for p, nid, ns, name, env in (Node.objects.filter(match, kind="deployment")
+                                  .values_list("pk", "node_id", "namespace", "name", "environment")):
+        out[(ns, name, env)][p] = nid
+    return out
+
+
+def _superseded_said(deployments: dict[tuple[str, str, str], dict[int, str]]) -> None:
     """On the event clock, a deployment is superseded from the first time a newer deploy of the same model to the
     same environment said ``active`` (newer as ``services._supersede`` orders them: event time, then node id)."""
-    keys = sorted({(s.namespace, s.name, s.environment) for s in delta.supersede})
+    every = sorted(p for deps in deployments.values() for p in deps)
+    if not every:
+        return
+    first_active: dict[int, datetime] = {}
+    for node, at in select_in("SELECT node_id, at FROM lineage_nodestatechange WHERE basis = %s AND state = %s "
+                              "AND node_id", every, extra=[NodeStateChange.Basis.EVENT, "active"]):
+        at = _as_time(at)
+        first_active[node] = min(at, first_active.get(node, at))
     rows = []
-    for ns, name, env in keys:
-        deps = dict(Node.objects.filter(kind="deployment", namespace=ns, name=name, environment=env)
-                    .values_list("pk", "node_id"))
-        active: dict[int, datetime] = {}
-        for node, at in NodeStateChange.objects.filter(node_id__in=deps, basis=NodeStateChange.Basis.EVENT,
-                                                       state="active").values_list("node_id", "at"):
-            active[node] = min(at, active.get(node, at))
+    for _, deps in sorted(deployments.items()):
+        active = {p: t for p, t in first_active.items() if p in deps}
         for a, ta in active.items():
             newer = [tb for b, tb in active.items() if (tb, deps[b]) > (ta, deps[a])]
             if newer:
@@ -224,15 +224,19 @@ def _superseded_said(delta: GraphDelta) -> None:
                   conflict=("node_id", "basis", "at", "state"))
 
 
-def edges_retire(edges: list[tuple[int, int, str, int | None]]) -> None:
-    """Drop edges ``(src, dst, kind, dataset)``, keeping each in ``EdgeRetired`` with the times it held."""
-    now = _dt(timezone.now())
-    with connection.cursor() as cur:
-        for src, dst, kind, dataset in edges:
-            cur.execute("INSERT INTO lineage_edgeretired (src_id, dst_id, kind, dataset_id, created_at, event_from, "
-                        "retired_at) SELECT src_id, dst_id, kind, %s, created_at, event_from, %s FROM lineage_edge "
-                        "WHERE src_id = %s AND dst_id = %s AND kind = %s", [dataset, now, src, dst, kind])
-            cur.execute("DELETE FROM lineage_edge WHERE src_id = %s AND dst_id = %s AND kind = %s", [src, dst, kind])
+def edges_retire(edges: list[tuple[int, int, str, int]]) -> None:
+    """Drop edges ``(src, dst, kind, dataset)``, keeping each in ``EdgeRetired`` with the times it held: two
+    statements for all of them."""
+    rows = sorted(set(edges))
+    if not rows:
+        return
+    _update_from(rows, "s, d, k, ds", 0,
+                 "INSERT INTO lineage_edgeretired (src_id, dst_id, kind, dataset_id, created_at, event_from, "
+                 "retired_at) SELECT e.src_id, e.dst_id, e.kind, v.ds, e.created_at, e.event_from, %s "
+                 "FROM lineage_edge e, v WHERE e.src_id = v.s AND e.dst_id = v.d AND e.kind = v.k",
+                 [_dt(timezone.now())])
+    _update_from(rows, "s, d, k, ds", 0,
+                 "DELETE FROM lineage_edge WHERE (src_id, dst_id, kind) IN (SELECT s, d, k FROM v)")
 
 
 def node_retire(pk: int) -> None:

@@ -16,6 +16,9 @@ warnings are as exact as when the event is applied alone. A group that fails as 
 unexpected error) is applied again one event per transaction, so one bad event costs no other request its
 answer; its own request gets the error. Each event's audit row carries its own request (``ParsedEvent.context``).
 
+With ``LINEAGE_INGEST_DEFER`` a group only stores its events (``events_ingest(defer=True)``): the graph is applied
+later by ``lineage.apply_pending``; the answers are the same.
+
 Groups form only between requests one process serves at the same time: gunicorn's ``gthread`` workers
 (``--threads``), not ``sync`` workers, which serve one request at a time.
 """
@@ -130,7 +133,8 @@ class Intake:
         """Give every waiter of ``group`` its outcome or its error; never raise for someone else's event."""
         try:
             try:
-                outcomes = services.events_ingest(events=[w.event for w in group], by=by)
+                outcomes = services.events_ingest(events=[w.event for w in group], by=by,
+                                                  defer=settings.LINEAGE_INGEST_DEFER)
             except Exception as exc:
                 if len(group) == 1:
                     group[0].error = exc
@@ -157,7 +161,7 @@ class Intake:
             try:
                 fresh = parse_event(w.event.raw)
                 fresh.context = w.event.context
-                (w.outcome,) = services.events_ingest(events=[fresh], by=by)
+                (w.outcome,) = services.events_ingest(events=[fresh], by=by, defer=settings.LINEAGE_INGEST_DEFER)
             except Exception as exc:
                 w.error = exc
             self._count(1)
@@ -177,7 +181,7 @@ def event_ingest_grouped(*, event: ParsedEvent, by: Any) -> IngestOutcome:
     """Apply one event, grouped with the other requests this process is serving (see the module docstring)."""
     if not settings.LINEAGE_INGEST_GROUP:
         event.context = None
-        (outcome,) = services.events_ingest(events=[event], by=by)
+        (outcome,) = services.events_ingest(events=[event], by=by, defer=settings.LINEAGE_INGEST_DEFER)
         return outcome
     return _intake.submit(event=event, by=by)
 

@@ -114,8 +114,8 @@ class Edge(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["src", "dst", "kind"], name="edge_unique_src_dst_kind")]
-        indexes = [models.Index(fields=["dst", "src"], name="edge_dst_src"),
-                   models.Index(fields=["dst"], condition=models.Q(event_from__isnull=True), name="edge_untimed")]
+        # Every edge gets its ``event_from`` at insert (no untimed ones to find): no ``edge_untimed`` index.
+        indexes = [models.Index(fields=["dst", "src"], name="edge_dst_src")]
 
     def __str__(self) -> str:
         return f"{self.src_id} -{self.kind}-> {self.dst_id}"
@@ -206,12 +206,43 @@ class RawEvent(models.Model):
     ignored_inputs = models.JSONField(
         default=list, blank=True,
         help_text="Indexes of inputs in namespaces the sender may not write: their facets were not applied.")
+    applied_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="When the event was applied to the graph; null while it waits (lineage.apply_pending).")
+    apply_error = models.TextField(blank=True, default="", db_default="",
+                                   help_text="Why applying the event alone failed; it waits until retried.")
 
     class Meta:
-        indexes = [models.Index(fields=["event_time", "id"], name="rawevent_time")]
+        indexes = [models.Index(fields=["event_time", "id"], name="rawevent_time"),
+                   # The events waiting to be applied: a small index however long the log grows.
+                   models.Index(fields=["id"], condition=models.Q(applied_at__isnull=True), name="rawevent_pending"),
+                   models.Index(fields=["job_namespace", "job_name"], condition=models.Q(applied_at__isnull=True),
+                                name="rawevent_pending_job")]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.event_type} {self.run_id or self.job_name} @ {self.event_time}"
+
+
+class RunClaim(models.Model):
+    """A run id bound to the job of the first event that named it (``guard.py``), written when the event is
+    accepted, before it is applied: a waiting event's run is already taken."""
+
+    run = models.CharField(max_length=2000, unique=True, help_text="The run's node id.")
+    job = models.CharField(max_length=2000, help_text="The job's node id.")
+    job_namespace = models.CharField(max_length=1000)
+
+    def __str__(self) -> str:
+        return f"{self.run} -> {self.job}"
+
+
+class ModelClaim(models.Model):
+    """A model version bound to the namespace whose run (or REST registration) first produced it."""
+
+    model_version = models.CharField(max_length=2000, unique=True, help_text="The model version's node id.")
+    namespace = models.CharField(max_length=1000)
+
+    def __str__(self) -> str:
+        return f"{self.model_version} produced in {self.namespace}"
 
 
 class ColumnEdge(models.Model):

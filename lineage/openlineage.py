@@ -112,10 +112,16 @@ class ParsedEvent:
     # The request that brought it (request id, client, token), for its audit row when it is applied together
     # with other requests' events (lineage/intake.py); None: the request running the ingestion.
     context: RequestContext | None = None
+    _key: str = field(default="", repr=False, compare=False)  # dedupe_key, once asked (a batch asks six times)
 
     @property
     def dedupe_key(self) -> str:
         """Two events with the same key are the same event (same run, type, time and job) and stored once."""
+        if not self._key:
+            self._key = self._dedupe_key()
+        return self._key
+
+    def _dedupe_key(self) -> str:
         if self.kind == "dataset":
             assert self.dataset is not None
             ident = f"dataset|{self.dataset.namespace}|{self.dataset.name}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -130,10 +131,15 @@ class GraphDelta:
         if cur is None:
             self.nodes[delta.node_id] = delta
             return
-        row = merge_node(_as_row(cur), delta)
-        cur.facets, cur.attrs, cur.owners, cur.times = row.facets, row.attrs, row.owners, row.times
-        cur.state, cur.deidentifies, cur.event_time = row.state, row.deidentifies, row.event_time
-        cur.deleted_facets = {n for n in row.times.get("facets", {}) if n not in row.facets}
+        if cur.times is None:  # its first merge: from now on it holds its own dicts and a time per part
+            cur.facets = {k: v for k, v in cur.facets.items() if k not in cur.deleted_facets}
+            cur.attrs = dict(cur.attrs)
+            cur.times = _times_of(cur)
+        # In place: a batch names a popular dataset hundreds of times, and copying what it holds at every
+        # mention was most of the planning time. ``merge_node`` is the same rule on a copy.
+        _merge_into(cur, delta)
+        assert cur.times is not None
+        cur.deleted_facets = {n for n in cur.times["facets"] if n not in cur.facets}
         cur.parent_node_id = cur.parent_node_id or delta.parent_node_id
 
     def read(self, run: str, dataset: str, t: datetime, version: str | None) -> None:
@@ -207,25 +213,39 @@ def _newer(a_time: str, a_value: Any, b_time: str, b_value: Any) -> bool:
 _MISSING = object()
 
 
-def _merge_keys(cur: dict[str, Any], cur_t: dict[str, str], new: dict[str, Any], new_t: dict[str, str],
-                untimed: str) -> tuple[dict[str, Any], dict[str, str]]:
-    """Key by key, the value with the later time (a time without a value is a deletion). A stored key without
-    its own time (a row from before times were kept) counts at ``untimed``, the row's newest event time."""
-    out, times = dict(cur), dict(cur_t)
-    for key in new_t.keys() | new.keys():
-        nt = new_t.get(key, "")
-        nv = new.get(key, _MISSING)
-        ct = times.get(key, untimed)
-        cv = out.get(key, _MISSING)
-        if (key in cur_t or key in cur) and not _newer(ct, None if cv is _MISSING else cv, nt,
-                                                       None if nv is _MISSING else nv):
-            continue
+def _merge_keys(out: dict[str, Any], times: dict[str, str], items: Iterable[tuple[str, str, Any]],
+                untimed: str) -> None:
+    """In place, key by key, the value with the later time (a time without a value, ``_MISSING``, is a
+    deletion). A stored key without its own time (a row from before times were kept) counts at ``untimed``, the
+    row's newest event time."""
+    for key, nt, nv in items:
+        if key in times or key in out:
+            ct = times.get(key, untimed)
+            if nt < ct:
+                continue
+            if nt == ct:
+                cv = out.get(key)  # a deleted key compares as None, as its missing value does
+                if _canon(None if nv is _MISSING else nv) <= _canon(cv):
+                    continue
         times[key] = nt
         if nv is _MISSING:
             out.pop(key, None)
         else:
             out[key] = nv
-    return out, times
+
+
+def _said(d: NodeDelta, values: dict[str, Any], part: str) -> Iterable[tuple[str, str, Any]]:
+    """(key, time, value or ``_MISSING``) of each facet or attribute a delta says."""
+    if d.times is None:  # one event's: all at its time, its deleted facets without a value
+        t = stamp(d.event_time)
+        if part == "facets" and d.deleted_facets:
+            return [*((k, t, v) for k, v in values.items() if k not in d.deleted_facets),
+                    *((k, t, _MISSING) for k in d.deleted_facets)]
+        return [(k, t, v) for k, v in values.items()]
+    kt: dict[str, str] = d.times.get(part, {})
+    said = [(k, t, values.get(k, _MISSING)) for k, t in kt.items()]
+    untimed = [(k, "", v) for k, v in values.items() if k not in kt]  # none in the planner's own deltas
+    return said + untimed if untimed else said
 
 
 def _state_rank(state: str, t: str, kind: str) -> tuple[Any, ...]:
@@ -244,27 +264,45 @@ def run_state_merge(cur: str, cur_time: datetime | None, new: str, new_time: dat
 
 def merge_node(cur: NodeRow, delta: NodeDelta) -> NodeRow:
     """Combine a stored node with a delta, each facet, attribute, the owners and the state by its own event
-    time, never by arrival: the same events in any order, in any batches, give the same node."""
-    new = _as_row(delta)
-    ct, nt = cur.times or {}, new.times
+    time, never by arrival: the same events in any order, in any batches, give the same node. ``cur`` is not
+    changed."""
+    ct = cur.times or {}
+    row = NodeRow(dict(cur.facets), dict(cur.attrs), cur.owners, cur.state, cur.deidentifies, cur.event_time,
+                  {**ct, "facets": dict(ct.get("facets", {})), "attrs": dict(ct.get("attrs", {}))})
+    _merge_into(row, delta)
+    return row
+
+
+def _merge_into(cur: NodeRow | NodeDelta, delta: NodeDelta) -> None:
+    """``merge_node`` in place: ``cur`` must own its dicts (``facets``, ``attrs``, ``times`` and the time maps
+    in it), and hold its times."""
+    ct = cur.times or {}
     untimed = stamp(cur.event_time)
-    facets, ftimes = _merge_keys(cur.facets, ct.get("facets", {}), new.facets, nt.get("facets", {}), untimed)
-    attrs, atimes = _merge_keys(cur.attrs, ct.get("attrs", {}), new.attrs, nt.get("attrs", {}), untimed)
+    ftimes, atimes = ct.get("facets", {}), ct.get("attrs", {})
+    _merge_keys(cur.facets, ftimes, _said(delta, delta.facets, "facets"), untimed)
+    _merge_keys(cur.attrs, atimes, _said(delta, delta.attrs, "attrs"), untimed)
+    nt = delta.times
+    if nt is None:
+        t = stamp(delta.event_time)
+        new_otime = t if delta.owners else ""
+        new_stime = stamp(delta.state_time or delta.event_time) if delta.state else ""
+    else:
+        new_otime, new_stime = nt.get("owners", ""), nt.get("state", "")
     times: dict[str, Any] = {"facets": ftimes, "attrs": atimes}
-    owners, otime = cur.owners, ct.get("owners", untimed if cur.owners else "")
-    if new.owners and (not cur.owners or _newer(otime, cur.owners, nt.get("owners", ""), new.owners)):
-        owners, otime = new.owners, nt.get("owners", "")
+    otime = ct.get("owners", untimed if cur.owners else "")
+    if delta.owners and (not cur.owners or _newer(otime, cur.owners, new_otime, delta.owners)):
+        cur.owners, otime = list(delta.owners), new_otime
     if otime:
         times["owners"] = otime
-    state, stime = cur.state, ct.get("state", untimed if cur.state else "")
-    if new.state and (not cur.state or _state_rank(new.state, nt.get("state", ""), delta.kind)
-                      > _state_rank(cur.state, stime, delta.kind)):
-        state, stime = new.state, nt.get("state", "")
+    stime = ct.get("state", untimed if cur.state else "")
+    if delta.state and (not cur.state or _state_rank(delta.state, new_stime, delta.kind)
+                        > _state_rank(cur.state, stime, delta.kind)):
+        cur.state, stime = delta.state, new_stime
     if stime:
         times["state"] = stime
-    return NodeRow(facets=facets, attrs=attrs, owners=owners, state=state,
-                   deidentifies=cur.deidentifies or delta.deidentifies,
-                   event_time=_later(cur.event_time, delta.event_time), times=times)
+    cur.times = times
+    cur.deidentifies = cur.deidentifies or delta.deidentifies
+    cur.event_time = _later(cur.event_time, delta.event_time)
 
 
 def _split_deleted(facets: dict[str, Any]) -> tuple[dict[str, Any], set[str]]:

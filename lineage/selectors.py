@@ -778,6 +778,70 @@ def upstream_all(*, seeds: list[int], max_nodes: int, stop_at_deidentifying: boo
                     deidentifying=any(d for _, _, d in rows), stopped=stopped)
 
 
+# The same walk from several seeds at once, each seed's own: a node reached from two seeds is a row for each.
+_UPSTREAM_EACH_SQL = """
+WITH RECURSIVE up(seed, id) AS (
+    SELECT id, id FROM lineage_node WHERE id IN ({seeds})
+    UNION
+    SELECT up.seed, e.src_id
+    FROM up
+    JOIN lineage_node n ON n.id = up.id
+    JOIN lineage_edge e ON e.dst_id = up.id
+    WHERE n.kind <> %s OR n.id = up.seed
+)
+SELECT up.seed, up.id, n.parent_id, n.deidentifies FROM up JOIN lineage_node n ON n.id = up.id LIMIT %s
+"""
+
+
+def upstream_all_each(*, seeds: list[int], max_nodes: int) -> dict[int, Upstream]:
+    """``upstream_all(seeds=[seed])`` of each of ``seeds``, in one statement (each seed a model version, say, whose
+    upstream a report compares): what many separate walks answer, without a round trip each. A seed that reaches
+    the safety bound, or a statement that reaches the bounds of all of them together, is walked again alone, so
+    a cut walk is cut exactly as ``upstream_all`` cuts it."""
+    seeds = sorted(set(seeds))
+    if len(seeds) < 2:
+        return {s: upstream_all(seeds=[s], max_nodes=max_nodes) for s in seeds}
+    limit = max_nodes * len(seeds)
+    sql = _UPSTREAM_EACH_SQL.format(seeds=", ".join(["%s"] * len(seeds)))
+    with connection.cursor() as cur:
+        cur.execute(sql, [*seeds, "job", limit + 1])
+        rows = cur.fetchall()
+    if len(rows) > limit:
+        return {s: upstream_all(seeds=[s], max_nodes=max_nodes) for s in seeds}
+    found: dict[int, list[tuple[int, int | None, bool]]] = {s: [] for s in seeds}
+    for seed, pk, parent, deid in rows:
+        found[seed].append((pk, parent, deid))
+    out: dict[int, Upstream] = {}
+    for seed, mine in found.items():
+        if len(mine) > max_nodes or not mine:  # cut (or no such node): exactly as alone
+            out[seed] = upstream_all(seeds=[seed], max_nodes=max_nodes)
+            continue
+        out[seed] = Upstream(pks=[pk for pk, _, _ in mine], parents={p for _, p, _ in mine if p is not None},
+                             deidentifying=any(d for _, _, d in mine))
+    return out
+
+
+def sensitive_upstream_each(*, nodes: list[Node], max_nodes: int, wholes: dict[int, Upstream]
+                            ) -> dict[int, tuple[dict[str, list[str]], bool]]:
+    """``sensitive_upstream_all(node=n, whole=wholes[n.pk])`` of each of ``nodes``, by pk: the tags of all the
+    walks that can be reused (no de-identifying run in them) read together; the others walked alone."""
+    alone: list[Node] = []
+    reused: list[Node] = []
+    for n in nodes:
+        (alone if walk_seeds(n) != [n.pk] or wholes[n.pk].deidentifying else reused).append(n)
+    holders = {n.pk: set(wholes[n.pk].pks) | wholes[n.pk].parents for n in reused}
+    tags = _sensitive_tags_of(set().union(*holders.values())) if reused else {}
+    names = dict(select_in("SELECT id, node_id FROM lineage_node WHERE id", list(tags))) if tags else {}
+    out = {n.pk: sensitive_upstream_all(node=n, max_nodes=max_nodes, whole=wholes[n.pk]) for n in alone}
+    for n in reused:
+        found: dict[str, set[str]] = {}
+        for pk in holders[n.pk] & tags.keys():
+            for tag in tags[pk]:
+                found.setdefault(tag, set()).add(names[pk])
+        out[n.pk] = {tag: sorted(v) for tag, v in sorted(found.items())}, wholes[n.pk].cut
+    return out
+
+
 def sensitive_upstream_all(*, node: Node, max_nodes: int, whole: Upstream | None = None
                            ) -> tuple[dict[str, list[str]], bool]:
     """``sensitive_upstream`` over the whole upstream lineage: ``({tag: [dataset node ids]}, cut)``, with the
@@ -868,3 +932,38 @@ def erasure_impact(*, sources: list[Node]) -> dict[str, Any]:
             "counts": counts, "truncated": walk.cut_by_depth or walk.cut_by_size}
 
 
+
+
+# -- events waiting to be applied (services.lineage_apply_pending) ----------------------------------------
+def _pending_answer(qs: QuerySet[RawEvent]) -> dict[str, Any]:
+    from django.db.models import Count, Min
+
+    agg = qs.aggregate(n=Count("id"), since=Min("received_at"))
+    return {"events": agg["n"], "since": agg["since"]}
+
+
+def node_pending(*, node: Node) -> dict[str, Any] | None:
+    """For a run or job: how many of its events wait to be applied and since when (the oldest one's receipt); None
+    for other kinds. A job's count covers the events naming it as their job."""
+    pending = RawEvent.objects.filter(applied_at__isnull=True)
+    if node.kind == "run":
+        return _pending_answer(pending.filter(run_id=node.node_id.removeprefix("run:")))
+    if node.kind == "job":
+        return _pending_answer(pending.filter(job_namespace=node.namespace, job_name=node.name))
+    return None
+
+
+def pending_summary(*, user: User) -> dict[str, Any]:
+    """The backlog of events waiting to be applied, as ``user`` may see it: everything for org-wide roles, else the
+    events of jobs in namespaces the user may see (no dataset events: their namespace is not a column of the log).
+    ``failed``: those that failed alone and wait for an operator (``manage.py lineage_apply_pending``)."""
+    from django.db.models import Count, Min
+    from django.utils import timezone
+
+    qs = RawEvent.objects.filter(applied_at__isnull=True)
+    if not user.sees_all_namespaces:
+        qs = qs.exclude(job_namespace="").filter(namespace_visibility_q(user, field="job_namespace"))
+    agg = qs.aggregate(n=Count("id"), since=Min("received_at"), failed=Count("id", filter=~Q(apply_error="")))
+    since = agg["since"]
+    return {"events": agg["n"], "failed": agg["failed"], "since": since,
+            "oldestAgeSeconds": round((timezone.now() - since).total_seconds(), 3) if since else 0.0}

@@ -11,32 +11,37 @@ parameter; on SQLite (and for a single event's few rows) multi-row ``VALUES``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import msgspec
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F as Col
-from django.db.models import ProtectedError, TextField
+from django.db.models import ProtectedError, Q, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
 from portal.accounts.models import User
 from portal.audit.services import Change, audit_record, audit_record_many
-from portal.lib.sql import chunks, copy_fast, insert_ignore, update_rows
+from portal.lib.sql import aware as _aware
+from portal.lib.sql import chunks, copy_fast, insert_ignore, stage_rows, update_rows
+from portal.lib.sql import db_time as _dt
 
 from . import facets as F
 from . import ids
 from .asof import history_apply, history_clear, replaying
-from .guard import Refusal, WriteGuard, WriteRefused, strip_inputs
+from .guard import Refusal, WriteGuard, WriteRefused, model_claim_take, run_job_namespace, strip_inputs
 from .models import ColumnEdge, DatasetRead, DatasetWrite, Edge, Node, NodeTag, RawEvent, Tag
 from .monitoring import MonitoringRecord
 from .openlineage import ParsedEvent, parse_event, parse_time
-from .plan import PARENT_KINDS, GraphDelta, NodeDelta, NodeRow, Planner, _as_row, merge_node
+from .plan import PARENT_KINDS, TERMINAL_STATES, GraphDelta, NodeDelta, NodeRow, Planner, _as_row, merge_node, stamp
 from .versions import datasets_lock, read_versions, reads_resolve
 
 NODE_COLUMNS = ("node_id", "kind", "namespace", "name", "version", "environment", "parent_id", "state",
@@ -46,7 +51,7 @@ _NODE_UPDATE_COLUMNS = ("parent_id", "state", "owners", "facets", "attrs", "deid
                         "updated_at")
 RAW_COLUMNS = ("dedupe_key", "kind", "event_type", "event_time", "run_id", "job_namespace", "job_name",
                "producer", "payload", "body", "body_sha256", "warnings", "received_at", "received_by_id",
-               "ignored_inputs")
+               "ignored_inputs", "applied_at")
 
 
 # -- hooks: how the apps built on lineage react to ingestion without lineage importing them ---------------
@@ -130,16 +135,6 @@ def _payload_text(raw: bytes) -> str:
     return text
 
 
-def _dt(value: datetime | None) -> Any:
-    return connection.ops.adapt_datetimefield_value(value) if value is not None else None
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    if value is not None and timezone.is_naive(value):
-        return value.replace(tzinfo=UTC)
-    return value
-
-
 # -- applying a delta -----------------------------------------------------------------------------------
 def _node_row(d: NodeDelta, parent_id: int | None, now: Any, first_seen: datetime | None) -> tuple[Any, ...]:
     row = _as_row(d)  # a node's first row keeps what the delta says, and when it said each part
@@ -172,6 +167,92 @@ _json_decode = msgspec.json.Decoder().decode
 
 def _loads(text: str | None) -> Any:
     return _json_decode(text) if text is not None else None
+
+
+# The delta of a node, staged for ``_MERGE_NEWER_SQL``: what it says (deleted facets as a JSON array of names),
+# when it said each part (``times``), and ``said``/``said_from``: the earliest of those times, as text and as a time.
+_MERGE_STAGE = (("node_id", "text"), ("parent_id", "bigint"), ("state", "text"), ("owners", "jsonb"),
+                ("facets", "jsonb"), ("deleted", "jsonb"), ("attrs", "jsonb"), ("deidentifies", "boolean"),
+                ("event_time", "timestamptz"), ("times", "jsonb"), ("said", "text"), ("said_from", "timestamptz"))
+_TERMINAL = ", ".join(f"'{s}'" for s in sorted(TERMINAL_STATES))
+_KEEP_STATE = f"(s.state = '' OR (n.kind = 'run' AND n.state IN ({_TERMINAL}) AND s.state NOT IN ({_TERMINAL})))"
+# ``merge_node`` in SQL for the rows where it is plain jsonb ``||``: every part the delta says is newer than every
+# time the stored row holds (its ``event_time`` is the newest of them; ``C`` collation compares the time texts as
+# Python does), so each facet, attribute, the owners and the state the delta says win, except that a finished run is
+# never reopened. Rows it does not take (the delta is not newer throughout, the row lacks times for parts it holds,
+# or the delta would newly mark it de-identifying, an audited change) stay for the merge in Python.
+_MERGE_NEWER_SQL = f"""
+WITH s AS (DELETE FROM {{stage}} RETURNING *)
+UPDATE lineage_node n SET
+    parent_id = COALESCE(n.parent_id, s.parent_id),
+    facets = (n.facets - ARRAY(SELECT jsonb_array_elements_text(s.deleted))) || s.facets,
+    attrs = n.attrs || s.attrs,
+    owners = CASE WHEN s.owners = '[]'::jsonb THEN n.owners ELSE s.owners END,
+    state = CASE WHEN {_KEEP_STATE} THEN n.state ELSE s.state END,
+    deidentifies = n.deidentifies OR s.deidentifies,
+    event_time = GREATEST(n.event_time, s.event_time),
+    times = jsonb_build_object('facets', (n.times -> 'facets') || (s.times -> 'facets'),
+                               'attrs', (n.times -> 'attrs') || (s.times -> 'attrs'))
+        || CASE WHEN s.owners <> '[]'::jsonb THEN jsonb_build_object('owners', s.times -> 'owners')
+                WHEN COALESCE(n.times ->> 'owners', '') <> '' THEN jsonb_build_object('owners', n.times -> 'owners')
+                ELSE jsonb_build_object() END
+        || CASE WHEN NOT {_KEEP_STATE} THEN jsonb_build_object('state', s.times -> 'state')
+                WHEN COALESCE(n.times ->> 'state', '') <> '' THEN jsonb_build_object('state', n.times -> 'state')
+                ELSE jsonb_build_object() END,
+    updated_at = %s
+FROM s
+WHERE n.node_id = s.node_id
+  AND n.event_time < s.said_from AND n.event_time >= '1000-01-01 00:00:00+00'
+  AND (n.deidentifies OR NOT s.deidentifies)
+  AND (n.owners = '[]'::jsonb OR COALESCE(n.times ->> 'owners', '') <> '')
+  AND (n.state = '' OR COALESCE(n.times ->> 'state', '') <> '')
+  AND COALESCE(n.times ->> 'owners', '') COLLATE "C" < s.said AND COALESCE(n.times ->> 'state', '') COLLATE "C" < s.said
+  AND CASE WHEN jsonb_typeof(n.facets) = 'object' AND jsonb_typeof(n.attrs) = 'object'
+            AND jsonb_typeof(n.times -> 'facets') = 'object' AND jsonb_typeof(n.times -> 'attrs') = 'object'
+      THEN NOT EXISTS (SELECT FROM jsonb_each_text(n.times -> 'facets') t WHERE t.value COLLATE "C" >= s.said)
+       AND NOT EXISTS (SELECT FROM jsonb_each_text(n.times -> 'attrs') t WHERE t.value COLLATE "C" >= s.said)
+      ELSE false END
+RETURNING n.node_id, n.id
+"""  # noqa: S608 - fixed names and states
+
+
+def _said_from(d: NodeDelta) -> tuple[NodeRow, str, datetime] | None:
+    """The delta as a row, and the earliest time it says any part at (text and time); None when it does not say
+    every part with a time of a year 1000-9999 (whose texts sort as the times do)."""
+    row = _as_row(d)
+    ft, at = row.times.get("facets", {}), row.times.get("attrs", {})
+    if any(k not in ft for k in row.facets) or any(k not in at for k in row.attrs):
+        return None
+    stamps = [*ft.values(), *at.values(), *(row.times[k] for k in ("owners", "state") if k in row.times)]
+    if (row.owners and not row.times.get("owners")) or (row.state and not row.times.get("state")):
+        return None
+    said = min(stamps, default=stamp(d.event_time))
+    if not all(len(t) == 27 and t[4] == "-" and t[0] != "0" for t in (*stamps, said)):
+        return None
+    return row, said, datetime.fromisoformat(said)
+
+
+def _merge_newer_in_sql(deltas: list[NodeDelta], id_map: dict[str, int], db_now: Any) -> dict[str, int]:
+    """Merge, in one ``UPDATE``, the deltas newer than all their stored row holds (``_MERGE_NEWER_SQL``); the rows
+    are locked first in node-id order, as ``_lock_existing`` does. Returns node ids -> pks of the rows merged."""
+    staged = []
+    for d in deltas:
+        said = _said_from(d)
+        if said is None:
+            continue
+        row, text, t = said
+        deleted = [n for n in row.times.get("facets", {}) if n not in row.facets]
+        staged.append((d.node_id, id_map.get(d.parent_node_id or ""), row.state, _node_json(row.owners),
+                       _node_json(row.facets), _node_json(deleted), _node_json(row.attrs), row.deidentifies,
+                       d.event_time, _node_json(row.times), text, t))
+    if not copy_fast(staged):
+        return {}
+    with connection.cursor() as cur:
+        cur.execute("SELECT id FROM lineage_node WHERE node_id = ANY(%s) ORDER BY node_id FOR NO KEY UPDATE",
+                    [sorted(d.node_id for d in deltas)])
+        stage = stage_rows("node_merge", _MERGE_STAGE, staged)
+        cur.execute(_MERGE_NEWER_SQL.format(stage=stage), [db_now])
+        return dict(cur.fetchall())
 
 
 def _weakened(node_id: str, kind: str, before: Any, after: Any) -> Change:
@@ -207,6 +288,10 @@ def _apply_nodes(delta: GraphDelta, now: datetime, weakened: list[Change]) -> di
         weakened.extend(_weakened(d.node_id, d.kind, {"deidentifies": False}, {"deidentifies": True})
                         for d in deltas if d.deidentifies and d.node_id in inserted)
         existing = [d for d in deltas if d.node_id not in inserted]
+        if copy_fast(existing):
+            merged_in_sql = _merge_newer_in_sql(existing, id_map, db_now)
+            id_map.update(merged_in_sql)
+            existing = [d for d in existing if d.node_id not in merged_in_sql]
         if not existing:
             continue
         stored = _lock_existing([d.node_id for d in existing])
@@ -246,21 +331,31 @@ def _supersede(keys: list[tuple[str, str, str]], now: datetime) -> None:
     """Leave one active deployment per model and environment: the latest by event time, whatever arrived first.
 
     A deploy that arrives after a newer one (out of order, or from a slower client) is superseded at once.
+    One query for the active deployments of every key, one update.
     """
-    for ns, name, env in keys:
-        active = list(Node.objects.filter(kind="deployment", namespace=ns, name=name, environment=env,
-                                          state="active")
-                      .order_by(Col("event_time").desc(nulls_last=True), "-node_id").values_list("pk", flat=True))
-        if len(active) > 1:
-            Node.objects.filter(pk__in_array=active[1:]).update(state="superseded", updated_at=now)
+    if not keys:
+        return
+    match = functools.reduce(operator.or_, (Q(namespace=ns, name=name, environment=env) for ns, name, env in keys))
+    kept: set[tuple[str, str, str]] = set()
+    older = []
+    for pk, ns, name, env in (Node.objects.filter(match, kind="deployment", state="active")
+                              .order_by(Col("event_time").desc(nulls_last=True), "-node_id")
+                              .values_list("pk", "namespace", "name", "environment")):
+        if (ns, name, env) in kept:
+            older.append(pk)
+        kept.add((ns, name, env))
+    if older:
+        Node.objects.filter(pk__in_array=sorted(older)).update(state="superseded", updated_at=now)
 
 
-def _existing_edges(delta: GraphDelta, id_map: dict[str, int]) -> list[tuple[int, int, str]]:
-    """Edges to nodes an event names but may not create (a monitored deployment): kept only when the node exists."""
+def _existing_edges(delta: GraphDelta, id_map: dict[str, int]) -> list[tuple[int, int, str, datetime]]:
+    """Edges to nodes an event names but may not create (a monitored deployment): kept only when the node exists.
+    Each with the event time that asserts it."""
     wanted = {n for s, d, _ in delta.existing_edges for n in (s, d)} - set(id_map)
     if wanted:
         id_map = {**id_map, **dict(Node.objects.filter(node_id__in_array=wanted).values_list("node_id", "id"))}
-    return [(id_map[s], id_map[d], k) for s, d, k in delta.existing_edges if s in id_map and d in id_map]
+    return [(id_map[s], id_map[d], k, delta.edge_times[(s, d, k)]) for s, d, k in delta.existing_edges
+            if s in id_map and d in id_map]
 
 
 def _monitoring_resolve(records: list[MonitoringRecord], id_map: dict[str, int]) -> None:
@@ -273,20 +368,23 @@ def _monitoring_resolve(records: list[MonitoringRecord], id_map: dict[str, int])
 
 
 def _apply(delta: GraphDelta, now: datetime, by: User | None = None) -> list[Change]:
-    """Apply a delta; returns the audit entries of the classifications it weakened."""
+    """Apply a delta; returns the audit entries of the classifications it weakened.
+
+    Locks, in the order taken (the deadlock argument is at ``versions.datasets_lock``): the deployments'
+    advisory locks, the delta's node rows (``_apply_nodes``), the edges and tags it inserts, the deployment rows
+    it supersedes, then the datasets' advisory locks, as late as possible: only version resolution and what reads
+    its result (column edges, the history's read times) come after them.
+    """
     weakened: list[Change] = []
     deploy_keys = _deployment_keys(delta)
-    datasets_lock(delta)
     id_map = _apply_nodes(delta, now, weakened)
     db_now = _dt(now)
     # each edge's event time goes in with it; asof.history_apply moves it back when an earlier one arrives later
     edges = sorted([(id_map[s], id_map[d], k, db_now, _dt(delta.edge_times.get((s, d, k))))
                     for s, d, k in delta.edges]
-                   + [(s, d, k, db_now, None) for s, d, k in _existing_edges(delta, id_map)])
+                   + [(s, d, k, db_now, _dt(t)) for s, d, k, t in _existing_edges(delta, id_map)])
     insert_ignore("lineage_edge", ("src_id", "dst_id", "kind", "created_at", "event_from"), edges,
                   conflict=("src_id", "dst_id", "kind"))
-    reads_resolve(delta, id_map)
-    _apply_columns(delta, id_map, db_now)
     tags = sorted((id_map[n], f, t, NodeTag.Source.FACET, db_now) for n, f, t in delta.tags)
     new_tags = insert_ignore("lineage_nodetag", ("node_id", "field", "tag", "source", "created_at"), tags,
                              conflict=("node_id", "field", "tag"), returning=("node_id", "field", "tag"))
@@ -296,7 +394,10 @@ def _apply(delta: GraphDelta, now: datetime, by: User | None = None) -> list[Cha
         weakened.extend(_weakened(by_pk[pk], "dataset", {"tags": []}, {"tags": [Tag.DEIDENTIFIED.value]})
                         for pk in sorted(marked))
     _supersede(deploy_keys, now)
-    history_apply(delta, id_map, now)  # lineage as of a time (asof.py): event times, states
+    datasets_lock(delta)
+    relinked = reads_resolve(delta, id_map)
+    _apply_columns(delta, id_map, db_now)
+    history_apply(delta, id_map, now, relinked)  # lineage as of a time (asof.py): event times, states
     deployed = [d.node_id for d in delta.nodes.values() if d.kind == "deployment" and d.state == "active"]
     if deployed:
         for observe in deployment_observers:
@@ -337,10 +438,12 @@ def _apply_columns(delta: GraphDelta, id_map: dict[str, int], db_now: Any) -> No
                   conflict=("src_id", "src_field", "dst_id", "dst_field", "type", "subtype"))
 
 
-def _raw_row(ev: ParsedEvent, by: User | None, now: Any, ignored: list[int]) -> tuple[Any, ...]:
+def _raw_row(ev: ParsedEvent, by: User | None, now: Any, ignored: list[int], *,
+             applied: bool = True) -> tuple[Any, ...]:
     return (ev.dedupe_key, ev.kind, ev.event_type or "", _dt(ev.event_time), ev.run_id or "",
             ev.job_namespace or "", ev.job_name or "", ev.producer[:2000], _payload_text(ev.raw),
-            ev.raw, ev.sha256, _dumps(ev.warnings), now, by.pk if by else None, _dumps(ignored))
+            ev.raw, ev.sha256, _dumps(ev.warnings), now, by.pk if by else None, _dumps(ignored),
+            now if applied else None)
 
 
 
@@ -366,13 +469,18 @@ def _refusal_change(ev: ParsedEvent, refusal: Refusal) -> Change:
 
 
 @transaction.atomic
-def events_ingest(*, events: list[ParsedEvent], by: User | None, atomic: bool = False) -> list[IngestOutcome]:
+def events_ingest(*, events: list[ParsedEvent], by: User | None, atomic: bool = False,
+                  defer: bool = False) -> list[IngestOutcome]:
     """Store and apply OpenLineage events in one transaction. Exact duplicates are stored once.
 
     The outcome list is parallel to ``events``: "created" for a new event, "duplicate" for one already
     stored (or repeated earlier in the same batch), "refused" for one that writes where ``by`` may not
     (``guard.py``; nothing of it is stored, the refusal is audited). With ``atomic``, one refusal refuses
     all (``BatchRefused``).
+
+    With ``defer`` the events are stored (with their claims, so the guard already holds them to what they bind)
+    and answered exactly as above, but applied to the graph later, by ``lineage_apply_pending`` (``apply_soon``).
+    The planner still runs, for the warnings it adds (it is pure).
     """
     now = timezone.now()
     guard = WriteGuard(by=by, events=events)
@@ -385,6 +493,9 @@ def events_ingest(*, events: list[ParsedEvent], by: User | None, atomic: bool = 
             continue
         ignored[id(ev)] = guard.foreign_inputs(ev)
         strip_inputs(ev, ignored[id(ev)])
+    accepted = [i for i in range(len(events)) if i not in refused]
+    late = guard.claims_take([events[i] for i in accepted])  # claimed meanwhile by a concurrent request
+    refused.update((accepted[j], refusal) for j, refusal in late.items())
     if refused and atomic:
         raise BatchRefused([IngestOutcome("refused", ev.warnings, refused[i]) if i in refused
                             else IngestOutcome("created", ev.warnings) for i, ev in enumerate(events)])
@@ -401,18 +512,25 @@ def events_ingest(*, events: list[ParsedEvent], by: User | None, atomic: bool = 
     # Rows in key order: two batches sharing events then take the unique-index locks in the same order
     # and cannot deadlock (in opposite orders they did, and the loser answered 503).
     inserted = {k for (k,) in insert_ignore("lineage_rawevent", RAW_COLUMNS,
-                                            [_raw_row(ev, by, _dt(now), ignored[id(ev)])
+                                            [_raw_row(ev, by, _dt(now), ignored[id(ev)], applied=not defer)
                                              for ev in sorted(unique, key=lambda e: e.dedupe_key)],
                                             conflict=("dedupe_key",), returning=("dedupe_key",))}
-    if len(inserted) != len(unique):
+    if defer:
+        audit_record_many(actor=by, changes=[
+            *(_ingest_change(ev) for ev in unique if ev.dedupe_key in inserted),
+            *(_refusal_change(events[i], refusal) for i, refusal in sorted(refused.items()))])
+        if inserted:
+            apply_soon()
+    elif len(inserted) != len(unique):
         # Some were stored before: plan again from the new ones only, so duplicates change nothing.
         fresh = [ev for ev in unique if ev.dedupe_key in inserted]
         delta = Planner().add_events(fresh)
-    weakened = _apply(delta, now, by)
-    _governance_apply(delta.governance, by)
-    audit_record_many(actor=by, changes=[
-        *(_ingest_change(ev) for ev in unique if ev.dedupe_key in inserted), *weakened,
-        *(_refusal_change(events[i], refusal) for i, refusal in sorted(refused.items()))])
+    if not defer:
+        weakened = _apply(delta, now, by)
+        _governance_apply(delta.governance, by)
+        audit_record_many(actor=by, changes=[
+            *(_ingest_change(ev) for ev in unique if ev.dedupe_key in inserted), *weakened,
+            *(_refusal_change(events[i], refusal) for i, refusal in sorted(refused.items()))])
     return [
         IngestOutcome("refused", ev.warnings, refused[i]) if i in refused else
         IngestOutcome("created" if ev.dedupe_key in inserted and first[ev.dedupe_key] == i else "duplicate",
@@ -421,13 +539,141 @@ def events_ingest(*, events: list[ParsedEvent], by: User | None, atomic: bool = 
     ]
 
 
+# -- deferred application: append now, apply in micro-batches ---------------------------------------------
+# ``POST /api/v1/lineage`` with ``LINEAGE_INGEST_DEFER``: the request stores the raw event (which makes its 201/200
+# exact) and its claims (``events_ingest(defer=True)``), and the graph is applied moments later by
+# ``lineage_apply_pending`` (the ``lineage.apply_pending`` task), many events per transaction.
+# docs/lineage-ingest.md: what a reader sees meanwhile.
+def apply_soon() -> None:
+    """Have the waiting events applied: at once in-process when Celery runs eagerly (no broker: a newcomer sees
+    the graph in the answer's transaction, after the events are stored), else the ``lineage.apply_pending`` task
+    once the transaction commits, enqueued unless one is pending."""
+    from .tasks import apply_pending_schedule  # the task module imports this one
+
+    apply_pending_schedule()
+
+
+@dataclass(slots=True)
+class ApplyCount:
+    applied: int = 0
+    failed: int = 0
+    batches: int = 0
+
+    def line(self) -> str:
+        return f"applied {self.applied} events in {self.batches} batches; {self.failed} failed"
+
+
+_PENDING_COLUMNS = ("id", "body", "payload", "ignored_inputs", "received_at", "received_by_id")
+
+
+def _pending_events(rows: list[tuple[Any, ...]]) -> list[tuple[int, int | None, ParsedEvent]]:
+    """(raw id, sender id, event) parsed again from the bytes received, what was ignored then ignored again."""
+    out = []
+    for pk, body, payload, ignored, received, sender in rows:
+        ev = parse_event(bytes(body) if body is not None else _dumps(payload).encode())
+        strip_inputs(ev, ignored)
+        ev.received_at = _aware(received)
+        out.append((pk, sender, ev))
+    return out
+
+
+def _apply_events(events: list[tuple[int, int | None, ParsedEvent]], users: dict[int, User]) -> None:
+    """Apply waiting events in the caller's transaction and mark them applied.
+
+    Consecutive events of one sender are one delta (hooks and audit entries act for that sender). The receipt clock
+    (as of a time, ``asof.py``) reads each delta at the latest receipt time among its events, as a rebuild does."""
+    start = 0
+    while start < len(events):
+        sender = events[start][1]
+        end = start
+        while end < len(events) and events[end][1] == sender:
+            end += 1
+        group = [ev for _, _, ev in events[start:end]]
+        by = users.get(sender) if sender is not None else None
+        planner = Planner()
+        planner.add_events(group)
+        received = max(ev.received_at or timezone.now() for ev in group)
+        with replaying():
+            weakened = _apply(planner.delta, received, by)
+        _governance_apply(planner.delta.governance, by)
+        audit_record_many(actor=by, changes=weakened)
+        start = end
+    RawEvent.objects.filter(pk__in=[pk for pk, _, _ in events]).update(applied_at=timezone.now(), apply_error="")
+
+
+def lineage_apply_pending(*, batch_size: int | None = None, retry_failed: bool = False,
+                          max_batches: int | None = None) -> ApplyCount:
+    """Apply the events waiting in the raw log, oldest first, ``batch_size`` per transaction, until none is left.
+
+    Rows are claimed with ``FOR UPDATE SKIP LOCKED``, so appliers running at once share the work. A micro-batch
+    that fails is applied again one event per transaction; an event that fails alone keeps waiting with its error
+    in ``apply_error`` and is skipped from then on (``retry_failed``: retried once now, as
+    ``manage.py lineage_apply_pending --retry-failed`` does).
+    """
+    size = batch_size or settings.LINEAGE_APPLY_BATCH
+    count = ApplyCount()
+    retry_ids: list[int] = list(RawEvent.objects.filter(applied_at__isnull=True).exclude(apply_error="")
+                                .order_by("id").values_list("id", flat=True)) if retry_failed else []
+    while max_batches is None or count.batches < max_batches:
+        ids_: list[int] = []
+        try:
+            with transaction.atomic():
+                qs = RawEvent.objects.filter(applied_at__isnull=True)
+                qs = qs.filter(pk__in=retry_ids[:size]) if retry_ids else qs.filter(apply_error="")
+                qs = qs.select_for_update(skip_locked=True).order_by("id")
+                rows = list(qs.values_list(*_PENDING_COLUMNS)[:size])
+                if not rows:
+                    if retry_ids:
+                        del retry_ids[:size]
+                        continue
+                    break
+                ids_ = [r[0] for r in rows]
+                del retry_ids[:size]
+                events = _pending_events(rows)
+                _apply_events(events, _senders(events))
+            count.applied += len(rows)
+            count.batches += 1
+        except Exception:  # noqa: BLE001 - one bad event must not hold the others back
+            if not ids_:
+                raise
+            count.batches += 1
+            for pk in ids_:
+                if _apply_one(pk):
+                    count.applied += 1
+                else:
+                    count.failed += 1
+    return count
+
+
+def _senders(events: list[tuple[int, int | None, ParsedEvent]]) -> dict[int, User]:
+    wanted = {s for _, s, _ in events if s is not None}
+    return User.objects.in_bulk(list(wanted)) if wanted else {}
+
+
+def _apply_one(pk: int) -> bool:
+    """Apply one waiting event in its own transaction; on failure record why (it then waits for an operator)."""
+    try:
+        with transaction.atomic():
+            rows = list(RawEvent.objects.filter(pk=pk, applied_at__isnull=True).select_for_update(skip_locked=True)
+                        .values_list(*_PENDING_COLUMNS))
+            if rows:
+                events = _pending_events(rows)
+                _apply_events(events, _senders(events))
+        return True
+    except Exception as exc:  # noqa: BLE001 - recorded on the event
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+        RawEvent.objects.filter(pk=pk, applied_at__isnull=True).update(apply_error=error)
+        return False
+
+
 # -- portal records (REST) ---------------------------------------------------------------------------------
 def _portal_record(kind: str, identity: str, payload: dict[str, Any], t: datetime, by: User | None) -> bool:
     """Keep a REST submission in the raw log beside OpenLineage events, so a rebuild replays it too."""
     body = _dumps(payload)
     key = hashlib.sha256(f"{kind}|{identity}|{t.astimezone(UTC).isoformat()}|{body}".encode()).hexdigest()
+    now = _dt(timezone.now())
     row = (key, kind, "", _dt(t), "", "", "", "portal-api", body, body.encode(),
-           hashlib.sha256(body.encode()).hexdigest(), "[]", _dt(timezone.now()), by.pk if by else None, "[]")
+           hashlib.sha256(body.encode()).hexdigest(), "[]", now, by.pk if by else None, "[]", now)
     return bool(insert_ignore("lineage_rawevent", RAW_COLUMNS, [row], conflict=("dedupe_key",),
                               returning=("id",)))
 
@@ -488,15 +734,15 @@ def _record_guard(kind: str, payload: dict[str, Any], by: User | None) -> None:
     guard = WriteGuard(by=by, events=[])
     if kind == "modelVersion":
         ns = payload["namespace"]
-        first = (Node.objects.filter(node_id=ids.model_version_id(ns, payload["name"], str(payload["version"])))
-                 .values_list("attrs", flat=True).first() or {}).get("produced_in")
+        mv = ids.model_version_id(ns, payload["name"], str(payload["version"]))
         producer = _model_producer(payload)
-        # Kept in the raw record, so a rebuild replays it; a registration by the owner keeps the first producer.
-        payload["produced_in"] = first or producer
         guard.load_owners([ns])
-        refusal = guard.record_check(namespace=ns, field="namespace",
-                                     model=ids.model_version_id(ns, payload["name"], str(payload["version"])),
-                                     producer=producer)
+        refusal = guard.record_check(namespace=ns, field="namespace", model=mv, producer=producer)
+        if refusal is None:
+            # The claim is taken in this transaction (or was: a concurrent registration is read back and checked
+            # again). Kept in the raw record, so a rebuild replays it; a registration by the owner keeps the first.
+            payload["produced_in"] = model_claim_take(mv, producer)
+            refusal = guard.record_check(namespace=ns, field="namespace", model=mv, producer=producer)
     elif kind == "deployment":
         ns = payload["model"]["namespace"]
         guard.load_owners([ns])
@@ -510,7 +756,7 @@ def _record_guard(kind: str, payload: dict[str, Any], by: User | None) -> None:
 def _model_producer(p: dict[str, Any]) -> str:
     """The namespace a model version registered by REST is produced in: its training run's job's, else its own."""
     if p.get("run_id"):
-        job = Node.objects.filter(node_id=ids.run_id(p["run_id"])).values_list("parent__namespace", flat=True).first()
+        job = run_job_namespace(ids.run_id(p["run_id"]))  # claimed: also a run whose events wait to be applied
         if job:
             return str(job)
     return str(p["namespace"])
@@ -604,7 +850,10 @@ def lineage_rebuild(*, batch_size: int = 2000, by: User | None = None) -> int:
             apply(planner, batch[0].received_at or timezone.now())
             batch.clear()
 
-    for kind, payload, body, ignored, received in RawEvent.objects.order_by("id").values_list(
+    # Events still waiting are applied by the replay too (and marked so); one that failed alone keeps waiting.
+    log = RawEvent.objects.filter(Q(applied_at__isnull=False) | Q(apply_error=""))
+    RawEvent.objects.filter(applied_at__isnull=True, apply_error="").update(applied_at=timezone.now())
+    for kind, payload, body, ignored, received in log.order_by("id").values_list(
         "kind", "payload", "body", "ignored_inputs", "received_at"
     ).iterator(chunk_size=batch_size):
         count += 1

@@ -9,6 +9,7 @@ app_name = "lineage"
 urlpatterns = [
     path("lineage", api.LineageApi.as_view(), name="lineage"),
     path("lineage/batch", api.LineageBatchApi.as_view(), name="lineage-batch"),
+    path("lineage/pending", api.LineagePendingApi.as_view(), name="lineage-pending"),
     path("commits", api.CommitCreateApi.as_view(), name="commit-create"),
     path("model-versions", api.ModelVersionCreateApi.as_view(), name="model-version-create"),
     path("deployments", api.DeploymentCreateApi.as_view(), name="deployment-create"),

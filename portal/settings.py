@@ -193,6 +193,15 @@ CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "celery"
 if os.environ.get("CELERY_KEY_PREFIX"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": os.environ["CELERY_KEY_PREFIX"]}
 CELERY_TASK_EAGER_PROPAGATES = True
+
+# Django's cache: the release diff keeps its comparisons there (portal/approvals/diff.py, keyed exactly by what
+# they depend on). Redis when PORTAL_CACHE_URL names one (shared by every process), else each process's memory.
+if os.environ.get("PORTAL_CACHE_URL"):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                          "LOCATION": os.environ["PORTAL_CACHE_URL"],
+                          "KEY_PREFIX": os.environ.get("CELERY_KEY_PREFIX", "portal")}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "portal"}}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -215,6 +224,15 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = LINEAGE_MAX_BATCH_BYTES
 LINEAGE_INGEST_GROUP = env_bool("PORTAL_INGEST_GROUP", True)
 LINEAGE_INGEST_GROUP_MAX = env_int("PORTAL_INGEST_GROUP_MAX", 100)
 LINEAGE_INGEST_GROUP_WAIT_MS = env_int("PORTAL_INGEST_GROUP_WAIT_MS", 20)
+# Deferred application (docs/lineage-ingest.md): a single event's request stores the raw event and its claims and
+# answers; the graph is applied by the ``lineage.apply_pending`` task (queue ``ingest``), APPLY_BATCH events per
+# transaction, enqueued at most once per DEBOUNCE_MS while one waits, and swept by beat every 30 s. Without a
+# broker (Celery eager) it is applied right after the request's commit. Off: applied in the request (group commit).
+LINEAGE_INGEST_DEFER = env_bool("PORTAL_INGEST_DEFER", True)
+LINEAGE_APPLY_BATCH = env_int("PORTAL_APPLY_BATCH", 200)
+LINEAGE_APPLY_DEBOUNCE_MS = env_int("PORTAL_APPLY_DEBOUNCE_MS", 2000)
+LINEAGE_INGEST_QUEUE = os.environ.get("PORTAL_INGEST_QUEUE", "ingest")
+CELERY_TASK_ROUTES = {"lineage.apply_pending": {"queue": LINEAGE_INGEST_QUEUE}}
 # Event times: further ahead than the clock skew is refused (400 on eventTime); older than the horizon (days,
 # 0 = no horizon) is accepted with a warning.
 LINEAGE_MAX_FUTURE_SECONDS = env_int("PORTAL_EVENT_MAX_FUTURE_SECONDS", 600)
@@ -295,6 +313,8 @@ CELERY_BEAT_SCHEDULE = {
     "audit-sequence": {"task": "audit.sequence", "schedule": 10.0},
     "audit-verify": {"task": "audit.verify", "schedule": env_int("PORTAL_AUDIT_VERIFY_SECONDS", 3600)},
     "reports-sweep-stale": {"task": "reports.sweep_stale", "schedule": 60.0},
+    # A safety net for the enqueue after each deferred event: whatever still waits is applied.
+    "lineage-apply-pending": {"task": "lineage.apply_pending", "schedule": 30.0},
     "reports-posture": {"task": "reports.posture", "schedule": env_int("PORTAL_POSTURE_SECONDS", 3600)},
 }
 
@@ -402,7 +422,8 @@ if not DEBUG and SECRET_KEY.startswith("insecure-") and env_bool("PORTAL_PRODUCT
 PORTAL_METRICS_TOKEN = os.environ.get("PORTAL_METRICS_TOKEN", "")
 PORTAL_METRICS_ALLOWED_NETWORKS = [ipaddress.ip_network(n.strip(), strict=False) for n in os.environ.get(
     "PORTAL_METRICS_ALLOWED_NETWORKS", "127.0.0.1/32,::1/128").split(",") if n.strip()]
-PORTAL_METRICS_QUEUES = [q.strip() for q in os.environ.get("PORTAL_METRICS_QUEUES", "celery").split(",") if q.strip()]
+PORTAL_METRICS_QUEUES = [q.strip() for q in os.environ.get("PORTAL_METRICS_QUEUES", f"celery,{LINEAGE_INGEST_QUEUE}")
+                         .split(",") if q.strip()]
 # Importers (lineage/importers/, docs/integrations.md). The MLflow poll joins the beat schedule only when a
 # tracking server is set; `manage.py import_mlflow` takes the same values as its defaults.
 PORTAL_MLFLOW_TRACKING_URI = os.environ.get("PORTAL_MLFLOW_TRACKING_URI", "")

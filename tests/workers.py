@@ -62,7 +62,9 @@ def worker_thread(task_packages: list[str], shutdown_timeout: float = 10) -> Ite
     previous = current_app._get_current_object()
     app.set_current()
     try:
-        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=shutdown_timeout):
+        # The run's default queue and the deferred-ingestion queue (``CELERY_TASK_ROUTES``), both under its prefix.
+        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=shutdown_timeout,
+                          queues=[QUEUE, settings.LINEAGE_INGEST_QUEUE]):
             yield
     finally:
         previous.set_current()

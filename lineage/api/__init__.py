@@ -6,7 +6,7 @@ from __future__ import annotations
 from .columns import ColumnDownstreamApi, ColumnUpstreamApi, DatasetColumnsApi
 from .common import ERRORS, NodeDetailSerializer, NodeSummarySerializer
 from .graph import GRAPH_DEFAULT_DEPTH, GRAPH_MAX_EXPAND, NodeGraphApi, PathApi
-from .ingest import LineageApi, LineageBatchApi, read_body
+from .ingest import LineageApi, LineageBatchApi, LineagePendingApi, read_body
 from .nodes import NodeDetailApi, NodeDownstreamApi, NodeListApi, NodeTagsApi, NodeUpstreamApi
 from .records import CommitCreateApi, DeploymentCreateApi, ModelVersionCreateApi
 from .runs import RunDetailApi
@@ -14,7 +14,8 @@ from .runs import RunDetailApi
 __all__ = [
     "ColumnDownstreamApi", "ColumnUpstreamApi", "DatasetColumnsApi",
     "ERRORS", "GRAPH_DEFAULT_DEPTH", "GRAPH_MAX_EXPAND", "CommitCreateApi", "DeploymentCreateApi", "LineageApi",
-    "LineageBatchApi", "ModelVersionCreateApi", "NodeDetailApi", "NodeDetailSerializer", "NodeDownstreamApi",
+    "LineageBatchApi",
+    "LineagePendingApi", "ModelVersionCreateApi", "NodeDetailApi", "NodeDetailSerializer", "NodeDownstreamApi",
     "NodeGraphApi", "NodeListApi", "NodeSummarySerializer", "NodeTagsApi", "NodeUpstreamApi", "PathApi",
     "RunDetailApi", "read_body",
 ]

@@ -104,7 +104,9 @@ class LineageApi(APIView):
         request={"application/json": OpenApiTypes.OBJECT},
         responses={201: OpenApiTypes.OBJECT, 200: OpenApiTypes.OBJECT, **INGEST_ERRORS},
         description="One OpenLineage RunEvent, DatasetEvent or JobEvent (spec 2-0-x), optionally gzip-encoded. "
-        "201 for a new event, 200 for an exact duplicate (same run, event type, event time and job).",
+        "201 for a new event, 200 for an exact duplicate (same run, event type, event time and job). With "
+        "deferred application (the default) the event is stored and checked when answered and applied to the graph "
+        "moments later: GET /api/v1/lineage/pending and a node's `pending` say what still waits.",
     )
     def post(self, request: Request) -> Response:
         with ingest_arriving():
@@ -214,3 +216,21 @@ class LineageBatchApi(APIView):
             results[i] = {"index": i, "status": outcome.status, "error": None, "warnings": outcome.warnings}
         counts = {s: sum(1 for r in results if r["status"] == s) for s in ("created", "duplicate", "error")}
         return Response({**counts, "results": results}, status=status.HTTP_200_OK)
+
+
+class LineagePendingApi(APIView):
+    """The events stored but not yet applied to the graph (deferred ingestion): counts only."""
+
+    permission_classes = [CanRead]
+
+    class OutputSerializer(serializers.Serializer[Any]):
+        events = serializers.IntegerField(help_text="Events waiting to be applied (of jobs the caller may see; "
+                                          "every event for org-wide roles).")
+        failed = serializers.IntegerField(help_text="Of those, events that failed to apply alone and wait for an "
+                                          "operator (`manage.py lineage_apply_pending --retry-failed`).")
+        since = serializers.DateTimeField(allow_null=True, help_text="Receipt time of the oldest waiting event.")
+        oldestAgeSeconds = serializers.FloatField(help_text="Its age in seconds (0 when none waits).")  # noqa: N815
+
+    @extend_schema(operation_id="lineage_pending", responses={200: OutputSerializer, **ERRORS})
+    def get(self, request: Request) -> Response:
+        return Response(self.OutputSerializer(selectors.pending_summary(user=request_user(request))).data)

@@ -82,6 +82,10 @@ class NodeDetailApi(APIView):
             help_text="De-identifying runs a tag went through for want of an approved de-identification "
                       "determination: `runs` [{run, job, reason, tags}] the caller may see (`tags`: those that "
                       "need one), `hidden` whether others did too.")
+        pending = serializers.DictField(
+            required=False,
+            help_text="A run or job: `events` of it stored but not yet applied to the graph (deferred ingestion) "
+                      "and `since`, the receipt time of the oldest of them (null when none waits).")
 
     @extend_schema(operation_id="node_detail", parameters=ASOF_PARAMETERS, responses={200: OutputSerializer, **ERRORS})
     def get(self, request: Request, node_id: str) -> Response:
@@ -101,6 +105,9 @@ class NodeDetailApi(APIView):
         data["columnSensitivity"] = column_sensitivity_body(columns)
         notes, hidden = stops.deid_notes(user=user, run_pks=passed | set(columns.passed))
         data["deidentificationNotStopping"] = {"runs": notes, "hidden": hidden}
+        pending = selectors.node_pending(node=node)
+        if pending is not None:
+            data["pending"] = pending
         return Response(data)
 
 

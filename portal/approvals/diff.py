@@ -9,28 +9,37 @@ digest: the approval is void) or lies outside it, and classifies it with the pol
 (``materiality``). ``release_diff`` answers for one reader: changes about nodes they may not see keep their kind
 and classification but lose every id, name and attribute, and collapse so no count is told.
 
+The comparison itself is for no reader in particular, so it is kept in Django's cache under a key of everything
+it depends on (``_cache_key``: the lineage as approved, the lineage core's change marker, the policies and
+de-identification determinations in effect) and redacted per reader on each look: a repeated look with nothing
+changed walks nothing, and a change shows at once. ``release_diffs`` answers for many releases together (the
+report section "lineage as approved"): the walks of all their model versions in one statement, their node rows,
+tags and edges read once.
+
 Releases approved before subjects were stored hold a marker (migration 0005) saying from when: for those that are
 still approved, the digested subject itself is the baseline (it is what was approved), without edges or tags.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from django.db import connection
-from django.db.models.expressions import RawSQL
-from django.db.models.fields.json import KT
+from django.core.cache import cache
 from django.utils import timezone
 
+from lineage.changes import lineage_change_marker
 from lineage.labels import node_label
 from lineage.models import SENSITIVE_TAGS, Node
 from lineage.redaction import Redactor, redacted_label
-from portal.lib.sql import chunks, select_in
+from portal.evidence.selectors import deid_determinations_now
+from portal.lib.sql import select_in
 
 from . import materiality
 from .models import Policy, Release
-from .subject import SUBJECT_KINDS, Lineage, lineage_of, subject_build, subject_digest
+from .subject import SUBJECT_KINDS, Lineage, lineage_of, lineages_of, node_rows, subject_build, subject_digest
 
 SNAPSHOT_FORMAT = 1
 # Attributes kept per node kind: what the subject digests, and what a reviewer compares.
@@ -39,53 +48,78 @@ _ATTRS = {
     "commit": ("author_email", "committer_email"),
     "run": ("launched_by",),
 }
+CACHE_SECONDS = 24 * 3600  # keys are exact (``_cache_key``): the timeout only frees what is no longer asked for
 APPROVED_STATES = (Release.State.APPROVED, Release.State.SUPERSEDED, Release.State.EXPIRED)
 
 
-# -- capture -----------------------------------------------------------------------------------------------
-def _node_rows(pks: list[int]) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    # PostgreSQL: one array parameter (thousands of IN placeholders cost more than the query), as subject._rows.
-    parts = [RawSQL("SELECT unnest(%s::bigint[])", [pks])] if connection.vendor == "postgresql" else chunks(pks, 20000)
-    for part in parts:
-        out.extend(dict(row) for row in Node.objects.filter(pk__in=part).values(
-            "pk", "node_id", "kind", "name", "version", "environment", "state", "parent_id",
-            dataset_version=KT("facets__version__datasetVersion"), content_hash=KT("attrs__content_hash"),
-            author_email=KT("attrs__author_email"), committer_email=KT("attrs__committer_email"),
-            launched_by=KT("attrs__launched_by")))
-    return out
+# -- capture ---------------------------------------------------------------------------------------------
+@dataclass(slots=True)
+class _Read:
+    """What captures read from the database, once for any number of lineages: node rows by pk (the lineages'
+    nodes and their parents), tags by pk, edges by their downstream end."""
+
+    rows: dict[int, dict[str, Any]]
+    tags: dict[int, list[str]]
+    edges: dict[int, list[tuple[int, int, str]]]
+
+
+def _read(lineages: list[Lineage]) -> _Read:
+    pks = sorted({pk for lin in lineages for pk in lin.pks})
+    rows = {r["pk"]: r for r in node_rows(pks)}
+    parents = sorted({r["parent_id"] for r in rows.values() if r["parent_id"] and r["parent_id"] not in rows})
+    rows.update((r["pk"], r) for r in node_rows(parents))  # a dataset version's dataset: the data source
+    tags: dict[int, list[str]] = {}
+    for pk, column, tag in select_in("SELECT node_id, field, tag FROM lineage_nodetag WHERE node_id", list(rows)):
+        tags.setdefault(pk, []).append(f"{tag}@{column}" if column else tag)
+    edges: dict[int, list[tuple[int, int, str]]] = {}
+    for s, d, k in select_in("SELECT src_id, dst_id, kind FROM lineage_edge WHERE dst_id", pks):
+        edges.setdefault(d, []).append((s, d, k))
+    return _Read(rows, tags, edges)
+
+
+def _lineage_rows(read: _Read, lineage: Lineage) -> list[dict[str, Any]]:
+    return [read.rows[pk] for pk in lineage.pks if pk in read.rows]
+
+
+def _graph(read: _Read, lineage: Lineage) -> tuple[dict[str, dict[str, Any]], list[list[str]]]:
+    """A lineage's nodes (with their attributes and tags) and edges as a snapshot keeps them: the same for every
+    release of the model version, whatever its policy."""
+    rows = _lineage_rows(read, lineage)
+    known = {r["pk"] for r in rows}
+    by_pk = {r["pk"]: r for r in rows}
+    by_pk.update((p, read.rows[p]) for p in sorted({r["parent_id"] for r in rows if r["parent_id"]} - known)
+                 if p in read.rows)
+    nodes: dict[str, dict[str, Any]] = {}
+    for r in by_pk.values():
+        parent = by_pk.get(r["parent_id"]) if r["parent_id"] else None
+        job = parent["name"] if parent and r["kind"] == "run" else ""
+        attrs = {a: r[a] or "" for a in _ATTRS.get(r["kind"], ())}
+        if r["kind"] == "datasetVersion":
+            attrs["content_hash"] = r["dataset_version"] or r["content_hash"] or ""
+        nodes[r["node_id"]] = {
+            "kind": r["kind"], "label": node_label(kind=r["kind"], name=r["name"], version=r["version"],
+                                                   environment=r["environment"], job=job),
+            "version": r["version"], "state": r["state"] if r["kind"] in ("run", "deployment") else "",
+            "parent": parent["node_id"] if parent else None, "tags": sorted(read.tags.get(r["pk"], [])),
+            "attrs": attrs}
+    edges = sorted({(by_pk[s]["node_id"], by_pk[d]["node_id"], k) for pk in known for s, d, k in
+                    read.edges.get(pk, ()) if s in by_pk})
+    return dict(sorted(nodes.items())), [list(e) for e in edges]
+
+
+def _capture(graph: tuple[dict[str, dict[str, Any]], list[list[str]]], lineage: Lineage, subject: dict[str, Any],
+             approved_at: Any) -> dict[str, Any]:
+    nodes, edges = graph
+    return {"format": SNAPSHOT_FORMAT, "captured_at": _iso(timezone.now()), "approved_at": _iso(approved_at),
+            "subject_digest": subject_digest(subject), "subject": subject, "nodes": nodes, "edges": edges,
+            "sensitive": lineage.sensitive, "truncated": lineage.cut}
 
 
 def lineage_capture(*, model_version: Node, subject: dict[str, Any], lineage: Lineage | None = None,
                     approved_at: Any = None) -> dict[str, Any]:
     """The lineage a release is approved on: ``subject`` (the digested subject) and the whole upstream graph."""
     lineage = lineage or lineage_of(model_version)
-    rows = _node_rows(list(lineage.pks))
-    known = {r["pk"] for r in rows}
-    parents = sorted({r["parent_id"] for r in rows if r["parent_id"] and r["parent_id"] not in known})
-    rows += _node_rows(parents)  # a dataset version's dataset: the data source
-    by_pk = {r["pk"]: r for r in rows}
-    tags: dict[int, list[str]] = {}
-    for pk, column, tag in select_in("SELECT node_id, field, tag FROM lineage_nodetag WHERE node_id", list(by_pk)):
-        tags.setdefault(pk, []).append(f"{tag}@{column}" if column else tag)
-    nodes: dict[str, dict[str, Any]] = {}
-    for r in rows:
-        parent = by_pk.get(r["parent_id"]) if r["parent_id"] else None
-        job = parent["name"] if parent and r["kind"] == "run" else ""
-        if r["kind"] == "datasetVersion":
-            r["content_hash"] = r["dataset_version"] or r["content_hash"]
-        nodes[r["node_id"]] = {
-            "kind": r["kind"], "label": node_label(kind=r["kind"], name=r["name"], version=r["version"],
-                                                   environment=r["environment"], job=job),
-            "version": r["version"], "state": r["state"] if r["kind"] in ("run", "deployment") else "",
-            "parent": parent["node_id"] if parent else None, "tags": sorted(tags.get(r["pk"], [])),
-            "attrs": {a: r[a] or "" for a in _ATTRS.get(r["kind"], ())}}
-    edges = sorted({(by_pk[s]["node_id"], by_pk[d]["node_id"], k) for s, d, k in select_in(
-        "SELECT src_id, dst_id, kind FROM lineage_edge WHERE dst_id", list(known)) if s in by_pk})
-    return {"format": SNAPSHOT_FORMAT, "captured_at": _iso(timezone.now()), "approved_at": _iso(approved_at),
-            "subject_digest": subject_digest(subject), "subject": subject,
-            "nodes": dict(sorted(nodes.items())), "edges": [list(e) for e in edges],
-            "sensitive": lineage.sensitive, "truncated": lineage.cut}
+    return _capture(_graph(_read([lineage]), lineage), lineage, subject, approved_at)
 
 
 def _iso(t: Any) -> str | None:
@@ -153,6 +187,8 @@ def _nodes(before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]], 
         out.append(Change("node", "removed", n["kind"], nid, "", _node_text(n), n["kind"] in SUBJECT_KINDS))
     for nid in sorted(before.keys() & after.keys()):
         a, b = before[nid], after[nid]
+        if a == b:  # most nodes of a large lineage: nothing below would find a difference
+            continue
         diffs = [f"{k} {a['attrs'].get(k) or '(none)'} → {b['attrs'].get(k) or '(none)'}"
                  for k in sorted(set(a["attrs"]) | set(b["attrs"])) if a["attrs"].get(k) != b["attrs"].get(k)]
         if a["version"] != b["version"]:
@@ -247,22 +283,78 @@ def _baseline(release: Release) -> tuple[str, dict[str, Any] | None, str]:
     return "none", None, note + " The release was reopened since, so nothing is left to compare."
 
 
-def _rules_of(approved: dict[str, Any], release: Release) -> tuple[Policy, dict[str, Any], bool]:
+def _policy_of(approved: dict[str, Any]) -> int | None:
     pid = ((approved.get("subject") or {}).get("policy") or {}).get("id")
-    policy = (Policy.objects.filter(pk=pid).first() if isinstance(pid, int) else None) or release.policy
-    values, defaults = materiality.in_force(policy.material_change)
-    return policy, values, defaults
+    return pid if isinstance(pid, int) else None
 
 
-def lineage_now(release: Release) -> dict[str, Any]:
-    """The release's model version's lineage now, captured like at approval (with the policy in force now)."""
-    from .services import policy_in_force  # services call capture: import here, not at module level
+def lineages_now(releases: list[Release], effective: dict[str, list[Policy]] | None = None
+                 ) -> dict[int, dict[str, Any]]:
+    """Each release's model version's lineage now, captured like at approval (with the policy in force now), by
+    release pk. Set-based: the walks of all the distinct model versions in one statement, and the node rows, tags,
+    edges and policies of all of them read once. ``effective``: ``policies_effective`` of their environments."""
+    from .services import policies_effective, policy_in_force  # services call capture: not at module level
 
-    mv = Node.objects.get(pk=release.model_version_id)  # now, not a copy the caller loaded earlier
-    lineage = lineage_of(mv)
-    policy = policy_in_force(model_version=mv, environment=release.environment, lineage=lineage) or release.policy
-    subject = subject_build(model_version=mv, policy=policy, lineage=lineage)
-    return lineage_capture(model_version=mv, subject=subject, lineage=lineage)
+    # Now, not copies the caller loaded earlier.
+    models = Node.objects.in_bulk(sorted({r.model_version_id for r in releases}))
+    walks = lineages_of([models[pk] for pk in sorted(models)])
+    read = _read(list(walks.values()))
+    if effective is None:
+        effective = policies_effective(environments={r.environment for r in releases})
+    graphs = {pk: _graph(read, lineage) for pk, lineage in walks.items()}
+    out = {}
+    for r in releases:
+        mv, lineage = models[r.model_version_id], walks[r.model_version_id]
+        policy = policy_in_force(model_version=mv, environment=r.environment, lineage=lineage,
+                                 effective=effective[r.environment]) or r.policy
+        subject = subject_build(model_version=mv, policy=policy, lineage=lineage, rows=_lineage_rows(read, lineage))
+        out[r.pk] = _capture(graphs[r.model_version_id], lineage, subject, None)
+    return out
+
+
+def _cache_key(release: Release, approved: dict[str, Any], marker: str, effective: dict[str, list[Policy]],
+               determinations: list[tuple[Any, list[int]]]) -> str:
+    """What a release's unredacted comparison depends on: the lineage as approved (a snapshot is written once,
+    at approval: its capture time and digest name it), the release's state and policy, the lineage now (the core's
+    change marker), the policies effective now in its environment (versions are never edited) and the
+    de-identification determinations in effect now (they decide which sensitive tags reach the model)."""
+    parts = [release.pk, release.state, release.policy_id, _iso(release.approved_at), release.subject_digest,
+             approved.get("captured_at"), approved.get("subject_digest") or subject_digest(approved["subject"]),
+             marker, sorted(p.pk for p in effective.get(release.environment, [])), determinations]
+    return "approvals.diff:" + hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
+
+
+def _compared(pairs: list[tuple[Release, dict[str, Any]]]) -> dict[int, dict[str, Any]]:
+    """Each release's comparison of its lineage as approved with the lineage now, for no reader in particular
+    (``release_diffs`` redacts it per reader), by release pk. Kept in Django's cache under ``_cache_key``: a
+    repeated look with nothing changed walks nothing; any change to the lineage moves the key."""
+    from .services import policies_effective
+
+    # Before any reading: a comparison is never newer than the key it is kept under.
+    marker = lineage_change_marker()
+    effective = policies_effective(environments={r.environment for r, _ in pairs})
+    determinations = deid_determinations_now()
+    keys = {r.pk: _cache_key(r, approved, marker, effective, determinations)
+            for r, approved in pairs} if marker is not None else {}
+    found = cache.get_many(list(keys.values())) if keys else {}
+    out = {pk: found[k] for pk, k in keys.items() if k in found}
+    missing = [(r, approved) for r, approved in pairs if r.pk not in out]
+    if not missing:
+        return out
+    nows = lineages_now([r for r, _ in missing], effective)
+    pids = {pid for _, approved in missing if (pid := _policy_of(approved)) is not None}
+    policies = Policy.objects.in_bulk(sorted(pids))
+    fresh = {}
+    for r, approved in missing:
+        policy = policies.get(_policy_of(approved) or 0) or r.policy
+        rules, defaults = materiality.in_force(policy.material_change)
+        fresh[r.pk] = {"current_digest": nows[r.pk]["subject_digest"],
+                       "changes": [asdict(c) for c in lineage_compare(approved, nows[r.pk], rules)],
+                       "rules": {"policy": f"{policy.scope_label} v{policy.version}", "policy_id": policy.pk,
+                                 "defaults": defaults, "values": rules}}
+    if keys:
+        cache.set_many({keys[pk]: v for pk, v in fresh.items()}, timeout=CACHE_SECONDS)
+    return {**out, **fresh}
 
 
 def _hide(changes: list[dict[str, Any]], redactor: Redactor) -> list[dict[str, Any]]:
@@ -307,7 +399,25 @@ def approved_nodes_for(snapshot: dict[str, Any], redactor: Redactor) -> list[dic
 def release_diff(*, release: Release, user: Any, only: str = "") -> dict[str, Any]:
     """The answer of ``GET /api/v1/releases/<id>/diff`` and of the release page, for ``user``. ``only``:
     ``material`` (a rule fired), ``subject`` (in the digest) or ``outside``; empty for every change."""
-    mode, approved, note = _baseline(release)
+    return release_diffs(releases=[release], user=user, only=only)[0]
+
+
+def release_diffs(*, releases: list[Release], user: Any, only: str = "") -> list[dict[str, Any]]:
+    """``release_diff`` of each of ``releases``, in their order: the comparisons made together (``_compared``)
+    and redacted for ``user`` with one redactor."""
+    baselines = [_baseline(r) for r in releases]
+    compared = _compared([(r, approved) for r, (_, approved, _) in zip(releases, baselines, strict=True)
+                          if approved is not None])
+    redactor = Redactor(user)
+    redactor.load({nid for r, (_, approved, _) in zip(releases, baselines, strict=True) if approved is not None
+                   for nid in [*(approved.get("nodes") or {}),
+                               *(c[k] for c in compared[r.pk]["changes"] for k in ("node", "target") if c[k])]})
+    return [_answer(r, mode, approved, note, compared.get(r.pk), redactor, only)
+            for r, (mode, approved, note) in zip(releases, baselines, strict=True)]
+
+
+def _answer(release: Release, mode: str, approved: dict[str, Any] | None, note: str,
+            compared: dict[str, Any] | None, redactor: Redactor, only: str) -> dict[str, Any]:
     body: dict[str, Any] = {
         "release": release.pk, "model_version": release.model_version.node_id, "state": release.state,
         "approved_at": (approved or {}).get("approved_at") or _iso(release.approved_at), "baseline": mode,
@@ -316,16 +426,11 @@ def release_diff(*, release: Release, user: Any, only: str = "") -> dict[str, An
         "voids_approval": False, "rules": None, "changes": [], "triggers": [], "approved_lineage": [],
         "approved_edges": 0, "summary": {"changes": 0, "in_subject": 0, "outside": 0, "material": 0},
     }
-    if approved is None:
+    if approved is None or compared is None:
         return body
-    now = lineage_now(release)
-    policy, rules, defaults = _rules_of(approved, release)
-    changes = lineage_compare(approved, now, rules)
-    redactor = Redactor(user)
-    nodes = approved.get("nodes") or {}
-    redactor.load({*nodes, *(c.node for c in changes if c.node), *(c.target for c in changes if c.target)})
+    rules = compared["rules"]["values"]
     approved_digest = approved.get("subject_digest") or subject_digest(approved["subject"])
-    rows = _hide([asdict(c) for c in changes], redactor)
+    rows = _hide([dict(c) for c in compared["changes"]], redactor)
     if only:
         rows = [c for c in rows if (only == "material" and c["rules"]) or (only == "subject" and c["in_subject"])
                 or (only == "outside" and not c["in_subject"])]
@@ -334,10 +439,9 @@ def release_diff(*, release: Release, user: Any, only: str = "") -> dict[str, An
         for t in c["triggers"]:
             fired.setdefault(t, set()).update(r for r in c["rules"] if t in rules["rules"][r]["triggers"])
     body.update({
-        "approved_digest": approved_digest, "current_digest": now["subject_digest"],
-        "voids_approval": approved_digest != now["subject_digest"],
-        "rules": {"policy": f"{policy.scope_label} v{policy.version}", "policy_id": policy.pk,
-                  "defaults": defaults, "values": rules},
+        "approved_digest": approved_digest, "current_digest": compared["current_digest"],
+        "voids_approval": approved_digest != compared["current_digest"],
+        "rules": compared["rules"],
         "changes": rows,
         "triggers": [{"trigger": t, "rules": sorted(fired[t])} for t in materiality.TRIGGERS if t in fired],
         "approved_lineage": approved_nodes_for(approved, redactor),
@@ -348,4 +452,3 @@ def release_diff(*, release: Release, user: Any, only: str = "") -> dict[str, An
                     "material": sum(1 for c in rows if c["rules"])},
     })
     return body
-

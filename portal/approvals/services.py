@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -113,18 +114,25 @@ def policy_create(*, by: User, environment: str, groups: list[tuple[str, int]], 
     return policy
 
 
+def policies_effective(*, environments: Iterable[str], at: Any = None) -> dict[str, list[Policy]]:
+    """Per environment, the policies ``policy_in_force`` chooses from: the latest version of each key effective at
+    ``at``. One query for all the environments."""
+    latest: dict[str, dict[str, Policy]] = {e: {} for e in environments}
+    candidates = Policy.objects.filter(environment__in=list(latest), effective_from__lte=at or timezone.now())
+    for p in candidates.order_by("environment", "key", "-version"):
+        latest[p.environment].setdefault(p.key, p)
+    return {e: list(by_key.values()) for e, by_key in latest.items()}
+
+
 def policy_in_force(*, model_version: Node, environment: str, at: Any = None,
-                    lineage: Lineage | None = None) -> Policy | None:
+                    lineage: Lineage | None = None, effective: list[Policy] | None = None) -> Policy | None:
     """The most specific policy for this model version and environment, latest version effective at ``at``.
 
     Specificity: model name > namespace > sensitive tag > the environment's default. A tag policy applies
     when that tag reaches the model from anywhere upstream (``lineage_of``: the whole lineage, not a bounded walk).
+    ``effective``: ``policies_effective`` of the environment, when the caller chooses for many releases.
     """
-    at = at or timezone.now()
-    candidates = Policy.objects.filter(environment=environment, effective_from__lte=at).order_by("key", "-version")
-    latest: dict[str, Policy] = {}
-    for p in candidates:
-        latest.setdefault(p.key, p)
+    latest = policies_effective(environments=[environment], at=at)[environment] if effective is None else effective
     if not latest:
         return None
     tags = set((lineage or lineage_of(model_version)).sensitive)
@@ -138,7 +146,7 @@ def policy_in_force(*, model_version: Node, environment: str, at: Any = None,
             return None
         return (8 if p.model_name else 0) + (4 if p.namespace else 0) + (2 if p.sensitive_tag else 0)
 
-    scored = [(s, p) for p in latest.values() if (s := score(p)) is not None]
+    scored = [(s, p) for p in latest if (s := score(p)) is not None]
     return max(scored, key=lambda sp: (sp[0], sp[1].pk))[1] if scored else None
 
 

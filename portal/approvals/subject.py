@@ -48,28 +48,45 @@ def lineage_of(model_version: Node) -> Lineage:
     return Lineage(pks=walk.pks, sensitive=sensitive, cut=walk.cut or cut)
 
 
+def lineages_of(model_versions: list[Node]) -> dict[int, Lineage]:
+    """``lineage_of`` of each model version, by pk: the walks of all of them in one statement and their sensitive
+    tags read together (``selectors.upstream_all_each``)."""
+    if len(model_versions) < 2:
+        return {mv.pk: lineage_of(mv) for mv in model_versions}
+    bound = settings.APPROVALS_SUBJECT_MAX_NODES
+    walks = selectors.upstream_all_each(seeds=[mv.pk for mv in model_versions], max_nodes=bound)
+    sensitive = selectors.sensitive_upstream_each(nodes=model_versions, max_nodes=bound, wholes=walks)
+    return {mv.pk: Lineage(pks=walks[mv.pk].pks, sensitive=sensitive[mv.pk][0],
+                           cut=walks[mv.pk].cut or sensitive[mv.pk][1]) for mv in model_versions}
+
+
 def truncated_reason() -> str:
     return (f"the upstream lineage reaches the safety bound of {settings.APPROVALS_SUBJECT_MAX_NODES} nodes "
             "(PORTAL_SUBJECT_MAX_NODES); it cannot be approved on a partial walk")
 
 
-def _rows(pks: list[int]) -> list[dict[str, Any]]:
-    """Only the fields the subject holds: JSON keys are read in SQL, whole facets never leave the database."""
+def node_rows(pks: list[int]) -> list[dict[str, Any]]:
+    """The fields a subject and the lineage kept at approval (``diff.lineage_capture``) hold, one read for both:
+    JSON keys are read in SQL, whole facets never leave the database. In no particular order."""
     out: list[dict[str, Any]] = []
     # PostgreSQL: one array parameter (a 100,000-placeholder IN list costs five times the query itself).
     parts = [RawSQL("SELECT unnest(%s::bigint[])", [pks])] if connection.vendor == "postgresql" else chunks(pks, 20000)
     for part in parts:
-        out.extend(dict(row) for row in Node.objects.filter(pk__in=part, kind__in=SUBJECT_KINDS).values(
-            "node_id", "kind", "version", "state", dataset_version=KT("facets__version__datasetVersion"),
-            content_hash=KT("attrs__content_hash"), author_email=KT("attrs__author_email"),
-            committer_email=KT("attrs__committer_email"), launched_by=KT("attrs__launched_by")))
-    out.sort(key=lambda r: r["node_id"])
+        out.extend(dict(row) for row in Node.objects.filter(pk__in=part).values(
+            "pk", "node_id", "kind", "name", "version", "environment", "state", "parent_id",
+            dataset_version=KT("facets__version__datasetVersion"), content_hash=KT("attrs__content_hash"),
+            author_email=KT("attrs__author_email"), committer_email=KT("attrs__committer_email"),
+            launched_by=KT("attrs__launched_by")))
     return out
 
 
-def subject_build(*, model_version: Node, policy: Policy, lineage: Lineage | None = None) -> dict[str, Any]:
+def subject_build(*, model_version: Node, policy: Policy, lineage: Lineage | None = None,
+                  rows: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The subject of ``model_version`` under ``policy``. ``rows``: ``node_rows`` of the lineage's nodes when the
+    caller already read them."""
     lineage = lineage or lineage_of(model_version)
-    rows = _rows(lineage.pks)
+    rows = sorted((r for r in (node_rows(lineage.pks) if rows is None else rows) if r["kind"] in SUBJECT_KINDS),
+                  key=lambda r: r["node_id"])
     return {
         "model_version": {"id": model_version.node_id, "metrics": model_version.attrs.get("metrics", {}),
                           "parameters": model_version.attrs.get("parameters", {}),

@@ -81,6 +81,17 @@ def release_ids_visible(*, user: Any, document: Document) -> list[int]:
 DEID_METHODS = ("safe_harbor", "expert_determination")
 
 
+def deid_determinations_now() -> list[tuple[str, list[int]]]:
+    """The de-identification determinations ``deid_determined_runs`` counts now, each with the nodes it is
+    attached to: what answers computed from the lineage's sensitive tags depend on, besides the lineage."""
+    docs = (Document.objects.approved().in_effect().filter(doc_type="deid_determination",
+                                                          attributes__method__in=DEID_METHODS))
+    out: dict[str, list[int]] = {}
+    for doc, node in Document.nodes.through.objects.filter(document__in=docs).values_list("document_id", "node_id"):
+        out.setdefault(str(doc), []).append(node)
+    return sorted((doc, sorted(nodes)) for doc, nodes in out.items())
+
+
 def deid_determined_runs(run_pks: list[int], at: datetime | None = None) -> set[int]:
     """The runs among ``run_pks`` vouched for by a de-identification determination approved and in effect at
     ``at`` (default now; ``method`` safe harbor or expert determination) attached to the run, its job, a dataset

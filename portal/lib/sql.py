@@ -5,14 +5,31 @@ from __future__ import annotations
 import weakref
 import zlib
 from collections.abc import Iterable, Iterator, Sequence, Sized
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, overload
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.utils import timezone
 
 # SQLite allows 32766 bound parameters per statement; stay well under it on both engines.
 MAX_PARAMS = 30000
+
+
+def db_time(value: datetime | None) -> Any:
+    """A time as this connection's driver takes it in a raw statement's parameters (None stays None)."""
+    return connection.ops.adapt_datetimefield_value(value) if value is not None else None
+
+
+@overload
+def aware(value: datetime) -> datetime: ...
+@overload
+def aware(value: None) -> None: ...
+def aware(value: datetime | None) -> datetime | None:
+    """A time read back from a raw statement, made aware: SQLite's come back naive, in UTC."""
+    if value is not None and timezone.is_naive(value):
+        return value.replace(tzinfo=UTC)
+    return value
 
 
 def chunks(rows: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
@@ -91,6 +108,25 @@ def _stage(cur: Any, table: str, columns: Sequence[str]) -> str:
         else:
             known.add(name)
     return name
+
+
+def stage_rows(name: str, columns: Sequence[tuple[str, str]], rows: Iterable[Sequence[Any]]) -> str:
+    """PostgreSQL: COPY ``rows`` into a temporary table ``name`` of ``columns`` ((name, SQL type) pairs; created once
+    per database session, emptied at commit) and return its quoted name, for a statement that takes them with
+    ``WITH s AS (DELETE FROM <name> RETURNING *)``: rows that are no table's own."""
+    qn = connection.ops.quote_name
+    stage = f"_stage_{name}_{_crc(','.join(f'{c} {t}' for c, t in columns))}"
+    with connection.cursor() as cur:
+        known = _staged.setdefault(connection.connection, set())
+        if stage not in known:
+            cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {qn(stage)} "  # noqa: S608 - fixed names and types
+                        f"({', '.join(f'{qn(c)} {t}' for c, t in columns)}) ON COMMIT DELETE ROWS")
+            if connection.in_atomic_block:
+                transaction.on_commit(lambda: known.add(stage))
+            else:
+                known.add(stage)
+        _copy(cur, stage, [c for c, _ in columns], rows)
+    return qn(stage)
 
 
 def _crc(text: str) -> str:

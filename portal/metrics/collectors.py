@@ -7,11 +7,12 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import F
+from django.db.models import Count, F, Min
 from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
+from lineage.models import RawEvent
 from portal.approvals.models import Release, Violation
 from portal.audit.models import AuditCheckpoint, AuditEntry, AuditVerification
 from portal.governance.parameters import parameters_timeline
@@ -46,6 +47,7 @@ class PortalCollector(Collector):
                                 value=Violation.objects.count())
         yield GaugeMetricFamily("portal_alerts_open", "Monitoring breach alerts not yet taken over or dismissed.",
                                 value=Alert.objects.filter(state=Alert.State.OPEN).count())
+        yield from self._lineage_pending(now)
         yield self._incidents(now)
         yield from self._reports(now)
         queue = self._queue_depth()
@@ -67,6 +69,14 @@ class PortalCollector(Collector):
         if verification is not None:
             yield GaugeMetricFamily("portal_audit_chain_ok", "1 when the last verification of the chain passed.",
                                     value=1 if verification.ok else 0)
+
+    def _lineage_pending(self, now: datetime) -> Iterator[GaugeMetricFamily]:
+        agg = RawEvent.objects.filter(applied_at__isnull=True).aggregate(n=Count("id"), since=Min("received_at"))
+        yield GaugeMetricFamily("portal_lineage_pending_events", "Events stored but not yet applied to the graph "
+                                "(deferred ingestion; includes those that failed alone).", value=agg["n"])
+        yield GaugeMetricFamily("portal_lineage_pending_oldest_age_seconds", "Age of the oldest event waiting to be "
+                                "applied (0 when none waits).",
+                                value=(now - agg["since"]).total_seconds() if agg["since"] else 0.0)
 
     def _incidents(self, now: datetime) -> GaugeMetricFamily:
         family = GaugeMetricFamily("portal_incidents_open", "Open incidents by their most urgent deadline.",

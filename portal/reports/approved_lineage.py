@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from portal.approvals.diff import release_diff
+from portal.approvals.diff import release_diffs
 from portal.approvals.models import Release
 
 # Kept whole in the bundle; the PDF prints the first rows of each table and says where the rest are.
@@ -16,11 +16,11 @@ NODE_FIELDS = ("kind", "id", "label", "version", "state", "attrs", "tags")
 def approved_lineages(*, release_ids: list[int], user: Any) -> list[dict[str, Any]]:
     """One entry per release among ``release_ids`` that was approved (now or before it was reopened)."""
     out = []
-    releases = Release.objects.filter(pk__in=release_ids).select_related("model_version", "policy").order_by("pk")
-    for r in releases:
-        if r.approved_lineage is None and r.approved_at is None:
-            continue  # never approved: nothing was signed on a lineage
-        d = release_diff(release=r, user=user)
+    scope = Release.objects.filter(pk__in=release_ids).defer(None).select_related("model_version", "policy")
+    # Never approved: nothing was signed on a lineage.
+    releases = [r for r in scope.order_by("pk") if r.approved_lineage is not None or r.approved_at is not None]
+    # All together: one walk for all their model versions, not one per release.
+    for r, d in zip(releases, release_diffs(releases=releases, user=user), strict=True):
         mv = r.model_version
         out.append({
             "release": r.pk, "model": f"{mv.name} v{mv.version}", "environment": r.environment, "state": r.state,

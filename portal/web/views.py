@@ -184,6 +184,7 @@ def node_detail(request: HttpRequest, node_id: str) -> HttpResponse:
         raise Http404
     context = web_selectors.node_page(user=request.user, node=node)
     context["node_documents"] = evidence_selectors.document_list(user=request.user, node=node)
+    context["pending"] = selectors.node_pending(node=node)
     if node.kind == "deployment":
         context.update(monitoring_selectors.deployment_monitoring(user=request.user, deployment=node))
         context["may_open_incident"] = incident_services.may_handle(request.user)

@@ -6,6 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from lineage.models import Node
@@ -14,7 +17,7 @@ from portal.accounts.services import namespace_assign, user_ensure
 from portal.approvals import diff, materiality, services
 from portal.approvals.models import Policy, Release
 from portal.audit.models import AuditEntry
-from tests.approvals.conftest import PASSWORD, ingest
+from tests.approvals.conftest import PASSWORD, ingest, train
 from tests.conftest import api_client
 from tests.factories import dataset, facet, model_output, run_event
 
@@ -219,6 +222,83 @@ def test_upstream_nodes_of_another_team_are_redacted_without_names_or_counts(rel
     assert by(c, element="sensitive")[0]["detail"] == "FINANCIAL (new to the model)"
     # The admin sees the same change with its names.
     assert "bureau.scores" in api_client(people["admin"]).get(f"/api/v1/releases/{release.pk}/diff").content.decode()
+
+
+# -- kept between looks -----------------------------------------------------------------------------------
+def look(release, user) -> tuple[dict, list[str]]:
+    """The diff as a new request reads it (the release loaded again), and the statements it ran."""
+    with CaptureQueriesContext(connection) as q:
+        d = diff.release_diff(release=Release.objects.get(pk=release.pk), user=user)
+    return d, [x["sql"] for x in q.captured_queries]
+
+
+def walked(statements: list[str]) -> bool:
+    return any("RECURSIVE" in s or "lineage_edge" in s for s in statements)
+
+
+@pytest.mark.django_db(transaction=True)  # committed: a lineage write in flight keeps nothing (lineage.changes)
+def test_a_repeated_look_walks_nothing_and_any_change_upstream_shows_at_once(release, people) -> None:
+    cache.clear()
+    release = approve(release, people)
+    first, statements = look(release, people["admin"])
+    assert walked(statements)
+    again, statements = look(release, people["admin"])
+    assert again == first and not walked(statements)
+    retrain()  # ingested: the diff shows it at once
+    d, statements = look(release, people["admin"])
+    assert walked(statements) and [c["node"] for c in by(d["changes"], element="node", kind="dataset")] == [
+        f"dataset:{BUREAU}:bureau.scores"]
+    ds = Node.objects.get(node_id="dataset:postgres://bank-db:5432:features.credit")
+    node_tag_set(node=ds, tag="PHI", field="diagnosis", by=people["admin"])  # no event: a tag set by a person
+    d, _ = look(release, people["admin"])
+    assert [c["detail"] for c in by(d["changes"], element="tag", node=ds.node_id)] == ["PHI@diagnosis"]
+    services.policy_create(by=people["admin"], environment="production", reason="stricter", groups=[
+        ("model-risk", 1), ("compliance", 1)], material_change={"metric_drop_percent": 50})
+    d, statements = look(release, people["admin"])
+    assert walked(statements) and d["current_digest"] != first["current_digest"]  # the policy in force moved
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_determination_approved_since_shows_at_once_though_no_lineage_changed(policy, people) -> None:
+    from tests.evidence.conftest import approve as approve_document
+    from tests.evidence.conftest import upload
+
+    cache.clear()
+    deid = "run:44444444-4444-4444-8444-444444444444"
+    ingest(run_event(job="deidentify", time="2026-01-01T00:00:00Z", run_id=deid.removeprefix("run:"),
+                     run_facets={"portalRun": facet(deidentifies=True)},
+                     inputs=[dataset("postgres://ehr:5432", "clinical.notes", tags={"mrn": ["PHI"]})],
+                     outputs=[dataset("postgres://bank-db:5432", "features.credit")]))
+    train()  # reads the version the de-identifying run wrote: PHI reaches the model, no determination stops it
+    phi = services.policy_create(by=people["admin"], environment="production", sensitive_tag="PHI", reason="PHI",
+                                 groups=[("model-risk", 1), ("compliance", 1)])
+    release = services.release_request(by=people["requester"], model="credit", version="7",
+                                       environment="production", justification="quarterly refresh")
+    assert release.policy == phi
+    release = approve(release, people)
+    assert look(release, people["admin"])[0]["changes"] == []
+    assert not walked(look(release, people["admin"])[1])
+    approve_document(upload(people["admin"], doc_type="deid_determination", title="Safe harbor",
+                            attributes={"method": "safe_harbor"}, node_ids=[deid]), people["risk"])
+    d, statements = look(release, people["admin"])  # PHI stops now: the PHI policy no longer governs
+    assert walked(statements) and d["voids_approval"] is True
+    assert [c["detail"] for c in by(d["changes"], element="policy")] == [
+        f"{phi.key} v1 → {policy.key} v{policy.version}"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_kept_comparison_is_redacted_for_each_reader(release, people) -> None:
+    cache.clear()
+    namespace_assign(namespace=BUREAU, team="bureau")
+    release = approve(release, people)
+    retrain()
+    rita = people["requester"]  # credit-risk: not the bureau's data
+    for reader, sees in ((people["admin"], True), (rita, False), (people["admin"], True), (rita, False)):
+        d, statements = look(release, reader)
+        text = json.dumps(d)
+        assert ("bureau.scores" in text) is sees and ("a dataset of another team" in text) is not sees
+        assert d["summary"]["material"] == 5
+    assert not walked(statements)  # the last two looks read the comparison kept by the first
 
 
 # -- the rule set on the policy API and page -------------------------------------------------------------

@@ -107,6 +107,17 @@ def test_a_determination_on_the_dataset_it_wrote_counts_as_for_control_h9(world,
     assert selectors.sensitive_upstream(node=_model()) == {}
 
 
+def test_the_determinations_in_effect_now_name_what_the_stops_count(world, people) -> None:
+    from portal.evidence.selectors import deid_determinations_now  # a key of the release diff's cache
+
+    doc = upload(people["admin"], **DETERMINATION)
+    approve(upload(people["admin"], **DETERMINATION, effective_from=timezone.now() - timedelta(days=30),
+                   effective_until=timezone.now() - timedelta(days=1)), people["risk"])
+    assert deid_determinations_now() == []  # one not approved, one expired
+    approve(doc, people["risk"])
+    assert deid_determinations_now() == [(str(doc.pk), [Node.objects.get(node_id=DEID_RUN).pk])]
+
+
 @pytest.mark.parametrize("case", ["unapproved", "expired", "other type"])
 def test_evidence_that_is_not_an_approved_determination_in_effect_stops_nothing(world, people, case) -> None:
     if case == "unapproved":

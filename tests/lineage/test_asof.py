@@ -23,7 +23,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from lineage import ids
-from lineage.models import EdgeRetired, NodeRetired, RawEvent
+from lineage.models import EdgeRetired, Node, NodeRetired, RawEvent
 from lineage.openlineage import parse_event
 from lineage.services import events_ingest, lineage_rebuild
 from tests.factories import dataset, deploy_facets, facet, model_output, run_event
@@ -361,3 +361,49 @@ def test_older_rows_answer_from_receipt_until_the_backfill_command_makes_event_t
     assert all(v == 404 for v in _answers(admin_client, query).values())  # received long after March: nothing then
     call_command("lineage_history_backfill", "--batch-size", "2")
     assert _answers(admin_client, query) == exact
+
+
+class _Untimed:
+    """After every statement of a batch, whether some edge is stored without its event time (the same session)."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+        self.checking = False
+
+    def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        out = execute(sql, params, many, context)
+        if not self.checking:
+            self.checking = True
+            try:
+                with context["connection"].cursor() as cur:
+                    cur.execute("SELECT count(*) FROM lineage_edge WHERE event_from IS NULL")
+                    if cur.fetchone()[0]:
+                        self.seen.append(sql[:120])
+            finally:
+                self.checking = False
+        return out
+
+
+@pytest.mark.django_db
+def test_every_edge_carries_its_event_time_from_its_insert_as_a_rebuild_gives_it() -> None:
+    from django.db import connection
+
+    from lineage.models import Edge
+
+    untimed = _Untimed()
+    with connection.execute_wrapper(untimed):
+        _ingest()
+    # before: reads edges re-linked by a late write or START were inserted untimed and filled at the batch's end
+    assert untimed.seen == []
+    by = {pk: nid for pk, nid in Node.objects.values_list("pk", "node_id")}
+    times = {(by[s], by[d], k): t for s, d, k, t in Edge.objects.values_list("src_id", "dst_id", "kind", "event_from")}
+    # r1 re-linked to raw#w0 by the late write: from when r1 read raw (its START); r2 to features#w2 likewise
+    r1, r2 = ids.run_id(RUNS["r1"]), ids.run_id(RUNS["r2"])
+    assert times[(ids.dataset_version_id(NS, "raw", RUNS["w0"]), r1, "reads")] == T0 + timedelta(minutes=30)
+    assert times[(ids.dataset_version_id(NS, "features", RUNS["w2"]), r2, "reads")] == T0 + timedelta(minutes=50)
+    with transaction.atomic():
+        lineage_rebuild()
+        rebuilt = {(by[s], by[d], k): t for s, d, k, t in Edge.objects.values_list("src_id", "dst_id", "kind",
+                                                                                    "event_from")}
+        transaction.set_rollback(True)
+    assert rebuilt == times

@@ -24,6 +24,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def token(db: Any, settings: Any) -> str:
+    settings.LINEAGE_INGEST_DEFER = False  # group commit is the inline path
     settings.LINEAGE_INGEST_GROUP_WAIT_MS = 30_000  # bounds the wait for a request held "arriving" below
     for ns, team in (("team-a", "team-a"), ("s3://a", "team-a"), ("team-b", "team-b")):
         namespace_assign(namespace=ns, team=team)

@@ -65,3 +65,18 @@ def test_the_marquez_answer_has_only_job_dataset_edges_and_parent_job_names(chai
     etl = next(n for n in graph if n["id"] == "job:ml-pipelines:etl")
     assert etl["data"]["parentJobName"] == "nightly"
     assert "job:ml-pipelines:nightly" not in types
+
+
+def test_the_walks_of_several_seeds_in_one_statement_are_each_seeds_walk_alone(chain) -> None:
+    from lineage.models import Node
+    from lineage.selectors import upstream_all, upstream_all_each
+
+    seeds = list(Node.objects.filter(node_id__in=[MODEL, f"dataset:{BANK}:features.credit", "job:ml-pipelines:etl",
+                                                  f"dataset:{BANK}:core.customers"]).values_list("pk", flat=True))
+    for bound in (100, 3):  # 3: the model's walk is cut, the others are not
+        each = upstream_all_each(seeds=seeds, max_nodes=bound)
+        for seed in seeds:
+            alone = upstream_all(seeds=[seed], max_nodes=bound)
+            assert (sorted(each[seed].pks), each[seed].cut, each[seed].parents, each[seed].deidentifying) == \
+                (sorted(alone.pks), alone.cut, alone.parents, alone.deidentifying)
+        assert each[Node.objects.get(node_id=MODEL).pk].cut is (bound == 3)

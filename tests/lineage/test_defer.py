@@ -1,0 +1,314 @@
+"""Deferred application of single events (services.events_ingest(defer=True), services.lineage_apply_pending, issue 19).
+
+The request stores the raw event and its claims and answers; the graph is applied moments later. The answers
+(201/200/400/403/409 and the warnings) must be those of the inline path, a waiting event's run must already be
+taken, and once applied the graph must be the one the inline path builds.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from celery import Celery, current_app
+from django.core.management import call_command
+from django.db import connection, transaction
+from django.urls import reverse
+
+from lineage import ids
+from lineage.models import ColumnEdge, Edge, Node, NodeTag, RawEvent, RunClaim
+from lineage.services import lineage_apply_pending, lineage_rebuild
+from lineage.tasks import lineage_apply_pending_task
+from portal.accounts.services import namespace_assign, user_ensure
+from portal.audit.models import AuditEntry
+from tests.conftest import api_client, post_event
+from tests.factories import dataset, facet, model_output, run_event
+from tests.workers import KEY_PREFIX, broker_clear, broker_conf, broker_ready, worker_thread
+
+SAMPLES = Path(__file__).resolve().parents[1] / "data" / "openlineage" / "events"
+PARENT = "0190c6f5-0000-7000-8000-0000000000aa"
+RUN = "0190c6f5-0000-7000-8000-0000000000bb"
+
+
+def _world() -> dict[str, Any]:
+    for ns, team in (("team-a", "team-a"), ("s3://a", "team-a"), ("team-b", "team-b"), ("s3://b", "team-b"),
+                     ("ml-b", "team-b")):
+        namespace_assign(namespace=ns, team=team)
+    return {"a": api_client(user_ensure(username="svc-a", role="ingestor", team="team-a")),
+            "b": api_client(user_ensure(username="svc-b", role="ingestor", team="team-b"))}
+
+
+def _varied() -> list[tuple[str, Any]]:
+    """(sender, body) in order: created, duplicate, warnings, 400, 403 (namespace, model), 409 (run, parent run)."""
+    bodies: list[tuple[str, Any]] = [("a", p.read_bytes()) for p in sorted(SAMPLES.glob("*.json"))[:12]]
+    child = run_event(job="child", namespace="team-a", run_id=RUN, inputs=[dataset("s3://b", "raw",
+                      tags={"email": ["PII"]})], outputs=[dataset("s3://a", "out", version="1")],
+                      run_facets={"parent": facet(run={"runId": PARENT}, job={"namespace": "team-a",
+                                                                                  "name": "parent"})})
+    bodies += [
+        ("b", run_event(job="train", namespace="team-b", run_id=str(uuid.UUID(int=7)),
+                        inputs=[dataset("s3://b", "raw", tags={"email": ["PII"]})],
+                        outputs=[model_output("credit", "7", namespace="ml-b", auc=0.81)])),
+        ("a", child),
+        ("a", child),  # an exact duplicate: 200
+        ("a", run_event(job="other", namespace="team-a", run_id=RUN)),  # the run is child's: 409
+        ("a", run_event(job="other", namespace="team-a", run_facets={"parent": facet(
+            run={"runId": PARENT}, job={"namespace": "team-a", "name": "not-parent"})})),  # parent run taken: 409
+        ("a", run_event(job="x", namespace="team-b")),  # not team A's namespace: 403
+        ("a", run_event(job="steal", namespace="team-a", outputs=[model_output("credit", "7", namespace="ml-b")])),
+        ("a", run_event(job="bad", namespace="team-a", run_facets={"parent": facet(run={"runId": "not-a-uuid"},
+                                                                                   job={"namespace": "team-a",
+                                                                                        "name": "p"})})),
+        ("a", b'{"eventType": "COMPLETE"}'),  # 400
+        ("a", run_event(job="late", namespace="team-a", time="2026-01-09T10:00:00Z",
+                        inputs=[dataset("s3://a", "out", version="1")])),
+    ]
+    return bodies
+
+
+def _answers(clients: dict[str, Any], bodies: list[tuple[str, Any]]) -> list[tuple[int, Any]]:
+    out = []
+    for who, body in bodies:
+        r = post_event(clients[who], body)
+        data = r.json()
+        out.append((r.status_code, data.get("warnings") if r.status_code < 300 else data.get("errors")))
+    return out
+
+
+def _graph() -> tuple[Any, ...]:
+    """Nodes, edges, tags and column edges by node id (pks differ between the runs compared)."""
+    nid = dict(Node.objects.values_list("pk", "node_id"))
+    nodes = sorted((n, k, s, json.dumps(f, sort_keys=True), json.dumps(a, sort_keys=True), d, nid.get(p))
+                   for n, k, s, f, a, d, p in Node.objects.values_list("node_id", "kind", "state", "facets", "attrs",
+                                                                      "deidentifies", "parent_id"))
+    edges = sorted((nid[s], nid[d], k) for s, d, k in Edge.objects.values_list("src_id", "dst_id", "kind"))
+    tags = sorted((nid[n], f, t) for n, f, t in NodeTag.objects.values_list("node_id", "field", "tag"))
+    columns = sorted((nid[s], sf, nid[d], df) for s, sf, d, df in ColumnEdge.objects.values_list(
+        "src_id", "src_field", "dst_id", "dst_field"))
+    return nodes, edges, tags, columns
+
+
+@pytest.mark.django_db
+def test_both_modes_answer_alike_and_build_the_same_graph(settings: Any) -> None:
+    clients = _world()
+    bodies = _varied()
+    results = {}
+    for defer in (False, True):
+        settings.LINEAGE_INGEST_DEFER = defer
+        sid = transaction.savepoint()
+        answers = _answers(clients, bodies)
+        assert RawEvent.objects.filter(applied_at__isnull=True).count() == 0  # eager: applied after the answer
+        results[defer] = (answers, _graph(), sorted(RawEvent.objects.values_list("dedupe_key", "warnings")),
+                          sorted(AuditEntry.objects.values_list("action", "target_id", "payload")))
+        transaction.savepoint_rollback(sid)
+    inline, deferred = results[False], results[True]
+    assert deferred[0] == inline[0]
+    assert {code for code, _ in inline[0]} == {200, 201, 400, 403, 409}
+    assert any(w for code, w in inline[0] if code in (200, 201))  # some answers carry warnings
+    assert deferred[1] == inline[1]
+    assert deferred[2] == inline[2]
+    assert deferred[3] == inline[3]
+
+
+@pytest.fixture
+def no_worker() -> Iterator[None]:
+    """Celery with a real broker and no worker: the apply task is queued and nothing applies it."""
+    client = broker_ready()
+    app = Celery("portal-test", set_as_current=False)
+    app.config_from_object("django.conf:settings", namespace="CELERY")
+    app.conf.update(**broker_conf(), task_always_eager=False, result_backend=None)
+    app.autodiscover_tasks(["lineage"], force=True)
+    previous = current_app._get_current_object()
+    app.set_current()
+    try:
+        yield
+    finally:
+        previous.set_current()
+        broker_clear(client)
+
+
+@pytest.mark.django_db
+def test_a_waiting_run_id_reused_by_another_job_is_refused_409(no_worker: None) -> None:
+    clients = _world()
+    r = post_event(clients["a"], run_event(job="first", namespace="team-a", run_id=RUN))
+    assert r.status_code == 201, r.content
+    assert not Node.objects.filter(node_id=ids.run_id(RUN)).exists()  # waiting: not in the graph yet
+    r = post_event(clients["a"], run_event(job="second", namespace="team-a", run_id=RUN,
+                                           event_type="START"))
+    assert r.status_code == 409, r.content
+    assert r.json()["errors"][0]["field"] == "run.runId"
+    # the parent run of a waiting event is taken too
+    child = run_event(job="child", namespace="team-a", run_facets={"parent": facet(
+        run={"runId": PARENT}, job={"namespace": "team-a", "name": "parent"})})
+    assert post_event(clients["a"], child).status_code == 201
+    r = post_event(clients["a"], run_event(job="impostor", namespace="team-a", run_id=PARENT))
+    assert r.status_code == 409, r.content
+    assert RawEvent.objects.filter(applied_at__isnull=True).count() == 2
+    assert lineage_apply_pending().applied == 2
+    assert Node.objects.get(node_id=ids.run_id(RUN)).parent.node_id == ids.job_id("team-a", "first")
+
+
+@pytest.mark.django_db
+def test_pending_events_are_visible_on_the_node_and_the_pending_endpoint(no_worker: None, client: Any) -> None:
+    clients = _world()
+    assert post_event(clients["a"], run_event(job="etl", namespace="team-a", run_id=RUN,
+                                              event_type="START")).status_code == 201
+    lineage_apply_pending()
+    assert post_event(clients["a"], run_event(job="etl", namespace="team-a", run_id=RUN)).status_code == 201
+    assert post_event(clients["b"], run_event(job="train", namespace="team-b")).status_code == 201
+    reader = api_client(user_ensure(username="reader-a", role="viewer", team="team-a"))
+    run = reader.get(f"/api/v1/nodes/{ids.run_id(RUN)}").json()
+    assert run["pending"]["events"] == 1 and run["pending"]["since"]
+    job = reader.get(f"/api/v1/nodes/{ids.job_id('team-a', 'etl')}").json()
+    assert job["pending"]["events"] == 1
+    mine = reader.get("/api/v1/lineage/pending").json()
+    assert mine["events"] == 1 and mine["failed"] == 0 and mine["oldestAgeSeconds"] >= 0  # team B's is not counted
+    root = user_ensure(username="root", role="admin")
+    assert api_client(root).get("/api/v1/lineage/pending").json()["events"] == 2
+    client.force_login(root)
+    page = client.get(reverse("web:node-detail", kwargs={"node_id": ids.run_id(RUN)}))
+    assert page.status_code == 200 and b'id="pending"' in page.content
+    lineage_apply_pending()
+    assert reader.get(f"/api/v1/nodes/{ids.run_id(RUN)}").json()["pending"] == {"events": 0, "since": None}
+    assert reader.get("/api/v1/lineage/pending").json()["events"] == 0
+
+
+@pytest.mark.django_db
+def test_pending_counts_are_for_readers_and_charlie_counts_none_of_team_a(no_worker: None, client: Any,
+                                                                          charlie: Any) -> None:
+    clients = _world()
+    assert post_event(clients["a"], run_event(job="etl", namespace="team-a")).status_code == 201
+    assert client.get("/api/v1/lineage/pending").status_code in (401, 403)  # anonymous
+    assert clients["a"].get("/api/v1/lineage/pending").status_code == 403  # an ingest token reads no lineage
+    assert api_client(charlie).get("/api/v1/lineage/pending").json()["events"] == 0
+    assert api_client(charlie).get(f"/api/v1/nodes/{ids.job_id('team-a', 'etl')}").status_code == 404
+
+
+@pytest.mark.django_db
+def test_rebuild_after_deferred_ingestion_equals_the_graph(no_worker: None) -> None:
+    clients = _world()
+    assert [code for code, _ in _answers(clients, _varied())].count(201) >= 10
+    lineage_apply_pending()
+    applied = _graph()
+    lineage_rebuild()
+    assert _graph() == applied
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_event_that_fails_to_apply_costs_the_others_nothing_and_waits_with_its_error(no_worker: None) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("the poisoning trigger is PL/pgSQL")
+    clients = _world()
+    for job in ("ok1", "poison", "ok2"):
+        assert post_event(clients["a"], run_event(job=job, namespace="team-a")).status_code == 201
+    with connection.cursor() as cur:
+        cur.execute("""
+            CREATE FUNCTION test_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+              IF NEW.name = 'poison' THEN RAISE EXCEPTION 'poisoned event'; END IF;
+              RETURN NEW;
+            END $$;
+            CREATE TRIGGER test_poison BEFORE INSERT ON lineage_node FOR EACH ROW EXECUTE FUNCTION test_poison();
+        """)
+    try:
+        count = lineage_apply_pending()
+        assert (count.applied, count.failed) == (2, 1)
+        assert sorted(Node.objects.filter(kind="job").values_list("name", flat=True)) == ["ok1", "ok2"]
+        failed = RawEvent.objects.get(job_name="poison")
+        assert failed.applied_at is None and "poisoned event" in failed.apply_error
+        assert lineage_apply_pending().applied == 0  # not retried in a loop
+    finally:
+        with connection.cursor() as cur:
+            cur.execute("DROP TRIGGER test_poison ON lineage_node; DROP FUNCTION test_poison()")
+    call_command("lineage_apply_pending", "--retry-failed")
+    assert RawEvent.objects.get(job_name="poison").applied_at is not None
+    assert Node.objects.filter(kind="job", name="poison").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_events_cannot_both_take_a_run(no_worker: None) -> None:
+    """The second request's guard reads before the first commits; its claim then waits on the unique index and is
+    refused once the first commits (before the claims tables both were answered 201)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs concurrent transactions")
+    clients = _world()
+    holding, release = threading.Event(), threading.Event()
+    answers: dict[str, Any] = {}
+
+    def first() -> None:  # a request that took the run and has not committed yet
+        try:
+            with transaction.atomic():
+                RunClaim.objects.create(run=ids.run_id(RUN), job=ids.job_id("team-a", "first"), job_namespace="team-a")
+                holding.set()
+                release.wait(60)
+        finally:
+            connection.close()
+
+    def second() -> None:
+        try:
+            answers["second"] = post_event(clients["a"], run_event(job="second", namespace="team-a", run_id=RUN))
+        finally:
+            connection.close()
+
+    t1 = threading.Thread(target=first)
+    t1.start()
+    assert holding.wait(60)
+    t2 = threading.Thread(target=second)
+    t2.start()
+    deadline = time.monotonic() + 60
+    with connection.cursor() as cur:  # until the second request waits on the first one's claim
+        while time.monotonic() < deadline:
+            cur.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                        "AND query LIKE '%%lineage_runclaim%%'")
+            if cur.fetchone()[0]:
+                break
+            time.sleep(0.02)
+    release.set()
+    t1.join()
+    t2.join()
+    r = answers["second"]
+    assert r.status_code == 409, r.content
+    assert r.json()["errors"][0]["field"] == "run.runId"
+    assert not RawEvent.objects.filter(job_name="second").exists()
+    assert RunClaim.objects.get(run=ids.run_id(RUN)).job == ids.job_id("team-a", "first")
+    assert AuditEntry.objects.filter(action="lineage.event_refused").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_applies_waiting_events_as_the_inline_path_would(settings: Any) -> None:
+    clients = _world()
+    bodies = [b for b in _varied() if b[0] == "a"]
+    settings.LINEAGE_INGEST_DEFER = False
+    inline = _answers(clients, bodies)
+    expected = _graph()
+    call_command("flush", "--no-input")
+    clients = _world()
+    settings.LINEAGE_INGEST_DEFER = True
+    with worker_thread(["lineage"]):
+        assert _answers(clients, bodies) == inline
+        deadline = time.monotonic() + 120
+        while RawEvent.objects.filter(applied_at__isnull=True).exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert not RawEvent.objects.filter(applied_at__isnull=True).exists()
+    assert _graph() == expected
+
+
+@pytest.mark.django_db(transaction=True)
+def test_events_appended_while_the_apply_task_waits_enqueue_it_once(no_worker: None, settings: Any) -> None:
+    clients = _world()
+    client = broker_ready()
+    queue = f"{KEY_PREFIX}{settings.LINEAGE_INGEST_QUEUE}"  # the task is routed to the ingest queue
+    for job in ("one", "two", "three"):
+        assert post_event(clients["a"], run_event(job=job, namespace="team-a")).status_code == 201
+    assert client.llen(queue) == 1
+    lineage_apply_pending_task.apply()  # as the worker would: clears the mark first, then applies all three
+    assert not RawEvent.objects.filter(applied_at__isnull=True).exists()
+    assert post_event(clients["a"], run_event(job="four", namespace="team-a")).status_code == 201
+    assert client.llen(queue) == 2
+    assert settings.CELERY_BEAT_SCHEDULE["lineage-apply-pending"]["task"] == "lineage.apply_pending"
