@@ -97,6 +97,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "portal.web.context.navigation",
+                "portal.web.context.signer",
             ],
             # One way to show things on every page: ``|when`` for date-times, ``|pretty_json`` for payloads.
             "builtins": ["portal.web.templatetags.portal_format"],

@@ -13,6 +13,8 @@ from rest_framework.test import APIClient
 from portal.accounts.models import User
 from portal.accounts.services import namespace_assign, token_issue, user_ensure
 
+pytest_plugins = ["tests.accounts.sso"]  # the SSO provider fixture (sso_idp) for every signed action
+
 # Copies of what the suite reads from the project's ../shared folder, so any clean checkout can run it
 # (tests/data/README.md; tests/test_shared_data.py keeps them identical when ../shared is there).
 TEST_DATA = Path(__file__).resolve().parent / "data"

@@ -164,3 +164,18 @@ class ExternalIdentity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} at {self.issuer}"
+
+
+class Reauthentication(models.Model):
+    """The result of a fresh sign-in at the identity provider (``oidc.reauth_evidence``) that stands in for the
+    password of an SSO user in one electronic signature. Its ``token`` is the one-time result id a page form or
+    an API call presents; ``used_at`` is set when a signature takes it, and it is never taken twice."""
+
+    token = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="reauthentications")
+    evidence = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"re-authentication of {self.user} at {self.created_at}"

@@ -47,7 +47,7 @@ from portal.lib.errors import DomainError
 from .models import ExternalIdentity, Role, Team, User
 
 SESSION_PENDING = "oidc_pending"  # the session key of a sign-in or re-authentication under way (``Pending``)
-SESSION_REAUTH = "oidc_reauth"  # the evidence of the last re-authentication, taken once by what asked for it
+SESSION_REAUTH = "oidc_reauth"  # the one-time result id of the last re-authentication (``reauth.reauth_record``)
 ALLOWED_ALGORITHMS = ["RS256", "RS384", "RS512", "ES256", "ES384", "PS256"]
 LEEWAY_SECONDS = 60
 REAUTH_MAX_AGE = 300  # seconds from the provider's sign-in to the signature

@@ -20,6 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from portal.accounts.api import SignerInput
 from portal.accounts.models import Role
 from portal.accounts.permissions import CanRead
 from portal.evidence.selectors import evidence_missing
@@ -253,8 +254,7 @@ class ReleaseDiffApi(APIView):
         return Response(diff.release_diff(release=release, user=request.user, only=only))
 
 
-class _SignInput(serializers.Serializer):
-    password = serializers.CharField(max_length=500, trim_whitespace=False)
+class _SignInput(SignerInput):
     otp = serializers.CharField(max_length=20, required=False, default="", allow_blank=True,
                                 help_text="The authenticator's current code (or a recovery code), when the signer "
                                 "has a second factor or their role requires one.")

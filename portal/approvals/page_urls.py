@@ -10,6 +10,5 @@ urlpatterns = [
     path("", views.inbox, name="inbox"),
     path("releases/<int:pk>", views.release_detail, name="release"),
     path("releases/<int:pk>/sign", views.release_sign, name="sign"),
-    path("releases/<int:pk>/sign/sso", views.release_sign_sso, name="sign-sso"),
     path("policies", views.policy_list, name="policies"),
 ]

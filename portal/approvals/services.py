@@ -19,17 +19,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from lineage.models import Node
-from portal.accounts import oidc
-from portal.accounts.mfa import (
-    SecondFactorMissing,
-    device_of,
-    second_factor_required,
-    second_factor_verify,
-    signature_second_factor,
-)
 from portal.accounts.models import Role, Team, User
+from portal.accounts.reauth import Confirmation, signer_confirm
 from portal.accounts.selectors import namespace_visible, user_emails
-from portal.accounts.services import password_confirm
 from portal.audit import keys
 from portal.audit.services import Change, audit_record, audit_record_many, time_text
 from portal.audit.verifier import canonical
@@ -410,33 +402,14 @@ def _binding(release_id: int, signer: User, digest: str, meaning: str, reason: s
                                      "time": stamp})).hexdigest()
 
 
-def _reauthenticate(user: User, password: str, otp: str, release: Release,
-                    reauth: dict[str, Any] | None = None) -> list[str]:
+def _reauthenticate(user: User, password: str, otp: str, release: Release, reauth: str = "") -> Confirmation:
     """A signature needs the signer's password now, not their session, and their second factor when they have
-    or need one; or, for a user who signs in through the identity provider, ``reauth``: the evidence of a fresh
-    sign-in there (``oidc.reauth_evidence``), checked again here. A refusal is recorded and kept. Returns the
-    authentication methods used."""
-    if reauth is not None:
-        try:
-            oidc.reauth_check(user=user, evidence=reauth)
-        except oidc.SsoError as exc:
-            with transaction.atomic():
-                audit_record(actor=user, action="approval.signature_refused", target_kind="release",
-                             target_id=str(release.pk), payload={"reason": exc.message})
-            raise ApprovalError(exc.message, field="reauth") from exc
-        methods = ["sso", *reauth.get("amr", [])]
-        if second_factor_required(user) and not reauth.get("second_factor"):
-            if device_of(user) is None:
-                raise SecondFactorMissing("Your role signs with a second factor, and the identity provider's "
-                                          "sign-in did not include one; nothing was signed.", field="otp")
-            methods.append(second_factor_verify(user=user, code=otp, refused_action="approval.signature_refused",
-                                                target_kind="release", target_id=str(release.pk)))
-        return methods
-    if not password_confirm(user=user, password=password, refused_action="approval.signature_refused",
-                            target_kind="release", target_id=str(release.pk)):
-        raise ApprovalError("The password is wrong; nothing was signed.", field="password")
-    return signature_second_factor(user=user, otp=otp, refused_action="approval.signature_refused",
-                                   target_kind="release", target_id=str(release.pk))
+    or need one; or, for an SSO user, ``reauth``: the one-time result id of a fresh sign-in at the provider
+    (``portal.accounts.reauth``). A refusal is recorded and kept."""
+    return signer_confirm(user=user, password=password, otp=otp, reauth=reauth,
+                          refused_action="approval.signature_refused", target_kind="release",
+                          target_id=str(release.pk),
+                          wrong_password=ApprovalError("The password is wrong; nothing was signed.", field="password"))
 
 
 def release_sign_check(*, release: Release, by: User) -> None:
@@ -474,7 +447,7 @@ def subject_changes_since(*, release: Release, digest: str) -> list[str]:
 
 
 def release_sign(*, release: Release, by: User, password: str, meaning: str, reason: str,
-                 reviewed_digest: str, otp: str = "", reauth: dict[str, Any] | None = None) -> Release:
+                 reviewed_digest: str, otp: str = "", reauth: str = "") -> Release:
     """Cast an electronic signature: approval, review, responsibility or rejection, on the subject digest the
     signer reviewed. If the release's digest is another one (now, or after it is brought up to date under the
     lock), nothing is signed: 409 naming what changed. A digest already stale is refused before the password.
@@ -491,9 +464,9 @@ def release_sign(*, release: Release, by: User, password: str, meaning: str, rea
     if reviewed_digest != stored:
         raise SubjectChanged(reviewed=reviewed_digest, current=stored, changes=subject_diff_for(
             by, subject_changes_since(release=release, digest=reviewed_digest)))
-    methods = _reauthenticate(by, password, otp, release, reauth)
+    confirmed = _reauthenticate(by, password, otp, release, reauth)
     release, changes = _release_sign(release=release, by=by, meaning=meaning, reason=reason,
-                                     reviewed_digest=reviewed_digest, methods=methods, reauth=reauth)
+                                     reviewed_digest=reviewed_digest, confirmed=confirmed)
     if changes is not None:  # raised after the commit: the refresh that found the change is kept
         raise SubjectChanged(reviewed=reviewed_digest, current=release.subject_digest,
                              changes=subject_diff_for(by, changes))
@@ -502,7 +475,7 @@ def release_sign(*, release: Release, by: User, password: str, meaning: str, rea
 
 @transaction.atomic
 def _release_sign(*, release: Release, by: User, meaning: str, reason: str, reviewed_digest: str,
-                  methods: list[str], reauth: dict[str, Any] | None = None) -> tuple[Release, list[str] | None]:
+                  confirmed: Confirmation) -> tuple[Release, list[str] | None]:
     release = _locked(release)
     before = release.subject
     _refresh_locked(release, by)
@@ -518,12 +491,11 @@ def _release_sign(*, release: Release, by: User, meaning: str, reason: str, revi
     sig = Signature.objects.create(release=release, signer=by, printed_name=by.printed_name, meaning=meaning,
                                    reason=reason, signed_at=now, subject_digest=release.subject_digest,
                                    binding=_binding(release.pk, by, release.subject_digest, meaning, reason, stamp),
-                                   auth_methods=methods)
+                                   auth_methods=confirmed.methods)
     audit_record(actor=by, action="approval.signed", target_kind="release", target_id=str(release.pk),
                  payload={"signature": sig.pk, "printed_name": sig.printed_name, "meaning": meaning, "reason": reason,
                           "time": stamp, "subject_digest": sig.subject_digest, "reviewed_digest": reviewed_digest,
-                          "binding": sig.binding, "auth_methods": methods,
-                          **({"reauthentication": reauth} if reauth is not None else {})})
+                          "binding": sig.binding, **confirmed.audit()})
     if meaning == Signature.Meaning.REJECTION:
         release.state, release.state_reason = Release.State.REJECTED, f"rejected by {by.printed_name}: {reason}"
         release.save()
@@ -536,7 +508,7 @@ def _release_sign(*, release: Release, by: User, meaning: str, reason: str, revi
 
 
 def release_reject(*, release: Release, by: User, password: str, reason: str, reviewed_digest: str,
-                   otp: str = "", reauth: dict[str, Any] | None = None) -> Release:
+                   otp: str = "", reauth: str = "") -> Release:
     return release_sign(release=release, by=by, password=password, meaning=Signature.Meaning.REJECTION, reason=reason,
                         reviewed_digest=reviewed_digest, otp=otp, reauth=reauth)
 
@@ -568,12 +540,13 @@ def release_break_glass_check(*, by: User) -> None:
         raise NotAllowed("Only admins may use break-glass.")
 
 
-def release_break_glass(*, release: Release, by: User, password: str, reason: str, otp: str = "") -> Release:
+def release_break_glass(*, release: Release, by: User, password: str, reason: str, otp: str = "",
+                        reauth: str = "") -> Release:
     """An admin authorises an emergency deploy. It is flagged everywhere and opens a retrospective review."""
     release_break_glass_check(by=by)
     if not reason.strip():
         raise ApprovalError("Break-glass needs a reason.", field="reason")
-    methods = _reauthenticate(by, password, otp, release)
+    confirmed = _reauthenticate(by, password, otp, release, reauth)
     with transaction.atomic():
         release = _locked(release)
         if release.state not in OPEN_STATES:
@@ -591,7 +564,7 @@ def release_break_glass(*, release: Release, by: User, password: str, reason: st
             policy=release.policy, subject=release.subject, subject_digest=release.subject_digest,
             retrospective_of=release, retrospective_due=now + timedelta(days=release.policy.retrospective_days))
         audit_record(actor=by, action="approval.break_glass", target_kind="release", target_id=str(release.pk),
-                     payload={"reason": reason, "retrospective": retro.pk, "auth_methods": methods,
+                     payload={"reason": reason, "retrospective": retro.pk, **confirmed.audit(),
                               "approved_lineage": _lineage_digest(release),
                               "retrospective_due": time_text(retro.retrospective_due)})
     return release

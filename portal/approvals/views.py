@@ -9,17 +9,18 @@ from django.db.models import prefetch_related_objects
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST
 from rest_framework.exceptions import ValidationError
 
 from lineage.models import Node, Tag
 from lineage.redaction import REDACTED_LABELS, redact_for
-from portal.accounts import oidc
 from portal.accounts.mfa import second_factor_required
 from portal.accounts.models import Role, Team, User
+from portal.accounts.reauth import signs_at_provider
 from portal.evidence import selectors as evidence_selectors
 from portal.evidence.models import DocumentType
 from portal.lib.errors import DomainError, flatten_errors
+from portal.web.reauth_views import needs_reauth, reauth_begin, reauth_form
 
 from . import diff, materiality, selectors, services
 from .models import Policy, Release, Signature, Violation
@@ -88,7 +89,7 @@ def _release_page(request: HttpRequest, release: Release, *, typed: dict[str, st
                                             Signature.Meaning.RESPONSIBILITY)],
         "is_admin": request.user.is_superuser or request.user.role == Role.ADMIN,
         "needs_code": second_factor_required(request.user),
-        "sso_signer": oidc.enabled() and oidc.sso_only(request.user), "sso_label": settings.PORTAL_OIDC_LABEL,
+        "sso_signer": signs_at_provider(request.user), "sso_label": settings.PORTAL_OIDC_LABEL,
         "missing_evidence": evidence_selectors.evidence_missing(release=release),
         "release_documents": evidence_selectors.release_documents(user=request.user, release=release),
         "typed": typed or {}, "error": error,
@@ -150,54 +151,6 @@ def _outcome(release: Release, action: str) -> str:
     return text + "."
 
 
-SIGN_INTENT = "approval_sign_intent"  # the form of an SSO signer while the identity provider asks them again
-
-
-def _sign_at_provider(request: HttpRequest, release: Release, typed: dict[str, str]) -> HttpResponse:
-    """An SSO user has no portal password: keep the form, send them to sign in again at the identity provider
-    (``prompt=login``, ``max_age=0``); its answer comes back to ``release_sign_sso``."""
-    finish = reverse("approvals:sign-sso", args=[release.pk])
-    try:
-        url, pending = oidc.authorization_url(redirect_uri=request.build_absolute_uri(reverse("web:oidc-callback")),
-                                              next_url=finish, reauth=True)
-    except oidc.SsoError as exc:
-        return _release_page(request, release, typed=typed, error=exc)
-    request.session[oidc.SESSION_PENDING] = pending.as_dict()
-    request.session.pop(oidc.SESSION_REAUTH, None)
-    request.session[SIGN_INTENT] = {**typed, "release": release.pk}
-    return redirect(url)
-
-
-@login_required
-@require_GET
-def release_sign_sso(request: HttpRequest, pk: int) -> HttpResponse:
-    """Back from the identity provider: sign with the re-authentication's evidence (taken once, with the form
-    kept before leaving). A GET, as the provider's redirect is; it signs only what this session's own POST asked
-    for, and only after a fresh sign-in at the provider as this user."""
-    release = _visible(request, pk)
-    evidence = request.session.pop(oidc.SESSION_REAUTH, None)
-    intent = request.session.pop(SIGN_INTENT, None)
-    if not intent or intent.get("release") != release.pk or evidence is None:
-        messages.error(request, "You were not signed in again at the identity provider; nothing was signed.")
-        return redirect("approvals:release", pk=release.pk)
-    typed = {k: intent.get(k, "") for k in ("action", "reason", "meaning")}
-    try:
-        if intent["action"] == "reject":
-            services.release_reject(release=release, by=request.user, password="", reason=intent["reason"],
-                                    reviewed_digest=intent["subject_digest"], otp=intent.get("otp", ""),
-                                    reauth=evidence)
-        else:
-            services.release_sign(release=release, by=request.user, password="", meaning=intent["meaning"],
-                                  reason=intent["reason"], reviewed_digest=intent["subject_digest"],
-                                  otp=intent.get("otp", ""), reauth=evidence)
-    except DomainError as exc:
-        release = services.release_refresh(release=_visible(request, pk), by=request.user)
-        return _release_page(request, release, typed=typed, error=exc)
-    release.refresh_from_db()
-    messages.success(request, _outcome(release, intent["action"]))
-    return redirect("approvals:release", pk=release.pk)
-
-
 @login_required
 @require_POST
 def release_sign(request: HttpRequest, pk: int) -> HttpResponse:
@@ -209,23 +162,24 @@ def release_sign(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         if action == "reject" and request.POST.get("confirm") != "yes":
             raise services.ApprovalError("Tick the box to confirm that you reject this release.", field="confirm")
-        if action in ("approve", "reject") and oidc.enabled() and oidc.sso_only(request.user):
-            services.release_sign_check(release=release, by=request.user)
-            return _sign_at_provider(request, release, {
-                "action": action, "reason": reason, "meaning": request.POST.get("meaning", "approval"),
-                "subject_digest": reviewed, "otp": otp})
+        if action != "withdraw" and needs_reauth(request):
+            if action == "break-glass":
+                services.release_break_glass_check(by=request.user)
+            else:
+                services.release_sign_check(release=release, by=request.user)
+            return reauth_begin(request, back=reverse("approvals:release", args=[release.pk]))
         if action == "reject":
             services.release_reject(release=release, by=request.user, password=password, reason=reason,
-                                    reviewed_digest=reviewed, otp=otp)
+                                    reviewed_digest=reviewed, otp=otp, reauth=reauth_form(request))
         elif action == "withdraw":
             services.release_withdraw(release=release, by=request.user, reason=reason)
         elif action == "break-glass":
             services.release_break_glass(release=release, by=request.user, password=password, reason=reason,
-                                         otp=otp)
+                                         otp=otp, reauth=reauth_form(request))
         else:
             services.release_sign(release=release, by=request.user, password=password,
                                   meaning=request.POST.get("meaning", "approval"), reason=reason,
-                                  reviewed_digest=reviewed, otp=otp)
+                                  reviewed_digest=reviewed, otp=otp, reauth=reauth_form(request))
     except DomainError as exc:
         typed = {"action": action, "reason": reason, "meaning": request.POST.get("meaning", "")}
         release = services.release_refresh(release=_visible(request, pk), by=request.user)

@@ -19,6 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from lineage.models import Node
+from portal.accounts.api import SignerInput
 from portal.accounts.permissions import CanRead, has_role
 from portal.approvals.models import Release
 from portal.lib.errors import FieldError
@@ -219,8 +220,7 @@ class DocumentContentApi(APIView):
 class DocumentApproveApi(APIView):
     permission_classes = [CanRead]
 
-    class InputSerializer(serializers.Serializer):
-        password = serializers.CharField(max_length=500, trim_whitespace=False)
+    class InputSerializer(SignerInput):
         otp = serializers.CharField(max_length=20, required=False, default="", allow_blank=True,
                                     help_text="The authenticator's current code, when the approver has a second "
                                     "factor or their role requires one.")

@@ -28,10 +28,9 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 
 from lineage.models import Node
-from portal.accounts.mfa import signature_second_factor
 from portal.accounts.models import Role, User
 from portal.accounts.permissions import has_role
-from portal.accounts.services import password_confirm
+from portal.accounts.reauth import Confirmation, signer_confirm
 from portal.approvals.models import Release
 from portal.approvals.services import release_refresh
 from portal.audit.services import audit_record, time_text
@@ -330,7 +329,8 @@ def _supersede(old: Document, *, by: User, new: Document) -> None:
     })
 
 
-def document_approve(*, document: Document, by: User, password: str, reason: str, otp: str = "") -> Document:
+def document_approve(*, document: Document, by: User, password: str, reason: str, otp: str = "",
+                     reauth: str = "") -> Document:
     """Approve a document with an electronic signature: the approver's password again, a reason, never the
     author. A wrong password is recorded (``evidence.approval_refused``) and kept.
 
@@ -341,16 +341,15 @@ def document_approve(*, document: Document, by: User, password: str, reason: str
         raise NotAllowed("You wrote this document; someone else must approve it.")
     if not reason.strip():
         raise EvidenceError("An approval needs a reason.", field="reason")
-    if not password_confirm(user=by, password=password, refused_action="evidence.approval_refused",
-                            target_kind="document", target_id=str(document.pk)):
-        raise EvidenceError("The password is wrong; nothing was approved.", field="password")
-    methods = signature_second_factor(user=by, otp=otp, refused_action="evidence.approval_refused",
-                                      target_kind="document", target_id=str(document.pk))
-    return _document_approve(document=document, by=by, reason=reason, methods=methods)
+    confirmed = signer_confirm(user=by, password=password, otp=otp, reauth=reauth,
+                               refused_action="evidence.approval_refused", target_kind="document",
+                               target_id=str(document.pk), wrong_password=EvidenceError(
+                                   "The password is wrong; nothing was approved.", field="password"))
+    return _document_approve(document=document, by=by, reason=reason, confirmed=confirmed)
 
 
 @transaction.atomic
-def _document_approve(*, document: Document, by: User, reason: str, methods: list[str]) -> Document:
+def _document_approve(*, document: Document, by: User, reason: str, confirmed: Confirmation) -> Document:
     now = timezone.now()
     claimed = Document.objects.filter(pk=document.pk, approved_at__isnull=True).update(
         approved_by=by, approved_at=now, approval_reason=reason)
@@ -359,7 +358,7 @@ def _document_approve(*, document: Document, by: User, reason: str, methods: lis
     document.refresh_from_db()
     audit_record(actor=by, action="evidence.approved", target_kind="document", target_id=str(document.pk),
                  payload={"sha256": document.sha256, "type": document.doc_type, "printed_name": by.printed_name,
-                          "reason": reason, "time": time_text(now), "auth_methods": methods})
+                          "reason": reason, "time": time_text(now), **confirmed.audit()})
     _refresh_waiting_releases(document, by)
     return document
 

@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
@@ -15,6 +16,7 @@ from portal.accounts.mfa import second_factor_required
 from portal.accounts.permissions import has_role
 from portal.approvals.models import Release
 from portal.lib.errors import DomainError, FieldError
+from portal.web.reauth_views import needs_reauth, reauth_begin, reauth_form
 
 from . import selectors, services
 from .api import content_response
@@ -112,9 +114,12 @@ def document_upload(request: HttpRequest) -> HttpResponse:
 @require_POST
 def document_approve(request: HttpRequest, pk: object) -> HttpResponse:
     doc = _visible(request, pk)
+    if needs_reauth(request):
+        return reauth_begin(request, back=reverse("evidence:document", args=[doc.pk]))
     try:
         services.document_approve(document=doc, by=request.user, password=request.POST.get("password", ""),
-                                  reason=request.POST.get("reason", ""), otp=request.POST.get("otp", ""))
+                                  reason=request.POST.get("reason", ""), otp=request.POST.get("otp", ""),
+                                  reauth=reauth_form(request))
     except DomainError as exc:
         messages.error(request, exc.message)
     else:

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from lineage.models import Node
+from portal.accounts.api import SignerInput
 from portal.accounts.permissions import CanRead, request_user
 from portal.lib.errors import FieldError
 from portal.lib.schema import ErrorSerializer
@@ -195,8 +196,7 @@ class IncidentCloseApi(APIView):
 
     permission_classes = [_MayHandle]
 
-    class InputSerializer(serializers.Serializer):
-        password = serializers.CharField(max_length=1000, trim_whitespace=False)
+    class InputSerializer(SignerInput):
         reason = serializers.CharField(max_length=5000)
 
     @extend_schema(operation_id="incident_close", request=InputSerializer, responses={200: IncidentSerializer,

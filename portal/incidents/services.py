@@ -14,7 +14,7 @@ from lineage.models import Node
 from lineage.selectors import erasure_impact, sensitive_holders_upstream
 from portal.accounts.models import Role, User
 from portal.accounts.permissions import CURATE_ROLES, has_role
-from portal.accounts.services import password_confirm
+from portal.accounts.reauth import Confirmation, signer_confirm
 from portal.audit.services import audit_record, time_text
 from portal.audit.verifier import canonical
 from portal.governance.models import SubjectKey
@@ -238,7 +238,7 @@ def incident_close_check(*, by: User) -> None:
     _guard(by, close=True)
 
 
-def incident_close(*, by: User, incident: Incident, password: str, reason: str) -> Incident:
+def incident_close(*, by: User, incident: Incident, password: str, reason: str, reauth: str = "") -> Incident:
     """Close an incident with an electronic signature: the closer's password now, a reason, every clock answered
     (notified, or recorded as not due)."""
     incident_close_check(by=by)
@@ -248,14 +248,16 @@ def incident_close(*, by: User, incident: Incident, password: str, reason: str) 
     if unanswered:
         raise IncidentError("Record the notification (or why none is due) first: " + "; ".join(unanswered) + ".",
                             field="notifications")
-    if not password_confirm(user=by, password=password, refused_action="incident.close_refused",
-                            target_kind="incident", target_id=str(incident.pk)):
-        raise IncidentError("The password is wrong; nothing was signed.", field="password")
-    return _close(by=by, incident=incident, reason=reason.strip())
+    confirmed = signer_confirm(user=by, password=password, reauth=reauth, second_factor=False,
+                               refused_action="incident.close_refused", target_kind="incident",
+                               target_id=str(incident.pk),
+                               wrong_password=IncidentError("The password is wrong; nothing was signed.",
+                                                            field="password"))
+    return _close(by=by, incident=incident, reason=reason.strip(), confirmed=confirmed)
 
 
 @transaction.atomic
-def _close(*, by: User, incident: Incident, reason: str) -> Incident:
+def _close(*, by: User, incident: Incident, reason: str, confirmed: Confirmation) -> Incident:
     incident = _open_locked(incident)
     now = timezone.now()
     stamp = time_text(now)
@@ -268,7 +270,8 @@ def _close(*, by: User, incident: Incident, reason: str) -> Incident:
         state=Alert.State.CLOSED, closed_at=now, closed_by=by, close_note=f"incident {incident.pk} closed")
     audit_record(actor=by, action="incident.closed", target_kind="incident", target_id=str(incident.pk),
                  payload={"before": before, "after": _snapshot(incident), "printed_name": by.printed_name,
-                          "meaning": "closure", "reason": reason, "time": stamp, "binding": incident.closure_binding})
+                          "meaning": "closure", "reason": reason, "time": stamp, "binding": incident.closure_binding,
+                          **confirmed.audit()})
     return incident
 
 

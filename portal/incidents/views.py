@@ -7,12 +7,14 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from portal.accounts.permissions import CURATE_ROLES, has_role, request_user
 from portal.governance.parameters import parameters_timeline
 from portal.lib.errors import DomainError, FieldError, query_datetime
 from portal.monitoring.models import Alert
+from portal.web.reauth_views import needs_reauth, reauth_begin, reauth_form
 
 from . import services
 from .models import Incident, Notification
@@ -67,8 +69,11 @@ def incident_update(request: HttpRequest, pk: int) -> HttpResponse:
                                      notified_at=when, authority=request.POST.get("authority", ""),
                                      reference=request.POST.get("reference", ""),
                                      exempt_reason=request.POST.get("exempt_reason", ""))
+        elif what == "close" and needs_reauth(request):
+            services.incident_close_check(by=request_user(request))
+            return reauth_begin(request, back=reverse("incidents:detail", args=[incident.pk]))
         elif what == "close":
-            services.incident_close(by=request_user(request), incident=incident,
+            services.incident_close(by=request_user(request), incident=incident, reauth=reauth_form(request),
                                     password=request.POST.get("password", ""), reason=request.POST.get("reason", ""))
         else:
             raise DomainError("Unknown form.", field="what")

@@ -32,9 +32,11 @@ class FieldError(Exception):
 
 
 class DomainError(Exception):
-    """A business rule refused the request. `status_code` says how the API answers."""
+    """A business rule refused the request. `status_code` says how the API answers; `extra` adds keys to the
+    API's error body (such as where to go to be able to retry)."""
 
     status_code = 400
+    extra: dict[str, Any] = {}
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
@@ -75,7 +77,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         return Response(error_body(str(exc), [{"field": exc.field, "message": exc.message}]), status=400)
     if isinstance(exc, DomainError):
         return Response(
-            error_body(exc.message, [{"field": exc.field, "message": exc.message}]), status=exc.status_code
+            {**error_body(exc.message, [{"field": exc.field, "message": exc.message}]), **exc.extra},
+            status=exc.status_code,
         )
     if isinstance(exc, OperationalError | InterfaceError):
         # The database is unreachable: a temporary condition; clients such as openlineage-python retry 503.

@@ -16,6 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from portal.accounts.api import SignerInput
 from portal.accounts.models import Role
 from portal.accounts.permissions import CanReport, has_role
 from portal.lib.errors import DomainError, FieldError
@@ -169,8 +170,7 @@ class ReportCountersignApi(APIView):
 
     permission_classes = [IsAuthenticated, CanCountersign]
 
-    class InputSerializer(serializers.Serializer):
-        password = serializers.CharField(write_only=True, trim_whitespace=False)
+    class InputSerializer(SignerInput):
         reason = serializers.CharField(max_length=2000)
 
     @extend_schema(request=InputSerializer, responses={200: ReportSerializer})

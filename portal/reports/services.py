@@ -27,7 +27,7 @@ from lineage.models import Node
 from lineage.selectors import erasure_impact
 from portal.accounts.models import Role, User
 from portal.accounts.permissions import REPORT_ROLES, has_role
-from portal.accounts.services import password_confirm
+from portal.accounts.reauth import Confirmation, signer_confirm
 from portal.audit.models import AuditEntry
 from portal.audit.services import audit_integrate, audit_record
 from portal.governance.models import SubjectKey
@@ -420,7 +420,7 @@ class ReportReviewError(DomainError):
     status_code = 400
 
 
-def report_countersign(*, report: Report, by: User, password: str, reason: str) -> Report:
+def report_countersign(*, report: Report, by: User, password: str, reason: str, reauth: str = "") -> Report:
     """An auditor countersigns a report (the reviewed-by block): the password again, a reason, never one's own
     report, once. The PDF is drawn again with the block filled; both digests go to the audit trail."""
     if not has_role(by, {Role.AUDITOR}):
@@ -431,14 +431,15 @@ def report_countersign(*, report: Report, by: User, password: str, reason: str) 
         raise ReportReviewError("You cannot review a report you requested.")
     if not reason.strip():
         raise FieldError("reason", "A countersignature needs a reason (what you reviewed).")
-    if not password_confirm(user=by, password=password, refused_action="report.countersign_refused",
-                            target_kind="report", target_id=str(report.pk)):
-        raise FieldError("password", "Wrong password: the countersignature needs your password again.")
-    return _countersign(report=report, by=by, reason=reason.strip())
+    confirmed = signer_confirm(user=by, password=password, reauth=reauth, second_factor=False,
+                               refused_action="report.countersign_refused", target_kind="report",
+                               target_id=str(report.pk), wrong_password=FieldError(
+                                   "password", "Wrong password: the countersignature needs your password again."))
+    return _countersign(report=report, by=by, reason=reason.strip(), confirmed=confirmed)
 
 
 @transaction.atomic
-def _countersign(*, report: Report, by: User, reason: str) -> Report:
+def _countersign(*, report: Report, by: User, reason: str, confirmed: Confirmation) -> Report:
     report = Report.objects.select_for_update().get(pk=report.pk)
     existing = ReportSignature.objects.filter(report=report).select_related("signer").first()
     if existing is not None:
@@ -459,7 +460,7 @@ def _countersign(*, report: Report, by: User, reason: str) -> Report:
     report.save(update_fields=["bundle", "pdf", "pdf_sha256", "pdf_size"])
     audit_record(actor=by, action="report.countersigned", target_kind="report", target_id=str(report.pk),
                  payload={"sha256": digest, "reviewed_sha256": sig.reviewed_sha256, "reason": reason,
-                          "printed_name": printed})
+                          "printed_name": printed, **confirmed.audit()})
     return report
 
 

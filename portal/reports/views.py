@@ -9,11 +9,14 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from portal.accounts.models import Role
 from portal.accounts.permissions import REPORT_ROLES, has_role, require_role
+from portal.accounts.reauth import signs_at_provider
 from portal.lib.errors import DomainError, FieldError
+from portal.web.reauth_views import needs_reauth, reauth_begin, reauth_form
 
 from . import selectors, services
 from .catalog import FRAMEWORKS
@@ -145,7 +148,7 @@ def report_detail(request: HttpRequest, pk: Any) -> HttpResponse:
     return render(request, "reports/detail.html", {
         "report": report, "controls": bundle.get("controls", []), "erasure": bundle.get("erasure"),
         "summary": bundle.get("summary"), "signature": signature, "may_countersign": may_countersign,
-        "countersign_form": CountersignForm() if may_countersign else None,
+        "countersign_form": _countersign_form(request.user) if may_countersign else None,
         "file_name": services.report_file_name(report, "pdf")})
 
 
@@ -171,8 +174,16 @@ def report_csv(request: HttpRequest, pk: Any) -> HttpResponse:
     return response
 
 
+def _countersign_form(user: Any) -> CountersignForm:
+    form = CountersignForm()
+    if signs_at_provider(user):
+        del form.fields["password"]
+    return form
+
+
 class CountersignForm(forms.Form):
-    password = forms.CharField(widget=forms.PasswordInput, strip=False,
+    # Not required: an SSO user signs in again at the provider instead (the service asks for one or the other).
+    password = forms.CharField(widget=forms.PasswordInput, strip=False, required=False,
                                help_text="Your password again: this is an electronic signature.")
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=2000,
                              help_text="What you reviewed, e.g. 'Reviewed controls H1-H10 against the evidence.'")
@@ -183,12 +194,15 @@ class CountersignForm(forms.Form):
 def report_countersign(request: HttpRequest, pk: Any) -> HttpResponse:
     report = _report(request, pk)
     require_role(request.user, {Role.AUDITOR}, "Only auditors countersign reports.")
+    if needs_reauth(request):
+        return reauth_begin(request, back=reverse("reports:detail", args=[report.pk]))
     form = CountersignForm(request.POST)
     if not form.is_valid():
         messages.error(request, f"Check the form: {form.errors.as_text()}")
         return redirect("reports:detail", pk=report.pk)
     try:
-        services.report_countersign(report=report, by=request.user, **form.cleaned_data)
+        services.report_countersign(report=report, by=request.user, reauth=reauth_form(request),
+                                    **form.cleaned_data)
     except (FieldError, DomainError) as exc:
         field = getattr(exc, "field", None)
         messages.error(request, f"{field}: {exc.message}" if field else exc.message)

@@ -8,6 +8,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth import login as auth_login
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -18,6 +19,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from portal.accounts import mfa, oidc
 from portal.accounts import services as account_services
 from portal.accounts.models import User
+from portal.accounts.reauth import reauth_record
 from portal.audit.context import client_address
 from portal.lib.errors import DomainError
 
@@ -169,8 +171,8 @@ def oidc_callback(request: HttpRequest) -> HttpResponse:
 
 def _reauth_return(request: HttpRequest, pending: dict[str, Any]) -> HttpResponse:
     """The provider's answer to a re-authentication (an electronic signature of an SSO user): verify it as a
-    sign-in, check it is the signed-in user freshly authenticated, keep the evidence for the page that asked
-    (``pending["next"]``), which takes it once."""
+    sign-in, check it is the signed-in user freshly authenticated, record it and hand its one-time result id to
+    the page that asked (``pending["next"]``); the signature takes it once (``portal.accounts.reauth``)."""
     if not request.user.is_authenticated:
         return sso_refused_page(request, "Sign in first; nothing was signed.", 400)
     nxt = pending.get("next", "")
@@ -179,8 +181,8 @@ def _reauth_return(request: HttpRequest, pending: dict[str, Any]) -> HttpRespons
         nxt = reverse("web:home")
     try:
         claims = oidc.callback(params=request.GET.dict(), pending=pending, redirect_uri=_callback_uri(request))
-        request.session[oidc.SESSION_REAUTH] = oidc.reauth_evidence(
-            user=request.user, claims=claims, started=float(pending.get("started") or 0))
+        evidence = oidc.reauth_evidence(user=request.user, claims=claims, started=float(pending.get("started") or 0))
+        request.session[oidc.SESSION_REAUTH] = reauth_record(user=request.user, evidence=evidence).token
     except oidc.SsoError as exc:
         audit_refusal(exc.message)
         messages.error(request, exc.message)
@@ -199,7 +201,10 @@ def sso_refused_page(request: HttpRequest, message: str, status: int) -> HttpRes
 
 
 def audit_refusal(reason: str) -> None:
+    """Record a refused answer of the provider. In its own transaction: requests are not atomic, and
+    ``audit_record`` outside one raises (a refused sign-in or re-authentication was a 500 before)."""
     from portal.audit.services import audit_record
 
-    audit_record(actor=None, action="account.sso_refused", target_kind="sso",
-                 target_id=oidc.settings.PORTAL_OIDC_ISSUER, payload={"reason": reason})
+    with transaction.atomic():
+        audit_record(actor=None, action="account.sso_refused", target_kind="sso",
+                     target_id=oidc.settings.PORTAL_OIDC_ISSUER, payload={"reason": reason})

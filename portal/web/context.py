@@ -3,10 +3,12 @@ where the logo leads (a service account's only page is its tokens)."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpRequest
 from django.urls import reverse
 
 from portal.accounts.models import Role
+from portal.accounts.reauth import signs_at_provider
 
 # A view name, or an app's namespace, to the navigation entry it belongs to. Node pages belong with the explorer
 # (the graph), not with search.
@@ -26,3 +28,11 @@ def navigation(request: HttpRequest) -> dict[str, str]:
     match = getattr(request, "resolver_match", None)
     section = (SECTION_BY_VIEW.get(match.view_name) or SECTION_BY_APP.get(match.app_name, "")) if match else ""
     return {"nav_section": section, "portal_home": reverse("web:tokens" if service else "web:home")}
+
+
+def signer(request: HttpRequest) -> dict[str, object]:
+    """How the signed-in user confirms an electronic signature (``templates/accounts/_signer_confirm.html``):
+    ``sso_signer`` signs in again at the identity provider instead of typing a password."""
+    user = getattr(request, "user", None)
+    return {"sso_signer": bool(user and user.is_authenticated and signs_at_provider(user)),
+            "sso_label": settings.PORTAL_OIDC_LABEL}

@@ -18,6 +18,7 @@ from lineage.models import SENSITIVE_TAGS, Edge, Node, NodeKind, NodeTag
 from lineage.redaction import redact_for
 from portal.accounts.models import NamespaceOwner, User
 from portal.accounts.permissions import AUDIT_ROLES, has_role
+from portal.approvals import selectors as approvals_selectors
 from portal.approvals import services as approval_services
 from portal.approvals.models import Release, Signature, Violation
 from portal.audit.models import AuditCheckpoint, AuditEntry, AuditVerification
@@ -79,12 +80,13 @@ def deployment_environments(*, user: User) -> list[str]:
 
 
 def _violations(user: User) -> QuerySet[Violation]:
-    return Violation.objects.filter(model_version__in=Node.objects.visible_to(user))
+    """The open ones only: the approvals selector's rule (deployment still active, no approved release covering
+    it), so the dashboard's card, its panel and the list it links to agree with the API's ``status=open``."""
+    return approvals_selectors.violation_list(user=user, status="open")
 
 
 def violations_open(*, user: User, limit: int = 10, offset: int = 0) -> list[Violation]:
-    return list(_violations(user).select_related("deployment", "model_version").order_by(
-        "-detected_at", "-pk")[offset:offset + limit])
+    return list(_violations(user).order_by("-detected_at", "-pk")[offset:offset + limit])
 
 
 def violations_count(*, user: User) -> int:

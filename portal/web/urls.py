@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import path, re_path
 
-from . import account_views, list_views, views
+from . import account_views, list_views, reauth_views, views
 
 app_name = "web"
 
@@ -20,6 +20,8 @@ urlpatterns = [
     path("login/code", account_views.login_code, name="login-code"),
     path("login/sso", account_views.oidc_start, name="oidc-start"),
     path("login/sso/callback", account_views.oidc_callback, name="oidc-callback"),
+    path("login/sso/reauth", reauth_views.reauth_start, name="oidc-reauth"),
+    path("login/sso/reauth/continue", reauth_views.reauth_continue, name="reauth-continue"),
     path("settings/two-factor/", account_views.two_factor, name="two-factor"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("settings/tokens/", views.token_list, name="tokens"),

@@ -191,4 +191,28 @@ def portal_using(settings: Any, op: TestProvider, *, role_map: str, team_map: st
         oidc._discovery.clear()
 
 
-__all__ = ["CLIENT_ID", "CLIENT_SECRET", "TestProvider", "oidc_provider", "portal_using"]
+def provider_round_trip(r: Any, op: TestProvider) -> str:
+    """The browser at the provider: it signs the person in (``login_as``) and sends it back with a code."""
+    import requests
+
+    assert r.status_code == 302 and r["Location"].startswith(f"{op.issuer}/authorize?"), r
+    back = requests.get(r["Location"], allow_redirects=False, timeout=10, verify=op.ca_file)
+    assert back.status_code == 302, back.text
+    return str(back.headers["Location"])
+
+
+def continue_form(html: str) -> tuple[str, list[tuple[str, str]]]:
+    """The continue page's form (``templates/accounts/reauth_continue.html``): where it posts and its fields."""
+    import html as html_lib
+    import re
+
+    form = html.split('id="reauth-form"')[0].rsplit("<form", 1)[1] + html.split('id="reauth-form"')[1]
+    action = re.search(r'action="([^"]+)"', form)
+    assert action is not None, html
+    fields = [(html_lib.unescape(n), html_lib.unescape(v)) for n, v in re.findall(
+        r'<input type="hidden" name="([^"]+)" value="([^"]*)">', form.split("</form>")[0])]
+    return html_lib.unescape(action.group(1)), [f for f in fields if f[0] != "csrfmiddlewaretoken"]
+
+
+__all__ = ["CLIENT_ID", "CLIENT_SECRET", "TestProvider", "continue_form", "oidc_provider", "portal_using",
+           "provider_round_trip"]

@@ -8,19 +8,20 @@ import json
 import time
 
 import pytest
-import requests
 
 from portal.accounts import oidc
 from portal.accounts.models import User
+from portal.accounts.reauth import ReauthRefused, reauth_record
 from portal.approvals import services
 from portal.approvals.models import Release, Signature
 from portal.audit.models import AuditEntry
-from tests.conftest import need_service
+from tests.accounts.sso import sso_sign
+from tests.conftest import api_client, need_service
 
 try:
-    from tests.accounts.oidc_provider import oidc_provider, portal_using
+    from tests.accounts.oidc_provider import oidc_provider, portal_using, provider_round_trip
 except ImportError as exc:  # pyop is in the dev extra
-    oidc_provider = portal_using = None
+    oidc_provider = portal_using = provider_round_trip = None
     PROVIDER_MISSING = str(exc)
 
 pytestmark = pytest.mark.django_db
@@ -44,19 +45,11 @@ def idp(settings, tmp_path):
         yield op
 
 
-def _provider_round_trip(client, r, op) -> str:
-    """The browser at the provider: it signs the person in (``login_as``) and sends it back with a code."""
-    assert r.status_code == 302 and r["Location"].startswith(f"{op.issuer}/authorize?"), r
-    back = requests.get(r["Location"], allow_redirects=False, timeout=10, verify=op.ca_file)
-    assert back.status_code == 302, back.text
-    return back.headers["Location"]
-
-
 @pytest.fixture
 def sara(client, idp, release):
     """Sara signed in through SSO (an approver of model-risk, no portal password)."""
     r = client.get("/login/sso")
-    client.get(_provider_round_trip(client, r, idp))
+    client.get(provider_round_trip(r, idp))
     user = User.objects.get(username="sara")
     assert not user.has_usable_password() and "_auth_user_id" in client.session
     return user
@@ -65,11 +58,7 @@ def sara(client, idp, release):
 def _sign(client, release, op, **form):
     data = {"action": "approve", "meaning": "approval", "reason": "Back-test within limits",
             "subject_digest": release.subject_digest, **form}
-    r = client.post(f"/approvals/releases/{release.pk}/sign", data)
-    back = _provider_round_trip(client, r, op)
-    r = client.get(back)  # the callback: evidence kept, on to the finishing page
-    assert r.status_code == 302 and r["Location"] == f"/approvals/releases/{release.pk}/sign/sso", r
-    return client.get(r["Location"], follow=True)
+    return sso_sign(client, op, lambda: client.post(f"/approvals/releases/{release.pk}/sign", data))
 
 
 def test_the_release_page_asks_an_sso_user_to_sign_at_the_provider_not_for_a_password(client, sara,
@@ -111,7 +100,7 @@ def test_another_person_signing_in_at_the_provider_signs_nothing(client, sara, i
 
 def test_the_evidence_counts_once_and_only_for_the_release_it_was_asked_for(client, sara, idp, release) -> None:
     _sign(client, release, idp)
-    r = client.get(f"/approvals/releases/{release.pk}/sign/sso", follow=True)
+    r = client.get("/login/sso/reauth/continue", follow=True)  # the continue page again: the id was handed once
     assert "not signed in again" in r.content.decode()
     assert Signature.objects.filter(release=release).count() == 1
 
@@ -120,12 +109,56 @@ def test_the_service_refuses_stale_or_foreign_evidence(sara, idp, release, peopl
     link = sara.external_identities.get()
     fresh = {"method": "oidc_reauth", "issuer": link.issuer, "subject": link.subject, "auth_time": time.time(),
              "amr": [], "second_factor": False}
-    with pytest.raises(services.ApprovalError, match="too old"):
+    stale = reauth_record(user=sara, evidence={**fresh, "auth_time": time.time() - oidc.REAUTH_MAX_AGE - 5})
+    with pytest.raises(ReauthRefused, match="too old"):
         services.release_sign(release=release, by=sara, password="", meaning="approval", reason="ok",
-                              reviewed_digest=release.subject_digest,
-                              reauth={**fresh, "auth_time": time.time() - oidc.REAUTH_MAX_AGE - 5})
-    with pytest.raises(services.ApprovalError, match="not yours"):
+                              reviewed_digest=release.subject_digest, reauth=stale.token)
+    with pytest.raises(ReauthRefused, match="not yours"):
         services.release_sign(release=release, by=people["risk"], password="", meaning="approval", reason="ok",
-                              reviewed_digest=release.subject_digest, reauth=fresh)
+                              reviewed_digest=release.subject_digest,
+                              reauth=reauth_record(user=sara, evidence=fresh).token)
     assert AuditEntry.objects.filter(action="approval.signature_refused").count() == 2
     assert Release.objects.get(pk=release.pk).signatures.count() == 0
+
+
+def _api_approve(api, release, **body):
+    return api.post(f"/api/v1/releases/{release.pk}/approve", {"reason": "Back-test within limits",
+                                                               "subject_digest": release.subject_digest, **body},
+                    format="json")
+
+
+def _result_id(client, idp) -> str:
+    """Open the refusal's reauth_url in the browser (signed in through SSO): the provider, then the page that
+    shows the one-time result id."""
+    r = client.get(provider_round_trip(client.get("/login/sso/reauth"), idp))
+    page = client.get(r["Location"]).content.decode()
+    return page.split('id="reauth-token">')[1].split("<")[0]
+
+
+def test_the_api_tells_an_sso_user_where_to_sign_in_again_and_takes_the_result_once(client, sara, idp,
+                                                                                   release) -> None:
+    api = api_client(sara)
+    r = _api_approve(api, release, password="anything")
+    body = r.json()
+    assert r.status_code == 403 and body["reauth_url"] == "/login/sso/reauth" and body["reauth_field"] == "reauth"
+    assert "sign in again" in body["detail"] and body["errors"][0]["field"] == "reauth"
+    result = _result_id(client, idp)
+    assert idp.requests[-1]["prompt"] == "login"
+    r = _api_approve(api, release, reauth=result)
+    assert r.status_code == 200, r.json()
+    assert Signature.objects.get(release=release, signer=sara).auth_methods[0] == "sso"
+    r = _api_approve(api, release, reauth=result)
+    assert r.status_code == 403 and "already used" in r.json()["detail"]
+
+
+@pytest.mark.parametrize("scenario", ["stale", "another_person"])
+def test_the_api_gets_no_result_id_from_a_stale_or_foreign_sign_in(client, sara, idp, release, scenario) -> None:
+    if scenario == "stale":
+        idp.auth_time = int(time.time()) - 3600
+    else:
+        idp.login_as = "omar"
+    r = client.get(provider_round_trip(client.get("/login/sso/reauth"), idp))
+    page = client.get(r["Location"], follow=True).content.decode()
+    assert "reauth-token" not in page and "nothing was signed" in page
+    assert _api_approve(api_client(sara), release, reauth="guessed").status_code == 403
+    assert not Signature.objects.filter(release=release).exists()

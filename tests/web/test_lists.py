@@ -95,3 +95,19 @@ def test_the_dashboard_counts_production_deployments_past_its_panel(client, admi
     assert "<strong>3</strong> models in production" in html
     assert "<strong>3</strong> in production without an approved release" in html
     assert "2 of 3 shown" in html
+
+
+def test_the_open_violations_card_counts_only_open_ones_and_its_list_shows_exactly_those(client, admin_user,
+                                                                                        deployments) -> None:
+    # A violation stays on record; it is closed once its deployment is no longer active (the approvals
+    # selector's rule). Before the fix the card counted all four, and the list it links to showed all four.
+    retired = deployments[0]
+    retired.state = "retired"
+    retired.save(update_fields=["state"])
+    client.force_login(admin_user)
+    html = client.get("/dashboard/").content.decode()
+    card = re.search(r'<a class="stat [^"]*" href="([^"]+)"><strong>(\d+)</strong> open violation', html)
+    assert card is not None and card.group(2) == "3"
+    listed = client.get(card.group(1)).content.decode()
+    assert '<strong id="count">3</strong>' in listed and 'id="total"' not in listed
+    assert f">{retired.name} {retired.version}</a>" not in listed
