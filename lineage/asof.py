@@ -253,7 +253,8 @@ def history_backfill(*, batch_size: int = 2000) -> int:
     """Exact event times for rows stored before the history existed: plan every raw event again (no graph is
     written) and move each edge's, read's, node's and tag's ``event_from`` back to the earliest event time that
     says it, and record the states the events said. The migration's values are receipt times, never earlier
-    than the event times, so this only moves them back. Returns the number of events read."""
+    than the event times, so this only moves them back. Events not applied yet are not read (the graph holds
+    nothing of them). Returns the number of events read."""
     from .services import _PORTAL_KINDS, _dumps  # services applies through this module: imported when called
 
     count = 0
@@ -270,7 +271,9 @@ def history_backfill(*, batch_size: int = 2000) -> int:
         insert_ignore("lineage_nodestatechange", ("node_id", "basis", "state", "at"), said,
                       conflict=("node_id", "basis", "at", "state"))
 
-    for kind, payload, body, ignored, received in RawEvent.objects.order_by("id").values_list(
+    # Only the events the graph was built from: one still waiting (or failed alone) moves nothing until applied.
+    applied = RawEvent.objects.filter(applied_at__isnull=False)
+    for kind, payload, body, ignored, received in applied.order_by("id").values_list(
             "kind", "payload", "body", "ignored_inputs", "received_at").iterator(chunk_size=batch_size):
         count += 1
         if kind in _PORTAL_KINDS:

@@ -312,3 +312,27 @@ def test_events_appended_while_the_apply_task_waits_enqueue_it_once(no_worker: N
     assert post_event(clients["a"], run_event(job="four", namespace="team-a")).status_code == 201
     assert client.llen(queue) == 2
     assert settings.CELERY_BEAT_SCHEDULE["lineage-apply-pending"]["task"] == "lineage.apply_pending"
+
+
+@pytest.mark.django_db
+def test_the_history_backfill_reads_only_applied_events(no_worker: None) -> None:
+    """``lineage_history_backfill`` restores event times from the raw events the graph was built from; an event still
+    waiting (or one that failed alone) is not in the graph, so it must not move a node's or an edge's times back."""
+    from lineage.asof import history_backfill
+
+    clients = _world()
+    later = run_event(job="etl", namespace="team-a", run_id=RUN, time="2026-01-10T10:00:00Z",
+                      inputs=[dataset("s3://a", "raw")])
+    assert post_event(clients["a"], later).status_code == 201
+    assert lineage_apply_pending().applied == 1
+    earlier = run_event(job="etl", namespace="team-a", run_id=RUN, event_type="START", time="2026-01-10T09:00:00Z",
+                        inputs=[dataset("s3://a", "raw")])
+    assert post_event(clients["a"], earlier).status_code == 201  # waits: nothing applies it
+    times = {n.node_id: n.event_from for n in Node.objects.all()}
+    edges = set(Edge.objects.values_list("src_id", "dst_id", "kind", "event_from"))
+    read = history_backfill(batch_size=2)
+    assert {n.node_id: n.event_from for n in Node.objects.all()} == times
+    assert set(Edge.objects.values_list("src_id", "dst_id", "kind", "event_from")) == edges
+    assert read == 1
+    assert lineage_apply_pending().applied == 1  # once applied, the earlier event moves them back as it should
+    assert Node.objects.get(node_id=ids.job_id("team-a", "etl")).event_from < times[ids.job_id("team-a", "etl")]
