@@ -339,6 +339,8 @@ if APPROVALS_UNPOLICED_ENVIRONMENTS not in ("governed", "open"):
 CELERY_BEAT_SCHEDULE["approvals-refresh"] = {"task": "approvals.refresh_open", "schedule": 300.0}
 CELERY_BEAT_SCHEDULE["accounts-prune-login-attempts"] = {"task": "accounts.prune_login_attempts",
                                                          "schedule": 3600.0}
+CELERY_BEAT_SCHEDULE["accounts-prune-reauthentications"] = {"task": "accounts.prune_reauthentications",
+                                                            "schedule": 3600.0}
 
 # Sign-in lockout: this many failed password checks within the window, for one username or from one client
 # address, refuse further attempts (even with the right password) until the window has passed.

@@ -19,6 +19,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -82,6 +83,14 @@ def signs_at_provider(user: User) -> bool:
 def reauth_record(*, user: User, evidence: dict[str, Any]) -> Reauthentication:
     """Keep the checked answer of a re-authentication (``oidc.reauth_evidence``) under a one-time token."""
     return Reauthentication.objects.create(token=secrets.token_urlsafe(32), user=user, evidence=evidence)
+
+
+def reauth_prune() -> int:
+    """Forget re-authentications no signature can take any more (used, or older than the evidence may be); the
+    audit entry of the signature that took one keeps its evidence. The beat schedule runs it hourly."""
+    stale = timezone.now() - timedelta(seconds=oidc.REAUTH_MAX_AGE + oidc.LEEWAY_SECONDS)
+    deleted, _ = Reauthentication.objects.filter(Q(created_at__lt=stale) | Q(used_at__isnull=False)).delete()
+    return deleted
 
 
 def _refuse(user: User, message: str, refused_action: str, target_kind: str, target_id: str) -> ReauthRefused:
