@@ -7,7 +7,9 @@ bounded subgraph (``graph.py``).
 
 from __future__ import annotations
 
+import functools
 import json
+import operator
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -951,6 +953,26 @@ def node_pending(*, node: Node) -> dict[str, Any] | None:
     if node.kind == "job":
         return _pending_answer(pending.filter(job_namespace=node.namespace, job_name=node.name))
     return None
+
+
+def pending_not_applied(*, user: User, node_id: str) -> dict[str, Any] | None:
+    """For a run or job id no node has yet: its events waiting to be applied, when ``user`` may see the job's
+    namespace (else None, as for a node that never was). A job's namespace may hold ':', so every split is tried."""
+    pending = RawEvent.objects.filter(applied_at__isnull=True)
+    if not user.sees_all_namespaces:
+        pending = pending.filter(namespace_visibility_q(user, field="job_namespace"))
+    if node_id.startswith("run:"):
+        pending = pending.filter(run_id=node_id.removeprefix("run:"))
+    elif node_id.startswith("job:"):
+        rest = node_id.removeprefix("job:")
+        splits = [Q(job_namespace=rest[:i], job_name=rest[i + 1:]) for i, c in enumerate(rest) if c == ":"]
+        if not splits:
+            return None
+        pending = pending.filter(functools.reduce(operator.or_, splits))
+    else:
+        return None
+    answer = _pending_answer(pending)
+    return answer if answer["events"] else None
 
 
 def pending_summary(*, user: User) -> dict[str, Any]:

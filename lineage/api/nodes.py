@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from portal.accounts.permissions import CanCurate, CanRead, request_user
-from portal.lib.errors import FieldError
+from portal.lib.errors import DomainError, FieldError
 from portal.lib.pagination import BoundedPagination, page_parameters
 from portal.lib.schema import paginated
 
@@ -25,6 +25,18 @@ from ..redaction import RawJSON
 from .asof import ASOF_PARAMETERS, asof_param, node_at_or_404, node_detail_body
 from .columns import column_sensitivity_body
 from .common import DEPTH_PARAMETER, ERRORS, NodeDetailSerializer, NodeSummarySerializer, depth_param, node_or_404
+
+
+class NotAppliedYet(DomainError):
+    """A run or job whose events are all still waiting to be applied (``docs/lineage-ingest.md``): 404 with
+    ``pending``, so a client that just sent them knows to ask again instead of concluding they were lost."""
+
+    status_code = 404
+
+    def __init__(self, node_id: str, pending: dict[str, Any]) -> None:
+        super().__init__(f"{node_id} is not in the lineage graph yet: {pending['events']} of its events wait to be "
+                         f"applied (the oldest received at {pending['since'].isoformat()})")
+        self.extra = {"pending": {"events": pending["events"], "since": pending["since"].isoformat()}}
 
 
 def walk_response(root: Node, walk: selectors.Walk, nodes: dict[int, dict[str, Any]], kinds: set[str] | None
@@ -90,7 +102,13 @@ class NodeDetailApi(APIView):
     @extend_schema(operation_id="node_detail", parameters=ASOF_PARAMETERS, responses={200: OutputSerializer, **ERRORS})
     def get(self, request: Request, node_id: str) -> Response:
         at = asof_param(request)
-        node = node_at_or_404(request, node_id, at)
+        try:
+            node = node_at_or_404(request, node_id, at)
+        except Http404:
+            not_yet = selectors.pending_not_applied(user=request_user(request), node_id=node_id) if at is None else None
+            if not_yet is not None:
+                raise NotAppliedYet(node_id, not_yet) from None
+            raise
         if at is not None:
             return Response(node_detail_body(request, node, at))
         data = dict(NodeDetailSerializer(node).data)

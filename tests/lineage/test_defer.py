@@ -336,3 +336,24 @@ def test_the_history_backfill_reads_only_applied_events(no_worker: None) -> None
     assert read == 1
     assert lineage_apply_pending().applied == 1  # once applied, the earlier event moves them back as it should
     assert Node.objects.get(node_id=ids.job_id("team-a", "etl")).event_from < times[ids.job_id("team-a", "etl")]
+
+
+@pytest.mark.django_db
+def test_a_run_and_job_whose_events_all_wait_answer_404_saying_so_to_readers_who_may_see_them(
+        no_worker: None, charlie: Any) -> None:
+    """Before its first event is applied a run has no node: its reader learns the events wait (a 404 with
+    ``pending``), not that they were lost; a reader of another team gets the 404 of a node that never was."""
+    clients = _world()
+    namespace_assign(namespace="pipelines://a:8080", team="team-a")  # a namespace with ':' in it
+    assert post_event(clients["a"], run_event(job="etl", namespace="pipelines://a:8080", run_id=RUN)).status_code == 201
+    reader = api_client(user_ensure(username="reader-a", role="viewer", team="team-a"))
+    never = reader.get(f"/api/v1/nodes/{ids.run_id(str(uuid.UUID(int=99)))}")
+    assert never.status_code == 404 and "pending" not in never.json()
+    for node_id in (ids.run_id(RUN), ids.job_id("pipelines://a:8080", "etl")):
+        r = reader.get(f"/api/v1/nodes/{node_id}")
+        assert r.status_code == 404, r.content
+        assert r.json()["pending"]["events"] == 1 and "wait to be applied" in r.json()["detail"]
+        other = api_client(charlie).get(f"/api/v1/nodes/{node_id}")
+        assert (other.status_code, other.json()) == (404, never.json())
+    lineage_apply_pending()
+    assert reader.get(f"/api/v1/nodes/{ids.run_id(RUN)}").status_code == 200
