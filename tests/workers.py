@@ -68,4 +68,7 @@ def worker_thread(task_packages: list[str], shutdown_timeout: float = 10) -> Ite
             yield
     finally:
         previous.set_current()
+        # start_worker made the test app the process's default (celery.contrib.testing.worker): threads started
+        # later (a live server's) would send tasks to this run's broker instead of running them eagerly.
+        previous.set_default()
         broker_clear(client)
