@@ -6,12 +6,13 @@ import copy
 import json
 import random
 import threading
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection, transaction
 from django.test import override_settings
 from django.utils import timezone
 
@@ -21,7 +22,7 @@ from lineage.openlineage import parse_event
 from lineage.plan import GraphDelta, NodeDelta, NodeRow, merge_node, stamp
 from lineage.services import _merge_newer_in_sql, events_ingest
 from portal.audit.models import AuditEntry, AuditPending
-from tests.factories import dataset, run_event
+from tests.factories import dataset, facet, run_event
 
 pytestmark = pytest.mark.django_db
 
@@ -156,6 +157,125 @@ def test_concurrent_batches_sharing_datasets_in_opposite_orders_build_the_serial
         for batch in (a, b):
             events_ingest(events=[parse_event(e) for e in batch], by=None)
     assert _timed_graph() == concurrent
+
+
+# -- which stored rows a batch locks (``services._apply_nodes``, ``versions.datasets_lock``) -------------------------
+_SHARED = "dataset:db:shared"
+
+
+def _ingest_one(ev: dict[str, Any]) -> None:
+    events_ingest(events=[parse_event(json.dumps(ev).encode())], by=None)
+
+
+def _shared_stored() -> None:
+    """``db.shared`` first written at 09:00, last named at 10:00 (its newest time)."""
+    _ingest_one(run_event(job="w", time="2026-03-01T09:00:00Z", outputs=[dataset("db", "shared")]))
+    _ingest_one(run_event(job="r1", time="2026-03-01T10:00:00Z", inputs=[dataset("db", "shared")]))
+
+
+def _hold_row(node_id: str, holding: threading.Event, release: threading.Event) -> None:
+    """Another transaction (an edit of the node, another batch's merge) holding the row's lock until ``release``."""
+    try:
+        with transaction.atomic(), connection.cursor() as cur:
+            cur.execute("SELECT id FROM lineage_node WHERE node_id = %s FOR NO KEY UPDATE", [node_id])
+            holding.set()
+            release.wait(timeout=60)
+    finally:
+        connection.close()
+
+
+def _with_lock_timeout(ev: dict[str, Any]) -> None:
+    with transaction.atomic():
+        with connection.cursor() as cur:
+            cur.execute("SET LOCAL lock_timeout = '2s'")
+        _ingest_one(ev)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL")
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("copy_min_rows", [1, 10**9], ids=["copy", "values"])
+def test_a_batch_naming_a_stored_dataset_it_does_not_change_does_not_wait_for_its_row(copy_min_rows: int) -> None:
+    # Before: _apply_nodes locked every stored node of the delta, changed or not, so a run reading a dataset at a
+    # time its row already holds waited for whoever held that row (here: lock_timeout).
+    with override_settings(PORTAL_SQL_COPY_MIN_ROWS=copy_min_rows):
+        _shared_stored()
+        before = Node.objects.values_list("facets", "times", "event_time", "event_from", "updated_at").get(
+            node_id=_SHARED)
+        holding, release = threading.Event(), threading.Event()
+        holder = threading.Thread(target=_hold_row, args=(_SHARED, holding, release))
+        holder.start()
+        try:
+            assert holding.wait(timeout=30)
+            _with_lock_timeout(run_event(job="r2", time="2026-03-01T09:30:00Z", inputs=[dataset("db", "shared")]))
+            # a delta that does change the row still takes its lock (and so waits here)
+            with pytest.raises(OperationalError, match="lock timeout"):
+                _with_lock_timeout(run_event(job="r3", time="2026-03-01T11:00:00Z",
+                                             inputs=[dataset("db", "shared", extra=facet(v=1))]))
+        finally:
+            release.set()
+            holder.join(timeout=60)
+    run = Node.objects.get(kind="run", parent__name="r2")
+    assert Edge.objects.filter(src__parent__node_id=_SHARED, dst=run, kind="reads").exists()
+    assert Node.objects.values_list("facets", "times", "event_time", "event_from", "updated_at").get(
+        node_id=_SHARED) == before
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrent transactions need PostgreSQL")
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("copy_min_rows", [1, 10**9], ids=["copy", "values"])
+def test_two_batches_changing_the_same_dataset_at_once_both_land(copy_min_rows: int) -> None:
+    # The second batch reads the row only after the first commits (the datasets' lock orders them): nothing lost.
+    with override_settings(PORTAL_SQL_COPY_MIN_ROWS=copy_min_rows):
+        _shared_stored()
+        holding, release = threading.Event(), threading.Event()
+        errors: list[BaseException] = []
+
+        def first() -> None:
+            try:
+                with transaction.atomic():
+                    _ingest_one(run_event(job="ja", time="2026-03-01T11:00:00Z",
+                                          outputs=[dataset("db", "shared", fa=facet(v="a"))]))
+                    holding.set()
+                    release.wait(timeout=60)
+            except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+                errors.append(exc)
+            finally:
+                holding.set()
+                connection.close()
+
+        def second() -> None:
+            try:
+                _ingest_one(run_event(job="jb", time="2026-03-01T11:05:00Z",
+                                      inputs=[dataset("db", "shared", fb=facet(v="b"))]))
+            except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+                errors.append(exc)
+            finally:
+                connection.close()
+
+        t1 = threading.Thread(target=first)
+        t1.start()
+        assert holding.wait(timeout=30)
+        t2 = threading.Thread(target=second)
+        t2.start()
+        try:
+            with connection.cursor() as cur:  # until the second batch waits for the first (no timing asserted)
+                for _ in range(600):
+                    cur.execute("SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
+                                "WHERE NOT l.granted AND a.datname = current_database()")
+                    if cur.fetchone()[0]:
+                        break
+                    time.sleep(0.05)
+                else:
+                    pytest.fail("the second batch never waited for the first")
+        finally:
+            release.set()
+            t1.join(timeout=60)
+            t2.join(timeout=60)
+    assert errors == []
+    shared = Node.objects.get(node_id=_SHARED)
+    assert (shared.facets["fa"]["v"], shared.facets["fb"]["v"]) == ("a", "b")
+    assert set(shared.times["facets"]) == {"fa", "fb"}
+    assert shared.event_time == datetime(2026, 3, 1, 11, 5, tzinfo=UTC)
 
 
 # -- merging stored nodes in SQL (``services._MERGE_NEWER_SQL``) against ``plan.merge_node`` -------------------------
