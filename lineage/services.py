@@ -271,12 +271,12 @@ def _apply_nodes(delta: GraphDelta, now: datetime, weakened: list[Change], id_ma
     """Insert new nodes whole and merge the delta into stored ones, parents before children, each pass in node-id
     order; adds their pks to ``id_map`` and the de-identification marks they set to ``weakened``.
 
-    ``_apply`` calls it twice. First (``datasets=False``) for every node but datasets and their versions: each stored
-    row is locked ``FOR NO KEY UPDATE``, changed or not, so two batches naming the same job or run are ordered by its
-    row from here on. Then (``datasets=True``), under the datasets' advisory lock, for the datasets and their
+    ``_apply`` calls it twice, after the datasets' advisory lock. First (``datasets=True``) for the datasets and their
     versions (``versions.dataset_of``): that lock already orders every batch that names them, so a stored row the
     delta does not change (an input named at a time its row already holds) is only read, never locked or written,
-    and one it changes is locked only to be written; ``versions.datasets_lock`` has the deadlock argument."""
+    and one it changes is locked only to be written. Then (``datasets=False``) for every other node: each stored row
+    is locked ``FOR NO KEY UPDATE``, changed or not, so two batches naming the same job or run are ordered by its
+    row from here on. ``versions.datasets_lock`` has the deadlock argument."""
     db_now = _dt(now)
     for children in (False, True):
         deltas = sorted((d for d in delta.nodes.values()
@@ -407,17 +407,17 @@ def _apply(delta: GraphDelta, now: datetime, by: User | None = None) -> list[Cha
     """Apply a delta; returns the audit entries of the classifications it weakened.
 
     Locks, in the order taken (the deadlock argument is at ``versions.datasets_lock``): the deployments'
-    advisory locks, the rows of the delta's nodes other than datasets and their versions (``_apply_nodes``), the
-    deployment rows it supersedes, then the datasets' advisory locks; only after them the datasets and versions
-    it inserts or changes, the edges and tags it inserts, version resolution and what reads its result.
+    advisory locks, the datasets' advisory locks, the rows of the datasets and versions the delta inserts or
+    changes (``_apply_nodes``), the rows of its other nodes, changed or not, then the edges and tags it inserts and
+    the deployment rows it supersedes.
     """
     weakened: list[Change] = []
     deploy_keys = _deployment_keys(delta)
+    datasets_lock(delta)
     id_map: dict[str, int] = {}
+    _apply_nodes(delta, now, weakened, id_map, datasets=True)
     _apply_nodes(delta, now, weakened, id_map, datasets=False)
     _supersede(deploy_keys, now)
-    datasets_lock(delta)
-    _apply_nodes(delta, now, weakened, id_map, datasets=True)
     db_now = _dt(now)
     # each edge's event time goes in with it; asof.history_apply moves it back when an earlier one arrives later
     edges = sorted([(id_map[s], id_map[d], k, db_now, _dt(delta.edge_times.get((s, d, k))))

@@ -95,27 +95,27 @@ def datasets_lock(delta: GraphDelta) -> None:
 
     It orders two things. Version resolution: without it, a write and a read it precedes, committed at the same
     moment by two batches, would each miss the other. And the rows of datasets and versions: ``services._apply``
-    inserts, changes, re-links and dates them only after taking it, so a batch that names a stored dataset without
+    inserts, changes, re-links and dates them only while holding it, so a batch that names a stored dataset without
     changing it (an input at a time its row already holds) locks nothing of it but this, and waits for nobody else
     holding that row (``services._apply_nodes``, ``_merge_stored``: unchanged rows are only read).
 
-    ``services._apply`` takes it after the rows of the delta's other nodes (jobs, runs, commits, models,
-    deployments: inserted, or locked ``FOR NO KEY UPDATE`` changed or not, parents before children, each pass in
-    node-id order; the deployments' advisory locks come first, in key order) and the deployments it supersedes;
-    before it a batch holds no row of a stored dataset or version and has inserted none. Why no cycle can close:
+    ``services._apply`` takes it first, after the deployments' advisory locks (in key order) and before any row
+    lock of the delta. Why no cycle can close:
 
-    1. Before this lock a batch waits only in that node phase, which takes its rows in one order for every batch.
-    2. After it a batch waits for no row another batch holds, only for these advisory locks. Every row it writes
-       from here on is either of a dataset it holds this lock for (the dataset and version rows, their tags,
-       reads, writes, reads edges and column edges, the versions ``_relink`` inserts, re-parents or retires):
-       another batch writes those only after taking the same lock (a version node is in a delta only with its
-       dataset, ``Planner._dataset_version``), so none holds one now; or of a node of its delta other than a
-       dataset or version (an edge to its job or run, the history's event times of those nodes), whose row it has
-       held since the node phase: another batch writing there names that node too and holds its row as well, so
-       it is not running beside this one. Foreign-key checks of what it inserts take ``KEY SHARE``, which
-       ``FOR NO KEY UPDATE`` does not block.
-    3. So a batch past this lock waits only for batches past it, in the lock's one order, and always finishes;
-       a batch before it waits only in the node phase's one order, or here.
+    1. Every batch takes its advisory locks, deployments' then datasets', each in one fixed order, holding no row
+       lock of the delta yet (the raw events it inserted just before are its own; one that waits for another's
+       raw event holds no advisory lock yet).
+    2. Then the node phase: the rows of the datasets and versions it inserts or changes, then the rows of its
+       other nodes (jobs, runs, commits, models, deployments), inserted or locked ``FOR NO KEY UPDATE`` changed or
+       not, parents before children, each pass in node-id order: one order for every batch.
+    3. After it a batch writes only rows no running batch holds: those of a dataset it holds this lock for (the
+       dataset and version rows, their tags, reads, writes, reads edges and column edges, the versions ``_relink``
+       inserts, re-parents or retires): another batch writes those only while holding the same lock (a version
+       node is in a delta only with its dataset, ``Planner._dataset_version``); or rows touching a node of its
+       delta other than a dataset or version (an edge to its job or run, the history's event times of those
+       nodes), whose row it holds since the node phase: another batch writing there names that node too and holds
+       its row as well, so it is not running beside this one. Foreign-key checks of what it inserts take
+       ``KEY SHARE``, which ``FOR NO KEY UPDATE`` does not block.
 
     ``tests/lineage/test_ingest_storage.py`` runs concurrent batches sharing datasets in opposite orders against
     the serial graph, and holds a batch that names a stored dataset unchanged to not waiting for its row."""
