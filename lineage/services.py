@@ -42,7 +42,7 @@ from .models import ColumnEdge, DatasetRead, DatasetWrite, Edge, Node, NodeTag, 
 from .monitoring import MonitoringRecord
 from .openlineage import ParsedEvent, parse_event, parse_time
 from .plan import PARENT_KINDS, TERMINAL_STATES, GraphDelta, NodeDelta, NodeRow, Planner, _as_row, merge_node, stamp
-from .versions import dataset_of, datasets_lock, read_versions, reads_resolve
+from .versions import datasets_lock, read_versions, reads_resolve
 
 NODE_COLUMNS = ("node_id", "kind", "namespace", "name", "version", "environment", "parent_id", "state",
                 "owners", "facets", "attrs", "deidentifies", "event_time", "times", "created_at", "updated_at",
@@ -143,13 +143,11 @@ def _node_row(d: NodeDelta, parent_id: int | None, now: Any, first_seen: datetim
             _dt(row.event_time), _node_json(row.times), now, now, _dt(first_seen))
 
 
-def _lock_existing(node_ids: list[str], *, lock: bool = True) -> dict[str, tuple[int, int | None, NodeRow]]:
-    """The stored rows of ``node_ids``: node id -> (pk, parent pk, row). With ``lock`` (PostgreSQL) each is locked
-    ``FOR NO KEY UPDATE``, in node-id order; without, only read."""
+def _lock_existing(node_ids: list[str]) -> dict[str, tuple[int, int | None, NodeRow]]:
     out: dict[str, tuple[int, int | None, NodeRow]] = {}
     for part in chunks(sorted(node_ids), 5000):
         qs = Node.objects.filter(node_id__in_array=part).order_by("node_id")
-        if lock and connection.features.has_select_for_update:
+        if connection.features.has_select_for_update:
             qs = qs.select_for_update(no_key=True)  # FK checks of other batches (KEY SHARE) do not wait for it
         # The JSON columns as text, decoded with msgspec: a batch locks thousands of rows, and JSONField's
         # json.loads per value was a tenth of the batch's Python time.
@@ -159,8 +157,8 @@ def _lock_existing(node_ids: list[str], *, lock: bool = True) -> dict[str, tuple
             "node_id", "id", "parent_id", "facets_text", "attrs_text", "owners_text", "state", "deidentifies",
             "event_time", "times_text"
         ):
-            out[nid] = (pk, parent_id, NodeRow(_loads(facets), _loads(attrs), _loads(owners), state, deid,
-                                               _aware(et), _loads(times) or {}))
+            out[nid] = (pk, parent_id, NodeRow(_loads(facets), _loads(attrs), _loads(owners), state, deid, et,
+                                               _loads(times) or {}))
     return out
 
 
@@ -234,12 +232,9 @@ def _said_from(d: NodeDelta) -> tuple[NodeRow, str, datetime] | None:
     return row, said, datetime.fromisoformat(said)
 
 
-def _merge_newer_in_sql(deltas: list[NodeDelta], id_map: dict[str, int], db_now: Any, *,
-                        lock_all: bool = True) -> dict[str, int]:
-    """Merge, in one ``UPDATE``, the deltas newer than all their stored row holds (``_MERGE_NEWER_SQL``). With
-    ``lock_all`` every row of ``deltas`` is locked first, in node-id order, as ``_lock_existing`` does; without, only
-    the rows the ``UPDATE`` writes are (``_apply_nodes``: the datasets' advisory lock orders the batches instead).
-    Returns node ids -> pks of the rows merged."""
+def _merge_newer_in_sql(deltas: list[NodeDelta], id_map: dict[str, int], db_now: Any) -> dict[str, int]:
+    """Merge, in one ``UPDATE``, the deltas newer than all their stored row holds (``_MERGE_NEWER_SQL``); the rows
+    are locked first in node-id order, as ``_lock_existing`` does. Returns node ids -> pks of the rows merged."""
     staged = []
     for d in deltas:
         said = _said_from(d)
@@ -253,9 +248,8 @@ def _merge_newer_in_sql(deltas: list[NodeDelta], id_map: dict[str, int], db_now:
     if not copy_fast(staged):
         return {}
     with connection.cursor() as cur:
-        if lock_all:
-            cur.execute("SELECT id FROM lineage_node WHERE node_id = ANY(%s) ORDER BY node_id FOR NO KEY UPDATE",
-                        [sorted(d.node_id for d in deltas)])
+        cur.execute("SELECT id FROM lineage_node WHERE node_id = ANY(%s) ORDER BY node_id FOR NO KEY UPDATE",
+                    [sorted(d.node_id for d in deltas)])
         stage = stage_rows("node_merge", _MERGE_STAGE, staged)
         cur.execute(_MERGE_NEWER_SQL.format(stage=stage), [db_now])
         return dict(cur.fetchall())
@@ -266,21 +260,14 @@ def _weakened(node_id: str, kind: str, before: Any, after: Any) -> Change:
     return Change("lineage.classification_weakened", kind, node_id, {"before": before, "after": after})
 
 
-def _apply_nodes(delta: GraphDelta, now: datetime, weakened: list[Change], id_map: dict[str, int], *,
-                 datasets: bool) -> None:
-    """Insert new nodes whole and merge the delta into stored ones, parents before children, each pass in node-id
-    order; adds their pks to ``id_map`` and the de-identification marks they set to ``weakened``.
+def _apply_nodes(delta: GraphDelta, now: datetime, weakened: list[Change]) -> dict[str, int]:
+    """Insert new nodes whole; merge the delta into existing ones under a row lock. Returns node ids -> pks.
 
-    ``_apply`` calls it twice, after the datasets' advisory lock. First (``datasets=True``) for the datasets and their
-    versions (``versions.dataset_of``): that lock already orders every batch that names them, so a stored row the
-    delta does not change (an input named at a time its row already holds) is only read, never locked or written,
-    and one it changes is locked only to be written. Then (``datasets=False``) for every other node: each stored row
-    is locked ``FOR NO KEY UPDATE``, changed or not, so two batches naming the same job or run are ordered by its
-    row from here on. ``versions.datasets_lock`` has the deadlock argument."""
+    De-identification marks set here are appended to ``weakened``."""
+    id_map: dict[str, int] = {}
     db_now = _dt(now)
     for children in (False, True):
-        deltas = sorted((d for d in delta.nodes.values()
-                         if (d.kind in PARENT_KINDS) == children and (dataset_of(d) is not None) == datasets),
+        deltas = sorted((d for d in delta.nodes.values() if (d.kind in PARENT_KINDS) == children),
                         key=lambda d: d.node_id)
         if not deltas:
             continue
@@ -300,53 +287,30 @@ def _apply_nodes(delta: GraphDelta, now: datetime, weakened: list[Change], id_ma
         id_map.update(inserted)
         weakened.extend(_weakened(d.node_id, d.kind, {"deidentifies": False}, {"deidentifies": True})
                         for d in deltas if d.deidentifies and d.node_id in inserted)
-        _merge_stored([d for d in deltas if d.node_id not in inserted], id_map, db_now, weakened,
-                      lock_unchanged=not datasets)
-
-
-def _merge_stored(existing: list[NodeDelta], id_map: dict[str, int], db_now: Any, weakened: list[Change], *,
-                  lock_unchanged: bool) -> None:
-    """Merge deltas into their stored rows: in SQL where the rule is jsonb ``||`` (``_merge_newer_in_sql``), the rest
-    read, merged by ``merge_node`` and written back when changed, in one set-based ``UPDATE`` in pk order.
-
-    With ``lock_unchanged`` every row is locked before it is read, in node-id order. Without, the rows are read
-    unlocked and only those the merge changes are locked, in node-id order, read again and merged again: a row
-    another transaction changed meanwhile is merged as it now is, so no update is lost (``merge_node`` only ever
-    grows a row, so a row the delta left unchanged stays so whatever was added to it since)."""
-    if copy_fast(existing):
-        merged_in_sql = _merge_newer_in_sql(existing, id_map, db_now, lock_all=lock_unchanged)
-        id_map.update(merged_in_sql)
-        existing = [d for d in existing if d.node_id not in merged_in_sql]
-    if not existing:
-        return
-    stored = _lock_existing([d.node_id for d in existing], lock=lock_unchanged)
-    if not lock_unchanged:
-        changed = [d.node_id for d in existing if _merged(stored[d.node_id], d, id_map) is not None]
-        stored.update(_lock_existing(changed))
-    updates = []
-    for d in existing:
-        pk, parent_id, row = stored[d.node_id]
-        id_map[d.node_id] = pk
-        out = _merged(stored[d.node_id], d, id_map)
-        if out is None:
+        existing = [d for d in deltas if d.node_id not in inserted]
+        if copy_fast(existing):
+            merged_in_sql = _merge_newer_in_sql(existing, id_map, db_now)
+            id_map.update(merged_in_sql)
+            existing = [d for d in existing if d.node_id not in merged_in_sql]
+        if not existing:
             continue
-        merged, new_parent = out
-        if merged.deidentifies and not row.deidentifies:
-            weakened.append(_weakened(d.node_id, d.kind, {"deidentifies": False}, {"deidentifies": True}))
-        updates.append((new_parent, merged.state, _node_json(merged.owners), _node_json(merged.facets),
-                        _node_json(merged.attrs), merged.deidentifies, _dt(merged.event_time),
-                        _node_json(merged.times), db_now, pk))
-    # One set-based UPDATE in pk order (COPY and ``UPDATE ... FROM`` on PostgreSQL).
-    update_rows("lineage_node", "id", _NODE_UPDATE_COLUMNS, sorted(updates, key=lambda u: u[-1]))
-
-
-def _merged(stored: tuple[int, int | None, NodeRow], d: NodeDelta,
-            id_map: dict[str, int]) -> tuple[NodeRow, int | None] | None:
-    """The stored row with ``d`` merged in, and its parent pk; None when that changes nothing."""
-    _, parent_id, row = stored
-    merged = merge_node(row, d)
-    new_parent = parent_id or id_map.get(d.parent_node_id or "")
-    return (merged, new_parent) if merged != row or new_parent != parent_id else None
+        stored = _lock_existing([d.node_id for d in existing])
+        updates = []
+        for d in existing:
+            pk, parent_id, row = stored[d.node_id]
+            id_map[d.node_id] = pk
+            row.event_time = _aware(row.event_time)
+            merged = merge_node(row, d)
+            if merged.deidentifies and not row.deidentifies:
+                weakened.append(_weakened(d.node_id, d.kind, {"deidentifies": False}, {"deidentifies": True}))
+            new_parent = parent_id or id_map.get(d.parent_node_id or "")
+            if merged != row or new_parent != parent_id:
+                updates.append((new_parent, merged.state, _node_json(merged.owners), _node_json(merged.facets),
+                                _node_json(merged.attrs), merged.deidentifies, _dt(merged.event_time),
+                                _node_json(merged.times), db_now, pk))
+        # One set-based UPDATE in pk order (COPY and ``UPDATE ... FROM`` on PostgreSQL).
+        update_rows("lineage_node", "id", _NODE_UPDATE_COLUMNS, sorted(updates, key=lambda u: u[-1]))
+    return id_map
 
 
 def _deployment_keys(delta: GraphDelta) -> list[tuple[str, str, str]]:
@@ -407,17 +371,13 @@ def _apply(delta: GraphDelta, now: datetime, by: User | None = None) -> list[Cha
     """Apply a delta; returns the audit entries of the classifications it weakened.
 
     Locks, in the order taken (the deadlock argument is at ``versions.datasets_lock``): the deployments'
-    advisory locks, the datasets' advisory locks, the rows of the datasets and versions the delta inserts or
-    changes (``_apply_nodes``), the rows of its other nodes, changed or not, then the edges and tags it inserts and
-    the deployment rows it supersedes.
+    advisory locks, the delta's node rows (``_apply_nodes``), the edges and tags it inserts, the deployment rows
+    it supersedes, then the datasets' advisory locks, as late as possible: only version resolution and what reads
+    its result (column edges, the history's read times) come after them.
     """
     weakened: list[Change] = []
     deploy_keys = _deployment_keys(delta)
-    datasets_lock(delta)
-    id_map: dict[str, int] = {}
-    _apply_nodes(delta, now, weakened, id_map, datasets=True)
-    _apply_nodes(delta, now, weakened, id_map, datasets=False)
-    _supersede(deploy_keys, now)
+    id_map = _apply_nodes(delta, now, weakened)
     db_now = _dt(now)
     # each edge's event time goes in with it; asof.history_apply moves it back when an earlier one arrives later
     edges = sorted([(id_map[s], id_map[d], k, db_now, _dt(delta.edge_times.get((s, d, k))))
@@ -433,6 +393,8 @@ def _apply(delta: GraphDelta, now: datetime, by: User | None = None) -> list[Cha
         by_pk = {pk: nid for nid, pk in id_map.items() if pk in marked}
         weakened.extend(_weakened(by_pk[pk], "dataset", {"tags": []}, {"tags": [Tag.DEIDENTIFIED.value]})
                         for pk in sorted(marked))
+    _supersede(deploy_keys, now)
+    datasets_lock(delta)
     relinked = reads_resolve(delta, id_map)
     _apply_columns(delta, id_map, db_now)
     history_apply(delta, id_map, now, relinked)  # lineage as of a time (asof.py): event times, states

@@ -26,7 +26,7 @@ from portal.lib.sql import db_time as _dt
 from . import ids
 from .asof import _as_time, _update_from, edges_retire, node_retire
 from .models import DatasetRead, Edge, Node
-from .plan import INITIAL_VERSION, GraphDelta, NodeDelta
+from .plan import INITIAL_VERSION, GraphDelta
 
 _RESOLVE_SQL = """
 WITH v(rid, ds, at, run) AS ({rows})
@@ -78,49 +78,36 @@ def _run_started(run_pks: list[int]) -> dict[int, datetime]:
     return out
 
 
-def dataset_of(d: NodeDelta) -> str | None:
-    """The dataset whose advisory lock (``datasets_lock``) guards the row of node ``d``: a dataset's own, a
-    version's parent; None for every other node."""
-    if d.kind == "dataset":
-        return d.node_id
-    if d.kind == "datasetVersion":
-        return d.parent_node_id
-    return None
-
-
 def datasets_lock(delta: GraphDelta) -> None:
-    """Order concurrent batches that name the same datasets (PostgreSQL): a transaction-scoped advisory lock per
-    dataset, in one statement in a fixed order. Its keys: every dataset of the delta, the dataset of each of its
-    versions (``dataset_of``) and every dataset it reads or writes.
+    """Order concurrent batches that read or write the same datasets (PostgreSQL): without it, a write and a read
+    it precedes, committed at the same moment by two batches, would each miss the other. A transaction-scoped
+    advisory lock per dataset, in one statement in a fixed order.
 
-    It orders two things. Version resolution: without it, a write and a read it precedes, committed at the same
-    moment by two batches, would each miss the other. And the rows of datasets and versions: ``services._apply``
-    inserts, changes, re-links and dates them only while holding it, so a batch that names a stored dataset without
-    changing it (an input at a time its row already holds) locks nothing of it but this, and waits for nobody else
-    holding that row (``services._apply_nodes``, ``_merge_stored``: unchanged rows are only read).
+    Taken as late as ``services._apply`` can: after the batch's node rows, edges, tags and superseded deployments
+    are written, just before version resolution, so it is held only over resolution, what reads its result and
+    the commit. Why that cannot close a cycle with the row locks:
 
-    ``services._apply`` takes it first, after the deployments' advisory locks (in key order) and before any row
-    lock of the delta. Why no cycle can close:
+    1. Every dataset a delta reads or writes is one of its nodes (``plan.Planner._dataset`` for each input, output
+       and monitoring reference), and ``services._apply_nodes`` holds every node row of the delta before anything
+       else of the batch: inserted, or locked ``FOR NO KEY UPDATE``, parents (jobs, datasets) before children
+       (runs, versions), each pass in ``node_id`` order. One order for every batch: the node phase alone cannot
+       deadlock, and a batch waiting in it holds only rows earlier in that order (and the deployments' advisory
+       locks, taken before any row, in key order).
+    2. So a batch asking for dataset D's lock here holds D's node row; any other batch that took D's lock here
+       held D's row too, and keeps it to its commit. Two batches sharing a dataset are therefore already ordered
+       by that row in the node phase, the later one waiting there, before it locks anything out of order; this
+       lock is not waited for by them.
+    3. After it a batch touches, beside rows only it wrote: the reads, writes, reads edges and versions of the
+       datasets it locked (``_relink`` inserts, re-parents, retires and moves rows another batch may hold only if
+       that batch holds the dataset's node row as well -- a version node is in a delta only with its dataset,
+       ``Planner._dataset_version`` -- and so is not running beside it, by 2); and foreign-key checks of inserted
+       edges (``KEY SHARE``, which ``FOR NO KEY UPDATE`` does not block).
 
-    1. Every batch takes its advisory locks, deployments' then datasets', each in one fixed order, holding no row
-       lock of the delta yet (the raw events it inserted just before are its own; one that waits for another's
-       raw event holds no advisory lock yet).
-    2. Then the node phase: the rows of the datasets and versions it inserts or changes, then the rows of its
-       other nodes (jobs, runs, commits, models, deployments), inserted or locked ``FOR NO KEY UPDATE`` changed or
-       not, parents before children, each pass in node-id order: one order for every batch.
-    3. After it a batch writes only rows no running batch holds: those of a dataset it holds this lock for (the
-       dataset and version rows, their tags, reads, writes, reads edges and column edges, the versions ``_relink``
-       inserts, re-parents or retires): another batch writes those only while holding the same lock (a version
-       node is in a delta only with its dataset, ``Planner._dataset_version``); or rows touching a node of its
-       delta other than a dataset or version (an edge to its job or run, the history's event times of those
-       nodes), whose row it holds since the node phase: another batch writing there names that node too and holds
-       its row as well, so it is not running beside this one. Foreign-key checks of what it inserts take
-       ``KEY SHARE``, which ``FOR NO KEY UPDATE`` does not block.
-
-    ``tests/lineage/test_ingest_storage.py`` runs concurrent batches sharing datasets in opposite orders against
-    the serial graph, and holds a batch that names a stored dataset unchanged to not waiting for its row."""
-    keys = sorted({ds for _, ds in delta.reads} | {ds for ds, _ in delta.writes}
-                  | {ds for d in delta.nodes.values() if (ds := dataset_of(d)) is not None})
+    Point 2 rests on ``_apply_nodes`` holding *every* node row of the delta, changed or not; if it ever skips
+    unchanged rows, this lock becomes the one that orders batches sharing a dataset and must move back before the
+    node phase. ``tests/lineage/test_ingest_storage.py`` runs concurrent batches sharing datasets in opposite
+    orders against the serial graph."""
+    keys = sorted({ds for _, ds in delta.reads} | {ds for ds, _ in delta.writes})
     if keys and connection.vendor == "postgresql":
         with connection.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(k) FROM (SELECT hashtextextended(d, 11) AS k "

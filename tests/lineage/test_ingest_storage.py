@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from django.db import OperationalError, connection, transaction
+from django.db import connection, transaction
 from django.test import override_settings
 from django.utils import timezone
 
@@ -159,7 +159,7 @@ def test_concurrent_batches_sharing_datasets_in_opposite_orders_build_the_serial
     assert _timed_graph() == concurrent
 
 
-# -- which stored rows a batch locks (``services._apply_nodes``, ``versions.datasets_lock``) -------------------------
+# -- two batches changing one stored row at once (``services._apply_nodes``) ------------------------------------
 _SHARED = "dataset:db:shared"
 
 
@@ -173,58 +173,12 @@ def _shared_stored() -> None:
     _ingest_one(run_event(job="r1", time="2026-03-01T10:00:00Z", inputs=[dataset("db", "shared")]))
 
 
-def _hold_row(node_id: str, holding: threading.Event, release: threading.Event) -> None:
-    """Another transaction (an edit of the node, another batch's merge) holding the row's lock until ``release``."""
-    try:
-        with transaction.atomic(), connection.cursor() as cur:
-            cur.execute("SELECT id FROM lineage_node WHERE node_id = %s FOR NO KEY UPDATE", [node_id])
-            holding.set()
-            release.wait(timeout=60)
-    finally:
-        connection.close()
-
-
-def _with_lock_timeout(ev: dict[str, Any]) -> None:
-    with transaction.atomic():
-        with connection.cursor() as cur:
-            cur.execute("SET LOCAL lock_timeout = '2s'")
-        _ingest_one(ev)
-
-
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL")
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("copy_min_rows", [1, 10**9], ids=["copy", "values"])
-def test_a_batch_naming_a_stored_dataset_it_does_not_change_does_not_wait_for_its_row(copy_min_rows: int) -> None:
-    # Before: _apply_nodes locked every stored node of the delta, changed or not, so a run reading a dataset at a
-    # time its row already holds waited for whoever held that row (here: lock_timeout).
-    with override_settings(PORTAL_SQL_COPY_MIN_ROWS=copy_min_rows):
-        _shared_stored()
-        before = Node.objects.values_list("facets", "times", "event_time", "event_from", "updated_at").get(
-            node_id=_SHARED)
-        holding, release = threading.Event(), threading.Event()
-        holder = threading.Thread(target=_hold_row, args=(_SHARED, holding, release))
-        holder.start()
-        try:
-            assert holding.wait(timeout=30)
-            _with_lock_timeout(run_event(job="r2", time="2026-03-01T09:30:00Z", inputs=[dataset("db", "shared")]))
-            # a delta that does change the row still takes its lock (and so waits here)
-            with pytest.raises(OperationalError, match="lock timeout"):
-                _with_lock_timeout(run_event(job="r3", time="2026-03-01T11:00:00Z",
-                                             inputs=[dataset("db", "shared", extra=facet(v=1))]))
-        finally:
-            release.set()
-            holder.join(timeout=60)
-    run = Node.objects.get(kind="run", parent__name="r2")
-    assert Edge.objects.filter(src__parent__node_id=_SHARED, dst=run, kind="reads").exists()
-    assert Node.objects.values_list("facets", "times", "event_time", "event_from", "updated_at").get(
-        node_id=_SHARED) == before
-
-
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrent transactions need PostgreSQL")
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("copy_min_rows", [1, 10**9], ids=["copy", "values"])
 def test_two_batches_changing_the_same_dataset_at_once_both_land(copy_min_rows: int) -> None:
-    # The second batch reads the row only after the first commits (the datasets' lock orders them): nothing lost.
+    # The second batch merges into the row only after the first commits (it waits for the row's lock, or for the
+    # datasets' advisory lock were that taken first): what each says lands, whatever the storage path.
     with override_settings(PORTAL_SQL_COPY_MIN_ROWS=copy_min_rows):
         _shared_stored()
         holding, release = threading.Event(), threading.Event()
