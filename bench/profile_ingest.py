@@ -8,6 +8,8 @@ prints the top functions.
     .venv/bin/python bench/profile_ingest.py --batches 40 --top 40
     .venv/bin/python bench/profile_ingest.py --batches 0 --broker redis://127.0.0.1:6379/7 --apply-batch 30
         # deferred single events: the requests without the applier, then the applier alone
+    .venv/bin/python bench/profile_ingest.py --batches 0 --broker redis://127.0.0.1:6379/7 --cpu-rounds 8
+        # no profiler: CPU per single-event request (time.process_time) in rounds of --round-size
 """
 
 from __future__ import annotations
@@ -100,6 +102,66 @@ def profile(label: str, fn: Any, top: int, dump: str = "", threads: int = 1) -> 
         log("\n".join(line for line in out.getvalue().splitlines() if line.strip()))
 
 
+def cpu_rounds(args: Any, stream: EventStream, client_new: Any) -> None:
+    """CPU and wall per single-event request, no profiler, in rounds (``--toggle`` flips an attribute each round)."""
+    import importlib
+
+    from django.db import connection
+
+    client = client_new()
+    toggled: tuple[Any, str, list[Any]] | None = None
+    if args.toggle:  # module:attr or module:object.attr
+        mod, path = args.toggle.split(":")
+        owner: Any = importlib.import_module(mod)
+        *objects, attr = path.split(".")
+        for name in objects:
+            owner = getattr(owner, name)
+        original = getattr(owner, attr)
+        # a flag set on and off, or a check kept and replaced by one answering False
+        toggled = (owner, attr, [True, False] if isinstance(original, bool) else [original, lambda *a, **k: False])
+
+    def post(bodies: list[bytes]) -> None:
+        for body in bodies:
+            resp = client.post("/api/v1/lineage", body, content_type="application/json")
+            if resp.status_code not in (200, 201):
+                raise RuntimeError(f"HTTP {resp.status_code}: {resp.content[:500]!r}")
+
+    post(stream.take(100))  # warm-up
+    log(f"\n== POST /api/v1/lineage, {args.cpu_rounds} rounds of {args.round_size}, no profiler "
+        f"(code: {args.code or ROOT}; load {os.getloadavg()[0]:.1f}) ==")
+    per: dict[str, list[float]] = defaultdict(list)
+    for r in range(args.cpu_rounds):
+        label = "-"
+        if toggled is not None:
+            setattr(toggled[0], toggled[1], toggled[2][r % 2])
+            label = f"{toggled[1]} {'on' if r % 2 == 0 else 'off'}"
+        bodies = stream.take(args.round_size)
+        w0, c0 = time.perf_counter(), time.process_time()
+        post(bodies)
+        cpu, wall = time.process_time() - c0, time.perf_counter() - w0
+        per[label].append(1000 * cpu / len(bodies))
+        log(f"  round {r + 1:2}  {label:24} CPU {1000 * cpu / len(bodies):.3f} ms/request, wall "
+            f"{1000 * wall / len(bodies):.3f} ms/request, load {os.getloadavg()[0]:.1f}")
+    if toggled is not None:
+        on, off = per.values()
+        diffs = sorted(b - a for a, b in zip(on, off, strict=False))  # each round against the one after it
+        log(f"  off - on, round pairs: median {diffs[len(diffs) // 2]:+.3f} ms/request, range {diffs[0]:+.3f} "
+            f"to {diffs[-1]:+.3f} ({len(diffs)} pairs)")
+        setattr(toggled[0], toggled[1], toggled[2][0])
+    for label, values in per.items():
+        values.sort()
+        log(f"  {label:24} CPU ms/request: median {values[len(values) // 2]:.3f}, min {values[0]:.3f}, "
+            f"max {values[-1]:.3f} ({len(values)} rounds)")
+    tally = SqlTally()
+    bodies = stream.take(args.round_size)
+    with connection.execute_wrapper(tally):
+        post(bodies)
+    log(f"  SQL statements per request (Django's cursor, one more round): "
+        f"{sum(tally.count.values()) / len(bodies):.2f}")
+    for key in sorted(tally.count, key=tally.count.get, reverse=True)[:10]:
+        log(f"    {tally.count[key] / len(bodies):5.2f}  {key}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--batches", type=int, default=20)
@@ -119,6 +181,15 @@ def main() -> None:
     p.add_argument("--single-pstats", default="", help="also write the single-event profile to this file")
     p.add_argument("--apply-batch", type=int, default=0, help="with --broker: then profile applying the events the "
                    "single run left waiting (lineage_apply_pending), this many per micro-batch, as the ingest worker")
+    p.add_argument("--cpu-rounds", type=int, default=0, help="instead of profiling the single events: this many "
+                   "rounds of --round-size requests without a profiler, printing CPU (time.process_time) and wall "
+                   "per request for each round, and the SQL statements per request of one more round")
+    p.add_argument("--round-size", type=int, default=300)
+    p.add_argument("--toggle", default="", help="with --cpu-rounds: MODULE:ATTR or MODULE:OBJECT.ATTR (e.g. "
+                   "django.conf:settings.LINEAGE_INGEST_GROUP): a flag set on and off, or a function kept and "
+                   "replaced by one answering False, in alternate rounds (A/B in one process)")
+    p.add_argument("--code", default="", help="import the portal from this checkout instead of this script's (the "
+                   "same measurement of another version; migrations still run from this one)")
     args = p.parse_args()
 
     recreate_database(args.db)
@@ -131,7 +202,7 @@ def main() -> None:
         if args.broker:
             os.environ.update({"CELERY_BROKER_URL": args.broker, "CELERY_KEY_PREFIX": f"{args.db}:",
                                "CELERY_TASK_DEFAULT_QUEUE": f"{args.db}-default"})
-        sys.path.insert(0, str(ROOT))
+        sys.path.insert(0, args.code or str(ROOT))
         import django
 
         django.setup()
@@ -169,8 +240,12 @@ def main() -> None:
                     raise RuntimeError(f"HTTP {resp.status_code}: {resp.content[:500]!r}")
             return len(mine)
 
-        profile(f"POST /api/v1/lineage/batch x {args.batches} (batches of {args.batch_size})", batches, args.top,
-                args.pstats)
+        if args.batches:
+            profile(f"POST /api/v1/lineage/batch x {args.batches} (batches of {args.batch_size})", batches,
+                    args.top, args.pstats)
+        if args.cpu_rounds:
+            cpu_rounds(args, stream, lambda: Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Bearer {token}"))
+            return
         profile("POST /api/v1/lineage (one event per request)", singles, args.top, args.single_pstats,
                 threads=args.single_threads)
         if args.broker and args.apply_batch:
