@@ -22,14 +22,18 @@ from typing import Any, Protocol
 
 import msgspec
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DataError, connection, transaction
 from django.db.models import F as Col
-from django.db.models import ProtectedError, Q, TextField
+from django.db.models import Model, ProtectedError, Q, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
 from portal.accounts.models import User
+from portal.audit.models import AuditPending
+from portal.audit.sequencer import PENDING_COLUMNS
+from portal.audit.sequencer import inline as sequencer_inline
 from portal.audit.services import Change, audit_record, audit_record_many
+from portal.audit.services import pending_rows as audit_pending_rows
 from portal.lib.sql import aware as _aware
 from portal.lib.sql import chunks, copy_fast, insert_ignore, stage_rows, update_rows
 from portal.lib.sql import db_time as _dt
@@ -37,7 +41,16 @@ from portal.lib.sql import db_time as _dt
 from . import facets as F
 from . import ids
 from .asof import history_apply, history_clear, replaying
-from .guard import Refusal, WriteGuard, WriteRefused, model_claim_take, run_job_namespace, strip_inputs
+from .guard import (
+    MODEL_CLAIM_COLUMNS,
+    RUN_CLAIM_COLUMNS,
+    Refusal,
+    WriteGuard,
+    WriteRefused,
+    model_claim_take,
+    run_job_namespace,
+    strip_inputs,
+)
 from .models import ColumnEdge, DatasetRead, DatasetWrite, Edge, Node, NodeTag, RawEvent, Tag
 from .monitoring import MonitoringRecord
 from .openlineage import ParsedEvent, parse_event, parse_time
@@ -537,6 +550,134 @@ def events_ingest(*, events: list[ParsedEvent], by: User | None, atomic: bool = 
                       ev.warnings)
         for i, ev in enumerate(events)
     ]
+
+
+# -- appending single events: one statement ---------------------------------------------------------------
+def _casts(model: type[Model], columns: tuple[str, ...]) -> list[str]:
+    """``%s`` placeholders for ``columns`` of ``model`` in a ``VALUES`` list that is not an INSERT's own: typed, as
+    such a list's text literals are not cast to the column types (character columns stay text, so a value too long
+    for its column is still refused)."""
+    fields = {f.column: f for f in model._meta.concrete_fields}
+    out = []
+    for c in columns:
+        db_type = fields[c].db_type(connection) or ""
+        out.append("%s" if db_type.startswith(("varchar", "text")) else f"%s::{db_type}")
+    return out
+
+
+@functools.cache
+def _append_templates() -> tuple[str, str]:
+    """The ``VALUES`` row of a raw event, and of an audit entry after its place and its raw event's key."""
+    return ("(" + ", ".join(_casts(RawEvent, RAW_COLUMNS)) + ")",
+            "(%s::int, %s, " + ", ".join(_casts(AuditPending, PENDING_COLUMNS)) + ")")
+
+
+def _append_statement(claims: tuple[list[tuple[str, str, str]], list[tuple[str, str]]],
+                      raw_rows: list[tuple[Any, ...]], audit_rows: list[tuple[Any, ...]]) -> tuple[str, list[Any]]:
+    """One statement storing the claims, the raw events (``ON CONFLICT DO NOTHING``) and the audit entries of those
+    inserted (``audit_rows`` start with their event's key; they are inserted in their order); it returns the inserted
+    keys. The raw rows are selected only once every claim went in (so the claims' unique-index locks are taken first,
+    as ``claims_take`` before the raw insert), and a lost claim fails the whole statement (a division by zero)
+    rather than keep the others. Table and column names are fixed; every value is a parameter."""
+    raw_one, audit_one = _append_templates()
+    params: list[Any] = []
+    ctes = []
+    counts = []
+    for name, table, columns, conflict, rows in (("c", "lineage_runclaim", RUN_CLAIM_COLUMNS, "run", claims[0]),
+                                                 ("m", "lineage_modelclaim", MODEL_CLAIM_COLUMNS, "model_version",
+                                                  claims[1])):
+        if rows:
+            one = "(" + ", ".join(["%s"] * len(columns)) + ")"
+            ctes.append(f"{name} AS (INSERT INTO {table} ({', '.join(columns)}) "  # noqa: S608
+                        f"VALUES {', '.join([one] * len(rows))} ON CONFLICT ({conflict}) DO NOTHING RETURNING 1)")
+            counts.append(f"(SELECT count(*) FROM {name})")  # noqa: S608
+            params += [v for row in rows for v in row]
+    values = ", ".join([raw_one] * len(raw_rows))
+    params += [v for row in raw_rows for v in row]
+    if counts:
+        source = f"SELECT * FROM (VALUES {values}) v WHERE 1 / ({' + '.join(counts)} = %s)::int = 1"  # noqa: S608
+        params.append(len(claims[0]) + len(claims[1]))
+    else:
+        source = f"VALUES {values}"
+    ctes.append(f"r AS (INSERT INTO lineage_rawevent ({', '.join(RAW_COLUMNS)}) {source} "
+                "ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key)")
+    cols = ", ".join(PENDING_COLUMNS)
+    picked = ", ".join("v." + c for c in PENDING_COLUMNS)
+    ctes.append(f"a AS (INSERT INTO audit_auditpending ({cols}) SELECT {picked} "  # noqa: S608
+                f"FROM r JOIN (VALUES {', '.join([audit_one] * len(audit_rows))}) v (n, dedupe_key, {cols}) "
+                "USING (dedupe_key) ORDER BY v.n)")
+    params += [v for n, row in enumerate(audit_rows) for v in (n, *row)]
+    return "WITH " + ", ".join(ctes) + " SELECT dedupe_key FROM r", params  # noqa: S608
+
+
+def _append_fast() -> bool:
+    """Whether ``events_append`` can store in one statement: PostgreSQL, outside a transaction (a statement is one),
+    and audit entries only appended (the inline sequencer chains them in the writer's transaction)."""
+    return connection.vendor == "postgresql" and not connection.in_atomic_block and not sequencer_inline()
+
+
+def events_append(*, events: list[ParsedEvent], by: User | None) -> list[IngestOutcome]:
+    """``events_ingest(events=events, by=by, defer=True)``, answered alike, in two round trips on PostgreSQL.
+
+    The guard reads (one statement, outside a transaction: under read committed each statement reads the latest
+    commits anyway), then one statement with data-modifying CTEs stores the claims, the raw events and the audit
+    entries of those inserted, atomically. Anything out of the ordinary goes the way of ``events_ingest`` with the
+    events parsed again from their bytes (the guard and the planner changed them): a refused event (its refusal is
+    audited, and a group's other events must not bind what it claims), or a claim a concurrent request took between
+    the read and the insert (read back and judged there). Not PostgreSQL, or inside a transaction: the same.
+    """
+    if not _append_fast():
+        return events_ingest(events=events, by=by, defer=True)
+    received = [list(ev.warnings) for ev in events]
+
+    def again() -> list[IngestOutcome]:
+        return events_ingest(events=[event_again(ev, w) for ev, w in zip(events, received, strict=True)], by=by,
+                             defer=True)
+
+    now = timezone.now()
+    guard = WriteGuard(by=by, events=events)
+    ignored: dict[int, list[int]] = {}
+    for ev in events:
+        if guard.check(ev) is not None:
+            return again()
+        ignored[id(ev)] = guard.foreign_inputs(ev)
+        strip_inputs(ev, ignored[id(ev)])
+    claims = guard.claim_rows(events)
+    first: dict[str, int] = {}
+    for i, ev in enumerate(events):
+        first.setdefault(ev.dedupe_key, i)
+    unique = [events[i] for i in sorted(first.values())]
+    for ev in unique:
+        ev.received_at = now
+    Planner().add_events(unique)  # for the warnings it adds (it is pure)
+    for ev in unique:  # planning may note the same problem more than once
+        ev.warnings[:] = list(dict.fromkeys(ev.warnings))
+    raw_rows = [_raw_row(ev, by, _dt(now), ignored[id(ev)], applied=False)
+                for ev in sorted(unique, key=lambda e: e.dedupe_key)]
+    audit_rows = [(ev.dedupe_key, *row) for ev, row in
+                  zip(unique, audit_pending_rows(actor=by, changes=[_ingest_change(ev) for ev in unique]), strict=True)]
+    sql, params = _append_statement(claims, raw_rows, audit_rows)
+    try:
+        with connection.cursor() as cur:
+            cur.execute(sql, params)
+            inserted = {k for (k,) in cur.fetchall()}
+    except DataError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) != "22012":
+            raise
+        return again()  # a claim was taken meanwhile (the division by zero): nothing was stored
+    if inserted:
+        apply_soon()
+    return [IngestOutcome("created" if ev.dedupe_key in inserted and first[ev.dedupe_key] == i else "duplicate",
+                          ev.warnings) for i, ev in enumerate(events)]
+
+
+def event_again(ev: ParsedEvent, warnings: list[str]) -> ParsedEvent:
+    """``ev`` as it was received, before the guard and the planner changed it: parsed again from its bytes, with
+    ``warnings``, those it had then (its time's checks add some: ``lineage.api.ingest.parse_checked``)."""
+    again = parse_event(ev.raw)
+    again.warnings[:] = warnings
+    again.context = ev.context
+    return again
 
 
 # -- deferred application: append now, apply in micro-batches ---------------------------------------------

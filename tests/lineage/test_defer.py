@@ -26,7 +26,7 @@ from lineage.models import ColumnEdge, Edge, Node, NodeTag, RawEvent, RunClaim
 from lineage.services import lineage_apply_pending, lineage_rebuild
 from lineage.tasks import lineage_apply_pending_task
 from portal.accounts.services import namespace_assign, user_ensure
-from portal.audit.models import AuditEntry
+from portal.audit.models import AuditEntry, AuditPending
 from tests.conftest import api_client, post_event
 from tests.factories import dataset, facet, model_output, run_event
 from tests.workers import KEY_PREFIX, broker_clear, broker_conf, broker_ready, worker_thread
@@ -231,12 +231,10 @@ def test_an_event_that_fails_to_apply_costs_the_others_nothing_and_waits_with_it
     assert Node.objects.filter(kind="job", name="poison").exists()
 
 
-@pytest.mark.django_db(transaction=True)
-def test_two_concurrent_events_cannot_both_take_a_run(no_worker: None) -> None:
-    """The second request's guard reads before the first commits; its claim then waits on the unique index and is
-    refused once the first commits (before the claims tables both were answered 201)."""
-    if connection.vendor != "postgresql":
-        pytest.skip("needs concurrent transactions")
+def claim_race(claimant_job: str, second_job: str) -> Any:
+    """A concurrent transaction takes the run's claim (for ``claimant_job``) after the guard of a request (for
+    ``second_job``) read it free: that request's claim then waits on the unique index and is read back once the
+    first commits. Returns the request's answer."""
     clients = _world()
     holding, release = threading.Event(), threading.Event()
     answers: dict[str, Any] = {}
@@ -244,7 +242,8 @@ def test_two_concurrent_events_cannot_both_take_a_run(no_worker: None) -> None:
     def first() -> None:  # a request that took the run and has not committed yet
         try:
             with transaction.atomic():
-                RunClaim.objects.create(run=ids.run_id(RUN), job=ids.job_id("team-a", "first"), job_namespace="team-a")
+                RunClaim.objects.create(run=ids.run_id(RUN), job=ids.job_id("team-a", claimant_job),
+                                        job_namespace="team-a")
                 holding.set()
                 release.wait(60)
         finally:
@@ -252,7 +251,7 @@ def test_two_concurrent_events_cannot_both_take_a_run(no_worker: None) -> None:
 
     def second() -> None:
         try:
-            answers["second"] = post_event(clients["a"], run_event(job="second", namespace="team-a", run_id=RUN))
+            answers["second"] = post_event(clients["a"], run_event(job=second_job, namespace="team-a", run_id=RUN))
         finally:
             connection.close()
 
@@ -272,12 +271,25 @@ def test_two_concurrent_events_cannot_both_take_a_run(no_worker: None) -> None:
     release.set()
     t1.join()
     t2.join()
-    r = answers["second"]
+    return answers["second"]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("sequencer", ["inline", "service"])  # service: one statement (services.events_append)
+def test_two_concurrent_events_cannot_both_take_a_run(no_worker: None, settings: Any, sequencer: str) -> None:
+    """The second request's guard reads before the first commits; its claim then waits on the unique index and is
+    refused once the first commits (before the claims tables both were answered 201)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs concurrent transactions")
+    settings.PORTAL_AUDIT_SEQUENCER = sequencer
+    r = claim_race("first", "second")
     assert r.status_code == 409, r.content
     assert r.json()["errors"][0]["field"] == "run.runId"
     assert not RawEvent.objects.filter(job_name="second").exists()
     assert RunClaim.objects.get(run=ids.run_id(RUN)).job == ids.job_id("team-a", "first")
-    assert AuditEntry.objects.filter(action="lineage.event_refused").count() == 1
+    entries = AuditPending if sequencer == "service" else AuditEntry
+    assert list(entries.objects.filter(action__startswith="lineage.").values_list("action", flat=True)) == [
+        "lineage.event_refused"]
 
 
 @pytest.mark.django_db(transaction=True)
