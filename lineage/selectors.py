@@ -17,7 +17,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Min, Q, QuerySet
+from django.utils import timezone
 
 from portal.accounts.models import NamespaceOwner, User
 from portal.accounts.selectors import namespace_visibility_q
@@ -938,8 +939,6 @@ def erasure_impact(*, sources: list[Node]) -> dict[str, Any]:
 
 # -- events waiting to be applied (services.lineage_apply_pending) ----------------------------------------
 def _pending_answer(qs: QuerySet[RawEvent]) -> dict[str, Any]:
-    from django.db.models import Count, Min
-
     agg = qs.aggregate(n=Count("id"), since=Min("received_at"))
     return {"events": agg["n"], "since": agg["since"]}
 
@@ -979,9 +978,6 @@ def pending_summary(*, user: User) -> dict[str, Any]:
     """The backlog of events waiting to be applied, as ``user`` may see it: everything for org-wide roles, else the
     events of jobs in namespaces the user may see (no dataset events: their namespace is not a column of the log).
     ``failed``: those that failed alone and wait for an operator (``manage.py lineage_apply_pending``)."""
-    from django.db.models import Count, Min
-    from django.utils import timezone
-
     qs = RawEvent.objects.filter(applied_at__isnull=True)
     if not user.sees_all_namespaces:
         qs = qs.exclude(job_namespace="").filter(namespace_visibility_q(user, field="job_namespace"))
