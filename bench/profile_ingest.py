@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import io
 import os
 import pstats
+import queue
+import random
 import sys
 import threading
 import time
@@ -120,31 +123,67 @@ def cpu_rounds(args: Any, stream: EventStream, client_new: Any) -> None:
         # a flag set on and off, or a check kept and replaced by one answering False
         toggled = (owner, attr, [True, False] if isinstance(original, bool) else [original, lambda *a, **k: False])
 
-    def post(bodies: list[bytes]) -> None:
+    def post_from(own: Any, bodies: list[bytes]) -> None:
         for body in bodies:
-            resp = client.post("/api/v1/lineage", body, content_type="application/json")
+            resp = own.post("/api/v1/lineage", body, content_type="application/json")
             if resp.status_code not in (200, 201):
                 raise RuntimeError(f"HTTP {resp.status_code}: {resp.content[:500]!r}")
 
+    # --single-threads > 1: that many threads kept for every round (each its client and connection, so no round
+    # pays for connecting), each posting its share of a round's bodies at once; they form groups.
+    feeds: list[queue.Queue[list[bytes] | None]] = [queue.Queue() for _ in range(args.single_threads)]
+    done: queue.Queue[BaseException | None] = queue.Queue()
+
+    def poster(feed: queue.Queue[list[bytes] | None]) -> None:
+        own = client_new()
+        try:
+            while (bodies := feed.get()) is not None:
+                try:
+                    post_from(own, bodies)
+                    done.put(None)
+                except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+                    done.put(exc)
+        finally:
+            connection.close()
+
+    posters = [threading.Thread(target=poster, args=(f,), daemon=True) for f in feeds[1:]]
+    for t in posters:
+        t.start()
+
+    def post(bodies: list[bytes]) -> None:
+        n = args.single_threads
+        for i, feed in enumerate(feeds[1:], start=1):
+            feed.put(bodies[i::n])
+        post_from(client, bodies[0::n])  # this thread is one of them
+        for _ in feeds[1:]:
+            if (exc := done.get()) is not None:
+                raise exc
+
     post(stream.take(100))  # warm-up
-    log(f"\n== POST /api/v1/lineage, {args.cpu_rounds} rounds of {args.round_size}, no profiler "
-        f"(code: {args.code or ROOT}; load {os.getloadavg()[0]:.1f}) ==")
+    log(f"\n== POST /api/v1/lineage, {args.cpu_rounds} rounds of {args.round_size} from {args.single_threads} "
+        f"thread(s), no profiler (code: {args.code or ROOT}; load {os.getloadavg()[0]:.1f}) ==")
     per: dict[str, list[float]] = defaultdict(list)
+    rng = random.Random(args.cpu_rounds)
+    order = [side for _ in range(args.cpu_rounds // 2 + 1) for side in rng.choice([(0, 1), (1, 0)])]
     for r in range(args.cpu_rounds):
         label = "-"
-        if toggled is not None:
-            setattr(toggled[0], toggled[1], toggled[2][r % 2])
-            label = f"{toggled[1]} {'on' if r % 2 == 0 else 'off'}"
+        if toggled is not None:  # pairs of rounds, on then off or off then on at random (so nothing periodic
+            state = order[r]      # sides with one of them)
+            setattr(toggled[0], toggled[1], toggled[2][state])
+            label = f"{toggled[1]} {'off' if state else 'on'}"
         bodies = stream.take(args.round_size)
+        gc.collect()  # a full collection falls outside the rounds, not in some of them
         w0, c0 = time.perf_counter(), time.process_time()
         post(bodies)
         cpu, wall = time.process_time() - c0, time.perf_counter() - w0
         per[label].append(1000 * cpu / len(bodies))
         log(f"  round {r + 1:2}  {label:24} CPU {1000 * cpu / len(bodies):.3f} ms/request, wall "
             f"{1000 * wall / len(bodies):.3f} ms/request, load {os.getloadavg()[0]:.1f}")
+    for feed in feeds[1:]:
+        feed.put(None)
     if toggled is not None:
-        on, off = per.values()
-        diffs = sorted(b - a for a, b in zip(on, off, strict=False))  # each round against the one after it
+        on, off = (per[f"{toggled[1]} {k}"] for k in ("on", "off"))
+        diffs = sorted(b - a for a, b in zip(on, off, strict=False))  # the two rounds of each pair, in run order
         log(f"  off - on, round pairs: median {diffs[len(diffs) // 2]:+.3f} ms/request, range {diffs[0]:+.3f} "
             f"to {diffs[-1]:+.3f} ({len(diffs)} pairs)")
         setattr(toggled[0], toggled[1], toggled[2][0])
@@ -155,11 +194,17 @@ def cpu_rounds(args: Any, stream: EventStream, client_new: Any) -> None:
     tally = SqlTally()
     bodies = stream.take(args.round_size)
     with connection.execute_wrapper(tally):
-        post(bodies)
-    log(f"  SQL statements per request (Django's cursor, one more round): "
+        post_from(client, bodies)  # from this thread: the wrapper sees this thread's connection only
+    log(f"  SQL statements per request (Django's cursor, one more round from one thread): "
         f"{sum(tally.count.values()) / len(bodies):.2f}")
     for key in sorted(tally.count, key=tally.count.get, reverse=True)[:10]:
         log(f"    {tally.count[key] / len(bodies):5.2f}  {key}")
+    if args.single_threads > 1:
+        from lineage.intake import intake_stats
+
+        st = intake_stats()
+        log(f"  groups (lineage/intake.py), all rounds: {st.groups:,} for {st.events:,} events, mean "
+            f"{st.events / max(st.groups, 1):.1f}, largest {st.largest}")
 
 
 def main() -> None:
