@@ -19,12 +19,14 @@ import pytest
 from celery import Celery, current_app
 from django.core.management import call_command
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from lineage import ids
 from lineage.models import ColumnEdge, Edge, Node, NodeTag, RawEvent, RunClaim
 from lineage.services import lineage_apply_pending, lineage_rebuild
 from lineage.tasks import lineage_apply_pending_task
+from portal.accounts.models import User
 from portal.accounts.services import namespace_assign, user_ensure
 from portal.audit.models import AuditEntry
 from tests.conftest import api_client, post_event
@@ -357,3 +359,26 @@ def test_a_run_and_job_whose_events_all_wait_answer_404_saying_so_to_readers_who
         assert (other.status_code, other.json()) == (404, never.json())
     lineage_apply_pending()
     assert reader.get(f"/api/v1/nodes/{ids.run_id(RUN)}").status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_micro_batch_reads_its_senders_with_its_claim_and_acts_for_each(no_worker: None) -> None:
+    """The senders come with the claimed events (one statement, not a lookup of its own); each sender's
+    de-identification marks are audited with that sender as actor, with the name the inline path records."""
+    clients = _world()
+    for who, ns, out in (("a", "team-a", "s3://a"), ("b", "team-b", "s3://b")):
+        ev = run_event(job="mask", namespace=ns, run_facets={"portalRun": facet(deidentifies=True)},
+                       outputs=[dataset(out, "masked")])
+        assert post_event(clients[who], ev).status_code == 201
+    with CaptureQueriesContext(connection) as queries:
+        assert lineage_apply_pending().applied == 2
+    assert not [q["sql"] for q in queries.captured_queries if 'FROM "accounts_user"' in q["sql"]]
+    actors = {(e.target_id, e.actor_id, e.actor_name) for e in AuditEntry.objects.filter(
+        action="lineage.classification_weakened")}
+    a, b = (User.objects.get(username=name) for name in ("svc-a", "svc-b"))
+    by_target = {t: actor for t, actor, _ in actors}
+    assert by_target[ids.dataset_id("s3://a", "masked")] == a.pk
+    assert by_target[ids.dataset_id("s3://b", "masked")] == b.pk
+    assert sorted(actor for t, actor, _ in actors if t.startswith("run:")) == sorted([a.pk, b.pk])
+    assert {name for _, _, name in actors} == {a.printed_name, b.printed_name}
+
