@@ -382,3 +382,23 @@ def test_a_micro_batch_reads_its_senders_with_its_claim_and_acts_for_each(no_wor
     assert sorted(actor for t, actor, _ in actors if t.startswith("run:")) == sorted([a.pk, b.pk])
     assert {name for _, _, name in actors} == {a.printed_name, b.printed_name}
 
+
+@pytest.mark.django_db
+def test_applying_one_waiting_event_takes_a_bounded_number_of_statements(no_worker: None) -> None:
+    """The fixed cost of a micro-batch (issue 19): 31 statements for this event before the senders came with the claim,
+    the receipt clamp became one statement, the state changes one insert and one read, and the reads edges one read
+    (PostgreSQL; bench/README.md, "Applier: fewer statements per micro-batch")."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the statement count is PostgreSQL's")
+    clients = _world()
+    ev = run_event(job="etl", namespace="team-a", run_id=RUN, event_type="START", time="2026-01-10T09:00:00Z",
+                   inputs=[dataset("s3://a", "raw")], outputs=[dataset("s3://a", "out")])
+    assert post_event(clients["a"], ev).status_code == 201
+    lineage_apply_pending()
+    assert post_event(clients["a"], run_event(job="etl", namespace="team-a", run_id=RUN, event_type="COMPLETE",
+                                              inputs=[dataset("s3://a", "raw")],
+                                              outputs=[dataset("s3://a", "out")])).status_code == 201
+    with CaptureQueriesContext(connection) as queries:
+        assert lineage_apply_pending(max_batches=1).applied == 1
+    sent = [q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]  # the test's transaction
+    assert len(sent) <= 24, "\n".join(q[:100] for q in sent)
