@@ -516,7 +516,8 @@ def main() -> None:
                    "<db>_portal, <db>_replay and <db>_bare (default %(default)s: one per run)")
     p.add_argument("--variant", action="append", default=[], metavar="SQL",
                    help="also replay, every round, on a copy where this statement ran first (e.g. a storage "
-                   "setting to try: 'ALTER TABLE lineage_node SET (fillfactor = 70)'); repeatable")
+                   "setting to try: 'ALTER TABLE lineage_node SET (fillfactor = 70)'; {db} names the copy, as in "
+                   "\"ALTER DATABASE {db} SET default_toast_compression = 'lz4'\"); repeatable")
     p.add_argument("--keep-db", action="store_true", help="do not drop the databases at the end")
     p.add_argument("--max-seconds", type=float, default=1200, help="overall time limit (default %(default)s)")
     args = p.parse_args()
@@ -562,7 +563,7 @@ def main() -> None:
                 for i, statement in enumerate(args.variant, 1):
                     clone(args.db, dbs[f"v{i}"])
                     with psycopg.connect(dsn(dbs[f"v{i}"]), autocommit=True) as conn:
-                        conn.execute(statement)
+                        conn.execute(statement.replace("{db}", dbs[f"v{i}"]))
                 log(f"\nround {r} (load {load()}):")
                 base.append(baseline_phase(dbs["portal"], rows[:n_warm], rows[n_warm:]))
                 log(phase_line(base[-1], None))
@@ -612,6 +613,10 @@ def main() -> None:
         log(f"  (v{i}) {statement[:60]:<60} {', '.join(f'{x.rate:,.0f}' for x in phases)} = "
             f"{', '.join(f'{q:.2f}' for q in ratios)} x; its backend CPU per event "
             f"{statistics.fmean(x.per_event_ms(x.pg_cpu) for x in phases):.3f} ms")
+        log("        backend CPU per batch by group, against (c): " + ", ".join(
+            f"{g} {statistics.fmean(x.group_cpu.get(g, 0.0) for x in phases) / n_batches * 1000:.1f} "
+            f"({statistics.fmean(x.group_cpu.get(g, 0.0) for x in replays) / n_batches * 1000:.1f}) ms"
+            for g in GROUPS if any(g in x.group_cpu for x in phases)))
     deltas = [(c.pg_cpu - b.pg_cpu) / n_batches * 1000 for c, b in zip(replays, bare, strict=True)]
     log(f"  change-marker triggers per round, (c) - (c') backend CPU: {', '.join(f'{d:+.1f}' for d in deltas)} ms "
         f"per batch of {size}")
