@@ -340,6 +340,8 @@ def replay_phase(label: str, db: str, captured: list[list[Stmt]], warm: int, eve
     phase = Phase(label, events, 0.0, 0.0)
     with psycopg.connect(dsn(db), cursor_factory=psycopg.ClientCursor) as conn, conn.cursor() as cur:
         pid = conn.info.backend_pid
+        conn.execute("SET TIME ZONE 'UTC'")  # as Django's session (settings.TIME_ZONE), whatever the server's default
+        conn.commit()
         py0 = 0.0
         for i, batch in enumerate(captured):
             timed = i >= warm
