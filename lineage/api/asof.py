@@ -3,6 +3,7 @@ detail then, Marquez's fold of the nodes then). The walks and the graph are in `
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.http import Http404
@@ -29,8 +30,14 @@ ASOF_PARAMETERS = [
 
 def asof_param(request: Request) -> asof.AsOf | None:
     """The request's ``asOf``/``asOfKind``, or None for the current graph. Bad values are a 400 naming them."""
-    at = query_datetime(request.query_params, "asOf")
-    kind = request.query_params.get("asOfKind")
+    return asof_from(request.query_params)
+
+
+def asof_from(params: Mapping[str, Any]) -> asof.AsOf | None:
+    """``asOf``/``asOfKind`` of query parameters (the API's, or a page's ``request.GET``), or None for the current
+    graph; a bad value is a ``FieldError`` naming it."""
+    at = query_datetime(params, "asOf")
+    kind = params.get("asOfKind")
     if kind is not None and kind not in asof.KINDS:
         raise FieldError("asOfKind", "must be received or event")
     if at is None:

@@ -18,9 +18,10 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from lineage import selectors
+from lineage import asof, selectors
 from lineage.api import GRAPH_DEFAULT_DEPTH, GRAPH_MAX_EXPAND
-from lineage.models import NodeKind
+from lineage.api.asof import asof_from
+from lineage.models import Node, NodeKind
 from portal.accounts import mfa
 from portal.accounts import services as account_services
 from portal.accounts.models import ApiToken, Role, User
@@ -29,6 +30,7 @@ from portal.audit.context import client_address
 from portal.evidence import selectors as evidence_selectors
 from portal.incidents import selectors as incident_selectors
 from portal.incidents import services as incident_services
+from portal.lib.errors import FieldError
 from portal.monitoring import selectors as monitoring_selectors
 from portal.reports.selectors import posture_overview
 
@@ -148,11 +150,27 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     })
 
 
+def _node_dropped(request: HttpRequest, node_id: str) -> Node | None:
+    """A node dropped since (an ``initial`` version replaced) that existed at the page's ``asOf``, as the API
+    answers it (``asof.nodes_get``: the reader's visibility, else None as for a node that never was). A moment
+    the page cannot read finds nothing: the 404 of now."""
+    try:
+        at = asof_from(request.GET)
+    except FieldError:
+        return None
+    if at is None:
+        return None
+    found = asof.nodes_get(user=request.user, node_ids=[node_id], at=at)
+    return found[0] if found else None
+
+
 @login_required
 def explore(request: HttpRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()
     node_id = request.GET.get("node", "")
     node = selectors.node_get(user=request.user, node_id=node_id) if node_id else None
+    if node_id and node is None:
+        node = _node_dropped(request, node_id)
     if node_id and node is None:
         raise Http404
     results = selectors.node_list(user=request.user, q=q).prefetch_related("tags")[:50] if q else []
