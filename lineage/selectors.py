@@ -17,7 +17,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 
 from portal.accounts.models import NamespaceOwner, User
 from portal.accounts.selectors import namespace_visibility_q
@@ -314,6 +314,16 @@ def walk_seeds(node: Node) -> list[int]:
     if node.kind in AGGREGATE_KINDS:
         seeds.extend(Node.objects.filter(parent=node).values_list("pk", flat=True)[: settings.LINEAGE_MAX_NODES])
     return seeds
+
+
+MEMBERS_SHOWN = 50
+
+
+def node_members(*, user: User, node: Node, limit: int = MEMBERS_SHOWN) -> QuerySet[Node]:
+    """The visible versions or runs of a dataset or job, newest by event time first (an untimed one last, ties to
+    the newer id), the first ``limit``. ``asof.members_newest`` orders and cuts the members of a moment alike."""
+    return (Node.objects.visible_to(user).filter(parent=node)
+            .order_by(F("event_time").desc(nulls_last=True), "-pk")[:limit])
 
 
 def node_get(*, user: User, node_id: str) -> Node | None:
