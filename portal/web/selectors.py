@@ -224,7 +224,7 @@ def node_page(*, user: User, node: Node) -> dict[str, Any]:
             ctx["deid_evidenced"] = bool(stops.deid_evidenced([node.pk]))
             ctx["deid_evidence_tags"] = sorted(stops.evidence_tags())
         ctx["history"] = list(lineage_selectors.run_events(run_uuid=node.name)
-                              .only("event_type", "event_time", "received_at", "warnings"))
+                              .only("event_type", "event_time", "received_at", "warnings", "applied_at"))
         ctx["inputs"] = [e.src for e in ctx["incoming"] if e.kind == "reads"]
         ctx["outputs"] = [e.dst for e in ctx["outgoing"] if e.kind == "writes"]
         ctx["commits"] = [e.src for e in ctx["incoming"] if e.kind == "built_from"]
