@@ -68,3 +68,26 @@ def test_the_page_after_signing_in_again_shows_the_result_id(chromium: Any, live
         screenshot(page, "reauth-continue")
     finally:
         context.close()
+
+
+def test_the_explorer_draws_a_node_dropped_since_as_of_a_moment_it_existed(chromium: Any, live_server: Any,
+                                                                           client: Client, alice: Any,
+                                                                           credit_ns_owned: str) -> None:
+    from tests.lineage.test_asof import _ingest
+    from tests.web.test_explore_asof import INITIAL
+
+    moments = _ingest()
+    client.force_login(alice)
+    context = chromium.new_context(viewport={"width": 1400, "height": 900}, base_url=live_server.url)
+    try:
+        context.add_cookies([{"name": c.key, "value": c.value, "url": live_server.url}
+                             for c in client.cookies.values()])
+        page = context.new_page()
+        # a link as the API takes the moment: with its zone and microseconds
+        page.goto(f"/lineage/explore/?node={quote(INITIAL, safe='')}&asOf={quote(moments[2].isoformat())}")
+        page.wait_for_selector(".gnode.root")
+        assert page.input_value("#as-of").startswith(moments[2].strftime("%Y-%m-%dT%H:%M:%S"))
+        assert not page.get_by_text("did not exist then").count()
+        screenshot(page, "explorer-dropped-node")
+    finally:
+        context.close()

@@ -42,6 +42,8 @@ def test_the_explorer_opens_a_node_dropped_since_as_of_a_moment_it_existed(
     config = json.loads(r.content.decode().split('id="explorer-config" type="application/json">')[1].split("<")[0])
     assert config["node"] == INITIAL
     assert "features" in r.content.decode() and "#initial" in r.content.decode()
+    assert 'id="dropped-note"' in r.content.decode() and 'id="as-of" name="asOf" type="datetime-local" step="1" ' \
+        f'value="{moments[2].replace(tzinfo=None).isoformat(timespec="milliseconds")}"' in r.content.decode()
     # the API the page draws from answers it as of then, too
     api = client.get(f"/api/v1/nodes/{quote(INITIAL, safe='')}/graph", {"asOf": then})
     assert api.status_code == 200
