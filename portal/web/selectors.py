@@ -208,7 +208,7 @@ def node_page(*, user: User, node: Node) -> dict[str, Any]:
                               for tag in sorted(set(cs.carries) | set(cs.influenced_by))]
     kind = node.kind
     if kind in ("dataset", "job"):
-        members = list(Node.objects.visible_to(user).filter(parent=node).order_by("-event_time", "-pk")[:EDGE_LIMIT])
+        members = list(lineage_selectors.node_members(user=user, node=node, limit=EDGE_LIMIT))
         ctx["members"] = members
         pks = [m.pk for m in members]
         if kind == "dataset":
