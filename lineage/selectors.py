@@ -17,7 +17,9 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import F, Q, QuerySet
+from django.db.models import Count, F, Min, Q, QuerySet
+from django.db.models.fields.json import KT
+from django.utils import timezone
 
 from portal.accounts.models import NamespaceOwner, User
 from portal.accounts.selectors import namespace_visibility_q
@@ -948,8 +950,6 @@ def erasure_impact(*, sources: list[Node]) -> dict[str, Any]:
 
 # -- events waiting to be applied (services.lineage_apply_pending) ----------------------------------------
 def _pending_answer(qs: QuerySet[RawEvent]) -> dict[str, Any]:
-    from django.db.models import Count, Min
-
     agg = qs.aggregate(n=Count("id"), since=Min("received_at"))
     return {"events": agg["n"], "since": agg["since"]}
 
@@ -991,10 +991,6 @@ def pending_summary(*, user: User) -> dict[str, Any]:
     (a dataset event has no job: its namespace, not a column of the log, is read from the payload's
     ``dataset.namespace``, a JSON key both databases extract; the waiting rows are few, by a partial index).
     ``failed``: those that failed alone and wait for an operator (``manage.py lineage_apply_pending``)."""
-    from django.db.models import Count, Min
-    from django.db.models.fields.json import KT
-    from django.utils import timezone
-
     qs = RawEvent.objects.filter(applied_at__isnull=True)
     if not user.sees_all_namespaces:
         jobs = ~Q(job_namespace="") & namespace_visibility_q(user, field="job_namespace")
