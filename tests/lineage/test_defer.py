@@ -390,3 +390,24 @@ def test_applying_one_waiting_event_takes_a_bounded_number_of_statements(no_work
         assert lineage_apply_pending(max_batches=1).applied == 1
     sent = [q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]  # the test's transaction
     assert len(sent) <= 24, "\n".join(q[:100] for q in sent)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_retrying_failed_events_applies_those_that_now_pass_and_keeps_the_others_waiting(no_worker: None,
+                                                                                       poison: Poison) -> None:
+    """``--retry-failed``'s pass: each failed event alone, oldest first, before what waits normally; one that still
+    fails keeps waiting with its error (pins the behaviour the separate retry pass keeps)."""
+    clients = _world()
+    for job in ("poison", "ok1"):
+        assert post_event(clients["a"], run_event(job=job, namespace="team-a")).status_code == 201
+    with poison(table="lineage_node", column="name"):
+        assert (lineage_apply_pending().applied, RawEvent.objects.exclude(apply_error="").count()) == (1, 1)
+        assert post_event(clients["a"], run_event(job="ok2", namespace="team-a")).status_code == 201
+        count = lineage_apply_pending(retry_failed=True)
+        assert (count.applied, count.failed) == (1, 1)  # ok2 applied, poison failed again
+        assert RawEvent.objects.get(job_name="poison").applied_at is None
+    count = lineage_apply_pending(retry_failed=True)
+    assert (count.applied, count.failed) == (1, 0)
+    assert not RawEvent.objects.filter(applied_at__isnull=True).exists()
+    assert RawEvent.objects.get(job_name="poison").apply_error == ""
+    assert sorted(Node.objects.filter(kind="job").values_list("name", flat=True)) == ["ok1", "ok2", "poison"]
