@@ -20,7 +20,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import re
 import time as _time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -136,6 +138,18 @@ _PG_MOVE = f"""WITH chained AS (SELECT * FROM unnest(%s::bigint[], %s::bigint[],
     INSERT INTO audit_auditentry ({", ".join(ENTRY_COLUMNS)}) SELECT * FROM moved ORDER BY seq"""  # noqa: S608
 
 
+_PLAIN = re.compile(r"[0-9a-f]*")
+
+
+def _array(values: Iterable[Any]) -> str | list[str]:
+    """An array parameter: the literal itself when every value is an integer or hex digits (ids, sequence
+    numbers, hashes: nothing to quote), which the driver sends as one string instead of quoting each element."""
+    items = [str(v) for v in values]
+    if _PLAIN.fullmatch("".join(items)) and all(items):
+        return "{" + ",".join(items) + "}"
+    return items
+
+
 def _integrate(limit: int) -> tuple[int, int, str]:
     """``integrate``, also giving the chain's new head (seq, entry_hash); (0, -1, "") when nothing was pending."""
     pg = connection.vendor == "postgresql"
@@ -153,8 +167,8 @@ def _integrate(limit: int) -> tuple[int, int, str]:
             return 0, -1, ""
         seq, prev, out = _chain(taken, pg)
         if pg:
-            cur.execute(_PG_MOVE, [[r[0] for r in out], [r[1] for r in out], [r[-2] for r in out],
-                                   [r[-1] for r in out]])
+            cur.execute(_PG_MOVE, [_array(r[0] for r in out), _array(r[1] for r in out),
+                                   _array(r[-2] for r in out), _array(r[-1] for r in out)])
             if cur.rowcount != len(out):  # a pending row vanished under the lock: never leave a gap in seq
                 raise RuntimeError(f"audit sequencer: {len(out)} pending entries read, {cur.rowcount} moved")
     if not pg:

@@ -147,3 +147,10 @@ def test_the_sequencer_refuses_to_sign_over_an_entry_rewritten_below_the_last_ch
     with pytest.raises(SequencerRefused, match="tree size 40"):
         sequencer_step()
     assert AuditPending.objects.count() == 5
+
+
+def test_array_parameters_are_literals_only_when_nothing_needs_quoting() -> None:
+    assert sequencer._array([3, 14, 15]) == "{3,14,15}"
+    assert sequencer._array(["ab" * 32, "0" * 64]) == "{" + "ab" * 32 + "," + "0" * 64 + "}"
+    assert sequencer._array(["ab", "c,d"]) == ["ab", "c,d"]
+    assert sequencer._array(["ab", ""]) == ["ab", ""]
