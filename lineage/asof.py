@@ -391,6 +391,23 @@ def members_of(parents: list[int], at: AsOf) -> list[tuple[int, int]]:
     return rows
 
 
+def members_newest(parent: int, at: AsOf, limit: int) -> list[int]:
+    """The members of ``parent`` as of then, ordered and cut as ``selectors.node_members`` orders the live ones:
+    newest event time first (an untimed one last, ties to the newer id), the first ``limit``. A dropped member's
+    event time is its ``event_from`` (the only one kept of it)."""
+    cond, live = _live(at)
+    rows = f"SELECT id, event_time AS t FROM lineage_node WHERE {cond} AND parent_id = %s"  # noqa: S608
+    params = [*live, parent]
+    if at.kind == "received":
+        rows += (" UNION ALL SELECT id, event_from FROM lineage_noderetired WHERE created_at <= %s AND "
+                 "retired_at > %s AND parent_id = %s")
+        params += [_dt(at.at), _dt(at.at), parent]
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT id FROM ({rows}) m ORDER BY t IS NULL, t DESC, id DESC LIMIT %s",  # noqa: S608
+                    [*params, limit])
+        return [pk for (pk,) in cur.fetchall()]
+
+
 def walk_seeds(node: Node, at: AsOf) -> list[int]:
     """As ``selectors.walk_seeds``, with the members of that time."""
     if node.kind not in AGGREGATE_KINDS:

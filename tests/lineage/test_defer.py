@@ -29,6 +29,7 @@ from portal.accounts.services import namespace_assign, user_ensure
 from portal.audit.models import AuditEntry
 from tests.conftest import api_client, post_event
 from tests.factories import dataset, facet, model_output, run_event
+from tests.lineage.conftest import Poison
 from tests.workers import KEY_PREFIX, broker_clear, broker_conf, broker_ready, worker_thread
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "openlineage" / "events"
@@ -201,31 +202,18 @@ def test_rebuild_after_deferred_ingestion_equals_the_graph(no_worker: None) -> N
 
 
 @pytest.mark.django_db(transaction=True)
-def test_an_event_that_fails_to_apply_costs_the_others_nothing_and_waits_with_its_error(no_worker: None) -> None:
-    if connection.vendor != "postgresql":
-        pytest.skip("the poisoning trigger is PL/pgSQL")
+def test_an_event_that_fails_to_apply_costs_the_others_nothing_and_waits_with_its_error(no_worker: None,
+                                                                                      poison: Poison) -> None:
     clients = _world()
     for job in ("ok1", "poison", "ok2"):
         assert post_event(clients["a"], run_event(job=job, namespace="team-a")).status_code == 201
-    with connection.cursor() as cur:
-        cur.execute("""
-            CREATE FUNCTION test_poison() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN
-              IF NEW.name = 'poison' THEN RAISE EXCEPTION 'poisoned event'; END IF;
-              RETURN NEW;
-            END $$;
-            CREATE TRIGGER test_poison BEFORE INSERT ON lineage_node FOR EACH ROW EXECUTE FUNCTION test_poison();
-        """)
-    try:
+    with poison(table="lineage_node", column="name"):
         count = lineage_apply_pending()
         assert (count.applied, count.failed) == (2, 1)
         assert sorted(Node.objects.filter(kind="job").values_list("name", flat=True)) == ["ok1", "ok2"]
         failed = RawEvent.objects.get(job_name="poison")
         assert failed.applied_at is None and "poisoned event" in failed.apply_error
         assert lineage_apply_pending().applied == 0  # not retried in a loop
-    finally:
-        with connection.cursor() as cur:
-            cur.execute("DROP TRIGGER test_poison ON lineage_node; DROP FUNCTION test_poison()")
     call_command("lineage_apply_pending", "--retry-failed")
     assert RawEvent.objects.get(job_name="poison").applied_at is not None
     assert Node.objects.filter(kind="job", name="poison").exists()
