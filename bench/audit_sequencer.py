@@ -26,7 +26,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from bench._common import cpu_seconds, log, machine_line, migrate, portal_env, recreate_database  # noqa: E402
+from bench._common import (  # noqa: E402
+    cpu_seconds,
+    drop_database,
+    log,
+    machine_line,
+    migrate,
+    portal_env,
+    recreate_database,
+)
 
 
 def _setup(db: str) -> None:
@@ -91,11 +99,11 @@ class Meter:
 
 
 def _line(label: str, n: int, steps: int, cpu: float, pg: float, wall: float, stmts: int) -> None:
-    per = max(n, 1)
-    log(f"  {label:<7} {n:>6} entries in {steps:>4} steps: process CPU {cpu * 1000 / per:7.3f} ms/entry "
-        f"({cpu * 1000 / max(steps, 1):7.2f} ms/step), PostgreSQL backend {pg * 1000 / per:7.3f} ms/entry "
-        f"({pg * 1000 / max(steps, 1):6.2f} ms/step), wall {wall * 1000 / max(steps, 1):7.2f} ms/step, "
-        f"{stmts / max(steps, 1):5.1f} statements/step")
+    per, k = max(n, 1), max(steps, 1)
+    entry = (f" ({cpu * 1000 / per:.3f} ms/entry)", f" ({pg * 1000 / per:.3f} ms/entry)") if n else ("", "")
+    log(f"  {label:<7} {n:>6} entries in {steps:>4} steps, per step: process CPU {cpu * 1000 / k:7.2f} ms{entry[0]}, "
+        f"PostgreSQL backend {pg * 1000 / k:6.2f} ms{entry[1]}, wall {wall * 1000 / k:7.2f} ms, "
+        f"{stmts / k:5.1f} statements")
 
 
 def main() -> None:
@@ -106,6 +114,7 @@ def main() -> None:
     ap.add_argument("--per-step", type=int, default=120, help="steady: entries appended before each step")
     ap.add_argument("--idle", type=int, default=200, help="idle: steps with nothing pending")
     ap.add_argument("--rounds", type=int, default=2, help="repeat the three shapes (the chain keeps growing)")
+    ap.add_argument("--keep-db", action="store_true", help="do not drop the database at the end")
     args = ap.parse_args()
     recreate_database(args.db)
     migrate(args.db)
@@ -148,6 +157,9 @@ def main() -> None:
     connection.close()
     v = audit_verify()
     log(f"verify: {v.message[:60]}")
+    connection.close()
+    if not args.keep_db:
+        drop_database(args.db)
     if not v.ok:
         sys.exit(1)
 
