@@ -10,6 +10,8 @@ prints the top functions.
         # deferred single events: the requests without the applier, then the applier alone
     .venv/bin/python bench/profile_ingest.py --batches 0 --broker redis://127.0.0.1:6379/7 --cpu-rounds 8
         # no profiler: CPU per single-event request (time.process_time) in rounds of --round-size
+    .venv/bin/python bench/profile_ingest.py --batches 0 --broker redis://127.0.0.1:6379/7 --apply-sizes 1,30,100
+        # statements by phase, CPU and wall time per micro-batch of 1, 30 and 100 events (no profiler)
 """
 
 from __future__ import annotations
@@ -33,14 +35,19 @@ from ingest import EventStream, Pool
 
 
 class SqlTally:
-    """A Django execute wrapper that counts statements and their wall time, grouped by their first words."""
+    """A Django execute wrapper that counts statements and their wall time, grouped by their first words (with
+    ``by_phase``: by the project function that sent them, ``module.function:line``, and their first two words)."""
 
-    def __init__(self) -> None:
+    def __init__(self, by_phase: bool = False) -> None:
         self.count: dict[str, int] = defaultdict(int)
+        self.copies: dict[str, int] = defaultdict(int)
         self.seconds: dict[str, float] = defaultdict(float)
+        self.by_phase = by_phase
 
     def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-        key = " ".join(sql.split()[:4])[:60] + (" [many]" if many else "")
+        words = sql.split()
+        key = (_phase() + "  " + " ".join(words[:2])[:40]) if self.by_phase else " ".join(words[:4])[:60]
+        key += " [many]" if many else ""
         t0 = time.perf_counter()
         try:
             return execute(sql, params, many, context)
@@ -54,6 +61,70 @@ class SqlTally:
             f"({100 * total / wall:.0f}%; includes the server's work and the round trip)")
         for key in sorted(self.seconds, key=self.seconds.get, reverse=True)[:10]:
             log(f"    {self.seconds[key]:7.3f}s {self.count[key]:7,}x  {key}")
+
+
+_OWN = (os.sep + "lineage" + os.sep, os.sep + "portal" + os.sep)
+
+
+def _phase() -> str:
+    """The innermost project frame outside ``portal/lib`` that led to this statement: ``module.function:line``."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if any(d in name for d in _OWN) and os.sep + "lib" + os.sep not in name and ".venv" not in name:
+            module = os.path.splitext(os.path.basename(name))[0]
+            return f"{module}.{frame.f_code.co_name}:{frame.f_lineno}"
+        frame = frame.f_back
+    return "?"
+
+
+def apply_sizes(sizes: list[int], rounds: int) -> None:
+    """Apply the waiting events ``rounds`` micro-batches of each size (``lineage_apply_pending(max_batches=1)``, as
+    the ingest worker's loop takes them), without a profiler: statements per batch by phase, and the process's CPU
+    (``time.process_time``) and wall time per batch."""
+    from django.db import connection
+
+    from lineage.services import lineage_apply_pending
+    from portal.lib import sql
+
+    copy = sql._copy
+
+    def counted_copy(cur: Any, stage: str, columns: Any, rows: Any) -> None:  # COPY bypasses the execute wrapper
+        key = _phase() + "  COPY"
+        t0 = time.perf_counter()
+        try:
+            copy(cur, stage, columns, rows)
+        finally:
+            tally.copies[key] += 1
+            tally.seconds[key] += time.perf_counter() - t0
+
+    sql._copy = counted_copy
+    for size in sizes:
+        tally = SqlTally(by_phase=True)
+        cpu: list[float] = []
+        wall: list[float] = []
+        applied = 0
+        with connection.execute_wrapper(tally):
+            for _ in range(rounds):
+                c0, w0 = time.process_time(), time.perf_counter()
+                count = lineage_apply_pending(batch_size=size, max_batches=1)
+                cpu.append(time.process_time() - c0)
+                wall.append(time.perf_counter() - w0)
+                applied += count.applied
+        n = sum(tally.count.values())
+        copies = sum(tally.copies.values())
+        cpu.sort()
+        wall.sort()
+        log(f"\n== micro-batches of {size}: {rounds} batches, {applied} events; {n / rounds:.1f} statements and "
+            f"{copies / rounds:.1f} COPY per batch; "
+            f"CPU per batch median {1000 * cpu[len(cpu) // 2]:.1f} ms (min {1000 * cpu[0]:.1f}, max "
+            f"{1000 * cpu[-1]:.1f}), {1000 * sum(cpu) / max(applied, 1):.2f} ms per event; wall median "
+            f"{1000 * wall[len(wall) // 2]:.1f} ms; SQL {1000 * sum(tally.seconds.values()) / rounds:.1f} ms per "
+            f"batch (COPY included; statements exclude COPY, BEGIN and COMMIT) ==")
+        for key in sorted(tally.seconds):
+            n_key = tally.count.get(key) or tally.copies.get(key, 0)
+            log(f"    {n_key / rounds:5.1f}  {1000 * tally.seconds[key] / rounds:6.1f} ms  {key}")
+    sql._copy = copy
 
 
 def profile(label: str, fn: Any, top: int, dump: str = "", threads: int = 1) -> None:
@@ -232,9 +303,13 @@ def main() -> None:
     p.add_argument("--round-size", type=int, default=300)
     p.add_argument("--toggle", default="", help="with --cpu-rounds: MODULE:ATTR or MODULE:OBJECT.ATTR (e.g. "
                    "django.conf:settings.LINEAGE_INGEST_GROUP): a flag set on and off, or a function kept and "
-                   "replaced by one answering False, in alternate rounds (A/B in one process)")
+                   "replaced by one answering False, in pairs of rounds in random order (A/B in one process)")
     p.add_argument("--code", default="", help="import the portal from this checkout instead of this script's (the "
                    "same measurement of another version; migrations still run from this one)")
+    p.add_argument("--apply-sizes", default="", help="with --broker: first apply the waiting events in micro-batches "
+                   "of these sizes (comma-separated, e.g. 1,30,100), --apply-rounds batches each, without a profiler: "
+                   "statements per batch by phase, CPU and wall time per batch")
+    p.add_argument("--apply-rounds", type=int, default=5)
     args = p.parse_args()
 
     recreate_database(args.db)
@@ -290,9 +365,11 @@ def main() -> None:
                     args.top, args.pstats)
         if args.cpu_rounds:
             cpu_rounds(args, stream, lambda: Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Bearer {token}"))
-            return
-        profile("POST /api/v1/lineage (one event per request)", singles, args.top, args.single_pstats,
-                threads=args.single_threads)
+        else:
+            profile("POST /api/v1/lineage (one event per request)", singles, args.top, args.single_pstats,
+                    threads=args.single_threads)
+        if args.broker and args.apply_sizes:
+            apply_sizes([int(n) for n in args.apply_sizes.split(",")], args.apply_rounds)
         if args.broker and args.apply_batch:
             from lineage.services import lineage_apply_pending
 

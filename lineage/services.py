@@ -705,9 +705,31 @@ class ApplyCount:
 
 
 _PENDING_COLUMNS = ("id", "body", "payload", "ignored_inputs", "received_at", "received_by_id")
+# The sender's whole row, read with the claim (a LEFT JOIN; only the raw events are locked): ``in_bulk`` read it in
+# a statement of its own every micro-batch.
+_SENDER_FIELDS = tuple(f.attname for f in User._meta.concrete_fields)
+_SENDER_COLUMNS = tuple(f"received_by__{name}" for name in _SENDER_FIELDS)
+
+Pending = list[tuple[int, int | None, ParsedEvent]]
 
 
-def _pending_events(rows: list[tuple[Any, ...]]) -> list[tuple[int, int | None, ParsedEvent]]:
+def _pending_claim(qs: Any, limit: int | None = None) -> tuple[list[tuple[Any, ...]], dict[int, User]]:
+    """Lock the waiting raw events of ``qs`` (``FOR UPDATE SKIP LOCKED``, oldest first, at most ``limit``) and read
+    them with their senders in one statement: their ``_PENDING_COLUMNS`` (for ``_pending_events``), and sender id ->
+    User."""
+    qs = qs.select_for_update(skip_locked=True, of=("self",)).order_by("id")
+    qs = qs.values_list(*_PENDING_COLUMNS, *_SENDER_COLUMNS)
+    rows = list(qs[:limit] if limit is not None else qs)
+    users: dict[int, User] = {}
+    width = len(_PENDING_COLUMNS)
+    for row in rows:
+        sender = row[width - 1]
+        if sender is not None and sender not in users:
+            users[sender] = User.from_db(connection.alias, _SENDER_FIELDS, row[width:])
+    return [row[:width] for row in rows], users
+
+
+def _pending_events(rows: list[tuple[Any, ...]]) -> Pending:
     """(raw id, sender id, event) parsed again from the bytes received, what was ignored then ignored again."""
     out = []
     for pk, body, payload, ignored, received, sender in rows:
@@ -718,11 +740,12 @@ def _pending_events(rows: list[tuple[Any, ...]]) -> list[tuple[int, int | None, 
     return out
 
 
-def _apply_events(events: list[tuple[int, int | None, ParsedEvent]], users: dict[int, User]) -> None:
+def _apply_events(events: Pending, users: dict[int, User]) -> None:
     """Apply waiting events in the caller's transaction and mark them applied.
 
     Consecutive events of one sender are one delta (hooks and audit entries act for that sender). The receipt clock
-    (as of a time, ``asof.py``) reads each delta at the latest receipt time among its events, as a rebuild does."""
+    (as of a time, ``asof.py``) reads each delta at the latest receipt time among its events, as a rebuild does.
+    ``applied_at`` is stamped last, just before the commit: the apply lag (``bench/ingest.py``) is measured by it."""
     start = 0
     while start < len(events):
         sender = events[start][1]
@@ -739,7 +762,8 @@ def _apply_events(events: list[tuple[int, int | None, ParsedEvent]], users: dict
         _governance_apply(planner.delta.governance, by)
         audit_record_many(actor=by, changes=weakened)
         start = end
-    RawEvent.objects.filter(pk__in=[pk for pk, _, _ in events]).update(applied_at=timezone.now(), apply_error="")
+    RawEvent.objects.filter(pk__in_array=[pk for pk, _, _ in events]).update(applied_at=timezone.now(),
+                                                                             apply_error="")
 
 
 def lineage_apply_pending(*, batch_size: int | None = None, retry_failed: bool = False,
@@ -748,58 +772,53 @@ def lineage_apply_pending(*, batch_size: int | None = None, retry_failed: bool =
 
     Rows are claimed with ``FOR UPDATE SKIP LOCKED``, so appliers running at once share the work. A micro-batch
     that fails is applied again one event per transaction; an event that fails alone keeps waiting with its error
-    in ``apply_error`` and is skipped from then on (``retry_failed``: retried once now, as
-    ``manage.py lineage_apply_pending --retry-failed`` does).
+    in ``apply_error`` and is skipped from then on (``retry_failed``: first each of those is retried once, alone,
+    as ``manage.py lineage_apply_pending --retry-failed`` does).
     """
     size = batch_size or settings.LINEAGE_APPLY_BATCH
     count = ApplyCount()
-    retry_ids: list[int] = list(RawEvent.objects.filter(applied_at__isnull=True).exclude(apply_error="")
-                                .order_by("id").values_list("id", flat=True)) if retry_failed else []
+    if retry_failed:
+        failed = RawEvent.objects.filter(applied_at__isnull=True).exclude(apply_error="")
+        _apply_each(list(failed.order_by("id").values_list("id", flat=True)), count)
+    waiting = RawEvent.objects.filter(applied_at__isnull=True, apply_error="")
     while max_batches is None or count.batches < max_batches:
-        ids_: list[int] = []
+        claimed: list[int] = []
         try:
             with transaction.atomic():
-                qs = RawEvent.objects.filter(applied_at__isnull=True)
-                qs = qs.filter(pk__in=retry_ids[:size]) if retry_ids else qs.filter(apply_error="")
-                qs = qs.select_for_update(skip_locked=True).order_by("id")
-                rows = list(qs.values_list(*_PENDING_COLUMNS)[:size])
+                rows, users = _pending_claim(waiting, size)
                 if not rows:
-                    if retry_ids:
-                        del retry_ids[:size]
-                        continue
                     break
-                ids_ = [r[0] for r in rows]
-                del retry_ids[:size]
-                events = _pending_events(rows)
-                _apply_events(events, _senders(events))
-            count.applied += len(rows)
+                claimed = [row[0] for row in rows]
+                _apply_events(_pending_events(rows), users)
+            count.applied += len(claimed)
             count.batches += 1
         except Exception:  # noqa: BLE001 - one bad event must not hold the others back
-            if not ids_:
+            if not claimed:
                 raise
-            count.batches += 1
-            for pk in ids_:
-                if _apply_one(pk):
-                    count.applied += 1
-                else:
-                    count.failed += 1
+            _apply_each(claimed, count)
     return count
 
 
-def _senders(events: list[tuple[int, int | None, ParsedEvent]]) -> dict[int, User]:
-    wanted = {s for _, s, _ in events if s is not None}
-    return User.objects.in_bulk(list(wanted)) if wanted else {}
+def _apply_each(pks: list[int], count: ApplyCount) -> None:
+    """Apply each of ``pks`` alone (``_apply_one``), counted as one batch."""
+    count.batches += 1
+    for pk in pks:
+        done = _apply_one(pk)
+        if done:
+            count.applied += 1
+        elif done is not None:
+            count.failed += 1
 
 
-def _apply_one(pk: int) -> bool:
-    """Apply one waiting event in its own transaction; on failure record why (it then waits for an operator)."""
+def _apply_one(pk: int) -> bool | None:
+    """Apply one waiting event in its own transaction; on failure record why (it then waits for an operator).
+    True once applied, False when it failed, None when it no longer waits (or another applier holds it)."""
     try:
         with transaction.atomic():
-            rows = list(RawEvent.objects.filter(pk=pk, applied_at__isnull=True).select_for_update(skip_locked=True)
-                        .values_list(*_PENDING_COLUMNS))
-            if rows:
-                events = _pending_events(rows)
-                _apply_events(events, _senders(events))
+            rows, users = _pending_claim(RawEvent.objects.filter(pk=pk, applied_at__isnull=True))
+            if not rows:
+                return None
+            _apply_events(_pending_events(rows), users)
         return True
     except Exception as exc:  # noqa: BLE001 - recorded on the event
         error = f"{type(exc).__name__}: {exc}"[:2000]

@@ -208,7 +208,7 @@ def node_page(*, user: User, node: Node) -> dict[str, Any]:
                               for tag in sorted(set(cs.carries) | set(cs.influenced_by))]
     kind = node.kind
     if kind in ("dataset", "job"):
-        members = list(Node.objects.visible_to(user).filter(parent=node).order_by("-event_time", "-pk")[:EDGE_LIMIT])
+        members = list(lineage_selectors.node_members(user=user, node=node, limit=EDGE_LIMIT))
         ctx["members"] = members
         pks = [m.pk for m in members]
         if kind == "dataset":
@@ -224,7 +224,7 @@ def node_page(*, user: User, node: Node) -> dict[str, Any]:
             ctx["deid_evidenced"] = bool(stops.deid_evidenced([node.pk]))
             ctx["deid_evidence_tags"] = sorted(stops.evidence_tags())
         ctx["history"] = list(lineage_selectors.run_events(run_uuid=node.name)
-                              .only("event_type", "event_time", "received_at", "warnings"))
+                              .only("event_type", "event_time", "received_at", "warnings", "applied_at"))
         ctx["inputs"] = [e.src for e in ctx["incoming"] if e.kind == "reads"]
         ctx["outputs"] = [e.dst for e in ctx["outgoing"] if e.kind == "writes"]
         ctx["commits"] = [e.src for e in ctx["incoming"] if e.kind == "built_from"]
