@@ -89,5 +89,12 @@ def test_the_explorer_draws_a_node_dropped_since_as_of_a_moment_it_existed(chrom
         assert page.input_value("#as-of").startswith(moments[2].strftime("%Y-%m-%dT%H:%M:%S"))
         assert not page.get_by_text("did not exist then").count()
         screenshot(page, "explorer-dropped-node")
+        # its page, as of the same moment: what is known of it, not a 404
+        # its details as of then (they were "Not found": asked as of now), and its page as of then (a 404)
+        page.locator(".gnode.root").click()
+        page.get_by_role("link", name="Open page").click()
+        page.wait_for_selector("#dropped-note")
+        assert "asOf=" in page.url and "replaced" in page.inner_text("#dropped-note")
+        screenshot(page, "node-dropped")
     finally:
         context.close()

@@ -78,7 +78,13 @@
     return e;
   }
   function nodeUrl(id) { return cfg.nodeApi + encodeURIComponent(id); }
-  function pageUrl(id) { return cfg.nodePage + encodeURIComponent(id); }
+  // As of a time a node's details and its page are asked as of then too: a node dropped since has them only so
+  // (a live node's page shows it as it is now).
+  function asOfQuery() {
+    if (!asOfInput || !asOfInput.value) { return ""; }
+    return "?" + new URLSearchParams({ asOf: asOfInput.value, asOfKind: asOfKindInput.value }).toString();
+  }
+  function pageUrl(id) { return cfg.nodePage + encodeURIComponent(id) + asOfQuery(); }
   function exploreUrl(id) { return cfg.explorePage + "?node=" + encodeURIComponent(id); }
   function shorten(text, n) { return text.length > n ? text.slice(0, n - 1) + "…" : text; }
   // Long names lose their middle, not their end: "readmission_monthly.train_model" keeps both the pipeline
@@ -671,7 +677,7 @@
     panelHint.hidden = true;
     while (panelBody.firstChild) { panelBody.removeChild(panelBody.firstChild); }
     panelBody.appendChild(h("p", "Loading…", "muted"));
-    getJSON(nodeUrl(id)).then(function (d) { if (state.selected === id) { renderPanel(d, n); } })
+    getJSON(nodeUrl(id) + asOfQuery()).then(function (d) { if (state.selected === id) { renderPanel(d, n); } })
       .catch(function (err) { panelBody.textContent = "Could not load the details: " + err.message; });
   }
 
