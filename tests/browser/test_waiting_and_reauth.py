@@ -96,5 +96,12 @@ def test_the_explorer_draws_a_node_dropped_since_as_of_a_moment_it_existed(chrom
         page.wait_for_selector("#dropped-note")
         assert "asOf=" in page.url and "replaced" in page.inner_text("#dropped-note")
         screenshot(page, "node-dropped")
+        # explored on from a neighbour, the graph stays as of then: the dropped node is drawn again, not the 404
+        page.go_back()
+        page.wait_for_selector(".gnode.root")
+        page.locator(".gnode", has_text="report · ").first.click()
+        page.get_by_role("link", name="Start here").click()
+        page.wait_for_selector(".gnode.root")
+        assert "asOf=" in page.url and page.locator(".gnode", has_text="#initial").count() == 1
     finally:
         context.close()

@@ -85,7 +85,11 @@
     return "?" + new URLSearchParams({ asOf: asOfInput.value, asOfKind: asOfKindInput.value }).toString();
   }
   function pageUrl(id) { return cfg.nodePage + encodeURIComponent(id) + asOfQuery(); }
-  function exploreUrl(id) { return cfg.explorePage + "?node=" + encodeURIComponent(id); }
+  // Explored on from here, the graph stays as of the same moment (a node dropped since is found only so).
+  function exploreUrl(id) {
+    var q = asOfQuery();
+    return cfg.explorePage + "?node=" + encodeURIComponent(id) + (q ? "&" + q.slice(1) : "");
+  }
   function shorten(text, n) { return text.length > n ? text.slice(0, n - 1) + "…" : text; }
   // Long names lose their middle, not their end: "readmission_monthly.train_model" keeps both the pipeline
   // and the step ("readmiss…train_model"), and a version suffix stays readable.
