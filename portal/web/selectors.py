@@ -14,7 +14,7 @@ from django.utils import timezone
 from lineage import selectors as lineage_selectors
 from lineage import stops
 from lineage.column_selectors import column_sensitivity
-from lineage.models import SENSITIVE_TAGS, Edge, Node, NodeKind, NodeTag
+from lineage.models import SENSITIVE_TAGS, Edge, Node, NodeKind, NodeRetired, NodeTag
 from lineage.redaction import redact_for
 from portal.accounts.models import NamespaceOwner, User
 from portal.accounts.permissions import AUDIT_ROLES, has_role
@@ -189,6 +189,15 @@ def approving_release(*, deployment: Node) -> Release | None:
                                    environment=deployment.environment)
             .filter(Q(state=Release.State.APPROVED) | Q(state=Release.State.SUPERSEDED, approved_at__isnull=False))
             .order_by("-approved_at").first())
+
+
+def dropped_node_page(*, user: User, node: Node) -> dict[str, Any]:
+    """What is known of a node dropped since (an ``initial`` version replaced), as ``asof.nodes_get`` found it for
+    ``user``: its row as it was when dropped, when it was replaced, and its parent if the reader may see it. No
+    facets, attributes, tags or edges are kept of it: the explorer as of then draws its edges."""
+    return {"node": node, "dropped": True,
+            "retired_at": NodeRetired.objects.filter(pk=node.pk).values_list("retired_at", flat=True).first(),
+            "parent": Node.objects.visible_to(user).filter(pk=node.parent_id).first() if node.parent_id else None}
 
 
 def node_page(*, user: User, node: Node) -> dict[str, Any]:

@@ -6,6 +6,7 @@ import math
 from collections.abc import Callable
 from datetime import UTC
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
@@ -218,9 +219,20 @@ def explore(request: HttpRequest) -> HttpResponse:
 @login_required
 def node_detail(request: HttpRequest, node_id: str) -> HttpResponse:
     node = selectors.node_get(user=request.user, node_id=node_id)
+    # asked as of a time (the explorer's link as of then): the explorer as of that moment, one link away
+    at = _page_asof(request)
+    explore_as_of = urlencode({"node": node_id, "asOf": at.at.isoformat(), "asOfKind": at.kind}) if at else ""
     if node is None:
-        raise Http404
+        # a node dropped since, as of a moment it existed: what is known of it, with the explorer's and the API's
+        # visibility (asof.nodes_get); anything else is the 404 of a node that never was
+        dropped = _node_dropped(request, node_id, at)
+        if dropped is None:
+            raise Http404
+        context = web_selectors.dropped_node_page(user=request.user, node=dropped)
+        context["explore_query"] = explore_as_of
+        return render(request, "lineage/node_dropped.html", context)
     context = web_selectors.node_page(user=request.user, node=node)
+    context["as_of_query"] = explore_as_of  # a node that still is: its page is as of now, and says so
     context["node_documents"] = evidence_selectors.document_list(user=request.user, node=node)
     context["pending"] = selectors.node_pending(node=node)
     if node.kind == "deployment":

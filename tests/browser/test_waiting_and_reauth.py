@@ -89,5 +89,19 @@ def test_the_explorer_draws_a_node_dropped_since_as_of_a_moment_it_existed(chrom
         assert page.input_value("#as-of").startswith(moments[2].strftime("%Y-%m-%dT%H:%M:%S"))
         assert not page.get_by_text("did not exist then").count()
         screenshot(page, "explorer-dropped-node")
+        # its page, as of the same moment: what is known of it, not a 404
+        # its details as of then (they were "Not found": asked as of now), and its page as of then (a 404)
+        page.locator(".gnode.root").click()
+        page.get_by_role("link", name="Open page").click()
+        page.wait_for_selector("#dropped-note")
+        assert "asOf=" in page.url and "replaced" in page.inner_text("#dropped-note")
+        screenshot(page, "node-dropped")
+        # explored on from a neighbour, the graph stays as of then: the dropped node is drawn again, not the 404
+        page.go_back()
+        page.wait_for_selector(".gnode.root")
+        page.locator(".gnode", has_text="report · ").first.click()
+        page.get_by_role("link", name="Start here").click()
+        page.wait_for_selector(".gnode.root")
+        assert "asOf=" in page.url and page.locator(".gnode", has_text="#initial").count() == 1
     finally:
         context.close()
