@@ -36,7 +36,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -303,9 +303,14 @@ def baseline_copy(conn: psycopg.Connection[Any], bodies: list[bytes]) -> float:
     return time.perf_counter() - t0
 
 
-def baseline_set_based(conn: psycopg.Connection[Any], batches: list[list[EventRows]]) -> float:
+def baseline_set_based(conn: psycopg.Connection[Any], batches: list[list[EventRows]],
+                       step: Callable[[str], None] | None = None) -> float:
     """Per batch, one transaction: COPY the raw events; COPY nodes and edges into temporary staging tables,
-    then one INSERT ... SELECT ... ON CONFLICT for nodes and one for edges (joined to node pks)."""
+    then one INSERT ... SELECT ... ON CONFLICT for nodes and one for edges (joined to node pks).
+
+    ``step``, if given, is called with the name of each step as it ends ("raw events", "nodes", "edges",
+    "commit"), for a caller that splits the time (bench/ingest_floor.py)."""
+    mark = step or (lambda name: None)
     conn.execute(STAGE_DDL)
     conn.commit()
     t0 = time.perf_counter()
@@ -314,15 +319,19 @@ def baseline_set_based(conn: psycopg.Connection[Any], batches: list[list[EventRo
             with cur.copy(f"COPY baseline.rawevent ({', '.join(RAW_COLS)}) FROM STDIN") as cp:
                 for er in batch:
                     cp.write_row(er.raw)
+            mark("raw events")
             with cur.copy(f"COPY stage_node ({', '.join(NODE_COLS)}) FROM STDIN") as cp:
                 for n in _dedupe_nodes(batch):
                     cp.write_row(n)
             cur.execute(NODE_FROM_STAGE)
+            mark("nodes")
             with cur.copy("COPY stage_edge (src, dst, kind) FROM STDIN") as cp:
                 for e in _dedupe_edges(batch):
                     cp.write_row(e)
             cur.execute(EDGE_FROM_STAGE)
+            mark("edges")
             conn.commit()
+            mark("commit")
     return time.perf_counter() - t0
 
 
@@ -760,11 +769,21 @@ def _sidecars(args: argparse.Namespace) -> dict[str, int]:
 
 
 def start_sequencer(db: str, log_path: str) -> subprocess.Popen[bytes]:
-    """``manage.py audit_sequencer`` as docker-compose runs it: the writers only append pending audit entries."""
+    """``manage.py audit_sequencer`` as docker-compose runs it: the writers only append pending audit entries.
+
+    Returns once it has started its loop: its start (Django, system checks: about 1 s of CPU) would otherwise
+    fall into the single-event phase's CPU figures on a loaded machine, as most of the sequencer's share."""
     with open(log_path, "wb") as logf:
-        return subprocess.Popen([PYTHON, "manage.py", "audit_sequencer"], cwd=ROOT, stdout=logf,
+        proc = subprocess.Popen([PYTHON, "manage.py", "audit_sequencer"], cwd=ROOT, stdout=logf,
                                 stderr=subprocess.STDOUT, start_new_session=True,
                                 env=portal_env(db, PORTAL_AUDIT_SEQUENCER="service"))
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline:
+        with open(log_path, "rb") as logf:
+            if b"audit sequencer: latency" in logf.read():
+                break
+        time.sleep(0.1)
+    return proc
 
 
 def stop_sequencer(proc: subprocess.Popen[bytes]) -> None:

@@ -113,37 +113,38 @@ def _event_times(delta: GraphDelta, pk: dict[str, int], relinked: Iterable[int] 
     if wanted:
         pk.update(Node.objects.filter(node_id__in=wanted).values_list("node_id", "id"))
     said = {(pk[s], pk[d], k): t for (s, d, k), t in delta.edge_times.items() if s in pk and d in pk}
-    if said:
-        by_id: dict[int, datetime] = {}
-        stored: list[tuple[int, Any]] = []
-        for i, s, d, k, t in select_in("SELECT id, src_id, dst_id, kind, event_from FROM lineage_edge WHERE dst_id",
-                                       sorted({d for _, d, _ in said})):
-            if (s, d, k) in said:
-                by_id[i] = said[(s, d, k)]
-                stored.append((i, t))
-        _update_from(_earlier(stored, by_id), "i, t", 1,
-                     "UPDATE lineage_edge SET event_from = v.t FROM v WHERE lineage_edge.id = v.i")
     reads = {(pk[r], pk[ds]): t for (r, ds), (t, _) in delta.reads.items() if r in pk and ds in pk}
-    if reads:  # the edge of each read, whichever version it links (its parent is the dataset read)
-        by_id, stored = {}, []
-        for i, r, ds, t in select_in("SELECT e.id, e.dst_id, n.parent_id, e.event_from FROM lineage_edge e JOIN "
-                                     "lineage_node n ON n.id = e.src_id WHERE e.kind = 'reads' AND e.dst_id",
-                                     sorted({r for r, _ in reads})):
-            if (r, ds) in reads:
-                by_id[i] = reads[(r, ds)]
-                stored.append((i, t))
-        _update_from(_earlier(stored, by_id), "i, t", 1,
-                     "UPDATE lineage_edge SET event_from = v.t FROM v WHERE lineage_edge.id = v.i")
     runs = {r for r, _ in reads} | set(relinked)
     first = {pk[n]: t for n, t in delta.first_seen.items() if n in pk}
-    if runs:  # a version a read links exists from that read's time (an ``initial`` one has no other)
-        for src, t in select_in("SELECT src_id, MIN(event_from) FROM lineage_edge WHERE kind = 'reads' AND dst_id",
-                                sorted(runs), suffix="GROUP BY src_id"):
-            if t is not None:
-                first[src] = min(_as_time(t), first.get(src, _as_time(t)))
+    if said or runs:
+        # One read of the edges into the delta's edges' ends and its runs: the edges it says, and the edge of each
+        # read, whichever version it links (its parent is the dataset read), move back to the delta's time.
+        by_id: dict[int, datetime] = {}
+        stored: dict[int, Any] = {}
+        read_edges: list[tuple[int, int, Any]] = []
+        for i, s, d, k, parent, t in select_in(
+                "SELECT e.id, e.src_id, e.dst_id, e.kind, n.parent_id, e.event_from FROM lineage_edge e JOIN "
+                "lineage_node n ON n.id = e.src_id WHERE e.dst_id", sorted({d for _, d, _ in said} | runs)):
+            at = said.get((s, d, k))
+            if k == "reads" and d in runs:
+                read_edges.append((i, s, t))
+                if (d, parent) in reads:
+                    at = reads[(d, parent)] if at is None else min(at, reads[(d, parent)])
+            if at is not None:
+                by_id[i] = at
+                stored[i] = t
+        moved = dict(_earlier(list(stored.items()), by_id))
+        _update_from(sorted(moved.items()), "i, t", 1,
+                     "UPDATE lineage_edge SET event_from = v.t FROM v WHERE lineage_edge.id = v.i")
+        # A version a read links exists from that read's time (an ``initial`` one has no other): the earliest event
+        # time of its reads edges of these runs, as just moved.
+        for i, src, t in read_edges:
+            at = moved[i] if i in moved else (_as_time(t) if t is not None else None)
+            if at is not None:
+                first[src] = min(at, first.get(src, at))
     if first:
-        stored = select_in("SELECT id, event_from FROM lineage_node WHERE id", sorted(first))
-        _update_from(_earlier(stored, first), "p, t", 1,
+        nodes = select_in("SELECT id, event_from FROM lineage_node WHERE id", sorted(first))
+        _update_from(_earlier(nodes, first), "p, t", 1,
                      "UPDATE lineage_node SET event_from = v.t FROM v WHERE lineage_node.id = v.p")
     tags = sorted((pk[n], f, tag, t) for (n, f, tag), t in delta.tag_times.items() if n in pk)
     _update_from(tags, "n, f, g, t", 3,
@@ -153,37 +154,67 @@ def _event_times(delta: GraphDelta, pk: dict[str, int], relinked: Iterable[int] 
     return runs
 
 
+# The four statements of ``_received_clamp``, each on its own table (the first reads ``lineage_edge`` only for ids and
+# kinds, which the second does not change): on PostgreSQL one statement of data-modifying CTEs, one round trip.
+_CLAMP_NODES = ("UPDATE lineage_node SET created_at = %s WHERE created_at > %s AND id IN "
+                "(SELECT src_id FROM lineage_edge WHERE kind = 'reads' AND dst_id IN ({runs}))")
+_CLAMP_EDGES = "UPDATE lineage_edge SET created_at = %s WHERE created_at > %s AND kind = 'reads' AND dst_id IN ({runs})"
+_CLAMP_RETIRED = ("UPDATE lineage_edgeretired SET retired_at = %s WHERE retired_at > %s",
+                  "UPDATE lineage_noderetired SET retired_at = %s WHERE retired_at > %s")
+
+
 def _received_clamp(runs: list[int], now: datetime) -> None:
     """In a replay, what ``versions.py`` stored or dropped while applying a delta counts from the replayed events'
     original receipt time, not from the moment the statement ran (while ingesting, the two are the same batch)."""
     t = _dt(now)
-    pg = connection.vendor == "postgresql"
     with connection.cursor() as cur:
-        for part in chunks(runs, 5000 if not pg else max(1, len(runs))):
-            marks = "SELECT unnest(%s::bigint[])" if pg else ", ".join(["%s"] * len(part))
-            part = [list(part)] if pg else part
-            cur.execute(f"UPDATE lineage_node SET created_at = %s WHERE created_at > %s AND id IN "  # noqa: S608
-                        f"(SELECT src_id FROM lineage_edge WHERE kind = 'reads' AND dst_id IN ({marks}))",
-                        [t, t, *part])
-            cur.execute(f"UPDATE lineage_edge SET created_at = %s WHERE created_at > %s AND kind = 'reads' "  # noqa: S608
-                        f"AND dst_id IN ({marks})", [t, t, *part])
-        cur.execute("UPDATE lineage_edgeretired SET retired_at = %s WHERE retired_at > %s", [t, t])
-        cur.execute("UPDATE lineage_noderetired SET retired_at = %s WHERE retired_at > %s", [t, t])
+        if connection.vendor == "postgresql":
+            parts = [q.format(runs="SELECT unnest(%s::bigint[])") for q in (_CLAMP_NODES, _CLAMP_EDGES)] if runs else []
+            parts += _CLAMP_RETIRED
+            params = [v for q in parts for v in ([t, t, runs] if "unnest" in q else [t, t])]
+            *first, last = parts
+            cur.execute("WITH " + ", ".join(f"c{i} AS ({q})" for i, q in enumerate(first)) + " " + last, params)
+            return
+        for part in chunks(runs, 5000):
+            marks = ", ".join(["%s"] * len(part))
+            for q in (_CLAMP_NODES, _CLAMP_EDGES):
+                cur.execute(q.format(runs=marks), [t, t, *part])
+        for q in _CLAMP_RETIRED:
+            cur.execute(q, [t, t])
 
 
 def _states(delta: GraphDelta, pk: dict[str, int], now: datetime) -> None:
+    """Record the states the delta's events said (basis ``event``) and the state each node it names now holds, when
+    that differs from the last one held (basis ``received``). The two are one insert, unless the delta deploys:
+    the superseded deployments are derived from the ``event`` states, which must be stored first."""
     said = sorted((pk[n], NodeStateChange.Basis.EVENT, s, _dt(t)) for n, s, t in delta.states if n in pk)
-    insert_ignore("lineage_nodestatechange", ("node_id", "basis", "state", "at"), said,
-                  conflict=("node_id", "basis", "at", "state"))
     deployments = _deployments(delta)
-    _superseded_said(deployments)
+    if deployments:
+        _state_changes_insert(said)
+        said = []
+        _superseded_said(deployments)
     pks = {pk[n] for n, d in delta.nodes.items() if d.state and n in pk}
     pks.update(p for deps in deployments.values() for p in deps)
-    if not pks:
-        return
-    held = dict(select_in("SELECT id, state FROM lineage_node WHERE id", sorted(pks)))
-    last = _held_states(sorted(pks), None)
-    rows = sorted((p, NodeStateChange.Basis.RECEIVED, s, _dt(now)) for p, s in held.items() if last.get(p) != s)
+    rows = []
+    if pks:
+        # Each node's state and its last state held (``_held_states(pks, None)``), in one read.
+        held: dict[int, str] = {}
+        latest: dict[int, tuple[datetime, str]] = {}
+        for node, state, last, when in select_in(
+                "SELECT n.id, n.state, c.state, c.at FROM lineage_node n LEFT JOIN lineage_nodestatechange c "
+                "ON c.node_id = n.id AND c.basis = %s WHERE n.id", sorted(pks),
+                extra=[NodeStateChange.Basis.RECEIVED]):
+            held[node] = state
+            if when is not None:
+                key = (_as_time(when), last)
+                if node not in latest or key > latest[node]:
+                    latest[node] = key
+        rows = [(p, NodeStateChange.Basis.RECEIVED, s, _dt(now)) for p, s in held.items()
+                if (latest[p][1] if p in latest else None) != s]
+    _state_changes_insert(sorted([*said, *rows]))
+
+
+def _state_changes_insert(rows: list[tuple[Any, ...]]) -> None:
     insert_ignore("lineage_nodestatechange", ("node_id", "basis", "state", "at"), rows,
                   conflict=("node_id", "basis", "at", "state"))
 
@@ -389,6 +420,23 @@ def members_of(parents: list[int], at: AsOf) -> list[tuple[int, int]]:
         rows += select_in("SELECT parent_id, id FROM lineage_noderetired WHERE created_at <= %s AND retired_at > %s "
                           "AND parent_id", parents, extra=[t, t])
     return rows
+
+
+def members_newest(parent: int, at: AsOf, limit: int) -> list[int]:
+    """The members of ``parent`` as of then, ordered and cut as ``selectors.node_members`` orders the live ones:
+    newest event time first (an untimed one last, ties to the newer id), the first ``limit``. A dropped member's
+    event time is its ``event_from`` (the only one kept of it)."""
+    cond, live = _live(at)
+    rows = f"SELECT id, event_time AS t FROM lineage_node WHERE {cond} AND parent_id = %s"  # noqa: S608
+    params = [*live, parent]
+    if at.kind == "received":
+        rows += (" UNION ALL SELECT id, event_from FROM lineage_noderetired WHERE created_at <= %s AND "
+                 "retired_at > %s AND parent_id = %s")
+        params += [_dt(at.at), _dt(at.at), parent]
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT id FROM ({rows}) m ORDER BY t IS NULL, t DESC, id DESC LIMIT %s",  # noqa: S608
+                    [*params, limit])
+        return [pk for (pk,) in cur.fetchall()]
 
 
 def walk_seeds(node: Node, at: AsOf) -> list[int]:

@@ -31,6 +31,9 @@ from . import ids
 from .models import ModelClaim, RunClaim
 from .openlineage import DatasetRef, ParsedEvent
 
+RUN_CLAIM_COLUMNS = ("run", "job", "job_namespace")
+MODEL_CLAIM_COLUMNS = ("model_version", "namespace")
+
 
 @dataclass(frozen=True, slots=True)
 class Refusal:
@@ -284,24 +287,14 @@ class WriteGuard:
         refused: dict[int, Refusal] = {}
         live = list(enumerate(events))
         while True:
-            runs: dict[str, tuple[str, str]] = {}
-            models: dict[str, str] = {}
-            for _, ev in live:
-                for _, run, job, ns in run_claims(ev):
-                    if run not in self.claimed:
-                        runs.setdefault(run, (job, ns))
-                for _, mv in model_claims(ev):
-                    if mv not in self.claimed:
-                        models.setdefault(mv, ev.job_namespace or "")
-            run_rows = sorted((r, j, ns) for r, (j, ns) in runs.items())
-            taken_runs = {r for (r,) in insert_ignore("lineage_runclaim", ("run", "job", "job_namespace"), run_rows,
+            run_rows, model_rows = self.claim_rows([ev for _, ev in live])
+            taken_runs = {r for (r,) in insert_ignore("lineage_runclaim", RUN_CLAIM_COLUMNS, run_rows,
                                                       conflict=("run",), returning=("run",))}
-            model_rows = sorted(models.items())
-            taken_models = {m for (m,) in insert_ignore("lineage_modelclaim", ("model_version", "namespace"),
+            taken_models = {m for (m,) in insert_ignore("lineage_modelclaim", MODEL_CLAIM_COLUMNS,
                                                         model_rows, conflict=("model_version",),
                                                         returning=("model_version",))}
-            lost_runs = _stored_runs(runs.keys() - taken_runs)
-            lost_models = _stored_models(models.keys() - taken_models)
+            lost_runs = _stored_runs({r for r, _, _ in run_rows} - taken_runs)
+            lost_models = _stored_models({m for m, _ in model_rows} - taken_models)
             self.run_jobs.update(lost_runs)
             self.model_producers.update(lost_models)
             late: dict[int, Refusal] = {}
@@ -317,6 +310,20 @@ class WriteGuard:
             ModelClaim.objects.filter(model_version__in=taken_models).delete()
             refused.update(late)
             live = [(i, ev) for i, ev in live if i not in late]
+
+    def claim_rows(self, events: list[ParsedEvent]) -> tuple[list[tuple[str, str, str]], list[tuple[str, str]]]:
+        """The rows of ``RUN_CLAIM_COLUMNS`` and ``MODEL_CLAIM_COLUMNS`` that ``events`` (accepted by ``check``) claim
+        and that are not stored yet, in key order (the order the unique-index locks are taken in)."""
+        runs: dict[str, tuple[str, str]] = {}
+        models: dict[str, str] = {}
+        for ev in events:
+            for _, run, job, ns in run_claims(ev):
+                if run not in self.claimed:
+                    runs.setdefault(run, (job, ns))
+            for _, mv in model_claims(ev):
+                if mv not in self.claimed:
+                    models.setdefault(mv, ev.job_namespace or "")
+        return sorted((r, j, ns) for r, (j, ns) in runs.items()), sorted(models.items())
 
     def _claims_refusal(self, ev: ParsedEvent, runs: dict[str, str], models: dict[str, str]) -> Refusal | None:
         for field, run, job, _ in run_claims(ev):

@@ -16,8 +16,8 @@ warnings are as exact as when the event is applied alone. A group that fails as 
 unexpected error) is applied again one event per transaction, so one bad event costs no other request its
 answer; its own request gets the error. Each event's audit row carries its own request (``ParsedEvent.context``).
 
-With ``LINEAGE_INGEST_DEFER`` a group only stores its events (``events_ingest(defer=True)``): the graph is applied
-later by ``lineage.apply_pending``; the answers are the same.
+With ``LINEAGE_INGEST_DEFER`` a group only stores its events (``events_append``: the guard's read and one statement
+on PostgreSQL): the graph is applied later by ``lineage.apply_pending``; the answers are the same.
 
 Groups form only between requests one process serves at the same time: gunicorn's ``gthread`` workers
 (``--threads``), not ``sync`` workers, which serve one request at a time.
@@ -38,13 +38,14 @@ from django.conf import settings
 from portal.audit import context
 
 from . import services
-from .openlineage import ParsedEvent, parse_event
+from .openlineage import ParsedEvent
 from .services import IngestOutcome
 
 
 @dataclass(eq=False)
 class _Waiter:
     event: ParsedEvent
+    received: list[str]  # the event's warnings as received (applying adds to them)
     outcome: IngestOutcome | None = None
     error: BaseException | None = None
     done: bool = False
@@ -94,7 +95,7 @@ class Intake:
     def submit(self, *, event: ParsedEvent, by: Any) -> IngestOutcome:
         """Apply ``event`` for ``by`` together with whatever other requests of ``by`` are waiting."""
         event.context = context.current()
-        me = _Waiter(event)
+        me = _Waiter(event, list(event.warnings))
         key = getattr(by, "pk", None)
         with self._cond:
             self._queues[key].append(me)
@@ -133,8 +134,7 @@ class Intake:
         """Give every waiter of ``group`` its outcome or its error; never raise for someone else's event."""
         try:
             try:
-                outcomes = services.events_ingest(events=[w.event for w in group], by=by,
-                                                  defer=settings.LINEAGE_INGEST_DEFER)
+                outcomes = _ingest([w.event for w in group], by)
             except Exception as exc:
                 if len(group) == 1:
                     group[0].error = exc
@@ -154,14 +154,12 @@ class Intake:
                 w.done = True
 
     def _apply_alone(self, group: list[_Waiter], by: Any) -> None:
-        """After a group failed: each event in its own transaction, parsed again from its raw bytes (applying
-        changed the parsed event: foreign inputs stripped, warnings added)."""
+        """After a group failed: each event in its own transaction, as received (applying changed the parsed event:
+        foreign inputs stripped, warnings added)."""
         self.stats.retried += len(group)
         for w in group:
             try:
-                fresh = parse_event(w.event.raw)
-                fresh.context = w.event.context
-                (w.outcome,) = services.events_ingest(events=[fresh], by=by, defer=settings.LINEAGE_INGEST_DEFER)
+                (w.outcome,) = _ingest([services.event_again(w.event, w.received)], by)
             except Exception as exc:
                 w.error = exc
             self._count(1)
@@ -174,6 +172,12 @@ class Intake:
         s.sizes[n] += 1
 
 
+def _ingest(events: list[ParsedEvent], by: Any) -> list[IngestOutcome]:
+    if settings.LINEAGE_INGEST_DEFER:
+        return services.events_append(events=events, by=by)
+    return services.events_ingest(events=events, by=by)
+
+
 _intake = Intake()
 
 
@@ -181,7 +185,7 @@ def event_ingest_grouped(*, event: ParsedEvent, by: Any) -> IngestOutcome:
     """Apply one event, grouped with the other requests this process is serving (see the module docstring)."""
     if not settings.LINEAGE_INGEST_GROUP:
         event.context = None
-        (outcome,) = services.events_ingest(events=[event], by=by, defer=settings.LINEAGE_INGEST_DEFER)
+        (outcome,) = _ingest([event], by)
         return outcome
     return _intake.submit(event=event, by=by)
 

@@ -17,7 +17,9 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import Count, F, Min, Q, QuerySet
+from django.db.models.fields.json import KT
+from django.utils import timezone
 
 from portal.accounts.models import NamespaceOwner, User
 from portal.accounts.selectors import namespace_visibility_q
@@ -314,6 +316,16 @@ def walk_seeds(node: Node) -> list[int]:
     if node.kind in AGGREGATE_KINDS:
         seeds.extend(Node.objects.filter(parent=node).values_list("pk", flat=True)[: settings.LINEAGE_MAX_NODES])
     return seeds
+
+
+MEMBERS_SHOWN = 50
+
+
+def node_members(*, user: User, node: Node, limit: int = MEMBERS_SHOWN) -> QuerySet[Node]:
+    """The visible versions or runs of a dataset or job, newest by event time first (an untimed one last, ties to
+    the newer id), the first ``limit``. ``asof.members_newest`` orders and cuts the members of a moment alike."""
+    return (Node.objects.visible_to(user).filter(parent=node)
+            .order_by(F("event_time").desc(nulls_last=True), "-pk")[:limit])
 
 
 def node_get(*, user: User, node_id: str) -> Node | None:
@@ -938,8 +950,6 @@ def erasure_impact(*, sources: list[Node]) -> dict[str, Any]:
 
 # -- events waiting to be applied (services.lineage_apply_pending) ----------------------------------------
 def _pending_answer(qs: QuerySet[RawEvent]) -> dict[str, Any]:
-    from django.db.models import Count, Min
-
     agg = qs.aggregate(n=Count("id"), since=Min("received_at"))
     return {"events": agg["n"], "since": agg["since"]}
 
@@ -977,14 +987,15 @@ def pending_not_applied(*, user: User, node_id: str) -> dict[str, Any] | None:
 
 def pending_summary(*, user: User) -> dict[str, Any]:
     """The backlog of events waiting to be applied, as ``user`` may see it: everything for org-wide roles, else the
-    events of jobs in namespaces the user may see (no dataset events: their namespace is not a column of the log).
+    events of jobs in namespaces the user may see, and the dataset events of datasets in namespaces they may see
+    (a dataset event has no job: its namespace, not a column of the log, is read from the payload's
+    ``dataset.namespace``, a JSON key both databases extract; the waiting rows are few, by a partial index).
     ``failed``: those that failed alone and wait for an operator (``manage.py lineage_apply_pending``)."""
-    from django.db.models import Count, Min
-    from django.utils import timezone
-
     qs = RawEvent.objects.filter(applied_at__isnull=True)
     if not user.sees_all_namespaces:
-        qs = qs.exclude(job_namespace="").filter(namespace_visibility_q(user, field="job_namespace"))
+        jobs = ~Q(job_namespace="") & namespace_visibility_q(user, field="job_namespace")
+        datasets = Q(kind="dataset") & namespace_visibility_q(user, field="dataset_namespace")
+        qs = qs.annotate(dataset_namespace=KT("payload__dataset__namespace")).filter(jobs | datasets)
     agg = qs.aggregate(n=Count("id"), since=Min("received_at"), failed=Count("id", filter=~Q(apply_error="")))
     since = agg["since"]
     return {"events": agg["n"], "failed": agg["failed"], "since": since,

@@ -22,14 +22,18 @@ from typing import Any, Protocol
 
 import msgspec
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DataError, connection, transaction
 from django.db.models import F as Col
-from django.db.models import ProtectedError, Q, TextField
+from django.db.models import Model, ProtectedError, Q, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
 from portal.accounts.models import User
+from portal.audit.models import AuditPending
+from portal.audit.sequencer import PENDING_COLUMNS
+from portal.audit.sequencer import inline as sequencer_inline
 from portal.audit.services import Change, audit_record, audit_record_many
+from portal.audit.services import pending_rows as audit_pending_rows
 from portal.lib.sql import aware as _aware
 from portal.lib.sql import chunks, copy_fast, insert_ignore, stage_rows, update_rows
 from portal.lib.sql import db_time as _dt
@@ -37,7 +41,16 @@ from portal.lib.sql import db_time as _dt
 from . import facets as F
 from . import ids
 from .asof import history_apply, history_clear, replaying
-from .guard import Refusal, WriteGuard, WriteRefused, model_claim_take, run_job_namespace, strip_inputs
+from .guard import (
+    MODEL_CLAIM_COLUMNS,
+    RUN_CLAIM_COLUMNS,
+    Refusal,
+    WriteGuard,
+    WriteRefused,
+    model_claim_take,
+    run_job_namespace,
+    strip_inputs,
+)
 from .models import ColumnEdge, DatasetRead, DatasetWrite, Edge, Node, NodeTag, RawEvent, Tag
 from .monitoring import MonitoringRecord
 from .openlineage import ParsedEvent, parse_event, parse_time
@@ -539,6 +552,134 @@ def events_ingest(*, events: list[ParsedEvent], by: User | None, atomic: bool = 
     ]
 
 
+# -- appending single events: one statement ---------------------------------------------------------------
+def _casts(model: type[Model], columns: tuple[str, ...]) -> list[str]:
+    """``%s`` placeholders for ``columns`` of ``model`` in a ``VALUES`` list that is not an INSERT's own: typed, as
+    such a list's text literals are not cast to the column types (character columns stay text, so a value too long
+    for its column is still refused)."""
+    fields = {f.column: f for f in model._meta.concrete_fields}
+    out = []
+    for c in columns:
+        db_type = fields[c].db_type(connection) or ""
+        out.append("%s" if db_type.startswith(("varchar", "text")) else f"%s::{db_type}")
+    return out
+
+
+@functools.cache
+def _append_templates() -> tuple[str, str]:
+    """The ``VALUES`` row of a raw event, and of an audit entry after its place and its raw event's key."""
+    return ("(" + ", ".join(_casts(RawEvent, RAW_COLUMNS)) + ")",
+            "(%s::int, %s, " + ", ".join(_casts(AuditPending, PENDING_COLUMNS)) + ")")
+
+
+def _append_statement(claims: tuple[list[tuple[str, str, str]], list[tuple[str, str]]],
+                      raw_rows: list[tuple[Any, ...]], audit_rows: list[tuple[Any, ...]]) -> tuple[str, list[Any]]:
+    """One statement storing the claims, the raw events (``ON CONFLICT DO NOTHING``) and the audit entries of those
+    inserted (``audit_rows`` start with their event's key; they are inserted in their order); it returns the inserted
+    keys. The raw rows are selected only once every claim went in (so the claims' unique-index locks are taken first,
+    as ``claims_take`` before the raw insert), and a lost claim fails the whole statement (a division by zero)
+    rather than keep the others. Table and column names are fixed; every value is a parameter."""
+    raw_one, audit_one = _append_templates()
+    params: list[Any] = []
+    ctes = []
+    counts = []
+    for name, table, columns, conflict, rows in (("c", "lineage_runclaim", RUN_CLAIM_COLUMNS, "run", claims[0]),
+                                                 ("m", "lineage_modelclaim", MODEL_CLAIM_COLUMNS, "model_version",
+                                                  claims[1])):
+        if rows:
+            one = "(" + ", ".join(["%s"] * len(columns)) + ")"
+            ctes.append(f"{name} AS (INSERT INTO {table} ({', '.join(columns)}) "  # noqa: S608
+                        f"VALUES {', '.join([one] * len(rows))} ON CONFLICT ({conflict}) DO NOTHING RETURNING 1)")
+            counts.append(f"(SELECT count(*) FROM {name})")  # noqa: S608
+            params += [v for row in rows for v in row]
+    values = ", ".join([raw_one] * len(raw_rows))
+    params += [v for row in raw_rows for v in row]
+    if counts:
+        source = f"SELECT * FROM (VALUES {values}) v WHERE 1 / ({' + '.join(counts)} = %s)::int = 1"  # noqa: S608
+        params.append(len(claims[0]) + len(claims[1]))
+    else:
+        source = f"VALUES {values}"
+    ctes.append(f"r AS (INSERT INTO lineage_rawevent ({', '.join(RAW_COLUMNS)}) {source} "
+                "ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key)")
+    cols = ", ".join(PENDING_COLUMNS)
+    picked = ", ".join("v." + c for c in PENDING_COLUMNS)
+    ctes.append(f"a AS (INSERT INTO audit_auditpending ({cols}) SELECT {picked} "  # noqa: S608
+                f"FROM r JOIN (VALUES {', '.join([audit_one] * len(audit_rows))}) v (n, dedupe_key, {cols}) "
+                "USING (dedupe_key) ORDER BY v.n)")
+    params += [v for n, row in enumerate(audit_rows) for v in (n, *row)]
+    return "WITH " + ", ".join(ctes) + " SELECT dedupe_key FROM r", params  # noqa: S608
+
+
+def _append_fast() -> bool:
+    """Whether ``events_append`` can store in one statement: PostgreSQL, outside a transaction (a statement is one),
+    and audit entries only appended (the inline sequencer chains them in the writer's transaction)."""
+    return connection.vendor == "postgresql" and not connection.in_atomic_block and not sequencer_inline()
+
+
+def events_append(*, events: list[ParsedEvent], by: User | None) -> list[IngestOutcome]:
+    """``events_ingest(events=events, by=by, defer=True)``, answered alike, in two round trips on PostgreSQL.
+
+    The guard reads (one statement, outside a transaction: under read committed each statement reads the latest
+    commits anyway), then one statement with data-modifying CTEs stores the claims, the raw events and the audit
+    entries of those inserted, atomically. Anything out of the ordinary goes the way of ``events_ingest`` with the
+    events parsed again from their bytes (the guard and the planner changed them): a refused event (its refusal is
+    audited, and a group's other events must not bind what it claims), or a claim a concurrent request took between
+    the read and the insert (read back and judged there). Not PostgreSQL, or inside a transaction: the same.
+    """
+    if not _append_fast():
+        return events_ingest(events=events, by=by, defer=True)
+    received = [list(ev.warnings) for ev in events]
+
+    def again() -> list[IngestOutcome]:
+        return events_ingest(events=[event_again(ev, w) for ev, w in zip(events, received, strict=True)], by=by,
+                             defer=True)
+
+    now = timezone.now()
+    guard = WriteGuard(by=by, events=events)
+    ignored: dict[int, list[int]] = {}
+    for ev in events:
+        if guard.check(ev) is not None:
+            return again()
+        ignored[id(ev)] = guard.foreign_inputs(ev)
+        strip_inputs(ev, ignored[id(ev)])
+    claims = guard.claim_rows(events)
+    first: dict[str, int] = {}
+    for i, ev in enumerate(events):
+        first.setdefault(ev.dedupe_key, i)
+    unique = [events[i] for i in sorted(first.values())]
+    for ev in unique:
+        ev.received_at = now
+    Planner().add_events(unique)  # for the warnings it adds (it is pure)
+    for ev in unique:  # planning may note the same problem more than once
+        ev.warnings[:] = list(dict.fromkeys(ev.warnings))
+    raw_rows = [_raw_row(ev, by, _dt(now), ignored[id(ev)], applied=False)
+                for ev in sorted(unique, key=lambda e: e.dedupe_key)]
+    audit_rows = [(ev.dedupe_key, *row) for ev, row in
+                  zip(unique, audit_pending_rows(actor=by, changes=[_ingest_change(ev) for ev in unique]), strict=True)]
+    sql, params = _append_statement(claims, raw_rows, audit_rows)
+    try:
+        with connection.cursor() as cur:
+            cur.execute(sql, params)
+            inserted = {k for (k,) in cur.fetchall()}
+    except DataError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) != "22012":
+            raise
+        return again()  # a claim was taken meanwhile (the division by zero): nothing was stored
+    if inserted:
+        apply_soon()
+    return [IngestOutcome("created" if ev.dedupe_key in inserted and first[ev.dedupe_key] == i else "duplicate",
+                          ev.warnings) for i, ev in enumerate(events)]
+
+
+def event_again(ev: ParsedEvent, warnings: list[str]) -> ParsedEvent:
+    """``ev`` as it was received, before the guard and the planner changed it: parsed again from its bytes, with
+    ``warnings``, those it had then (its time's checks add some: ``lineage.api.ingest.parse_checked``)."""
+    again = parse_event(ev.raw)
+    again.warnings[:] = warnings
+    again.context = ev.context
+    return again
+
+
 # -- deferred application: append now, apply in micro-batches ---------------------------------------------
 # ``POST /api/v1/lineage`` with ``LINEAGE_INGEST_DEFER``: the request stores the raw event (which makes its 201/200
 # exact) and its claims (``events_ingest(defer=True)``), and the graph is applied moments later by
@@ -564,9 +705,31 @@ class ApplyCount:
 
 
 _PENDING_COLUMNS = ("id", "body", "payload", "ignored_inputs", "received_at", "received_by_id")
+# The sender's whole row, read with the claim (a LEFT JOIN; only the raw events are locked): ``in_bulk`` read it in
+# a statement of its own every micro-batch.
+_SENDER_FIELDS = tuple(f.attname for f in User._meta.concrete_fields)
+_SENDER_COLUMNS = tuple(f"received_by__{name}" for name in _SENDER_FIELDS)
+
+Pending = list[tuple[int, int | None, ParsedEvent]]
 
 
-def _pending_events(rows: list[tuple[Any, ...]]) -> list[tuple[int, int | None, ParsedEvent]]:
+def _pending_claim(qs: Any, limit: int | None = None) -> tuple[list[tuple[Any, ...]], dict[int, User]]:
+    """Lock the waiting raw events of ``qs`` (``FOR UPDATE SKIP LOCKED``, oldest first, at most ``limit``) and read
+    them with their senders in one statement: their ``_PENDING_COLUMNS`` (for ``_pending_events``), and sender id ->
+    User."""
+    qs = qs.select_for_update(skip_locked=True, of=("self",)).order_by("id")
+    qs = qs.values_list(*_PENDING_COLUMNS, *_SENDER_COLUMNS)
+    rows = list(qs[:limit] if limit is not None else qs)
+    users: dict[int, User] = {}
+    width = len(_PENDING_COLUMNS)
+    for row in rows:
+        sender = row[width - 1]
+        if sender is not None and sender not in users:
+            users[sender] = User.from_db(connection.alias, _SENDER_FIELDS, row[width:])
+    return [row[:width] for row in rows], users
+
+
+def _pending_events(rows: list[tuple[Any, ...]]) -> Pending:
     """(raw id, sender id, event) parsed again from the bytes received, what was ignored then ignored again."""
     out = []
     for pk, body, payload, ignored, received, sender in rows:
@@ -577,11 +740,12 @@ def _pending_events(rows: list[tuple[Any, ...]]) -> list[tuple[int, int | None, 
     return out
 
 
-def _apply_events(events: list[tuple[int, int | None, ParsedEvent]], users: dict[int, User]) -> None:
+def _apply_events(events: Pending, users: dict[int, User]) -> None:
     """Apply waiting events in the caller's transaction and mark them applied.
 
     Consecutive events of one sender are one delta (hooks and audit entries act for that sender). The receipt clock
-    (as of a time, ``asof.py``) reads each delta at the latest receipt time among its events, as a rebuild does."""
+    (as of a time, ``asof.py``) reads each delta at the latest receipt time among its events, as a rebuild does.
+    ``applied_at`` is stamped last, just before the commit: the apply lag (``bench/ingest.py``) is measured by it."""
     start = 0
     while start < len(events):
         sender = events[start][1]
@@ -598,7 +762,8 @@ def _apply_events(events: list[tuple[int, int | None, ParsedEvent]], users: dict
         _governance_apply(planner.delta.governance, by)
         audit_record_many(actor=by, changes=weakened)
         start = end
-    RawEvent.objects.filter(pk__in=[pk for pk, _, _ in events]).update(applied_at=timezone.now(), apply_error="")
+    RawEvent.objects.filter(pk__in_array=[pk for pk, _, _ in events]).update(applied_at=timezone.now(),
+                                                                             apply_error="")
 
 
 def lineage_apply_pending(*, batch_size: int | None = None, retry_failed: bool = False,
@@ -607,58 +772,53 @@ def lineage_apply_pending(*, batch_size: int | None = None, retry_failed: bool =
 
     Rows are claimed with ``FOR UPDATE SKIP LOCKED``, so appliers running at once share the work. A micro-batch
     that fails is applied again one event per transaction; an event that fails alone keeps waiting with its error
-    in ``apply_error`` and is skipped from then on (``retry_failed``: retried once now, as
-    ``manage.py lineage_apply_pending --retry-failed`` does).
+    in ``apply_error`` and is skipped from then on (``retry_failed``: first each of those is retried once, alone,
+    as ``manage.py lineage_apply_pending --retry-failed`` does).
     """
     size = batch_size or settings.LINEAGE_APPLY_BATCH
     count = ApplyCount()
-    retry_ids: list[int] = list(RawEvent.objects.filter(applied_at__isnull=True).exclude(apply_error="")
-                                .order_by("id").values_list("id", flat=True)) if retry_failed else []
+    if retry_failed:
+        failed = RawEvent.objects.filter(applied_at__isnull=True).exclude(apply_error="")
+        _apply_each(list(failed.order_by("id").values_list("id", flat=True)), count)
+    waiting = RawEvent.objects.filter(applied_at__isnull=True, apply_error="")
     while max_batches is None or count.batches < max_batches:
-        ids_: list[int] = []
+        claimed: list[int] = []
         try:
             with transaction.atomic():
-                qs = RawEvent.objects.filter(applied_at__isnull=True)
-                qs = qs.filter(pk__in=retry_ids[:size]) if retry_ids else qs.filter(apply_error="")
-                qs = qs.select_for_update(skip_locked=True).order_by("id")
-                rows = list(qs.values_list(*_PENDING_COLUMNS)[:size])
+                rows, users = _pending_claim(waiting, size)
                 if not rows:
-                    if retry_ids:
-                        del retry_ids[:size]
-                        continue
                     break
-                ids_ = [r[0] for r in rows]
-                del retry_ids[:size]
-                events = _pending_events(rows)
-                _apply_events(events, _senders(events))
-            count.applied += len(rows)
+                claimed = [row[0] for row in rows]
+                _apply_events(_pending_events(rows), users)
+            count.applied += len(claimed)
             count.batches += 1
         except Exception:  # noqa: BLE001 - one bad event must not hold the others back
-            if not ids_:
+            if not claimed:
                 raise
-            count.batches += 1
-            for pk in ids_:
-                if _apply_one(pk):
-                    count.applied += 1
-                else:
-                    count.failed += 1
+            _apply_each(claimed, count)
     return count
 
 
-def _senders(events: list[tuple[int, int | None, ParsedEvent]]) -> dict[int, User]:
-    wanted = {s for _, s, _ in events if s is not None}
-    return User.objects.in_bulk(list(wanted)) if wanted else {}
+def _apply_each(pks: list[int], count: ApplyCount) -> None:
+    """Apply each of ``pks`` alone (``_apply_one``), counted as one batch."""
+    count.batches += 1
+    for pk in pks:
+        done = _apply_one(pk)
+        if done:
+            count.applied += 1
+        elif done is not None:
+            count.failed += 1
 
 
-def _apply_one(pk: int) -> bool:
-    """Apply one waiting event in its own transaction; on failure record why (it then waits for an operator)."""
+def _apply_one(pk: int) -> bool | None:
+    """Apply one waiting event in its own transaction; on failure record why (it then waits for an operator).
+    True once applied, False when it failed, None when it no longer waits (or another applier holds it)."""
     try:
         with transaction.atomic():
-            rows = list(RawEvent.objects.filter(pk=pk, applied_at__isnull=True).select_for_update(skip_locked=True)
-                        .values_list(*_PENDING_COLUMNS))
-            if rows:
-                events = _pending_events(rows)
-                _apply_events(events, _senders(events))
+            rows, users = _pending_claim(RawEvent.objects.filter(pk=pk, applied_at__isnull=True))
+            if not rows:
+                return None
+            _apply_events(_pending_events(rows), users)
         return True
     except Exception as exc:  # noqa: BLE001 - recorded on the event
         error = f"{type(exc).__name__}: {exc}"[:2000]

@@ -223,11 +223,14 @@ def _relink(stored: dict[tuple[int, int], DatasetRead], wanted: dict[tuple[int, 
             ns, name = names[key[1]]
             rows.append((nid, "datasetVersion", ns, name, links[key], "", key[1], "", "[]", "{}", "{}", False,
                          None, "{}", now, now))
-        insert_ignore("lineage_node", ("node_id", "kind", "namespace", "name", "version", "environment",
-                                       "parent_id", "state", "owners", "facets", "attrs", "deidentifies",
-                                       "event_time", "times", "created_at", "updated_at"), rows,
-                      conflict=("node_id",))
-        by_id.update(Node.objects.filter(node_id__in_array=[nid for _, nid in missing]).values_list("node_id", "id"))
+        inserted = insert_ignore("lineage_node", ("node_id", "kind", "namespace", "name", "version", "environment",
+                                                  "parent_id", "state", "owners", "facets", "attrs", "deidentifies",
+                                                  "event_time", "times", "created_at", "updated_at"), rows,
+                                 conflict=("node_id",), returning=("node_id", "id"))
+        by_id.update(inserted)
+        stored_meanwhile = [nid for _, nid in missing if nid not in by_id]  # by a concurrent batch
+        if stored_meanwhile:
+            by_id.update(Node.objects.filter(node_id__in_array=stored_meanwhile).values_list("node_id", "id"))
     gone = [key for key, old in sorted(old_ids.items()) if old != version_ids[key]]
     orphan_candidates: set[str] = set()
     if gone:

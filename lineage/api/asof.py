@@ -3,6 +3,7 @@ detail then, Marquez's fold of the nodes then). The walks and the graph are in `
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.http import Http404
@@ -13,7 +14,7 @@ from rest_framework.request import Request
 from portal.accounts.permissions import request_user
 from portal.lib.errors import FieldError, query_datetime
 
-from .. import asof, marquez, stops
+from .. import asof, marquez, selectors, stops
 from ..models import Node, NodeRetired
 from .common import NodeDetailSerializer, node_or_404
 
@@ -29,8 +30,14 @@ ASOF_PARAMETERS = [
 
 def asof_param(request: Request) -> asof.AsOf | None:
     """The request's ``asOf``/``asOfKind``, or None for the current graph. Bad values are a 400 naming them."""
-    at = query_datetime(request.query_params, "asOf")
-    kind = request.query_params.get("asOfKind")
+    return asof_from(request.query_params)
+
+
+def asof_from(params: Mapping[str, Any]) -> asof.AsOf | None:
+    """``asOf``/``asOfKind`` of query parameters (the API's, or a page's ``request.GET``), or None for the current
+    graph; a bad value is a ``FieldError`` naming it."""
+    at = query_datetime(params, "asOf")
+    kind = params.get("asOfKind")
     if kind is not None and kind not in asof.KINDS:
         raise FieldError("asOfKind", "must be received or event")
     if at is None:
@@ -50,7 +57,7 @@ def node_at_or_404(request: Request, node_id: str, at: asof.AsOf | None) -> Node
     return found[0]
 
 
-MEMBERS_SHOWN = 50
+MEMBERS_SHOWN = selectors.MEMBERS_SHOWN
 
 
 def node_detail_body(request: Request, node: Node, at: asof.AsOf) -> dict[str, Any]:
@@ -61,8 +68,8 @@ def node_detail_body(request: Request, node: Node, at: asof.AsOf) -> dict[str, A
     data = dict(NodeDetailSerializer(node).data)
     summary = asof.node_summaries(user=user, pks=[node.pk], at=at)[node.pk]
     data.update(state=summary["state"], tags=summary["tags"], updatedAt=summary["updatedAt"])
-    # The newest 50 of then (the live answer's bound), summarised; a job's thousands of runs are not read.
-    members = sorted((m for _, m in asof.members_of([node.pk], at)), reverse=True)[:MEMBERS_SHOWN]
+    # The newest 50 of then by event time, as the live answer; a job's thousands of runs are not summarised.
+    members = asof.members_newest(node.pk, at, MEMBERS_SHOWN)
     rows = asof.node_summaries(user=user, pks=members, at=at)
     data["members"] = [rows[pk] for pk in members if pk in rows]
     if node.parent_id:

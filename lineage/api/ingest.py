@@ -224,8 +224,8 @@ class LineagePendingApi(APIView):
     permission_classes = [CanRead]
 
     class OutputSerializer(serializers.Serializer[Any]):
-        events = serializers.IntegerField(help_text="Events waiting to be applied (of jobs the caller may see; "
-                                          "every event for org-wide roles).")
+        events = serializers.IntegerField(help_text="Events waiting to be applied (of jobs, and dataset events of "
+                                          "datasets, the caller may see; every event for org-wide roles).")
         failed = serializers.IntegerField(help_text="Of those, events that failed to apply alone and wait for an "
                                           "operator (`manage.py lineage_apply_pending --retry-failed`).")
         since = serializers.DateTimeField(allow_null=True, help_text="Receipt time of the oldest waiting event.")

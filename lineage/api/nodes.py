@@ -112,7 +112,7 @@ class NodeDetailApi(APIView):
         if at is not None:
             return Response(node_detail_body(request, node, at))
         data = dict(NodeDetailSerializer(node).data)
-        members = Node.objects.visible_to(request.user).filter(parent=node).order_by("-event_time")[:50]
+        members = selectors.node_members(user=request_user(request), node=node)
         data["members"] = NodeSummarySerializer(members.prefetch_related("tags"), many=True).data
         if node.parent_id:
             parent = Node.objects.visible_to(request.user).filter(pk=node.parent_id).first()

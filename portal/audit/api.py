@@ -50,6 +50,19 @@ def _latest_checkpoint() -> AuditCheckpoint:
     return cp
 
 
+def _tree_size_param(request: Request, name: str) -> int:
+    """The tree size the query parameter ``name`` asks for; by default the latest signed checkpoint's."""
+    size = _int_param(request, name)
+    return _latest_checkpoint().tree_size if size is None else size
+
+
+def _chain_within(size: int, name: str) -> None:
+    """Refuse (naming the parameter ``name``) a tree larger than the chain holds."""
+    head = AuditEntry.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+    if size > head:
+        raise FieldError(name, f"the chain has only {head} entries")
+
+
 def entry_filter(qs: QuerySet[AuditEntry], params: dict[str, str]) -> QuerySet[AuditEntry]:
     """Filters shared by the API and the audit log page. Unknown or malformed values raise FieldError."""
     if params.get("actor"):
@@ -126,18 +139,14 @@ class InclusionProofApi(APIView):
                    responses={200: OutputSerializer})
     def get(self, request: Request) -> Response:
         seq = _int_param(request, "seq", required=True)
-        size = _int_param(request, "tree_size")
-        if size is None:
-            size = _latest_checkpoint().tree_size
+        size = _tree_size_param(request, "tree_size")
         assert seq is not None
         if seq > size and (AuditPending.objects.exists() or AuditEntry.objects.filter(seq=seq).exists()):
             raise FieldError("seq", f"entry {seq} is not yet covered by a signed checkpoint (the newest covers "
                                     f"{size}); the sequencer signs one within seconds, ask again")
         if not 1 <= seq <= size:
             raise FieldError("seq", f"must be between 1 and the tree size {size}")
-        head = AuditEntry.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
-        if size > head:
-            raise FieldError("tree_size", f"the chain has only {head} entries")
+        _chain_within(size, "tree_size")
         entry = AuditEntry.objects.get(seq=seq)
         tree = ChainTree(size)
         proof = tree.inclusion_proof(seq - 1)
@@ -153,13 +162,9 @@ class ConsistencyProofApi(APIView):
                    responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request) -> Response:
         old = _int_param(request, "from", required=True)
-        new = _int_param(request, "to")
-        if new is None:
-            new = _latest_checkpoint().tree_size
+        new = _tree_size_param(request, "to")
         assert old is not None
-        head = AuditEntry.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
-        if new > head:
-            raise FieldError("to", f"the chain has only {head} entries")
+        _chain_within(new, "to")
         if not 1 <= old <= new:
             raise FieldError("from", f"must be between 1 and {new}")
         tree = ChainTree(new)

@@ -20,7 +20,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import re
 import time as _time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -98,27 +100,80 @@ def pending_append(rows: list[tuple[Any, ...]]) -> None:
 
 def integrate(limit: int = BATCH) -> int:
     """Move up to ``limit`` committed pending rows into the chain. The caller holds ``lock()``."""
-    cols = ", ".join(("id", *PENDING_COLUMNS))
-    with connection.cursor() as cur:
-        # One statement: exactly the rows it returns are the rows it deletes, whatever commits meanwhile.
-        sql = (f"DELETE FROM audit_auditpending WHERE id IN (SELECT id FROM audit_auditpending ORDER BY id "  # noqa: S608
-               f"LIMIT %s) RETURNING {cols}")  # fixed column names
-        cur.execute(sql, [limit])
-        taken = sorted(cur.fetchall())
-    if not taken:
-        return 0
+    return _integrate(limit)[0]
+
+
+# PostgreSQL gives the signed time text itself (as verification reads it, services.entry_rows); PostgreSQL
+# parses it back on insert, to the same microsecond. No datetime is built per entry.
+_PG_TIME = """to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
+
+
+def _chain(taken: list[tuple[Any, ...]], pg: bool) -> tuple[int, str, list[tuple[Any, ...]]]:
+    """Sequence numbers and hashes for ``taken`` (pending rows, id first, in id order) after the chain's head:
+    the new head and, per row, (id, seq, time as stored, the pending columns after it, prev_hash, entry_hash)."""
     seq, prev = head()
+    adapt = connection.ops.adapt_datetimefield_value
     out = []
-    for _id, t, actor_id, name, token, action, kind, target, payload, rid, client in taken:
+    for pid, t, actor_id, name, token, action, kind, target, payload, rid, client in taken:
         seq += 1
-        when = as_datetime(t)
-        h = hashlib.sha256(prev.encode() + entry_bytes(seq, time_text(when), actor_id, name, token, action, kind,
-                                                        target, payload, rid, client)).hexdigest()
-        out.append((seq, connection.ops.adapt_datetimefield_value(when), actor_id, name, token, action, kind, target,
-                    payload, rid, client, prev, h))
+        if pg:
+            text = stored = t
+        else:
+            when = as_datetime(t)
+            text, stored = time_text(when), adapt(when)
+        h = hashlib.sha256(prev.encode() + entry_bytes(seq, text, actor_id, name, token, action, kind, target, payload,
+                                                        rid, client)).hexdigest()
+        out.append((pid, seq, stored, actor_id, name, token, action, kind, target, payload, rid, client, prev, h))
         prev = h
-    _insert("audit_auditentry", ENTRY_COLUMNS, out)
-    return len(out)
+    return seq, prev, out
+
+
+# PostgreSQL: the rows just read are deleted and appended to the chain in one statement, joined by id to the
+# sequence numbers and hashes computed for them; their columns never travel back. Their content is what was
+# hashed: pending rows are never updated (trigger, migration 0004) and the lock keeps other sequencers out.
+_PG_MOVE = f"""WITH chained AS (SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[])
+        AS c(id, seq, prev_hash, entry_hash)),
+    moved AS (DELETE FROM audit_auditpending p USING chained c WHERE p.id = c.id
+        RETURNING c.seq, {", ".join(f"p.{c}" for c in PENDING_COLUMNS)}, c.prev_hash, c.entry_hash)
+    INSERT INTO audit_auditentry ({", ".join(ENTRY_COLUMNS)}) SELECT * FROM moved ORDER BY seq"""  # noqa: S608
+
+
+_PLAIN = re.compile(r"[0-9a-f]*")
+
+
+def _array(values: Iterable[Any]) -> str | list[str]:
+    """An array parameter: the literal itself when every value is an integer or hex digits (ids, sequence
+    numbers, hashes: nothing to quote), which the driver sends as one string instead of quoting each element."""
+    items = [str(v) for v in values]
+    if _PLAIN.fullmatch("".join(items)) and all(items):
+        return "{" + ",".join(items) + "}"
+    return items
+
+
+def _integrate(limit: int) -> tuple[int, int, str]:
+    """``integrate``, also giving the chain's new head (seq, entry_hash); (0, -1, "") when nothing was pending."""
+    pg = connection.vendor == "postgresql"
+    with connection.cursor() as cur:
+        if pg:
+            cur.execute(f"SELECT id, {_PG_TIME}, {', '.join(PENDING_COLUMNS[1:])} FROM audit_auditpending "  # noqa: S608
+                        "ORDER BY id LIMIT %s", [limit])
+            taken = cur.fetchall()
+        else:
+            # One statement: exactly the rows it returns are the rows it deletes, whatever commits meanwhile.
+            cur.execute(f"DELETE FROM audit_auditpending WHERE id IN (SELECT id FROM audit_auditpending "  # noqa: S608
+                        f"ORDER BY id LIMIT %s) RETURNING {', '.join(('id', *PENDING_COLUMNS))}", [limit])
+            taken = sorted(cur.fetchall())
+        if not taken:
+            return 0, -1, ""
+        seq, prev, out = _chain(taken, pg)
+        if pg:
+            cur.execute(_PG_MOVE, [_array(r[0] for r in out), _array(r[1] for r in out),
+                                   _array(r[-2] for r in out), _array(r[-1] for r in out)])
+            if cur.rowcount != len(out):  # a pending row vanished under the lock: never leave a gap in seq
+                raise RuntimeError(f"audit sequencer: {len(out)} pending entries read, {cur.rowcount} moved")
+    if not pg:
+        _insert("audit_auditentry", ENTRY_COLUMNS, [r[1:] for r in out])
+    return len(out), seq, prev
 
 
 # -- checkpoints -----------------------------------------------------------------------------------------
@@ -138,15 +193,35 @@ def _last_signed() -> dict[str, Any] | None:
     return last
 
 
+def _sizes() -> tuple[bool, int, int | None]:
+    """One read: whether anything is pending, the chain's size and the newest checkpoint's tree size."""
+    with connection.cursor() as cur:
+        # Both by index: the pending table holds mostly dead rows between vacuums, the checkpoints grow by one a step.
+        cur.execute("SELECT EXISTS (SELECT id FROM audit_auditpending ORDER BY id LIMIT 1), "
+                    "(SELECT seq FROM audit_auditentry ORDER BY seq DESC LIMIT 1), "
+                    "(SELECT tree_size FROM audit_auditcheckpoint ORDER BY tree_size DESC, id DESC LIMIT 1)")
+        pending, size, signed = cur.fetchone()
+    return bool(pending), int(size or 0), None if signed is None else int(signed)
+
+
+def _nothing_new(size: int, signed: int | None) -> bool:
+    return size == 0 or signed == size
+
+
 def sequencer_step(*, force: bool = False, limit: int = BATCH) -> Step:
     """Integrate one batch and sign a checkpoint over it (or over nothing new, with ``force``)."""
+    if not force:
+        # The polling loop's usual answer, from one read without a transaction or the lock: nothing to do.
+        pending, size, signed = _sizes()
+        if not pending and _nothing_new(size, signed):
+            return Step(0, None, [])
     with transaction.atomic():
         lock()
-        n = integrate(limit)
-        size, _ = head()
-        db_last = AuditCheckpoint.objects.order_by("-tree_size", "-id").first()
-        if not force and (size == 0 or (db_last is not None and db_last.tree_size == size and not n)):
-            return Step(n, None, [])
+        n, size, _ = _integrate(limit)
+        if not n:
+            _, size, signed = _sizes()
+            if not force and _nothing_new(size, signed):
+                return Step(0, None, [])
         tree = ChainTree(size)
         tree.preload_blocks()
         last = _last_signed()

@@ -54,13 +54,7 @@ def audit_record_many(*, actor: Any | None, changes: Sequence[Change]) -> int:
         return 0
     if not connection.in_atomic_block:
         raise RuntimeError("audit_record must run inside the transaction of the change it records")
-    ctx = context.current()
-    db_now = connection.ops.adapt_datetimefield_value(timezone.now())
-    actor_id = getattr(actor, "pk", None) if actor is not None and getattr(actor, "is_authenticated", False) else None
-    actor_name = (actor.printed_name if actor is not None and actor_id is not None else "")[:300]
-    rows = [(db_now, actor_id, actor_name, (ch.context or ctx).token_prefix, ch.action, ch.target_kind,
-             ch.target_id, canonical(_jsonable(ch.payload or {})).decode(), (ch.context or ctx).request_id,
-             (ch.context or ctx).client) for ch in changes]
+    rows = pending_rows(actor=actor, changes=changes)
     sequencer.pending_append(rows)
     if sequencer.inline():
         sequencer.lock()
@@ -68,6 +62,18 @@ def audit_record_many(*, actor: Any | None, changes: Sequence[Change]) -> int:
         if not any(item[1] is sequencer.sequencer_after_commit for item in connection.run_on_commit):
             transaction.on_commit(sequencer.sequencer_after_commit)
     return len(rows)
+
+
+def pending_rows(*, actor: Any | None, changes: Sequence[Change]) -> list[tuple[Any, ...]]:
+    """The ``AuditPending`` rows (``sequencer.PENDING_COLUMNS``) of ``changes``, for a writer that inserts them in
+    its own statement (``lineage.services.events_append``): the caller's transaction must hold the change too."""
+    ctx = context.current()
+    db_now = connection.ops.adapt_datetimefield_value(timezone.now())
+    actor_id = getattr(actor, "pk", None) if actor is not None and getattr(actor, "is_authenticated", False) else None
+    actor_name = (actor.printed_name if actor is not None and actor_id is not None else "")[:300]
+    return [(db_now, actor_id, actor_name, (ch.context or ctx).token_prefix, ch.action, ch.target_kind,
+             ch.target_id, canonical(_jsonable(ch.payload or {})).decode(), (ch.context or ctx).request_id,
+             (ch.context or ctx).client) for ch in changes]
 
 
 def audit_record(*, actor: Any | None, action: str, target_kind: str = "", target_id: str = "",

@@ -81,15 +81,22 @@ def backup_create(*, db: dict[str, Any], out: Path) -> BackupInfo:
               "--file", str(tmp), "--dbname", str(db["NAME"])], env)
     else:
         src = sqlite3.connect(str(db["NAME"]))
-        dst = sqlite3.connect(str(tmp))
         try:
-            with dst:
-                src.backup(dst)
+            _sqlite_copy(src, tmp)
         finally:
             src.close()
-            dst.close()
     tmp.replace(out)  # a backup file either is complete or does not exist
     return BackupInfo(vendor, str(db["NAME"]), out, out.stat().st_size)
+
+
+def _sqlite_copy(src: sqlite3.Connection, path: Path) -> None:
+    """Copy the open SQLite database ``src`` into the file at ``path`` (SQLite's online backup, one transaction)."""
+    dst = sqlite3.connect(str(path))
+    try:
+        with dst:
+            src.backup(dst)
+    finally:
+        dst.close()
 
 
 def _pg_has_tables(db: dict[str, Any]) -> bool:
@@ -141,12 +148,7 @@ def backup_restore(*, db: dict[str, Any], path: Path, force: bool = False) -> st
             raise BackupError(f"database {target} is not empty; restore into a new file, or use --force "
                               "to replace it")
         target.parent.mkdir(parents=True, exist_ok=True)
-        dst = sqlite3.connect(str(target))
-        try:
-            with dst:
-                src.backup(dst)
-        finally:
-            dst.close()
+        _sqlite_copy(src, target)
     except sqlite3.DatabaseError as exc:
         raise BackupError(f"{path} is not a SQLite database: {exc}") from exc
     finally:

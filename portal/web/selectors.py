@@ -14,7 +14,7 @@ from django.utils import timezone
 from lineage import selectors as lineage_selectors
 from lineage import stops
 from lineage.column_selectors import column_sensitivity
-from lineage.models import SENSITIVE_TAGS, Edge, Node, NodeKind, NodeTag
+from lineage.models import SENSITIVE_TAGS, Edge, Node, NodeKind, NodeRetired, NodeTag
 from lineage.redaction import redact_for
 from portal.accounts.models import NamespaceOwner, User
 from portal.accounts.permissions import AUDIT_ROLES, has_role
@@ -191,6 +191,15 @@ def approving_release(*, deployment: Node) -> Release | None:
             .order_by("-approved_at").first())
 
 
+def dropped_node_page(*, user: User, node: Node) -> dict[str, Any]:
+    """What is known of a node dropped since (an ``initial`` version replaced), as ``asof.nodes_get`` found it for
+    ``user``: its row as it was when dropped, when it was replaced, and its parent if the reader may see it. No
+    facets, attributes, tags or edges are kept of it: the explorer as of then draws its edges."""
+    return {"node": node, "dropped": True,
+            "retired_at": NodeRetired.objects.filter(pk=node.pk).values_list("retired_at", flat=True).first(),
+            "parent": Node.objects.visible_to(user).filter(pk=node.parent_id).first() if node.parent_id else None}
+
+
 def node_page(*, user: User, node: Node) -> dict[str, Any]:
     """Everything a node page shows, by kind. A bounded number of queries whatever the node's degree."""
     tags = list(node.tags.order_by("field", "tag"))
@@ -208,7 +217,7 @@ def node_page(*, user: User, node: Node) -> dict[str, Any]:
                               for tag in sorted(set(cs.carries) | set(cs.influenced_by))]
     kind = node.kind
     if kind in ("dataset", "job"):
-        members = list(Node.objects.visible_to(user).filter(parent=node).order_by("-event_time", "-pk")[:EDGE_LIMIT])
+        members = list(lineage_selectors.node_members(user=user, node=node, limit=EDGE_LIMIT))
         ctx["members"] = members
         pks = [m.pk for m in members]
         if kind == "dataset":
@@ -224,7 +233,7 @@ def node_page(*, user: User, node: Node) -> dict[str, Any]:
             ctx["deid_evidenced"] = bool(stops.deid_evidenced([node.pk]))
             ctx["deid_evidence_tags"] = sorted(stops.evidence_tags())
         ctx["history"] = list(lineage_selectors.run_events(run_uuid=node.name)
-                              .only("event_type", "event_time", "received_at", "warnings"))
+                              .only("event_type", "event_time", "received_at", "warnings", "applied_at"))
         ctx["inputs"] = [e.src for e in ctx["incoming"] if e.kind == "reads"]
         ctx["outputs"] = [e.dst for e in ctx["outgoing"] if e.kind == "writes"]
         ctx["commits"] = [e.src for e in ctx["incoming"] if e.kind == "built_from"]

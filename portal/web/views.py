@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from datetime import UTC
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
@@ -18,9 +20,10 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from lineage import selectors
+from lineage import asof, selectors
 from lineage.api import GRAPH_DEFAULT_DEPTH, GRAPH_MAX_EXPAND
-from lineage.models import NodeKind
+from lineage.api.asof import asof_from
+from lineage.models import Node, NodeKind
 from portal.accounts import mfa
 from portal.accounts import services as account_services
 from portal.accounts.models import ApiToken, Role, User
@@ -29,6 +32,7 @@ from portal.audit.context import client_address
 from portal.evidence import selectors as evidence_selectors
 from portal.incidents import selectors as incident_selectors
 from portal.incidents import services as incident_services
+from portal.lib.errors import FieldError
 from portal.monitoring import selectors as monitoring_selectors
 from portal.reports.selectors import posture_overview
 
@@ -148,11 +152,44 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     })
 
 
+def _page_asof(request: HttpRequest) -> asof.AsOf | None:
+    """The page's ``asOf``/``asOfKind`` as the API reads them; a moment it cannot read is none (now)."""
+    try:
+        return asof_from(request.GET)
+    except FieldError:
+        return None
+
+
+def _node_dropped(request: HttpRequest, node_id: str, at: asof.AsOf | None) -> Node | None:
+    """A node dropped since (an ``initial`` version replaced) that existed at the page's ``asOf``, as the API
+    answers it (``asof.nodes_get``: the reader's visibility, else None as for a node that never was)."""
+    if at is None:
+        return None
+    found = asof.nodes_get(user=request.user, node_ids=[node_id], at=at)
+    return found[0] if found else None
+
+
+def _as_of_input(at: asof.AsOf | None) -> str:
+    """The moment as the "As of (UTC)" control holds it: UTC without a zone, to the millisecond at most (a
+    ``datetime-local`` input empties any other value, and the graph would be drawn as of now)."""
+    if at is None:
+        return ""
+    moment = at.at.astimezone(UTC).replace(tzinfo=None)
+    if moment.microsecond:
+        return moment.isoformat(timespec="milliseconds")
+    return moment.isoformat(timespec="seconds")
+
+
 @login_required
 def explore(request: HttpRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()
     node_id = request.GET.get("node", "")
     node = selectors.node_get(user=request.user, node_id=node_id) if node_id else None
+    at = _page_asof(request)
+    dropped = False
+    if node_id and node is None:
+        node = _node_dropped(request, node_id, at)
+        dropped = node is not None
     if node_id and node is None:
         raise Http404
     results = selectors.node_list(user=request.user, q=q).prefetch_related("tags")[:50] if q else []
@@ -174,15 +211,28 @@ def explore(request: HttpRequest) -> HttpResponse:
             "explorePage": reverse("web:explore"), "kinds": dict(NodeKind.choices),
         }
     return render(request, "lineage/explore.html", {"q": q, "results": results, "node": node, "config": config,
-                                                    "max_depth": min(settings.LINEAGE_MAX_DEPTH, 12)})
+                                                    "max_depth": min(settings.LINEAGE_MAX_DEPTH, 12),
+                                                    "as_of": _as_of_input(at), "as_of_kind": at.kind if at else "",
+                                                    "dropped": dropped})
 
 
 @login_required
 def node_detail(request: HttpRequest, node_id: str) -> HttpResponse:
     node = selectors.node_get(user=request.user, node_id=node_id)
+    # asked as of a time (the explorer's link as of then): the explorer as of that moment, one link away
+    at = _page_asof(request)
+    explore_as_of = urlencode({"node": node_id, "asOf": at.at.isoformat(), "asOfKind": at.kind}) if at else ""
     if node is None:
-        raise Http404
+        # a node dropped since, as of a moment it existed: what is known of it, with the explorer's and the API's
+        # visibility (asof.nodes_get); anything else is the 404 of a node that never was
+        dropped = _node_dropped(request, node_id, at)
+        if dropped is None:
+            raise Http404
+        context = web_selectors.dropped_node_page(user=request.user, node=dropped)
+        context["explore_query"] = explore_as_of
+        return render(request, "lineage/node_dropped.html", context)
     context = web_selectors.node_page(user=request.user, node=node)
+    context["as_of_query"] = explore_as_of  # a node that still is: its page is as of now, and says so
     context["node_documents"] = evidence_selectors.document_list(user=request.user, node=node)
     context["pending"] = selectors.node_pending(node=node)
     if node.kind == "deployment":

@@ -1,9 +1,11 @@
 """Signing as an SSO user in any signed action (``portal.accounts.reauth``): a real test provider, its people, and
 one attempt per scenario: a fresh sign-in there, a stale ``auth_time`` (the provider answered from an old
-session), another person signing in there, and a result id presented a second time."""
+session), another person signing in there, and a result id presented a second time. Each signed action's tests
+check the fresh one with ``sso_signed_entry`` and the refused ones (``REFUSED``) with ``sso_refused``."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -11,6 +13,7 @@ from typing import Any
 import pytest
 
 from portal.accounts.models import User
+from portal.audit.models import AuditEntry
 from tests.conftest import need_service
 
 try:
@@ -84,3 +87,22 @@ def sso_sign(client: Any, op: TestProvider, post: Callable[[], Any], scenario: s
 def refusal_text(scenario: str) -> str:
     return {"stale": "did not ask you to sign in again", "another_person": "signed in another person",
             "reused": "already used"}[scenario]
+
+
+def sso_refused(client: Any, op: TestProvider, *, signer: str, post: Callable[[], Any], scenario: str,
+                signed: Callable[[], int]) -> None:
+    """``signer`` signs in through the provider and tries the signed action (``post``) as ``scenario`` (one of
+    ``REFUSED``) has it: the page says why it was refused, and nothing was signed (``signed()`` counts what the action
+    signed) but, for ``reused``, by the first post."""
+    sso_sign_in(client, op, signer)
+    r = sso_sign(client, op, post, scenario)
+    assert refusal_text(scenario) in r.content.decode()
+    # reused: the first post signed, the same result id again was refused before anything else
+    assert signed() == (scenario == "reused")
+
+
+def sso_signed_entry(action: str) -> dict[str, Any]:
+    """The audit entry of the one ``action``: signed by an SSO user who signed in again at the provider."""
+    entry: dict[str, Any] = json.loads(AuditEntry.objects.get(action=action).payload)
+    assert entry["auth_methods"][0] == "sso" and entry["reauthentication"]["method"] == "oidc_reauth"
+    return entry

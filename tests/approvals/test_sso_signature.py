@@ -10,12 +10,11 @@ import time
 import pytest
 
 from portal.accounts import oidc
-from portal.accounts.models import User
 from portal.accounts.reauth import ReauthRefused, reauth_record
 from portal.approvals import services
 from portal.approvals.models import Release, Signature
 from portal.audit.models import AuditEntry
-from tests.accounts.sso import sso_sign
+from tests.accounts.sso import sso_sign, sso_sign_in
 from tests.conftest import api_client, need_service
 
 try:
@@ -48,11 +47,7 @@ def idp(settings, tmp_path):
 @pytest.fixture
 def sara(client, idp, release):
     """Sara signed in through SSO (an approver of model-risk, no portal password)."""
-    r = client.get("/login/sso")
-    client.get(provider_round_trip(r, idp))
-    user = User.objects.get(username="sara")
-    assert not user.has_usable_password() and "_auth_user_id" in client.session
-    return user
+    return sso_sign_in(client, idp, "sara")
 
 
 def _sign(client, release, op, **form):

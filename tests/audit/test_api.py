@@ -66,6 +66,18 @@ def test_bad_proof_requests_are_400(signed, alice_client) -> None:
     assert alice_client.get("/api/v1/audit/proof/consistency", {"from": signed + 1}).status_code == 400
 
 
+def test_a_proof_is_of_the_tree_asked_for_and_not_of_one_larger_than_the_chain(signed, alice_client) -> None:
+    p = alice_client.get("/api/v1/audit/proof/inclusion", {"seq": 3, "tree_size": 5}).json()
+    assert (p["seq"], p["tree_size"]) == (3, 5)
+    c = alice_client.get("/api/v1/audit/proof/consistency", {"from": 2, "to": 5}).json()
+    assert (c["from"], c["to"]) == (2, 5)
+    for kind, params, field in (("inclusion", {"seq": 1, "tree_size": 10**6}, "tree_size"),
+                                ("consistency", {"from": 1, "to": 10**6}, "to")):
+        r = alice_client.get(f"/api/v1/audit/proof/{kind}", params)
+        error = r.json()["errors"][0]
+        assert r.status_code == 400 and error["field"] == field and "the chain has only" in error["message"], error
+
+
 def test_api_writes_carry_the_request_id_client_and_token(ingest_client) -> None:
     import json
 

@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 import pytest
 
+from lineage import ids
 from portal.demo import story as demo
 from portal.reports.pdf_draw import KIND_COLOURS as PDF_COLOURS
 from tests.browser.conftest import screenshot
@@ -239,3 +240,45 @@ def test_the_turn_button_redraws_the_graph_the_other_way_round_still_legible(new
     assert ("tb" in (page.get_attribute("#graph", "class") or "")) != before
     assert min(g["names"]) >= g["body"] - 0.01 and overlapping(g["boxes"]) == [] and inside(g["root"], g["canvas"])
     screenshot(page, "explorer-turned")
+
+
+# The zoom column's box and every node's, after the view settles.
+CONTROLS = """() => {
+  const z = document.querySelector('.canvas .zoom').getBoundingClientRect();
+  const boxes = [...document.querySelectorAll('.gnode')].map(g => {
+    const b = g.getBoundingClientRect(); return [b.left, b.top, b.right, b.bottom]; });
+  return {controls: [z.left, z.top, z.right, z.bottom], boxes};
+}"""
+
+
+def chain_graph() -> None:
+    """A table read by one run that writes another: downstream of the table's version, three layers (version, run,
+    version) that left to right fill the canvas's width at the default view (the fit is bound by the width)."""
+    from lineage.openlineage import parse_event
+    from lineage.services import events_ingest
+    from tests.factories import dataset, run_event
+
+    event = run_event(job="chain_step", namespace="chain", inputs=[dataset("s3://chain", "first")],
+                      outputs=[dataset("s3://chain", "second")])
+    events_ingest(events=[parse_event(json.dumps(event).encode())], by=None)
+
+
+def test_no_node_is_drawn_under_the_zoom_buttons_at_the_default_view_or_after_fit(new_page) -> None:
+    chain_graph()
+    page = new_page(demo.SAM.username, demo.SAM.password)
+    page.goto("/lineage/explore/?direction=downstream&node=" + quote(ids.dataset_version_id("s3://chain", "first",
+                                                                                            "initial"), safe=""))
+    page.wait_for_selector(".gnode.root")
+    g = settled(page)
+    screenshot(page, "explorer-controls-clear")
+    assert len(g["boxes"]) >= 3
+    # the graph fills the canvas's width: its right end reaches the controls' column without the padding
+    assert max(b[2] for b in g["boxes"]) - min(b[0] for b in g["boxes"]) > 0.7 * (g["canvas"][2] - g["canvas"][0])
+    for view in ("default", "fit"):
+        if view == "fit":
+            page.get_by_role("button", name="Fit the whole graph in the canvas").click()
+            settled(page)
+            screenshot(page, "explorer-controls-clear-fit")
+        c = page.evaluate(CONTROLS)
+        under = [b for b in c["boxes"] if overlapping([b, c["controls"]])]
+        assert under == [], (view, c["controls"], under)

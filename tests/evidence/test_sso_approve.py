@@ -10,7 +10,7 @@ import pytest
 
 from portal.audit.models import AuditEntry
 from portal.evidence.models import Document
-from tests.accounts.sso import REFUSED, refusal_text, sso_sign, sso_sign_in
+from tests.accounts.sso import REFUSED, sso_refused, sso_sign, sso_sign_in, sso_signed_entry
 from tests.accounts.test_mfa import enrol
 from tests.approvals.conftest import PASSWORD
 from tests.evidence.conftest import upload
@@ -35,16 +35,13 @@ def test_an_sso_officer_approves_after_signing_in_again(client, sso_idp, doc) ->
     assert "Approved." in r.content.decode()
     doc.refresh_from_db()
     assert doc.approved_by.username == "cora"
-    entry = json.loads(AuditEntry.objects.get(action="evidence.approved").payload)
-    assert entry["auth_methods"][0] == "sso" and entry["reauthentication"]["method"] == "oidc_reauth"
+    sso_signed_entry("evidence.approved")
 
 
 @pytest.mark.parametrize("scenario", REFUSED)
 def test_approving_is_refused_without_a_fresh_sign_in(client, sso_idp, doc, scenario) -> None:
-    sso_sign_in(client, sso_idp, "cora")
-    r = sso_sign(client, sso_idp, _approve(client, doc), scenario)
-    assert refusal_text(scenario) in r.content.decode()
-    assert AuditEntry.objects.filter(action="evidence.approved").count() == (scenario == "reused")
+    sso_refused(client, sso_idp, signer="cora", post=_approve(client, doc), scenario=scenario,
+                signed=AuditEntry.objects.filter(action="evidence.approved").count)
 
 
 def test_a_local_approver_still_approves_with_the_password_and_code(client, doc, people, settings) -> None:

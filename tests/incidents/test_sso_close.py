@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from django.utils import timezone
 
@@ -12,7 +10,7 @@ from portal.accounts.models import User
 from portal.audit.models import AuditEntry
 from portal.incidents import services
 from portal.incidents.models import Incident
-from tests.accounts.sso import REFUSED, refusal_text, sso_sign, sso_sign_in
+from tests.accounts.sso import REFUSED, sso_refused, sso_sign, sso_sign_in, sso_signed_entry
 
 pytestmark = pytest.mark.django_db
 
@@ -35,18 +33,15 @@ def test_an_sso_officer_closes_after_signing_in_again(client, sso_idp, incident)
     assert r.status_code == 200
     incident.refresh_from_db()
     assert incident.state == "closed" and incident.closed_by.username == "cora"
-    entry = json.loads(AuditEntry.objects.get(action="incident.closed").payload)
-    assert entry["auth_methods"][0] == "sso" and entry["reauthentication"]["method"] == "oidc_reauth"
+    sso_signed_entry("incident.closed")
 
 
 @pytest.mark.parametrize("scenario", REFUSED)
 def test_closing_is_refused_without_a_fresh_sign_in_of_the_officer(client, sso_idp, incident, scenario) -> None:
-    sso_sign_in(client, sso_idp, "cora")
-    r = sso_sign(client, sso_idp, _close(client, incident), scenario)
-    assert refusal_text(scenario) in r.content.decode()
+    sso_refused(client, sso_idp, signer="cora", post=_close(client, incident), scenario=scenario,
+                signed=AuditEntry.objects.filter(action="incident.closed").count)
     if scenario != "reused":
         assert Incident.objects.get(pk=incident.pk).state == "open"
-    assert AuditEntry.objects.filter(action="incident.closed").count() == (scenario == "reused")
 
 
 def test_a_local_officer_still_closes_with_the_password(client, incident, officer) -> None:

@@ -19,16 +19,19 @@ import pytest
 from celery import Celery, current_app
 from django.core.management import call_command
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from lineage import ids
 from lineage.models import ColumnEdge, Edge, Node, NodeTag, RawEvent, RunClaim
 from lineage.services import lineage_apply_pending, lineage_rebuild
 from lineage.tasks import lineage_apply_pending_task
+from portal.accounts.models import User
 from portal.accounts.services import namespace_assign, user_ensure
-from portal.audit.models import AuditEntry
+from portal.audit.models import AuditEntry, AuditPending
 from tests.conftest import api_client, post_event
 from tests.factories import dataset, facet, model_output, run_event
+from tests.lineage.conftest import Poison
 from tests.workers import KEY_PREFIX, broker_clear, broker_conf, broker_ready, worker_thread
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "openlineage" / "events"
@@ -201,42 +204,27 @@ def test_rebuild_after_deferred_ingestion_equals_the_graph(no_worker: None) -> N
 
 
 @pytest.mark.django_db(transaction=True)
-def test_an_event_that_fails_to_apply_costs_the_others_nothing_and_waits_with_its_error(no_worker: None) -> None:
-    if connection.vendor != "postgresql":
-        pytest.skip("the poisoning trigger is PL/pgSQL")
+def test_an_event_that_fails_to_apply_costs_the_others_nothing_and_waits_with_its_error(no_worker: None,
+                                                                                      poison: Poison) -> None:
     clients = _world()
     for job in ("ok1", "poison", "ok2"):
         assert post_event(clients["a"], run_event(job=job, namespace="team-a")).status_code == 201
-    with connection.cursor() as cur:
-        cur.execute("""
-            CREATE FUNCTION test_poison() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN
-              IF NEW.name = 'poison' THEN RAISE EXCEPTION 'poisoned event'; END IF;
-              RETURN NEW;
-            END $$;
-            CREATE TRIGGER test_poison BEFORE INSERT ON lineage_node FOR EACH ROW EXECUTE FUNCTION test_poison();
-        """)
-    try:
+    with poison(table="lineage_node", column="name"):
         count = lineage_apply_pending()
         assert (count.applied, count.failed) == (2, 1)
         assert sorted(Node.objects.filter(kind="job").values_list("name", flat=True)) == ["ok1", "ok2"]
         failed = RawEvent.objects.get(job_name="poison")
         assert failed.applied_at is None and "poisoned event" in failed.apply_error
         assert lineage_apply_pending().applied == 0  # not retried in a loop
-    finally:
-        with connection.cursor() as cur:
-            cur.execute("DROP TRIGGER test_poison ON lineage_node; DROP FUNCTION test_poison()")
     call_command("lineage_apply_pending", "--retry-failed")
     assert RawEvent.objects.get(job_name="poison").applied_at is not None
     assert Node.objects.filter(kind="job", name="poison").exists()
 
 
-@pytest.mark.django_db(transaction=True)
-def test_two_concurrent_events_cannot_both_take_a_run(no_worker: None) -> None:
-    """The second request's guard reads before the first commits; its claim then waits on the unique index and is
-    refused once the first commits (before the claims tables both were answered 201)."""
-    if connection.vendor != "postgresql":
-        pytest.skip("needs concurrent transactions")
+def claim_race(claimant_job: str, second_job: str) -> Any:
+    """A concurrent transaction takes the run's claim (for ``claimant_job``) after the guard of a request (for
+    ``second_job``) read it free: that request's claim then waits on the unique index and is read back once the
+    first commits. Returns the request's answer."""
     clients = _world()
     holding, release = threading.Event(), threading.Event()
     answers: dict[str, Any] = {}
@@ -244,7 +232,8 @@ def test_two_concurrent_events_cannot_both_take_a_run(no_worker: None) -> None:
     def first() -> None:  # a request that took the run and has not committed yet
         try:
             with transaction.atomic():
-                RunClaim.objects.create(run=ids.run_id(RUN), job=ids.job_id("team-a", "first"), job_namespace="team-a")
+                RunClaim.objects.create(run=ids.run_id(RUN), job=ids.job_id("team-a", claimant_job),
+                                        job_namespace="team-a")
                 holding.set()
                 release.wait(60)
         finally:
@@ -252,7 +241,7 @@ def test_two_concurrent_events_cannot_both_take_a_run(no_worker: None) -> None:
 
     def second() -> None:
         try:
-            answers["second"] = post_event(clients["a"], run_event(job="second", namespace="team-a", run_id=RUN))
+            answers["second"] = post_event(clients["a"], run_event(job=second_job, namespace="team-a", run_id=RUN))
         finally:
             connection.close()
 
@@ -272,12 +261,25 @@ def test_two_concurrent_events_cannot_both_take_a_run(no_worker: None) -> None:
     release.set()
     t1.join()
     t2.join()
-    r = answers["second"]
+    return answers["second"]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("sequencer", ["inline", "service"])  # service: one statement (services.events_append)
+def test_two_concurrent_events_cannot_both_take_a_run(no_worker: None, settings: Any, sequencer: str) -> None:
+    """The second request's guard reads before the first commits; its claim then waits on the unique index and is
+    refused once the first commits (before the claims tables both were answered 201)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs concurrent transactions")
+    settings.PORTAL_AUDIT_SEQUENCER = sequencer
+    r = claim_race("first", "second")
     assert r.status_code == 409, r.content
     assert r.json()["errors"][0]["field"] == "run.runId"
     assert not RawEvent.objects.filter(job_name="second").exists()
     assert RunClaim.objects.get(run=ids.run_id(RUN)).job == ids.job_id("team-a", "first")
-    assert AuditEntry.objects.filter(action="lineage.event_refused").count() == 1
+    entries = AuditPending if sequencer == "service" else AuditEntry
+    assert list(entries.objects.filter(action__startswith="lineage.").values_list("action", flat=True)) == [
+        "lineage.event_refused"]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -357,3 +359,67 @@ def test_a_run_and_job_whose_events_all_wait_answer_404_saying_so_to_readers_who
         assert (other.status_code, other.json()) == (404, never.json())
     lineage_apply_pending()
     assert reader.get(f"/api/v1/nodes/{ids.run_id(RUN)}").status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_micro_batch_reads_its_senders_with_its_claim_and_acts_for_each(no_worker: None) -> None:
+    """The senders come with the claimed events (one statement, not a lookup of its own); each sender's
+    de-identification marks are audited with that sender as actor, with the name the inline path records."""
+    clients = _world()
+    for who, ns, out in (("a", "team-a", "s3://a"), ("b", "team-b", "s3://b")):
+        ev = run_event(job="mask", namespace=ns, run_facets={"portalRun": facet(deidentifies=True)},
+                       outputs=[dataset(out, "masked")])
+        assert post_event(clients[who], ev).status_code == 201
+    with CaptureQueriesContext(connection) as queries:
+        assert lineage_apply_pending().applied == 2
+    assert not [q["sql"] for q in queries.captured_queries if 'FROM "accounts_user"' in q["sql"]]
+    actors = {(e.target_id, e.actor_id, e.actor_name) for e in AuditEntry.objects.filter(
+        action="lineage.classification_weakened")}
+    a, b = (User.objects.get(username=name) for name in ("svc-a", "svc-b"))
+    by_target = {t: actor for t, actor, _ in actors}
+    assert by_target[ids.dataset_id("s3://a", "masked")] == a.pk
+    assert by_target[ids.dataset_id("s3://b", "masked")] == b.pk
+    assert sorted(actor for t, actor, _ in actors if t.startswith("run:")) == sorted([a.pk, b.pk])
+    assert {name for _, _, name in actors} == {a.printed_name, b.printed_name}
+
+
+@pytest.mark.django_db
+def test_applying_one_waiting_event_takes_a_bounded_number_of_statements(no_worker: None) -> None:
+    """The fixed cost of a micro-batch (issue 19): 31 statements for this event before the senders came with the claim,
+    the receipt clamp became one statement, the state changes one insert and one read, and the reads edges one read
+    (PostgreSQL; bench/README.md, "Applier: fewer statements per micro-batch")."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the statement count is PostgreSQL's")
+    clients = _world()
+    ev = run_event(job="etl", namespace="team-a", run_id=RUN, event_type="START", time="2026-01-10T09:00:00Z",
+                   inputs=[dataset("s3://a", "raw")], outputs=[dataset("s3://a", "out")])
+    assert post_event(clients["a"], ev).status_code == 201
+    lineage_apply_pending()
+    assert post_event(clients["a"], run_event(job="etl", namespace="team-a", run_id=RUN, event_type="COMPLETE",
+                                              inputs=[dataset("s3://a", "raw")],
+                                              outputs=[dataset("s3://a", "out")])).status_code == 201
+    with CaptureQueriesContext(connection) as queries:
+        assert lineage_apply_pending(max_batches=1).applied == 1
+    sent = [q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]  # the test's transaction
+    assert len(sent) <= 24, "\n".join(q[:100] for q in sent)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_retrying_failed_events_applies_those_that_now_pass_and_keeps_the_others_waiting(no_worker: None,
+                                                                                       poison: Poison) -> None:
+    """``--retry-failed``'s pass: each failed event alone, oldest first, before what waits normally; one that still
+    fails keeps waiting with its error (pins the behaviour the separate retry pass keeps)."""
+    clients = _world()
+    for job in ("poison", "ok1"):
+        assert post_event(clients["a"], run_event(job=job, namespace="team-a")).status_code == 201
+    with poison(table="lineage_node", column="name"):
+        assert (lineage_apply_pending().applied, RawEvent.objects.exclude(apply_error="").count()) == (1, 1)
+        assert post_event(clients["a"], run_event(job="ok2", namespace="team-a")).status_code == 201
+        count = lineage_apply_pending(retry_failed=True)
+        assert (count.applied, count.failed) == (1, 1)  # ok2 applied, poison failed again
+        assert RawEvent.objects.get(job_name="poison").applied_at is None
+    count = lineage_apply_pending(retry_failed=True)
+    assert (count.applied, count.failed) == (1, 0)
+    assert not RawEvent.objects.filter(applied_at__isnull=True).exists()
+    assert RawEvent.objects.get(job_name="poison").apply_error == ""
+    assert sorted(Node.objects.filter(kind="job").values_list("name", flat=True)) == ["ok1", "ok2", "poison"]

@@ -18,6 +18,7 @@ from lineage.models import RawEvent
 from portal.accounts.services import namespace_assign, token_issue, user_ensure
 from portal.audit.models import AuditEntry
 from tests.factories import dataset, run_event
+from tests.lineage.conftest import Poison
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -92,27 +93,33 @@ def test_concurrent_events_are_applied_together_and_each_request_gets_its_own_an
     assert refusal.request_id == "req-3"
 
 
-@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="a trigger makes one event fail in PostgreSQL")
-def test_one_event_that_breaks_its_group_costs_no_other_request_its_answer(token: str) -> None:
-    with connection.cursor() as cur:
-        cur.execute("""
-            CREATE FUNCTION test_poison() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN
-              IF NEW.job_name = 'poison' THEN RAISE EXCEPTION 'poisoned event'; END IF;
-              RETURN NEW;
-            END $$;
-            CREATE TRIGGER test_poison BEFORE INSERT ON lineage_rawevent FOR EACH ROW EXECUTE FUNCTION test_poison();
-        """)
-    try:
+def test_one_event_that_breaks_its_group_costs_no_other_request_its_answer(token: str, poison: Poison) -> None:
+    with poison(table="lineage_rawevent", column="job_name"):
         retried = intake_stats().retried
         bodies = [json.dumps(run_event(job=job, namespace="team-a")).encode() for job in ("ok1", "poison", "ok2")]
         answers = _post_together(token, bodies)
         assert [a.status_code for a in answers] == [201, 500, 201], [a.content for a in answers]
         assert intake_stats().retried >= retried + 3
         assert sorted(RawEvent.objects.values_list("job_name", flat=True)) == ["ok1", "ok2"]
-    finally:
-        with connection.cursor() as cur:
-            cur.execute("DROP TRIGGER test_poison ON lineage_rawevent; DROP FUNCTION test_poison()")
+
+
+@pytest.mark.parametrize(("defer", "sequencer"), [(False, "inline"), (True, "inline"), (True, "service")])
+def test_events_retried_alone_after_their_group_failed_keep_the_warnings_of_their_time(token: str, settings: Any,
+                                                                                      poison: Poison, defer: bool,
+                                                                                      sequencer: str) -> None:
+    """A retried event is parsed again from its bytes: the warning its time check added when it was received
+    (older than the horizon) was lost, so its answer and its raw row lacked it. (Deferred with the sequencer as a
+    service: the group's one statement fails, services.events_append.)"""
+    settings.LINEAGE_INGEST_DEFER = defer
+    settings.PORTAL_AUDIT_SEQUENCER = sequencer
+    settings.LINEAGE_EVENT_HORIZON_DAYS = 30  # the factory's events are older
+    with poison(table="lineage_rawevent", column="job_name"):
+        bodies = [json.dumps(run_event(job=job, namespace="team-a")).encode() for job in ("ok1", "poison", "ok2")]
+        answers = _post_together(token, bodies)
+        assert [a.status_code for a in answers] == [201, 500, 201], [a.content for a in answers]
+        horizon = "eventTime is older than the portal's horizon of 30 days; accepted as sent"
+        assert [answers[i].json()["warnings"] for i in (0, 2)] == [[horizon], [horizon]]
+        assert list(RawEvent.objects.values_list("warnings", flat=True)) == [[horizon], [horizon]]
 
 
 def test_with_grouping_off_each_event_is_applied_alone(token: str, settings: Any) -> None:

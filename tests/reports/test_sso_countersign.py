@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from portal.audit.models import AuditEntry
 from portal.reports import services
 from portal.reports.models import Report, ReportSignature
-from tests.accounts.sso import REFUSED, refusal_text, sso_sign, sso_sign_in
+from tests.accounts.sso import REFUSED, sso_refused, sso_sign, sso_sign_in, sso_signed_entry
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the report is drawn after its commit, as in test_views
 
@@ -34,16 +31,13 @@ def test_an_sso_auditor_countersigns_after_signing_in_again(client, sso_idp, rep
     assert "Countersigned" in r.content.decode()
     report.refresh_from_db()
     assert report.bundle["report"]["reviewed_by"]["username"] == "ines"
-    entry = json.loads(AuditEntry.objects.get(action="report.countersigned").payload)
-    assert entry["auth_methods"][0] == "sso" and entry["reauthentication"]["method"] == "oidc_reauth"
+    sso_signed_entry("report.countersigned")
 
 
 @pytest.mark.parametrize("scenario", REFUSED)
 def test_countersigning_is_refused_without_a_fresh_sign_in(client, sso_idp, report, scenario) -> None:
-    sso_sign_in(client, sso_idp, "ines")
-    r = sso_sign(client, sso_idp, _countersign(client, report), scenario)
-    assert refusal_text(scenario) in r.content.decode()
-    assert ReportSignature.objects.filter(report=report).count() == (scenario == "reused")
+    sso_refused(client, sso_idp, signer="ines", post=_countersign(client, report), scenario=scenario,
+                signed=ReportSignature.objects.filter(report=report).count)
 
 
 def test_a_local_auditor_still_countersigns_with_the_password(client, report) -> None:

@@ -78,8 +78,18 @@
     return e;
   }
   function nodeUrl(id) { return cfg.nodeApi + encodeURIComponent(id); }
-  function pageUrl(id) { return cfg.nodePage + encodeURIComponent(id); }
-  function exploreUrl(id) { return cfg.explorePage + "?node=" + encodeURIComponent(id); }
+  // As of a time a node's details and its page are asked as of then too: a node dropped since has them only so
+  // (a live node's page shows it as it is now).
+  function asOfQuery() {
+    if (!asOfInput || !asOfInput.value) { return ""; }
+    return "?" + new URLSearchParams({ asOf: asOfInput.value, asOfKind: asOfKindInput.value }).toString();
+  }
+  function pageUrl(id) { return cfg.nodePage + encodeURIComponent(id) + asOfQuery(); }
+  // Explored on from here, the graph stays as of the same moment (a node dropped since is found only so).
+  function exploreUrl(id) {
+    var q = asOfQuery();
+    return cfg.explorePage + "?node=" + encodeURIComponent(id) + (q ? "&" + q.slice(1) : "");
+  }
   function shorten(text, n) { return text.length > n ? text.slice(0, n - 1) + "…" : text; }
   // Long names lose their middle, not their end: "readmission_monthly.train_model" keeps both the pipeline
   // and the step ("readmiss…train_model"), and a version suffix stays readable.
@@ -243,8 +253,16 @@
     var top = canvas.getBoundingClientRect().top + window.scrollY;
     return Math.max(360, Math.round(window.innerHeight - top - 16));
   }
+  // The zoom buttons stand over the canvas's top-right corner: the default view and "fit" keep the graph left of
+  // their column (from its left edge to the canvas's right, and a gap), so that no node is drawn under them.
+  var zoomBar = canvas.querySelector(".zoom");
+  function padRight() {
+    var z = zoomBar ? zoomBar.getBoundingClientRect() : null;
+    if (!z || !z.width) { return PAD; }
+    return Math.max(PAD, Math.ceil(svg.getBoundingClientRect().right - z.left) + PAD / 2);
+  }
   function fitScale(size, width, height) {
-    return Math.min((width - 2 * PAD) / size.w, (height - 2 * PAD) / size.h);
+    return Math.min((width - PAD - padRight()) / size.w, (height - 2 * PAD) / size.h);
   }
   // Whichever way round shows the graph bigger; left to right (the reading direction) when both fit.
   function chooseOrientation() {
@@ -431,10 +449,11 @@
     var k = Math.min(DEFAULT_MAX_K, fitScale(state.bounds, width, maxCanvasHeight()));
     k = Math.max(1, k);
     sizeCanvas(k);
-    var box = canvasBox(), b = state.bounds;
-    var v = { k: k, x: (box.width - b.w * k) / 2, y: (box.height - b.h * k) / 2 };
+    var box = canvasBox(), b = state.bounds, right = padRight();
+    var room = box.width - PAD - right;  // the width left of the zoom buttons
+    var v = { k: k, x: PAD + (room - b.w * k) / 2, y: (box.height - b.h * k) / 2 };
     var c = centreOf(d.root);
-    if (b.w * k > box.width - 2 * PAD) { v.x = Math.min(PAD, Math.max(box.width - PAD - b.w * k, box.width / 2 - c.x * k)); }
+    if (b.w * k > room) { v.x = Math.min(PAD, Math.max(box.width - right - b.w * k, PAD + room / 2 - c.x * k)); }
     if (b.h * k > box.height - 2 * PAD) { v.y = Math.min(PAD, Math.max(box.height - PAD - b.h * k, box.height / 2 - c.y * k)); }
     state.view = v;
     applyView();
@@ -444,7 +463,7 @@
     var box = canvasBox(), b = state.bounds;
     if (!state.data || !box.width) { return; }
     var k = Math.min(DEFAULT_MAX_K, Math.max(MIN_K, fitScale(b, box.width, box.height)));
-    state.view = { k: k, x: (box.width - b.w * k) / 2, y: (box.height - b.h * k) / 2 };
+    state.view = { k: k, x: PAD + (box.width - PAD - padRight() - b.w * k) / 2, y: (box.height - b.h * k) / 2 };
     applyView();
     say("The whole graph is shown" + (k < 1 ? ", smaller than the page's text: zoom in or press Home to go back." : "."));
   }
@@ -662,7 +681,7 @@
     panelHint.hidden = true;
     while (panelBody.firstChild) { panelBody.removeChild(panelBody.firstChild); }
     panelBody.appendChild(h("p", "Loading…", "muted"));
-    getJSON(nodeUrl(id)).then(function (d) { if (state.selected === id) { renderPanel(d, n); } })
+    getJSON(nodeUrl(id) + asOfQuery()).then(function (d) { if (state.selected === id) { renderPanel(d, n); } })
       .catch(function (err) { panelBody.textContent = "Could not load the details: " + err.message; });
   }
 

@@ -1,0 +1,156 @@
+"""The sequencer's step: what a poll costs, moving pending rows exactly once, and the Merkle roots it signs."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from django.db import connection, connections, transaction
+from django.test.utils import CaptureQueriesContext
+
+from portal.audit import sequencer
+from portal.audit.db import maintenance
+from portal.audit.merkle import ChainTree
+from portal.audit.models import AuditEntry, AuditPending
+from portal.audit.sequencer import SequencerRefused, pending_append, sequencer_step
+from portal.audit.services import Change, audit_record_many, audit_verify
+from portal.audit.verifier import merkle_root
+
+pytestmark = pytest.mark.django_db
+needs_postgres = pytest.mark.skipif("connection.vendor != 'postgresql'", reason="PostgreSQL only")
+
+
+@pytest.fixture
+def service(settings: Any) -> None:
+    settings.PORTAL_AUDIT_SEQUENCER = "service"
+
+
+def _write(n: int, start: int = 0) -> None:
+    with transaction.atomic():
+        audit_record_many(actor=None, changes=[Change("test.entry", "x", str(start + i), {"i": start + i})
+                                               for i in range(n)])
+
+
+def _leaves() -> list[bytes]:
+    return [bytes.fromhex(h) for h in AuditEntry.objects.order_by("seq").values_list("entry_hash", flat=True)]
+
+
+def test_a_poll_with_nothing_pending_is_one_read_without_the_lock(service: None) -> None:
+    _write(3)
+    assert sequencer_step().integrated == 3
+    with CaptureQueriesContext(connection) as q:
+        step = sequencer_step()
+    assert step.integrated == 0 and step.checkpoint is None
+    assert len(q.captured_queries) == 1, [x["sql"] for x in q.captured_queries]
+    assert "pg_advisory" not in q.captured_queries[0]["sql"]
+
+
+def test_a_poll_still_signs_entries_no_checkpoint_covers(service: None, settings: Any) -> None:
+    settings.PORTAL_AUDIT_SEQUENCER = "inline"
+    with transaction.atomic():  # chained by the writer; its after-commit checkpoint is lost (a crash, say)
+        audit_record_many(actor=None, changes=[Change("test.entry", "x", "1")])
+        connection.run_on_commit.clear()
+    step = sequencer_step()
+    assert step.integrated == 0 and step.checkpoint is not None and step.checkpoint.tree_size == 1
+
+
+@needs_postgres
+def test_the_newest_checkpoint_is_found_through_an_index() -> None:
+    """Read on every poll; the checkpoints grow by one per step, so a scan of them all grows without end."""
+    with connection.cursor() as cur:
+        cur.execute("SET LOCAL enable_seqscan = off")
+        cur.execute("EXPLAIN SELECT tree_size FROM audit_auditcheckpoint ORDER BY tree_size DESC, id DESC LIMIT 1")
+        plan = "\n".join(r[0] for r in cur.fetchall())
+    assert "audit_checkpoint_size" in plan, plan
+
+
+def test_a_whole_second_is_signed_with_six_zero_digits(service: None) -> None:
+    with transaction.atomic():
+        pending_append([(connection.ops.adapt_datetimefield_value(datetime(2026, 12, 6, 9, 0, 0, tzinfo=UTC)), None,
+                         "", "", "test.entry", "x", "1", "{}", "", "")])
+    sequencer_step()
+    assert AuditEntry.objects.get().time == datetime(2026, 12, 6, 9, 0, 0, tzinfo=UTC)
+    assert audit_verify().ok
+
+
+@needs_postgres
+def test_a_pending_row_lost_between_read_and_move_rolls_the_step_back(service: None, monkeypatch: Any) -> None:
+    _write(4)
+    head = sequencer.head
+
+    def head_losing_a_row() -> tuple[int, str]:
+        AuditPending.objects.filter(pk=AuditPending.objects.order_by("id").values_list("id", flat=True)[2]).delete()
+        return head()
+
+    monkeypatch.setattr(sequencer, "head", head_losing_a_row)
+    with pytest.raises(RuntimeError, match="4 pending entries read, 3 moved"):
+        sequencer_step()
+    assert not AuditEntry.objects.exists()
+    assert AuditPending.objects.count() == 4
+
+
+@pytest.mark.django_db(transaction=True)
+@needs_postgres
+def test_entries_appended_while_the_sequencer_steps_are_chained_once_each_in_commit_order(service: None) -> None:
+    writers, each = 4, 30
+    errors: list[BaseException] = []
+
+    def write(w: int) -> None:
+        try:
+            for k in range(each):
+                with transaction.atomic():
+                    audit_record_many(actor=None, changes=[Change("test.entry", f"w{w}", str(k))])
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(writers)]
+    for t in threads:
+        t.start()
+    while any(t.is_alive() for t in threads):
+        sequencer_step(limit=7)  # small batches: many steps interleave with the writers' commits
+    for t in threads:
+        t.join()
+    while sequencer_step().integrated:
+        pass
+    assert not errors
+    rows = list(AuditEntry.objects.order_by("seq").values_list("seq", "target_kind", "target_id"))
+    assert [r[0] for r in rows] == list(range(1, writers * each + 1))
+    for w in range(writers):  # each writer's entries once each, in the order it committed them
+        assert [int(r[2]) for r in rows if r[1] == f"w{w}"] == list(range(each))
+    assert not AuditPending.objects.exists()
+    assert audit_verify().ok
+
+
+def test_a_leaf_rewritten_in_the_last_block_changes_the_root(service: None) -> None:
+    """Roots of perfect subtrees are remembered by their leaves' bytes: a rewritten leaf is hashed anew."""
+    _write(40)
+    sequencer_step()
+    before = _leaves()
+    assert ChainTree(40).root() == merkle_root(before)
+    with maintenance(connection), connection.cursor() as cur:
+        cur.execute("UPDATE audit_auditentry SET entry_hash = %s WHERE seq = 20", ["ab" * 32])
+    after = _leaves()
+    assert ChainTree(40).root() == merkle_root(after) != merkle_root(before)
+
+
+def test_the_sequencer_refuses_to_sign_over_an_entry_rewritten_below_the_last_checkpoint(service: None) -> None:
+    _write(40)
+    sequencer_step()
+    sequencer_step(force=True)  # the same tree again: its subtrees' roots are remembered now
+    with maintenance(connection), connection.cursor() as cur:
+        cur.execute("UPDATE audit_auditentry SET entry_hash = %s WHERE seq = 20", ["ab" * 32])
+    _write(5, start=40)
+    with pytest.raises(SequencerRefused, match="tree size 40"):
+        sequencer_step()
+    assert AuditPending.objects.count() == 5
+
+
+def test_array_parameters_are_literals_only_when_nothing_needs_quoting() -> None:
+    assert sequencer._array([3, 14, 15]) == "{3,14,15}"
+    assert sequencer._array(["ab" * 32, "0" * 64]) == "{" + "ab" * 32 + "," + "0" * 64 + "}"
+    assert sequencer._array(["ab", "c,d"]) == ["ab", "c,d"]
+    assert sequencer._array(["ab", ""]) == ["ab", ""]
