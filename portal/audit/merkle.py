@@ -19,26 +19,36 @@ from .verifier import EMPTY_ROOT, merkle_root, node_hash
 BLOCK = 1024
 _MEMO_MIN = 16  # perfect subtrees of fewer leaves are hashed again: cheaper than remembering them
 _MEMO_MAX = 256
+_HASH = 32  # bytes of a SHA-256 leaf (entry hash) or subtree root
 _memo: dict[tuple[bool, bytes], bytes] = {}
 
 
 def _mth(items: list[bytes], *, leaves: bool) -> bytes:
     """RFC 6962 root of ``items``: leaf bytes, or (not ``leaves``) a power of two of roots of equal perfect subtrees.
 
-    Perfect subtrees of at least ``_MEMO_MIN`` items are remembered by their content (the concatenated bytes)."""
+    Perfect subtrees of at least ``_MEMO_MIN`` items are remembered by their content (the concatenated bytes), only
+    when every item is a 32-byte hash: then the bytes determine the items. Items of other lengths (a rewritten
+    ``entry_hash`` column) could join to the same bytes as different items and must never get their root."""
+    if any(len(x) != _HASH for x in items):
+        return merkle_root(items) if leaves else _pairs(items)
+    return _mth32(items, leaves=leaves)
+
+
+def _pairs(level: list[bytes]) -> bytes:
+    while len(level) > 1:  # only for a power of two: equal subtrees side by side
+        level = [node_hash(level[i], level[i + 1]) for i in range(0, len(level), 2)]
+    return level[0]
+
+
+def _mth32(items: list[bytes], *, leaves: bool) -> bytes:
     n = len(items)
     if n < _MEMO_MIN or n & (n - 1):
-        if leaves:
-            return merkle_root(items)
-        level = items
-        while len(level) > 1:  # only for a power of two: equal subtrees side by side
-            level = [node_hash(level[i], level[i + 1]) for i in range(0, len(level), 2)]
-        return level[0]
+        return merkle_root(items) if leaves else _pairs(items)
     key = (leaves, b"".join(items))
     found = _memo.get(key)
     if found is None:
         half = n // 2
-        found = node_hash(_mth(items[:half], leaves=leaves), _mth(items[half:], leaves=leaves))
+        found = node_hash(_mth32(items[:half], leaves=leaves), _mth32(items[half:], leaves=leaves))
         if len(_memo) >= _MEMO_MAX:
             _memo.clear()
         _memo[key] = found

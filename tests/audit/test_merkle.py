@@ -59,3 +59,18 @@ def test_prefix_roots_match_the_streaming_tree_for_every_size() -> None:
     roots = prefix_roots(leaves, range(71))
     assert all(roots[n] == merkle_root(leaves[:n]) for n in range(71))
     assert prefix_roots(leaves, [5, 64]) == {5: merkle_root(leaves[:5]), 64: merkle_root(leaves[:64])}
+
+
+def test_a_remembered_subtree_root_is_never_served_for_leaves_that_only_join_to_the_same_bytes() -> None:
+    """The memo of perfect-subtree roots is keyed by content. Two leaf lists whose bytes join to the same string
+    (one byte moved from one leaf to the next: an entry_hash column rewritten to 62 and 66 hex digits) are different
+    trees; the root remembered for the first must not be returned for the second (it would let a rewrite below a
+    checkpoint pass the sequencer's extension check)."""
+    from portal.audit import merkle
+
+    good = [hashlib.sha256(str(i).encode()).digest() for i in range(16)]
+    shifted = [good[0][:-1], good[0][-1:] + good[1], *good[2:]]
+    assert b"".join(shifted) == b"".join(good) and len(shifted) == len(good)
+    merkle._memo.clear()
+    assert merkle._mth(good, leaves=True) == merkle_root(good)
+    assert merkle._mth(shifted, leaves=True) == merkle_root(shifted) != merkle_root(good)
