@@ -52,7 +52,10 @@ class SequencerRefused(Exception):
 
 
 def time_text(t: datetime) -> str:
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """``YYYY-MM-DDTHH:MM:SS.ffffffZ``, as PostgreSQL's to_char gives it: strftime's %Y does not pad years below
+    1000 on glibc, so the year is formatted here."""
+    u = t.astimezone(UTC)
+    return f"{u.year:04d}-{u:%m-%dT%H:%M:%S.%f}Z"
 
 
 def as_datetime(value: Any) -> datetime:

@@ -154,3 +154,28 @@ def test_array_parameters_are_literals_only_when_nothing_needs_quoting() -> None
     assert sequencer._array(["ab" * 32, "0" * 64]) == "{" + "ab" * 32 + "," + "0" * 64 + "}"
     assert sequencer._array(["ab", "c,d"]) == ["ab", "c,d"]
     assert sequencer._array(["ab", ""]) == ["ab", ""]
+
+
+@pytest.mark.parametrize("when", [datetime(999, 3, 4, 5, 6, 7, 1, tzinfo=UTC), datetime(1, 1, 1, tzinfo=UTC),
+                                  datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)])
+def test_the_time_text_is_the_same_in_the_chain_the_verification_and_the_export(service: None, when: datetime) -> None:
+    """The spec's time is ``YYYY-MM-DDTHH:MM:SS.ffffffZ``: four year digits. PostgreSQL's to_char (what the
+    sequencer signs and verify_audit reads there) pads years below 1000; Python's strftime("%Y") does not on
+    glibc, so the export (and SQLite's chain) wrote "999-..." for the entry PostgreSQL signed as "0999-..."."""
+    from portal.audit.services import entry_dict, entry_rows
+    from portal.audit.verifier import entry_hash
+
+    with transaction.atomic():
+        pending_append([(connection.ops.adapt_datetimefield_value(when), None, "", "", "test.entry", "x", "1", "{}",
+                         "", "")])
+    sequencer_step()
+    expected = f"{when.year:04d}-{when:%m-%dT%H:%M:%S.%f}Z"
+    assert sequencer.time_text(when) == expected
+    with transaction.atomic():
+        assert [r[1] for r in entry_rows()] == [expected]
+    e = AuditEntry.objects.get()
+    d = entry_dict(e)
+    assert d["time"] == expected
+    assert entry_hash(d["prev_hash"], d) == e.entry_hash
+    assert audit_verify().ok
+
