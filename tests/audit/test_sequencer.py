@@ -179,3 +179,40 @@ def test_the_time_text_is_the_same_in_the_chain_the_verification_and_the_export(
     assert entry_hash(d["prev_hash"], d) == e.entry_hash
     assert audit_verify().ok
 
+
+@needs_postgres
+def test_many_steps_under_another_session_time_zone_verify_in_the_database_the_export_and_outside(
+        service: None, tmp_path: Any) -> None:
+    """The signed time text comes from to_char in SQL: a session TimeZone other than UTC (Django sets UTC; a
+    pooler or a role default may not) must not change it. Entries with 0, 1 and 999999 microseconds and whole
+    seconds, moved in many small steps across a block boundary, then verify_audit, export_audit and the outside
+    verifier (a clean interpreter) all agree."""
+    import subprocess
+    import sys
+    from datetime import timedelta
+
+    from django.core.management import call_command
+
+    from portal.audit.merkle import BLOCK
+
+    base = datetime(2026, 3, 29, 0, 59, 59, tzinfo=UTC)  # a DST change in Europe at 01:00 UTC
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cur:
+        cur.execute("SET TIME ZONE 'America/St_Johns'")  # -03:30 / -02:30: not a whole hour
+    with transaction.atomic():
+        pending_append([(adapt(base + timedelta(microseconds=(0, 1, 999999, 500000)[i % 4], seconds=i // 4)), None,
+                         "", "", "test.entry", "x", str(i), "{}", "", "") for i in range(BLOCK + 40)])
+    steps = 0
+    while sequencer_step(limit=97).integrated:
+        steps += 1
+    assert steps == (BLOCK + 40 + 96) // 97 and AuditEntry.objects.count() == BLOCK + 40
+    report = audit_verify()
+    assert report.ok, report
+    out = tmp_path / "export"
+    call_command("export_audit", "--out", str(out), stdout=open(tmp_path / "log", "w"))  # noqa: SIM115
+    times = [line.split('"time":"')[1][:27] for line in (out / "entries.jsonl").read_text().splitlines()]
+    assert times[:4] == ["2026-03-29T00:59:59.000000Z", "2026-03-29T00:59:59.000001Z",
+                         "2026-03-29T00:59:59.999999Z", "2026-03-29T00:59:59.500000Z"]
+    r = subprocess.run([sys.executable, "-I", str(out / "verify.py"), str(out)], capture_output=True, text=True,
+                       timeout=120, check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
