@@ -91,23 +91,28 @@ def test_a_pending_row_lost_between_read_and_move_rolls_the_step_back(service: N
     assert AuditPending.objects.count() == 4
 
 
-@pytest.mark.django_db(transaction=True)
-@needs_postgres
-def test_entries_appended_while_the_sequencer_steps_are_chained_once_each_in_commit_order(service: None) -> None:
-    writers, each = 4, 30
-    errors: list[BaseException] = []
+def _writers(writers: int, each: int, errors: list[BaseException]) -> list[threading.Thread]:
+    """Writer threads (own connections): writer w commits entries (kind "w<w>", id 0..each-1) one per transaction."""
 
     def write(w: int) -> None:
         try:
             for k in range(each):
                 with transaction.atomic():
                     audit_record_many(actor=None, changes=[Change("test.entry", f"w{w}", str(k))])
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
             errors.append(exc)
         finally:
             connections.close_all()
 
-    threads = [threading.Thread(target=write, args=(w,)) for w in range(writers)]
+    return [threading.Thread(target=write, args=(w,)) for w in range(writers)]
+
+
+@pytest.mark.django_db(transaction=True)
+@needs_postgres
+def test_entries_appended_while_the_sequencer_steps_are_chained_once_each_in_commit_order(service: None) -> None:
+    writers, each = 4, 30
+    errors: list[BaseException] = []
+    threads = _writers(writers, each, errors)
     for t in threads:
         t.start()
     while any(t.is_alive() for t in threads):
@@ -228,16 +233,6 @@ def test_two_sequencers_stepping_at_once_with_writers_chain_each_entry_once(serv
     done = threading.Event()
     errors: list[BaseException] = []
 
-    def write(w: int) -> None:
-        try:
-            for k in range(each):
-                with transaction.atomic():
-                    audit_record_many(actor=None, changes=[Change("test.entry", f"w{w}", str(k))])
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
     def sequence() -> None:
         try:
             while not done.is_set():
@@ -248,7 +243,7 @@ def test_two_sequencers_stepping_at_once_with_writers_chain_each_entry_once(serv
             connections.close_all()
 
     seqs = [threading.Thread(target=sequence) for _ in range(2)]
-    threads = [threading.Thread(target=write, args=(w,)) for w in range(writers)]
+    threads = _writers(writers, each, errors)
     for t in seqs + threads:
         t.start()
     for t in threads:
