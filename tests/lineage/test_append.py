@@ -23,7 +23,7 @@ from lineage.openlineage import parse_event
 from portal.accounts.services import token_issue, user_ensure
 from portal.audit.models import AuditPending
 from tests.conftest import post_event
-from tests.factories import run_event
+from tests.factories import model_output, run_event
 from tests.lineage.test_defer import RUN, _answers, _graph, _varied, _world, claim_race, no_worker  # noqa: F401
 from tests.lineage.test_intake import _post_together
 
@@ -75,12 +75,18 @@ def test_one_statement_answers_and_stores_what_the_transaction_did(service: None
     assert fast[2] == slow[2]
 
 
+@pytest.mark.parametrize("refusing", [False, True])
 def test_a_group_with_duplicates_and_shared_runs_is_stored_as_the_transaction_stores_it(service: None,
-                                                                                        monkeypatch: Any) -> None:
-    """One call for several events, as a group of concurrent requests (lineage/intake.py)."""
+                                                                                        monkeypatch: Any,
+                                                                                        refusing: bool) -> None:
+    """One call for several events, as a group of concurrent requests (lineage/intake.py). ``refusing``: the group
+    also holds refused events after one the guard already changed (a foreign input stripped, with a warning), so the
+    fallback must start again from the events as received."""
     varied = _varied()
     child = _body(varied[13][1])  # a run with a parent run and a foreign input (a warning)
     bodies = [b for _, b in varied[:12]] + [child, child, varied[3][1]]  # two exact duplicates in the group
+    if refusing:
+        bodies += [_body(varied[i][1]) for i in (15, 17)]  # the run is child's (409); team B's namespace (403)
 
     def group() -> list[tuple[str, list[str]]]:
         _world()
@@ -92,7 +98,7 @@ def test_a_group_with_duplicates_and_shared_runs_is_stored_as_the_transaction_st
     monkeypatch.setattr(services, "_append_fast", lambda: False)
     slow = _run(group)
     statuses = [s for s, _ in fast[0]]
-    assert "refused" not in statuses and statuses.count("duplicate") >= 2
+    assert statuses.count("refused") == (2 if refusing else 0) and statuses.count("duplicate") >= 2
     assert any(w for _, w in fast[0])
     assert fast == slow
 
@@ -139,3 +145,68 @@ def test_concurrent_requests_grouped_are_answered_each_its_own(service: None, se
     assert RawEvent.objects.count() == 4
     rids = set(AuditPending.objects.filter(action="lineage.event_ingested").values_list("request_id", flat=True))
     assert len(rids) == 4 and all(rid.startswith("req-") for rid in rids)
+
+
+def test_an_event_of_a_run_already_claimed_takes_the_one_statement_without_claiming(service: None) -> None:
+    """START then COMPLETE: the second event's run claim is read as stored, so its statement claims nothing and
+    cannot lose a claim (no fallback, no transaction)."""
+    _world()
+    user = user_ensure(username="svc-a", role="ingestor", team="team-a")
+    start = run_event(job="twice", namespace="team-a", run_id=RUN, event_type="START")
+    assert services.events_append(events=[parse_event(_body(start))], by=user)[0].status == "created"
+    complete = parse_event(_body({**start, "eventType": "COMPLETE"}))
+    with CaptureQueriesContext(connection) as captured:
+        (outcome,) = services.events_append(events=[complete], by=user)
+    assert outcome.status == "created"
+    assert len(captured) == 2, [q["sql"][:80] for q in captured]  # the guard's read, the statement
+    assert "lineage_runclaim (" not in captured[1]["sql"]  # no claim inserted
+    assert RawEvent.objects.filter(job_name="twice").count() == 2
+    assert AuditPending.objects.filter(action="lineage.event_ingested").count() == 2
+
+
+@pytest.mark.parametrize(("taken", "status"), [("run-same", "created"), ("run-other", "refused"),
+                                               ("model-same", "created"), ("model-other", "refused")])
+def test_a_claim_taken_between_the_read_and_the_statement_falls_back_on_a_usable_connection(
+        service: None, monkeypatch: Any, taken: str, status: str) -> None:
+    """The claim is committed (autocommit, this connection) after the guard read it free: the statement's division
+    by zero aborts it, nothing of it is kept, and the fallback judges the claim exactly on the same connection, which
+    is left in autocommit, outside a transaction, and usable."""
+    from lineage.guard import WriteGuard
+
+    _world()
+    user = user_ensure(username="svc-a", role="ingestor", team="team-a")
+    event = parse_event(_body(run_event(job="mine", namespace="team-a", run_id=RUN,
+                                        outputs=[model_output("credit", "7", namespace="team-a")])))
+    mv = ids.model_version_id("team-a", "credit", "7")
+    claim_rows = WriteGuard.claim_rows
+
+    def meanwhile(self: WriteGuard, events: Any) -> Any:
+        rows = claim_rows(self, events)
+        if fell_back:  # the fallback's claims_take
+            return rows
+        assert len(rows[0]) == 1 and len(rows[1]) == 1  # both read free
+        if taken.startswith("run"):
+            RunClaim.objects.create(run=ids.run_id(RUN), job=ids.job_id("team-a", "mine" if taken == "run-same"
+                                                                        else "theirs"), job_namespace="team-a")
+        else:
+            ModelClaim.objects.create(model_version=mv, namespace="team-a" if taken == "model-same" else "team-b")
+        return rows
+
+    fell_back: list[bool] = []
+    monkeypatch.setattr(WriteGuard, "claim_rows", meanwhile)
+    ingest = services.events_ingest
+
+    def fallback(**kw: Any) -> Any:
+        fell_back.append(True)
+        return ingest(**kw)
+
+    monkeypatch.setattr(services, "events_ingest", fallback)
+    (outcome,) = services.events_append(events=[event], by=user)
+    assert fell_back == [True]
+    assert outcome.status == status, outcome
+    assert connection.get_autocommit() and not connection.in_atomic_block and not connection.needs_rollback
+    assert RawEvent.objects.filter(job_name="mine").count() == (status == "created")
+    assert RunClaim.objects.count() == (1 if taken.startswith("run") or status == "created" else 0)
+    assert ModelClaim.objects.count() == (1 if taken.startswith("model") or status == "created" else 0)
+    actions = list(AuditPending.objects.filter(action__startswith="lineage.").values_list("action", flat=True))
+    assert actions == ["lineage.event_ingested" if status == "created" else "lineage.event_refused"]
