@@ -153,11 +153,13 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 
 def _page_asof(request: HttpRequest) -> asof.AsOf | None:
-    """The page's ``asOf``/``asOfKind`` as the API reads them; a moment it cannot read is none (now)."""
-    try:
-        return asof_from(request.GET)
-    except FieldError:
-        return None
+    """The page's ``asOf``/``asOfKind`` as the API reads them; a value it cannot read is a ``FieldError`` naming it
+    (answered by ``_asof_refused``), not a page drawn as of now under a moment the reader asked for."""
+    return asof_from(request.GET)
+
+
+def _asof_refused(request: HttpRequest, exc: FieldError) -> HttpResponse:
+    return render(request, "400.html", {"error": str(exc)}, status=400)
 
 
 def _node_dropped(request: HttpRequest, node_id: str, at: asof.AsOf | None) -> Node | None:
@@ -185,7 +187,10 @@ def explore(request: HttpRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()
     node_id = request.GET.get("node", "")
     node = selectors.node_get(user=request.user, node_id=node_id) if node_id else None
-    at = _page_asof(request)
+    try:
+        at = _page_asof(request)
+    except FieldError as exc:
+        return _asof_refused(request, exc)
     dropped = False
     if node_id and node is None:
         node = _node_dropped(request, node_id, at)
@@ -220,7 +225,10 @@ def explore(request: HttpRequest) -> HttpResponse:
 def node_detail(request: HttpRequest, node_id: str) -> HttpResponse:
     node = selectors.node_get(user=request.user, node_id=node_id)
     # asked as of a time (the explorer's link as of then): the explorer as of that moment, one link away
-    at = _page_asof(request)
+    try:
+        at = _page_asof(request)
+    except FieldError as exc:
+        return _asof_refused(request, exc)
     explore_as_of = urlencode({"node": node_id, "asOf": at.at.isoformat(), "asOfKind": at.kind}) if at else ""
     if node is None:
         # a node dropped since, as of a moment it existed: what is known of it, with the explorer's and the API's
