@@ -199,18 +199,16 @@ def _states(delta: GraphDelta, pk: dict[str, int], now: datetime) -> None:
     if pks:
         # Each node's state and its last state held (``_held_states(pks, None)``), in one read.
         held: dict[int, str] = {}
-        latest: dict[int, tuple[datetime, str]] = {}
+        changes: list[tuple[int, str, Any]] = []
         for node, state, last, when in select_in(
                 "SELECT n.id, n.state, c.state, c.at FROM lineage_node n LEFT JOIN lineage_nodestatechange c "
                 "ON c.node_id = n.id AND c.basis = %s WHERE n.id", sorted(pks),
                 extra=[NodeStateChange.Basis.RECEIVED]):
             held[node] = state
             if when is not None:
-                key = (_as_time(when), last)
-                if node not in latest or key > latest[node]:
-                    latest[node] = key
-        rows = [(p, NodeStateChange.Basis.RECEIVED, s, _dt(now)) for p, s in held.items()
-                if (latest[p][1] if p in latest else None) != s]
+                changes.append((node, last, when))
+        latest = _latest_states(changes)
+        rows = [(p, NodeStateChange.Basis.RECEIVED, s, _dt(now)) for p, s in held.items() if latest.get(p) != s]
     _state_changes_insert(sorted([*said, *rows]))
 
 
@@ -501,9 +499,14 @@ def _held_states(pks: list[int], at: AsOf | None) -> dict[int, str]:
         return {}
     basis = NodeStateChange.Basis.EVENT if at is not None and at.kind == "event" else NodeStateChange.Basis.RECEIVED
     cond, params = ("AND at <= %s", [_dt(at.at)]) if at is not None else ("", [])
+    return _latest_states(select_in(f"SELECT node_id, state, at FROM lineage_nodestatechange "  # noqa: S608
+                                    f"WHERE basis = %s {cond} AND node_id", pks, extra=[basis, *params]))
+
+
+def _latest_states(changes: Iterable[tuple[int, str, Any]]) -> dict[int, str]:
+    """Each node's latest state of (node, state, at) changes: the latest time, the greater state on a tie."""
     latest: dict[int, tuple[datetime, str]] = {}
-    for node, state, when in select_in(f"SELECT node_id, state, at FROM lineage_nodestatechange "  # noqa: S608
-                                       f"WHERE basis = %s {cond} AND node_id", pks, extra=[basis, *params]):
+    for node, state, when in changes:
         key = (_as_time(when), state)
         if node not in latest or key > latest[node]:
             latest[node] = key
